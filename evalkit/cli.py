@@ -1,0 +1,228 @@
+"""The ``evalkit`` command: a thin layer over the Python verbs.
+
+Each command parses its arguments, calls one function, and prints. Every
+:class:`~evalkit.errors.EvalkitError` becomes a short message on stderr and exit status 1;
+``--debug`` shows the traceback instead. Heavy libraries are imported inside the commands, so
+``evalkit --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS,
+                        help="the project folder (default: the one holding the current folder)")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show a traceback on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalkit",
+        description="Evaluate violence prevention and early-intervention programmes and monitor their outcomes.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--project", metavar="DIR", default=None,
+                        help="the project folder (default: the one holding the current folder)")
+    parser.add_argument("--debug", action="store_true", default=False, help="show a traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check logic models, evaluation plans and their data",
+                       description="Check every logic model and evaluation plan (or the files named): shape, "
+                                   "then meaning, then the data files. Every problem is one line: file:line: "
+                                   "key path: what was found and what was expected.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files to check (default: the whole project)")
+    p.add_argument("--no-data", action="store_true", help="skip reading the data files")
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _common(p)
+
+    p = sub.add_parser("schema", help="write the JSON Schema of both YAML formats",
+                       description="Write logic_model.schema.json and evaluation.schema.json.")
+    p.add_argument("--out", metavar="DIR", default=None, help="folder to write into (default: PROJECT/schemas)")
+    p.add_argument("--check", action="store_true", help="fail if the files on disk differ from the schema")
+    _common(p)
+
+    p = sub.add_parser("synth", help="write the example project's data files and data dictionary",
+                       description="Write every data file the project's plans name that evalkit can generate "
+                                   "(seeded, deterministic), with a data dictionary of columns and true effects. "
+                                   "Files not written by synth are never overwritten unless --force is given.")
+    p.add_argument("--seed", type=int, default=None, help="seed (default 20240301)")
+    p.add_argument("--force", action="store_true", help="overwrite data files that synth did not write")
+    _common(p)
+
+    p = sub.add_parser("summary", help="print the project's interventions, indicators and evaluations")
+    _common(p)
+
+    p = sub.add_parser("run", help="run evaluations and write results.json",
+                       description="Run the named evaluation plans (default: every plan in the project) and "
+                                   "write results.json under reports/<evaluation id>/.")
+    p.add_argument("evaluations", nargs="*", metavar="EVALUATION", help="plan files or evaluation ids")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="output folder (one evaluation) or parent folder (several)")
+    _common(p)
+    return parser
+
+
+def _project_dir(args) -> Path | None:
+    return Path(args.project) if getattr(args, "project", None) else None
+
+
+def _print_problems(problems, stream=sys.stderr) -> None:
+    for problem in problems:
+        print(problem, file=stream)
+
+
+def cmd_validate(args) -> int:
+    from evalkit.project import find_project, validate_project
+
+    root = find_project(_project_dir(args) or (args.paths[0] if args.paths else None))
+    result = validate_project(root, check_data=not args.no_data)
+    problems = result.problems
+    if args.paths:
+        files = []
+        for p in args.paths:
+            path = Path(p)
+            if not path.exists():
+                from evalkit.errors import ProjectError
+
+                raise ProjectError(f"{p}: no such file")
+            files += sorted(path.rglob("*.y*ml")) if path.is_dir() else [path]
+        problems = result.for_files(files)
+        # a named plan may fail because the logic model it uses fails: show that too
+        problems += [q for q in result.problems if q.file.startswith("logic_models/") and q not in problems
+                     and q.severity == "error"]
+    _print_problems(problems)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    checked = f"{len(result.interventions)} logic model(s), {len(result.evaluations)} evaluation plan(s) valid"
+    if errors or (args.strict and warnings):
+        print(f"evalkit validate: {errors} error(s), {warnings} warning(s) in {result.root}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"ok: {checked}" + (f"; {warnings} warning(s)" if warnings else ""))
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    from evalkit.project import find_project
+    from evalkit.spec.schema import SCHEMA_FILES, json_schemas, schema_text, write_schemas
+
+    out = Path(args.out) if args.out else find_project(_project_dir(args)) / "schemas"
+    if args.check:
+        stale = [name for name, schema in json_schemas().items()
+                 if not (out / SCHEMA_FILES[name]).exists()
+                 or (out / SCHEMA_FILES[name]).read_text(encoding="utf-8") != schema_text(schema)]
+        if stale:
+            print(f"evalkit schema: {', '.join(SCHEMA_FILES[s] for s in stale)} in {out} out of date; "
+                  "run `evalkit schema`", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"ok: schemas in {out} are up to date")
+        return EXIT_OK
+    for path in write_schemas(out):
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_synth(args) -> int:
+    from evalkit.synth.writer import DEFAULT_SEED, synthesise
+
+    report = synthesise(_project_dir(args), seed=args.seed if args.seed is not None else DEFAULT_SEED,
+                        force=args.force)
+    for path in report.written:
+        print(f"wrote {path}")
+    for path in report.kept:
+        print(f"kept {path} (not written by synth; --force to replace)")
+    for plan, path in report.unknown:
+        print(f"skipped {path} for {plan} (no generator for it)")
+    return EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    from evalkit.describe import project_summary
+    from evalkit.project import load_project
+
+    project = load_project(_project_dir(args), check_data=False)
+    print(project_summary(project))
+    return EXIT_OK
+
+
+def _select_evaluations(project, names):
+    from evalkit.errors import ProjectError
+
+    if not names:
+        return list(project.evaluations.values())
+    chosen = []
+    for name in names:
+        path = Path(name)
+        match = [e for e in project.evaluations.values()
+                 if e.id == name or (path.suffix in (".yml", ".yaml") and e.source == path.resolve())]
+        if not match:
+            raise ProjectError(f"{name}: no evaluation plan with this id or file in {project.root}; "
+                               f"expected one of {', '.join(project.evaluations)}")
+        chosen += match
+    return chosen
+
+
+def cmd_run(args) -> int:
+    from evalkit.describe import results_table
+    from evalkit.project import load_project
+    from evalkit.run import default_out, run_and_write
+
+    first = Path(args.evaluations[0]) if args.evaluations and Path(args.evaluations[0]).exists() else None
+    project = load_project(_project_dir(args) or first)
+    chosen = _select_evaluations(project, args.evaluations)
+    for evaluation in chosen:
+        if args.out and len(chosen) == 1:
+            out = Path(args.out)
+        elif args.out:
+            out = Path(args.out) / evaluation.id
+        else:
+            out = default_out(project.root, evaluation)
+        result = run_and_write(evaluation, out)
+        print(f"{evaluation.id}: wrote {out / 'results.json'}")
+        print(results_table(result))
+    return EXIT_OK
+
+
+COMMANDS = {"validate": cmd_validate, "schema": cmd_schema, "synth": cmd_synth, "summary": cmd_summary,
+            "run": cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from evalkit.run import evalkit_version
+
+        print(f"evalkit {evalkit_version()}")
+        return EXIT_OK
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from evalkit.errors import EvalkitError, SpecError
+
+    try:
+        return COMMANDS[args.command](args)
+    except SpecError as exc:
+        if args.debug:
+            raise
+        _print_problems([p for p in exc.problems if p.severity == "error"])
+        print(f"evalkit {args.command}: the project has {sum(p.severity == 'error' for p in exc.problems)} "
+              "error(s); run `evalkit validate` for details", file=sys.stderr)
+        return EXIT_ERROR
+    except EvalkitError as exc:
+        if args.debug:
+            raise
+        print(f"evalkit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:  # pragma: no cover
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

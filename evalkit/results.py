@@ -1,0 +1,198 @@
+"""Results as data: frozen records, one tidy frame, and a versioned JSON file.
+
+Every design returns the same kinds of record (:class:`Estimate`, :class:`FlowStage`,
+:class:`RunWarning`) plus design-specific ``sections`` (balance, reliable change, refutations,
+...) held as plain JSON-able data. Summaries, plots, ratings and reports are functions of a
+:class:`ResultSet`; nothing is bolted onto it. ``results.json`` is canonical JSON (sorted keys,
+no time stamps) so that the same inputs give a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "evalkit.results/v1"
+
+
+@dataclass(frozen=True)
+class EffectSize:
+    kind: str  # hedges_g_av, d_z, d_av, risk_ratio, rate_ratio, odds_ratio, cohens_h, ...
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One estimate for one indicator and one comparison (and subgroup, where asked)."""
+
+    indicator: str
+    design: str
+    estimand: str  # mean_change, change_in_proportion, rate_ratio, att, ate, did, level_change, ...
+    timepoints: tuple[str, ...]  # e.g. ("baseline", "exit")
+    n: int  # units analysed
+    estimate: float
+    std_error: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    method: str  # e.g. "paired t-test", "WLS on matched sample, cluster-robust (pair) HC1"
+    units: str  # what the estimate is measured in, e.g. "points", "proportion", "ratio"
+    direction_good: bool | None  # is the estimate's direction the indicator's good direction?
+    effect_size: EffectSize | None = None
+    primary: bool = False
+    subgroup: str = "all"  # "all", or "column=value"
+    comparison: str = ""  # in words, e.g. "exit vs baseline"
+    ci_level: float = 0.95
+    p_value_holm: float | None = None
+    n_treated: int | None = None
+    n_comparison: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)  # further statistics, JSON-able
+
+
+@dataclass(frozen=True)
+class FlowStage:
+    """Participant counts at one stage (CONSORT-style), per group where there are groups."""
+
+    stage: str  # in_data, with_baseline, with_follow_up, analysed, matched, ...
+    n: int
+    group: str = "all"
+    indicator: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RunWarning:
+    """Something a careful reader should know; reports write limitations from these."""
+
+    code: str  # e.g. few_pairs, high_attrition, regression_to_mean, no_causal_claim
+    message: str
+    indicator: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    evalkit_version: str
+    python_version: str
+    dependencies: Mapping[str, str]
+    seed: int
+    inputs: tuple[Mapping[str, Any], ...]  # {path, sha256, rows, columns}
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    evaluation: str
+    intervention: str
+    title: str
+    design: str
+    estimates: tuple[Estimate, ...]
+    flow: tuple[FlowStage, ...]
+    warnings: tuple[RunWarning, ...]
+    sections: Mapping[str, Any]
+    manifest: Manifest
+    schema: str = SCHEMA
+
+    def to_frame(self):
+        """The tidy table every report reads: one row per estimate."""
+        import pandas as pd
+
+        rows = []
+        for e in self.estimates:
+            row = {f.name: getattr(e, f.name) for f in fields(e) if f.name not in ("effect_size", "details")}
+            row["timepoints"] = " -> ".join(e.timepoints)
+            es = e.effect_size
+            row.update(effect_size_kind=es.kind if es else None, effect_size=es.value if es else None,
+                       effect_size_ci_low=es.ci_low if es else None, effect_size_ci_high=es.ci_high if es else None)
+            row["evaluation"] = self.evaluation
+            rows.append(row)
+        columns = ["evaluation", "indicator", "subgroup", "design", "estimand", "comparison", "timepoints",
+                   "n", "n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level",
+                   "p_value", "p_value_holm", "effect_size_kind", "effect_size", "effect_size_ci_low",
+                   "effect_size_ci_high", "direction_good", "primary", "units", "method"]
+        return pd.DataFrame(rows, columns=columns)
+
+    def flow_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([asdict(s) for s in self.flow], columns=["stage", "n", "group", "indicator", "note"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain({
+            "schema": self.schema, "evaluation": self.evaluation, "intervention": self.intervention,
+            "title": self.title, "design": self.design,
+            "estimates": [asdict(e) for e in self.estimates], "flow": [asdict(s) for s in self.flow],
+            "warnings": [asdict(w) for w in self.warnings], "sections": self.sections,
+            "manifest": asdict(self.manifest),
+        })
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+    def write(self, path: Path) -> Path:
+        """Write atomically: a reader never sees half a results file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ResultSet":
+        from evalkit.errors import EvalkitError
+
+        if data.get("schema") != SCHEMA:
+            raise EvalkitError(f"results file has schema {data.get('schema')!r}; expected {SCHEMA!r}")
+        estimates = []
+        for e in data["estimates"]:
+            e = dict(e)
+            e["timepoints"] = tuple(e["timepoints"])
+            e["effect_size"] = EffectSize(**e["effect_size"]) if e.get("effect_size") else None
+            estimates.append(Estimate(**e))
+        manifest = dict(data["manifest"])
+        manifest["inputs"] = tuple(manifest["inputs"])
+        return cls(evaluation=data["evaluation"], intervention=data["intervention"], title=data["title"],
+                   design=data["design"], estimates=tuple(estimates),
+                   flow=tuple(FlowStage(**s) for s in data["flow"]),
+                   warnings=tuple(RunWarning(**w) for w in data["warnings"]),
+                   sections=data["sections"], manifest=Manifest(**manifest), schema=data["schema"])
+
+    @classmethod
+    def read(cls, path: Path) -> "ResultSet":
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able, deterministic: tuples to lists, numpy scalars to Python, NaN/inf to None."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return _plain(value.value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            value = value.item()
+            if isinstance(value, (bool, int)):
+                return value
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,157 @@
+"""The run verb: evaluation plan -> data -> design -> ResultSet -> ``results.json``.
+
+The same path for every design. ``run`` returns the ResultSet; ``run_and_write`` also writes
+``results.json`` (byte-identical for the same inputs) and ``run-info.json`` (the one file
+allowed to hold the time of the run) into the output folder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+from pathlib import Path
+
+from evalkit.errors import EvalkitError
+from evalkit.results import Manifest, ResultSet
+from evalkit.spec import model as m
+
+# design -> module under evalkit.estimate exposing analyse(evaluation, frame, seed)
+DESIGN_MODULES = {
+    "pre_post": "pre_post",
+    "matched_comparison": "matching",
+    "difference_in_differences": "did",
+    "interrupted_time_series": "its",
+    "rct": "rct",
+}
+DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "scikit-learn", "dowhy",
+                "pydantic", "PyYAML", "duckdb", "plotly")
+
+
+def dependency_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in DEPENDENCIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def evalkit_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("evalkit")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+def plan_options(evaluation: m.Evaluation) -> dict:
+    """The options that shaped the analysis, as written in the plan (after defaults)."""
+    from evalkit.results import _plain
+
+    opts = {
+        "design": evaluation.design, "stage": evaluation.stage, "primary_outcome": evaluation.primary_outcome.id,
+        "follow_up_months": evaluation.follow_up_months, "covariates": list(evaluation.covariates),
+        "subgroups": list(evaluation.subgroups), "cluster": evaluation.cluster, "weights": evaluation.weights,
+        "timepoints": {k: dict(v.columns) for k, v in evaluation.timepoints.items()},
+        "outcomes": {k: col for k, (_i, col) in evaluation.outcomes.items()},
+    }
+    if evaluation.matching is not None:
+        opts["matching"] = evaluation.matching.model_dump(mode="json")
+    if evaluation.time_series is not None:
+        opts["time_series"] = evaluation.time_series.model_dump(mode="json")
+    if evaluation.data is not None:
+        d = evaluation.data
+        opts["data"] = {"path": d.path_as_written, "id": d.id, "treatment": d.treatment,
+                        "period": d.period, "population": d.population, "sheet": d.sheet}
+    return _plain(opts)
+
+
+def needed_columns(evaluation: m.Evaluation) -> list[str]:
+    d = evaluation.data
+    cols = [d.id, d.treatment, d.period, d.population]
+    for tp in evaluation.timepoints.values():
+        cols += list(tp.columns.values())
+    cols += [col for _i, col in evaluation.outcomes.values()]
+    cols += list(evaluation.covariates) + list(evaluation.subgroups) + [evaluation.cluster, evaluation.weights]
+    mt = evaluation.matching
+    if mt is not None:
+        cols += list(mt.exact) + list(mt.calipers) + [mt.score_column]
+        cols += [c for pair in mt.interactions for c in pair]
+    if evaluation.time_series is not None:
+        cols.append(evaluation.time_series.control)
+    return list(dict.fromkeys(c for c in cols if c))
+
+
+def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
+    """Run one evaluation; ``frame`` overrides reading the plan's data file (for notebooks, tests)."""
+    return run_analysis(evaluation, frame)[0]
+
+
+def run_analysis(evaluation: m.Evaluation, frame=None):
+    """The ResultSet and the design's Analysis (which also holds the analysed, person-level rows)."""
+    from evalkit.data.load import read_table, sha256
+
+    inputs = [{"path": evaluation.source.name, "role": "evaluation plan", "sha256": sha256(evaluation.source)},
+              {"path": evaluation.intervention.source.name, "role": "logic model",
+               "sha256": sha256(evaluation.intervention.source)}]
+    if evaluation.is_external:
+        from evalkit.estimate import external
+
+        analysis = external.analyse(evaluation)
+    else:
+        module_name = DESIGN_MODULES.get(evaluation.design.value)
+        try:
+            module = importlib.import_module(f"evalkit.estimate.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"evalkit.estimate.{module_name}":
+                raise
+            raise EvalkitError(f"{evaluation.source.name}: design '{evaluation.design.value}' "
+                               "cannot be run by this version of evalkit yet") from exc
+        columns = needed_columns(evaluation)
+        if frame is None:
+            frame = read_table(evaluation.data.path, columns, evaluation.data.sheet)
+            inputs.append({"path": evaluation.data.path_as_written, "role": "data",
+                           "sha256": sha256(evaluation.data.path), "rows": int(len(frame)),
+                           "columns": columns})
+        else:
+            inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
+                           "columns": columns})
+        analysis = module.analyse(evaluation, frame, evaluation.seed)
+    manifest = Manifest(
+        evalkit_version=evalkit_version(), python_version=platform.python_version(),
+        dependencies=dependency_versions(), seed=evaluation.seed, inputs=tuple(inputs),
+        options=plan_options(evaluation))
+    result = ResultSet(
+        evaluation=evaluation.id, intervention=evaluation.intervention.id, title=evaluation.title,
+        design=evaluation.design.value, estimates=tuple(analysis.estimates), flow=tuple(analysis.flow),
+        warnings=tuple(analysis.warnings), sections=dict(analysis.sections), manifest=manifest)
+    return result, analysis
+
+
+def default_out(project_root: Path, evaluation: m.Evaluation) -> Path:
+    return project_root / "reports" / evaluation.id
+
+
+def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
+    """Run and write ``results.json`` (+ ``run-info.json``; ``matched_data.csv`` where there is one)."""
+    import datetime as dt
+
+    result, analysis = run_analysis(evaluation)
+    out.mkdir(parents=True, exist_ok=True)
+    result.write(out / "results.json")
+    analysed = analysis.analysed_data
+    private = out / "private"
+    if analysed is not None:
+        # person-level rows: kept apart, in a folder that reports and the site never read
+        private.mkdir(exist_ok=True)
+        tmp = private / "analysed_data.csv.tmp"
+        analysed.to_csv(tmp, index=False)
+        tmp.replace(private / "analysed_data.csv")
+    info = {"evaluation": evaluation.id, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    (out / "run-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return result

@@ -1,0 +1,174 @@
+"""Resolved, cross-checked, frozen objects: what the rest of evalkit works with.
+
+Built from the raw YAML types by :mod:`evalkit.spec.resolve`. Every reference is already
+resolved (an evaluation holds its logic model, an indicator its theory-of-change node), so
+estimators never look anything up by name or re-validate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from evalkit.spec.raw import (
+    Design,
+    Direction,
+    Evaluator,
+    External,
+    ExternalEvidence,
+    IndicatorType,
+    Instrument,
+    Matching,
+    Prevention,
+    Source,
+    Stage,
+    Target,
+    TimeSeries,
+)
+
+NODE_KINDS = ("activity", "output", "outcome", "impact")
+# designs that compare a treated group with a comparison group in the data
+COMPARATIVE_DESIGNS = frozenset({Design.matched_comparison, Design.difference_in_differences, Design.rct})
+LONG_FORM_DESIGNS = frozenset({Design.difference_in_differences, Design.interrupted_time_series})
+
+
+def frozen_map(items: Mapping) -> Mapping:
+    return MappingProxyType(dict(items))
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    label: str
+    kind: str  # one of NODE_KINDS
+    horizon: str | None = None
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label: str
+    measures: Node
+    type: IndicatorType
+    direction: Direction
+    source: Source
+    instrument: Instrument | None
+    target: Target | None
+    rate_per: int | None
+    child_outcome: bool
+
+    @property
+    def good_when_higher(self) -> bool:
+        return self.direction is Direction.increase
+
+
+@dataclass(frozen=True)
+class LogicModel:
+    """One intervention: its theory of change and indicators."""
+
+    id: str
+    name: str
+    summary: str
+    prevention: Prevention
+    population_description: str
+    age: tuple[int, int] | None
+    area: str | None
+    problem: str
+    evidence: tuple[ExternalEvidence, ...]
+    nodes: Mapping[str, Node]
+    links: tuple[tuple[str, str], ...]
+    assumptions: tuple[str, ...]
+    indicators: Mapping[str, Indicator]
+    source: Path
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        return self.indicators[indicator_id]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    path: Path  # absolute
+    path_as_written: str
+    id: str
+    treatment: str | None
+    period: str | None
+    population: str | None
+    sheet: str | None
+
+    @property
+    def long_form(self) -> bool:
+        return self.period is not None
+
+
+@dataclass(frozen=True)
+class Timepoints:
+    """One indicator's columns in wide data: baseline (if any) and later timepoints in order."""
+
+    indicator: Indicator
+    columns: Mapping[str, str]  # timepoint name -> column, in the order written
+
+    @property
+    def baseline(self) -> str | None:
+        return self.columns.get("baseline")
+
+    @property
+    def follow_ups(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, col) for name, col in self.columns.items() if name != "baseline")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation study of one intervention, with every reference resolved."""
+
+    id: str
+    title: str
+    intervention: LogicModel
+    stage: Stage
+    design: Design
+    evaluator: Evaluator
+    data: DataSpec | None
+    timepoints: Mapping[str, Timepoints]
+    outcomes: Mapping[str, tuple[Indicator, str]]  # long form: indicator id -> (indicator, column)
+    covariates: tuple[str, ...]
+    subgroups: tuple[str, ...]
+    matching: Matching | None
+    time_series: TimeSeries | None
+    cluster: str | None
+    weights: str | None
+    external: External | None
+    primary_outcome: Indicator
+    follow_up_months: int
+    seed: int
+    source: Path
+
+    @property
+    def is_external(self) -> bool:
+        return self.external is not None
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        """Every indicator this study reports on, primary first."""
+        ids = list(self.timepoints) + [i for i in self.outcomes if i not in self.timepoints]
+        if self.external is not None:
+            ids += [r.indicator for r in self.external.results if r.indicator not in ids]
+        ordered = [self.primary_outcome.id] + [i for i in ids if i != self.primary_outcome.id]
+        return tuple(self.intervention.indicators[i] for i in ordered)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A folder holding ``logic_models/`` and ``evaluations/``, validated and resolved."""
+
+    root: Path
+    interventions: Mapping[str, LogicModel]
+    evaluations: Mapping[str, Evaluation]
+    warnings: tuple = field(default=())
+
+    def evaluation(self, evaluation_id: str) -> Evaluation:
+        return self.evaluations[evaluation_id]
+
+    def intervention(self, intervention_id: str) -> LogicModel:
+        return self.interventions[intervention_id]

@@ -1,0 +1,387 @@
+"""Raw YAML types: the two file formats exactly as written, checked for shape only.
+
+These pydantic models reject unknown keys and wrong types. They do not cross-check (does a
+link name an existing node? does the data file have the column?): that is the resolve step,
+which turns raw models into the frozen objects in :mod:`evalkit.spec.model`. The published
+JSON Schema (``evalkit schema``) is generated from these classes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+LOGIC_MODEL_SCHEMA_ID = "https://evalkit.dev/schemas/logic_model.schema.json"
+EVALUATION_SCHEMA_ID = "https://evalkit.dev/schemas/evaluation.schema.json"
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=80)]
+NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=80)]
+IndicatorId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
+Column = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# baseline, exit, mid, or follow_up_<months>m: the names say when, so follow-up length can be read off
+TimepointName = Annotated[str, StringConstraints(pattern=r"^(baseline|mid|exit|follow_up_\d+m)$")]
+Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# ---------------------------------------------------------------------------- logic models
+
+
+class Prevention(str, Enum):
+    primary = "primary"
+    secondary = "secondary"
+    tertiary = "tertiary"
+
+
+class IndicatorType(str, Enum):
+    count = "count"
+    binary = "binary"
+    score = "score"
+    rate = "rate"
+    proportion = "proportion"
+
+
+class Direction(str, Enum):
+    increase = "increase"
+    decrease = "decrease"
+
+
+class Source(str, Enum):
+    programme = "programme"
+    survey = "survey"
+    education = "education"
+    police = "police"
+    health = "health"
+    ambulance = "ambulance"
+    council = "council"
+    probation = "probation"
+    other = "other"
+
+
+class Horizon(str, Enum):
+    short = "short"
+    medium = "medium"
+    long = "long"
+
+
+class YefImpact(str, Enum):
+    none = "none"
+    low = "low"
+    moderate = "moderate"
+    high = "high"
+    harmful = "harmful"
+
+
+class Population(_Raw):
+    description: Text
+    age: tuple[Annotated[int, Field(ge=0, le=120)], Annotated[int, Field(ge=0, le=120)]] | None = None
+    area: str | None = None
+
+
+class ExternalEvidence(_Raw):
+    """A rating of the approach from an evidence toolkit, kept with the date it was read."""
+
+    source: Text = Field(description="e.g. YEF Toolkit")
+    approach: Text
+    impact: YefImpact
+    evidence_quality: Annotated[int, Field(ge=1, le=5)] | None = Field(
+        None, description="YEF evidence quality, 1-5")
+    cost: Annotated[int, Field(ge=1, le=3)] | None = Field(None, description="YEF cost, 1-3")
+    note: str | None = None
+    url: str | None = None
+    retrieved: dt.date = Field(description="when the rating was read; toolkit ratings change")
+
+
+class Node(_Raw):
+    id: NodeId
+    label: Text
+
+
+class OutcomeNode(Node):
+    horizon: Horizon
+
+
+class TheoryOfChange(_Raw):
+    activities: list[Node] = Field(min_length=1)
+    outputs: list[Node] = Field(default_factory=list)
+    outcomes: list[OutcomeNode] = Field(min_length=1)
+    impact: list[Node] = Field(default_factory=list)
+    links: list[tuple[NodeId, NodeId]] = Field(
+        default_factory=list, description="cause -> effect pairs, by node id")
+    assumptions: list[Text] = Field(default_factory=list)
+
+
+class ReliabilityKind(str, Enum):
+    internal_consistency = "internal_consistency"
+    test_retest = "test_retest"
+    inter_rater = "inter_rater"
+
+
+class Instrument(_Raw):
+    name: Text
+    range: tuple[float, float] | None = Field(None, description="lowest and highest possible score")
+    validated: bool = False
+    reliability: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        None, description="reliability coefficient used for the reliable change index")
+    reliability_kind: ReliabilityKind | None = None
+    norm_mean: float | None = None
+    norm_sd: Annotated[float, Field(gt=0)] | None = None
+
+
+class Period(str, Enum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class Target(_Raw):
+    value: float
+    per: Period | None = Field(None, description="the period a count target applies to")
+    amber: float | None = Field(
+        None, description="the value from which status is amber rather than red")
+
+
+class Indicator(_Raw):
+    id: IndicatorId
+    label: Text
+    measures: NodeId = Field(description="the theory-of-change node this indicator measures")
+    type: IndicatorType
+    direction: Direction = Field(description="which way is better")
+    source: Source
+    instrument: Instrument | None = None
+    target: Target | None = None
+    rate_per: Literal[1000, 100000, 1000000] | None = Field(
+        None, description="population denominator for rates, e.g. 100000; homicide uses 1000000")
+    child_outcome: bool | None = Field(
+        None, description="whether this is a child or young-person outcome (default: from the population ages)")
+
+
+class LogicModelFile(_Raw):
+    """A logic model: one intervention's theory of change and the indicators that measure it."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True,
+        json_schema_extra={"$id": LOGIC_MODEL_SCHEMA_ID, "title": "evalkit logic model"})
+
+    id: Slug
+    name: Text
+    summary: Text
+    prevention: Prevention
+    population: Population
+    problem: Text
+    evidence: list[ExternalEvidence] = Field(default_factory=list)
+    theory_of_change: TheoryOfChange
+    indicators: list[Indicator] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------------------- evaluation plans
+
+
+class Stage(str, Enum):
+    """The EIF 10-step pathway. Steps 4, 7 and 9 are unconfirmed names (see evidence.pathway)."""
+
+    confirm_theory_of_change = "confirm_theory_of_change"
+    develop_logic_model = "develop_logic_model"
+    create_blueprint = "create_blueprint"
+    test_feasibility = "test_feasibility"
+    pilot_for_outcomes = "pilot_for_outcomes"
+    test_for_efficacy = "test_for_efficacy"
+    refine_and_monitor = "refine_and_monitor"
+    test_for_effectiveness = "test_for_effectiveness"
+    adapt_and_transport = "adapt_and_transport"
+    take_to_scale = "take_to_scale"
+
+
+class Design(str, Enum):
+    pre_post = "pre_post"
+    matched_comparison = "matched_comparison"
+    difference_in_differences = "difference_in_differences"
+    interrupted_time_series = "interrupted_time_series"
+    rct = "rct"
+
+
+class Evaluator(_Raw):
+    name: Text
+    independent: bool
+
+
+class DataSource(_Raw):
+    path: Text = Field(description="relative to the plan file; .csv, .parquet or .xlsx")
+    id: Column = Field(description="the unit (person, school, area) identifier column")
+    treatment: Column | None = Field(
+        None, description="0/1 column; in long form, 1 in the periods a unit is under the intervention")
+    period: Column | None = Field(None, description="the time column, for data in long form")
+    population: Column | None = Field(
+        None, description="population column, for rates and the offset of count models")
+    sheet: str | None = Field(None, description="worksheet name, for .xlsx files")
+
+
+class MatchingMethod(str, Enum):
+    nearest = "nearest"
+    optimal = "optimal"
+    exact = "exact"
+    ipw = "ipw"
+
+
+class Distance(str, Enum):
+    logit = "logit"
+    probit = "probit"
+    column = "column"
+
+
+class CaliperScale(str, Enum):
+    logit = "logit"
+    probability = "probability"
+
+
+class MatchOrder(str, Enum):
+    largest = "largest"
+    smallest = "smallest"
+    random = "random"
+    data = "data"
+
+
+class Discard(str, Enum):
+    none = "none"
+    treated = "treated"
+    control = "control"
+    both = "both"
+
+
+class Estimand(str, Enum):
+    att = "att"
+    ate = "ate"
+
+
+class MissingPolicy(str, Enum):
+    complete_cases = "complete_cases"
+    missing_indicator = "missing_indicator"
+
+
+class Matching(_Raw):
+    method: MatchingMethod = MatchingMethod.nearest
+    distance: Distance = Field(Distance.logit, description="propensity score model, or a score column")
+    score_column: Column | None = Field(None, description="a user-supplied score, with distance: column")
+    ratio: Annotated[int, Field(ge=1, le=20)] = 1
+    caliper: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="in SDs of the distance (the logit of the score unless caliper_scale says otherwise)")
+    caliper_scale: CaliperScale = CaliperScale.logit
+    calipers: dict[Column, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="per-covariate calipers, in the covariate's units")
+    replace: bool = False
+    exact: list[Column] = Field(default_factory=list)
+    order: MatchOrder = MatchOrder.largest
+    discard: Discard = Discard.none
+    estimand: Estimand = Estimand.att
+    interactions: list[tuple[Column, Column]] = Field(default_factory=list)
+    missing: MissingPolicy = MissingPolicy.complete_cases
+    stabilise: bool = False
+    trim: Annotated[float, Field(gt=0, lt=0.5)] | None = Field(
+        None, description="trim weights at this quantile and 1 minus it")
+    adjust: bool = Field(False, description="also adjust the outcome model for the covariates (doubly robust)")
+
+
+class CountModel(str, Enum):
+    poisson = "poisson"
+    quasi_poisson = "quasi_poisson"
+    negative_binomial = "negative_binomial"
+
+
+class Seasonality(str, Enum):
+    none = "none"
+    month = "month"
+    fourier = "fourier"
+
+
+class TimeSeries(_Raw):
+    interruption: dt.date = Field(description="the first period under the intervention")
+    model: CountModel = CountModel.negative_binomial
+    seasonality: Seasonality = Seasonality.month
+    control: Column | None = Field(None, description="a control series column in the same rows")
+
+
+class ExternalSample(_Raw):
+    treated: Annotated[int, Field(ge=0)] | None = None
+    comparison: Annotated[int, Field(ge=0)] | None = None
+    clusters: Annotated[int, Field(ge=0)] | None = None
+
+
+class ExternalAttrition(_Raw):
+    overall: Annotated[float, Field(ge=0, le=1)] | None = None
+    differential: Annotated[float, Field(ge=-1, le=1)] | None = None
+
+
+class EffectSizeKind(str, Enum):
+    hedges_g = "hedges_g"
+    cohens_d = "cohens_d"
+    d_z = "d_z"
+    odds_ratio = "odds_ratio"
+    risk_ratio = "risk_ratio"
+    risk_difference = "risk_difference"
+    rate_ratio = "rate_ratio"
+    cox_index = "cox_index"
+
+
+class EffectSize(_Raw):
+    kind: EffectSizeKind
+    value: float
+
+
+class ExternalResult(_Raw):
+    indicator: IndicatorId
+    estimate: float
+    ci: tuple[float, float] | None = None
+    std_error: Annotated[float, Field(gt=0)] | None = None
+    p_value: Annotated[float, Field(ge=0, le=1)] | None = None
+    n: Annotated[int, Field(ge=0)] | None = None
+    effect_size: EffectSize | None = None
+    follow_up_months: Annotated[int, Field(ge=0)] | None = None
+
+
+class External(_Raw):
+    """A study evalkit did not run, recorded from its report."""
+
+    citation: Text
+    url: str | None = None
+    sample: ExternalSample
+    attrition: ExternalAttrition | None = None
+    baseline_equivalence: bool | None = None
+    intention_to_treat: bool | None = None
+    follow_up_months: Annotated[int, Field(ge=0)] | None = None
+    results: list[ExternalResult] = Field(min_length=1)
+
+
+class EvaluationFile(_Raw):
+    """An evaluation plan: one study of one intervention."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True,
+        json_schema_extra={"$id": EVALUATION_SCHEMA_ID, "title": "evalkit evaluation plan"})
+
+    id: Slug
+    intervention: Slug = Field(description="a logic model id")
+    title: Text
+    stage: Stage
+    design: Design
+    evaluator: Evaluator
+    data: DataSource | None = None
+    timepoints: dict[IndicatorId, dict[TimepointName, Column]] = Field(
+        default_factory=dict, description="indicator -> {timepoint: column}, for data in wide form")
+    outcomes: dict[IndicatorId, Column] = Field(
+        default_factory=dict, description="indicator -> column, for data in long form")
+    covariates: list[Column] = Field(default_factory=list)
+    subgroups: list[Column] = Field(default_factory=list)
+    matching: Matching | None = None
+    time_series: TimeSeries | None = None
+    cluster: Column | None = Field(None, description="standard errors clustered by this column")
+    weights: Column | None = Field(None, description="column of analysis weights")
+    external: External | None = None
+    primary_outcome: IndicatorId
+    follow_up_months: Annotated[int, Field(ge=0, le=600)]
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 20240301

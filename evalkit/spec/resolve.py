@@ -1,0 +1,308 @@
+"""The meaning pass: cross-check raw files and build the frozen objects of :mod:`.model`.
+
+Every check here reports a :class:`~evalkit.errors.Problem` with the line of the key at fault;
+all problems of a file are collected before anything is returned, so one run of
+``evalkit validate`` shows everything there is to fix.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from evalkit.errors import Problem
+from evalkit.spec import model as m
+from evalkit.spec import raw as r
+from evalkit.spec.yamlio import Document, format_path
+
+CHILD_AGE_LIMIT = 18  # a population whose youngest age is at or below this includes children
+
+
+def _problem(doc: Document, path: tuple, message: str, found: str, expected: str,
+             severity: str = "error") -> Problem:
+    return Problem(doc.file, doc.line_of(path), format_path(path), message,
+                   found=found, expected=expected, severity=severity)  # type: ignore[arg-type]
+
+
+def _duplicates(values: list[str]) -> list[str]:
+    return [v for v, n in Counter(values).items() if n > 1]
+
+
+# ---------------------------------------------------------------------------- logic models
+
+
+def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> tuple[m.LogicModel | None, list[Problem]]:
+    problems: list[Problem] = []
+    toc = raw.theory_of_change
+    groups = (("activities", "activity", toc.activities), ("outputs", "output", toc.outputs),
+              ("outcomes", "outcome", toc.outcomes), ("impact", "impact", toc.impact))
+    nodes: dict[str, m.Node] = {}
+    for key, kind, items in groups:
+        for i, node in enumerate(items):
+            path = ("theory_of_change", key, i, "id")
+            if node.id in nodes:
+                problems.append(_problem(doc, path, "node id is used twice in the theory of change",
+                                         f"'{node.id}' (already a {nodes[node.id].kind})",
+                                         "each activity, output, outcome and impact id once"))
+                continue
+            horizon = getattr(node, "horizon", None)
+            nodes[node.id] = m.Node(node.id, node.label, kind, horizon.value if horizon else None)
+
+    known = ", ".join(nodes) or "none"
+    touched: set[str] = set()
+    for i, (cause, effect) in enumerate(toc.links):
+        for j, end in enumerate((cause, effect)):
+            if end not in nodes:
+                problems.append(_problem(doc, ("theory_of_change", "links", i, j),
+                                         "link names a node that is not in the theory of change",
+                                         f"'{end}'", f"one of {known}"))
+            touched.add(end)
+        if cause == effect:
+            problems.append(_problem(doc, ("theory_of_change", "links", i),
+                                     "a node cannot cause itself", f"[{cause}, {effect}]",
+                                     "two different node ids"))
+    for dup in _duplicates([f"{a}->{b}" for a, b in toc.links]):
+        problems.append(_problem(doc, ("theory_of_change", "links"), "link is listed twice",
+                                 f"'{dup}'", "each cause -> effect link once"))
+    if toc.links:
+        for key, _kind, items in groups:
+            for i, node in enumerate(items):
+                if node.id not in touched:
+                    problems.append(_problem(doc, ("theory_of_change", key, i, "id"),
+                                             "no link touches this node", f"'{node.id}'",
+                                             "a link to or from it in theory_of_change.links",
+                                             severity="warning"))
+
+    age = raw.population.age
+    if age is not None and age[0] > age[1]:
+        problems.append(_problem(doc, ("population", "age"), "age range is reversed",
+                                 f"[{age[0]}, {age[1]}]", "[youngest, oldest]"))
+    child_default = age is not None and age[0] <= CHILD_AGE_LIMIT
+
+    indicators: dict[str, m.Indicator] = {}
+    for i, ind in enumerate(raw.indicators):
+        base = ("indicators", i)
+        if ind.id in indicators:
+            problems.append(_problem(doc, base + ("id",), "indicator id is used twice",
+                                     f"'{ind.id}'", "each indicator id once in a logic model"))
+            continue
+        node = nodes.get(ind.measures)
+        if node is None:
+            problems.append(_problem(doc, base + ("measures",),
+                                     "indicator measures a node that is not in the theory of change",
+                                     f"'{ind.measures}'", f"one of {known}"))
+        inst = ind.instrument
+        if inst is not None:
+            if inst.range is not None and inst.range[0] >= inst.range[1]:
+                problems.append(_problem(doc, base + ("instrument", "range"),
+                                         "instrument range is empty or reversed",
+                                         f"[{inst.range[0]}, {inst.range[1]}]", "[lowest, highest] with lowest < highest"))
+            if inst.reliability_kind is not None and inst.reliability is None:
+                problems.append(_problem(doc, base + ("instrument", "reliability_kind"),
+                                         "reliability_kind is given without a reliability",
+                                         "no reliability", "instrument.reliability between 0 and 1"))
+            if ind.type not in (r.IndicatorType.score,):
+                problems.append(_problem(doc, base + ("instrument",),
+                                         "an instrument describes a score indicator",
+                                         f"type {ind.type.value}", "type: score", severity="warning"))
+        if ind.rate_per is not None and ind.type not in (r.IndicatorType.count, r.IndicatorType.rate):
+            problems.append(_problem(doc, base + ("rate_per",), "rate_per applies to counts and rates",
+                                     f"type {ind.type.value}", "type: count or rate"))
+        if ind.target is not None:
+            t = ind.target
+            if ind.type in (r.IndicatorType.binary, r.IndicatorType.proportion) and not 0 <= t.value <= 1:
+                problems.append(_problem(doc, base + ("target", "value"),
+                                         "a target for a binary or proportion indicator is a share",
+                                         str(t.value), "a value between 0 and 1"))
+            if t.amber is not None:
+                wrong_side = (t.amber > t.value) if ind.direction is r.Direction.increase else (t.amber < t.value)
+                if wrong_side:
+                    problems.append(_problem(
+                        doc, base + ("target", "amber"),
+                        "the amber threshold is on the good side of the target",
+                        f"amber {t.amber} vs target {t.value} for an indicator that should {ind.direction.value}",
+                        "amber below the target for 'increase', above it for 'decrease'"))
+        if node is not None:
+            indicators[ind.id] = m.Indicator(
+                id=ind.id, label=ind.label, measures=node, type=ind.type, direction=ind.direction,
+                source=ind.source, instrument=ind.instrument, target=ind.target, rate_per=ind.rate_per,
+                child_outcome=ind.child_outcome if ind.child_outcome is not None else child_default)
+
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    logic_model = m.LogicModel(
+        id=raw.id, name=raw.name, summary=raw.summary, prevention=raw.prevention,
+        population_description=raw.population.description, age=age, area=raw.population.area,
+        problem=raw.problem.strip(), evidence=tuple(raw.evidence), nodes=m.frozen_map(nodes),
+        links=tuple(tuple(link) for link in toc.links), assumptions=tuple(toc.assumptions),
+        indicators=m.frozen_map(indicators), source=source)
+    return logic_model, problems
+
+
+# ---------------------------------------------------------------------------- evaluation plans
+
+
+def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
+                       interventions: dict[str, m.LogicModel],
+                       broken_interventions: set[str]) -> tuple[m.Evaluation | None, list[Problem]]:
+    problems: list[Problem] = []
+
+    def err(path: tuple, message: str, found: str, expected: str) -> None:
+        problems.append(_problem(doc, path, message, found, expected))
+
+    def warn(path: tuple, message: str, found: str, expected: str) -> None:
+        problems.append(_problem(doc, path, message, found, expected, severity="warning"))
+
+    logic_model = interventions.get(raw.intervention)
+    if logic_model is None:
+        if raw.intervention in broken_interventions:
+            err(("intervention",), "the intervention's logic model has errors (see its file)",
+                f"'{raw.intervention}'", "a logic model that validates")
+        else:
+            err(("intervention",), "no logic model has this id", f"'{raw.intervention}'",
+                "one of " + (", ".join(sorted(interventions)) or "(no logic models found)"))
+        return None, problems
+    known = ", ".join(logic_model.indicators)
+
+    def indicator(path: tuple, ind_id: str) -> m.Indicator | None:
+        ind = logic_model.indicators.get(ind_id)
+        if ind is None:
+            err(path, f"indicator is not in logic model '{logic_model.id}'", f"'{ind_id}'", f"one of {known}")
+        return ind
+
+    design = raw.design
+    is_external = raw.external is not None
+    long_form = raw.data is not None and raw.data.period is not None
+
+    # -- what each kind of plan needs
+    if is_external:
+        if raw.data is not None:
+            err(("data",), "a plan records an external study or points at data, not both",
+                "both 'external' and 'data'", "remove 'data' (or 'external' if evalkit should run it)")
+        for key in ("timepoints", "outcomes", "covariates", "matching", "time_series"):
+            if getattr(raw, key):
+                warn((key,), "ignored: an external study is rated from what it reports", f"'{key}'",
+                     "no analysis options on an external study")
+    elif raw.data is None:
+        err(("data",), "required key is missing", "nothing",
+            "a data section (path, id, ...) or an 'external' record of a published study")
+
+    if not is_external and raw.data is not None:
+        if design in (r.Design.difference_in_differences, r.Design.interrupted_time_series) and not long_form:
+            err(("data",), f"design '{design.value}' needs data in long form", "no data.period",
+                "data.period: the time column (one row per unit per period)")
+        if design in (r.Design.matched_comparison, r.Design.difference_in_differences, r.Design.rct) \
+                and raw.data.treatment is None:
+            err(("data",), f"design '{design.value}' compares treated and comparison units",
+                "no data.treatment", "data.treatment: a 0/1 column")
+        if design is r.Design.pre_post and long_form:
+            err(("data", "period"), "pre_post reads each timepoint from its own column (wide form)",
+                f"period '{raw.data.period}'", "no data.period; list timepoints instead")
+        if long_form:
+            if raw.timepoints:
+                err(("timepoints",), "data in long form names outcomes, not timepoints",
+                    "timepoints", "outcomes: {indicator: column}")
+            if not raw.outcomes:
+                err(("outcomes",), "required key is missing", "nothing", "outcomes: {indicator: column}")
+        else:
+            if raw.outcomes:
+                err(("outcomes",), "data in wide form names timepoints, not outcomes", "outcomes",
+                    "timepoints: {indicator: {baseline: column, follow_up_12m: column}}, or data.period for long form")
+            if not raw.timepoints:
+                err(("timepoints",), "required key is missing", "nothing",
+                    "timepoints: {indicator: {baseline: column, exit: column}}")
+        if design is r.Design.interrupted_time_series and raw.time_series is None:
+            err(("time_series",), "required key is missing", "nothing",
+                "time_series: {interruption: YYYY-MM-DD, model: ...}")
+        if design is r.Design.matched_comparison and not raw.covariates:
+            err(("covariates",), "a matched comparison needs covariates to match on", "none",
+                "a list of baseline covariate columns")
+    if raw.matching is not None and design is not r.Design.matched_comparison and not is_external:
+        warn(("matching",), f"ignored: design '{design.value}' does not match", "a matching section",
+             "matching only with design: matched_comparison")
+    if raw.time_series is not None and design is not r.Design.interrupted_time_series and not is_external:
+        warn(("time_series",), f"ignored: design '{design.value}' is not a time series",
+             "a time_series section", "time_series only with design: interrupted_time_series")
+
+    # -- indicators and their columns
+    timepoints: dict[str, m.Timepoints] = {}
+    for ind_id, columns in raw.timepoints.items():
+        ind = indicator(("timepoints", ind_id), ind_id)
+        if ind is None:
+            continue
+        follow_ups = [k for k in columns if k != "baseline"]
+        if design is r.Design.pre_post and "baseline" not in columns:
+            err(("timepoints", ind_id), "pre/post change needs a baseline", ", ".join(columns) or "nothing",
+                "a 'baseline' timepoint")
+        if not follow_ups:
+            err(("timepoints", ind_id), "no timepoint after baseline", ", ".join(columns) or "nothing",
+                "at least one of exit, mid or follow_up_<months>m")
+        for dup in _duplicates(list(columns.values())):
+            err(("timepoints", ind_id), "the same column is used at two timepoints", f"'{dup}'",
+                "a different column for each timepoint")
+        timepoints[ind_id] = m.Timepoints(ind, m.frozen_map(columns))
+    outcomes: dict[str, tuple[m.Indicator, str]] = {}
+    for ind_id, column in raw.outcomes.items():
+        ind = indicator(("outcomes", ind_id), ind_id)
+        if ind is not None:
+            outcomes[ind_id] = (ind, column)
+    if is_external:
+        for i, res in enumerate(raw.external.results):
+            indicator(("external", "results", i, "indicator"), res.indicator)
+            if res.ci is not None and not res.ci[0] <= res.estimate <= res.ci[1]:
+                err(("external", "results", i, "ci"), "the estimate lies outside its confidence interval",
+                    f"estimate {res.estimate} with ci [{res.ci[0]}, {res.ci[1]}]", "ci_low <= estimate <= ci_high")
+
+    reported = set(timepoints) | set(outcomes)
+    if is_external:
+        reported |= {res.indicator for res in raw.external.results}
+    primary = logic_model.indicators.get(raw.primary_outcome)
+    if primary is None:
+        indicator(("primary_outcome",), raw.primary_outcome)
+    elif raw.primary_outcome not in reported:
+        err(("primary_outcome",), "the primary outcome is not among the plan's outcomes",
+            f"'{raw.primary_outcome}'", "one of " + (", ".join(sorted(reported)) or "(none listed)"))
+
+    # -- columns named twice or in clashing roles
+    for dup in _duplicates(list(raw.covariates)):
+        err(("covariates",), "covariate is listed twice", f"'{dup}'", "each covariate once")
+    if raw.data is not None:
+        roles = {"data.id": raw.data.id, "data.treatment": raw.data.treatment, "data.period": raw.data.period}
+        for i, cov in enumerate(raw.covariates):
+            for role, column in roles.items():
+                if column is not None and cov == column:
+                    err(("covariates", i), f"a covariate cannot be the {role} column", f"'{cov}'",
+                        "a baseline characteristic")
+    if raw.matching is not None:
+        mt = raw.matching
+        if mt.distance is r.Distance.column and mt.score_column is None:
+            err(("matching", "score_column"), "distance: column needs the score column", "nothing",
+                "matching.score_column")
+        if mt.method is r.MatchingMethod.optimal and mt.replace:
+            err(("matching", "replace"), "optimal pair matching is without replacement", "replace: true",
+                "replace: false")
+
+    # -- follow-up length
+    if raw.external is not None and raw.external.follow_up_months is not None \
+            and raw.external.follow_up_months != raw.follow_up_months:
+        warn(("follow_up_months",), "differs from the external study's follow-up",
+             f"{raw.follow_up_months} here, {raw.external.follow_up_months} in external",
+             "the same number of months")
+
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+
+    data = None
+    if raw.data is not None:
+        data = m.DataSpec(path=(source.parent / raw.data.path).resolve(), path_as_written=raw.data.path,
+                          id=raw.data.id, treatment=raw.data.treatment, period=raw.data.period,
+                          population=raw.data.population, sheet=raw.data.sheet)
+    evaluation = m.Evaluation(
+        id=raw.id, title=raw.title, intervention=logic_model, stage=raw.stage, design=design,
+        evaluator=raw.evaluator, data=data, timepoints=m.frozen_map(timepoints),
+        outcomes=m.frozen_map(outcomes), covariates=tuple(raw.covariates),
+        subgroups=tuple(raw.subgroups),
+        matching=raw.matching if raw.matching is not None or design is not r.Design.matched_comparison else r.Matching(), time_series=raw.time_series,
+        cluster=raw.cluster, weights=raw.weights, external=raw.external,
+        primary_outcome=primary, follow_up_months=raw.follow_up_months, seed=raw.seed, source=source)
+    return evaluation, problems

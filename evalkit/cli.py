@@ -9,10 +9,16 @@ Each command parses its arguments, calls one function, and prints. Every
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+# Modules exposing register(subparsers, add_common) -> {command: function}. They must import
+# nothing heavy at module level: they are imported on every `evalkit` call.
+PLUGIN_COMMANDS = ("evalkit.evidence.commands", "evalkit.report.commands", "evalkit.monitor.commands",
+                   "evalkit.estimate.commands")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", default=None,
                    help="output folder (one evaluation) or parent folder (several)")
     _common(p)
+
+    # commands of other packages register themselves, so each package owns its own command code
+    for module_name in PLUGIN_COMMANDS:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        module = importlib.import_module(module_name)
+        for name, func in module.register(sub, _common).items():
+            COMMANDS[name] = func
     return parser
 
 

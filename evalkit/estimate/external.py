@@ -1,0 +1,52 @@
+"""External studies: results a published study reports, recorded in the plan, as estimates.
+
+evalkit does not re-estimate anything here; it carries the reported numbers into the same
+record shape so the evidence rating can weigh them beside the studies evalkit ran. A standard
+error missing from the report is derived from the CI (normal approximation) and said so.
+"""
+
+from __future__ import annotations
+
+from evalkit.estimate import Analysis
+from evalkit.results import EffectSize, Estimate, FlowStage
+from evalkit.spec import model as m
+from evalkit.spec.raw import Direction
+
+Z95 = 1.959963984540054
+
+
+def analyse(evaluation: m.Evaluation) -> Analysis:
+    ext = evaluation.external
+    estimates = []
+    for res in ext.results:
+        ind = evaluation.intervention.indicators[res.indicator]
+        se = res.std_error
+        method = "as reported by the study"
+        if se is None and res.ci is not None:
+            se = (res.ci[1] - res.ci[0]) / (2 * Z95)
+            method += "; standard error derived from the reported 95% CI"
+        es = EffectSize(res.effect_size.kind.value, res.effect_size.value) if res.effect_size else None
+        good = None
+        if res.estimate != 0:
+            higher = res.estimate > 0
+            if es is not None and es.kind in ("odds_ratio", "risk_ratio", "rate_ratio"):
+                higher = es.value > 1
+            good = higher == (ind.direction is Direction.increase)
+        n = None
+        if ext.sample.treated is not None and ext.sample.comparison is not None:
+            n = ext.sample.treated + ext.sample.comparison
+        estimates.append(Estimate(
+            indicator=res.indicator, design=evaluation.design.value, estimand="reported",
+            timepoints=("baseline", f"follow_up_{res.follow_up_months or ext.follow_up_months or evaluation.follow_up_months}m"),
+            n=res.n if res.n is not None else (n or 0), estimate=res.estimate, std_error=se,
+            ci_low=res.ci[0] if res.ci else None, ci_high=res.ci[1] if res.ci else None, p_value=res.p_value,
+            method=method, units="as reported", direction_good=good, effect_size=es,
+            primary=res.indicator == evaluation.primary_outcome.id, comparison="treated vs comparison",
+            n_treated=ext.sample.treated, n_comparison=ext.sample.comparison))
+    flow = []
+    if ext.sample.treated is not None:
+        flow.append(FlowStage("analysed", ext.sample.treated, group="treated"))
+    if ext.sample.comparison is not None:
+        flow.append(FlowStage("analysed", ext.sample.comparison, group="comparison"))
+    section = ext.model_dump(mode="json")
+    return Analysis(estimates=tuple(estimates), flow=tuple(flow), sections={"external": section})

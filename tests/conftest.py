@@ -1,0 +1,47 @@
+"""Shared fixtures: throw-away copies of the example project, with its synthetic data."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACT = Path(__file__).resolve().parent / "contract"
+
+
+def _copy_project(src: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for folder in ("logic_models", "evaluations"):
+        shutil.copytree(src / folder, dest / folder, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.tmp"))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def example_project_ro(tmp_path_factory) -> Path:
+    """The example project with its data generated once per session. Do not modify it."""
+    from evalkit.synth import synthesise
+
+    root = tmp_path_factory.mktemp("example-ro")
+    shutil.copytree(REPO / "logic_models", root / "logic_models")
+    (root / "evaluations").mkdir()
+    for plan in (REPO / "evaluations").glob("*.yml"):
+        shutil.copy(plan, root / "evaluations" / plan.name)
+    synthesise(root)
+    return root
+
+
+@pytest.fixture
+def example_project(example_project_ro, tmp_path) -> Path:
+    """A fresh copy of the example project (with data) that a test may change."""
+    return _copy_project(example_project_ro, tmp_path / "project")
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real ``evalkit`` command in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "evalkit", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)

@@ -74,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     # commands of other packages register themselves, so each package owns its own command code
     for module_name in PLUGIN_COMMANDS:
-        if importlib.util.find_spec(module_name) is None:
+        try:
+            if importlib.util.find_spec(module_name) is None:
+                continue
+        except ModuleNotFoundError:  # the package itself is not there (yet)
             continue
         module = importlib.import_module(module_name)
         for name, func in module.register(sub, _common).items():

@@ -77,10 +77,14 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
     from evalkit.spec.shape import check_shape
     from evalkit.spec.yamlio import read_yaml
 
+    if root is not None and not Path(root).exists():
+        raise ProjectError(f"{root}: no such folder; expected a project folder holding "
+                           f"'{LOGIC_MODELS}/' and '{EVALUATIONS}/'")
     root = find_project(root) if root is None or not is_project(Path(root)) else Path(root).resolve()
     result = Validation(root=root)
 
     broken: set[str] = set()
+    unreadable: list[str] = []  # logic model files too broken to know their id
     seen: dict[str, str] = {}
     for path in _yaml_files(root / LOGIC_MODELS):
         doc = read_yaml(path, _shown(path, root))
@@ -90,6 +94,8 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
         if raw is None:
             if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
                 broken.add(doc.data["id"])
+            else:
+                unreadable.append(doc.file)
             continue
         if raw.id in seen:
             result.problems.append(Problem(doc.file, doc.line_of(("id",)), "id",
@@ -120,7 +126,8 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
                                            expected="a different id in each evaluation plan"))
             continue
         seen[raw.id] = doc.file
-        evaluation, problems = resolve_evaluation(doc, raw, path, result.interventions, broken)
+        evaluation, problems = resolve_evaluation(doc, raw, path, result.interventions, broken,
+                                                     tuple(unreadable))
         result.problems += problems
         if evaluation is None:
             continue

@@ -144,7 +144,8 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
 
 def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
                        interventions: dict[str, m.LogicModel],
-                       broken_interventions: set[str]) -> tuple[m.Evaluation | None, list[Problem]]:
+                       broken_interventions: set[str], unreadable: tuple[str, ...] = ()
+                       ) -> tuple[m.Evaluation | None, list[Problem]]:
     problems: list[Problem] = []
 
     def err(path: tuple, message: str, found: str, expected: str) -> None:
@@ -159,8 +160,12 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
             err(("intervention",), "the intervention's logic model has errors (see its file)",
                 f"'{raw.intervention}'", "a logic model that validates")
         else:
+            known_ids = ", ".join(sorted(interventions))
+            if unreadable:
+                known_ids = (known_ids + " " if known_ids else "") + \
+                    f"({'none valid; ' if not known_ids else ''}{', '.join(unreadable)} could not be read)"
             err(("intervention",), "no logic model has this id", f"'{raw.intervention}'",
-                "one of " + (", ".join(sorted(interventions)) or "(no logic models found)"))
+                "one of " + (known_ids or "(no logic models found)"))
         return None, problems
     known = ", ".join(logic_model.indicators)
 

@@ -1,0 +1,186 @@
+"""Difference-in-differences: a published replication, known answers on simulated panels, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.errors import DataError, EstimationError, OptionError
+from evalkit.estimate import did
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="module")
+def phoenix(example_project_ro):
+    from evalkit.project import load_project
+
+    return load_project(example_project_ro).evaluation("phoenix-2023-did")
+
+
+def _plan(evaluation, **data):
+    """The Phoenix plan pointed at other columns (the estimator reads only these fields)."""
+    spec = dataclasses.replace(evaluation.data, **{k: v for k, v in data.items() if k in
+                                                   ("id", "period", "treatment", "population")})
+    ind = evaluation.primary_outcome
+    return dataclasses.replace(evaluation, data=spec, outcomes={ind.id: (ind, data.get("outcome", "y"))},
+                               cluster=data.get("cluster"), covariates=(), weights=None)
+
+
+def _long(frame):
+    return frame
+
+
+# ----------------------------------------------------------------------------- Card & Krueger (1994)
+
+
+def test_twfe_reproduces_card_krueger_1994(phoenix):
+    """Card & Krueger (1994, AER 84(4)), Table 3 row 4, balanced sample of stores: change in mean FTE
+    employment NJ +0.47 (0.48), PA -2.28 (1.25); difference NJ - PA = 2.75 (SE 1.34).
+    Rows 1-2 (all available stores): Feb NJ 20.44, PA 23.33; Nov NJ 21.03, PA 21.17.
+    Data: tests/reference/card_krueger_1994.csv (see tests/reference/README-did-its.md)."""
+    ck = pd.read_csv(REFERENCE / "card_krueger_1994.csv")
+    # the published means of all available stores, as a check on the embedded data
+    assert ck.loc[ck.nj == 1, "fte_feb92"].mean() == pytest.approx(20.44, abs=0.005)
+    assert ck.loc[ck.nj == 0, "fte_feb92"].mean() == pytest.approx(23.33, abs=0.005)
+    assert ck.loc[ck.nj == 1, "fte_nov92"].mean() == pytest.approx(21.03, abs=0.005)
+    assert ck.loc[ck.nj == 0, "fte_nov92"].mean() == pytest.approx(21.17, abs=0.005)
+    balanced = ck.dropna(subset=["fte_feb92", "fte_nov92"])
+    assert len(balanced) == 384
+    long = pd.concat([
+        pd.DataFrame({"store": balanced.store, "wave": 1, "nj_after": 0, "fte": balanced.fte_feb92}),
+        pd.DataFrame({"store": balanced.store, "wave": 2, "nj_after": balanced.nj, "fte": balanced.fte_nov92}),
+    ], ignore_index=True)
+    plan = _plan(phoenix, id="store", period="wave", treatment="nj_after", outcome="fte")
+    result = did.analyse(plan, long, seed=1)
+    att = next(e for e in result.estimates if e.estimand == "did_att")
+    assert att.estimate == pytest.approx(2.75, abs=0.005)
+    # cluster-robust (store) SE; the paper's 1.34 is the unpooled two-sample SE of the changes
+    assert att.std_error == pytest.approx(1.34, abs=0.02)
+    assert att.n_treated == 309 and att.n_comparison == 75
+    # one cohort, no leads: the group-time ATT is the same 2x2 difference
+    gt = next(e for e in result.estimates if e.estimand == "group_time")
+    assert gt.estimate == pytest.approx(2.75, abs=0.005)
+    assert gt.std_error == pytest.approx(1.34, abs=0.02)
+
+
+# ----------------------------------------------------------------------------- simulated staggered panel
+
+
+def _staggered(rng, n_per=40, n_never=120, T=12, effect=(1.0, 2.0), dynamic=0.0):
+    cohorts = {4: n_per, 8: n_per}
+    g = np.concatenate([[c] * k for c, k in cohorts.items()] + [[np.inf] * n_never])
+    n = len(g)
+    alpha = rng.normal(0, 1, n) + 0.5 * np.isfinite(g)
+    t = np.arange(T)
+    on = t[None, :] >= g[:, None]
+    tau = np.where(g[:, None] == 4, effect[0], effect[1]) + dynamic * np.clip(t[None, :] - g[:, None], 0, None)
+    y = alpha[:, None] + 0.2 * t[None, :] + on * tau + rng.normal(0, 1, (n, T))
+    frame = pd.DataFrame({"unit": np.repeat(np.arange(n), T), "period": np.tile(t + 1, n),
+                          "treated": on.ravel().astype(int), "y": y.ravel()})
+    true = float((on * tau)[on].mean())
+    return frame, true
+
+
+def test_group_time_recovers_heterogeneous_effects_where_twfe_is_biased(phoenix):
+    rng = np.random.default_rng(7)
+    frame, true = _staggered(rng, dynamic=0.5)
+    plan = _plan(phoenix, id="unit", period="period", treatment="treated")
+    result = did.analyse(plan, frame, seed=1)
+    gt = result.sections["group_time"][plan.primary_outcome.id]
+    cells = {(c["cohort_label"], c["period_label"]): c for c in gt["cells"]}
+    # cohort starting in period 4 (index 3) at its third treated period: tau = 1 + 0.5 * 2
+    c = cells[("5", "7")]
+    assert c["estimate"] == pytest.approx(2.0, abs=3 * c["std_error"])
+    assert c["n_treated"] == 40 and c["n_comparison"] == 120
+    overall = next(e for e in result.estimates if e.estimand == "group_time")
+    assert overall.ci_low < true < overall.ci_high
+    # TWFE's forbidden comparisons (late vs early treated) pull it away from the truth here
+    twfe = next(e for e in result.estimates if e.estimand == "did_att")
+    assert abs(twfe.estimate - true) > abs(overall.estimate - true)
+    # pre-period cells estimate zero
+    pre = [c for c in gt["cells"] if not c["post"]]
+    assert np.mean([abs(c["estimate"]) / c["std_error"] for c in pre]) < 1.5
+    assert result.sections["event_study"][plan.primary_outcome.id]["pre_trend_test"]["p_value"] > 0.01
+
+
+def test_not_yet_treated_comparison_and_option_check(phoenix):
+    rng = np.random.default_rng(3)
+    frame, _ = _staggered(rng, n_never=0)
+    plan = _plan(phoenix, id="unit", period="period", treatment="treated")
+    result = did.analyse(plan, frame, seed=1)  # no never-treated units: not-yet-treated by default
+    gt = result.sections["group_time"][plan.primary_outcome.id]
+    assert gt["comparison"] == "not_yet_treated"
+    first = [c for c in gt["cells"] if c["cohort_label"] == "5" and c["post"] and c["estimate"] is not None]
+    assert first and all(c["n_comparison"] == 40 for c in first)  # the later cohort, before it starts
+    with pytest.raises(EstimationError, match="never-treated"):
+        did.analyse(plan, frame, seed=1, comparison="never_treated")
+    with pytest.raises(OptionError, match="not_yet_treated"):
+        did.group_time(did.prepare_panel(plan, frame, "y")[0], "last_treated")
+
+
+def test_few_units_per_cell_warns_loudly(phoenix):
+    rng = np.random.default_rng(5)
+    frame, _ = _staggered(rng, n_per=4, n_never=60)
+    plan = _plan(phoenix, id="unit", period="period", treatment="treated")
+    result = did.analyse(plan, frame, seed=1)
+    warning = [w for w in result.warnings if w.code == "few_units"]
+    assert warning and "fewer than 10" in warning[0].message
+    assert result.sections["group_time"][plan.primary_outcome.id]["cells_with_few_units"]
+
+
+def test_phoenix_plan_recovers_built_in_effect(example_project_ro, phoenix):
+    import json
+
+    truth = json.loads((example_project_ro / "evaluations/data/dictionary.json").read_text())
+    true = {e["estimand"]: e["value"] for e in truth["files"]["phoenix_panel.csv"]["true_effects"]}
+    frame = pd.read_csv(example_project_ro / "evaluations/data/phoenix_panel.csv")
+    result = did.analyse(phoenix, frame, phoenix.seed)
+    att = next(e for e in result.estimates if e.estimand == "did_att")
+    assert att.ci_low < true["att"] < att.ci_high
+    assert att.effect_size.ci_low < true["rate_ratio"] < att.effect_size.ci_high
+    assert att.primary and att.direction_good is True
+    assert set(result.sections) == {"event_study", "group_time"}
+    cells = result.sections["group_time"]["sv_offences"]["cells"]
+    assert {c["cohort_label"] for c in cells} == {"2022-01", "2022-07", "2023-01"}
+    assert all(c["n_treated"] == 50 and c["n_comparison"] == 450 for c in cells)
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _small(phoenix):
+    frame = pd.DataFrame({"unit": np.repeat([1, 2, 3, 4], 4), "period": np.tile([1, 2, 3, 4], 4),
+                          "treated": [0, 0, 1, 1] * 2 + [0] * 8, "y": np.arange(16.0)})
+    return frame, _plan(phoenix, id="unit", period="period", treatment="treated")
+
+
+def test_unit_observed_once_is_named(phoenix):
+    frame, plan = _small(phoenix)
+    frame = pd.concat([frame, pd.DataFrame({"unit": [9], "period": [2], "treated": [0], "y": [1.0]})])
+    with pytest.raises(DataError, match=r"observed in one period only \(9\)"):
+        did.analyse(plan, frame, seed=1)
+
+
+def test_no_pre_period_is_named(phoenix):
+    frame, plan = _small(phoenix)
+    frame.loc[frame.unit.isin([1, 2]), "treated"] = 1
+    with pytest.raises(DataError, match="no pre-period"):
+        did.analyse(plan, frame, seed=1)
+
+
+def test_bad_treatment_and_periods(phoenix):
+    frame, plan = _small(phoenix)
+    bad = frame.assign(treated=frame.treated.replace({1: 2}))
+    with pytest.raises(DataError, match="must be 0 or 1"):
+        did.analyse(plan, bad, seed=1)
+    with pytest.raises(DataError, match="neither numbers nor dates"):
+        did.analyse(plan, frame.assign(period=frame.period.map({1: "a", 2: "b", 3: "c", 4: "d"})), seed=1)
+    with pytest.raises(EstimationError, match="no unit is ever treated"):
+        did.analyse(plan, frame.assign(treated=0), seed=1)
+    with pytest.raises(DataError, match="more than one row per unit and period"):
+        did.analyse(plan, pd.concat([frame, frame.iloc[:1]]), seed=1)

@@ -23,6 +23,7 @@ DESIGN_MODULES = {
     "difference_in_differences": "did",
     "interrupted_time_series": "its",
     "rct": "rct",
+    "feasibility": "feasibility",
 }
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "scikit-learn", "dowhy",
                 "pydantic", "PyYAML", "duckdb", "plotly")
@@ -64,6 +65,8 @@ def plan_options(evaluation: m.Evaluation) -> dict:
         opts["matching"] = evaluation.matching.model_dump(mode="json")
     if evaluation.time_series is not None:
         opts["time_series"] = evaluation.time_series.model_dump(mode="json")
+    if evaluation.feasibility is not None:
+        opts["feasibility"] = evaluation.feasibility.model_dump(mode="json")
     if evaluation.data is not None:
         d = evaluation.data
         opts["data"] = {"path": d.path_as_written, "id": d.id, "treatment": d.treatment,
@@ -84,6 +87,8 @@ def needed_columns(evaluation: m.Evaluation) -> list[str]:
         cols += [c for pair in mt.interactions for c in pair]
     if evaluation.time_series is not None:
         cols.append(evaluation.time_series.control)
+    if evaluation.feasibility is not None:  # case-record columns; session records are read by the design
+        cols += [c for c in evaluation.feasibility.cases.model_dump().values() if c]
     return list(dict.fromkeys(c for c in cols if c))
 
 

@@ -152,6 +152,10 @@ def check_data(evaluation: m.Evaluation, doc: Document) -> list[Problem]:
             named += [(("matching", "interactions", i, j), col) for j, col in enumerate(pair)]
     if evaluation.time_series is not None and evaluation.time_series.control:
         named.append((("time_series", "control"), evaluation.time_series.control))
+    fz = evaluation.feasibility
+    if fz is not None:
+        named += [(("feasibility", "cases", k), col) for k, col in fz.cases.model_dump().items() if col]
+        c.problems += _check_sessions_file(evaluation, doc)
 
     missing = [(path, col) for path, col in named if col not in present]
     shown_columns = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
@@ -269,4 +273,31 @@ def check_data(evaluation: m.Evaluation, doc: Document) -> list[Problem]:
                 c.add(("time_series", "interruption"), "the interruption is not inside the series",
                       f"{start.date()} for a series from {first.date()} to {last.date()}",
                       "a date after the first period and no later than the last")
+    return c.problems
+
+
+def _check_sessions_file(evaluation: m.Evaluation, doc: Document) -> list[Problem]:
+    """A feasibility plan's session records: the file is there and has the columns the plan names."""
+    from evalkit.data.load import read_columns
+
+    spec = evaluation.feasibility.sessions
+    if spec is None:
+        return []
+    c = _Collector(doc, spec.path, spec.path.lower().endswith(".csv"))
+    path = (evaluation.source.parent / spec.path).resolve()
+    if not path.exists():
+        c.add(("feasibility", "sessions", "path"), "session file not found", f"no file at {path}",
+              "a CSV, Parquet or XLSX file, relative to the plan (for the example project, `evalkit synth` writes it)")
+        return c.problems
+    try:
+        present = read_columns(path, spec.sheet)
+    except DataError as exc:
+        c.add(("feasibility", "sessions", "path"), "session file cannot be read", str(exc).split(": ", 1)[-1],
+              "a readable CSV, Parquet or XLSX file")
+        return c.problems
+    for key in ("id", "date", "attended", "hours", "fidelity"):
+        col = getattr(spec, key)
+        if col and col not in present:
+            c.add(("feasibility", "sessions", key), f"column not found in {spec.path}", f"'{col}'",
+                  "one of " + ", ".join(present[:12]))
     return c.problems

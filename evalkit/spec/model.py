@@ -19,6 +19,7 @@ from evalkit.spec.raw import (
     Evaluator,
     External,
     ExternalEvidence,
+    Feasibility,
     IndicatorType,
     Instrument,
     Matching,
@@ -143,6 +144,7 @@ class Evaluation:
     follow_up_months: int
     seed: int
     source: Path
+    feasibility: Feasibility | None = None  # design: feasibility
 
     @property
     def is_external(self) -> bool:

@@ -204,6 +204,7 @@ class Design(str, Enum):
     difference_in_differences = "difference_in_differences"
     interrupted_time_series = "interrupted_time_series"
     rct = "rct"
+    feasibility = "feasibility"
 
 
 class Evaluator(_Raw):
@@ -357,6 +358,117 @@ class External(_Raw):
     results: list[ExternalResult] = Field(min_length=1)
 
 
+# ---------------------------------------------------------------------------- feasibility studies
+
+
+class FeasibilityMetric(str, Enum):
+    """What a progression criterion measures (definitions in evalkit.estimate.feasibility)."""
+
+    referrals_vs_target = "referrals_vs_target"
+    eligibility_rate = "eligibility_rate"
+    consent_rate = "consent_rate"
+    start_rate = "start_rate"
+    starts_vs_target = "starts_vs_target"
+    retention_rate = "retention_rate"
+    completion_rate = "completion_rate"
+    dose_sessions = "dose_sessions"
+    dose_hours = "dose_hours"
+    fidelity = "fidelity"
+    median_days_to_first_contact = "median_days_to_first_contact"
+    contact_within_target = "contact_within_target"
+    baseline_completeness = "baseline_completeness"
+    follow_up_completeness = "follow_up_completeness"
+    acceptability = "acceptability"
+
+
+class Better(str, Enum):
+    higher = "higher"
+    lower = "lower"
+
+
+class ProgressionRule(str, Enum):
+    all_green = "all_green"
+    any_red_stops = "any_red_stops"
+
+
+class ProgressionCriterion(_Raw):
+    metric: FeasibilityMetric
+    green: float = Field(description="the value from which the criterion is green")
+    amber: float = Field(description="the value from which it is amber rather than red")
+    better: Better | None = Field(None, description="which way is better (default: the metric's own direction)")
+    indicator: IndicatorId | None = Field(
+        None, description="for baseline/follow_up_completeness: the outcome measure (default: the primary outcome)")
+    label: str | None = None
+
+
+class CaseColumns(_Raw):
+    """Columns of the case file (``data.path``, one row per referral)."""
+
+    referral_date: Column
+    eligible: Column | None = Field(None, description="0/1")
+    consented: Column | None = Field(None, description="0/1")
+    started: Column | None = Field(None, description="0/1: attended a first session")
+    completed: Column | None = Field(None, description="0/1: completed the planned programme")
+    first_contact: Column | None = Field(
+        None, description="date of first contact (default: the first session in the session records)")
+    sessions_planned: Column | None = Field(None, description="planned sessions for this case, if it varies")
+    acceptability: Column | None = Field(None, description="a survey item: 0/1, or a score with acceptable_from")
+
+
+class SessionRecords(_Raw):
+    """A file of session records, one row per planned or delivered session."""
+
+    path: Text = Field(description="relative to the plan file; .csv, .parquet or .xlsx")
+    id: Column = Field(description="the case id, as in the case file")
+    date: Column
+    attended: Column | None = Field(None, description="0/1 (default: every row is a session attended)")
+    hours: Column | None = Field(None, description="contact hours of the session")
+    fidelity: Column | None = Field(None, description="0/1: delivered as the blueprint says")
+    sheet: str | None = None
+
+
+class FeasibilityTargets(_Raw):
+    referrals: Annotated[int, Field(gt=0)] | None = Field(None, description="planned referrals in the recruitment window")
+    starts: Annotated[int, Field(gt=0)] | None = Field(None, description="planned starts in the recruitment window")
+    sessions: Annotated[float, Field(gt=0)] | None = Field(None, description="planned sessions per participant")
+    contact_hours: Annotated[float, Field(gt=0)] | None = Field(None, description="planned contact hours per participant")
+    days_to_first_contact: Annotated[float, Field(ge=0)] | None = None
+
+
+class RecruitmentWindow(_Raw):
+    start: dt.date
+    end: dt.date
+
+
+class SampleSizePlanning(_Raw):
+    """The efficacy study to plan from what the feasibility study observed."""
+
+    effect_size: Annotated[float, Field(gt=0)] | None = Field(None, description="standardised (Cohen's d)")
+    difference: Annotated[float, Field(gt=0)] | None = Field(None, description="in the outcome's units")
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    power: Annotated[float, Field(gt=0.5, lt=1)] = 0.8
+    available_per_arm: Annotated[int, Field(gt=1)] | None = Field(
+        None, description="recruits per arm the next study could get, for the minimum detectable effect")
+    icc: Annotated[float, Field(ge=0, lt=1)] | None = Field(
+        None, description="intra-cluster correlation (default: estimated from the plan's cluster column)")
+    cluster_size: Annotated[float, Field(ge=1)] | None = Field(None, description="recruits per school or area")
+    comparison_ratio: Annotated[float, Field(gt=0, le=20)] = Field(
+        1.0, description="comparison units per treated unit, for the matched comparison")
+    matched_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.9, description="share of treated units expected to find a match")
+
+
+class Feasibility(_Raw):
+    cases: CaseColumns
+    sessions: SessionRecords | None = None
+    recruitment: RecruitmentWindow | None = Field(None, description="referrals counted in this window")
+    targets: FeasibilityTargets = Field(default_factory=FeasibilityTargets)
+    acceptable_from: float | None = Field(None, description="the lowest acceptability score that counts as acceptable")
+    criteria: list[ProgressionCriterion] = Field(min_length=1)
+    rule: ProgressionRule = ProgressionRule.any_red_stops
+    planning: SampleSizePlanning | None = None
+
+
 class EvaluationFile(_Raw):
     """An evaluation plan: one study of one intervention."""
 
@@ -382,6 +494,7 @@ class EvaluationFile(_Raw):
     cluster: Column | None = Field(None, description="standard errors clustered by this column")
     weights: Column | None = Field(None, description="column of analysis weights")
     external: External | None = None
+    feasibility: Feasibility | None = None
     primary_outcome: IndicatorId
     follow_up_months: Annotated[int, Field(ge=0, le=600)]
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 20240301

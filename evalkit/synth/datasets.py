@@ -397,6 +397,117 @@ def success_measures(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
     return frame, entry
 
 
+# ---------------------------------------------------------------------------- Reach feasibility
+
+
+def _reach_feasibility(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Case and session records of a six-month Reach feasibility study, drawn together.
+
+    One stream makes both files, so the sessions always belong to the cases (see COMPANIONS).
+    """
+    n = 104  # referrals in the six-month window, against a target of 120
+    start = pd.Timestamp("2024-09-02")
+    referral = start + pd.to_timedelta(np.sort(rng.integers(0, 180, n)), unit="D")
+    schools = np.array([f"S{k:02d}" for k in range(1, 13)])
+    school = rng.choice(schools, size=n, p=rng.dirichlet(np.full(12, 4.0)))
+    school_effect = dict(zip(schools, rng.normal(0, 1.1, 12)))
+    need = rng.normal(0, 1, n)
+    source = rng.choice(["school", "police", "social care", "youth offending"], size=n, p=[0.55, 0.2, 0.15, 0.1])
+
+    eligible = rng.random(n) < 0.86
+    consented = eligible & (rng.random(n) < 0.78)
+    started = consented & (rng.random(n) < 0.92)
+    completed = started & (rng.random(n) < logistic(0.95 - 0.5 * need))
+    contact_days = np.round(rng.gamma(1.4, 1.7, n)).astype(int)  # triage contact, most within two days
+    reached = rng.random(n) > 0.03
+    first_contact = (referral + pd.to_timedelta(contact_days, unit="D")).where(reached)
+
+    # sessions: weekly for 24 weeks from a week after first contact; non-completers stop early
+    planned = 24
+    stop = np.where(completed, planned, rng.integers(2, 17, n))
+    stop = np.where(started, stop, 0)
+    case_idx = np.repeat(np.arange(n), stop)
+    week = np.concatenate([np.arange(k) for k in stop]) if stop.sum() else np.array([], dtype=int)
+    first_session = referral + pd.to_timedelta(contact_days + rng.integers(3, 11, n), unit="D")
+    dates = (first_session[case_idx] + pd.to_timedelta(7 * week + rng.integers(0, 3, len(week)), unit="D"))
+    p_attend = np.where(completed[case_idx], 0.86, 0.68)
+    p_attend = np.where(week == 0, 1.0, p_attend)  # the first session is the start
+    attended = rng.random(len(week)) < p_attend
+    hours = np.where(attended, rng.choice([0.75, 1.0, 1.0, 1.0, 1.5], size=len(week)), 0.0)
+    fidelity = np.where(attended, (rng.random(len(week)) < 0.84).astype(float), np.nan)
+
+    # SDQ self-report at referral (consented only) and six months; attendance from school records
+    true_sdq = 17.0 + 4.6 * need + np.array([school_effect[s] for s in school])
+    sdq_base = np.clip(np.round(true_sdq + rng.normal(0, 2.4, n)), 0, 40)
+    sdq_6m = np.clip(np.round(true_sdq - 1.5 * completed + rng.normal(0, 3.0, n) + rng.normal(0, 2.4, n)), 0, 40)
+    p_follow = np.where(completed, 0.88, np.where(started, 0.45, 0.30))
+    followed = consented & (rng.random(n) < p_follow)
+    sdq_base = np.where(consented & (rng.random(n) > 0.04), sdq_base, np.nan)
+    sdq_6m = np.where(followed, sdq_6m, np.nan)
+    true_att = 84.0 - 5.0 * need + rng.normal(0, 4.0, n)
+    att_base = np.where(consented & (rng.random(n) > 0.03), np.round(np.clip(true_att + rng.normal(0, 4, n), 0, 100), 1), np.nan)
+    att_6m = np.where(consented & (rng.random(n) < np.where(completed, 0.92, 0.7)),
+                      np.round(np.clip(true_att + 1.5 * completed + rng.normal(0, 4, n), 0, 100), 1), np.nan)
+    answered = started & (rng.random(n) < np.where(completed, 0.85, 0.3))
+    satisfaction = np.where(answered, np.clip(np.round(4.1 + 0.8 * rng.normal(0, 1, n) - 0.5 * (~completed)), 1, 5), np.nan)
+
+    case_ids = ids("F", n, rng)
+    nan_unless = lambda flag, base: np.where(base, flag.astype(float), np.nan)  # noqa: E731
+    cases = pd.DataFrame({
+        "case_id": case_ids, "school": school, "referral_source": source,
+        "referral_date": referral.strftime("%Y-%m-%d"),
+        "first_contact_date": first_contact.strftime("%Y-%m-%d").where(reached),
+        "eligible": eligible.astype(int), "consented": nan_unless(consented, eligible),
+        "started": nan_unless(started, consented), "completed": nan_unless(completed, started),
+        "sdq_baseline": sdq_base, "sdq_6m": sdq_6m, "attend_baseline": att_base, "attend_6m": att_6m,
+        "satisfaction": satisfaction,
+    })
+    sessions = pd.DataFrame({
+        "case_id": case_ids[case_idx], "session_date": dates.strftime("%Y-%m-%d"),
+        "attended": attended.astype(int), "hours": hours, "fidelity": fidelity,
+    }).sort_values(["session_date", "case_id"], kind="stable").reset_index(drop=True)
+    return cases, sessions
+
+
+def reach_feasibility_cases(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
+    cases, _sessions = _reach_feasibility(rng)
+    entry = Entry(
+        description="Reach feasibility study 2024/25: one row per referral in the six-month recruitment "
+                    "window, with the stage each case reached and outcome measures for consented cases.",
+        columns={
+            "case_id": "case identifier (pseudonymous)", "school": "referring school (12 schools)",
+            "referral_source": "school, police, social care or youth offending",
+            "referral_date": "date of referral", "first_contact_date": "date of first contact (triage); empty if never reached",
+            "eligible": "1 = eligible after triage", "consented": "1 = consented (empty if not eligible)",
+            "started": "1 = attended a first session (empty if not consented)",
+            "completed": "1 = completed 24 weeks (empty if not started)",
+            "sdq_baseline": "SDQ self-report total difficulties at referral (consented only)",
+            "sdq_6m": "SDQ total difficulties at six months; empty if not collected",
+            "attend_baseline": "school attendance (%) in the term before referral",
+            "attend_6m": "school attendance (%) in the term after six months",
+            "satisfaction": "exit survey: 'I would recommend Reach to a friend', 1-5 (5 = strongly agree)",
+        },
+        notes=["About 86% eligible, 78% of those consent, 92% start and about two thirds of starters complete; "
+               "follow-up collection is much better among completers.",
+               "SDQ varies a little between schools (ICC about 0.04), for the cluster planning step.",
+               "Session records are in reach_feasibility_sessions.csv, drawn from the same stream."],
+    )
+    return cases, entry
+
+
+def reach_feasibility_sessions(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
+    _cases, sessions = _reach_feasibility(rng)
+    entry = Entry(
+        description="Reach feasibility study: one row per planned weekly session for each young person who "
+                    "started, until they completed 24 weeks or stopped coming.",
+        columns={"case_id": "case identifier, as in reach_feasibility_cases.csv", "session_date": "date of the session",
+                 "attended": "1 = the young person attended", "hours": "contact hours (0 if not attended)",
+                 "fidelity": "1 = delivered as the blueprint says (mentor's checklist); empty if not attended"},
+        notes=["Drawn with the case file's random stream so that every session belongs to a case."],
+    )
+    return sessions, entry
+
+
 GENERATORS = {
     "reach_cohort.csv": reach_cohort,
     "reach_with_comparison.csv": reach_with_comparison,
@@ -404,4 +515,8 @@ GENERATORS = {
     "mvp_survey.csv": mvp_survey,
     "phoenix_panel.csv": phoenix_panel,
     "success_measures.csv": success_measures,
+    "reach_feasibility_cases.csv": reach_feasibility_cases,
+    "reach_feasibility_sessions.csv": reach_feasibility_sessions,
 }
+# file -> the file whose random stream it is drawn from (records that must agree with each other)
+COMPANIONS = {"reach_feasibility_sessions.csv": "reach_feasibility_cases.csv"}

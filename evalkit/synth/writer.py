@@ -67,7 +67,7 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
     from evalkit.data.load import sha256
     from evalkit.project import validate_project
     from evalkit.synth._util import rng_for
-    from evalkit.synth.datasets import GENERATORS
+    from evalkit.synth.datasets import COMPANIONS, GENERATORS
 
     validation = validate_project(project, check_data=False)
     targets: dict[Path, str] = {}
@@ -79,6 +79,13 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
             targets[ev.data.path] = ev.data.path.name
         else:
             report.unknown.append((ev.id, ev.data.path_as_written))
+        sessions = ev.feasibility.sessions if ev.feasibility is not None else None
+        if sessions is not None:  # a feasibility plan's session records
+            extra = (ev.source.parent / sessions.path).resolve()
+            if extra.name in GENERATORS and extra.suffix == ".csv":
+                targets[extra] = extra.name
+            else:
+                report.unknown.append((ev.id, sessions.path))
     if not targets and not validation.evaluations and validation.errors:
         raise EvalkitError("no plan could be read, so synth does not know which files to write:\n"
                            + "\n".join(str(p) for p in validation.errors))
@@ -102,7 +109,7 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
                 if known is None or known != sha256(path):
                     report.kept.append(path)
                     continue
-            frame, entry = GENERATORS[name](rng_for(seed, name))
+            frame, entry = GENERATORS[name](rng_for(seed, COMPANIONS.get(name, name)))
             data = frame_to_csv_bytes(frame)
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_bytes(data)

@@ -1,0 +1,287 @@
+"""The project's monitoring configuration, read from ``monitoring/``.
+
+- ``monitoring/monitor.yml``: store location, reporting period, disclosure threshold, age bands.
+- ``monitoring/sources/*.yml``: one declaration per data source (columns and types, the date
+  column that fixes an extract's period, keys, identifiers to pseudonymise, breakdown columns).
+- ``monitoring/serious_violence.yml``: the versioned offence-type mapping of the local
+  serious violence definition, with the knife, domestic-abuse and night-time economy flags.
+- ``monitoring/indicators.yml``: how each logic-model indicator is counted from a source.
+
+Every file is checked for shape (unknown keys rejected) and then cross-checked; all problems
+are reported at once with file and line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from evalkit.errors import Problem, ProjectError, SpecError
+
+MONITORING = "monitoring"
+SourceId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
+
+# the local definition of serious violence in the VRN strategy: these ten categories, no others
+SV_CATEGORIES = ("homicide", "robbery", "arson_endangering_life", "violence_with_injury",
+                 "violence_without_injury", "stalking_and_harassment", "sexual_offences",
+                 "exploitation_of_prostitution", "public_disorder", "aggravated_burglary")
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class _Raw(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnType(str, Enum):
+    string = "string"
+    integer = "integer"
+    number = "number"
+    boolean = "boolean"
+    date = "date"
+    datetime = "datetime"
+
+
+SQL_TYPES = {ColumnType.string: "VARCHAR", ColumnType.integer: "BIGINT", ColumnType.number: "DOUBLE",
+             ColumnType.boolean: "BOOLEAN", ColumnType.date: "DATE", ColumnType.datetime: "TIMESTAMP"}
+
+
+class ColumnDecl(_Raw):
+    type: ColumnType
+    required: bool = Field(True, description="a value must be present in every row")
+    format: str | None = Field(None, description="strptime format for dates written other than ISO 8601")
+    description: str | None = None
+
+
+class SourceKind(str, Enum):
+    programme = "programme"
+    police = "police"
+    health = "health"
+    ambulance = "ambulance"
+    population = "population"
+
+
+class SourceFile(_Raw):
+    """One data source: what each extract of it must hold."""
+
+    id: SourceId
+    label: str
+    kind: SourceKind
+    period: Literal["month", "year"] = Field("month", description="extracts cover whole months or years")
+    date_column: ColumnName = Field(description="the column that places each row in a period")
+    expected_by_day: int | None = Field(
+        None, ge=1, le=28, description="a month's extract is late after this day of the next month")
+    key: list[ColumnName] = Field(default_factory=list, description="columns unique across the source")
+    pseudonymise: list[ColumnName] = Field(default_factory=list,
+                                           description="person identifiers replaced by a keyed hash on ingest")
+    breakdowns: dict[Literal["area", "age", "sex"], ColumnName] = Field(default_factory=dict)
+    columns: dict[ColumnName, ColumnDecl]
+
+
+class NightTimeEconomy(_Raw):
+    hours: list[Annotated[int, Field(ge=0, le=23)]] = Field(description="hours of the day counted as night")
+    evenings: list[Literal[DAYS]] = Field(  # type: ignore[valid-type]
+        description="the evenings counted, an early-morning hour belonging to the evening before")
+
+
+class Flags(_Raw):
+    knife: ColumnName = Field(description="boolean column of the police source: knife or sharp object")
+    domestic: ColumnName = Field(description="boolean column of the police source: domestic abuse")
+    night_time_economy: NightTimeEconomy
+
+
+class MappingFile(_Raw):
+    version: str
+    definition: str
+    source: SourceId = Field("police", description="the police source the mapping classifies")
+    offence_column: ColumnName = "offence_type"
+    categories: dict[str, list[str]]
+    not_serious_violence: list[str] = Field(default_factory=list)
+    flags: Flags
+
+
+class IndicatorDef(_Raw):
+    intervention: str
+    indicator: str
+    source: SourceId
+    date: ColumnName = Field(description="the date column that places a row in a period")
+    where: dict[str, Any] = Field(default_factory=dict, description="row filter: column -> value, list or {not_null: true}")
+    success: dict[str, Any] | None = Field(None, description="for binary indicators: which rows count as yes")
+    value: ColumnName | None = Field(None, description="for score indicators: the column averaged")
+    breakdowns: list[Literal["area", "age_band", "sex"]] | None = None
+
+
+class IndicatorsFile(_Raw):
+    version: int = 1
+    indicators: list[IndicatorDef]
+
+
+class Disclosure(_Raw):
+    min_count: int = Field(5, ge=1, description="counts below this are suppressed in anything published")
+
+
+class MonitorFile(_Raw):
+    store: str | None = None
+    period: Literal["month", "quarter"] = "month"
+    disclosure: Disclosure = Disclosure()
+    age_bands: list[int] = Field(default_factory=lambda: [0, 10, 18, 25, 35, 50, 65])
+    population_source: SourceId = "populations"
+    police_source: SourceId = "police"
+    success_measures: str = Field("strategy", description="the logic model whose indicators are the success measures")
+    interruption: dt.date | None = Field(None, description="ISO date the success-measure trends are split at")
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    label: str
+    kind: str
+    period: str
+    date_column: str
+    expected_by_day: int | None
+    key: tuple[str, ...]
+    pseudonymise: tuple[str, ...]
+    breakdowns: dict
+    columns: dict  # name -> ColumnDecl, in the declared order
+    file: Path
+    sha256: str
+
+    @property
+    def table(self) -> str:
+        return f"src_{self.id}"
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    root: Path
+    settings: MonitorFile
+    sources: dict
+    mapping: MappingFile | None
+    mapping_sha256: str | None
+    indicators: tuple
+    indicators_sha256: str
+    warnings: tuple = field(default=())
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read(path: Path, root: Path, model, problems: list[Problem]):
+    from evalkit.spec.shape import check_shape
+    from evalkit.spec.yamlio import read_yaml
+
+    shown = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    doc = read_yaml(path, shown)
+    problems += doc.problems
+    if doc.data is None and not doc.problems:
+        problems.append(Problem(shown, 1, "", "the file is empty", expected=f"a {model.__name__}"))
+        return None, doc
+    raw, found = check_shape(doc, model)
+    problems += found
+    return raw, doc
+
+
+def _check_source(raw: SourceFile, doc, problems: list[Problem]) -> None:
+    def bad(path, message, found=None, expected=None):
+        problems.append(Problem(doc.file, doc.line_of(path), ".".join(map(str, path)), message, found, expected))
+
+    cols = raw.columns
+    names = ", ".join(cols)
+    if raw.date_column not in cols:
+        bad(("date_column",), "not a declared column", repr(raw.date_column), f"one of {names}")
+    else:
+        kind = cols[raw.date_column].type
+        allowed = {ColumnType.date, ColumnType.datetime} | ({ColumnType.integer} if raw.period == "year" else set())
+        if kind not in allowed:
+            bad(("date_column",), "the date column must be a date", kind.value,
+                "date or datetime" + (" (or integer years)" if raw.period == "year" else ""))
+    for i, c in enumerate(raw.key):
+        if c not in cols:
+            bad(("key", i), "not a declared column", repr(c), f"one of {names}")
+    for i, c in enumerate(raw.pseudonymise):
+        if c not in cols:
+            bad(("pseudonymise", i), "not a declared column", repr(c), f"one of {names}")
+        elif cols[c].type is not ColumnType.string:
+            bad(("pseudonymise", i), "identifiers to pseudonymise must be string columns", cols[c].type.value, "string")
+    for b, c in raw.breakdowns.items():
+        if c not in cols:
+            bad(("breakdowns", b), "not a declared column", repr(c), f"one of {names}")
+    if raw.id.startswith("_") or raw.id in ("extracts", "meta"):
+        bad(("id",), "reserved name", raw.id, "another id")
+    if not raw.columns:
+        bad(("columns",), "no columns declared", "none", "at least one column")
+
+
+def load_monitoring(root: Path | str) -> Monitoring:
+    """Read and cross-check ``monitoring/`` in the project at ``root``; raise SpecError listing every problem."""
+    root = Path(root).resolve()
+    folder = root / MONITORING
+    if not folder.is_dir():
+        raise ProjectError(f"{folder}: no monitoring folder; expected '{MONITORING}/' with monitor.yml, "
+                           "sources/*.yml, serious_violence.yml and indicators.yml")
+    problems: list[Problem] = []
+    settings = MonitorFile()
+    if (folder / "monitor.yml").exists():
+        raw, _ = _read(folder / "monitor.yml", root, MonitorFile, problems)
+        settings = raw or settings
+    sources: dict[str, Source] = {}
+    for path in sorted((folder / "sources").glob("*.y*ml")):
+        raw, doc = _read(path, root, SourceFile, problems)
+        if raw is None:
+            continue
+        before = len(problems)
+        _check_source(raw, doc, problems)
+        if raw.id in sources:
+            problems.append(Problem(doc.file, doc.line_of(("id",)), "id", "source id used by another file",
+                                    repr(raw.id), "a different id in each source file"))
+        if len(problems) == before:
+            sources[raw.id] = Source(raw.id, raw.label, raw.kind.value, raw.period, raw.date_column,
+                                     raw.expected_by_day, tuple(raw.key), tuple(raw.pseudonymise),
+                                     dict(raw.breakdowns), dict(raw.columns), path, _sha(path))
+    mapping, mapping_sha = None, None
+    mpath = folder / "serious_violence.yml"
+    if mpath.exists():
+        raw, doc = _read(mpath, root, MappingFile, problems)
+        if raw is not None:
+            seen: dict[str, str] = {}
+            for cat, types in list(raw.categories.items()) + [("not_serious_violence", raw.not_serious_violence)]:
+                if cat != "not_serious_violence" and cat not in SV_CATEGORIES:
+                    problems.append(Problem(doc.file, doc.line_of(("categories", cat)), f"categories.{cat}",
+                                            "not a category of the local serious violence definition", repr(cat),
+                                            f"one of {', '.join(SV_CATEGORIES)}"))
+                for t in types:
+                    if t in seen:
+                        problems.append(Problem(doc.file, doc.line_of(("categories", cat)), f"categories.{cat}",
+                                                "offence type mapped twice", f"{t!r} (also under {seen[t]})",
+                                                "each offence type under one category"))
+                    seen[t] = cat
+            mapping, mapping_sha = raw, _sha(mpath)
+    ipath = folder / "indicators.yml"
+    indicators: tuple = ()
+    isha = ""
+    if ipath.exists():
+        raw, doc = _read(ipath, root, IndicatorsFile, problems)
+        if raw is not None:
+            indicators, isha = tuple(raw.indicators), _sha(ipath)
+            for i, d in enumerate(raw.indicators):
+                if d.source not in sources:
+                    problems.append(Problem(doc.file, doc.line_of(("indicators", i, "source")),
+                                            f"indicators[{i}].source", "no such source", repr(d.source),
+                                            f"one of {', '.join(sources) or '(none declared)'}"))
+    if problems:
+        raise SpecError(problems)
+    return Monitoring(root, settings, sources, mapping, mapping_sha, indicators, isha)
+
+
+def source(monitoring: Monitoring, source_id: str) -> Source:
+    from evalkit.errors import check_choice
+
+    check_choice("source", source_id, tuple(monitoring.sources))
+    return monitoring.sources[source_id]

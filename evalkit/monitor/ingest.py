@@ -1,0 +1,329 @@
+"""Ingest one extract of a declared source into the store: checked, pseudonymised, all or nothing.
+
+The steps: hash the file (the same file twice is a no-op); read it into a temporary table;
+check its columns, types, required values, duplicates and period against the declaration and
+the store; then, in one transaction, record the extract, replace the extracts it corrects (only
+when asked) and insert the rows with person identifiers replaced by their keyed hash. A
+failure at any step, or a killed process, leaves the store as it was: DuckDB makes the
+transaction durable only at COMMIT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalkit.errors import DataError
+from evalkit.monitor.config import SQL_TYPES, ColumnType, Monitoring, Source
+from evalkit.store.db import Store
+
+MAX_LISTED = 10
+READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+TRUE_WORDS = ("true", "t", "yes", "y", "1")
+FALSE_WORDS = ("false", "f", "no", "n", "0")
+# test hook: seconds to wait after writing the rows and before COMMIT, so a test can kill the
+# process while the transaction is open (tests/test_monitor_ingest.py)
+HOLD_ENV = "EVALKIT_INGEST_HOLD_SECONDS"
+
+
+@dataclass
+class IngestReport:
+    source: str
+    file: Path
+    sha256: str
+    rows: int
+    status: str  # ingested | unchanged | replaced
+    extract_id: int
+    period_start: str
+    period_end: str
+    replaced: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        span = self.period_start if self.period_start == self.period_end else f"{self.period_start} to {self.period_end}"
+        if self.status == "unchanged":
+            return (f"{self.file.name}: already ingested as extract {self.extract_id} of {self.source} "
+                    f"(same SHA-256); nothing changed")
+        text = f"{self.file.name}: ingested {self.rows} row(s) into {self.source} for {span} as extract {self.extract_id}"
+        if self.replaced:
+            text += f", replacing extract(s) {', '.join(map(str, self.replaced))}"
+        return text
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _where(line: int, kind: str) -> str:
+    return f"line {line}" if kind in ("csv", "xlsx") else f"row {line - 1}"
+
+
+def _read(con, path: Path, kind: str) -> tuple[str, int]:
+    """Load the file into temp table _raw with a _line column; return (kind, number of rows)."""
+    import duckdb
+
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty; expected a header line and at least one row")
+    try:
+        if kind == "csv":
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_csv({_lit(str(path))}, "
+                        "all_varchar = true, header = true)")
+        elif kind == "parquet":
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_parquet({_lit(str(path))})")
+        else:
+            import pandas as pd
+
+            frame = pd.read_excel(path, dtype=str, engine="openpyxl")
+            con.register("_xlsx", frame)
+            con.execute("CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM _xlsx")
+            con.unregister("_xlsx")
+    except (duckdb.Error, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as {kind.upper()} ({first}); expected a {kind.upper()} file "
+                        "with a header line") from None
+    n = con.execute("SELECT count(*) FROM _raw0").fetchone()[0]
+    return kind, int(n)
+
+
+def _native_types(con) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute("DESCRIBE _raw").fetchall()}
+
+
+def _typed_sql(col: str, decl, native: str) -> tuple[str, str]:
+    """(typed value, 'value present') SQL for one column of _raw."""
+    c = _q(col)
+    want = SQL_TYPES[decl.type]
+    if native.upper().startswith(want) or (want == "DOUBLE" and native.upper() in ("BIGINT", "INTEGER", "FLOAT")):
+        return f"{c}::{want}", f"{c} IS NOT NULL"
+    text = f"NULLIF(trim({c}::VARCHAR), '')"
+    if decl.type is ColumnType.string:
+        typed = text
+    elif decl.type is ColumnType.boolean:
+        t = ", ".join(map(_lit, TRUE_WORDS))
+        f = ", ".join(map(_lit, FALSE_WORDS))
+        typed = f"CASE WHEN lower({text}) IN ({t}) THEN true WHEN lower({text}) IN ({f}) THEN false END"
+    elif decl.type in (ColumnType.date, ColumnType.datetime) and decl.format:
+        typed = f"try_strptime({text}, {_lit(decl.format)})::{want}"
+    else:
+        typed = f"TRY_CAST({text} AS {want})"
+    return typed, f"{text} IS NOT NULL"
+
+
+EXPECTED_TEXT = {
+    ColumnType.integer: "a whole number",
+    ColumnType.number: "a number",
+    ColumnType.boolean: "true/false (or yes/no, 1/0)",
+    ColumnType.date: "a date (ISO 8601, e.g. 2024-01-31)",
+    ColumnType.datetime: "a date and time (ISO 8601, e.g. 2024-01-31 14:05)",
+}
+
+
+def _check_columns(path: Path, src: Source, found: list[str]) -> None:
+    declared = list(src.columns)
+    missing = [c for c in declared if c not in found]
+    extra = [c for c in found if c not in declared]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(extra)}")
+        raise DataError(f"{path}: {'; '.join(parts)}; expected the columns declared in "
+                        f"{src.file.name}: {', '.join(declared)}")
+
+
+def _check_values(con, path: Path, src: Source, kind: str, native: dict[str, str]) -> dict[str, str]:
+    typed = {c: _typed_sql(c, d, native[c]) for c, d in src.columns.items()}
+    checks = []
+    for c, d in src.columns.items():
+        value, present = typed[c]
+        checks.append(f"count_if(({present}) AND ({value}) IS NULL)")
+        checks.append(f"count_if(NOT ({present}))" if d.required else "0")
+    counts = con.execute(f"SELECT {', '.join(checks)} FROM _raw").fetchone()
+    problems, total = [], 0
+    for i, (c, d) in enumerate(src.columns.items()):
+        value, present = typed[c]
+        bad_type, missing = counts[2 * i], counts[2 * i + 1]
+        total += bad_type + missing
+        if bad_type and len(problems) < MAX_LISTED:
+            rows = con.execute(f"SELECT _line, {_q(c)}::VARCHAR FROM _raw WHERE ({present}) AND ({value}) IS NULL "
+                               f"ORDER BY _line LIMIT {MAX_LISTED}").fetchall()
+            problems += [f"{_where(line, kind)}, column {c}: found {v!r}, expected {EXPECTED_TEXT[d.type]}"
+                         for line, v in rows]
+        if missing and len(problems) < MAX_LISTED:
+            rows = con.execute(f"SELECT _line FROM _raw WHERE NOT ({present}) ORDER BY _line LIMIT {MAX_LISTED}"
+                               ).fetchall()
+            problems += [f"{_where(line, kind)}, column {c}: found no value, expected a value (the column is required)"
+                         for (line,) in rows]
+    if total:
+        shown = problems[:MAX_LISTED]
+        more = f"\n  ... and {total - len(shown)} more" if total > len(shown) else ""
+        raise DataError(f"{path}: {total} value(s) do not match {src.file.name}; nothing was ingested:\n  "
+                        + "\n  ".join(shown) + more)
+    return {c: v for c, (v, _) in typed.items()}
+
+
+def _period_sql(src: Source) -> str:
+    c = _q(src.date_column)
+    if src.period == "year":
+        decl = src.columns[src.date_column]
+        return f"make_date({c}::BIGINT, 1, 1)" if decl.type is ColumnType.integer else f"date_trunc('year', {c})::DATE"
+    return f"date_trunc('month', {c})::DATE"
+
+
+def _table_columns(store: Store, table: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in store.con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? AND table_schema = 'main' "
+        "ORDER BY ordinal_position", [table]).fetchall()]
+
+
+def _ensure_table(store: Store, src: Source) -> None:
+    want = [("_extract_id", "INTEGER"), ("_line", "BIGINT")] + [(c, SQL_TYPES[d.type]) for c, d in src.columns.items()]
+    have = _table_columns(store, src.table)
+    if not have:
+        cols = ", ".join(f"{_q(c)} {t}" for c, t in want)
+        store.con.execute(f"CREATE TABLE {_q(src.table)} ({cols})")
+    elif have != want:
+        n = store.con.execute(f"SELECT count(*) FROM {_q(src.table)}").fetchone()[0]
+        if n:
+            raise DataError(f"{src.file}: the declared columns differ from those already stored for source "
+                            f"{src.id} (found {', '.join(c for c, _ in have[2:])}; declared "
+                            f"{', '.join(c for c, _ in want[2:])}); expected the same columns, or a new source id")
+        store.con.execute(f"DROP TABLE {_q(src.table)}")
+        _ensure_table(store, src)
+
+
+def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | str, *, replace: bool = False,
+           key: bytes | None = None, progress: Callable[[str], None] | None = None) -> IngestReport:
+    """Ingest ``path`` as an extract of ``source_id``; see the module docstring for the rules."""
+    from evalkit.monitor.config import source as get_source
+    from evalkit.monitor.keys import fingerprint, hmac_sql, load_key
+
+    say = progress or (lambda message: None)
+    src = get_source(monitoring, source_id)
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; expected an extract of {src.id} ({', '.join(sorted(set(READERS)))})")
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise DataError(f"{path}: unknown file type {path.suffix!r}; expected .csv, .parquet or .xlsx")
+    con = store.con
+    sha = file_sha256(path)
+    same = con.execute("SELECT extract_id, status FROM extracts WHERE source = ? AND sha256 = ? ORDER BY extract_id DESC",
+                       [src.id, sha]).fetchone()
+    if same and same[1] == "active":
+        row = con.execute("SELECT rows, period_start, period_end FROM extracts WHERE extract_id = ?", [same[0]]).fetchone()
+        return IngestReport(src.id, path, sha, row[0], "unchanged", same[0], str(row[1]), str(row[2]))
+
+    if src.pseudonymise:
+        key = key if key is not None else load_key(monitoring.root)
+        stored = store.meta("key_fingerprint")
+        if stored and stored != fingerprint(key):
+            raise DataError(f"{path}: the pseudonymisation key differs from the one used for this store "
+                            f"(fingerprint {fingerprint(key)}, expected {stored}); people would not link "
+                            "across extracts. Use the original key file or $EVALKIT_PSEUDONYM_KEY")
+
+    say(f"reading {path.name}")
+    try:
+        kind, n = _read(con, path, kind)
+        con.execute("CREATE OR REPLACE TEMP TABLE _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
+        con.execute("DROP TABLE _raw0")
+        if n == 0:
+            raise DataError(f"{path}: no rows under the header; expected at least one row of {src.id}")
+        native = _native_types(con)
+        _check_columns(path, src, [c for c in native if c != "_line"])
+        say(f"checking {n} row(s)")
+        typed = _check_values(con, path, src, kind, native)
+        selects = []
+        for c in src.columns:
+            expr = typed[c]
+            if c in src.pseudonymise:
+                expr = f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE {hmac_sql(key, expr)} END"
+            selects.append(f"{expr} AS {_q(c)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, {', '.join(selects)} FROM _raw")
+        con.execute("DROP TABLE _raw")  # raw identifiers go no further
+        _check_duplicates(con, path, src, kind)
+        period = _period_sql(src)
+        start, end, periods = con.execute(
+            f"SELECT min({period}), max({period}), count(DISTINCT {period}) FROM _typed").fetchone()
+        stored_columns = _table_columns(store, src.table)
+        overlapping = con.execute(
+            "SELECT extract_id, file_name, period_start, period_end, rows, sha256 FROM extracts "
+            "WHERE source = ? AND status = 'active' AND period_start <= ? AND period_end >= ? ORDER BY extract_id",
+            [src.id, end, start]).fetchall()
+        span = f"{start:%Y-%m}" + ("" if start == end else f" to {end:%Y-%m}")
+        if overlapping and not replace:
+            listed = "; ".join(f"extract {e} ({f}, {s:%Y-%m} to {t:%Y-%m}, {r} rows)" for e, f, s, t, r, _ in overlapping)
+            raise DataError(f"{path}: {src.id} for {span} is already loaded: {listed}. If this is a corrected "
+                            "extract, ingest it with --replace; expected an extract for periods not yet loaded")
+        for e, f, s, t, r, _ in overlapping:
+            if s < start or t > end:
+                raise DataError(f"{path}: a correction covering {span} cannot replace extract {e} ({f}), which covers "
+                                f"{s:%Y-%m} to {t:%Y-%m}; expected a corrected extract covering all of it")
+        if src.key and stored_columns:
+            keys = " AND ".join(f"s.{_q(k)} IS NOT DISTINCT FROM n.{_q(k)}" for k in src.key)
+            skip = [e for e, *_ in overlapping]
+            not_replaced = f"AND s._extract_id NOT IN ({', '.join(map(str, skip))})" if skip else ""
+            clash = con.execute(f"SELECT n._line, s._extract_id FROM _typed n JOIN {_q(src.table)} s ON {keys} "
+                                f"{not_replaced} ORDER BY n._line LIMIT {MAX_LISTED}").fetchall()
+            if clash:
+                listed = "; ".join(f"{_where(line, kind)} (already in extract {e})" for line, e in clash)
+                raise DataError(f"{path}: rows with a {'+'.join(src.key)} already loaded from another extract: "
+                                f"{listed}; expected {'+'.join(src.key)} unique across the source")
+    except BaseException:
+        for table in ("_raw0", "_raw", "_typed"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        raise
+
+    say(f"writing {n} row(s)")
+    replaced = [e for e, *_ in overlapping]
+    try:
+        with store.transaction():
+            _ensure_table(store, src)
+            extract_id = con.execute("SELECT nextval('extract_ids')").fetchone()[0]
+            for e, f, s, t, r, old_sha in overlapping:
+                con.execute("UPDATE extracts SET status = 'replaced', replaced_by = ? WHERE extract_id = ?", [extract_id, e])
+                con.execute(f"DELETE FROM {_q(src.table)} WHERE _extract_id = ?", [e])
+                con.execute("INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+                            [e, extract_id, src.id, old_sha, sha, r, n])
+            con.execute("INSERT INTO extracts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, 'active', NULL)",
+                        [extract_id, src.id, path.name, sha, n, start, end, periods, src.sha256])
+            cols = ", ".join(_q(c) for c in src.columns)
+            con.execute(f"INSERT INTO {_q(src.table)} SELECT {extract_id}, _line, {cols} FROM _typed")
+            if src.pseudonymise and not store.meta("key_fingerprint"):
+                store.set_meta("key_fingerprint", fingerprint(key))
+            hold = float(os.environ.get(HOLD_ENV) or 0)
+            if hold:
+                say("holding the transaction open")
+                time.sleep(hold)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _typed")
+    fmt = "%Y" if src.period == "year" else "%Y-%m"
+    return IngestReport(src.id, path, sha, n, "replaced" if replaced else "ingested", int(extract_id),
+                        f"{start:{fmt}}", f"{end:{fmt}}", replaced)
+
+
+def _check_duplicates(con, path: Path, src: Source, kind: str) -> None:
+    cols = list(src.key) or list(src.columns)
+    group = ", ".join(_q(c) for c in cols)
+    rows = con.execute(f"SELECT list(_line ORDER BY _line) AS lines FROM _typed GROUP BY {group} "
+                       f"HAVING count(*) > 1 ORDER BY min(_line) LIMIT {MAX_LISTED}").fetchall()
+    if rows:
+        what = f"the same {'+'.join(src.key)}" if src.key else "identical rows"
+        listed = "; ".join(" and ".join(_where(line, kind) for line in lines[:4]) for (lines,) in rows)
+        raise DataError(f"{path}: duplicate rows ({what}): {listed}; expected each row once; nothing was ingested")

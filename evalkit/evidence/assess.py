@@ -1,0 +1,649 @@
+"""Study assessment: a design class, a Maryland SMS level and quality checks for one study.
+
+Every check is computed from the study's :class:`~evalkit.results.ResultSet` (estimates, flow,
+sections) and what its plan and logic model say (evaluator, follow-up, indicators), never typed
+in by hand. Each check is ``passed``, ``failed``, ``unknown`` (the results or the record are
+silent) or ``not_applicable`` (e.g. baseline equivalence for a study without a comparison
+group), with the evidence in words and the rules it used. A section a design did not write is
+"unknown", never an error: designs are added over time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from evalkit.evidence.errors import EvidenceError
+from evalkit.evidence.rules import Rules
+
+PASSED, FAILED, UNKNOWN, NA = "passed", "failed", "unknown", "not_applicable"
+# design -> (design class, words)
+DESIGNS = {
+    "pre_post": ("pre_post", "pre/post"),
+    "matched_comparison": ("matched_QED", "matched comparison"),
+    "difference_in_differences": ("DiD", "difference-in-differences"),
+    "interrupted_time_series": ("ITS", "interrupted time series"),
+    "rct": ("RCT", "randomised controlled trial"),
+    "feasibility": ("feasibility", "feasibility study"),
+}
+COMPARATIVE = ("matched_comparison", "difference_in_differences", "rct")
+# the one estimate per indicator a study is judged on (not event-time cells, not slopes)
+HEADLINE_ESTIMANDS = ("reported", "att", "ate", "did_att", "risk_ratio", "mean_change", "change_in_proportion",
+                      "rate_ratio", "level_change")
+RATIO_ESTIMANDS = ("rate_ratio", "risk_ratio", "level_change", "slope_change")
+CHECK_LABELS = {
+    "causal_design": "causal design",
+    "sample_size": "sample size per arm",
+    "attrition_overall": "overall attrition",
+    "attrition_differential": "differential attrition",
+    "baseline_equivalence": "baseline equivalence",
+    "parallel_trends": "parallel pre-trends",
+    "validated_measures": "valid outcome measure",
+    "intention_to_treat": "intention-to-treat",
+    "robustness": "robustness checks",
+    "child_outcome_effect": "significant improvement in a child outcome",
+    "follow_up": "follow-up length",
+    "independent_evaluator": "independent evaluator",
+}
+FOLLOW_UP_RE = re.compile(r"^follow_up_(\d+)m$")
+
+
+@dataclass(frozen=True)
+class IndicatorFacts:
+    """What the logic model says about one indicator, as the assessment needs it."""
+
+    id: str
+    label: str = ""
+    child_outcome: bool | None = None
+    source: str | None = None
+    instrument: str | None = None
+    validated: bool | None = None
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """What a study's plan says that its results do not. Fields left None are 'unknown'."""
+
+    evaluation: str
+    intervention: str
+    design: str
+    title: str = ""
+    stage: str | None = None
+    evaluator: str | None = None
+    independent: bool | None = None
+    follow_up_months: int | None = None
+    primary_outcome: str | None = None
+    indicators: Mapping[str, IndicatorFacts] = field(default_factory=dict)
+    external: bool = False
+
+
+def context_from_plan(evaluation) -> StudyContext:
+    """The context of a resolved :class:`~evalkit.spec.model.Evaluation`."""
+    indicators = {}
+    for ind in evaluation.intervention.indicators.values():
+        inst = ind.instrument
+        indicators[ind.id] = IndicatorFacts(
+            id=ind.id, label=ind.label, child_outcome=ind.child_outcome, source=ind.source.value,
+            instrument=inst.name if inst else None, validated=inst.validated if inst else None)
+    return StudyContext(
+        evaluation=evaluation.id, intervention=evaluation.intervention.id, design=evaluation.design.value,
+        title=evaluation.title, stage=evaluation.stage.value, evaluator=evaluation.evaluator.name,
+        independent=evaluation.evaluator.independent, follow_up_months=evaluation.follow_up_months,
+        primary_outcome=evaluation.primary_outcome.id, indicators=indicators,
+        external=evaluation.is_external)
+
+
+def context_from_results(result) -> StudyContext:
+    """A context from the results alone (the manifest's options); evaluator and indicators unknown."""
+    options = dict(getattr(result.manifest, "options", {}) or {})
+    return StudyContext(
+        evaluation=result.evaluation, intervention=result.intervention, design=result.design, title=result.title,
+        stage=options.get("stage"), follow_up_months=options.get("follow_up_months"),
+        primary_outcome=options.get("primary_outcome"), external="external" in result.sections)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    label: str
+    status: str  # passed | failed | unknown | not_applicable
+    evidence: str
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutcomeVerdict:
+    """One headline estimate judged: positive, null, harmful or unknown."""
+
+    indicator: str
+    label: str
+    child_outcome: bool | None
+    primary: bool
+    verdict: str
+    estimate: float
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    p_kind: str  # "p", "Holm p", "CI"
+    n: int
+    units: str
+    estimand: str
+    follow_up_months: int | None
+    effect_size: Mapping[str, Any] | None
+
+    def words(self) -> str:
+        ci = f", 95% CI {_num(self.ci_low)} to {_num(self.ci_high)}" if self.ci_low is not None else ""
+        p = f", {self.p_kind} {_p(self.p_value)}" if self.p_value is not None else ""
+        return f"{self.indicator} {_num(self.estimate)} {self.units}{ci}{p}".replace("  ", " ")
+
+
+@dataclass(frozen=True)
+class StudyAssessment:
+    evaluation: str
+    intervention: str
+    title: str
+    design: str
+    design_class: str
+    design_words: str
+    sms: int | None  # None: no SMS level (a feasibility study)
+    sms_rule: str
+    stage: str | None
+    external: bool
+    evaluator: str | None
+    independent: bool | None
+    checks: tuple[Check, ...]
+    effect: str  # positive | null | harmful | unknown | none (no child outcome)
+    outcomes: tuple[OutcomeVerdict, ...]
+    effect_outcome: OutcomeVerdict | None  # the one the verdict rests on
+    follow_up_months: int | None
+    participants: int | None  # treated (or the one group) analysed
+    rigorous: bool  # of Level-3 quality, whatever the effect
+    supports: str  # "3", "2" or "NL2": the level this study alone supports
+    blocking: Mapping[str, tuple[str, ...]]  # level -> checks that stop this study supporting it
+    feasibility: Mapping[str, Any] | None = None  # a feasibility study's verdict on moving on
+
+    def check(self, check_id: str) -> Check:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(check_id)
+
+    @property
+    def harm(self) -> tuple[OutcomeVerdict, ...]:
+        return tuple(o for o in self.outcomes if o.verdict == "harmful" and o.child_outcome)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["blocking"] = {k: list(v) for k, v in self.blocking.items()}
+        out["checks"] = [asdict(c) for c in self.checks]
+        return out
+
+
+def _num(x) -> str:
+    if x is None:
+        return "?"
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}"
+
+
+def _p(p) -> str:
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
+
+
+def _get(mapping, *keys, default=None):
+    for key in keys:
+        if isinstance(mapping, Mapping) and key in mapping:
+            return mapping[key]
+    return default
+
+
+def _months_from_timepoints(timepoints: Iterable[str]) -> int | None:
+    months = [int(m.group(1)) for t in timepoints if (m := FOLLOW_UP_RE.match(str(t)))]
+    return max(months) if months else None
+
+
+def _check_follow_up_value(evaluation: str, where: str, months) -> None:
+    if months is None:
+        return
+    if isinstance(months, bool) or not isinstance(months, (int, float)) or months < 0:
+        raise EvidenceError(f"{evaluation}: {where} is {months!r}; expected a follow-up of 0 or more months")
+
+
+def validate_study(result, context: StudyContext) -> None:
+    """Raise :class:`EvidenceError` for a study that cannot be rated as recorded."""
+    design = context.design or result.design
+    if design not in DESIGNS:
+        raise EvidenceError(f"{context.evaluation}: design {design!r} cannot be rated; expected one of "
+                            f"{', '.join(repr(d) for d in DESIGNS)}")
+    _check_follow_up_value(context.evaluation, "follow_up_months", context.follow_up_months)
+    ext = result.sections.get("external") if isinstance(result.sections, Mapping) else None
+    if ext is not None:
+        _check_follow_up_value(context.evaluation, "external.follow_up_months", _get(ext, "follow_up_months"))
+        reported = _get(ext, "results", default=None) or []
+        if not reported:
+            raise EvidenceError(f"{context.evaluation}: the external study reports no results; expected at "
+                                "least one result with its indicator and estimate (external.results)")
+        for i, res in enumerate(reported):
+            name = _get(res, "indicator", default=f"result {i + 1}")
+            if _get(res, "estimate") is None:
+                raise EvidenceError(f"{context.evaluation}: external.results[{i}] ({name}) has no estimate; "
+                                    "expected the reported effect (estimate, with ci or p_value)")
+            _check_follow_up_value(context.evaluation, f"external.results[{i}].follow_up_months",
+                                   _get(res, "follow_up_months"))
+        if not result.estimates:
+            raise EvidenceError(f"{context.evaluation}: the external study's results hold no estimates; "
+                                "run it again with `evalkit run`")
+
+
+# ---------------------------------------------------------------------------- outcomes
+
+
+def _headline(result) -> list:
+    seen, out = set(), []
+    for e in result.estimates:
+        if e.subgroup != "all" or e.estimand not in HEADLINE_ESTIMANDS or e.indicator in seen:
+            continue
+        seen.add(e.indicator)
+        out.append(e)
+    return out
+
+
+def _judge(e, facts: IndicatorFacts | None, primary: str | None, follow_up: int | None, rules: Rules,
+           evaluation: str) -> OutcomeVerdict:
+    alpha = rules.value("significance_alpha")
+    p, kind = e.p_value, "p"
+    if rules.value("holm_adjusted_p") and e.p_value_holm is not None:
+        p, kind = e.p_value_holm, "Holm p"
+    null = 1.0 if (e.estimand in RATIO_ESTIMANDS or e.units == "ratio") else 0.0
+    if p is not None:
+        significant = p < alpha
+    elif e.ci_low is not None and e.ci_high is not None:
+        significant, kind = not (e.ci_low <= null <= e.ci_high), "CI"
+    else:
+        significant = None
+    if significant is None:
+        verdict = "unknown"
+    elif not significant:
+        verdict = "null"
+    elif e.direction_good is None:
+        verdict = "unknown"
+    else:
+        verdict = "positive" if e.direction_good else "harmful"
+    months = _months_from_timepoints(e.timepoints)
+    _check_follow_up_value(evaluation, f"estimate timepoints of {e.indicator}", months)
+    es = asdict(e.effect_size) if e.effect_size is not None else None
+    return OutcomeVerdict(
+        indicator=e.indicator, label=facts.label if facts else e.indicator,
+        child_outcome=facts.child_outcome if facts else None, primary=e.primary or e.indicator == primary,
+        verdict=verdict, estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, p_value=p, p_kind=kind,
+        n=e.n, units=e.units, estimand=e.estimand, follow_up_months=months if months is not None else follow_up,
+        effect_size=es)
+
+
+def _effect(outcomes: list[OutcomeVerdict], rules: Rules) -> tuple[str, OutcomeVerdict | None, Check]:
+    rids = ("child_outcome_required", "significance_alpha", "holm_adjusted_p", "positive_on")
+    considered = [o for o in outcomes if o.child_outcome is not False]
+    if rules.value("positive_on") == "primary":
+        considered = [o for o in considered if o.primary]
+    primary = next((o for o in outcomes if o.primary), outcomes[0] if outcomes else None)
+    if not outcomes:
+        return "unknown", None, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], UNKNOWN,
+                                      "the results hold no estimate of an effect on an outcome", rids)
+    if not considered:
+        return "none", primary, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], FAILED,
+                                      "no child or young-person outcome among "
+                                      + ", ".join(o.indicator for o in outcomes), rids)
+    positive = [o for o in considered if o.verdict == "positive" and o.child_outcome]
+    harmful = [o for o in considered if o.verdict == "harmful" and o.child_outcome]
+    unknown = [o for o in considered if o.verdict == "unknown" or o.child_outcome is None]
+    if positive:
+        best = sorted(positive, key=lambda o: (not o.primary, -(o.follow_up_months or 0)))[0]
+        extra = f"; harmful: {', '.join(o.words() for o in harmful)}" if harmful else ""
+        return "positive", best, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], PASSED,
+                                       f"improved: {best.words()}{extra}", rids)
+    if harmful:
+        return "harmful", harmful[0], Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], FAILED,
+                                            f"significant HARM: {', '.join(o.words() for o in harmful)}", rids)
+    if unknown:
+        why = ", ".join(f"{o.indicator} ({'child outcome not known' if o.child_outcome is None else 'no p-value or CI'})"
+                        for o in unknown)
+        return "unknown", primary, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], UNKNOWN,
+                                         f"cannot judge: {why}", rids)
+    chosen = next((o for o in considered if o.primary), considered[0])
+    return "null", chosen, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], FAILED,
+                                 "no significant improvement: " + "; ".join(o.words() for o in considered), rids)
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | None]:
+    design = context.design
+    ext = result.sections.get("external")
+    if ext is not None:
+        sample = _get(ext, "sample", default={}) or {}
+        if design in COMPARATIVE:
+            return {"treated": _get(sample, "treated"), "comparison": _get(sample, "comparison")}
+        return {"treated": _get(sample, "treated")}
+    e = primary_estimate
+    if design in COMPARATIVE:
+        treated = e.n_treated if e is not None else None
+        comparison = e.n_comparison if e is not None else None
+        flows = {}
+        for stage in ("matched", "analysed"):
+            for s in result.flow:
+                if s.stage == stage and s.indicator in (None, context.primary_outcome) and s.group in ("treated", "comparison"):
+                    flows.setdefault(s.group, s.n)
+        treated = treated if treated is not None else flows.get("treated")
+        comparison = comparison if comparison is not None else flows.get("comparison")
+        return {"treated": treated, "comparison": comparison}
+    n = e.n if e is not None else None
+    if n is None:
+        n = next((s.n for s in result.flow if s.stage == "analysed" and s.group == "all"), None)
+    return {"treated": n}
+
+
+def _sample_check(arms, context, rules) -> Check:
+    rid = ("min_n_per_arm",)
+    minimum = rules.value("min_n_per_arm")
+    label = CHECK_LABELS["sample_size"]
+    if context.design == "interrupted_time_series":
+        return Check("sample_size", label, NA, "a population series: participants are not counted", rid)
+    if any(v is None for v in arms.values()):
+        known = ", ".join(f"{k} {v}" for k, v in arms.items() if v is not None) or "none reported"
+        return Check("sample_size", label, UNKNOWN, f"participants per arm not all known ({known})", rid)
+    words = ", ".join(f"{k} {v}" for k, v in arms.items()) if len(arms) > 1 else f"{arms['treated']} analysed"
+    small = [k for k, v in arms.items() if v < minimum]
+    if small:
+        return Check("sample_size", label, FAILED, f"too few participants: {words} (fewer than {minimum} "
+                     f"in {', '.join(small)})", rid)
+    return Check("sample_size", label, PASSED, f"{words} (at least {minimum} per arm)", rid)
+
+
+def _attrition_values(result, context) -> tuple[Any, Any]:
+    ext = result.sections.get("external")
+    section = _get(ext, "attrition") if ext is not None else result.sections.get("attrition")
+    if not isinstance(section, Mapping):
+        return None, None
+    overall, differential = _get(section, "overall"), _get(section, "differential")
+    # a design may report attrition per indicator: use the primary outcome's
+    if isinstance(overall, Mapping):
+        overall = _get(overall, context.primary_outcome or "", default=None)
+    if isinstance(differential, Mapping):
+        differential = _get(differential, context.primary_outcome or "", default=None)
+    overall = overall if isinstance(overall, (int, float)) and not isinstance(overall, bool) else None
+    differential = differential if isinstance(differential, (int, float)) and not isinstance(differential, bool) else None
+    return overall, differential
+
+
+def _attrition_checks(result, context, rules) -> list[Check]:
+    rids = ("attrition_boundary", "attrition_boundary_kind")
+    overall, differential = _attrition_values(result, context)
+    boundary = rules.value("attrition_boundary")
+    kind = rules.value("attrition_boundary_kind")
+    out = []
+    lo, ld = CHECK_LABELS["attrition_overall"], CHECK_LABELS["attrition_differential"]
+    if overall is None:
+        out.append(Check("attrition_overall", lo, UNKNOWN, "not reported in the results", rids))
+    elif boundary is None:
+        out.append(Check("attrition_overall", lo, UNKNOWN, f"{overall:.0%} lost; not judged: the WWC attrition "
+                         "boundary is not filled in (rules: attrition_boundary)", rids))
+    else:
+        top = max(row["overall"] for row in boundary)
+        status = PASSED if overall <= top else FAILED
+        out.append(Check("attrition_overall", lo, status, f"{overall:.0%} lost (WWC boundary table goes to "
+                         f"{top:.0%})", rids))
+    if context.design not in COMPARATIVE:
+        out.append(Check("attrition_differential", ld, NA, "one group: no differential attrition", rids))
+    elif differential is None:
+        out.append(Check("attrition_differential", ld, UNKNOWN, "not reported in the results", rids))
+    elif boundary is None or overall is None:
+        why = "the WWC attrition boundary is not filled in (rules: attrition_boundary)" if boundary is None \
+            else "overall attrition unknown"
+        out.append(Check("attrition_differential", ld, UNKNOWN, f"{differential:+.0%} points between arms; "
+                         f"not judged: {why}", rids))
+    else:
+        rows = sorted(boundary, key=lambda r: r["overall"])
+        row = next((r for r in rows if r["overall"] >= overall), None)
+        if row is None:
+            out.append(Check("attrition_differential", ld, FAILED, f"{differential:+.0%} points between arms at "
+                             f"{overall:.0%} overall, beyond the WWC boundary table", rids))
+        else:
+            allowed = row[kind]
+            status = PASSED if abs(differential) <= allowed else FAILED
+            out.append(Check("attrition_differential", ld, status, f"{differential:+.0%} points between arms; "
+                             f"the {kind} WWC boundary at {row['overall']:.0%} overall allows {allowed:.0%}", rids))
+    return out
+
+
+def _baseline_check(result, context, rules) -> Check:
+    label = CHECK_LABELS["baseline_equivalence"]
+    rids = ("baseline_equivalence_bands", "baseline_equivalence_required")
+    if context.design not in COMPARATIVE:
+        return Check("baseline_equivalence", label, NA, "no comparison group", rids)
+    balance = result.sections.get("balance")
+    rows = _get(balance, "rows") if isinstance(balance, Mapping) else None
+    if rows:
+        bands = rules.value("baseline_equivalence_bands")
+        lo, hi = bands["no_adjustment_max"], bands["with_adjustment_max"]
+        within, adjusted_ok, unadjusted, over, unknown = [], [], [], [], []
+        for row in rows:
+            name = str(_get(row, "term", "covariate", "name", default="?"))
+            smd = _get(row, "smd_after", "smd")
+            if smd is None or isinstance(smd, bool):
+                unknown.append(name)
+                continue
+            g = abs(float(smd))
+            adjusted = bool(_get(row, "adjusted", default=_get(balance, "adjusted", default=False)))
+            if g <= lo:
+                within.append(name)
+            elif g <= hi and adjusted:
+                adjusted_ok.append(name)
+            elif g <= hi:
+                unadjusted.append(f"{name} {g:.2f}")
+            else:
+                over.append(f"{name} {g:.2f}")
+        words = (f"{len(rows)} covariates: {len(within)} with |SMD| <= {lo}, {len(adjusted_ok)} <= {hi} and "
+                 "adjusted for")
+        if over:
+            return Check("baseline_equivalence", label, FAILED, f"{words}; over {hi}: {', '.join(over)}", rids)
+        if unadjusted:
+            return Check("baseline_equivalence", label, FAILED, f"{words}; between {lo} and {hi} without "
+                         f"adjustment: {', '.join(unadjusted)}", rids)
+        if unknown:
+            return Check("baseline_equivalence", label, UNKNOWN, f"{words}; no SMD for {', '.join(unknown)}", rids)
+        return Check("baseline_equivalence", label, PASSED, f"{words} (WWC bands)", rids)
+    ext = result.sections.get("external")
+    if ext is not None:
+        reported = _get(ext, "baseline_equivalence")
+        if reported is True:
+            return Check("baseline_equivalence", label, PASSED, "reported by the study", rids)
+        if reported is False:
+            return Check("baseline_equivalence", label, FAILED, "the study reports the groups differed at baseline", rids)
+        return Check("baseline_equivalence", label, UNKNOWN, "the study record does not say", rids)
+    return Check("baseline_equivalence", label, UNKNOWN, "no balance table in the results", rids)
+
+
+def _parallel_trends_check(result, context, rules) -> Check:
+    label, rids = CHECK_LABELS["parallel_trends"], ("parallel_trends_alpha",)
+    if context.design != "difference_in_differences":
+        return Check("parallel_trends", label, NA, "not a difference-in-differences study", rids)
+    study = result.sections.get("event_study")
+    if isinstance(study, Mapping) and context.primary_outcome in study and isinstance(study[context.primary_outcome], Mapping):
+        study = study[context.primary_outcome]  # one event study per indicator: the primary outcome's
+    test = _get(study, "pre_trend_test", "pre_trend", "pretrend") if isinstance(study, Mapping) else None
+    p = _get(test, "p_value", "p") if isinstance(test, Mapping) else None
+    if not isinstance(test, Mapping) and isinstance(study, Mapping):
+        p = _get(study, "pre_trend_p", "pre_trend_p_value")
+    if not isinstance(p, (int, float)) or isinstance(p, bool):
+        return Check("parallel_trends", label, UNKNOWN, "no pre-trend test in the results", rids)
+    alpha = rules.value("parallel_trends_alpha")
+    if p < alpha:
+        return Check("parallel_trends", label, FAILED, f"pre-trend test p {_p(p)} (< {alpha})", rids)
+    return Check("parallel_trends", label, PASSED, f"pre-trend test p {_p(p)} (>= {alpha})", rids)
+
+
+def _measure_check(outcome: OutcomeVerdict | None, context, rules) -> Check:
+    label, rids = CHECK_LABELS["validated_measures"], ("administrative_records_valid",)
+    if outcome is None:
+        return Check("validated_measures", label, UNKNOWN, "no outcome to judge", rids)
+    facts = context.indicators.get(outcome.indicator)
+    if facts is None:
+        return Check("validated_measures", label, UNKNOWN, f"{outcome.indicator}: not in the logic model given", rids)
+    if facts.instrument is not None:
+        if facts.validated:
+            return Check("validated_measures", label, PASSED, f"{outcome.indicator}: {facts.instrument} (validated)", rids)
+        return Check("validated_measures", label, FAILED,
+                     f"{outcome.indicator}: {facts.instrument} is not marked validated in the logic model", rids)
+    if facts.source in rules.value("administrative_records_valid"):
+        return Check("validated_measures", label, PASSED, f"{outcome.indicator}: administrative record ({facts.source})", rids)
+    return Check("validated_measures", label, UNKNOWN,
+                 f"{outcome.indicator}: {facts.source or 'unknown'} measure with no instrument recorded in the logic model",
+                 rids)
+
+
+def _itt_check(result, context, rules) -> Check:
+    label, rids = CHECK_LABELS["intention_to_treat"], ("intention_to_treat_rct",)
+    if context.design != "rct":
+        return Check("intention_to_treat", label, NA, "not a randomised trial", rids)
+    ext = result.sections.get("external")
+    value = _get(ext, "intention_to_treat") if ext is not None else None
+    if value is None:
+        rct = result.sections.get("rct")
+        value = _get(rct, "intention_to_treat", "itt") if isinstance(rct, Mapping) else None
+    if value is True:
+        return Check("intention_to_treat", label, PASSED, "analysed as randomised" + (" (as reported)" if ext else ""), rids)
+    if value is False:
+        return Check("intention_to_treat", label, FAILED, "not analysed as randomised", rids)
+    return Check("intention_to_treat", label, UNKNOWN, "the results do not say", rids)
+
+
+def _robustness_check(result, context, rules) -> Check:
+    label, rids = CHECK_LABELS["robustness"], ("robustness_must_not_fail",)
+    if context.design not in COMPARATIVE:
+        return Check("robustness", label, NA, "not a causal design", rids)
+    section = result.sections.get("robustness")
+    items = _get(section, "refutations", "rows") if isinstance(section, Mapping) else section
+    if not isinstance(items, (list, tuple)) or not items:
+        return Check("robustness", label, UNKNOWN, "no refutation tests in the results", rids)
+    passed, failed, unknown = [], [], []
+    for item in items:
+        name = str(_get(item, "name", "refuter", default="?"))
+        ok = _get(item, "passed", "pass", "ok")
+        if ok is None:
+            word = str(_get(item, "result", "status", default="")).lower()
+            ok = True if word in ("pass", "passed") else False if word in ("fail", "failed") else None
+        (passed if ok is True else failed if ok is False else unknown).append(name)
+    if failed:
+        return Check("robustness", label, FAILED, f"failed: {', '.join(failed)}; passed: {', '.join(passed) or 'none'}", rids)
+    if unknown:
+        return Check("robustness", label, UNKNOWN, f"no verdict for {', '.join(unknown)}", rids)
+    return Check("robustness", label, PASSED, f"all passed: {', '.join(passed)}", rids)
+
+
+def _sms(result, context, rules) -> tuple[int | None, str]:
+    table = rules.value("maryland_sms")
+    design = context.design
+    key = design
+    if design == "interrupted_time_series":
+        control = _get(getattr(result.manifest, "options", {}) or {}, "time_series", default={}) or {}
+        if _get(control, "control"):
+            key = "interrupted_time_series_with_control"
+    if design == "matched_comparison":
+        if any("baseline" in e.timepoints for e in result.estimates) or _get(result.sections.get("external") or {},
+                                                                            "baseline_equivalence") is not None:
+            key = "matched_comparison_with_baseline"
+    level = table.get(key, table.get(design))
+    return (int(level) if level is not None else None), key
+
+
+# ---------------------------------------------------------------------------- the assessment
+
+
+def assess_study(result, context: StudyContext | None = None, rules: Rules | None = None) -> StudyAssessment:
+    """Assess one study from its results and what its plan says."""
+    from evalkit.evidence.rules import load_rules
+
+    rules = rules or load_rules()
+    context = context or context_from_results(result)
+    if not context.design:
+        context = replace(context, design=result.design)
+    validate_study(result, context)
+    design = context.design
+    ext = result.sections.get("external")
+    follow_up = context.follow_up_months
+    if ext is not None and _get(ext, "follow_up_months") is not None:
+        follow_up = _get(ext, "follow_up_months")
+
+    headline = _headline(result) if design != "feasibility" else []
+    outcomes = [_judge(e, context.indicators.get(e.indicator), context.primary_outcome, follow_up, rules,
+                       context.evaluation) for e in headline]
+    effect, effect_outcome, effect_check = _effect(outcomes, rules)
+    feasibility = None
+    if design == "feasibility":
+        effect_check = Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], NA,
+                             "a feasibility study measures delivery, not effects", effect_check.rules)
+        effect = "none"
+        section = result.sections.get("feasibility")
+        feasibility = _get(section, "pathway") if isinstance(section, Mapping) else None
+    primary_estimate = next((e for e in headline if e.primary or e.indicator == context.primary_outcome),
+                            headline[0] if headline else None)
+    arms = _arms(result, context, primary_estimate)
+
+    causal = design in rules.value("causal_designs")
+    words = DESIGNS[design][1]
+    checks = [
+        Check("causal_design", CHECK_LABELS["causal_design"], PASSED if causal else FAILED,
+              f"{words}: a comparison group allows a judgement about causality" if causal else
+              f"{words}: no comparison group, so a causal claim cannot be made", ("causal_designs",)),
+        _sample_check(arms, context, rules),
+        *_attrition_checks(result, context, rules),
+        _baseline_check(result, context, rules),
+        _parallel_trends_check(result, context, rules),
+        _measure_check(effect_outcome, context, rules),
+        _itt_check(result, context, rules),
+        _robustness_check(result, context, rules),
+        effect_check,
+    ]
+    months = effect_outcome.follow_up_months if effect_outcome is not None else follow_up
+    target = rules.value("level4_follow_up_months")
+    if months is None:
+        checks.append(Check("follow_up", CHECK_LABELS["follow_up"], UNKNOWN, "not recorded",
+                            ("level4_follow_up_months",)))
+    else:
+        checks.append(Check("follow_up", CHECK_LABELS["follow_up"], PASSED if months >= target else FAILED,
+                            f"{months} months ({'at least' if months >= target else 'less than'} {target})",
+                            ("level4_follow_up_months",)))
+    ind = context.independent
+    checks.append(Check("independent_evaluator", CHECK_LABELS["independent_evaluator"],
+                        UNKNOWN if ind is None else PASSED if ind else FAILED,
+                        f"{context.evaluator or 'evaluator not named'}"
+                        + ("" if ind is None else " (independent)" if ind else " (not independent)"), ("plus",)))
+    by_id = {c.id: c for c in checks}
+
+    def ok(cid, must_pass):
+        status = by_id[cid].status
+        return status in (PASSED, NA) if must_pass else status != FAILED
+
+    required_be = design in rules.value("baseline_equivalence_required")
+    l3_pass = [c for c in rules.value("level3_must_pass") if c in by_id
+               and not (c == "baseline_equivalence" and not required_be)]
+    l3_not_fail = [c for c in rules.value("level3_must_not_fail") if c in by_id]
+    quality_blocking = tuple(dict.fromkeys(
+        [c for c in l3_pass if c != "child_outcome_effect" and not ok(c, True)]
+        + [c for c in l3_not_fail if not ok(c, False)]))
+    rigorous = not quality_blocking
+    l3_blocking = quality_blocking + (() if effect == "positive" else ("child_outcome_effect",))
+    l2_blocking = tuple(c for c in rules.value("level2_must_pass") if c in by_id and not ok(c, True)
+                        or (c == "child_outcome_effect" and effect != "positive"))
+    supports = "3" if not l3_blocking else "2" if not l2_blocking else "NL2"
+    sms, sms_key = _sms(result, context, rules)
+    return StudyAssessment(
+        evaluation=context.evaluation, intervention=context.intervention, title=context.title or result.title,
+        design=design, design_class=DESIGNS[design][0], design_words=words, sms=sms, sms_rule=sms_key,
+        stage=context.stage, external=ext is not None or context.external, evaluator=context.evaluator,
+        independent=context.independent, checks=tuple(checks), effect=effect, outcomes=tuple(outcomes),
+        effect_outcome=effect_outcome, follow_up_months=months, participants=arms.get("treated"),
+        rigorous=rigorous, supports=supports, blocking={"3": l3_blocking, "2": l2_blocking},
+        feasibility=dict(feasibility) if isinstance(feasibility, Mapping) else None)

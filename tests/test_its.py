@@ -1,0 +1,135 @@
+"""Interrupted time series: the example plan's known effects, rates, counterfactual, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.errors import DataError
+from evalkit.estimate import its
+from evalkit.spec.raw import CountModel, Seasonality
+
+
+@pytest.fixture(scope="module")
+def strategy(example_project_ro):
+    from evalkit.project import load_project
+
+    return load_project(example_project_ro).evaluation("strategy-its")
+
+
+@pytest.fixture(scope="module")
+def measures(example_project_ro):
+    return pd.read_csv(example_project_ro / "evaluations/data/success_measures.csv")
+
+
+@pytest.fixture(scope="module")
+def result(strategy, measures):
+    return its.analyse(strategy, measures, strategy.seed)
+
+
+def test_example_plan_recovers_true_rate_ratios(example_project_ro, result):
+    truth = json.loads((example_project_ro / "evaluations/data/dictionary.json").read_text())
+    true = {(e["indicator"], e["estimand"]): e["value"]
+            for e in truth["files"]["success_measures.csv"]["true_effects"]}
+    got = {(e.indicator, e.estimand): e for e in result.estimates}
+    assert set(got) == set(true)
+    for key, value in true.items():
+        e = got[key]
+        assert e.ci_low < value < e.ci_high, (key, e.estimate, e.ci_low, e.ci_high, value)
+        assert e.effect_size.kind == "rate_ratio"
+    primary = [e for e in result.estimates if e.primary]
+    assert {e.indicator for e in primary} == {"knife_sv"}
+    sv = got[("knife_sv", "level_change")]
+    assert sv.units == "rate ratio" and sv.direction_good is True
+    assert got[("knife_sv", "slope_change")].units == "rate ratio per 12 months"
+    assert sv.details["areas"] == 9 and sv.details["months_before"] == 45
+
+
+def test_rates_per_population_and_counterfactual(strategy, result):
+    cf = result.sections["counterfactual"]
+    assert cf["homicides"]["rate_per"] == 1_000_000 and cf["knife_sv"]["rate_per"] == 100_000
+    rows = pd.DataFrame(cf["knife_sv"]["rows"])
+    total = rows[rows.area == "all"]
+    assert len(total) == 96 and rows.area.nunique() == 10
+    before = total[total.period < "2019-10"]
+    # before the interruption the counterfactual is the fitted series
+    assert np.allclose(before.fitted, before.counterfactual)
+    first = total.iloc[0]
+    assert first.observed_rate == pytest.approx(first.observed / first.population * 100_000)
+    # the model's fitted counts add up to the observed counts (Poisson/NB score equations with intercepts)
+    assert total.fitted.sum() == pytest.approx(total.observed.sum(), rel=0.02)
+
+
+def test_poisson_on_overdispersed_counts_warns(strategy, measures):
+    plan = dataclasses.replace(strategy, time_series=strategy.time_series.model_copy(
+        update={"model": CountModel.poisson}))
+    sub = measures[measures.area == "Leicester"]
+    out = its.analyse(plan, sub, 1)
+    assert any(w.code == "overdispersion" and w.indicator == "knife_sv" for w in out.warnings)
+
+
+@pytest.mark.parametrize("model", list(CountModel))
+@pytest.mark.parametrize("seasonality", list(Seasonality))
+def test_every_model_and_seasonality_runs(strategy, measures, model, seasonality):
+    plan = dataclasses.replace(strategy, time_series=strategy.time_series.model_copy(
+        update={"model": model, "seasonality": seasonality}),
+        outcomes={"knife_sv": strategy.outcomes["knife_sv"]})
+    out = its.analyse(plan, measures[measures.area.isin(["Leicester", "Charnwood"])], 1)
+    level = next(e for e in out.estimates if e.estimand == "level_change")
+    assert 0.7 < level.estimate < 1.1
+
+
+def test_control_series_enters_the_model(strategy, measures):
+    rng = np.random.default_rng(1)
+    data = measures.assign(control=rng.poisson(50, len(measures)))
+    plan = dataclasses.replace(strategy, time_series=strategy.time_series.model_copy(update={"control": "control"}),
+                               outcomes={"knife_sv": strategy.outcomes["knife_sv"]})
+    out = its.analyse(plan, data, 1)
+    assert "control series 'control'" in out.estimates[0].method
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _one(strategy):
+    return dataclasses.replace(strategy, outcomes={"knife_sv": strategy.outcomes["knife_sv"]})
+
+
+def test_interruption_outside_series(strategy, measures):
+    for date in ("2030-01-01", "2016-01-01", "2001-05-01"):
+        plan = dataclasses.replace(_one(strategy), time_series=strategy.time_series.model_copy(
+            update={"interruption": pd.Timestamp(date).date()}))
+        with pytest.raises(DataError, match=r"interruption .* is outside the series .*2016-01 to 2023-12"):
+            its.analyse(plan, measures, 1)
+
+
+def test_negative_counts(strategy, measures):
+    bad = measures.copy()
+    bad.loc[5, "knife_sv_offences"] = -3
+    with pytest.raises(DataError, match=r"'knife_sv_offences' .* negative counts: found -3"):
+        its.analyse(_one(strategy), bad, 1)
+
+
+def test_missing_population(strategy, measures):
+    bad = measures.copy()
+    bad.loc[[3, 4], "population"] = np.nan
+    with pytest.raises(DataError, match=r"population column 'population' is missing in 2 row\(s\) \(rows 5, 6"):
+        its.analyse(_one(strategy), bad, 1)
+    with pytest.raises(DataError, match="values <= 0"):
+        its.analyse(_one(strategy), measures.assign(population=0), 1)
+
+
+def test_too_few_points_after(strategy, measures):
+    plan = dataclasses.replace(_one(strategy), time_series=strategy.time_series.model_copy(
+        update={"interruption": pd.Timestamp("2023-11-01").date()}))
+    with pytest.raises(DataError, match=r"month\(s\) before and 2 from the interruption"):
+        its.analyse(plan, measures, 1)
+
+
+def test_bad_months(strategy, measures):
+    with pytest.raises(DataError, match="not dates"):
+        its.analyse(_one(strategy), measures.assign(month="soon"), 1)

@@ -318,8 +318,9 @@ def execute_qmd(qmd_path: Path, *, to: str = "html", workdir: Path | None = None
     from evalkit.report import figures
 
     figures.reset_document()
-    previous = os.environ.get(FORMAT_ENV)
+    previous = os.environ.get(FORMAT_ENV), os.environ.get("EVALKIT_ASSET_DIR")
     os.environ[FORMAT_ENV] = to
+    os.environ["EVALKIT_ASSET_DIR"] = str(workdir)  # static figures for Typst are written here
     try:
         session = _Session(qmd_path, to, workdir, execute)
         out, pos, n_diagrams = [], 0, 0
@@ -341,10 +342,11 @@ def execute_qmd(qmd_path: Path, *, to: str = "html", workdir: Path | None = None
             pos = chunk.end()
         out.append(_inline_all(session, text[pos:], qmd_path.name))
     finally:
-        if previous is None:
-            os.environ.pop(FORMAT_ENV, None)
-        else:
-            os.environ[FORMAT_ENV] = previous
+        for name, value in zip((FORMAT_ENV, "EVALKIT_ASSET_DIR"), previous):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     markdown = "".join(out)
     markdown = _resolve_xrefs(markdown, session.labels)
     return Document(markdown=markdown, meta=meta)
@@ -355,6 +357,7 @@ def _front_lines(m) -> int:
 
 
 def _inline_all(session: _Session, text: str, where: str) -> str:
+    text = re.sub(r"<!--.*?-->", "", text, flags=re.S)  # comments stay out of the output, as in Quarto
     return _INLINE.sub(lambda mm: session.inline(mm.group(1).strip(), where), text)
 
 
@@ -394,7 +397,10 @@ def _pandoc(doc: Document, out: Path, to: str, workdir: Path) -> Path:
         if isinstance(value, list):
             value = ", ".join(str(v.get("name", v)) if isinstance(v, dict) else str(v) for v in value)
         if value is not None and not isinstance(value, dict):
-            args += ["-M", f"{key}={value}"]  # a literal string: never read as Markdown or HTML
+            # a literal string, never read as Markdown or HTML; Markdown escapes (which Quarto
+            # reads as the character itself) are undone so both renderers show the same text
+            value = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(value))
+            args += ["-M", f"{key}={value}"]
     if "lang" not in meta:
         args += ["-M", "lang=en-GB"]
     toc = meta.get("toc")

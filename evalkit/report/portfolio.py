@@ -1,0 +1,109 @@
+"""The portfolio page: interventions compared by EIF level, and an index of every report.
+
+Reads ``reports/index.json`` (written by ``evalkit report``: which reports exist) and
+``reports/portfolio.json`` (schema ``evalkit.portfolio/v1``, written by ``evalkit compare``);
+either may be missing, and the page says so rather than failing.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from evalkit.report import wording as w
+from evalkit.report.disclosure import Policy, guard_path
+from evalkit.report.figures import _to, emit, md_text
+from evalkit.report.tables import cnt, num, table, txt
+
+PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
+
+
+def load(folder: str | Path = ".") -> tuple[dict, dict | None]:
+    folder = Path(folder)
+    index_path = guard_path(folder / "index.json")
+    index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
+    portfolio = None
+    path = guard_path(folder / "portfolio.json")
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, Mapping) and data.get("schema") == PORTFOLIO_SCHEMA:
+            portfolio = data
+    return index, portfolio
+
+
+def _policy(I: Mapping) -> Policy:
+    return Policy(threshold=int((I.get("disclosure") or {}).get("threshold", 5)))
+
+
+def portfolio_table(I: Mapping, F: Mapping | None) -> str:
+    if not F:
+        return ("\n*" + md_text("No evidence portfolio yet: run `evalkit compare` to rate every intervention, then "
+                                "`evalkit report` again.") + "*\n")
+    pol = _policy(I)
+    rows = []
+    for r in F.get("interventions") or []:
+        if not isinstance(r, Mapping):
+            continue
+        head = r.get("headline") or {}
+        reach = (r.get("reach") or {}).get("participants")
+        step = ((r.get("pathway") or {}).get("current") or {}).get("name") or \
+            ((r.get("pathway") or {}).get("current") or {}).get("step")
+        effect = "-"
+        if head.get("estimate") is not None:
+            effect = f"{w.fmt(head['estimate'])} ({w.fmt(head.get('ci_low'))} to {w.fmt(head.get('ci_high'))})"
+        rows.append([txt(r.get("name") or r.get("intervention"), "intervention"), txt(r.get("level") or "-", "level"),
+                     txt("NE" if r.get("not_effective") else "", "ne"),
+                     txt(len(r.get("studies") or []), "studies"), txt(step if step is not None else "-", "step"),
+                     cnt(reach if isinstance(reach, int) else None, False, "reach"),
+                     txt(head.get("label") or head.get("indicator") or "-", "headline"), num(effect, "effect"),
+                     txt(head.get("verdict") or "-", "verdict"),
+                     txt(r.get("basis") or "-", "basis")])
+    out = [table(["intervention", "EIF level", "NE", "studies", "pathway step", "reach", "headline outcome",
+                  "effect (CI)", "verdict", "rules"], rows, to=_to(), policy=pol, table_id="ek-portfolio")]
+    for note in F.get("notes") or []:
+        out.append("\n- " + md_text(note))
+    return "".join(out) + "\n"
+
+
+def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
+    if not F:
+        return ""
+    from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
+
+    rows = []
+    for r in F.get("interventions") or []:
+        for f in r.get("forest") or [] if isinstance(r, Mapping) else []:
+            if not isinstance(f, Mapping) or f.get("estimate") is None or not f.get("primary"):
+                continue
+            ratio = f.get("estimand") in w.RATIO_ESTIMANDS
+            verdict = str(f.get("verdict") or "unknown")
+            outcome = {"positive": "improved", "improved": "improved", "harm": "worsened", "negative": "worsened",
+                       "worsened": "worsened", "no_effect": "no clear change", "null": "no clear change",
+                       "no clear change": "no clear change"}.get(verdict, "unknown")
+            text = f"{r.get('name') or r.get('intervention')} [{r.get('level') or '-'}]: {f.get('label') or f.get('indicator')} ({f.get('evaluation')})"
+            rows.append(ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"), 1.0 if ratio else 0.0,
+                                  outcome, hover=text))
+    if not rows:
+        return ""
+    safe = [ForestRow(html.escape(r.label), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome, html.escape(r.hover))
+            for r in rows]
+    return emit(lambda: plotly_forest(safe), lambda: mpl_forest(rows))
+
+
+def report_list(I: Mapping, F: Mapping | None) -> str:
+    reports = I.get("reports") or []
+    if not reports:
+        return "\n*No reports yet: run `evalkit run` and `evalkit report`.*\n"
+    names = I.get("intervention_names") or {}
+    lines = []
+    for r in reports:
+        href = str(r.get("href") or "")
+        if not href.endswith(".html") or "/" not in href or href.startswith(("/", "javascript:")) or ".." in href:
+            continue
+        link = f"[{md_text(r.get('title') or r.get('id'))}]({href})"
+        extra = f" ([PDF]({r['pdf']}))" if r.get("pdf") and str(r["pdf"]).endswith(".pdf") and ".." not in str(r["pdf"]) else ""
+        who = names.get(r.get("intervention"), r.get("intervention"))
+        lines.append(f"- {link}{extra}: " + md_text(f"{who}, {str(r.get('design', '')).replace('_', ' ')}"))
+    return "\n" + "\n".join(lines) + "\n"

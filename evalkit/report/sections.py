@@ -1,0 +1,654 @@
+"""The sections of an evaluation report, each a function of the results and the context.
+
+A report's ``index.qmd`` calls these from its code chunks (``#| output: asis``) and prints
+what they return; so under Quarto and under the Pandoc fallback the same code writes the same
+Markdown. Nothing here computes a statistic: every number comes from ``results.json`` and goes
+through :mod:`evalkit.report.wording` (formatting, significance, direction) and
+:mod:`evalkit.report.disclosure` (small counts). Every section is optional: a missing
+``sections`` key or empty record gives an empty string or a short "not reported" line.
+
+``context.json`` (written by ``evalkit report`` from the project's YAML) holds what the results
+do not: labels, the logic model, the plan's evaluator, the disclosure threshold, the rating.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from evalkit.report import wording as w
+from evalkit.report.disclosure import Policy, guard_path, suppress
+from evalkit.report.figures import _to, emit, md_text
+from evalkit.report.tables import cnt, num, table, txt
+from evalkit.results import Estimate, ResultSet
+
+CONTEXT_SCHEMA = "evalkit.report-context/v1"
+DESIGN_WORDS = {
+    "pre_post": "before-and-after (pre/post) comparison in one group",
+    "matched_comparison": "matched comparison group (propensity score matching)",
+    "difference_in_differences": "difference-in-differences against a comparison group",
+    "interrupted_time_series": "interrupted time series",
+    "rct": "randomised controlled trial",
+    "feasibility": "feasibility study",
+}
+MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "reported", "level_change",
+                  "slope_change", "risk_ratio", "rate_ratio")
+STAGE_WORDS = {"in_data": "In the data", "with_baseline": "With a baseline measure",
+               "with_follow_up": "With a follow-up measure", "analysed": "Analysed", "treated_pool": "Eligible",
+               "comparison_pool": "Eligible", "matched": "Matched", "discarded": "Not matched (discarded)"}
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+
+
+def load(folder: str | Path = ".") -> tuple[ResultSet, dict]:
+    """The results and the context a report reads (nothing else, and nothing private)."""
+    folder = Path(folder)
+    results = ResultSet.read(guard_path(folder / "results.json"))
+    ctx_path = guard_path(folder / "context.json")
+    context = json.loads(ctx_path.read_text(encoding="utf-8")) if ctx_path.exists() else {}
+    return results, context
+
+
+def policy(C: Mapping) -> Policy:
+    return Policy(threshold=int((C.get("disclosure") or {}).get("threshold", 5)))
+
+
+def label(C: Mapping, indicator: str | None) -> str:
+    if indicator is None:
+        return "all indicators"
+    info = (C.get("indicators") or {}).get(indicator) or {}
+    return str(info.get("label") or indicator)
+
+
+def _h(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _p(*sentences: str) -> str:
+    """A paragraph of plain text, escaped for Markdown."""
+    return "\n" + md_text(" ".join(s for s in sentences if s)) + "\n"
+
+
+def _note(text: str) -> str:
+    return "\n*" + md_text(text) + "*\n"
+
+
+def _main(R: ResultSet) -> list[Estimate]:
+    return [e for e in R.estimates if e.estimand in MAIN_ESTIMANDS]
+
+
+def _est_label(C, e: Estimate, with_comparison: bool = True) -> str:
+    text = label(C, e.indicator)
+    if e.subgroup != "all":
+        text += f" ({e.subgroup})"
+    if with_comparison and e.comparison:
+        text += f", {e.comparison}"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+
+
+def summary(R: ResultSet, C: Mapping) -> str:
+    ev = C.get("evaluation") or {}
+    iv = C.get("intervention") or {}
+    name = iv.get("name") or R.intervention
+    design = DESIGN_WORDS.get(R.design, R.design.replace("_", " "))
+    who = (ev.get("evaluator") or {}).get("name")
+    done = f"{name} was evaluated with a {design}"
+    done += f" by {who}" if who else ""
+    done += " (recorded here from the study's own report; evalkit did not re-analyse it)." if ev.get("external") else "."
+    if ev.get("follow_up_months"):
+        done += f" Outcomes were followed up to {ev['follow_up_months']} months."
+    out = ["\n### What was done\n", _p(done)]
+    main = _main(R)
+    primary = [e for e in main if e.primary] or main[:1]
+    rest = [e for e in main if e not in primary and e.subgroup == "all"]
+    out.append("\n### What was found\n")
+    if not main:
+        out.append(_p("The run produced no estimates."))
+    for e in primary:
+        out.append(_p("Primary outcome: " + w.sentence(e, _est_label(C, e, with_comparison=False))))
+    if rest:
+        counts = w.summary_counts(rest)
+        parts = [f"{n} {k}" for k, n in counts.items() if n]
+        out.append(_p(f"Of the other {len(rest)} main estimate(s) for everyone: " + ", ".join(parts) + "."))
+        for e in rest:
+            out.append("\n- " + md_text(w.sentence(e, _est_label(C, e, with_comparison=False))))
+        out.append("\n")
+    out.append("\n### How sure we are\n")
+    sure = [w.design_caveat(R.design)]
+    rating = (C.get("evidence") or {}) if isinstance(C.get("evidence"), Mapping) else {}
+    if rating.get("level"):
+        sure.append(f"The programme's evidence rating is {rating['level']} (see the evidence rating section).")
+    if R.warnings:
+        sure.append(f"The run recorded {len(R.warnings)} caution(s), listed under limitations.")
+    if any(e.p_value_holm is not None for e in main):
+        sure.append("P-values are also shown adjusted for multiple outcomes (Holm).")
+    out.append(_p(*sure))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# logic model
+
+
+def mermaid_logic_model(C: Mapping, evaluated: Sequence[str]) -> str:
+    """Mermaid source of the logic model, the evaluated outcomes highlighted (labels escaped)."""
+    lm = C.get("logic_model") or {}
+    nodes = lm.get("nodes") or []
+    if not nodes:
+        return ""
+    measured = {(C.get("indicators") or {}).get(i, {}).get("measures") for i in evaluated}
+    lines = ["flowchart LR"]
+    ids = {}
+    for k, node in enumerate(nodes):
+        ids[node["id"]] = f"n{k}"
+        text = _mermaid_label(f"{node.get('kind', '').capitalize()}: {node.get('label', node['id'])}")
+        lines.append(f'  n{k}["{text}"]')
+    for a, b in lm.get("links") or []:
+        if a in ids and b in ids:
+            lines.append(f"  {ids[a]} --> {ids[b]}")
+    lines.append("  classDef evaluated fill:#fde68a,stroke:#b45309,stroke-width:3px,color:#111")
+    lines.append("  classDef plain fill:#eef2f7,stroke:#6b7a90,color:#111")
+    hit = [ids[n["id"]] for n in nodes if n["id"] in measured]
+    if hit:
+        lines.append(f"  class {','.join(hit)} evaluated")
+    return "\n".join(lines)
+
+
+def _mermaid_label(text: str) -> str:
+    # Mermaid entity codes: markup in a label is drawn as text, never parsed as HTML
+    table = {"&": "#amp;", "<": "#lt;", ">": "#gt;", '"': "#quot;", "#": "#35;", "[": "#91;", "]": "#93;",
+             "{": "#123;", "}": "#125;", "|": "#124;", "`": "#96;"}
+    return "".join(table.get(ch, ch) for ch in str(text).replace("\n", " "))
+
+
+def logic_model_note(R: ResultSet, C: Mapping) -> str:
+    evaluated = sorted({e.indicator for e in R.estimates})
+    if not evaluated:
+        return ""
+    names = ", ".join(label(C, i) for i in evaluated)
+    return _note(f"Highlighted: the outcomes this evaluation measured ({names}).")
+
+
+# --------------------------------------------------------------------------------------------
+# participant flow
+
+
+def _flow_stages(R: ResultSet):
+    stages = list(R.flow)
+    if not stages:
+        return None, []
+    primary = next((e.indicator for e in R.estimates if e.primary), None)
+    overall = [s for s in stages if s.indicator is None]
+    per_ind = [s for s in stages if s.indicator is not None and s.indicator == primary] or \
+              [s for s in stages if s.indicator is not None and s.indicator == stages[-1].indicator]
+    chosen = overall + [s for s in per_ind if (s.stage, s.group) not in {(o.stage, o.group) for o in overall}]
+    return (primary if per_ind else None), chosen
+
+
+def flow(R: ResultSet, C: Mapping) -> str:
+    from evalkit.plots.flow import Box, flow_svg
+
+    pol = policy(C)
+    indicator, stages = _flow_stages(R)
+    if not stages:
+        return _note("The run recorded no participant flow.")
+    groups: dict[str, list] = {}
+    for s in stages:
+        groups.setdefault(s.group, []).append(s)
+    if len(groups) > 1 and "all" in groups and all(len(v) == 1 for k, v in groups.items() if k == "all"):
+        pass
+    cells: dict[tuple, int] = {}
+    relations = []
+    layout = []
+    for group, items in groups.items():
+        main = [s for s in items if s.stage != "discarded"]
+        discarded = next((s for s in items if s.stage == "discarded"), None)
+        boxes = []
+        for i, s in enumerate(main):
+            cells[(group, s.stage)] = s.n
+            side = None
+            if i + 1 < len(main):
+                nxt = main[i + 1]
+                if discarded is not None and s.stage.endswith("_pool") and nxt.stage == "matched":
+                    lost, title = discarded.n, "Not matched (discarded)"
+                else:
+                    lost, title = max(s.n - nxt.n, 0), f"Not {STAGE_WORDS.get(nxt.stage, nxt.stage).lower()}"
+                cells[(group, "lost", s.stage)] = lost
+                relations.append(((group, s.stage), [(group, nxt.stage), (group, "lost", s.stage)]))
+                side = title
+            boxes.append((s, side))
+        layout.append((group, boxes))
+    # groups that add up to the "all" column
+    parts = [g for g in groups if g != "all"]
+    if "all" in groups and parts:
+        for s in groups["all"]:
+            relations.append((("all", s.stage), [(g, s.stage) for g in parts]))
+    hidden = suppress(cells, relations, pol)
+    from evalkit.report.disclosure import count_text
+
+    columns = []
+    for group, boxes in layout:
+        col = []
+        for s, side in boxes:
+            key = (group, s.stage)
+            b_kwargs = {}
+            if side is not None:
+                lk = (group, "lost", s.stage)
+                b_kwargs = {"side_title": side, "side_count": count_text(cells[lk], lk in hidden, pol)}
+            col.append(Box(STAGE_WORDS.get(s.stage, s.stage.replace("_", " ")), count_text(s.n, key in hidden, pol),
+                           **b_kwargs))
+        title = {"all": "", "treated": "Took part", "comparison": "Comparison"}.get(group, group)
+        columns.append((title, col))
+    svg = flow_svg(columns)
+    out = []
+    if indicator is not None:
+        out.append(_note(f"Counts for the primary outcome, {label(C, indicator)}, where counts differ by indicator."))
+    out.append(_svg(svg, "flow"))
+    attr = (R.sections or {}).get("attrition")
+    if isinstance(attr, Mapping):
+        bits = []
+        if attr.get("overall") is not None:
+            bits.append(f"Overall attrition: {w.fmt_pct(attr['overall'])}.")
+        if attr.get("differential") is not None:
+            bits.append(f"Differential attrition (took part minus comparison): {w.fmt_pct(attr['differential'])} "
+                        "points.")
+        if bits:
+            out.append(_p(*bits))
+    if any(k[1] == "lost" for k in hidden) or hidden:
+        out.append(_note(f"[c]: fewer than {pol.threshold} people, or a count that would reveal one (suppressed)."))
+    return "".join(out)
+
+
+def _svg(svg: str, name: str) -> str:
+    from evalkit.report.render import raw_block
+
+    if _to() == "html":
+        return raw_block(f'<figure class="ek-diagram">{svg}</figure>')
+    import os
+
+    folder = Path(os.environ.get("EVALKIT_ASSET_DIR") or Path.cwd() / "_figures")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.svg").write_text(svg, encoding="utf-8")
+    ref = f"{name}.svg" if os.environ.get("EVALKIT_ASSET_DIR") else f"_figures/{name}.svg"
+    return f"\n![]({ref}){{width=90%}}\n"
+
+
+# --------------------------------------------------------------------------------------------
+# methods
+
+
+def _flatten(value, prefix=""):
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+        for i, v in enumerate(value):
+            yield from _flatten(v, f"{prefix}[{i}]")
+    else:
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value) if value else "(none)"
+        yield prefix, "(not set)" if value is None else value
+
+
+def methods(R: ResultSet, C: Mapping) -> str:
+    out = [_p(f"Design: {DESIGN_WORDS.get(R.design, R.design)}.", w.design_caveat(R.design))]
+    by_method: dict[str, set] = {}
+    for e in R.estimates:
+        by_method.setdefault(e.method, set()).add(e.estimand)
+    if by_method:
+        out.append("\n**Estimation.**\n")
+        for method, estimands in by_method.items():
+            out.append("\n- " + md_text(f"{', '.join(sorted(estimands))}: {method}"))
+        out.append("\n")
+    levels = sorted({e.ci_level for e in R.estimates})
+    if levels:
+        out.append(_p(f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; an estimate is called "
+                      "significant when its interval excludes no difference (0, or 1 for ratios)."))
+    rc = (R.sections or {}).get("reliable_change")
+    if isinstance(rc, Mapping) and rc:
+        first = next(iter(rc.values()))
+        if isinstance(first, Mapping) and first.get("method"):
+            out.append(_p("Reliable change: " + str(first["method"]) + "."))
+    options = R.manifest.options or {}
+    rows = [[txt(k), txt(v)] for k, v in _flatten(options)]
+    rows.append([txt("seed"), txt(R.manifest.seed)])
+    out.append("\n**Every option that shaped the analysis** (from the plan, after defaults):\n")
+    out.append(table(["option", "value"], rows, to=_to(), policy=policy(C), table_id="ek-options"))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# results
+
+
+RESULT_HEADERS = ["indicator", "subgroup", "estimand", "comparison", "n", "n took part", "n comparison",
+                  "estimate", "CI low", "CI high", "CI level", "p", "p (Holm)", "effect size", "significant",
+                  "reading"]
+
+
+def results_table(R: ResultSet, C: Mapping) -> str:
+    pol = policy(C)
+    rows, attrs = [], []
+    for i, e in enumerate(R.estimates):
+        v = w.verdict(e)
+        cells = {"n": e.n, "t": e.n_treated, "c": e.n_comparison}
+        hidden = suppress(cells, [("n", ["t", "c"])] if e.n_treated is not None and e.n_comparison is not None else [],
+                          pol)
+        es = e.effect_size
+        rows.append([
+            txt(("* " if e.primary else "") + label(C, e.indicator), "indicator"), txt(e.subgroup, "subgroup"),
+            txt(e.estimand, "estimand"), txt(e.comparison or " -> ".join(e.timepoints), "comparison"),
+            cnt(e.n, "n" in hidden, "n"), cnt(e.n_treated, "t" in hidden, "n_treated"),
+            cnt(e.n_comparison, "c" in hidden, "n_comparison"),
+            num(w.fmt(e.estimate), "estimate"), num(w.fmt(e.ci_low), "ci_low"), num(w.fmt(e.ci_high), "ci_high"),
+            num(w.pct(e.ci_level), "ci_level"), num(w.fmt_p(e.p_value), "p_value"),
+            num(w.fmt_p(e.p_value_holm), "p_value_holm"),
+            txt(f"{es.kind} {w.fmt(es.value)}" if es else "-", "effect_size"), txt(v.marker, "significant"),
+            txt(v.outcome, "outcome")])
+        attrs.append({"row": i, "indicator": e.indicator, "estimand": e.estimand, "subgroup": e.subgroup})
+    if not rows:
+        return _note("No estimates.")
+    out = [table(RESULT_HEADERS, rows, to=_to(), policy=pol, table_id="ek-results", row_attrs=attrs)]
+    out.append(_note("* primary outcome. Significant: the confidence interval excludes no difference. "
+                     "Estimates are in the units of each indicator; ratios have no difference at 1."))
+    return "".join(out)
+
+
+def forest(R: ResultSet, C: Mapping) -> str:
+    from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
+
+    rows = []
+    for e in _main(R):
+        v = w.verdict(e)
+        text = _est_label(C, e)
+        rows.append(ForestRow(label=_h(text), estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high,
+                              null=v.null, outcome=v.outcome,
+                              hover=_h(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}")))
+    if not rows:
+        return ""
+    plain = [ForestRow(html.unescape(r.label), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome) for r in rows]
+    return emit(lambda: plotly_forest(rows), lambda: mpl_forest(plain))
+
+
+# --------------------------------------------------------------------------------------------
+# design-specific sections
+
+
+def balance(R: ResultSet, C: Mapping) -> str:
+    bal = (R.sections or {}).get("balance")
+    if not isinstance(bal, Mapping) or not bal.get("rows"):
+        return ""
+    rows = []
+    covs, before, after = [], [], []
+    for r in bal["rows"]:
+        name = str(r.get("covariate") or r.get("name") or r.get("term") or "?")
+        covs.append(name)
+        before.append(r.get("smd_before"))
+        after.append(r.get("smd_after"))
+        rows.append([txt(name, "covariate"), num(w.fmt(r.get("smd_before")), "smd_before"),
+                     num(w.fmt(r.get("smd_after")), "smd_after"),
+                     num(w.fmt(r.get("var_ratio_before")), "var_ratio_before"),
+                     num(w.fmt(r.get("var_ratio_after")), "var_ratio_after"),
+                     num(w.fmt(r.get("ecdf_mean_after")), "ecdf_mean_after"),
+                     num(w.fmt(r.get("ecdf_max_after")), "ecdf_max_after"),
+                     txt(r.get("wwc_band_after") or "-", "wwc_band_after")])
+    out = [table(["covariate", "SMD before", "SMD after", "variance ratio before", "variance ratio after",
+                  "eCDF mean after", "eCDF max after", "WWC band after"], rows, to=_to(), policy=policy(C),
+                 table_id="ek-balance")]
+    flags = []
+    if bal.get("flag_any_smd_ge_0_1") is not None:
+        flags.append("Some covariate still has |SMD| of 0.1 or more after matching." if bal["flag_any_smd_ge_0_1"]
+                     else "Every covariate has |SMD| under 0.1 after matching.")
+    if bal.get("flag_var_ratio_outside"):
+        flags.append("Some variance ratio lies outside 0.5 to 2.")
+    if bal.get("wwc_pass") is not None:
+        flags.append("Baseline equivalence meets the WWC standard." if bal["wwc_pass"]
+                     else "Baseline equivalence does not meet the WWC standard.")
+    if bal.get("formula"):
+        flags.append(f"Propensity model: {bal['formula']}.")
+    out.append(_p(*flags))
+    from evalkit.plots.balance import mpl_love, plotly_love
+
+    out.append(emit(lambda: plotly_love([_h(c) for c in covs], before, after), lambda: mpl_love(covs, before, after)))
+    return "".join(out)
+
+
+def matching(R: ResultSet, C: Mapping) -> str:
+    mt = (R.sections or {}).get("matching")
+    if not isinstance(mt, Mapping):
+        return ""
+    pol = policy(C)
+    sizes = mt.get("sizes") or {}
+    rows = []
+    if isinstance(sizes, Mapping):
+        for group, v in sizes.items():
+            if isinstance(v, Mapping):
+                cells = {k: v.get(k) for k in ("before", "after", "discarded") if isinstance(v.get(k), int)}
+                hidden = suppress(cells, [("before", ["after", "discarded"])], pol)
+                rows.append([txt(group), *(cnt(cells.get(k), k in hidden, k) for k in ("before", "after", "discarded"))])
+    out = []
+    if rows:
+        out.append(table(["group", "before matching", "after matching", "discarded"], rows, to=_to(), policy=pol,
+                         table_id="ek-matching"))
+    opts = {k: v for k, v in mt.items() if k not in ("sizes",) and not isinstance(v, (Mapping, list))}
+    if opts:
+        out.append(_p("Matching: " + "; ".join(f"{k} = {v}" for k, v in opts.items()) + "."))
+    return "".join(out)
+
+
+def reliable_change(R: ResultSet, C: Mapping) -> str:
+    rc = (R.sections or {}).get("reliable_change")
+    if not isinstance(rc, Mapping) or not rc:
+        return ""
+    pol = policy(C)
+    rows, labels, counts, texts = [], [], [], []
+    keys = ("improved", "no_reliable_change", "deteriorated")
+    for ind, entry in rc.items():
+        if not isinstance(entry, Mapping) or entry.get("improved") is None:
+            continue
+        cells = {k: entry.get(k) for k in ("n", *keys)}
+        hidden = suppress(cells, [("n", list(keys))], pol)
+        shown = [None if k in hidden or pol.small(cells[k]) else cells[k] for k in keys]
+        mark = [pol.mark if v is None else str(v) for v in shown]
+        name = label(C, ind)
+        labels.append(name)
+        counts.append(shown)
+        texts.append(mark)
+        rows.append([txt(name), num(w.fmt(entry.get("threshold_points"), 2), "threshold"),
+                     num(w.fmt(entry.get("reliability"), 2), "reliability"),
+                     txt(entry.get("reliability_source") or "-"), cnt(cells["n"], "n" in hidden, "n"),
+                     *(cnt(cells[k], k in hidden, k) for k in keys)])
+    if not rows:
+        return ""
+    from evalkit.plots.change import mpl_reliable_change, plotly_reliable_change
+
+    out = [table(["indicator", "threshold (points)", "reliability", "reliability from", "n", "improved",
+                  "no reliable change", "deteriorated"], rows, to=_to(), policy=pol, table_id="ek-reliable-change")]
+    out.append(emit(lambda: plotly_reliable_change([_h(x) for x in labels], counts, texts),
+                    lambda: mpl_reliable_change(labels, counts, texts)))
+    return "".join(out)
+
+
+def event_study(R: ResultSet, C: Mapping) -> str:
+    es = (R.sections or {}).get("event_study")
+    if not isinstance(es, Mapping) or not es:
+        return ""
+    from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
+
+    out = []
+    for ind, entry in es.items():
+        if not isinstance(entry, Mapping):
+            continue
+        rows = []
+        for r in entry.get("rows") or []:
+            t = r.get("event_time")
+            good = None
+            rows.append(ForestRow(label=f"t = {t}", estimate=r.get("estimate") or 0.0, ci_low=r.get("ci_low"),
+                                  ci_high=r.get("ci_high"), null=0.0,
+                                  outcome="unknown" if good is None else good))
+        test = entry.get("pre_trend_test") or {}
+        out.append(f"\n#### {md_text(label(C, ind))}\n")
+        if test.get("p_value") is not None:
+            out.append(_p(f"Pre-trend test ({test.get('hypothesis', 'leads are zero')}): p = {w.fmt_p(test['p_value'])}."
+                          + (" The leads differ from zero: the parallel-trends assumption is in doubt."
+                             if test["p_value"] < 0.05 else " No evidence against parallel trends.")))
+        if rows:
+            out.append(emit(lambda rows=rows: plotly_forest(rows, x_title="effect relative to t = -1"),
+                            lambda rows=rows: mpl_forest(rows, x_title="effect relative to t = -1")))
+    return "".join(out)
+
+
+def robustness(R: ResultSet, C: Mapping) -> str:
+    sec = R.sections or {}
+    out = []
+    rob = sec.get("robustness")
+    refs = rob.get("refutations") if isinstance(rob, Mapping) else rob
+    if isinstance(refs, list) and refs:
+        rows = [[txt(r.get("name")), num(w.fmt(r.get("original_effect", r.get("original"))), "original"),
+                 num(w.fmt(r.get("new_effect", r.get("new"))), "new"),
+                 txt({True: "pass", False: "fail"}.get(r.get("passed", r.get("pass")), str(r.get("result", "-")))),
+                 txt(r.get("rule") or "-")] for r in refs if isinstance(r, Mapping)]
+        out.append(table(["refutation", "original effect", "new effect", "result", "rule"], rows, to=_to(),
+                         policy=policy(C), table_id="ek-robustness"))
+    sens = sec.get("sensitivity")
+    if isinstance(sens, Mapping) and sens:
+        bits = []
+        ev = sens.get("e_value")
+        if isinstance(ev, Mapping):
+            bits.append(f"E-value: {w.fmt(ev.get('point'), 2)} for the estimate, {w.fmt(ev.get('ci_bound', ev.get('ci')), 2)} "
+                        "for the confidence limit nearer no effect (how strongly an unmeasured confounder would have "
+                        "to be associated with both taking part and the outcome to explain the effect away).")
+        elif ev is not None:
+            bits.append(f"E-value: {w.fmt(ev, 2)}.")
+        gamma = sens.get("rosenbaum_gamma", sens.get("gamma"))
+        if gamma is not None:
+            bits.append(f"Rosenbaum bound: the conclusion holds up to Gamma = {w.fmt(gamma if not isinstance(gamma, Mapping) else gamma.get('gamma'), 2)}.")
+        out.append(_p(*bits))
+    if not out:
+        return _note("No robustness or sensitivity checks were recorded for this design.")
+    return "".join(out)
+
+
+def feasibility(R: ResultSet, C: Mapping) -> str:
+    fs = (R.sections or {}).get("feasibility")
+    if not isinstance(fs, Mapping):
+        return ""
+    pol = policy(C)
+    rows = []
+    for r in fs.get("criteria") or fs.get("rows") or []:
+        if not isinstance(r, Mapping):
+            continue
+        count = r.get("count")
+        rows.append([txt(r.get("label") or r.get("name") or r.get("id")), num(w.fmt_pct(r.get("value"))
+                     if isinstance(r.get("value"), float) and r.get("value") <= 1 else w.fmt(r.get("value")), "value"),
+                     num(f"{w.fmt_pct(r.get('ci_low'))} to {w.fmt_pct(r.get('ci_high'))}"
+                         if r.get("ci_low") is not None else "-", "ci"),
+                     cnt(count if isinstance(count, int) else None, False, "count"),
+                     txt(r.get("rag") or "-", "rag")])
+    out = []
+    if rows:
+        out.append(table(["criterion", "value", "CI", "count", "RAG"], rows, to=_to(), policy=pol,
+                         table_id="ek-feasibility"))
+    verdict = fs.get("verdict") or fs.get("overall")
+    if verdict:
+        out.append(_p(f"Overall: {verdict if not isinstance(verdict, Mapping) else verdict.get('verdict', '')}."))
+    return "".join(out)
+
+
+def external(R: ResultSet, C: Mapping) -> str:
+    ex = (R.sections or {}).get("external")
+    if not isinstance(ex, Mapping):
+        return ""
+    pol = policy(C)
+    bits = [f"Source: {ex.get('citation') or 'not given'}."]
+    sample = ex.get("sample") or {}
+    t, c, k = sample.get("treated"), sample.get("comparison"), sample.get("clusters")
+    rows = []
+    cells = {"t": t, "c": c}
+    hidden = suppress(cells, [], pol)
+    rows.append([txt("took part"), cnt(t, "t" in hidden)])
+    rows.append([txt("comparison"), cnt(c, "c" in hidden)])
+    if k is not None:
+        rows.append([txt("clusters"), cnt(k, pol.small(k))])
+    attr = ex.get("attrition") or {}
+    if attr.get("overall") is not None:
+        bits.append(f"Overall attrition {w.fmt_pct(attr['overall'])}, differential {w.fmt_pct(attr.get('differential'))}.")
+    if ex.get("baseline_equivalence") is not None:
+        bits.append("Baseline equivalence was " + ("shown." if ex["baseline_equivalence"] else "not shown."))
+    if ex.get("intention_to_treat") is not None:
+        bits.append("Analysis by intention to treat." if ex["intention_to_treat"] else "Not analysed by intention to treat.")
+    if ex.get("follow_up_months"):
+        bits.append(f"Follow-up: {ex['follow_up_months']} months.")
+    return _p(*bits) + table(["sample", "count"], rows, to=_to(), policy=pol, table_id="ek-external-sample")
+
+
+def evidence(R: ResultSet, C: Mapping) -> str:
+    rating = C.get("evidence")
+    if not isinstance(rating, Mapping) or not rating:
+        return _note("No evidence rating was available when this report was written "
+                     "(run `evalkit compare` and then `evalkit report` again).")
+    out = []
+    level = rating.get("level")
+    if level:
+        ne = " (NE: evidence of no effect or harm)" if rating.get("not_effective") or rating.get("ne") else ""
+        out.append(_p(f"EIF evidence level for {rating.get('programme') or R.intervention}: {level}{ne}."))
+    for key in ("explanation", "reasons", "why"):
+        value = rating.get(key)
+        if isinstance(value, str):
+            out.append(_p(value))
+        elif isinstance(value, list):
+            out.extend("\n- " + md_text(v if isinstance(v, str) else json.dumps(v, sort_keys=True)) for v in value)
+            out.append("\n")
+    study = rating.get("study")
+    if isinstance(study, Mapping):
+        bits = [f"This study: {study.get('design_words') or R.design}"]
+        if study.get("sms") is not None:
+            bits.append(f"Maryland Scientific Methods Scale level {study['sms']}")
+        if study.get("supports"):
+            bits.append(f"can support up to level {study['supports']}")
+        out.append(_p(", ".join(str(b) for b in bits) + "."))
+        checks = [c for c in study.get("checks") or [] if isinstance(c, Mapping)]
+        if checks:
+            rows = [[txt(c.get("id")), txt(c.get("status")), txt(c.get("evidence") or "")] for c in checks]
+            out.append(table(["check", "status", "evidence"], rows, to=_to(), policy=policy(C),
+                             table_id="ek-evidence-checks"))
+    if rating.get("basis"):
+        out.append(_p(f"The level rests on {rating['basis']}."))
+    cited = rating.get("rests_on") or rating.get("rules")
+    if isinstance(cited, Mapping):
+        for who, ids in cited.items():
+            if ids:
+                out.append(_p(f"Rules published by {'EIF' if who == 'EIF' else 'evalkit (a configurable toolkit default, not EIF)'}: "
+                              + ", ".join(map(str, ids)) + "."))
+    return "".join(out) or _note("The rating file holds no level.")
+
+
+def limitations(R: ResultSet, C: Mapping) -> str:
+    if not R.warnings:
+        return _p("The run recorded no cautions. The limitations of the design itself are described under methods.")
+    out = []
+    for wn in R.warnings:
+        where = f" ({label(C, wn.indicator)})" if wn.indicator else ""
+        out.append("\n- " + md_text(f"{wn.message}{where}") + f" \\[{md_text(wn.code)}\\]")
+    return "".join(out) + "\n"
+
+
+def manifest(R: ResultSet, C: Mapping) -> str:
+    m = R.manifest
+    out = [_p(f"evalkit {m.evalkit_version}, Python {m.python_version}, seed {m.seed}. Results schema {R.schema}. "
+              "The same inputs and seed give a byte-identical results.json.")]
+    rows = [[txt(i.get("path")), txt(i.get("role", "-")), txt(i.get("sha256", "-"), "sha256"),
+             txt(i.get("rows", "-"))] for i in m.inputs]
+    out.append(table(["input", "role", "SHA-256", "rows"], rows, to=_to(), policy=policy(C), table_id="ek-inputs"))
+    deps = [[txt(k), txt(v)] for k, v in sorted(m.dependencies.items())]
+    out.append(table(["package", "version"], deps, to=_to(), policy=policy(C), table_id="ek-dependencies"))
+    return "".join(out)

@@ -1,0 +1,278 @@
+"""Write a report's Quarto source from an evaluation's results, and render it.
+
+``write_report(evaluation, folder)`` writes ``folder/context.json`` (labels and logic model
+from the project's YAML, the disclosure threshold, the programme's rating when the evidence
+portfolio exists) and ``folder/index.qmd``, whose code chunks read ``results.json`` and
+``context.json`` at render time: no number is written into the ``.qmd`` itself.
+``build_reports`` does that for many evaluations, renders each (HTML, optionally PDF), runs the
+disclosure check on every rendered file, and writes the portfolio page and index
+(``reports/index.qmd``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.errors import EvalkitError
+from evalkit.report.disclosure import DEFAULT_THRESHOLD, Policy, check_rendered
+from evalkit.report.figures import md_text
+from evalkit.results import ResultSet
+
+PORTFOLIO_FILE = "portfolio.json"
+PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
+
+
+def _yaml_str(text: str) -> str:
+    """A YAML scalar that Quarto reads as literal text (Markdown-escaped, JSON-quoted)."""
+    return json.dumps(md_text(text), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------
+# context
+
+
+def read_portfolio(reports_dir: Path) -> dict | None:
+    path = Path(reports_dir) / PORTFOLIO_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, Mapping) and data.get("schema") == PORTFOLIO_SCHEMA else None
+
+
+def rating_for(portfolio: Mapping | None, intervention: str, evaluation: str) -> dict | None:
+    if not portfolio:
+        return None
+    for row in portfolio.get("interventions") or []:
+        if isinstance(row, Mapping) and row.get("intervention") == intervention:
+            study = next((s for s in row.get("studies") or [] if isinstance(s, Mapping)
+                          and s.get("evaluation") == evaluation), None)
+            keep = {k: row.get(k) for k in ("intervention", "name", "level", "not_effective", "harm", "resting_on",
+                                             "explanation", "rests_on", "basis", "rules_version")}
+            keep["programme"] = row.get("name") or intervention
+            if study:
+                keep["study"] = {k: study.get(k) for k in ("design_words", "sms", "supports", "external")}
+                keep["study"]["checks"] = [
+                    {k: c.get(k) for k in ("id", "status", "evidence")} for c in study.get("checks") or []
+                    if isinstance(c, Mapping)]
+            return keep
+    return None
+
+
+def build_context(evaluation, *, threshold: int = DEFAULT_THRESHOLD, portfolio: Mapping | None = None) -> dict:
+    """What a report shows besides the results: from the plan and logic model, never from data."""
+    lm = evaluation.intervention
+    nodes = [{"id": n.id, "label": n.label, "kind": n.kind, "horizon": n.horizon} for n in lm.nodes.values()]
+    indicators = {i.id: {"label": i.label, "measures": i.measures.id, "type": i.type.value,
+                         "direction": i.direction.value, "source": i.source.value, "child_outcome": i.child_outcome}
+                  for i in lm.indicators.values()}
+    ev = {"id": evaluation.id, "title": evaluation.title, "design": evaluation.design.value,
+          "stage": evaluation.stage.value, "follow_up_months": evaluation.follow_up_months,
+          "primary_outcome": evaluation.primary_outcome.id, "external": evaluation.is_external,
+          "evaluator": {"name": evaluation.evaluator.name, "independent": evaluation.evaluator.independent}}
+    return {
+        "schema": "evalkit.report-context/v1",
+        "evaluation": ev,
+        "intervention": {"id": lm.id, "name": lm.name, "summary": lm.summary, "prevention": lm.prevention.value,
+                         "population": lm.population_description, "problem": lm.problem},
+        "indicators": indicators,
+        "logic_model": {"nodes": nodes, "links": [list(link) for link in lm.links]},
+        "disclosure": {"threshold": int(threshold)},
+        "evidence": rating_for(portfolio, lm.id, evaluation.id),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# the .qmd
+
+
+def _chunk(call: str, label: str | None = None, cap: str | None = None) -> str:
+    opts = "#| output: asis\n"
+    if label:
+        opts += f"#| label: {label}\n"
+    if cap:
+        opts += f"#| fig-cap: {json.dumps(cap)}\n"
+    return f"```{{python}}\n{opts}print({call})\n```\n"
+
+
+def report_qmd(results: ResultSet, context: Mapping) -> str:
+    """The Quarto source of one report. Sections appear only where the results hold them."""
+    from evalkit.report import sections as S
+
+    sec = results.sections or {}
+    iv = context.get("intervention") or {}
+    subtitle = f"{iv.get('name') or results.intervention}: evaluation report"
+    parts = [f"""---
+title: {_yaml_str(results.title)}
+subtitle: {_yaml_str(subtitle)}
+lang: en-GB
+toc: true
+format:
+  html:
+    toc: true
+    embed-resources: true
+  typst:
+    toc: true
+execute:
+  echo: false
+  warning: false
+jupyter: python3
+---
+
+<!-- Written by `evalkit report` from results.json and context.json; edit the code, not the numbers. -->
+
+```{{python}}
+#| include: false
+from evalkit.report import sections as S
+R, C = S.load()
+```
+
+## Summary {{#sec-summary}}
+
+{_chunk("S.summary(R, C)")}
+"""]
+    mermaid = S.mermaid_logic_model(context, sorted({e.indicator for e in results.estimates}))
+    if mermaid:
+        parts.append(f"## Logic model {{#sec-logic-model}}\n\n```{{mermaid}}\n{mermaid}\n```\n\n"
+                     f"{_chunk('S.logic_model_note(R, C)')}\n")
+    parts.append(f"## Participant flow {{#sec-flow}}\n\n{_chunk('S.flow(R, C)')}\n")
+    parts.append(f"## Methods {{#sec-methods}}\n\n{_chunk('S.methods(R, C)')}\n")
+    if "external" in sec:
+        parts.append(f"## The study {{#sec-external}}\n\n{_chunk('S.external(R, C)')}\n")
+    if "balance" in sec or "matching" in sec:
+        parts.append("## Balance after matching {#sec-balance}\n\n"
+                     f"{_chunk('S.matching(R, C)')}\n{_chunk('S.balance(R, C)', 'fig-love', 'Love plot: absolute standardised mean differences before and after matching (dashed line: 0.1).')}\n")
+    if "feasibility" in sec:
+        parts.append(f"## Feasibility criteria {{#sec-feasibility}}\n\n{_chunk('S.feasibility(R, C)')}\n")
+    parts.append("## Results {#sec-results}\n\n" + _chunk("S.results_table(R, C)") + "\n"
+                 + _chunk("S.forest(R, C)", "fig-forest",
+                          "Forest plot of the main estimates with their confidence intervals (dashed line: no difference).")
+                 + "\n")
+    if "reliable_change" in sec:
+        parts.append(f"## Reliable change {{#sec-reliable-change}}\n\n{_chunk('S.reliable_change(R, C)')}\n")
+    if "event_study" in sec:
+        parts.append(f"## Event study {{#sec-event-study}}\n\n{_chunk('S.event_study(R, C)')}\n")
+    parts.append(f"## Robustness and sensitivity {{#sec-robustness}}\n\n{_chunk('S.robustness(R, C)')}\n")
+    parts.append(f"## Evidence rating {{#sec-evidence}}\n\n{_chunk('S.evidence(R, C)')}\n")
+    parts.append("## Limitations {#sec-limitations}\n\n::: {.callout-warning title=\"What the run flagged\"}\n"
+                 f"{_chunk('S.limitations(R, C)')}:::\n\n")
+    parts.append(f"## Reproducibility {{#sec-manifest}}\n\n{_chunk('S.manifest(R, C)')}\n")
+    return "\n".join(parts)
+
+
+def write_report(results_path: Path, evaluation, *, threshold: int = DEFAULT_THRESHOLD,
+                 portfolio: Mapping | None = None) -> Path:
+    """Write ``context.json`` and ``index.qmd`` beside ``results_path``; return the ``.qmd``."""
+    results_path = Path(results_path)
+    folder = results_path.parent
+    results = ResultSet.read(results_path)
+    context = build_context(evaluation, threshold=threshold, portfolio=portfolio)
+    (folder / "context.json").write_text(json.dumps(context, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                                         encoding="utf-8")
+    qmd = folder / "index.qmd"
+    qmd.write_text(report_qmd(results, context), encoding="utf-8")
+    return qmd
+
+
+# --------------------------------------------------------------------------------------------
+# the portfolio page and index
+
+
+def index_qmd(title: str = "Evaluations and the evidence portfolio") -> str:
+    return f"""---
+title: {_yaml_str(title)}
+lang: en-GB
+toc: true
+execute:
+  echo: false
+  warning: false
+jupyter: python3
+---
+
+```{{python}}
+#| include: false
+from evalkit.report import portfolio as P
+I, F = P.load()
+```
+
+## Interventions by evidence level {{#sec-portfolio}}
+
+{_chunk("P.portfolio_table(I, F)")}
+{_chunk("P.portfolio_forest(I, F)", "fig-portfolio", "Headline effect of each intervention (its own units; compare within an intervention only).")}
+
+## Every report {{#sec-reports}}
+
+{_chunk("P.report_list(I, F)")}
+"""
+
+
+@dataclass
+class Built:
+    evaluation: str
+    qmd: Path
+    html: Path | None = None
+    pdf: Path | None = None
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def build_reports(project, evaluations: Sequence, *, reports_dir: Path, threshold: int = DEFAULT_THRESHOLD,
+                  pdf: bool = False, render: bool = True, index: bool = True, log=print) -> list[Built]:
+    """Write (and render) each evaluation's report, then the portfolio page and index."""
+    from evalkit.report.render import render_html, render_pdf
+
+    reports_dir = Path(reports_dir)
+    portfolio = read_portfolio(reports_dir)
+    policy = Policy(threshold=threshold)
+    built: list[Built] = []
+    for evaluation in evaluations:
+        results_path = reports_dir / evaluation.id / "results.json"
+        if not results_path.exists():
+            raise EvalkitError(f"{evaluation.id}: no results at {results_path}; run `evalkit run {evaluation.id}` first")
+        start = time.perf_counter()
+        qmd = write_report(results_path, evaluation, threshold=threshold, portfolio=portfolio)
+        b = Built(evaluation.id, qmd)
+        if render:
+            b.html = check_rendered(render_html(qmd, qmd.with_suffix(".html")), policy)
+            if pdf:
+                b.pdf = render_pdf(qmd, qmd.with_suffix(".pdf"))
+        b.seconds = time.perf_counter() - start
+        built.append(b)
+        log(f"{evaluation.id}: wrote {qmd}" + (f", {b.html}" if b.html else "") + (f", {b.pdf}" if b.pdf else ""))
+    if index:
+        listing = []
+        for folder in sorted(p.parent for p in reports_dir.glob("*/index.qmd")):
+            try:
+                r = ResultSet.read(folder / "results.json")
+            except (OSError, EvalkitError, ValueError, KeyError):
+                continue
+            listing.append({"id": r.evaluation, "title": r.title, "intervention": r.intervention,
+                            "design": r.design, "href": f"{folder.name}/index.html",
+                            "pdf": f"{folder.name}/index.pdf" if (folder / "index.pdf").exists() else None})
+        names = {lm.id: lm.name for lm in project.interventions.values()} if project is not None else {}
+        (reports_dir / "index.json").write_text(json.dumps(
+            {"schema": "evalkit.report-index/v1", "reports": listing, "intervention_names": names,
+             "disclosure": {"threshold": threshold}}, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8")
+        qmd = reports_dir / "index.qmd"
+        qmd.write_text(index_qmd(), encoding="utf-8")
+        b = Built("index", qmd)
+        if render:
+            start = time.perf_counter()
+            b.html = check_rendered(render_html(qmd, qmd.with_suffix(".html")), policy)
+            b.seconds = time.perf_counter() - start
+        built.append(b)
+        log(f"portfolio and index: wrote {qmd}" + (f", {b.html}" if b.html else ""))
+    return built
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

@@ -315,3 +315,36 @@ def test_two_cli_runs_are_byte_identical(example_project, tmp_path):
     assert data["schema"] == "evalkit.results/v1" and data["design"] == "pre_post"
     assert "reliable_change" in data["sections"] and "attrition" in data["sections"]
     assert any(w["code"] == "no_causal_claim" for w in data["warnings"])
+
+
+def test_several_follow_ups_no_variation_and_no_discordant_pairs(tmp_path):
+    frame = pd.DataFrame({"id": range(6), "w0": [.1, .2, .3, .4, .5, .6], "w1": [.2, .3, .4, .5, .6, .7],
+                          "w2": [.3, .2, .5, .5, .9, .6], "s0": [0, 0, 1, 1, 0, 1], "s1": [0, 0, 1, 1, 0, 1]})
+    ev = make_plan(tmp_path, frame, {"wellbeing": {"baseline": "w0", "exit": "w1", "follow_up_6m": "w2"},
+                                     "susp": {"baseline": "s0", "exit": "s1"}})
+    result = run(ev)
+    by = {(e.indicator, e.timepoints[-1]): e for e in result.estimates}
+    assert set(by) == {("wellbeing", "exit"), ("wellbeing", "follow_up_6m"), ("susp", "exit")}
+    flat = by[("wellbeing", "exit")]  # every change 0.1 (up to rounding): no spread, no inference
+    assert flat.estimate == pytest.approx(0.1) and flat.std_error is None and flat.p_value is None
+    assert flat.primary and not by[("wellbeing", "follow_up_6m")].primary
+    assert by[("wellbeing", "follow_up_6m")].comparison == "follow_up_6m vs baseline"
+    assert {"no_inference", "no_discordant_pairs"} <= set(codes(result))
+    notes = [s.note for s in result.flow if s.stage == "with_follow_up" and s.indicator == "wellbeing"]
+    assert notes == ["exit", "follow_up_6m"]
+
+
+def test_covariates_are_reported_as_ignored(tmp_path):
+    import yaml
+
+    frame = cohort(n=40, lost=0)
+    make_plan(tmp_path, frame, SDQ)
+    plan_path = tmp_path / "evaluations" / "demo.yml"
+    plan = yaml.safe_load(plan_path.read_text())
+    plan["covariates"] = ["female"]
+    plan_path.write_text(yaml.safe_dump(plan))
+    from evalkit.project import load_project
+
+    ev = load_project(tmp_path, check_data=False).evaluation("demo-prepost")
+    (w,) = [w for w in run(ev).warnings if w.code == "option_ignored"]
+    assert "covariates (female)" in w.message

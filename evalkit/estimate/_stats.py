@@ -19,6 +19,8 @@ MCNEMAR_EXACT_BELOW = 25
 # R's wilcox.test uses the exact signed-rank distribution below 50 non-zero differences
 # when there are no ties or zeros; we follow the same rule so numbers match R.
 WILCOXON_EXACT_BELOW = 50
+# a standard deviation below this share of the data's magnitude is floating-point noise
+NO_SPREAD = 1e-10
 
 
 def z_crit(level: float) -> float:
@@ -68,7 +70,10 @@ def paired_mean(d, level: float = 0.95) -> dict:
         t = mean / se
         p = 2 * stats.t.sf(np.abs(t), df) if n > 1 else np.full(d.shape[:-1], np.nan)
         q = t_crit(df, level) if n > 1 else np.nan
-    se = np.where(se > 0, se, np.nan) if n > 1 else se
+    if n > 1:
+        # differences equal up to rounding noise (e.g. 0.2 - 0.1 vs 0.3 - 0.2) have no spread to speak of
+        scale = np.max(np.abs(d), axis=-1)
+        se = np.where(sd > NO_SPREAD * np.maximum(scale, 1e-300), se, np.nan)
     return {"n": n, "mean": mean, "sd": sd, "se": se, "df": df, "t": np.where(np.isfinite(se), t, np.nan),
             "p": np.where(np.isfinite(se), p, np.nan), "ci_low": mean - q * se, "ci_high": mean + q * se}
 
@@ -96,7 +101,7 @@ def cluster_mean(d, clusters, level: float = 0.95) -> dict:
     var = g / (g - 1) * float(np.sum(sums**2)) / n**2
     se = math.sqrt(var)
     df = g - 1
-    if se <= 0:
+    if se <= NO_SPREAD * float(np.max(np.abs(d))):
         return {"n": n, "clusters": g, "mean": mean, "se": math.nan, "df": df, "t": math.nan, "p": math.nan,
                 "ci_low": math.nan, "ci_high": math.nan}
     t = mean / se

@@ -189,7 +189,7 @@ def _score(ind, pre, post, clusters, base) -> tuple[list[Estimate], list[RunWarn
     sd_pre = float(pre.std(ddof=1)) if n > 1 else math.nan
     sd_post = float(post.std(ddof=1)) if n > 1 else math.nan
     sd_d = float(t["sd"])
-    d_z = mean / sd_d if n > 1 and sd_d > 0 else math.nan
+    d_z = mean / sd_d if math.isfinite(float(t["se"])) else math.nan
     sd_av = (sd_pre + sd_post) / 2
     d_av = mean / sd_av if n > 1 and sd_av > 0 else math.nan
     j = float(st.hedges_correction(n - 1)) if n > 1 else math.nan
@@ -269,7 +269,11 @@ def _binary(ind, pre, post, clusters, base) -> tuple[list[Estimate], list[RunWar
         units="proportion", direction_good=_good(diff, ind),
         effect_size=EffectSize("risk_ratio", float(rr), _f(rr_lo), _f(rr_hi)) if math.isfinite(rr) else None,
         subgroup=base["subgroup"], comparison=base["comparison"], ci_level=CI_LEVEL, details=details)
-    return [est], []
+    warns = []
+    if b + c == 0:
+        warns.append(RunWarning("no_discordant_pairs", f"{ind.id} ({base['label']}): nobody changed status between "
+                                "baseline and follow-up; the CI reflects no observed change, not certainty", ind.id))
+    return [est], warns
 
 
 def _count(ind, pre, post, clusters, base) -> tuple[list[Estimate], list[RunWarning]]:
@@ -346,6 +350,13 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                             "expected a cluster id on every row")
         clusters_all = st._factorize(cl)[0]
     subgroups = _subgroups(evaluation, frame, warnings)
+    # options a single-group change analysis cannot use: say so rather than drop them silently
+    if evaluation.covariates:
+        warnings.append(RunWarning("option_ignored", "covariates (" + ", ".join(evaluation.covariates) + ") are not "
+                                   "used by a pre/post analysis: the change is unadjusted"))
+    if evaluation.weights:
+        warnings.append(RunWarning("option_ignored", f"weights ('{evaluation.weights}') are not used by a pre/post "
+                                   "analysis: every complete pair counts once"))
 
     estimates: list[Estimate] = []
     flow: list[FlowStage] = [FlowStage("in_data", n_in, note="rows in the data file")]

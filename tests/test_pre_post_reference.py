@@ -69,7 +69,8 @@ def check_score(est, dataset, clustered=False):
         close(est.p_value, dataset, "p_t")
 
 
-@pytest.mark.parametrize("dataset,file", [("sleep", "score_sleep.csv"), ("small", "score_small.csv")])
+@pytest.mark.parametrize("dataset,file", [("sleep", "score_sleep.csv"), ("small", "score_small.csv"),
+                                          ("zeros", "score_zeros.csv")])
 def test_score_matches_r(tmp_path, dataset, file):
     frame = _read(file).rename(columns={"pre": "w_pre", "post": "w_post"})
     ev = make_plan(tmp_path, frame, {"wellbeing": {"baseline": "w_pre", "exit": "w_post"}})

@@ -123,7 +123,7 @@ def wilcoxon_signed_rank(d) -> dict:
     Zeros are dropped (Wilcoxon's convention). ``statistic_v`` is R's V, the sum of the
     ranks of the positive differences. Exact null distribution when fewer than 50 non-zero
     differences and no ties; otherwise the normal approximation with tie correction and
-    continuity correction (R's defaults).
+    continuity correction (R's defaults; R also leaves the exact test when there are zeros).
     """
     from scipy import stats
 
@@ -136,7 +136,7 @@ def wilcoxon_signed_rank(d) -> dict:
     v = float(ranks[nz > 0].sum())
     ties = bool(np.unique(np.abs(nz)).size < n)
     zeros = bool(nz.size < d.size)
-    if n < WILCOXON_EXACT_BELOW and not ties:
+    if n < WILCOXON_EXACT_BELOW and not ties and not zeros:
         res = stats.wilcoxon(nz, zero_method="wilcox", method="exact")
         method = "exact signed-rank distribution"
     else:

@@ -52,3 +52,11 @@ pre = rng.poisson(mu)
 post = rng.poisson(mu * 0.7)
 pd.DataFrame({"id": [f"C{i:03d}" for i in range(n)], "area": [f"A{a:02d}" for a in area], "pre": pre,
               "post": post}).to_csv(HERE / "count_pairs.csv", index=False)
+
+# 6. small, no ties, but two zero differences: R leaves the exact test when there are zeros
+n = 14
+pre = np.round(rng.normal(20, 5, n), 2)
+post = np.round(pre + 1.0 + rng.normal(0, 3, n), 2)
+post[[3, 8]] = pre[[3, 8]]
+pd.DataFrame({"id": [f"Z{i:02d}" for i in range(n)], "pre": pre, "post": post}).to_csv(
+    HERE / "score_zeros.csv", index=False)

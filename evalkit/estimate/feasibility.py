@@ -192,8 +192,6 @@ def read_sessions(evaluation: m.Evaluation, ids: pd.Series) -> pd.DataFrame | No
     columns = [c for c in (spec.id, spec.date, spec.attended, spec.hours, spec.fidelity) if c]
     frame = read_table(path, columns, spec.sheet)
     label = spec.path
-    if frame.empty:
-        raise DataError(f"{label}: the session file has no rows (expected one row per session)")
     out = pd.DataFrame({"id": frame[spec.id].astype("string"),
                         "date": _dates(frame[spec.date], label, spec.date)})
     missing = out["date"].isna() | out["id"].isna()

@@ -63,4 +63,10 @@ def external_section(**over):
     return base
 
 
-__all__ = ["estimate", "study", "external_section", "FlowStage", "CLEAN_BALANCE", "INDICATORS"]
+__all__ = ["estimate", "study", "clean_pair", "external_section", "FlowStage", "CLEAN_BALANCE", "INDICATORS"]
+
+
+def clean_pair(evaluation, intervention="prog", *, follow_up=12, p=0.001, sections=None, **kw):
+    """A clean matched study (Level-3 quality) of ``intervention``."""
+    return study(evaluation, "matched_comparison", intervention=intervention, follow_up=follow_up, p=p, n=200,
+                 timepoints=("baseline", f"follow_up_{follow_up}m"), sections=sections, **kw)

@@ -327,6 +327,8 @@ def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | No
             return {"treated": _get(sample, "treated"), "comparison": _get(sample, "comparison")}
         return {"treated": _get(sample, "treated")}
     e = primary_estimate
+    if design in ("interrupted_time_series", "feasibility"):
+        return {"treated": None}  # a population series, or delivery records: no analysed participants
     if design in COMPARATIVE:
         treated = e.n_treated if e is not None else None
         comparison = e.n_comparison if e is not None else None
@@ -350,6 +352,8 @@ def _sample_check(arms, context, rules) -> Check:
     label = CHECK_LABELS["sample_size"]
     if context.design == "interrupted_time_series":
         return Check("sample_size", label, NA, "a population series: participants are not counted", rid)
+    if context.design == "feasibility":
+        return Check("sample_size", label, NA, "a feasibility study: sample size is planned, not tested", rid)
     if any(v is None for v in arms.values()):
         known = ", ".join(f"{k} {v}" for k, v in arms.items() if v is not None) or "none reported"
         return Check("sample_size", label, UNKNOWN, f"participants per arm not all known ({known})", rid)

@@ -164,8 +164,9 @@ def rate_programme(intervention: str, assessments: Sequence[StudyAssessment], ru
         used += LEVEL_RULES["3"]
         causal = [s for s in studies if s.check("causal_design").status == "passed"]
         if not causal:
-            lines.append(f"Not Level 3: no study has a comparison group (needs one of: "
-                         f"{', '.join(rules.value('causal_designs'))}) that can support a causal claim.")
+            waiting = f"; not yet rated: {', '.join(u.evaluation for u in unrated)}" if unrated else ""
+            lines.append(f"Not Level 3: no rated study has a comparison group (needs one of: "
+                         f"{', '.join(rules.value('causal_designs'))}) that can support a causal claim{waiting}.")
         for s in causal:
             lines.append(f"Not Level 3: {s.evaluation}: {_blocking_words(s, '3')}.")
             for cid in s.blocking.get("3", ()):

@@ -1,0 +1,321 @@
+"""Evidence ratings: each rule boundary of the EIF levels, on small hand-made portfolios of studies."""
+
+from __future__ import annotations
+
+import pytest
+from test_evidence_helpers import CLEAN_BALANCE, estimate, external_section, study
+
+from evalkit.errors import EvalkitError
+from evalkit.evidence.assess import assess_study
+from evalkit.evidence.rate import rate_results
+from evalkit.evidence.rules import load_rules
+
+RULES = load_rules()
+
+
+def rate(*pairs, rules=RULES):
+    ratings = rate_results([p[0] for p in pairs], {p[1].evaluation: p[1] for p in pairs},
+                           interventions={"prog": "A programme"}, rules=rules)
+    assert len(ratings) == 1
+    return ratings[0]
+
+
+def text(rating) -> str:
+    return "\n".join(rating.explanation)
+
+
+def clean_matched(name, *, follow_up=6, p=0.001, good=True, n=200, independent=True, **kw):
+    tp = ("baseline", f"follow_up_{follow_up}m")
+    return study(name, "matched_comparison", follow_up=follow_up, p=p, good=good, n=n, timepoints=tp,
+                 independent=independent, **kw)
+
+
+# ---------------------------------------------------------------------------- the Done-when boundaries
+
+
+def test_no_studies_is_nl2():
+    r = rate_results([], interventions={"prog": "A programme"}, rules=RULES)[0]
+    assert (r.level, r.not_effective, r.harm) == ("NL2", False, False)
+    assert "no rated study of A programme" in text(r)
+
+
+def test_one_significant_pre_post_study_is_level_2():
+    r = rate(study("pp"))
+    assert r.level == "2" and not r.not_effective
+    assert r.resting_on == ("pp",)
+    assert "Level 2 rests on pp (pre/post, SMS 1)" in text(r)
+    assert "Not Level 3: no rated study has a comparison group" in text(r)
+
+
+def test_pre_post_without_significant_change_is_nl2():
+    r = rate(study("pp", p=0.2))
+    assert r.level == "NL2"
+    assert "Not Level 2: pp: significant improvement in a child outcome failed" in text(r)
+
+
+def test_too_few_participants_is_nl2_and_boundary_at_min_n():
+    assert RULES.value("min_n_per_arm") == 30
+    r = rate(study("pp", n=29))
+    assert r.level == "NL2"
+    assert "too few participants: 29 analysed (fewer than 30" in text(r)
+    assert rate(study("pp", n=30)).level == "2"
+    # per arm in a comparison: 29 treated is too few however many comparisons there are
+    r = rate(clean_matched("m", n_treated=29, n_comparison=400))
+    assert r.level == "NL2"
+    assert "fewer than 30 in treated" in text(r)
+
+
+def test_matched_study_failing_baseline_equivalence_is_level_2():
+    balance = {"rows": [{"term": "age", "smd_after": 0.31, "adjusted": True},
+                        {"term": "attend_pre", "smd_after": 0.02, "adjusted": False}]}
+    r = rate(clean_matched("m", sections={"balance": balance}))
+    assert r.level == "2"
+    assert "Not Level 3: m: baseline equivalence failed" in text(r)
+    assert "over 0.25: age 0.31" in text(r)
+
+
+@pytest.mark.parametrize(("smd", "adjusted", "status"), [
+    (0.05, False, "passed"),   # at the no-adjustment bound
+    (0.06, False, "failed"),   # needs adjustment, has none
+    (0.06, True, "passed"),
+    (0.25, True, "passed"),    # at the adjusted bound
+    (0.251, True, "failed"),
+])
+def test_baseline_equivalence_wwc_bands(smd, adjusted, status):
+    balance = {"rows": [{"term": "age", "smd_after": -smd, "adjusted": adjusted}]}
+    result, ctx = clean_matched("m", sections={"balance": balance})
+    assert assess_study(result, ctx, RULES).check("baseline_equivalence").status == status
+
+
+def test_clean_matched_study_is_level_3():
+    r = rate(clean_matched("m"))
+    assert r.level == "3" and not r.not_effective
+    assert "Level 3 rests on m (matched comparison, SMS 3), of Level-3 quality" in text(r)
+    assert "Not Level 4: needs at least 2 studies" in text(r)
+    a = r.studies[0]
+    assert a.supports == "3" and a.rigorous
+    assert a.check("baseline_equivalence").status == "passed"
+
+
+def test_two_clean_studies_with_a_12_month_follow_up_are_level_4():
+    r = rate(clean_matched("m1", follow_up=12), clean_matched("m2", follow_up=6))
+    assert r.level == "4"
+    assert set(r.resting_on) == {"m1", "m2"}
+    assert "No '+': EIF's criteria for '+' are not published" in text(r)
+
+
+def test_two_clean_studies_without_a_12_month_follow_up_are_level_3():
+    r = rate(clean_matched("m1", follow_up=11), clean_matched("m2", follow_up=6))
+    assert r.level == "3"
+    assert "one of them showing the improvement at 12 months or longer" in text(r)
+
+
+def test_clean_null_study_sets_ne():
+    r = rate(clean_matched("m", p=0.4))
+    assert r.level == "NL2" and r.not_effective and not r.harm
+    assert "NE: m (matched comparison, SMS 3) is of Level-3 quality and found no significant improvement" in text(r)
+
+
+def test_null_pre_post_study_does_not_set_ne():
+    r = rate(study("pp", p=0.4))
+    assert not r.not_effective
+
+
+def test_conflicting_studies_show_level_and_ne():
+    r = rate(clean_matched("m", follow_up=12), study("trial", "rct", p=0.6, follow_up=12))
+    assert r.level == "3" and r.not_effective
+    assert "Conflicting evidence: Level 3 and NE both hold" in text(r)
+
+
+def test_harmful_effect_is_reported_as_harm_and_sets_ne():
+    r = rate(clean_matched("m", good=False))
+    assert r.harm and r.not_effective and r.level == "NL2"
+    assert "HARM: m found a significant harmful effect" in text(r)
+    # in a preliminary study harm is still reported, but NE needs a Level-3-quality study
+    r = rate(study("pp", good=False))
+    assert r.harm and not r.not_effective
+
+
+def test_non_child_outcome_does_not_count():
+    r = rate(study("pp", estimates=[estimate("adult_offending")]))
+    assert r.level == "NL2"
+    assert "no child or young-person outcome" in text(r)
+
+
+def test_any_child_outcome_or_primary_only():
+    both = [estimate("suspended", p=0.5, primary=True), estimate("wellbeing", p=0.01, primary=False)]
+    assert rate(study("pp", estimates=both)).level == "2"
+    rules = load_rules()
+    primary_only = type(rules)(rules.version, rules.path, {**rules.rules, "positive_on": rules.rules[
+        "positive_on"].__class__(**{**rules.rules["positive_on"].__dict__, "value": "primary"})})
+    assert rate(study("pp", estimates=both), rules=primary_only).level == "NL2"
+
+
+def test_holm_p_is_used_where_reported():
+    r = rate(study("pp", p=0.01, p_holm=0.08))
+    assert r.level == "NL2"
+    assert "Holm p = 0.080" in text(r)
+
+
+def test_significance_from_the_ci_when_no_p_value():
+    assert rate(study("pp", p=None, ci=(0.1, 0.5))).level == "2"
+    assert rate(study("pp", p=None, ci=(-0.1, 0.5))).level == "NL2"
+    # ratio estimands test against 1
+    ratio = estimate(p=None, ci=(0.6, 0.9), est=0.75, estimand="rate_ratio", units="ratio")
+    assert rate(study("pp", estimates=[ratio])).level == "2"
+
+
+def test_every_rating_says_which_kind_of_rule_it_rests_on():
+    r = rate(clean_matched("m"))
+    assert "level3_rigorous" in r.rests_on["EIF"]
+    assert "min_n_per_arm" in r.rests_on["toolkit_default"]
+    assert r.basis == "EIF rules and toolkit defaults"
+    assert text(r).splitlines()[-1].startswith("Rests on EIF rules and toolkit defaults: EIF: ")
+    d = r.to_dict()
+    assert {"intervention", "level", "not_effective", "checks", "explanation"} <= set(d)
+    assert d["checks"]["m"][0]["status"] in ("passed", "failed", "unknown", "not_applicable")
+
+
+# ---------------------------------------------------------------------------- study checks
+
+
+def test_pre_post_checks():
+    result, ctx = study("pp", sections={"attrition": {"overall": 0.2}})
+    a = assess_study(result, ctx, RULES)
+    status = {c.id: c.status for c in a.checks}
+    assert status == {"causal_design": "failed", "sample_size": "passed", "attrition_overall": "unknown",
+                      "attrition_differential": "not_applicable", "baseline_equivalence": "not_applicable",
+                      "parallel_trends": "not_applicable", "validated_measures": "passed",
+                      "intention_to_treat": "not_applicable", "robustness": "not_applicable",
+                      "child_outcome_effect": "passed", "follow_up": "failed", "independent_evaluator": "passed"}
+    assert "20% lost; not judged: the WWC attrition boundary is not filled in" in a.check("attrition_overall").evidence
+    assert a.sms == 1 and a.design_class == "pre_post"
+
+
+def test_missing_sections_are_unknown():
+    result, ctx = study("m", "matched_comparison", sections={})
+    a = assess_study(result, ctx, RULES)
+    assert a.check("baseline_equivalence").status == "unknown"
+    assert a.check("robustness").status == "unknown"
+    assert a.supports == "2"  # a matched study must show baseline equivalence
+
+
+def test_attrition_boundary_when_filled_in():
+    rules = load_rules()
+    boundary = [{"overall": 0.1, "cautious": 0.05, "liberal": 0.06},
+                {"overall": 0.3, "cautious": 0.03, "liberal": 0.05}]
+    rule = rules.rules["attrition_boundary"]
+    rules = type(rules)(rules.version, rules.path, {**rules.rules, "attrition_boundary": type(rule)(
+        **{**rule.__dict__, "value": boundary})})
+    def checks(overall, differential):
+        result, ctx = clean_matched("m", sections={"balance": CLEAN_BALANCE, "attrition": {
+            "overall": overall, "differential": differential}})
+        a = assess_study(result, ctx, rules)
+        return a.check("attrition_overall").status, a.check("attrition_differential").status, a.supports
+    assert checks(0.2, 0.03) == ("passed", "passed", "3")
+    assert checks(0.2, -0.04) == ("passed", "failed", "2")
+    assert checks(0.05, 0.05) == ("passed", "passed", "3")
+    assert checks(0.35, 0.0) == ("failed", "failed", "2")
+
+
+def test_validated_measures():
+    ind = {"wellbeing": "passed", "suspended": "passed"}  # a validated instrument; an education record
+    for indicator, status in ind.items():
+        result, ctx = study("pp", estimates=[estimate(indicator)])
+        assert assess_study(result, ctx, RULES).check("validated_measures").status == status
+    from dataclasses import replace
+    result, ctx = clean_matched("m")
+    ctx = replace(ctx, indicators={"wellbeing": replace(ctx.indicators["wellbeing"], validated=False)})
+    a = assess_study(result, ctx, RULES)
+    assert a.check("validated_measures").status == "failed"
+    assert a.supports == "2" and "valid outcome measure failed" in text(rate((result, ctx)))
+
+
+def test_robustness_and_parallel_trends():
+    refutations = {"refutations": [{"name": "placebo_treatment", "passed": True},
+                                   {"name": "data_subset", "passed": False}]}
+    result, ctx = clean_matched("m", sections={"balance": CLEAN_BALANCE, "robustness": refutations})
+    a = assess_study(result, ctx, RULES)
+    assert a.check("robustness").status == "failed" and a.supports == "2"
+    event = {"wellbeing": {"pre_trend_test": {"p_value": 0.2}}}
+    result, ctx = study("did", "difference_in_differences", sections={"event_study": event})
+    a = assess_study(result, ctx, RULES)
+    assert a.check("parallel_trends").status == "passed" and a.supports == "3" and a.sms == 3
+    event = {"wellbeing": {"pre_trend_test": {"p_value": 0.01}}}
+    result, ctx = study("did", "difference_in_differences", sections={"event_study": event})
+    assert assess_study(result, ctx, RULES).check("parallel_trends").status == "failed"
+
+
+def test_maryland_sms_per_design():
+    def sms(design, **kw):
+        result, ctx = study("s", design, **kw)
+        return assess_study(result, ctx, RULES).sms
+    assert sms("pre_post") == 1
+    assert sms("matched_comparison", timepoints=("follow_up_12m",)) == 2
+    assert sms("matched_comparison", timepoints=("baseline", "follow_up_12m")) == 3
+    assert sms("difference_in_differences") == 3
+    assert sms("interrupted_time_series") == 2
+    assert sms("rct") == 5
+
+
+def test_external_study_checks_come_from_what_it_reports():
+    ext = external_section(baseline_equivalence=None, intention_to_treat=None)
+    result, ctx = study("ext", "rct", estimates=[estimate(design="rct", estimand="reported", units="as reported",
+                                                          n_treated=300, n_comparison=290,
+                                                          timepoints=("baseline", "follow_up_12m"))],
+                        sections={"external": ext}, follow_up=12)
+    a = assess_study(result, ctx, RULES)
+    assert a.external and a.sms == 5
+    assert a.check("sample_size").evidence.startswith("treated 300, comparison 290")
+    assert a.check("baseline_equivalence").status == "unknown"
+    assert a.check("intention_to_treat").status == "unknown"
+    assert a.check("attrition_overall").evidence.startswith("10% lost")
+    assert a.supports == "3"  # an RCT may leave baseline equivalence and ITT unknown, not failed
+    ext = external_section(intention_to_treat=False)
+    result2 = type(result)(**{**result.__dict__, "sections": {"external": ext}})
+    assert assess_study(result2, ctx, RULES).supports == "2"
+
+
+def test_plus_only_when_enabled():
+    rules = load_rules()
+    rule = rules.rules["plus"]
+    on = type(rules)(rules.version, rules.path, {**rules.rules, "plus": type(rule)(
+        **{**rule.__dict__, "value": {"enabled": True, "extra_studies": 1, "independent_evaluator": True}})})
+    pairs = (clean_matched("m1", independent=False), clean_matched("m2", independent=True))
+    assert rate(*pairs).level == "3"
+    r = rate(*pairs, rules=on)
+    assert r.level == "3+" and "m2 by an independent evaluator" in text(r)
+    r = rate(clean_matched("m1", independent=False), clean_matched("m2", independent=False), rules=on)
+    assert r.level == "3" and "none by an independent evaluator" in text(r)
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def test_unknown_design_is_a_clear_error():
+    result, ctx = study("odd", "pre_post")
+    ctx = type(ctx)(**{**ctx.__dict__, "design": "cohort_study"})
+    with pytest.raises(EvalkitError, match=r"odd: design 'cohort_study' cannot be rated; expected one of "
+                                           r"'pre_post', 'matched_comparison'"):
+        assess_study(result, ctx, RULES)
+
+
+def test_negative_follow_up_is_a_clear_error():
+    result, ctx = study("pp", follow_up=-3)
+    with pytest.raises(EvalkitError, match=r"pp: follow_up_months is -3; expected a follow-up of 0 or more months"):
+        assess_study(result, ctx, RULES)
+    result, ctx = study("ext", "rct", sections={"external": external_section(follow_up_months=-6)})
+    with pytest.raises(EvalkitError, match=r"ext: external.follow_up_months is -6"):
+        assess_study(result, ctx, RULES)
+
+
+def test_external_study_missing_its_effect_is_a_clear_error():
+    res = external_section()["results"][0]
+    ext = external_section(results=[{**res, "estimate": None}])
+    result, ctx = study("ext", "rct", sections={"external": ext})
+    with pytest.raises(EvalkitError, match=r"ext: external.results\[0\] \(wellbeing\) has no estimate; "
+                                           r"expected the reported effect"):
+        assess_study(result, ctx, RULES)
+    result, ctx = study("ext", "rct", sections={"external": external_section(results=[])})
+    with pytest.raises(EvalkitError, match=r"ext: the external study reports no results"):
+        assess_study(result, ctx, RULES)

@@ -1,0 +1,272 @@
+"""The monitoring dashboard: published data (disclosure-controlled), a Quarto dashboard, its HTML.
+
+``write_dashboard`` computes the indicators, the needs-assessment profile and the status,
+applies disclosure control (counts from 1 to ``min_count - 1`` suppressed, with secondary
+suppression where the parts of a breakdown add up to the total; rates and proportions built on
+such counts suppressed too), writes ``dashboard_data.json`` (only published values), the
+``dashboard.qmd`` (``format: dashboard``) reading it, and renders the HTML with
+:func:`evalkit.report.render.render_html` (Quarto when on PATH, Pandoc otherwise), then checks
+the page with the report's disclosure scanner.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalkit.monitor.config import Monitoring
+
+DATA_JSON = "dashboard_data.json"
+QMD = "dashboard.qmd"
+HTML = "dashboard.html"
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "dashboard.qmd"
+
+
+def _num(v):
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return v
+    return None if math.isnan(f) else f
+
+
+def _small(n, k: int) -> bool:
+    return n is not None and not (isinstance(n, float) and math.isnan(n)) and 0 < n < k
+
+
+def publishable_values(values: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Indicator rows with small counts suppressed: ``value``/``rate`` set to NaN and ``suppressed`` True.
+
+    Counts: 0 < n < k suppressed, then secondary suppression within each period and breakdown
+    (the groups add up to the 'all' row). Proportions and means: suppressed when the
+    denominator or the numerator count is small.
+    """
+    from evalkit.report.disclosure import Policy, suppress
+
+    policy = Policy(threshold=k)
+    out = values.copy()
+    hidden = pd.Series(False, index=out.index)
+    counts = out["measure"] == "count"
+    hidden |= counts & out["numerator"].map(lambda n: _small(n, k))
+    props = out["measure"] == "proportion"
+    hidden |= props & (out["denominator"].map(lambda n: _small(n, k)) | out["numerator"].map(lambda n: _small(n, k)))
+    means = out["measure"] == "mean"
+    hidden |= means & out["denominator"].map(lambda n: _small(n, k))
+    # secondary: per indicator and period, each breakdown's groups add up to the 'all' count
+    c = out[counts]
+    for (_ind, _int, period), rows in c.groupby(["indicator", "intervention", "period"]):
+        total = rows[rows.breakdown == "all"]
+        if total.empty:
+            continue
+        for breakdown, parts in rows[rows.breakdown != "all"].groupby("breakdown"):
+            cells = {i: int(n) for i, n in zip(parts.index, parts["numerator"])}
+            cells[total.index[0]] = int(total["numerator"].iat[0])
+            extra = suppress(cells, [(total.index[0], list(parts.index))], policy)
+            hidden.loc[list(extra)] = True
+    out["suppressed"] = hidden
+    for col in ("value", "numerator", "rate"):
+        out.loc[hidden, col] = np.nan
+    out.loc[hidden & props, "denominator"] = np.nan
+    return out
+
+
+def _series(frame: pd.DataFrame) -> dict:
+    return {"period": [str(p) for p in frame["period"]],
+            **{c: [_num(v) for v in frame[c]] for c in ("value", "rate", "numerator", "denominator")},
+            "rag": [r if isinstance(r, str) else None for r in frame["rag"]],
+            "suppressed": [bool(s) for s in frame["suppressed"]]}
+
+
+def _last_months_sum(frame: pd.DataFrame, months: int) -> pd.DataFrame:
+    last = sorted(frame["period"].unique())[-months:]
+    return frame[frame["period"].isin(last)]
+
+
+def _breakdown_totals(values: pd.DataFrame, k: int, months: int = 12) -> dict:
+    """Counts and yearly rates per group over the last ``months`` months, for count indicators."""
+    from evalkit.report.disclosure import Policy, suppress
+
+    out = {}
+    counts = values[values.measure == "count"]
+    for (intervention, indicator), rows in counts.groupby(["intervention", "indicator"]):
+        rows = _last_months_sum(rows, months)
+        n_months = rows["period"].nunique()
+        per = {}
+        for breakdown, parts in rows.groupby("breakdown"):
+            agg = parts.groupby("group").agg(n=("numerator", "sum"), population=("population", "mean")).reset_index()
+            per[breakdown] = agg
+        if "all" not in per:
+            continue
+        total = per["all"]
+        entry = {"months": int(n_months), "from": str(min(rows["period"])), "to": str(max(rows["period"]))}
+        for breakdown, agg in per.items():
+            if breakdown == "all":
+                continue
+            cells = {g: int(n) for g, n in zip(agg["group"], agg["n"])}
+            cells["__all__"] = int(total["n"].iat[0])
+            hidden = suppress(cells, [("__all__", list(agg["group"]))], Policy(threshold=k))
+            rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
+            groups = []
+            for g, n, pop in zip(agg["group"], agg["n"], agg["population"]):
+                rate = (n / pop * rate_per * 12 / max(n_months, 1)) if rate_per and pop and not math.isnan(pop) else None
+                groups.append({"group": g, "n": None if g in hidden else int(n),
+                               "rate": None if g in hidden or rate is None else float(rate)})
+            entry[breakdown] = groups
+        out[f"{intervention}/{indicator}"] = entry
+    return out
+
+
+def _its(values: pd.DataFrame, indicator: str, interruption) -> dict | None:
+    """Segmented trend of a success measure (whole area), with the ITS estimator where present."""
+    rows = values[(values.indicator == indicator) & (values.breakdown == "all")].sort_values("period")
+    rows = rows[rows["population"].notna()]
+    if interruption is None or len(rows) < 6:
+        return None
+    month = pd.PeriodIndex(pd.to_datetime(rows["period"]), freq="M")
+    cut = pd.Period(interruption, "M")
+    if not (month.min() < cut <= month.max()) or (month < cut).sum() < 3 or (month >= cut).sum() < 3:
+        return None
+    series = pd.DataFrame({"area": "all", "month": month, "count": rows["numerator"].to_numpy(float),
+                           "population": rows["population"].to_numpy(float)})
+    rate_per = float(rows["rate_per"].iat[0])
+    try:
+        from evalkit.estimate.its import critical_value, fit_its
+        from evalkit.spec.raw import CountModel, Seasonality
+
+        fit = fit_its(series, cut, CountModel.quasi_poisson, Seasonality.month)
+        crit = critical_value(fit["info"])
+        b, se = float(fit["params"]["level_change"]), float(np.sqrt(fit["cov"].loc["level_change", "level_change"]))
+        s, sse = float(fit["params"]["slope_change"]), float(np.sqrt(fit["cov"].loc["slope_change", "slope_change"]))
+        method = "evalkit.estimate.its: quasi-Poisson segmented regression, population offset, month-of-year terms"
+        fitted, cf = fit["fitted"], fit["counterfactual"]
+        level = {"estimate": math.exp(b), "ci_low": math.exp(b - crit * se), "ci_high": math.exp(b + crit * se)}
+        slope = {"estimate": math.exp(12 * s), "ci_low": math.exp(12 * (s - crit * sse)),
+                 "ci_high": math.exp(12 * (s + crit * sse))}
+    except ImportError:  # pragma: no cover - the estimator ships with evalkit
+        t = np.arange(len(series), dtype=float)
+        k = int((month < cut).sum())
+        post = (t >= k).astype(float)
+        X = np.column_stack([np.ones_like(t), t, post, post * (t - k)])
+        rate = series["count"] / series["population"]
+        beta, *_ = np.linalg.lstsq(X, rate, rcond=None)
+        fitted = (X @ beta) * series["population"]
+        cf = (X[:, :2] @ beta[:2]) * series["population"]
+        method, level, slope = "least-squares segmented trend", None, None
+    pop = series["population"].to_numpy()
+    return {"period": [str(p) for p in rows["period"]], "interruption": str(cut.start_time.date()),
+            "fitted_rate": [float(v) for v in np.asarray(fitted) / pop * rate_per],
+            "counterfactual_rate": [float(v) for v in np.asarray(cf) / pop * rate_per],
+            "level_change": level, "slope_change_per_year": slope, "method": method, "rate_per": rate_per}
+
+
+def _rolling(values: pd.DataFrame, indicator: str, k: int) -> dict:
+    """Year-ending (rolling 12-month) counts and rates: published even where months are small."""
+    rows = values[(values.indicator == indicator) & (values.breakdown == "all")].sort_values("period")
+    n = rows["numerator"].rolling(12).sum()
+    pop = rows["population"]
+    rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
+    rate = n / pop * rate_per if rate_per else n * np.nan
+    return {"period": [str(p) for p in rows["period"]],
+            "n": [None if (math.isnan(v) or _small(v, k)) else float(v) for v in n],
+            "rate": [None if (math.isnan(r) or _small(v, k)) else float(r) for v, r in zip(n, rate)]}
+
+
+def dashboard_data(store, monitoring: Monitoring, project, as_of=None) -> dict:
+    """Everything the dashboard shows, disclosure-controlled, as plain JSON-able data."""
+    from evalkit.monitor.indicators import compute_indicators
+    from evalkit.monitor.profile import needs_profile
+    from evalkit.monitor.status import status
+
+    k = monitoring.settings.disclosure.min_count
+    values = compute_indicators(store, monitoring, project)
+    st = status(store, monitoring, project, as_of=as_of, values=values)
+    published = publishable_values(values, k)
+    indicators = []
+    for (intervention, indicator), rows in published[published.breakdown == "all"].groupby(
+            ["intervention", "indicator"], sort=False):
+        lm = project.interventions[intervention]
+        ind = lm.indicators[indicator]
+        rows = rows.sort_values("period")
+        latest = rows.iloc[-1]
+        indicators.append({
+            "intervention": intervention, "intervention_name": lm.name, "indicator": indicator, "label": ind.label,
+            "type": ind.type.value, "measure": latest["measure"], "direction": ind.direction.value,
+            "rate_per": ind.rate_per, "target": _num(latest["target"]), "amber": _num(latest["amber"]),
+            "target_per": ind.target.per.value if ind.target is not None and ind.target.per is not None else None,
+            "amber_default": ind.target is not None and ind.target.amber is None,
+            "latest": {"period": str(latest["period"]), "value": _num(latest["value"]), "rate": _num(latest["rate"]),
+                       "rag": latest["rag"] if isinstance(latest["rag"], str) else None,
+                       "suppressed": bool(latest["suppressed"]), "numerator": _num(latest["numerator"]),
+                       "denominator": _num(latest["denominator"])},
+            "series": _series(rows),
+            "success_measure": intervention == monitoring.settings.success_measures,
+        })
+    interruption = monitoring.settings.interruption or _plan_interruption(project, monitoring.settings.success_measures)
+    success = {}
+    for item in indicators:
+        if item["success_measure"]:
+            success[item["indicator"]] = {"its": _its(values, item["indicator"], interruption),
+                                          "rolling": _rolling(values, item["indicator"], k)}
+    profile = needs_profile(store, monitoring)
+    prof = {}
+    if profile:
+        from evalkit.report.disclosure import Policy
+
+        policy = Policy(threshold=k)
+        for name in ("by_hour", "by_day", "by_category", "victim_ages", "suspect_ages", "by_area", "unmapped"):
+            frame = profile[name].copy()
+            small = frame["n"].map(policy.small)
+            frame["n"] = [None if s else int(n) for n, s in zip(frame["n"], small)]
+            if "rate_per_100000" in frame:
+                frame["rate_per_100000"] = [None if s else _num(r) for r, s in zip(frame["rate_per_100000"], small)]
+            if "population" in frame:
+                frame = frame.drop(columns="population")
+            prof[name] = json.loads(frame.to_json(orient="records"))
+        prof["summary"] = profile["summary"]
+    return {
+        "title": "Outcomes monitoring",
+        "as_of": st.as_of, "disclosure": {"min_count": k, "mark": "[c]"},
+        "mapping_version": monitoring.mapping.version if monitoring.mapping else None,
+        "indicators": indicators,
+        "breakdowns": _breakdown_totals(values, k),
+        "success": success,
+        "profile": prof,
+        "quality": {
+            "sources": [asdict(s) for s in st.sources],
+            "unmapped": [{"offence_type": r.offence_type, "n": None if _small(r.n, k) else int(r.n)}
+                         for r in st.unmapped.itertuples()],
+        },
+    }
+
+
+def _plan_interruption(project, intervention: str):
+    for e in project.evaluations.values():
+        if e.intervention.id == intervention and e.time_series is not None:
+            return e.time_series.interruption
+    return None
+
+
+def write_dashboard(store, monitoring: Monitoring, project, out_dir: Path | str, *, as_of=None,
+                    render: bool = True) -> dict[str, Path]:
+    """Write dashboard_data.json and dashboard.qmd into ``out_dir`` and render dashboard.html."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = dashboard_data(store, monitoring, project, as_of=as_of)
+    (out_dir / DATA_JSON).write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    (out_dir / QMD).write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+    written = {"data": out_dir / DATA_JSON, "qmd": out_dir / QMD}
+    if render:
+        from evalkit.report.disclosure import Policy, check_rendered
+        from evalkit.report.render import render_html
+
+        html = render_html(out_dir / QMD, out_dir / HTML)
+        check_rendered(html, Policy(threshold=monitoring.settings.disclosure.min_count))
+        written["html"] = html
+    return written

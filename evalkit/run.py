@@ -126,6 +126,11 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
         else:
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
                            "columns": columns})
+        fz = evaluation.feasibility
+        if fz is not None and fz.sessions is not None:  # read by the design itself
+            sessions_path = (evaluation.source.parent / fz.sessions.path).resolve()
+            if sessions_path.exists():  # a missing file is the design's DataError, with its message
+                inputs.append({"path": fz.sessions.path, "role": "session records", "sha256": sha256(sessions_path)})
         analysis = module.analyse(evaluation, frame, evaluation.seed)
     manifest = Manifest(
         evalkit_version=evalkit_version(), python_version=platform.python_version(),

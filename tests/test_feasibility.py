@@ -194,6 +194,8 @@ def test_estimates_and_flow(tiny_result):
     assert consent.n == 7 and consent.details["count"] == 6 and consent.primary
     assert consent.details["rag"] == "green"
     assert est[("sdq_total", "follow_up_completeness")].details["rag"] == "amber"
+    assert est[("dose_sessions", "dose_sessions")].n == 5  # starters, not sessions
+    assert est[("referrals_vs_target", "referrals_vs_target")].n == 9
     flow = {(s.stage, s.indicator): s.n for s in tiny_result.flow}
     assert flow[("in_data", None)] == 10 and flow[("referred", None)] == 9
     assert (flow[("eligible", None)], flow[("consented", None)], flow[("started", None)],
@@ -205,6 +207,23 @@ def test_estimates_and_flow(tiny_result):
 
 def test_results_are_byte_identical(tiny):
     assert run(tiny).to_json() == run(tiny).to_json()
+
+
+def test_manifest_hashes_the_session_records(tiny_result):
+    roles = {i["role"]: i for i in tiny_result.manifest.inputs}
+    assert roles["session records"]["path"] == "data/sessions.csv"
+    assert len(roles["session records"]["sha256"]) == 64
+
+
+def test_direction_and_band_warnings(tmp_path):
+    from evalkit.project import validate_project
+
+    root = make_project(tmp_path / "p", criteria=(
+        "    - {metric: consent_rate, green: 0.5, amber: 0.7, better: lower}\n"
+        "    - {metric: start_rate, green: 0.8, amber: 0.8}\n"))
+    warnings = [str(w) for w in validate_project(root).warnings]
+    assert any("criteria[0].better: unusual direction for 'consent_rate'" in w for w in warnings)
+    assert any("criteria[1].amber: no amber band for 'start_rate'" in w for w in warnings)
 
 
 def test_sessions_give_first_contact_when_no_column(tmp_path):

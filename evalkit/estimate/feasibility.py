@@ -394,7 +394,7 @@ def compute_metrics(evaluation: m.Evaluation, frame: pd.DataFrame,
                 return Metric(M.dose_hours.value, mean, max(0.0, mean - half), mean + half, float(per.sum()),
                               float(tg.contact_hours * n_starters), "share of planned hours",
                               f"mean over {n_starters} starters of contact hours / {tg.contact_hours:g} planned; t interval",
-                              extra={"mean_hours_per_starter": float(per.mean())})
+                              extra={"mean_hours_per_starter": float(per.mean()), "starters": n_starters})
             add(M.dose_hours.value, dose_hours)
         if "fidelity" in sessions:
             def fidelity():
@@ -619,6 +619,13 @@ def _planning(evaluation: m.Evaluation, frame: pd.DataFrame, cases: _Cases,
 # ---------------------------------------------------------------------------- the design
 
 
+def _units(met: Metric) -> int:
+    """The units a metric is about: starters for dose, the denominator for shares, else the count."""
+    if "starters" in met.extra:
+        return int(met.extra["starters"])
+    return int(met.denominator) if met.units == "proportion" else int(met.count)
+
+
 def _estimate(met: Metric, row: dict | None) -> Estimate:
     details = {"count": met.count, "denominator": met.denominator, **met.extra}
     if met.note:
@@ -626,7 +633,7 @@ def _estimate(met: Metric, row: dict | None) -> Estimate:
     if row is not None:
         details.update(rag=row["rag"], green=row["green"], amber=row["amber"], better=row["better"])
     return Estimate(indicator=met.indicator or met.metric, design="feasibility", estimand=met.metric,
-                    timepoints=(), n=int(met.denominator) if met.units == "proportion" else int(met.count),
+                    timepoints=(), n=_units(met),
                     estimate=met.value, std_error=None, ci_low=met.ci_low, ci_high=met.ci_high, p_value=None,
                     method=met.method, units=met.units, direction_good=None, primary=row is not None,
                     comparison="against progression criteria" if row is not None else "", details=details)

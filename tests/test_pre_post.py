@@ -77,7 +77,8 @@ def test_all_follow_ups_missing_only_indicator_is_an_error(tmp_path):
     frame = cohort()
     frame["sdq_post"] = np.nan
     ev = make_plan(tmp_path, frame, SDQ)
-    with pytest.raises(EstimationError, match=r"no participant has both a baseline \('sdq_pre'\) and a exit value"):
+    with pytest.raises(EstimationError,
+                       match=r"no participant has both a baseline \('sdq_pre'\) and a value at exit \('sdq_post'\)"):
         run(ev)
 
 
@@ -211,7 +212,8 @@ def test_reliable_change_without_norm_sd_uses_sample_sd_and_needs_reliability(tm
     rc = run(ev).sections["reliable_change"]["sdq"]
     assert rc["sd"] == pytest.approx(frame["sdq_pre"].std(ddof=1))
     assert "sample's baseline" in rc["sd_source"]
-    ev = make_plan(tmp_path / "x", frame, SDQ, instrument_overrides={"sdq": {"reliability": None, "reliability_kind": None}})
+    ev = make_plan(tmp_path / "x", frame, SDQ,
+                   instrument_overrides={"sdq": {"reliability": None, "reliability_kind": None}})
     assert "reliable_change" not in run(ev).sections
 
 

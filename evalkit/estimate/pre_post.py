@@ -219,7 +219,8 @@ def _score(ind, pre, post, clusters, base) -> tuple[list[Estimate], list[RunWarn
         details["clusters"] = cr["clusters"]
     if n < 2 or not math.isfinite(float(se)):
         warns.append(RunWarning("no_inference", f"{ind.id} ({base['label']}): "
-                                + ("only one complete pair" if n < 2 else "every participant changed by the same amount")
+                                + ("only one complete pair" if n < 2
+                                   else "every participant changed by the same amount")
                                 + "; no standard error, CI or p-value", ind.id))
     est = Estimate(
         indicator=ind.id, design=DESIGN, estimand="mean_change", timepoints=base["timepoints"], n=n,
@@ -389,7 +390,6 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             flow.append(FlowStage("analysed", n_pairs, indicator=ind.id,
                                   note=f"{tp_name}: complete baseline and {tp_name} pairs"))
             comparison = f"{tp_name} vs baseline"
-            label_all = comparison
             if primary_key is None and ind.id == evaluation.primary_outcome.id:
                 primary_key = (ind.id, tp_name)
             # -- attrition and who dropped out
@@ -398,7 +398,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             _attrition_warnings(ind, tp_name, attr, warnings)
             if n_pairs == 0:
                 warnings.append(RunWarning("no_complete_pairs", f"{ind.id}: no participant has both a baseline "
-                                           f"('{tp.baseline}') and a {tp_name} value ('{col}'); nothing to estimate",
+                                           f"('{tp.baseline}') and a value at {tp_name} ('{col}'); nothing to estimate",
                                            ind.id))
                 continue
             if ind.type in SCORE_LIKE:
@@ -436,28 +436,15 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                     _add_reliable_change(reliable, ind, rel, tp_name, label, pre_all[sel], post_all[sel])
                 if label == "all":
                     _regression_to_mean(evaluation, ind, pre_all[sel], post_all[sel], warnings, rtm_selected)
-            # -- attrition by subgroup level
-            by_sub: dict = {}
-            for col_name, label, mask in subgroups:
-                n_sub = int(mask.sum())
-                lost = 1 - int((pair & mask).sum()) / n_sub if n_sub else None
-                by_sub.setdefault(col_name, {"levels": {}})["levels"][label] = {"in_data": n_sub, "overall": lost}
-            for col_name, info in by_sub.items():
-                shares = [v["overall"] for v in info["levels"].values() if v["overall"] is not None]
-                info["differential"] = (max(shares) - min(shares)) if len(shares) > 1 else None
-                if info["differential"] is not None and info["differential"] > DIFFERENTIAL_ATTRITION:
-                    parts = ", ".join(f"{k} {v['overall']:.0%}" for k, v in info["levels"].items()
-                                      if v["overall"] is not None)
-                    warnings.append(RunWarning("differential_attrition", f"{ind.id} ({comparison}): attrition differs "
-                                               f"by subgroup '{col_name}' ({parts}); the complete pairs may not "
-                                               "represent each subgroup alike", ind.id))
+            by_sub = _subgroup_attrition(ind, comparison, pair, subgroups, warnings)
             if by_sub:
                 attr["by_subgroup"] = by_sub
         attrition["by_indicator"][ind.id] = attr_ind
 
     if not estimates:
         reasons = "; ".join(w.message for w in warnings if w.code in ("no_complete_pairs", "no_baseline"))
-        raise EstimationError(f"{evaluation.id}: no estimate could be made: {reasons or 'no indicators with timepoints'}")
+        raise EstimationError(f"{evaluation.id}: no estimate could be made: "
+                              f"{reasons or 'no indicators with timepoints'}")
 
     estimates = _mark_primary_and_holm(estimates, primary_key)
     if primary_key is not None:
@@ -510,6 +497,24 @@ def _attrition(n_in: int, has_pre: np.ndarray, pair: np.ndarray, pre_all: np.nda
             "baseline_mean_dropouts": _f(dropouts.mean()) if dropouts.size else None}
 
 
+def _subgroup_attrition(ind, comparison, pair, subgroups, warnings) -> dict:
+    """Attrition per subgroup level, and a warning where it differs between levels."""
+    by_sub: dict = {}
+    for col_name, label, mask in subgroups:
+        n_sub = int(mask.sum())
+        lost = 1 - int((pair & mask).sum()) / n_sub if n_sub else None
+        by_sub.setdefault(col_name, {"levels": {}})["levels"][label] = {"in_data": n_sub, "overall": lost}
+    for col_name, info in by_sub.items():
+        shares = [v["overall"] for v in info["levels"].values() if v["overall"] is not None]
+        info["differential"] = (max(shares) - min(shares)) if len(shares) > 1 else None
+        if info["differential"] is not None and info["differential"] > DIFFERENTIAL_ATTRITION:
+            parts = ", ".join(f"{k} {v['overall']:.0%}" for k, v in info["levels"].items() if v["overall"] is not None)
+            warnings.append(RunWarning("differential_attrition", f"{ind.id} ({comparison}): attrition differs by "
+                                       f"subgroup '{col_name}' ({parts}); the complete pairs may not represent "
+                                       "each subgroup alike", ind.id))
+    return by_sub
+
+
 def _attrition_warnings(ind: m.Indicator, tp_name: str, attr: dict, warnings: list[RunWarning]) -> None:
     if attr["overall"] > HIGH_ATTRITION:
         warnings.append(RunWarning("high_attrition", f"{ind.id} ({tp_name} vs baseline): {attr['overall']:.0%} of the "
@@ -554,7 +559,7 @@ def _regression_to_mean(evaluation, ind, pre, post, warnings, rtm_selected: list
             warnings.append(RunWarning("regression_to_mean", f"{ind.id}: the baseline mean ({pre.mean():.2f}) is "
                                        f"{gap:.2f} norm SDs worse than the norm ({inst.norm_mean:g}){size}", ind.id))
             return
-    if evaluation.intervention.prevention in (Prevention.secondary, Prevention.tertiary):
+    if evaluation.intervention.prevention in (Prevention.secondary, Prevention.tertiary) and ind.id not in rtm_selected:
         rtm_selected.append(ind.id)
 
 

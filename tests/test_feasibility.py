@@ -281,12 +281,14 @@ def test_verdict_is_stated_plainly(tiny_result):
         "referrals_vs_target", "eligibility_rate", "retention_rate", "dose_sessions", "contact_within_target",
         "follow_up_completeness:sdq_total"]
     assert section["overall"] == "amber"
-    assert section["verdict"].startswith("Progress with changes (7 green, 6 amber, 0 red; amber: referrals vs target")
+    assert section["verdict"].startswith("Progress with changes (7 green, 6 amber, 0 red; amber: referrals against "
+                                         "target, eligibility rate, retention to follow-up")
     assert "Rule: stop if any criterion is red" in section["verdict"]
     assert section["pathway"] == {"stage": "test_feasibility", "next_stage": "pilot_for_outcomes", "ready": True,
                                   "verdict": "ready for piloting, with changes", "overall": "amber"}
     row = next(r for r in section["criteria"] if r["key"] == "consent_rate")
-    assert row["statement"].startswith("consent rate: 86% (95% CI") and "6 of 7" in row["statement"]
+    assert row["statement"] == ("consent rate: 86% (95% CI 49% to 97%; 6 of 7) is GREEN "
+                                "(green at least 80%, amber at least 60%)")
 
 
 @pytest.mark.parametrize("stage, overall, verdict", [

@@ -491,12 +491,31 @@ def pathway(stage: Stage, overall: str) -> dict:
             "overall": overall}
 
 
-def _fmt(metric: Metric) -> str:
-    if metric.units == "days":
-        return f"{metric.value:.1f} days"
-    if metric.units == "ratio to target":
-        return f"{metric.value:.0%} of target"
-    return f"{metric.value:.0%}"
+LABELS = {
+    M.referrals_vs_target: "referrals against target", M.eligibility_rate: "eligibility rate",
+    M.consent_rate: "consent rate", M.start_rate: "start rate", M.starts_vs_target: "starts against target",
+    M.retention_rate: "retention to follow-up", M.completion_rate: "completion rate",
+    M.dose_sessions: "sessions attended of planned", M.dose_hours: "contact hours of planned",
+    M.fidelity: "sessions delivered to fidelity", M.median_days_to_first_contact: "median days to first contact",
+    M.contact_within_target: "contacted within target time", M.baseline_completeness: "baseline data",
+    M.follow_up_completeness: "follow-up data", M.acceptability: "acceptability",
+}
+
+
+def _fmt(value: float, units: str) -> str:
+    if units == "days":
+        return f"{value:.1f} days"
+    return f"{value:.0%}"
+
+
+def _counted(met: Metric) -> str:
+    if met.units == "ratio to target":
+        return f"{met.count:g} against a target of {met.denominator:g}"
+    if met.units == "days":
+        return f"{met.count:g} of {met.denominator:g} referrals contacted"
+    if met.metric == M.dose_hours.value:
+        return f"{met.count:g} of {met.denominator:g} hours"
+    return f"{met.count:g} of {met.denominator:g}"
 
 
 def _criteria_rows(evaluation: m.Evaluation, metrics: dict[str, Metric], missing: dict[str, str]) -> list[dict]:
@@ -515,17 +534,17 @@ def _criteria_rows(evaluation: m.Evaluation, metrics: dict[str, Metric], missing
         status = rag(met.value, c.green, c.amber, better)
         threshold = c.green
         ci_crosses = met.ci_low - _EPS <= threshold <= met.ci_high + _EPS
-        label = c.label or key.replace("_", " ").replace(":", " ")
+        label = c.label or LABELS[c.metric] + (f" ({met.indicator})" if met.indicator else "")
         rows.append({
             "metric": c.metric.value, "indicator": met.indicator, "key": key, "label": label,
             "value": met.value, "ci_low": met.ci_low, "ci_high": met.ci_high, "ci_level": LEVEL,
             "count": met.count, "denominator": met.denominator, "units": met.units, "method": met.method,
             "green": c.green, "amber": c.amber, "better": better.value, "rag": status,
             "ci_includes_green_threshold": bool(ci_crosses),
-            "statement": f"{label}: {_fmt(met)} (95% CI {met.ci_low:.3g} to {met.ci_high:.3g}; "
-                         f"{met.count:g} of {met.denominator:g}) is {status.upper()} "
-                         f"({'≥' if better is Better.higher else '≤'} {c.green:g} green, "
-                         f"{'≥' if better is Better.higher else '≤'} {c.amber:g} amber)",
+            "statement": f"{label}: {_fmt(met.value, met.units)} (95% CI {_fmt(met.ci_low, met.units)} to "
+                         f"{_fmt(met.ci_high, met.units)}; {_counted(met)}) is {status.upper()} "
+                         f"(green {'at least' if better is Better.higher else 'at most'} {_fmt(c.green, met.units)}, "
+                         f"amber {'at least' if better is Better.higher else 'at most'} {_fmt(c.amber, met.units)})",
         })
     return rows
 

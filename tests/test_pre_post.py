@@ -350,3 +350,14 @@ def test_covariates_are_reported_as_ignored(tmp_path):
     ev = load_project(tmp_path, check_data=False).evaluation("demo-prepost")
     (w,) = [w for w in run(ev).warnings if w.code == "option_ignored"]
     assert "covariates (female)" in w.message
+
+
+def test_t_and_wilcoxon_disagreement_is_flagged(tmp_path):
+    # most people barely change, two change a lot: the t-test and the rank test part ways
+    changes = [0.5] * 10 + [-0.2] * 10 + [15, 16]
+    frame = pd.DataFrame({"id": range(22), "w0": 10.0, "w1": [10.0 + c for c in changes]})
+    result = run(make_plan(tmp_path, frame, {"wellbeing": {"baseline": "w0", "exit": "w1"}}))
+    est = result.estimates[0]
+    p_t, p_w = est.p_value, est.details["wilcoxon_signed_rank"]["p_value"]
+    assert (p_t < 0.05) != (p_w < 0.05)
+    assert "tests_disagree" in codes(result)

@@ -43,7 +43,8 @@ DROPOUT_SMD = 0.25  # WWC: baseline differences >0.25 SD cannot be adjusted away
 FLOOR_CEILING_SHARE = 0.15  # Terwee et al. (2007): >15% at the lowest/highest score
 FEW_CLUSTERS = 20  # cluster-robust SEs are unreliable with few clusters (Cameron & Miller 2015)
 RTM_NORM_SD = 0.5  # baseline >= 0.5 norm SD on the bad side of the norm: selection on need
-MAX_SUBGROUP_LEVELS = 12  # more levels than this is a continuous variable, not a subgroup
+MAX_SUBGROUP_LEVELS = 12
+ALPHA = 0.05  # only to flag when the t-test and its rank-based robustness check disagree  # more levels than this is a continuous variable, not a subgroup
 
 SCORE_LIKE = (IndicatorType.score, IndicatorType.rate, IndicatorType.proportion)
 UNITS = {IndicatorType.score: "points", IndicatorType.rate: "rate", IndicatorType.proportion: "proportion",
@@ -108,7 +109,9 @@ def _numeric_column(frame: pd.DataFrame, column: str, ind: m.Indicator, timepoin
 
 def _range(ind: m.Indicator) -> tuple[float, float] | None:
     inst = ind.instrument
-    return tuple(inst.range) if inst is not None and inst.range is not None else None
+    if inst is not None and inst.range is not None:
+        return tuple(inst.range)
+    return (0.0, 1.0) if ind.type is IndicatorType.proportion else None
 
 
 def _check_ids(evaluation: m.Evaluation, frame: pd.DataFrame) -> None:
@@ -222,6 +225,13 @@ def _score(ind, pre, post, clusters, base) -> tuple[list[Estimate], list[RunWarn
                                 + ("only one complete pair" if n < 2
                                    else "every participant changed by the same amount")
                                 + "; no standard error, CI or p-value", ind.id))
+    if wil is not None and wil["p_value"] is not None and math.isfinite(float(p)) \
+            and (float(p) < ALPHA) != (wil["p_value"] < ALPHA):
+        warns.append(RunWarning("tests_disagree", f"{ind.id} ({base['label']}): the "
+                                f"{'cluster-robust' if clusters is not None else 'paired'} t-test (p = {float(p):.3g}) "
+                                f"and the Wilcoxon signed-rank test (p = {wil['p_value']:.3g}) disagree at the "
+                                f"{ALPHA:g} level; the change may rest on a few large or skewed differences",
+                                ind.id))
     est = Estimate(
         indicator=ind.id, design=DESIGN, estimand="mean_change", timepoints=base["timepoints"], n=n,
         estimate=mean, std_error=_f(se), ci_low=_f(lo), ci_high=_f(hi), p_value=_f(p), method=method,

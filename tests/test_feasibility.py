@@ -423,3 +423,15 @@ def test_planning_needs_one_effect(tmp_path):
     root = make_project(tmp_path / "p", extra="  planning: {power: 0.9}\n")
     with pytest.raises(SpecError, match=r"planning needs the effect to detect, in one form"):
         load_project(root)
+
+
+def test_sessions_planned_per_case(tmp_path):
+    lines = CASES.splitlines()
+    cases = "\n".join([lines[0] + ",planned"] + [line + ",5" for line in lines[1:]]) + "\n"
+    root = make_project(tmp_path / "p", cases=cases, criteria="    - {metric: dose_sessions, green: 0.75, amber: 0.5}\n",
+                        targets="{referrals: 12}")
+    plan = root / "evaluations" / "tiny.yml"
+    plan.write_text(plan.read_text().replace("acceptability: satisfaction}", "acceptability: satisfaction,\n"
+                                             "          sessions_planned: planned}"))
+    metric = run(evaluation_of(root)).sections["feasibility"]["metrics"]["dose_sessions"]
+    assert (metric["count"], metric["denominator"]) == (14, 25)  # five starters, five sessions planned each

@@ -254,10 +254,16 @@ def populations(first_year: int, last_year: int, bands: list[int] = AGE_BANDS) -
 @dataclass
 class DemoReport:
     written: list[Path] = field(default_factory=list)
+    new: list[Path] = field(default_factory=list)  # written this time (the others were there already)
     corrections: list[tuple[str, Path]] = field(default_factory=list)  # (source, file) to ingest with --replace
 
 
 def _write(frame: pd.DataFrame, path: Path, report: DemoReport) -> None:
+    """Write once: an extract already there is kept (re-running gives the same files, same hashes)."""
+    report.written.append(path)
+    if path.exists():
+        return
+    report.new.append(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
         frame.to_parquet(path, index=False)
@@ -265,7 +271,6 @@ def _write(frame: pd.DataFrame, path: Path, report: DemoReport) -> None:
         frame.to_excel(path, index=False)
     else:
         frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S")
-    report.written.append(path)
 
 
 def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoReport:

@@ -1,0 +1,158 @@
+"""``evalkit monitor ...``: ingest extracts, show status, write the dashboard, make demo extracts.
+
+Imported on every ``evalkit`` call, so nothing heavy is imported here at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers, add_common) -> dict:
+    p = subparsers.add_parser(
+        "monitor", help="outcomes monitoring: ingest monthly extracts, status, dashboard",
+        description="Monitor outcomes between evaluations: ingest each month's extracts into the project's "
+                    "DuckDB store (checked against monitoring/sources/*.yml, pseudonymised, all or nothing), "
+                    "compute the logic models' indicators against their targets, and write the dashboard.")
+    sub = p.add_subparsers(dest="monitor_command", metavar="ACTION")
+    sub.required = True
+
+    q = sub.add_parser("ingest", help="ingest extract files of one source",
+                       description="Ingest each FILE (CSV, Parquet or XLSX) as an extract of SOURCE. Each file is "
+                                   "taken whole or not at all; the same file twice changes nothing; an extract for "
+                                   "a period already loaded is refused unless --replace says it is a correction.")
+    q.add_argument("source", metavar="SOURCE", help="a source id from monitoring/sources/*.yml")
+    q.add_argument("files", nargs="+", metavar="FILE")
+    q.add_argument("--replace", action="store_true",
+                   help="the file corrects extracts already loaded for its periods: replace them (recorded)")
+    add_common(q)
+
+    q = sub.add_parser("status", help="what is ingested, missing or late, and which indicators are off target")
+    q.add_argument("--as-of", metavar="DATE", default=None,
+                   help="judge late extracts against this date (default: the latest month any source has)")
+    add_common(q)
+
+    q = sub.add_parser("indicators", help="compute the indicators and write them as CSV",
+                       description="Compute every indicator of monitoring/indicators.yml per period and breakdown "
+                                   "(store table indicator_values) and write them. Not disclosure-controlled: "
+                                   "for analysts, not for publication.")
+    q.add_argument("--period", choices=("month", "quarter"), default=None, help="default: monitor.yml period")
+    q.add_argument("--out", metavar="CSV", default=None, help="write here (default: print the latest period)")
+    add_common(q)
+
+    q = sub.add_parser("dashboard", help="write the dashboard (.qmd and self-contained HTML)",
+                       description="Write dashboard_data.json (disclosure-controlled), dashboard.qmd (Quarto "
+                                   "format: dashboard) and dashboard.html (Quarto if on PATH, else Pandoc).")
+    q.add_argument("--out", metavar="DIR", default=None, help="output folder (default: PROJECT/reports/monitoring)")
+    q.add_argument("--as-of", metavar="DATE", default=None, help="as for status")
+    q.add_argument("--no-render", action="store_true", help="write the .qmd and data only")
+    add_common(q)
+
+    q = sub.add_parser("demo-data", help="write synthetic monthly extracts for the example project",
+                       description="Write seeded synthetic extracts under monitoring/extracts/ (history files and "
+                                   "monthly files for every source, with a missing month, a late extract, a "
+                                   "correction and unmapped offence types built in). Existing files are kept.")
+    q.add_argument("--seed", type=int, default=None)
+    q.add_argument("--ingest", action="store_true", help="also ingest them all (corrections with --replace)")
+    add_common(q)
+    return {"monitor": cmd_monitor}
+
+
+def _root(args) -> Path:
+    from evalkit.project import find_project
+
+    return find_project(getattr(args, "project", None))
+
+
+def _open(root: Path, monitoring):
+    from evalkit.store import open_store, store_path
+
+    return open_store(store_path(root, monitoring.settings.store))
+
+
+def _date(text: str | None):
+    if text is None:
+        return None
+    import datetime as dt
+
+    from evalkit.errors import OptionError
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise OptionError(f"--as-of: {text!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def _say(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
+def cmd_monitor(args) -> int:
+    from evalkit.monitor.config import load_monitoring
+
+    root = _root(args)
+    monitoring = load_monitoring(root)
+    action = args.monitor_command
+    if action == "demo-data":
+        return _demo(args, root, monitoring)
+    with _open(root, monitoring) as store:
+        if action == "ingest":
+            from evalkit.monitor.ingest import ingest
+
+            for file in args.files:
+                report = ingest(store, monitoring, args.source, Path(file), replace=args.replace, progress=_say)
+                print(report)
+            return 0
+        from evalkit.project import load_project
+
+        project = load_project(root, check_data=False)
+        if action == "status":
+            from evalkit.monitor.status import status
+
+            print(status(store, monitoring, project, as_of=_date(args.as_of)).text())
+            return 0
+        if action == "indicators":
+            from evalkit.monitor.indicators import compute_indicators
+
+            values = compute_indicators(store, monitoring, project, period_kind=args.period)
+            if args.out:
+                values.to_csv(args.out, index=False)
+                print(f"wrote {args.out} ({len(values)} rows)")
+            else:
+                latest = values[values.breakdown == "all"].sort_values("period").groupby(
+                    ["intervention", "indicator"]).tail(1)
+                print(latest[["intervention", "indicator", "period", "value", "rate", "target", "rag"]]
+                      .to_string(index=False))
+            return 0
+        from evalkit.monitor.dashboard import write_dashboard
+
+        out = Path(args.out) if args.out else root / "reports" / "monitoring"
+        written = write_dashboard(store, monitoring, project, out, as_of=_date(args.as_of),
+                                  render=not args.no_render)
+        for path in written.values():
+            print(f"wrote {path}")
+    return 0
+
+
+def _demo(args, root: Path, monitoring) -> int:
+    from evalkit.monitor.synth import DEFAULT_SEED, write_demo_extracts
+
+    report = write_demo_extracts(root, seed=args.seed if args.seed is not None else DEFAULT_SEED)
+    for path in report.written + [p for _, p in report.corrections]:
+        print(f"{'wrote' if path in report.new else 'kept'} {path.relative_to(root)}")
+    if not args.ingest:
+        return 0
+    from evalkit.monitor.ingest import ingest
+    from evalkit.monitor.synth import EXTRACTS
+
+    order = sorted(monitoring.sources, key=lambda s: (monitoring.sources[s].kind != "population", s))
+    with _open(root, monitoring) as store:
+        for source in order:
+            folder = root / EXTRACTS / source
+            for path in sorted(p for p in folder.glob("*.*") if p.is_file()):
+                print(ingest(store, monitoring, source, path))
+        for source, path in report.corrections:
+            print(ingest(store, monitoring, source, path, replace=True))
+    return 0

@@ -319,3 +319,21 @@ def test_external_study_missing_its_effect_is_a_clear_error():
     result, ctx = study("ext", "rct", sections={"external": external_section(results=[])})
     with pytest.raises(EvalkitError, match=r"ext: the external study reports no results"):
         assess_study(result, ctx, RULES)
+
+
+def test_feasibility_study_supports_no_level_and_its_verdict_reaches_the_pathway():
+    from evalkit.evidence.pathway import pathway_position
+
+    verdict = {"stage": "test_feasibility", "next_stage": "pilot_for_outcomes", "ready": False,
+               "verdict": "not ready for a pilot of outcomes", "overall": "red"}
+    result, ctx = study("feas", "feasibility", estimates=[estimate(design="pre_post", estimand="consent_rate")],
+                        sections={"feasibility": {"pathway": verdict}})
+    a = assess_study(result, ctx, RULES)
+    assert a.sms is None and a.supports == "NL2" and a.effect == "none"
+    assert a.check("child_outcome_effect").status == "not_applicable"
+    assert a.check("sample_size").status == "not_applicable"
+    r = rate((result, ctx))
+    assert r.level == "NL2" and not r.not_effective
+    pos = pathway_position([("feas", "test_feasibility", "feasibility")], r, RULES)
+    assert pos["current"]["label"] == "4. Test feasibility (name not found; placeholder)"
+    assert pos["needs"][0] == "feasibility (feas): not ready for a pilot of outcomes"

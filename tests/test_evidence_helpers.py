@@ -47,7 +47,8 @@ def study(evaluation, design="pre_post", *, intervention="prog", estimates=None,
                        design=design, estimates=tuple(estimates), flow=tuple(flow), warnings=(),
                        sections=sections, manifest=manifest())
     context = StudyContext(evaluation=evaluation, intervention=intervention, design=design, title=evaluation,
-                           stage="test_for_efficacy" if design != "pre_post" else "pilot_for_outcomes",
+                           stage={"pre_post": "pilot_for_outcomes", "feasibility": "test_feasibility"}.get(
+                               design, "test_for_efficacy"),
                            evaluator="Evaluator", independent=independent, follow_up_months=follow_up,
                            primary_outcome=estimates[0].indicator if estimates else None, indicators=INDICATORS)
     return result, context

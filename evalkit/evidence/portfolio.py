@@ -46,7 +46,7 @@ def _headline(rating: ProgrammeRating) -> dict[str, Any] | None:
             continue
         return {"evaluation": s.evaluation, "indicator": o.indicator, "label": o.label, "estimand": o.estimand,
                 "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "ci_level": 0.95,
-                "p_value": o.p_value, "units": o.units, "n": o.n, "verdict": o.verdict,
+                "p_value": o.p_value, "p_kind": o.p_kind, "units": o.units, "n": o.n, "verdict": o.verdict,
                 "follow_up_months": o.follow_up_months, "effect_size": o.effect_size, "design": s.design}
     return None
 
@@ -66,7 +66,8 @@ def _forest(rating: ProgrammeRating) -> list[dict[str, Any]]:
                          "sms": s.sms, "external": s.external, "indicator": o.indicator, "label": o.label,
                          "primary": o.primary, "child_outcome": o.child_outcome, "estimand": o.estimand,
                          "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "units": o.units,
-                         "p_value": o.p_value, "verdict": o.verdict, "n": o.n, "effect_size": o.effect_size,
+                         "p_value": o.p_value, "p_kind": o.p_kind, "verdict": o.verdict, "n": o.n,
+                         "effect_size": o.effect_size,
                          "follow_up_months": o.follow_up_months})
     return rows
 

@@ -427,7 +427,7 @@ def _reach_feasibility(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataF
     stop = np.where(completed, planned, rng.integers(2, 17, n))
     stop = np.where(started, stop, 0)
     case_idx = np.repeat(np.arange(n), stop)
-    week = np.concatenate([np.arange(k) for k in stop]) if stop.sum() else np.array([], dtype=int)
+    week = np.arange(len(case_idx)) - np.repeat(np.cumsum(stop) - stop, stop)  # 0, 1, ... within each case
     first_session = referral + pd.to_timedelta(contact_days + rng.integers(3, 11, n), unit="D")
     dates = (first_session[case_idx] + pd.to_timedelta(7 * week + rng.integers(0, 3, len(week)), unit="D"))
     p_attend = np.where(completed[case_idx], 0.86, 0.68)
@@ -437,7 +437,7 @@ def _reach_feasibility(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataF
     fidelity = np.where(attended, (rng.random(len(week)) < 0.84).astype(float), np.nan)
 
     # SDQ self-report at referral (consented only) and six months; attendance from school records
-    true_sdq = 17.0 + 4.6 * need + np.array([school_effect[s] for s in school])
+    true_sdq = 17.0 + 4.6 * need + pd.Series(school).map(school_effect).to_numpy()
     sdq_base = np.clip(np.round(true_sdq + rng.normal(0, 2.4, n)), 0, 40)
     sdq_6m = np.clip(np.round(true_sdq - 1.5 * completed + rng.normal(0, 3.0, n) + rng.normal(0, 2.4, n)), 0, 40)
     p_follow = np.where(completed, 0.88, np.where(started, 0.45, 0.30))

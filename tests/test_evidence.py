@@ -134,6 +134,7 @@ def test_harmful_effect_is_reported_as_harm_and_sets_ne():
     # in a preliminary study harm is still reported, but NE needs a Level-3-quality study
     r = rate(study("pp", good=False))
     assert r.harm and not r.not_effective
+    assert "HARM: pp found a significant change in the harmful direction (pre/post: not a causal estimate)" in text(r)
 
 
 def test_non_child_outcome_does_not_count():

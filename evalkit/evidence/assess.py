@@ -454,7 +454,8 @@ def _baseline_check(result, context, rules) -> Check:
             return Check("baseline_equivalence", label, FAILED, f"{words}; over {hi}: {', '.join(over)}", rids)
         if unadjusted:
             return Check("baseline_equivalence", label, FAILED, f"{words}; between {lo} and {hi} without "
-                         f"adjustment: {', '.join(unadjusted)}", rids)
+                         f"adjustment: {', '.join(unadjusted)} (adjusting for them in the outcome model, e.g. "
+                         "matching.adjust, would meet the WWC band)", rids)
         if unknown:
             return Check("baseline_equivalence", label, UNKNOWN, f"{words}; no SMD for {', '.join(unknown)}", rids)
         return Check("baseline_equivalence", label, PASSED, f"{words} (WWC bands)", rids)

@@ -222,8 +222,11 @@ def rate_programme(intervention: str, assessments: Sequence[StudyAssessment], ru
                          "resolves this, so both are shown.")
     for s in harmful:
         used += ("harm_sets_not_effective",)
-        lines.append(f"HARM: {s.evaluation} found a significant harmful effect: "
-                     + "; ".join(o.words() for o in s.harm) + ".")
+        if s.check("causal_design").status == "passed":
+            what = "a significant harmful effect"
+        else:
+            what = f"a significant change in the harmful direction ({s.design_words}: not a causal estimate)"
+        lines.append(f"HARM: {s.evaluation} found {what}: " + "; ".join(o.words() for o in s.harm) + ".")
     for u in unrated:
         lines.append(f"Not rated: {u.evaluation}: {u.reason}")
 

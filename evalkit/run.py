@@ -92,6 +92,22 @@ def needed_columns(evaluation: m.Evaluation) -> list[str]:
     return list(dict.fromkeys(c for c in cols if c))
 
 
+# designs whose analysis gets DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
+ROBUSTNESS_DESIGNS = ("matched_comparison", "difference_in_differences")
+
+
+def add_robustness(evaluation: m.Evaluation, frame, analysis):
+    """The design's analysis plus the 'robustness' and 'sensitivity' sections; estimates unchanged."""
+    import dataclasses
+
+    if evaluation.design.value not in ROBUSTNESS_DESIGNS:
+        return analysis
+    from evalkit.estimate import causal
+
+    extra = causal.robustness(evaluation, frame, analysis, evaluation.seed)
+    return dataclasses.replace(analysis, sections={**analysis.sections, **extra})
+
+
 def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
     """Run one evaluation; ``frame`` overrides reading the plan's data file (for notebooks, tests)."""
     return run_analysis(evaluation, frame)[0]
@@ -132,6 +148,7 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             if sessions_path.exists():  # a missing file is the design's DataError, with its message
                 inputs.append({"path": fz.sessions.path, "role": "session records", "sha256": sha256(sessions_path)})
         analysis = module.analyse(evaluation, frame, evaluation.seed)
+        analysis = add_robustness(evaluation, frame, analysis)
     manifest = Manifest(
         evalkit_version=evalkit_version(), python_version=platform.python_version(),
         dependencies=dependency_versions(), seed=evaluation.seed, inputs=tuple(inputs),

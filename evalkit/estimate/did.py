@@ -95,7 +95,7 @@ def prepare_panel(evaluation: m.Evaluation, frame: pd.DataFrame, outcome: str):
     if outcome not in frame.columns:
         raise DataError(f"data has no outcome column '{outcome}'")
     t, uniq = period_order(frame[spec.period], spec.period)
-    panel = pd.DataFrame({"unit": frame[spec.id].to_numpy(), "t": t.to_numpy()})
+    panel = pd.DataFrame({"unit": frame[spec.id].to_numpy(), "t": t.to_numpy(), "row": np.arange(len(frame))})
     d = pd.to_numeric(frame[spec.treatment], errors="coerce")
     if d.isna().any() or not d.isin([0, 1]).all():
         bad = frame[spec.treatment][d.isna() | ~d.isin([0, 1])]

@@ -28,7 +28,7 @@ def key_file() -> Path:
     return Path(os.environ.get(KEY_FILE_ENV) or DEFAULT_KEY_FILE).expanduser().resolve()
 
 
-def load_key(project_root: Path, *, create: bool = True, stream=sys.stderr) -> bytes:
+def load_key(project_root: Path, *, create: bool = True, stream=None) -> bytes:
     """The key bytes; creates the key file (mode 600) on first use and says where."""
     text = os.environ.get(KEY_ENV)
     if text:
@@ -49,7 +49,7 @@ def load_key(project_root: Path, *, create: bool = True, stream=sys.stderr) -> b
         print(f"evalkit: created a new pseudonymisation key at {path}. Keep it safe and back it up: every "
               "extract must be ingested with the same key for people to link across months, and anyone "
               "holding it can test guesses of identifiers. It is never stored in the project or the store.",
-              file=stream)
+              file=stream or sys.stderr)
     key = path.read_text(encoding="utf-8").strip()
     if len(key) < 32:
         raise DataError(f"{path}: key too short ({len(key)} characters); expected at least 32")

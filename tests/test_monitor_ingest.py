@@ -1,0 +1,300 @@
+"""Ingest: declared columns and types, all or nothing, idempotent, explicit corrections, pseudonyms.
+
+The atomicity test runs a real ``evalkit monitor ingest`` process on a large file and kills it
+with SIGKILL while its transaction is open; the store must be as before and still usable.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evalkit.errors import DataError, OptionError, SpecError
+from evalkit.monitor import synth
+from evalkit.monitor.config import load_monitoring
+from evalkit.monitor.ingest import HOLD_ENV, ingest
+from evalkit.monitor.keys import KEY_ENV, KEY_FILE_ENV, pseudonym
+from evalkit.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+KEY = "k" * 40
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "project"
+    for folder in ("logic_models", "evaluations"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("data"))
+    (root / "monitoring").mkdir()
+    for f in (REPO / "monitoring").glob("*.yml"):
+        shutil.copy(f, root / "monitoring" / f.name)
+    shutil.copytree(REPO / "monitoring" / "sources", root / "monitoring" / "sources")
+    monkeypatch.setenv(KEY_ENV, KEY)
+    monkeypatch.delenv("EVALKIT_STORE", raising=False)
+    return root
+
+
+def _police(month: str, n: int = 40, seed: int = 1, prefix: str = "C") -> pd.DataFrame:
+    import numpy as np
+
+    return synth.police_records(np.random.default_rng(seed), month, month, per_month=n, prefix=prefix)
+
+
+def _csv(frame: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S")
+    return path
+
+
+def snapshot(store) -> tuple:
+    """Everything ingest may change: the extracts, replacements, meta and every source table."""
+    con = store.con
+    out = [con.execute("SELECT * FROM extracts ORDER BY extract_id").fetchall(),
+           con.execute("SELECT * FROM replacements ORDER BY new_extract_id").fetchall(),
+           con.execute("SELECT * FROM meta ORDER BY key").fetchall()]
+    for table in store.tables():
+        if table.startswith("src_"):
+            out.append((table, con.execute(f"SELECT count(*), sum(hash(COLUMNS(*))) FROM {table}").fetchall()))
+    return tuple(out), tuple(store.tables())
+
+
+@pytest.fixture
+def loaded(project):
+    """A store holding one police month (2024-01)."""
+    mon = load_monitoring(project)
+    store = open_store(project / ".evalkit" / "evalkit.duckdb")
+    path = _csv(_police("2024-01-01"), project / "x" / "police_2024-01.csv")
+    ingest(store, mon, "police", path)
+    yield project, mon, store, path
+    store.close()
+
+
+def test_ingest_records_provenance_and_pseudonymises(loaded):
+    project, mon, store, path = loaded
+    frame = pd.read_csv(path, dtype=str)
+    rows = store.con.execute("SELECT source, file_name, sha256, rows, period_start, period_end, status FROM extracts"
+                             ).fetchall()
+    import hashlib
+
+    assert rows == [("police", "police_2024-01.csv", hashlib.sha256(path.read_bytes()).hexdigest(), len(frame),
+                     pd.Timestamp("2024-01-01").date(), pd.Timestamp("2024-01-01").date(), "active")]
+    stored = store.con.execute("SELECT crime_ref, victim_id, suspect_id, _line FROM src_police ORDER BY _line").df()
+    assert len(stored) == len(frame)
+    # identifiers are HMAC-SHA256 with the key, never the raw value; missing stays missing
+    first = frame.dropna(subset=["victim_id"]).iloc[0]
+    got = stored.loc[stored.crime_ref == first.crime_ref, "victim_id"].iat[0]
+    assert got == pseudonym(KEY.encode(), first.victim_id) and got != first.victim_id
+    assert stored.victim_id.isna().sum() == frame.victim_id.isna().sum()
+    assert not set(frame.victim_id.dropna()) & set(stored.victim_id.dropna())
+    assert stored._line.tolist() == list(range(2, len(frame) + 2))  # line numbers of the CSV
+
+
+def test_same_file_twice_changes_nothing(loaded):
+    project, mon, store, path = loaded
+    before = snapshot(store)
+    report = ingest(store, mon, "police", path)
+    assert report.status == "unchanged" and "nothing changed" in str(report)
+    assert snapshot(store) == before
+
+
+def _assert_refused(store, mon, source, path, pattern, **kw):
+    before = snapshot(store)
+    with pytest.raises(DataError, match=pattern) as info:
+        ingest(store, mon, source, path, **kw)
+    assert snapshot(store) == before, "a refused extract changed the store"
+    return str(info.value)
+
+
+def test_wrong_columns(loaded, tmp_path):
+    project, mon, store, _ = loaded
+    frame = _police("2024-02-01").rename(columns={"victim_age": "age_of_victim"}).drop(columns="knife_flag")
+    msg = _assert_refused(store, mon, "police", _csv(frame, tmp_path / "p.csv"), "missing column")
+    assert "missing column(s) knife_flag, victim_age" in msg and "unexpected column(s) age_of_victim" in msg
+    assert "police.yml" in msg
+
+
+def test_unparseable_dates_name_the_lines(loaded, tmp_path):
+    project, mon, store, _ = loaded
+    frame = _police("2024-02-01")
+    frame = frame.astype({"occurred_at": str, "knife_flag": object})
+    frame.loc[2, "occurred_at"] = "31/02/2024 25:00"
+    frame.loc[7, "occurred_at"] = "yesterday"
+    frame.loc[9, "knife_flag"] = "perhaps"
+    msg = _assert_refused(store, mon, "police", _csv(frame, tmp_path / "p.csv"), "3 value")
+    assert "line 4, column occurred_at: found '31/02/2024 25:00', expected a date and time" in msg
+    assert "line 9, column occurred_at: found 'yesterday'" in msg
+    assert "line 11, column knife_flag: found 'perhaps', expected true/false" in msg
+
+
+def test_missing_required_value(loaded, tmp_path):
+    project, mon, store, _ = loaded
+    frame = _police("2024-02-01")
+    frame.loc[4, "area"] = None
+    msg = _assert_refused(store, mon, "police", _csv(frame, tmp_path / "p.csv"), "do not match")
+    assert "line 6, column area: found no value, expected a value" in msg
+
+
+def test_duplicate_rows(loaded, tmp_path):
+    project, mon, store, _ = loaded
+    frame = _police("2024-02-01")
+    frame = pd.concat([frame, frame.iloc[[3]]], ignore_index=True)
+    msg = _assert_refused(store, mon, "police", _csv(frame, tmp_path / "p.csv"), "duplicate rows")
+    assert f"line 5 and line {len(frame) + 1}" in msg
+
+
+def test_key_already_loaded_from_another_extract(loaded, tmp_path):
+    project, mon, store, path = loaded
+    feb = _police("2024-02-01", prefix="F")
+    feb.loc[0, "crime_ref"] = pd.read_csv(path).crime_ref.iat[0]
+    _assert_refused(store, mon, "police", _csv(feb, tmp_path / "p.csv"), "already loaded from another extract")
+
+
+def test_period_already_loaded(loaded, tmp_path):
+    project, mon, store, path = loaded
+    other = _police("2024-01-01", seed=2, prefix="Z")
+    msg = _assert_refused(store, mon, "police", _csv(other, tmp_path / "jan_again.csv"), "already loaded")
+    assert "police for 2024-01 is already loaded: extract 1 (police_2024-01.csv" in msg and "--replace" in msg
+
+
+@pytest.mark.parametrize("content", ["", "crime_ref,occurred_at,offence_type,knife_flag,domestic_flag,area,victim_id,"
+                                         "victim_age,victim_sex,suspect_id,suspect_age\n"])
+def test_empty_file(loaded, tmp_path, content):
+    project, mon, store, _ = loaded
+    path = tmp_path / "empty.csv"
+    path.write_text(content)
+    msg = _assert_refused(store, mon, "police", path, "empty|no rows")
+    assert str(path) in msg
+
+
+def test_unknown_source_and_file_type(loaded, tmp_path):
+    project, mon, store, path = loaded
+    with pytest.raises(OptionError, match="'polce' is not a valid choice; expected one of .*'police'"):
+        ingest(store, mon, "polce", path)
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    with pytest.raises(DataError, match="expected .csv, .parquet or .xlsx"):
+        ingest(store, mon, "police", bad)
+
+
+def test_correction_replaces_explicitly_and_is_recorded(loaded, tmp_path):
+    project, mon, store, path = loaded
+    corrected = pd.read_csv(path)
+    corrected.loc[:9, "knife_flag"] = True
+    corrected = corrected.iloc[:-1]
+    new = _csv(corrected, tmp_path / "police_2024-01_v2.csv")
+    report = ingest(store, mon, "police", new, replace=True)
+    assert report.status == "replaced" and report.replaced == [1]
+    assert store.con.execute("SELECT extract_id, status, replaced_by FROM extracts ORDER BY 1").fetchall() == \
+        [(1, "replaced", 2), (2, "active", None)]
+    rep = store.con.execute("SELECT old_extract_id, new_extract_id, old_rows, new_rows FROM replacements").fetchall()
+    assert rep == [(1, 2, len(corrected) + 1, len(corrected))]
+    assert store.con.execute("SELECT count(*), count(DISTINCT _extract_id) FROM src_police").fetchone() == \
+        (len(corrected), 1)
+    assert "replacing extract(s) 1" in str(report)
+
+
+def test_correction_must_cover_what_it_replaces(project, tmp_path):
+    mon = load_monitoring(project)
+    with open_store(tmp_path / "s.duckdb") as store:
+        import numpy as np
+
+        two = synth.police_records(np.random.default_rng(3), "2024-01-01", "2024-02-01", per_month=20)
+        ingest(store, mon, "police", _csv(two, tmp_path / "q1.csv"))
+        jan = two[two.occurred_at < "2024-02-01"]
+        _assert_refused(store, mon, "police", _csv(jan, tmp_path / "jan.csv"), "covering all of it", replace=True)
+
+
+def test_a_different_key_is_refused(loaded, monkeypatch, tmp_path):
+    project, mon, store, _ = loaded
+    monkeypatch.setenv(KEY_ENV, "z" * 40)
+    _assert_refused(store, mon, "police", _csv(_police("2024-02-01"), tmp_path / "p.csv"), "key differs")
+
+
+def test_key_file_is_created_outside_the_project(project, monkeypatch, tmp_path, capsys):
+    from evalkit.monitor.keys import load_key
+
+    monkeypatch.delenv(KEY_ENV)
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "keys" / "k.key"))
+    key = load_key(project)
+    assert len(key) == 64 and "created a new pseudonymisation key" in capsys.readouterr().err
+    assert oct((tmp_path / "keys" / "k.key").stat().st_mode)[-3:] == "600"
+    assert load_key(project) == key
+    monkeypatch.setenv(KEY_FILE_ENV, str(project / "k.key"))
+    with pytest.raises(DataError, match="inside the project"):
+        load_key(project)
+
+
+def test_xlsx_and_parquet_are_read(project, tmp_path):
+    import numpy as np
+
+    mon = load_monitoring(project)
+    rng = np.random.default_rng(4)
+    with open_store(tmp_path / "s.duckdb") as store:
+        ae = synth.ae_attendances(rng, "2023-01-01", "2023-02-01")
+        path = tmp_path / "ae.xlsx"
+        ae.to_excel(path, index=False)
+        assert ingest(store, mon, "ae_attendances", path).rows == len(ae)
+        adm = synth.hospital_admissions(rng, "2023-01-01", "2023-03-01")
+        adm.to_parquet(tmp_path / "adm.parquet", index=False)
+        assert ingest(store, mon, "hospital_admissions", tmp_path / "adm.parquet").rows == len(adm)
+
+
+def test_bad_source_declaration_lists_every_problem(project):
+    (project / "monitoring" / "sources" / "bad.yml").write_text(
+        "id: bad\nlabel: Bad\nkind: polices\ndate_column: when\ncolumns:\n  a: {type: text}\n")
+    with pytest.raises(SpecError) as info:
+        load_monitoring(project)
+    text = str(info.value)
+    assert "monitoring/sources/bad.yml:3: error: kind: invalid value (found 'polices'" in text
+    assert "monitoring/sources/bad.yml:6: error: columns.a.type: invalid value (found 'text'" in text
+
+
+def _wait_for(proc, needle: str, timeout: float = 120) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        seen += line
+        if needle in line:
+            return seen
+    raise AssertionError(f"never saw {needle!r}; stderr so far:\n{seen}")
+
+
+@pytest.mark.parametrize("moment", ["checking", "holding the transaction open"])
+def test_killed_ingest_leaves_the_store_unchanged_and_usable(loaded, tmp_path, moment):
+    project, mon, store, path = loaded
+    big = synth.big_police_file(tmp_path / "police_big.csv", rows=300_000, start="2010-01-01")
+    before = snapshot(store)
+    store.close()  # the ingest process needs the file
+    env = dict(os.environ, **{HOLD_ENV: "60", KEY_ENV: KEY})
+    proc = subprocess.Popen([sys.executable, "-m", "evalkit", "monitor", "ingest", "police", str(big),
+                             "--project", str(project)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        _wait_for(proc, moment)
+        if moment != "checking":
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)  # a real signal: no handler, no cleanup
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    with open_store(project / ".evalkit" / "evalkit.duckdb") as again:
+        assert snapshot(again) == before
+        # and usable: the same big file now goes in whole
+        report = ingest(again, mon, "police", big)
+        assert report.rows == again.con.execute(
+            "SELECT count(*) FROM src_police WHERE _extract_id = ?", [report.extract_id]).fetchone()[0] > 250_000

@@ -199,3 +199,25 @@ def test_bad_plans_are_stopped_by_validation_with_a_clear_message(mvp_project, c
     assert "evalkit rate: the project has 1 error(s)" in capfd.readouterr().err
     problems = [str(p) for p in validate_project(mvp_project, check_data=False).errors]
     assert len(problems) == 1 and message in problems[0]
+
+
+@pytest.mark.slow
+def test_every_rating_in_the_example_project_is_explained(example_project_ro):
+    """Done when: every rating names its studies and checks (runs every design in memory)."""
+    from evalkit.evidence.assess import CHECK_LABELS
+
+    ratings, _notes, project = rate_project(example_project_ro)
+    assert {r.intervention for r in ratings} == set(project.interventions)
+    for r in ratings:
+        assert not r.unrated, (r.intervention, r.unrated)
+        explanation = "\n".join(r.explanation)
+        assert explanation.splitlines()[-1].startswith("Rests on ")
+        if not r.studies:
+            assert r.level == "NL2" and "no rated study" in explanation
+            continue
+        rated = [s.evaluation for s in r.studies if s.design != "feasibility"]
+        assert any(e in explanation for e in rated), (r.intervention, explanation)
+        assert any(label in explanation for label in CHECK_LABELS.values()), (r.intervention, explanation)
+    by_id = {r.intervention: r.level for r in ratings}
+    assert by_id["mvp"] == "3"  # the external trial
+    assert by_id["ete"] == by_id["sport"] == "NL2"  # no studies

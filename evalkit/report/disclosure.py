@@ -48,12 +48,16 @@ class Policy:
 
 
 def suppress(cells: Mapping[Hashable, int | None], relations: Iterable[tuple[Hashable, Sequence[Hashable]]] = (),
-             policy: Policy = Policy()) -> set[Hashable]:
+             policy: Policy = Policy(), prefer: str = "part", also: Iterable[Hashable] = ()) -> set[Hashable]:
     """The keys of ``cells`` to hide: primary (small) and secondary (recoverable by a relation).
 
     ``relations`` are ``(total_key, [part_keys])``; keys missing from ``cells`` are ignored.
+    ``prefer``: which cell a relation gives up first, another ``part`` (keeps totals, as in a
+    table's margins) or the ``total`` (keeps the parts, as in a flow diagram, where the last
+    stage is the number analysed). ``also``: cells hidden for another reason (e.g. the same
+    count is suppressed elsewhere in the report).
     """
-    hidden = {k for k, n in cells.items() if policy.small(n)}
+    hidden = {k for k, n in cells.items() if policy.small(n)} | {k for k in also if k in cells}
     rels = []
     for total, parts in relations:
         members = [k for k in (total, *parts) if k in cells and cells[k] is not None]
@@ -69,9 +73,11 @@ def suppress(cells: Mapping[Hashable, int | None], relations: Iterable[tuple[Has
             others = [k for k in members if k not in hidden]
             if not others:
                 continue
-            # prefer hiding another part (keeps totals visible); the total only as last resort
-            parts = [k for k in others if k != total] or others
-            pick = min(parts, key=lambda k: (int(cells[k] or 0), str(k)))
+            if prefer == "total" and total in others:
+                pick = total
+            else:
+                parts = [k for k in others if k != total] or others
+                pick = min(parts, key=lambda k: (int(cells[k] or 0), str(k)))
             hidden.add(pick)
             changed = True
     return hidden

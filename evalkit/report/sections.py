@@ -194,47 +194,61 @@ def _flow_stages(R: ResultSet):
     return (primary if per_ind else None), chosen
 
 
-def flow(R: ResultSet, C: Mapping) -> str:
-    from evalkit.plots.flow import Box, flow_svg
+def flow_plan(R: ResultSet, pol: Policy):
+    """The flow's boxes, counts and suppressed cells, decided once per report.
 
-    pol = policy(C)
+    Relations: each stage = next stage + those lost between them (for matched designs the
+    pool = matched + not matched or discarded); the "all" column = the sum of the groups.
+    Suppression gives up the earlier stage first, so the number analysed stays visible.
+    """
     indicator, stages = _flow_stages(R)
-    if not stages:
-        return _note("The run recorded no participant flow.")
     groups: dict[str, list] = {}
     for s in stages:
         groups.setdefault(s.group, []).append(s)
-    if len(groups) > 1 and "all" in groups and all(len(v) == 1 for k, v in groups.items() if k == "all"):
-        pass
     cells: dict[tuple, int] = {}
     relations = []
     layout = []
     for group, items in groups.items():
         main = [s for s in items if s.stage != "discarded"]
-        discarded = next((s for s in items if s.stage == "discarded"), None)
         boxes = []
         for i, s in enumerate(main):
             cells[(group, s.stage)] = s.n
             side = None
             if i + 1 < len(main):
                 nxt = main[i + 1]
-                if discarded is not None and s.stage.endswith("_pool") and nxt.stage == "matched":
-                    lost, title = discarded.n, "Not matched (discarded)"
-                else:
-                    lost, title = max(s.n - nxt.n, 0), f"Not {STAGE_WORDS.get(nxt.stage, nxt.stage).lower()}"
+                lost = max(s.n - nxt.n, 0)
+                side = ("Not matched or discarded" if nxt.stage == "matched"
+                        else f"Not {STAGE_WORDS.get(nxt.stage, nxt.stage).lower()}")
                 cells[(group, "lost", s.stage)] = lost
                 relations.append(((group, s.stage), [(group, nxt.stage), (group, "lost", s.stage)]))
-                side = title
             boxes.append((s, side))
         layout.append((group, boxes))
-    # groups that add up to the "all" column
     parts = [g for g in groups if g != "all"]
     if "all" in groups and parts:
         for s in groups["all"]:
             relations.append((("all", s.stage), [(g, s.stage) for g in parts]))
-    hidden = suppress(cells, relations, pol)
+    hidden = suppress(cells, relations, pol, prefer="total")
+    return indicator, layout, cells, hidden
+
+
+def hidden_values(R: ResultSet, pol: Policy) -> dict[str, set[int]]:
+    """Counts the flow suppresses, by group: the same count is hidden wherever else it appears."""
+    _i, _l, cells, hidden = flow_plan(R, pol)
+    out: dict[str, set[int]] = {}
+    for key in hidden:
+        if cells.get(key) is not None:
+            out.setdefault(key[0], set()).add(int(cells[key]))
+    return out
+
+
+def flow(R: ResultSet, C: Mapping) -> str:
+    from evalkit.plots.flow import Box, flow_svg
     from evalkit.report.disclosure import count_text
 
+    pol = policy(C)
+    indicator, layout, cells, hidden = flow_plan(R, pol)
+    if not layout:
+        return _note("The run recorded no participant flow.")
     columns = []
     for group, boxes in layout:
         col = []
@@ -248,11 +262,10 @@ def flow(R: ResultSet, C: Mapping) -> str:
                            **b_kwargs))
         title = {"all": "", "treated": "Took part", "comparison": "Comparison"}.get(group, group)
         columns.append((title, col))
-    svg = flow_svg(columns)
     out = []
     if indicator is not None:
         out.append(_note(f"Counts for the primary outcome, {label(C, indicator)}, where counts differ by indicator."))
-    out.append(_svg(svg, "flow"))
+    out.append(_svg(flow_svg(columns), "flow"))
     attr = (R.sections or {}).get("attrition")
     if isinstance(attr, Mapping):
         bits = []
@@ -261,10 +274,13 @@ def flow(R: ResultSet, C: Mapping) -> str:
         if attr.get("differential") is not None:
             bits.append(f"Differential attrition (took part minus comparison): {w.fmt_pct(attr['differential'])} "
                         "points.")
+        if attr.get("definition"):
+            bits.append(f"Attrition here is the {attr['definition']}.")
         if bits:
             out.append(_p(*bits))
-    if any(k[1] == "lost" for k in hidden) or hidden:
-        out.append(_note(f"[c]: fewer than {pol.threshold} people, or a count that would reveal one (suppressed)."))
+    if hidden:
+        out.append(_note(f"[c]: fewer than {pol.threshold} people, or a count that would reveal such a count "
+                         "(suppressed for disclosure control)."))
     return "".join(out)
 
 
@@ -336,13 +352,30 @@ RESULT_HEADERS = ["indicator", "subgroup", "estimand", "comparison", "n", "n too
 
 
 def results_table(R: ResultSet, C: Mapping) -> str:
+    """Main estimates in one table (``ek-results``); event-time and cohort cells in another."""
+    main = [(i, e) for i, e in enumerate(R.estimates) if e.estimand in MAIN_ESTIMANDS]
+    more = [(i, e) for i, e in enumerate(R.estimates) if e.estimand not in MAIN_ESTIMANDS]
+    if not main and not more:
+        return _note("No estimates.")
+    out = [_results_rows(R, C, main or more, "ek-results")]
+    out.append(_note("* primary outcome. Significant: the confidence interval excludes no difference. "
+                     "Estimates are in the units of each indicator; ratios have no difference at 1."))
+    if main and more:
+        out.append(f"\n**Further estimates** ({len(more)}: event-time and cohort-by-period effects):\n")
+        out.append(_results_rows(R, C, more, "ek-results-more"))
+    return "".join(out)
+
+
+def _results_rows(R: ResultSet, C: Mapping, items, table_id: str) -> str:
     pol = policy(C)
+    elsewhere = hidden_values(R, pol)
     rows, attrs = [], []
-    for i, e in enumerate(R.estimates):
+    for i, e in items:
         v = w.verdict(e)
         cells = {"n": e.n, "t": e.n_treated, "c": e.n_comparison}
-        hidden = suppress(cells, [("n", ["t", "c"])] if e.n_treated is not None and e.n_comparison is not None else [],
-                          pol)
+        same = [k for k, g in (("n", "all"), ("t", "treated"), ("c", "comparison"))
+                if cells[k] is not None and cells[k] in elsewhere.get(g, ())]
+        hidden = suppress(cells, [("n", ["t", "c"])], pol, also=same)
         es = e.effect_size
         rows.append([
             txt(("* " if e.primary else "") + label(C, e.indicator), "indicator"), txt(e.subgroup, "subgroup"),
@@ -355,28 +388,34 @@ def results_table(R: ResultSet, C: Mapping) -> str:
             txt(f"{es.kind} {w.fmt(es.value)}" if es else "-", "effect_size"), txt(v.marker, "significant"),
             txt(v.outcome, "outcome")])
         attrs.append({"row": i, "indicator": e.indicator, "estimand": e.estimand, "subgroup": e.subgroup})
-    if not rows:
-        return _note("No estimates.")
-    out = [table(RESULT_HEADERS, rows, to=_to(), policy=pol, table_id="ek-results", row_attrs=attrs)]
-    out.append(_note("* primary outcome. Significant: the confidence interval excludes no difference. "
-                     "Estimates are in the units of each indicator; ratios have no difference at 1."))
-    return "".join(out)
+    return table(RESULT_HEADERS, rows, to=_to(), policy=pol, table_id=table_id, row_attrs=attrs)
+
+
+def _wrap(text: str, width: int = 38) -> str:
+    import textwrap
+
+    return "<br>".join(_h(line) for line in textwrap.wrap(text, width)) or _h(text)
 
 
 def forest(R: ResultSet, C: Mapping) -> str:
+    """Forest plots of the main estimates: differences and ratios on separate axes."""
     from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
 
-    rows = []
+    groups: dict[float, list] = {}
     for e in _main(R):
         v = w.verdict(e)
-        text = _est_label(C, e)
-        rows.append(ForestRow(label=_h(text), estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high,
-                              null=v.null, outcome=v.outcome,
-                              hover=_h(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}")))
-    if not rows:
-        return ""
-    plain = [ForestRow(html.unescape(r.label), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome) for r in rows]
-    return emit(lambda: plotly_forest(rows), lambda: mpl_forest(plain))
+        text = f"{label(C, e.indicator)}{f' ({e.subgroup})' if e.subgroup != 'all' else ''} [{e.estimand}]"
+        groups.setdefault(v.null, []).append((text, ForestRow(
+            label=_wrap(text), estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, null=v.null,
+            outcome=v.outcome, hover=_h(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}"))))
+    out = []
+    for null, items in sorted(groups.items()):
+        rows = [r for _t, r in items]
+        plain = [ForestRow(t, r.estimate, r.ci_low, r.ci_high, r.null, r.outcome) for t, r in items]
+        x_title = "ratio (log scale; 1 = no difference)" if null == 1 else "difference (0 = no difference)"
+        out.append(emit(lambda rows=rows, x=x_title: plotly_forest(rows, x_title=x),
+                        lambda plain=plain, x=x_title: mpl_forest(plain, x_title=x)))
+    return "".join(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -428,20 +467,26 @@ def matching(R: ResultSet, C: Mapping) -> str:
         return ""
     pol = policy(C)
     sizes = mt.get("sizes") or {}
+    elsewhere = hidden_values(R, pol)
     rows = []
     if isinstance(sizes, Mapping):
-        for group, v in sizes.items():
-            if isinstance(v, Mapping):
-                cells = {k: v.get(k) for k in ("before", "after", "discarded") if isinstance(v.get(k), int)}
-                hidden = suppress(cells, [("before", ["after", "discarded"])], pol)
-                rows.append([txt(group), *(cnt(cells.get(k), k in hidden, k) for k in ("before", "after", "discarded"))])
+        for stage, v in sizes.items():
+            if not isinstance(v, Mapping):
+                continue
+            cells = {g: v.get(g) for g in ("treated", "comparison") if isinstance(v.get(g), int)}
+            hidden = suppress(cells, [], pol) | {g for g, n in cells.items() if n in elsewhere.get(g, ())}
+            rows.append([txt(stage.replace("_", " ")), *(cnt(cells.get(g), g in hidden, g) for g in ("treated", "comparison"))])
     out = []
     if rows:
-        out.append(table(["group", "before matching", "after matching", "discarded"], rows, to=_to(), policy=pol,
-                         table_id="ek-matching"))
-    opts = {k: v for k, v in mt.items() if k not in ("sizes",) and not isinstance(v, (Mapping, list))}
+        out.append(table(["stage", "took part", "comparison"], rows, to=_to(), policy=pol, table_id="ek-matching"))
+    opts = {k: v for k, v in mt.items() if k in ("method", "distance", "estimand", "ratio", "replace", "order",
+                                                 "discard", "matched_sets") and not isinstance(v, (Mapping, list))}
+    cal = mt.get("caliper")
+    if isinstance(cal, Mapping) and cal.get("sd_units") is not None:
+        opts["caliper"] = (f"{cal['sd_units']} SD of the {cal.get('matched_on', 'score')} (width {w.fmt(cal.get('width_logit', cal.get('width')))} "
+                           f"on the logit scale, {w.fmt(cal.get('width_probability'))} on the probability scale)")
     if opts:
-        out.append(_p("Matching: " + "; ".join(f"{k} = {v}" for k, v in opts.items()) + "."))
+        out.append(_p("Matching: " + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + "."))
     return "".join(out)
 
 

@@ -72,5 +72,6 @@ def table(headers, rows, *, to: str, policy: Policy = Policy(), table_id: str | 
     if to == "html":
         from evalkit.report.render import raw_block
 
-        return raw_block(table_html(headers, rows, policy=policy, table_id=table_id, row_attrs=row_attrs))
+        return raw_block('<div class="ek-table-wrap">' + table_html(headers, rows, policy=policy, table_id=table_id,
+                                                                    row_attrs=row_attrs) + "</div>")
     return table_markdown(headers, rows, policy=policy)

@@ -92,6 +92,13 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def p_text(p: float | None) -> str:
+    """A p-value in a sentence: "p = 0.012", "p < 0.001"."""
+    if p is None:
+        return "no p-value"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def fmt_pct(share: float | None, digits: int = 1) -> str:
     return "-" if share is None else f"{share * 100:.{digits}f}%"
 
@@ -116,9 +123,11 @@ def what_was_estimated(e: Estimate) -> str:
 def sentence(e: Estimate, label: str) -> str:
     """One plain sentence for one estimate (plain text; the caller escapes it for Markdown)."""
     v = verdict(e)
-    units = f" {e.units}" if e.units and e.units not in ("as reported", "ratio", "proportion") else ""
+    units = e.units or ""
+    units = "" if (not units or units == "as reported" or "ratio" in units or units.startswith("proportion")) \
+        else f" {units.split(' (')[0]}"
     number = f"{fmt(e.estimate)}{units} ({interval(e)}"
-    number += f"; p = {fmt_p(e.p_value)})" if e.p_value is not None else ")"
+    number += f"; {p_text(e.p_value)})" if e.p_value is not None else ")"
     who = f" for {e.subgroup}" if e.subgroup != "all" else ""
     if v.outcome == "improved":
         head = f"{label}{who} improved"

@@ -289,3 +289,34 @@ def test_treatment_not_binary_message():
 def test_ate_with_nearest_is_an_option_error():
     with pytest.raises(OptionError, match=r"'ate' cannot be estimated by method 'nearest'.*expected estimand 'att'"):
         match(_frame(), treatment="t", covariates=COVS, options=Matching(estimand="ate"))
+
+
+def test_options_the_method_ignores_are_reported():
+    res = match(_frame(), treatment="t", covariates=COVS, options=Matching(method="ipw", caliper=0.2, ratio=2))
+    msgs = [m for code, m in res.notes if code == "option_ignored"]
+    assert msgs == ["matching.caliper is ignored by method 'ipw'", "matching.ratio is ignored by method 'ipw'"]
+    assert not [m for c, m in match(_frame(), treatment="t", covariates=COVS).notes if c == "option_ignored"]
+
+
+def test_text_caliper_column_message():
+    with pytest.raises(DataError, match=r"matching.calipers: column 'region' holds text .*expected numbers"):
+        match(_frame(), treatment="t", covariates=COVS, options=Matching(calipers={"region": 1.0}))
+
+
+def test_empty_categories_and_interactions():
+    df = _frame()
+    df["region"] = pd.Categorical(df["region"], categories=["east", "north", "south", "west"])
+    res = match(df, treatment="t", covariates=COVS, options=Matching(interactions=[("x1", "x2")]))
+    assert any("'west'" in m and "no rows" in m for c, m in res.notes if c == "propensity_model")
+    terms = [c["term"] for c in res.propensity["coefficients"]]
+    assert "x1*x2" in terms and "region:east" not in terms and "region:north" in terms
+    assert "region:west" not in [r["term"] for r in res.balance["rows"]]
+
+
+def test_balance_summary_lines():
+    from evalkit.estimate.matching.balance import summary_lines
+
+    res = match(_frame(), treatment="t", covariates=COVS)
+    lines = summary_lines(res.balance)
+    assert lines[0].startswith("term") and "WWC baseline equivalence" in lines[-1]
+    assert len(lines) == len(res.balance["rows"]) + 2

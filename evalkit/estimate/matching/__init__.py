@@ -111,6 +111,12 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
     estimand = opt.estimand.value
     estimates: list[Estimate] = []
     warnings = [RunWarning(code, msg) for code, msg in res.notes]
+    unused = [f"{key} ('{getattr(evaluation, key)}')" if key != "subgroups" else f"subgroups ({', '.join(evaluation.subgroups)})"
+              for key in ("weights", "cluster", "subgroups") if getattr(evaluation, key)]
+    if unused:
+        warnings.append(RunWarning("option_ignored", "the matched-comparison design does not use the plan's "
+                                   + ", ".join(unused) + " yet: estimates are for the whole matched sample, "
+                                   "unweighted by survey weights, with SEs clustered by matched set only"))
     flow = [FlowStage("in_data", res.counts["in_data"][g], group=g) for g in ("treated", "comparison")]
     flow += [FlowStage("treated_pool", res.counts["pool"]["treated"], group="treated"),
              FlowStage("comparison_pool", res.counts["pool"]["comparison"], group="comparison")]
@@ -123,9 +129,8 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
     for ind, tp_name, col, base in outcomes:
         y = res.pool[col].to_numpy(float)
         binary = ind.type is IndicatorType.binary
-        units = "proportion (risk difference)" if binary else "points"
-        if ind.type in (IndicatorType.score,) and ind.instrument is not None:
-            units = "points"
+        units = {IndicatorType.binary: "proportion (risk difference)", IndicatorType.proportion: "proportion",
+                 IndicatorType.count: "count", IndicatorType.rate: "rate"}.get(ind.type, "points")
         eff = effect(res, y)
         is_primary = ind.id == evaluation.primary_outcome.id and not primary_done
         if is_primary:

@@ -75,8 +75,13 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
     if opt.distance.value == "column" and not opt.score_column:
         raise OptionError("matching.score_column: missing; expected the column holding the score when "
                           "distance is 'column'")
-    notes: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = [("option_ignored", m) for m in _ignored_options(opt)]
     treated_all = _treatment(frame, treatment)
+    for col in opt.calipers:
+        if ps.is_categorical(frame[col]):
+            raise DataError(f"matching.calipers: column '{col}' holds text (found e.g. "
+                            f"{frame[col].dropna().iloc[0]!r}; expected numbers, as a caliper is a distance "
+                            "in the column's units); match exactly on it instead")
     n_in = {"treated": int(treated_all.sum()), "comparison": int((~treated_all).sum())}
     _check_groups(n_in["treated"], n_in["comparison"], f"column '{treatment}'")
 
@@ -202,6 +207,24 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
     propensity = _propensity_section(model, design, treated, pool) if model is not None else None
     return MatchResult(opt, pool, treated, ids, design, model, distance, discarded, long, unit_w, clusters,
                        balance, matching, propensity, missing, counts, notes)
+
+
+# options each method uses; any other option the user set is reported as ignored
+_USED = {
+    "nearest": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "replace", "exact",
+                "order", "discard", "estimand", "interactions", "missing", "adjust", "method"},
+    "optimal": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "exact", "discard",
+                "estimand", "interactions", "missing", "adjust", "method"},
+    "exact": {"exact", "estimand", "missing", "adjust", "method", "interactions"},
+    "ipw": {"distance", "score_column", "estimand", "interactions", "missing", "stabilise", "trim", "discard",
+            "adjust", "method"},
+}
+
+
+def _ignored_options(opt: Matching) -> list[str]:
+    method = opt.method.value
+    ignored = sorted(f for f in opt.model_fields_set if f not in _USED[method])
+    return [f"matching.{f} is ignored by method '{method}'" for f in ignored]
 
 
 def _cells(pool: pd.DataFrame, columns: list[str]) -> np.ndarray:

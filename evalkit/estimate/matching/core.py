@@ -145,7 +145,7 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
         if opt.discard.value in ("control", "both"):
             discarded |= ~treated & ((distance < lo_t) | (distance > hi_t))
 
-    caliper_info = _caliper_info(opt, model, distance)
+    caliper_info = _caliper_info(opt, model, distance, discarded)
     width = caliper_info.get("width")
     block = _cells(pool, list(opt.exact)) if opt.exact else None
     cov_values = pool[list(opt.calipers)].to_numpy(float) if opt.calipers else None
@@ -231,17 +231,19 @@ def _cells(pool: pd.DataFrame, columns: list[str]) -> np.ndarray:
     return pool.groupby(columns, sort=True, dropna=False).ngroup().to_numpy(np.int64)
 
 
-def _caliper_info(opt: Matching, model, distance) -> dict:
+def _caliper_info(opt: Matching, model, distance, discarded) -> dict:
+    """Caliper width: SDs of the distance over the units not discarded (as MatchIt's std.caliper)."""
     info: dict = {"sd_units": opt.caliper, "scale": opt.caliper_scale.value}
     if model is None:
         return info
-    sd_logit = float(np.std(model.linear, ddof=1))
-    sd_prob = float(np.std(model.score, ddof=1)) if not np.isnan(model.score).all() else None
+    kept = ~discarded
+    sd_logit = float(np.std(model.linear[kept], ddof=1))
+    sd_prob = float(np.std(model.score[kept], ddof=1)) if not np.isnan(model.score).all() else None
     info["sd_logit"] = sd_logit
     info["sd_probability"] = sd_prob
     info["matched_on"] = "logit of the score" if distance is model.linear else "score (probability scale)"
     if opt.caliper is not None:
-        sd = float(np.std(distance, ddof=1))
+        sd = float(np.std(distance[kept], ddof=1))
         info["width"] = opt.caliper * sd
         info["width_logit"] = opt.caliper * sd_logit
         info["width_probability"] = opt.caliper * sd_prob if sd_prob is not None else None

@@ -184,3 +184,37 @@ def test_bad_treatment_and_periods(phoenix):
         did.analyse(plan, frame.assign(treated=0), seed=1)
     with pytest.raises(DataError, match="more than one row per unit and period"):
         did.analyse(plan, pd.concat([frame, frame.iloc[:1]]), seed=1)
+
+
+# ----------------------------------------------------------------------------- weights, controls, pre-trends
+
+
+def test_twfe_with_weights_and_controls_matches_dummy_variable_wls(phoenix):
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(9)
+    frame, _ = _staggered(rng, n_per=20, n_never=40, T=6)
+    frame["x"] = rng.normal(size=len(frame))
+    frame["y"] = frame["y"] + 0.7 * frame["x"]
+    frame["w"] = np.repeat(rng.uniform(0.5, 2, frame.unit.nunique()), 6)
+    plan = dataclasses.replace(_plan(phoenix, id="unit", period="period", treatment="treated"),
+                               covariates=("x",), weights="w")
+    att = next(e for e in did.analyse(plan, frame, 1).estimates if e.estimand == "did_att")
+    X = pd.concat([frame[["treated", "x"]], pd.get_dummies(frame.unit, prefix="u", dtype=float),
+                   pd.get_dummies(frame.period, prefix="t", drop_first=True, dtype=float)], axis=1)
+    ref = sm.WLS(frame.y, X, weights=frame.w).fit()
+    assert att.estimate == pytest.approx(ref.params["treated"], abs=1e-8)
+    assert "weighted" in att.method and "controls: x" in att.method
+
+
+def test_pre_trend_violation_is_flagged(phoenix):
+    rng = np.random.default_rng(4)
+    frame, _ = _staggered(rng)
+    # treated units drift upward before they start: parallel trends fails
+    g = frame.groupby("unit")["treated"].transform(lambda s: s.idxmax() if s.any() else -1)
+    frame.loc[g >= 0, "y"] += 0.4 * frame.loc[g >= 0, "period"]
+    plan = _plan(phoenix, id="unit", period="period", treatment="treated")
+    result = did.analyse(plan, frame, 1)
+    test = result.sections["event_study"][plan.primary_outcome.id]["pre_trend_test"]
+    assert test["p_value"] < 0.001
+    assert any(w.code == "pre_trends" for w in result.warnings)

@@ -52,22 +52,27 @@ def make_data(n_treated: int, n_controls: int, seed: int = 1) -> pd.DataFrame:
     return frame
 
 
-def evalkit_times(frame: pd.DataFrame, replace: bool) -> dict:
+def evalkit_times(frame: pd.DataFrame, replace: bool, repeat: int = 3) -> dict:
+    """Best of ``repeat`` runs: the machine may be shared, and the minimum is the least noisy."""
     covs = [f"x{i + 1}" for i in range(N_COVARIATES)]
     opts = Matching(caliper=0.2, caliper_scale="logit", replace=replace)
-    t0 = time.perf_counter()
-    res = match(frame, treatment="treat", covariates=covs, options=opts, id_column="id")
-    eff = effect(res, res.pool["y"].to_numpy())
-    whole = time.perf_counter() - t0
+    whole = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        res = match(frame, treatment="treat", covariates=covs, options=opts, id_column="id")
+        eff = effect(res, res.pool["y"].to_numpy())
+        whole = min(whole, time.perf_counter() - t0)
     # the matching step alone, given the scores (what MatchIt's nn_matchC does)
     d = res.model.linear
     treated = res.treated
     t_rows = np.flatnonzero(treated)
     order = np.argsort(-d[t_rows], kind="stable")
     width = 0.2 * np.std(d, ddof=1)
-    t0 = time.perf_counter()
-    mm = match_nearest(NNProblem(d, treated, order, 1, replace, width))
-    step = time.perf_counter() - t0
+    step = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        mm = match_nearest(NNProblem(d, treated, order, 1, replace, width))
+        step = min(step, time.perf_counter() - t0)
     return {"whole": whole, "step": step, "matched_treated": int((mm[:, 0] >= 0).sum()),
             "distinct_controls": int(np.unique(mm[mm >= 0]).size), "att": eff["estimate"],
             "se": eff["std_error"], "mm": mm, "distance": d, "result": res}
@@ -134,6 +139,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--treated", type=int, default=10_000)
     ap.add_argument("--controls", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="evalkit timings are the best of this many runs")
     ap.add_argument("--no-r", action="store_true", help="do not run MatchIt even when it is installed")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -145,8 +151,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for replace in (False, True):
             label = "with replacement" if replace else "without replacement"
-            ek = evalkit_times(frame, replace)
-            print(f"evalkit {label}: matching step {ek['step']:.3f} s; whole run (score model, matching, "
+            ek = evalkit_times(frame, replace, args.repeat)
+            print(f"evalkit {label} (best of {args.repeat}): matching step {ek['step']:.3f} s; whole run (score model, matching, "
                   f"balance, ATT + SE) {ek['whole']:.2f} s; matched treated {ek['matched_treated']:,}, "
                   f"distinct controls {ek['distinct_controls']:,}; ATT {ek['att']:.4f} (SE {ek['se']:.4f}; true 1)")
             mi = None if args.no_r else matchit_times(frame, ek["distance"], replace, Path(tmp))

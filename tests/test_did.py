@@ -218,3 +218,9 @@ def test_pre_trend_violation_is_flagged(phoenix):
     test = result.sections["event_study"][plan.primary_outcome.id]["pre_trend_test"]
     assert test["p_value"] < 0.001
     assert any(w.code == "pre_trends" for w in result.warnings)
+
+
+def test_missing_cluster_column_is_named(phoenix):
+    frame, plan = _small(phoenix)
+    with pytest.raises(DataError, match="no column 'school' \\(cluster\\)"):
+        did.analyse(dataclasses.replace(plan, cluster="school"), frame, seed=1)

@@ -76,3 +76,12 @@ def test_rosenbaum_gamma_critical():
     assert s.rosenbaum_bounds(-strong, increase=False)["gamma_critical"] == pytest.approx(bs["gamma_critical"])
     with pytest.raises(EstimationError, match="matched pairs"):
         s.rosenbaum_bounds([1.0])
+
+
+def test_pair_outcomes_give_the_same_bounds():
+    rng = np.random.default_rng(13)
+    treated, control = rng.normal(1, 1, 50), rng.normal(0.3, 1, 50)
+    d = s.pair_differences(treated, control)
+    assert s.rosenbaum_bounds(d)["gamma_critical"] == s.rosenbaum_bounds(treated - control)["gamma_critical"]
+    with pytest.raises(EstimationError, match="one of each"):
+        s.pair_differences([1, 2], [1])

@@ -29,7 +29,7 @@ from evalkit.errors import DataError, EstimationError, check_choice
 from evalkit.estimate import Analysis
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
-from evalkit.spec.raw import Direction
+from evalkit.spec.raw import Direction, IndicatorType
 
 Z95 = 1.959963984540054
 # a group-time cell resting on fewer units than this on either side gets a loud warning:
@@ -116,7 +116,10 @@ def prepare_panel(evaluation: m.Evaluation, frame: pd.DataFrame, outcome: str):
     else:
         panel["w"] = 1.0
     cluster = evaluation.cluster or spec.id
-    panel["cluster"] = frame[cluster].to_numpy() if cluster in frame.columns else panel["unit"]
+    if cluster not in frame.columns:
+        raise DataError(f"data has no column '{cluster}' (cluster); expected the column standard errors are "
+                        "clustered by, e.g. the unit id or the area")
+    panel["cluster"] = frame[cluster].to_numpy()
     panel = panel.dropna(subset=["y", *controls])
     if panel.duplicated(["unit", "t"]).any():
         dup = panel.loc[panel.duplicated(["unit", "t"], keep=False), "unit"].unique()
@@ -251,6 +254,7 @@ def group_time(panel: pd.DataFrame, comparison: Comparison | str = Comparison.ne
     comparison = Comparison(comparison)
     wide_y = panel.pivot(index="unit", columns="t", values="y")
     units = wide_y.index
+    # a unit's weight is its first period's (group-time effects compare units, not unit-periods)
     weight = panel.groupby("unit")["w"].first().reindex(units).to_numpy()
     g_unit = panel.groupby("unit")["g"].first().reindex(units).to_numpy()
     cluster_codes = pd.factorize(panel.groupby("unit")["cluster"].first().reindex(units))[0]
@@ -359,10 +363,20 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int,
         fit = twfe(panel, controls, weighted)
         # implied rate ratio: observed mean in treated unit-periods over the same minus the ATT
         treated_mean = float(np.average(panel.loc[panel["d"] == 1, "y"], weights=panel.loc[panel["d"] == 1, "w"]))
-        es = None
-        if treated_mean - fit["estimate"] > 0 and treated_mean > 0:
-            rr = lambda a: treated_mean / (treated_mean - a) if treated_mean - a > 0 else None  # noqa: E731
-            es = EffectSize("rate_ratio", rr(fit["estimate"]), rr(fit["ci_low"]), rr(fit["ci_high"]))
+        es, es_note = None, None
+        if ind.type in (IndicatorType.count, IndicatorType.rate, IndicatorType.binary, IndicatorType.proportion):
+            if treated_mean - fit["estimate"] > 0 and treated_mean > 0:
+                rr = lambda a: treated_mean / (treated_mean - a) if treated_mean - a > 0 else None  # noqa: E731
+                kind = "rate_ratio" if ind.type in (IndicatorType.count, IndicatorType.rate) else "risk_ratio"
+                es = EffectSize(kind, rr(fit["estimate"]), rr(fit["ci_low"]), rr(fit["ci_high"]))
+                es_note = (f"{kind.replace('_', ' ')} implied by the ATT: mean in treated unit-periods over the "
+                           "same less the ATT; CI from the ATT's CI")
+        else:
+            # scores: the ATT over the SD of the outcome among treated units before they start
+            sd = float(panel.loc[panel["g"].notna() & (panel["t"] < panel["g"]), "y"].std())
+            if sd > 0:
+                es = EffectSize("cohens_d", fit["estimate"] / sd, fit["ci_low"] / sd, fit["ci_high"] / sd)
+                es_note = "ATT over the SD of the outcome among treated units before the intervention"
         method = ("two-way fixed effects (unit and period), PanelOLS, cluster-robust SE by "
                   f"{evaluation.cluster or evaluation.data.id}" + (", weighted" if weighted else "")
                   + (f", controls: {', '.join(controls)}" if controls else ""))
@@ -372,9 +386,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int,
             ci_high=fit["ci_high"], p_value=fit["p_value"], method=method, units=f"{column} per unit-period",
             direction_good=good(fit["estimate"]), effect_size=es, primary=primary,
             comparison="treated vs comparison units, after vs before", n_treated=n_t, n_comparison=n_c,
-            details={"clusters": fit["n_clusters"], "treated_mean": treated_mean,
-                     "effect_size_note": "rate ratio implied by the ATT: mean in treated unit-periods over the "
-                                         "same less the ATT; CI from the ATT's CI"}))
+            details={"clusters": fit["n_clusters"], "treated_mean": treated_mean, "effect_size_note": es_note}))
         flow += [FlowStage("analysed", n_t, group="treated", indicator=ind_id),
                  FlowStage("analysed", n_c, group="comparison", indicator=ind_id)]
         if not absorbing:

@@ -111,6 +111,15 @@ def rosenbaum_p(diffs, gamma: float) -> dict:
     return {"gamma": gamma, "statistic": t, "p_upper": out["upper"], "p_lower": out["lower"]}
 
 
+def pair_differences(treated, control) -> np.ndarray:
+    """Treated minus control outcome for each matched pair (the input of the bounds below)."""
+    t, c = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
+    if t.shape != c.shape:
+        raise EstimationError(f"pair outcomes: {t.size} treated and {c.size} control values; expected one of each "
+                              "per pair")
+    return t - c
+
+
 def rosenbaum_bounds(diffs, alpha: float = 0.05, increase: bool = True,
                      gammas=(1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 5.0)) -> dict:
     """Γ* (the smallest Γ at which the one-sided test stops being significant) and a table.

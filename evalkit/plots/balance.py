@@ -15,9 +15,9 @@ def plotly_love(covariates: Sequence[str], before: Sequence[float | None], after
     fig.add_trace(go.Scatter(x=[None if v is None else abs(v) for v in after], y=list(covariates), mode="markers",
                              name="after matching", marker={"symbol": "circle", "size": 10, "color": "#1f6feb"}))
     fig.add_vline(x=threshold, line_dash="dash", line_color="#444")
-    fig.update_layout(template="plotly_white", height=max(240, 70 + 30 * len(covariates)),
-                      xaxis_title="absolute standardised mean difference", legend_title_text="",
-                      margin={"l": 10, "r": 10, "t": 10, "b": 40},
+    fig.update_layout(template="plotly_white", height=max(280, 130 + 30 * len(covariates)),
+                      xaxis_title="absolute standardised mean difference", legend_title_text="", legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+                      margin={"l": 10, "r": 10, "t": 30, "b": 100},
                       yaxis={"categoryorder": "array", "categoryarray": list(covariates)[::-1]})
     return fig
 

@@ -21,8 +21,8 @@ def plotly_reliable_change(labels: Sequence[str], counts: Sequence[Sequence[int 
             y=list(labels), x=[c[j] for c in counts], text=[t[j] for t in texts], name=name, orientation="h",
             marker_color=colour, textposition="inside", meta="ek-counts",
             hovertemplate="%{y}: %{text} " + name + "<extra></extra>"))
-    fig.update_layout(barmode="stack", template="plotly_white", height=max(200, 80 + 50 * len(labels)),
-                      xaxis_title="participants", legend_title_text="", margin={"l": 10, "r": 10, "t": 10, "b": 40},
+    fig.update_layout(barmode="stack", template="plotly_white", height=max(240, 140 + 50 * len(labels)),
+                      xaxis_title="participants", legend_title_text="", legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}, margin={"l": 10, "r": 10, "t": 30, "b": 100},
                       yaxis={"categoryorder": "array", "categoryarray": list(labels)[::-1]})
     return fig
 

@@ -45,9 +45,9 @@ def plotly_forest(rows: Sequence[ForestRow], title: str = "", x_title: str = "es
     nulls = sorted({r.null for r in rows})
     for null in nulls:
         fig.add_vline(x=null, line_dash="dash", line_color="#444")
-    fig.update_layout(title=title or None, height=max(220, 60 + 42 * len(rows)), template="plotly_white",
-                      margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
-                      xaxis_title=x_title, legend_title_text="", yaxis={"categoryorder": "array",
+    fig.update_layout(title=title or None, height=max(260, 130 + 42 * len(rows)), template="plotly_white",
+                      margin={"l": 10, "r": 10, "t": 40 if title else 30, "b": 100},
+                      xaxis_title=x_title, legend_title_text="", legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}, yaxis={"categoryorder": "array",
                                                                         "categoryarray": labels[::-1]})
     if _log(rows):
         fig.update_xaxes(type="log")

@@ -26,6 +26,11 @@ def reset_document() -> None:
     _STATE["n"] = 0
 
 
+def plotly_used() -> bool:
+    """Whether the current document has shown a plotly figure."""
+    return bool(_STATE["plotly_js"])
+
+
 def _to() -> str:
     return os.environ.get("EVALKIT_REPORT_TO", "html")
 
@@ -42,7 +47,9 @@ def figure_markdown(fig, *, to: str | None = None, asset_dir: Path | None = None
     if to != "html":
         return "\n*(Interactive figure: see the HTML version of this document.)*\n"
     _STATE["n"] += 1
-    include = not _STATE["plotly_js"]
+    # the Pandoc path adds plotly.js to the page itself after Pandoc has run (Pandoc need not
+    # parse 4 MB of script); elsewhere (Quarto) the first figure carries it inline
+    include = not _STATE["plotly_js"] and os.environ.get("EVALKIT_PLOTLY_JS") != "inject"
     _STATE["plotly_js"] = True
     div = fig.to_html(full_html=False, include_plotlyjs=include, div_id=f"ek-plot-{_STATE['n']}",
                       config=PLOTLY_CONFIG, validate=True)

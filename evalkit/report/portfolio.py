@@ -87,7 +87,8 @@ def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
                                   outcome, hover=text))
     if not rows:
         return ""
-    safe = [ForestRow(html.escape(r.label), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome, html.escape(r.hover))
+    safe = [ForestRow(html.escape(r.label, quote=False), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome,
+                      html.escape(r.hover, quote=False))
             for r in rows]
     return emit(lambda: plotly_forest(safe), lambda: mpl_forest(rows))
 

@@ -142,6 +142,7 @@ class Document:
 
     markdown: str
     meta: dict[str, Any] = field(default_factory=dict)
+    plotly: bool = False  # plotly figures shown without plotly.js: the page must add it
 
 
 _FRONT = re.compile(r"\A---[ \t]*\n(.*?\n)(?:---|\.\.\.)[ \t]*\n", re.S)
@@ -318,9 +319,11 @@ def execute_qmd(qmd_path: Path, *, to: str = "html", workdir: Path | None = None
     from evalkit.report import figures
 
     figures.reset_document()
-    previous = os.environ.get(FORMAT_ENV), os.environ.get("EVALKIT_ASSET_DIR")
+    names = (FORMAT_ENV, "EVALKIT_ASSET_DIR", "EVALKIT_PLOTLY_JS")
+    previous = tuple(os.environ.get(n) for n in names)
     os.environ[FORMAT_ENV] = to
     os.environ["EVALKIT_ASSET_DIR"] = str(workdir)  # static figures for Typst are written here
+    os.environ["EVALKIT_PLOTLY_JS"] = "inject"
     try:
         session = _Session(qmd_path, to, workdir, execute)
         out, pos, n_diagrams = [], 0, 0
@@ -342,14 +345,14 @@ def execute_qmd(qmd_path: Path, *, to: str = "html", workdir: Path | None = None
             pos = chunk.end()
         out.append(_inline_all(session, text[pos:], qmd_path.name))
     finally:
-        for name, value in zip((FORMAT_ENV, "EVALKIT_ASSET_DIR"), previous):
+        for name, value in zip(names, previous):
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
     markdown = "".join(out)
     markdown = _resolve_xrefs(markdown, session.labels)
-    return Document(markdown=markdown, meta=meta)
+    return Document(markdown=markdown, meta=meta, plotly=figures.plotly_used())
 
 
 def _front_lines(m) -> int:
@@ -419,7 +422,23 @@ def _pandoc(doc: Document, out: Path, to: str, workdir: Path) -> Path:
     proc = subprocess.run(args, cwd=workdir, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RenderError(f"pandoc could not render the document: {proc.stderr.strip()[-2000:]}")
+    if to == "html" and doc.plotly:
+        _inline_plotly_js(out)
     return out
+
+
+def _inline_plotly_js(page: Path) -> None:
+    """Put plotly.js (from the installed plotly package, never a CDN) into the page's head."""
+    from plotly.offline import get_plotlyjs
+
+    text = page.read_text(encoding="utf-8")
+    script = '<script type="text/javascript">/* plotly.js, inlined by evalkit */\n' + get_plotlyjs() + "\n</script>\n"
+    head_end = text.find("</head>")
+    if head_end < 0:
+        raise RenderError(f"{page}: no </head> to put plotly.js into")
+    tmp = page.with_name(page.name + ".tmp")
+    tmp.write_text(text[:head_end] + script + text[head_end:], encoding="utf-8")
+    tmp.replace(page)
 
 
 def _pandoc_major() -> float:

@@ -66,7 +66,8 @@ def label(C: Mapping, indicator: str | None) -> str:
 
 
 def _h(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    """Text for plotly labels: markup escaped (plotly decodes &lt; &gt; &amp; but not &quot;)."""
+    return html.escape(str(text), quote=False)
 
 
 def _p(*sentences: str) -> str:

@@ -90,3 +90,11 @@ def test_results_are_byte_identical_and_matched_data_is_private(project, tmp_pat
     assert {"attender_id", "matched_set", "weight"} <= set(rows.columns)
     published = (tmp_path / "a" / "results.json").read_text()
     assert not any(str(i) in published for i in rows["attender_id"].head(50))
+
+
+def test_matched_data_reads_the_plans_file(project):
+    from evalkit.estimate.matching import matched_data
+
+    rows = matched_data(project.evaluation("reach-2023-matched"))
+    assert {"pupil_id", "reach", "matched_set", "weight", "unit_weight", "score"} <= set(rows.columns)
+    assert rows.groupby("matched_set")["reach"].sum().eq(1).all()  # one treated pupil per matched set

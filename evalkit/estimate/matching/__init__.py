@@ -254,7 +254,9 @@ def matched_data(evaluation, frame: pd.DataFrame | None = None, seed: int | None
     They hold person identifiers: keep them out of anything published."""
     if frame is None:
         from evalkit.data.load import read_table
-        from evalkit.run import needed_columns
 
-        frame = read_table(evaluation.data.path, needed_columns(evaluation), evaluation.data.sheet)
+        mt = evaluation.matching or Matching()
+        cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *mt.exact, *mt.calipers,
+                mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
+        frame = read_table(evaluation.data.path, list(dict.fromkeys(c for c in cols if c)), evaluation.data.sheet)
     return analyse(evaluation, frame, evaluation.seed if seed is None else seed).analysed_data

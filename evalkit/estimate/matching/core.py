@@ -203,7 +203,7 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
               "discarded": {"treated": int((discarded & treated).sum()), "comparison": int((discarded & ~treated).sum())},
               "matched": {"treated": matched_t, "comparison": matched_c},
               "unmatched_treated": int(n_pool["treated"] - matched_t - (discarded & treated).sum())}
-    matching = _matching_section(opt, counts, caliper_info, long, unit_w, treated, distance, model, mm_sets=long)
+    matching = _matching_section(opt, counts, caliper_info, long, unit_w, treated, distance, model)
     propensity = _propensity_section(model, design, treated, pool) if model is not None else None
     return MatchResult(opt, pool, treated, ids, design, model, distance, discarded, long, unit_w, clusters,
                        balance, matching, propensity, missing, counts, notes)
@@ -337,7 +337,7 @@ def _summary(x: np.ndarray) -> dict:
     return {"min": q[0], "q25": q[1], "median": q[2], "q75": q[3], "max": q[4], "mean": float(x.mean())}
 
 
-def _matching_section(opt, counts, caliper_info, long, unit_w, treated, distance, model, mm_sets) -> dict:
+def _matching_section(opt, counts, caliper_info, long, unit_w, treated, distance, model) -> dict:
     sec = {"method": opt.method.value, "distance": opt.distance.value, "estimand": opt.estimand.value,
            "ratio": opt.ratio, "replace": opt.replace, "order": opt.order.value, "discard": opt.discard.value,
            "exact": list(opt.exact), "calipers": dict(opt.calipers), "caliper": caliper_info,

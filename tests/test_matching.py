@@ -320,3 +320,36 @@ def test_balance_summary_lines():
     lines = summary_lines(res.balance)
     assert lines[0].startswith("term") and "WWC baseline equivalence" in lines[-1]
     assert len(lines) == len(res.balance["rows"]) + 2
+    from evalkit.estimate.matching.balance import love_plot_data
+
+    love = love_plot_data(res.balance)  # the same rows feed the love plot
+    assert len(love) == 2 * len(res.balance["rows"])
+    after = love[love["sample"] == "after"].set_index("term")["smd"]
+    assert all(after[r["term"]] == r["smd_after"] for r in res.balance["rows"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_optimal_pairs_minimise_total_distance(seed):
+    from itertools import permutations
+
+    from evalkit.estimate.matching.optimal import match_optimal
+
+    rng = np.random.default_rng(seed)
+    d = rng.normal(size=12)
+    treated = np.zeros(12, bool)
+    treated[:5] = True
+    mm = match_optimal(d, treated)
+    got = np.abs(d[:5] - d[mm[:, 0]]).sum()
+    best = min(np.abs(d[:5] - d[list(p)]).sum() for p in permutations(range(5, 12), 5))
+    assert got == pytest.approx(best, rel=1e-12)
+
+
+def test_ipw_weights_follow_the_formulas():
+    from evalkit.estimate.matching.weighting import ess, ipw_weights
+
+    p = np.array([0.2, 0.5, 0.8, 0.25, 0.6])
+    t = np.array([True, True, False, False, False])
+    assert np.allclose(ipw_weights(p, t, "att"), [1, 1, 4, 1 / 3, 1.5])
+    assert np.allclose(ipw_weights(p, t, "ate"), [5, 2, 5, 4 / 3, 2.5])
+    assert np.allclose(ipw_weights(p, t, "ate", stabilise=True), [5 * 0.4, 2 * 0.4, 5 * 0.6, 4 / 3 * 0.6, 2.5 * 0.6])
+    assert ess(np.array([1.0, 1.0, 2.0])) == pytest.approx(16 / 6)

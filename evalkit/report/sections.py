@@ -79,6 +79,11 @@ def _note(text: str) -> str:
     return "\n*" + md_text(text) + "*\n"
 
 
+def sec_get(R: ResultSet, key: str) -> Mapping | None:
+    value = (R.sections or {}).get(key)
+    return value if isinstance(value, Mapping) and value else None
+
+
 def _main(R: ResultSet) -> list[Estimate]:
     return [e for e in R.estimates if e.estimand in MAIN_ESTIMANDS]
 
@@ -112,7 +117,15 @@ def summary(R: ResultSet, C: Mapping) -> str:
     primary = [e for e in main if e.primary] or main[:1]
     rest = [e for e in main if e not in primary and e.subgroup == "all"]
     out.append("\n### What was found\n")
-    if not main:
+    fs = sec_get(R, "feasibility")
+    if fs:
+        verdict = fs.get("verdict")
+        if isinstance(verdict, str):
+            out.append(_p(f"Feasibility: {verdict}"))
+        path = fs.get("pathway")
+        if isinstance(path, Mapping) and path.get("verdict"):
+            out.append(_p(f"Next step: {path['verdict']} (next stage: {str(path.get('next_stage', '-')).replace('_', ' ')})."))
+    elif not main:
         out.append(_p("The run produced no estimates."))
     for e in primary:
         out.append(_p("Primary outcome: " + w.sentence(e, _est_label(C, e, with_comparison=False))))
@@ -172,7 +185,8 @@ def _mermaid_label(text: str) -> str:
 
 
 def logic_model_note(R: ResultSet, C: Mapping) -> str:
-    evaluated = sorted({e.indicator for e in R.estimates})
+    known = C.get("indicators") or {}
+    evaluated = sorted({e.indicator for e in R.estimates if e.indicator in known})
     if not evaluated:
         return ""
     names = ", ".join(label(C, i) for i in evaluated)
@@ -215,9 +229,9 @@ def flow_plan(R: ResultSet, pol: Policy):
         for i, s in enumerate(main):
             cells[(group, s.stage)] = s.n
             side = None
-            if i + 1 < len(main):
+            if i + 1 < len(main) and main[i + 1].n <= s.n:
                 nxt = main[i + 1]
-                lost = max(s.n - nxt.n, 0)
+                lost = s.n - nxt.n
                 side = ("Not matched or discarded" if nxt.stage == "matched"
                         else f"Not {STAGE_WORDS.get(nxt.stage, nxt.stage).lower()}")
                 cells[(group, "lost", s.stage)] = lost
@@ -339,7 +353,13 @@ def methods(R: ResultSet, C: Mapping) -> str:
     rows = [[txt(k), txt(v)] for k, v in _flatten(options)]
     rows.append([txt("seed"), txt(R.manifest.seed)])
     out.append("\n**Every option that shaped the analysis** (from the plan, after defaults):\n")
-    out.append(table(["option", "value"], rows, to=_to(), policy=policy(C), table_id="ek-options"))
+    tbl = table(["option", "value"], rows, to=_to(), policy=policy(C), table_id="ek-options")
+    if _to() == "html" and len(rows) > 15:
+        from evalkit.report.render import raw_block
+
+        tbl = (raw_block(f"<details><summary>Show all {len(rows)} options</summary>") + tbl
+               + raw_block("</details>"))
+    out.append(tbl)
     return "".join(out)
 
 
@@ -350,6 +370,9 @@ def methods(R: ResultSet, C: Mapping) -> str:
 RESULT_HEADERS = ["indicator", "subgroup", "estimand", "comparison", "n", "n took part", "n comparison",
                   "estimate", "CI low", "CI high", "CI level", "p", "p (Holm)", "effect size", "significant",
                   "reading"]
+
+
+PRINT_HEADERS = ["indicator", "subgroup", "estimand", "n", "estimate", "CI low", "CI high", "p", "significant"]
 
 
 def results_table(R: ResultSet, C: Mapping) -> str:
@@ -389,6 +412,9 @@ def _results_rows(R: ResultSet, C: Mapping, items, table_id: str) -> str:
             txt(f"{es.kind} {w.fmt(es.value)}" if es else "-", "effect_size"), txt(v.marker, "significant"),
             txt(v.outcome, "outcome")])
         attrs.append({"row": i, "indicator": e.indicator, "estimand": e.estimand, "subgroup": e.subgroup})
+    if _to() != "html":  # a printed page has room for fewer columns
+        keep = [RESULT_HEADERS.index(h) for h in PRINT_HEADERS]
+        return table(PRINT_HEADERS, [[r[k] for k in keep] for r in rows], to=_to(), policy=pol)
     return table(RESULT_HEADERS, rows, to=_to(), policy=pol, table_id=table_id, row_attrs=attrs)
 
 
@@ -585,28 +611,73 @@ def robustness(R: ResultSet, C: Mapping) -> str:
 
 
 def feasibility(R: ResultSet, C: Mapping) -> str:
-    fs = (R.sections or {}).get("feasibility")
-    if not isinstance(fs, Mapping):
+    fs = sec_get(R, "feasibility")
+    if not fs:
         return ""
     pol = policy(C)
     rows = []
-    for r in fs.get("criteria") or fs.get("rows") or []:
+    for r in fs.get("criteria") or []:
         if not isinstance(r, Mapping):
             continue
-        count = r.get("count")
-        rows.append([txt(r.get("label") or r.get("name") or r.get("id")), num(w.fmt_pct(r.get("value"))
-                     if isinstance(r.get("value"), float) and r.get("value") <= 1 else w.fmt(r.get("value")), "value"),
-                     num(f"{w.fmt_pct(r.get('ci_low'))} to {w.fmt_pct(r.get('ci_high'))}"
-                         if r.get("ci_low") is not None else "-", "ci"),
-                     cnt(count if isinstance(count, int) else None, False, "count"),
-                     txt(r.get("rag") or "-", "rag")])
+        count = r.get("count") if isinstance(r.get("count"), int) else None
+        denom = r.get("denominator")
+        denom = int(denom) if isinstance(denom, (int, float)) and float(denom).is_integer() else None
+        # a proportion with its denominator reveals the count: a small count (or a small rest)
+        # hides both, and then the value too
+        small = count is not None and (pol.small(count) or (denom is not None and pol.small(denom - count)))
+        proportion = (r.get("units") or "").startswith("proportion")
+        value = r.get("value")
+        shown = (w.fmt_pct(value) if proportion else w.fmt(value, 2)) if not small or not proportion else pol.mark
+        ci = "-"
+        if r.get("ci_low") is not None and not small:
+            ci = (f"{w.fmt_pct(r['ci_low'])} to {w.fmt_pct(r.get('ci_high'))}" if proportion
+                  else f"{w.fmt(r['ci_low'], 2)} to {w.fmt(r.get('ci_high'), 2)}")
+        thresholds = f"green {r.get('green')}, amber {r.get('amber')} ({r.get('better') or 'higher'} is better)"
+        rows.append([txt(r.get("label") or r.get("key"), "criterion"), num(shown, "value"), num(ci, "ci"),
+                     cnt(count, small, "count"), cnt(denom, small, "denominator"), txt(thresholds),
+                     txt(str(r.get("rag") or "-").upper(), "rag")])
     out = []
     if rows:
-        out.append(table(["criterion", "value", "CI", "count", "RAG"], rows, to=_to(), policy=pol,
-                         table_id="ek-feasibility"))
-    verdict = fs.get("verdict") or fs.get("overall")
-    if verdict:
-        out.append(_p(f"Overall: {verdict if not isinstance(verdict, Mapping) else verdict.get('verdict', '')}."))
+        out.append(table(["criterion", "value", "CI", "count", "of", "thresholds", "RAG"], rows, to=_to(),
+                         policy=pol, table_id="ek-feasibility"))
+    bits = []
+    if isinstance(fs.get("verdict"), str):
+        bits.append(fs["verdict"])
+    if isinstance(fs.get("thresholds_rule"), str):
+        bits.append(f"Thresholds: {fs['thresholds_rule']}.")
+    out.append(_p(*bits))
+    return "".join(out)
+
+
+def counterfactual(R: ResultSet, C: Mapping) -> str:
+    cf = sec_get(R, "counterfactual")
+    if not cf:
+        return ""
+    from evalkit.plots.series import mpl_counterfactual, plotly_counterfactual
+
+    pol = policy(C)
+    out = []
+    for ind, entry in cf.items():
+        if not isinstance(entry, Mapping):
+            continue
+        rows = [r for r in entry.get("rows") or [] if isinstance(r, Mapping) and r.get("area", "all") == "all"]
+        if not rows:
+            continue
+        periods = [str(r.get("period")) for r in rows]
+        # an observed rate with its population reveals the count: small counts are left out
+        observed = [None if pol.small(r.get("observed")) else r.get("observed_rate") for r in rows]
+        fitted = [r.get("fitted_rate") for r in rows]
+        counter = [r.get("counterfactual_rate") for r in rows]
+        y_title = f"rate {entry.get('rates_are') or ''}".strip()
+        left_out = sum(1 for r in rows if pol.small(r.get("observed")))
+        out.append(f"\n#### {md_text(label(C, ind))}\n")
+        out.append(emit(lambda a=periods, b=observed, c=fitted, d=counter, i=entry.get("interruption"), y=y_title:
+                        plotly_counterfactual(a, b, c, d, i, _h(y)),
+                        lambda a=periods, b=observed, c=fitted, d=counter, i=entry.get("interruption"), y=y_title:
+                        mpl_counterfactual(a, b, c, d, i, y)))
+        if left_out:
+            out.append(_note(f"Observed rates of months with 1 to {pol.threshold - 1} events are not shown "
+                             "(disclosure control)."))
     return "".join(out)
 
 

@@ -158,6 +158,9 @@ R, C = S.load()
                  + "\n")
     if "reliable_change" in sec:
         parts.append(f"## Reliable change {{#sec-reliable-change}}\n\n{_chunk('S.reliable_change(R, C)')}\n")
+    if "counterfactual" in sec:
+        parts.append("## Observed and expected without the programme {#sec-counterfactual}\n\n"
+                     f"{_chunk('S.counterfactual(R, C)')}\n")
     if "event_study" in sec:
         parts.append(f"## Event study {{#sec-event-study}}\n\n{_chunk('S.event_study(R, C)')}\n")
     parts.append(f"## Robustness and sensitivity {{#sec-robustness}}\n\n{_chunk('S.robustness(R, C)')}\n")

@@ -334,3 +334,54 @@ def test_cli_report_without_results_says_what_to_do(example_project):
     result = run_cli("report", "reach-2023-matched", "--project", str(example_project), "--no-index")
     assert result.returncode == 1
     assert "evalkit run reach-2023-matched" in result.stderr
+
+
+# ------------------------------------------------------------------------------- portfolio page
+
+
+def _portfolio(name: str) -> dict:
+    return {"schema": "evalkit.portfolio/v1", "notes": ["Levels belong to programmes."], "interventions": [
+        {"intervention": "tp", "name": name, "level": "3", "not_effective": False, "studies": [{"evaluation": "t"}],
+         "basis": "EIF rules only", "reach": {"participants": 3},
+         "headline": {"label": "Confidence", "estimate": 0.21, "ci_low": 0.08, "ci_high": 0.34, "verdict": "positive"},
+         "forest": [{"evaluation": "t", "label": "Confidence", "primary": True, "estimand": "reported",
+                     "estimate": 0.21, "ci_low": 0.08, "ci_high": 0.34, "verdict": "positive"},
+                    {"evaluation": "u", "label": "Rate", "primary": True, "estimand": "level_change",
+                     "estimate": 0.9, "ci_low": 0.8, "ci_high": 1.01, "verdict": "null"}]}]}
+
+
+def test_portfolio_page_compares_levels_and_links_every_report(tmp_path):
+    from evalkit.report.write import index_qmd
+
+    (tmp_path / "index.json").write_text(json.dumps({"reports": [
+        {"id": "t", "title": f"Report {EVIL}", "intervention": "tp", "design": "pre_post", "href": "t/index.html"},
+        {"id": "x", "title": "bad link", "intervention": "tp", "design": "pre_post", "href": "javascript:alert(1)"}],
+        "intervention_names": {"tp": "Test programme"}, "disclosure": {"threshold": 5}}))
+    (tmp_path / "portfolio.json").write_text(json.dumps(_portfolio(f"Programme {EVIL}")))
+    qmd = tmp_path / "index.qmd"
+    qmd.write_text(index_qmd())
+    page = check_rendered(render_html(qmd, tmp_path / "index.html")).read_text()
+    rows = re.search(r'id="ek-portfolio">(.*?)</table>', page, re.S).group(1)
+    assert "<td" in rows and ">3<" in rows and "0.210 (0.080 to 0.340)" in rows
+    assert ">[c]<" in rows  # reach of 3 participants is suppressed
+    assert 'href="t/index.html"' in page and 'href="javascript:' not in page and "bad link" not in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert page.count('class="plotly-graph-div"') == 2  # differences and ratios on their own axes
+
+
+def test_portfolio_page_without_a_portfolio_says_what_to_run(tmp_path):
+    from evalkit.report.write import index_qmd
+
+    qmd = tmp_path / "index.qmd"
+    qmd.write_text(index_qmd())
+    page = render_html(qmd, tmp_path / "index.html").read_text()
+    assert "evalkit compare" in page and "No reports yet" in page
+
+
+def test_pdf_of_a_report_with_static_figures(rendered, tmp_path):
+    from evalkit.report.render import render_pdf
+
+    _result, _page, qmd = rendered["matched"]
+    pdf = render_pdf(qmd, tmp_path / "matched.pdf")
+    data = pdf.read_bytes()
+    assert data[:5] == b"%PDF-" and len(data) > 30_000  # figures are in

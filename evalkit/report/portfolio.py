@@ -77,7 +77,7 @@ def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
         for f in r.get("forest") or [] if isinstance(r, Mapping) else []:
             if not isinstance(f, Mapping) or f.get("estimate") is None or not f.get("primary"):
                 continue
-            ratio = f.get("estimand") in w.RATIO_ESTIMANDS
+            ratio = f.get("estimand") in w.RATIO_ESTIMANDS or "ratio" in str(f.get("units") or "").lower()
             verdict = str(f.get("verdict") or "unknown")
             outcome = {"positive": "improved", "improved": "improved", "harm": "worsened", "negative": "worsened",
                        "worsened": "worsened", "no_effect": "no clear change", "null": "no clear change",
@@ -85,12 +85,15 @@ def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
             text = f"{r.get('name') or r.get('intervention')} [{r.get('level') or '-'}]: {f.get('label') or f.get('indicator')} ({f.get('evaluation')})"
             rows.append(ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"), 1.0 if ratio else 0.0,
                                   outcome, hover=text))
-    if not rows:
-        return ""
-    safe = [ForestRow(html.escape(r.label, quote=False), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome,
-                      html.escape(r.hover, quote=False))
-            for r in rows]
-    return emit(lambda: plotly_forest(safe), lambda: mpl_forest(rows))
+    out = []
+    for null in sorted({r.null for r in rows}):
+        plain = [r for r in rows if r.null == null]
+        safe = [ForestRow(html.escape(r.label, quote=False), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome,
+                          html.escape(r.hover, quote=False)) for r in plain]
+        x_title = "ratio (log scale; 1 = no difference)" if null == 1 else "difference (0 = no difference)"
+        out.append(emit(lambda safe=safe, x=x_title: plotly_forest(safe, x_title=x),
+                        lambda plain=plain, x=x_title: mpl_forest(plain, x_title=x)))
+    return "".join(out)
 
 
 def report_list(I: Mapping, F: Mapping | None) -> str:

@@ -115,3 +115,14 @@ def test_tolerates_a_matching_analysis_without_matched_rows(project):
     assert out["sensitivity"]["rosenbaum"]["status"] == "not applicable"
     empty = causal.robustness(ev, pd.DataFrame(), Analysis(estimates=()), seed=1)
     assert empty["sensitivity"]["e_value"]["status"] == "not computed"
+
+
+def test_did_run_gives_byte_identical_results_with_robustness(project):
+    from evalkit.run import run
+
+    frame = _panel(np.random.default_rng(5))
+    plan = _did_plan(project)
+    first, second = run(plan, frame), run(plan, frame)
+    assert first.to_json() == second.to_json()
+    assert {"event_study", "group_time", "robustness", "sensitivity"} <= set(first.sections)
+    assert first.sections["robustness"]["agreement"]["absolute_difference"] < 1e-10

@@ -117,7 +117,7 @@ def test_negative_counts(strategy, measures):
 def test_missing_population(strategy, measures):
     bad = measures.copy()
     bad.loc[[3, 4], "population"] = np.nan
-    with pytest.raises(DataError, match=r"population column 'population' is missing in 2 row\(s\) \(rows 5, 6"):
+    with pytest.raises(DataError, match=r"population column 'population' is missing in 2 row\(s\) \(lines 5, 6"):
         its.analyse(_one(strategy), bad, 1)
     with pytest.raises(DataError, match="values <= 0"):
         its.analyse(_one(strategy), measures.assign(population=0), 1)

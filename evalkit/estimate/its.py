@@ -67,9 +67,9 @@ def prepare_series(evaluation: m.Evaluation, frame: pd.DataFrame, column: str, i
     count = pd.to_numeric(frame[column], errors="coerce")
     pop = pd.to_numeric(frame[spec.population], errors="coerce")
     if pop.isna().any():
-        where = frame.index[pop.isna()]
+        where = np.flatnonzero(pop.isna().to_numpy())
         raise DataError(f"population column '{spec.population}' is missing in {int(pop.isna().sum())} row(s) "
-                        f"(rows {', '.join(str(i + 2) for i in where[:3])} of the data, counting the header as 1); "
+                        f"(lines {', '.join(str(i + 2) for i in where[:3])} of the data, counting the header as 1); "
                         "expected a population for every month: it is the denominator of every rate")
     if (pop <= 0).any():
         raise DataError(f"population column '{spec.population}' holds values <= 0: found "

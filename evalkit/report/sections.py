@@ -580,30 +580,58 @@ def event_study(R: ResultSet, C: Mapping) -> str:
 
 
 def robustness(R: ResultSet, C: Mapping) -> str:
+    """Refutations (DoWhy: original and new effect side by side), E-value, Rosenbaum bounds."""
     sec = R.sections or {}
     out = []
     rob = sec.get("robustness")
     refs = rob.get("refutations") if isinstance(rob, Mapping) else rob
+    if isinstance(rob, Mapping) and rob.get("status") == "not run":
+        out.append(_p(f"Refutation checks were not run: {rob.get('reason') or 'no reason recorded'}."))
     if isinstance(refs, list) and refs:
-        rows = [[txt(r.get("name")), num(w.fmt(r.get("original_effect", r.get("original"))), "original"),
-                 num(w.fmt(r.get("new_effect", r.get("new"))), "new"),
-                 txt({True: "pass", False: "fail"}.get(r.get("passed", r.get("pass")), str(r.get("result", "-")))),
-                 txt(r.get("rule") or "-")] for r in refs if isinstance(r, Mapping)]
+        rows = []
+        for r in refs:
+            if not isinstance(r, Mapping):
+                continue
+            passed = r.get("passed", r.get("pass"))
+            rows.append([txt(str(r.get("name", "?")).replace("_", " ")),
+                         num(w.fmt(r.get("original_effect", r.get("original"))), "original"),
+                         num(w.fmt(r.get("new_effect", r.get("new"))), "new"),
+                         txt({True: "pass", False: "FAIL", None: "not judged"}.get(passed, str(passed)), "result"),
+                         txt(r.get("rule") or "-")])
         out.append(table(["refutation", "original effect", "new effect", "result", "rule"], rows, to=_to(),
                          policy=policy(C), table_id="ek-robustness"))
+        if isinstance(rob, Mapping):
+            agree = rob.get("agreement")
+            bits = []
+            if rob.get("all_passed") is not None:
+                bits.append("Every refutation passed." if rob["all_passed"] else "At least one refutation failed: "
+                            "treat the estimate with extra caution.")
+            if isinstance(agree, Mapping) and agree.get("dowhy_estimate") is not None:
+                bits.append(f"DoWhy's own estimate was {w.fmt(agree['dowhy_estimate'])} against evalkit's "
+                            f"{w.fmt(agree.get('evalkit_estimate'))}"
+                            + (f" ({w.fmt(agree['difference_in_standard_errors'], 2)} standard errors apart)"
+                               if agree.get("difference_in_standard_errors") is not None else "") + ".")
+            out.append(_p(*bits))
     sens = sec.get("sensitivity")
     if isinstance(sens, Mapping) and sens:
         bits = []
         ev = sens.get("e_value")
-        if isinstance(ev, Mapping):
-            bits.append(f"E-value: {w.fmt(ev.get('point'), 2)} for the estimate, {w.fmt(ev.get('ci_bound', ev.get('ci')), 2)} "
-                        "for the confidence limit nearer no effect (how strongly an unmeasured confounder would have "
-                        "to be associated with both taking part and the outcome to explain the effect away).")
-        elif ev is not None:
+        if isinstance(ev, Mapping) and ev.get("point") is not None:
+            bits.append(f"E-value {w.fmt(ev['point'], 2)} (confidence limit: {w.fmt(ev.get('ci_bound'), 2)}), from "
+                        f"{ev.get('from') or 'the primary estimate'}: "
+                        f"{ev.get('reading') or 'how strongly an unmeasured confounder would have to be associated with both taking part and the outcome to explain the effect away'}.")
+        elif isinstance(ev, Mapping) and ev.get("reason"):
+            bits.append(f"E-value not computed: {ev['reason']}.")
+        elif isinstance(ev, (int, float)):
             bits.append(f"E-value: {w.fmt(ev, 2)}.")
-        gamma = sens.get("rosenbaum_gamma", sens.get("gamma"))
+        rb = sens.get("rosenbaum")
+        gamma = rb.get("gamma_critical") if isinstance(rb, Mapping) else sens.get("rosenbaum_gamma", sens.get("gamma"))
         if gamma is not None:
-            bits.append(f"Rosenbaum bound: the conclusion holds up to Gamma = {w.fmt(gamma if not isinstance(gamma, Mapping) else gamma.get('gamma'), 2)}.")
+            bits.append(f"Rosenbaum bounds: the effect stays significant for hidden bias up to Gamma = "
+                        f"{w.fmt(gamma, 2)} (a hidden factor could multiply the odds of taking part by that much"
+                        " within a matched pair before the conclusion changes).")
+        elif isinstance(rb, Mapping) and rb.get("reason"):
+            bits.append(f"Rosenbaum bounds: {rb.get('status', 'not computed')} ({rb['reason']}).")
         out.append(_p(*bits))
     if not out:
         return _note("No robustness or sensitivity checks were recorded for this design.")

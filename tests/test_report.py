@@ -385,3 +385,20 @@ def test_pdf_of_a_report_with_static_figures(rendered, tmp_path):
     pdf = render_pdf(qmd, tmp_path / "matched.pdf")
     data = pdf.read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 30_000  # figures are in
+
+
+def test_markup_in_the_project_yaml_is_shown_as_text(example_project):
+    root = example_project
+    lm = root / "logic_models" / "mvp.yml"
+    text = lm.read_text()
+    text = text.replace("name: Mentors in Violence Prevention", 'name: "MVP <script>alert(1)</script>"')
+    text = text.replace("label: Confidence to intervene as a bystander (scale score)",
+                        'label: "Confidence <img src=x onerror=alert(2)> [link](javascript:alert(3))"')
+    lm.write_text(text)
+    assert run_cli("run", "mvp-external-trial", "--project", str(root)).returncode == 0
+    result = run_cli("report", "mvp-external-trial", "--project", str(root), "--no-index")
+    assert result.returncode == 0, result.stderr
+    page = (root / "reports" / "mvp-external-trial" / "index.html").read_text()
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert 'href="javascript:' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(2)&gt;" in page

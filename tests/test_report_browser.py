@@ -103,3 +103,19 @@ def test_screenshot_of_a_report(pages, tmp_path):
         colours = im.convert("RGB").resize((64, 190)).getcolors(maxcolors=64 * 190)
     assert len(colours) > 20  # not a blank page
     print(f"screenshot: {shot}")
+
+
+def test_an_example_report_opens_cleanly(example_project, tmp_path):
+    from conftest import run_cli
+
+    root = example_project
+    assert run_cli("run", "mvp-external-trial", "--project", str(root)).returncode == 0
+    assert run_cli("report", "mvp-external-trial", "--project", str(root)).returncode == 0
+    for page in (root / "reports" / "mvp-external-trial" / "index.html", root / "reports" / "index.html"):
+        probe = tmp_path / f"probe-{page.parent.name}.html"
+        probe.write_text(page.read_text(encoding="utf-8").replace("<head>", "<head>\n" + PROBE, 1), encoding="utf-8")
+        result = _chromium(["--dump-dom", probe.as_uri()], tmp_path / "profile")
+        m = re.search(r'<pre id="ek-browser-check">(.*?)</pre>', result.stdout, re.S)
+        assert m, result.stderr[-1500:]
+        check = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+        assert check["errors"] == [] and check["plots"] == check["drawn"], check

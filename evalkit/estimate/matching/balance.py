@@ -104,7 +104,8 @@ def balance_table(names: list[str], covariates: list[str], matrix: np.ndarray, t
             sd = float(s_t)
         before = term_stats(x, treated, ones, sd, binary)
         after = term_stats(x, treated, weights, sd, binary)
-        row = {"term": name, "covariate": cov, "binary": binary, "sd_denominator": sd}
+        # "covariate" names the row (a factor level gets its own, e.g. "site:ED"); "column" is the plan's
+        row = {"term": name, "covariate": name, "column": cov, "binary": binary, "sd_denominator": sd}
         row.update({f"{k}_before": v for k, v in before.items()})
         row.update({f"{k}_after": v for k, v in after.items()})
         if name != "distance":
@@ -139,7 +140,7 @@ def love_plot_data(section: dict):
     rows = []
     for r in section["rows"]:
         for when in ("before", "after"):
-            rows.append({"term": r["term"], "covariate": r["covariate"], "sample": when,
+            rows.append({"term": r["term"], "column": r["column"], "sample": when,
                          "smd": r[f"smd_{when}"], "abs_smd": abs(r[f"smd_{when}"]),
                          "var_ratio": r[f"var_ratio_{when}"], "ecdf_max": r[f"ecdf_max_{when}"]})
     return pd.DataFrame(rows)

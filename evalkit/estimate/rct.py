@@ -1,0 +1,224 @@
+"""Randomised controlled trials that evalkit analyses itself: intention-to-treat effects.
+
+Units are analysed in the arm they were randomised to (``data.treatment`` is the assignment,
+not the intervention received), so the estimate is the intention-to-treat (ITT) effect. For
+each indicator and follow-up timepoint, on the units with that outcome:
+
+- score, rate, proportion and count indicators: difference in means by OLS of the follow-up
+  on the arm, adjusted for the baseline of the same indicator when the plan has one (ANCOVA,
+  which is unbiased under randomisation and more precise) and for the plan's covariates;
+- binary indicators: risk difference from the same linear model, with the unadjusted risk
+  ratio beside it;
+- count indicators also get a rate ratio (Poisson model, robust standard errors).
+
+Standard errors are heteroskedasticity-robust (HC2, which for a two-arm difference in means
+equals Welch's) or cluster-robust (CR1, t with G - 1 df) when the plan names a ``cluster``, as
+cluster-randomised school trials need. Baseline balance (SMD, pooled SD) and attrition by arm
+are reported for the evidence rating.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from evalkit.errors import DataError, EstimationError
+from evalkit.estimate import Analysis
+from evalkit.estimate import _stats as st
+from evalkit.estimate.pre_post import _check_ids, _f, _good, _numeric_column
+from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
+from evalkit.spec import model as m
+from evalkit.spec.raw import IndicatorType
+
+DESIGN = "rct"
+CI_LEVEL = 0.95
+FEW_PER_ARM = 20
+FEW_CLUSTERS = 20
+UNITS = {IndicatorType.score: "points", IndicatorType.rate: "rate", IndicatorType.proportion: "proportion",
+         IndicatorType.count: "count per unit", IndicatorType.binary: "proportion (risk difference)"}
+
+
+def _ols(y: np.ndarray, X: np.ndarray, clusters: np.ndarray | None) -> tuple[float, float, int, str]:
+    """Coefficient and robust SE of the arm (column 1 of X), with the df for its t interval."""
+    import statsmodels.api as sm
+
+    model = sm.OLS(y, X)
+    if clusters is not None:
+        codes = pd.factorize(clusters)[0]
+        fit = model.fit(cov_type="cluster", cov_kwds={"groups": codes, "use_correction": True, "df_correction": True})
+        groups = int(codes.max()) + 1
+        return float(fit.params[1]), float(fit.bse[1]), groups - 1, f"CR1 cluster-robust ({groups} clusters)"
+    fit = model.fit(cov_type="HC2")
+    return float(fit.params[1]), float(fit.bse[1]), int(len(y) - X.shape[1]), "HC2 robust"
+
+
+def _design_matrix(arm, baseline, covariates):
+    parts = [np.ones_like(arm), arm]
+    if baseline is not None:
+        parts.append(baseline)
+    if covariates is not None and covariates.shape[1]:
+        parts.append(covariates)
+    return np.column_stack(parts)
+
+
+def _covariate_matrix(evaluation: m.Evaluation, frame: pd.DataFrame,
+                      warnings: list[RunWarning]) -> tuple[np.ndarray | None, list[str]]:
+    if not evaluation.covariates:
+        return None, []
+    cols = []
+    for col in evaluation.covariates:
+        series = frame[col]
+        if series.isna().any():
+            raise DataError(f"covariate '{col}' is missing for {int(series.isna().sum())} unit(s); an ITT analysis "
+                            "adjusts only for complete baseline covariates (remove it from the plan or impute it)")
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            cols.append(series.astype(float).rename(col))
+        else:  # categories: indicator columns, first level as reference
+            dummies = pd.get_dummies(series.astype(str), prefix=col, drop_first=True, dtype=float)
+            cols += [dummies[c] for c in dummies.columns]
+    matrix = pd.concat(cols, axis=1)
+    constant = [c for c in matrix.columns if matrix[c].nunique() < 2]
+    if constant:
+        # a covariate that does not vary cannot be adjusted for; say so rather than fail
+        warnings.append(RunWarning("option_ignored", "not adjusted for (no variation in the data): "
+                                   + ", ".join(constant)))
+        matrix = matrix.drop(columns=constant)
+    if matrix.shape[1] == 0:
+        return None, []
+    return matrix.to_numpy(dtype=float), list(matrix.columns)
+
+
+def _balance_rows(evaluation, frame, arm) -> list[dict]:
+    rows = []
+    names = list(evaluation.covariates) + [tp.baseline for tp in evaluation.timepoints.values() if tp.baseline]
+    for col in dict.fromkeys(names):
+        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float) \
+            if pd.api.types.is_numeric_dtype(frame[col]) else None
+        if values is None:
+            continue
+        seen = ~np.isnan(values)
+        smd = st.smd(values[seen & (arm == 1)], values[seen & (arm == 0)])
+        rows.append({"covariate": col, "smd": _f(smd), "mean_treated": _f(np.nanmean(values[arm == 1])),
+                     "mean_comparison": _f(np.nanmean(values[arm == 0])),
+                     "adjusted": col in evaluation.covariates or col in {tp.baseline for tp in evaluation.timepoints.values()}})
+    return rows
+
+
+def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
+    _check_ids(evaluation, frame)
+    treat_col = evaluation.data.treatment
+    arm_raw = pd.to_numeric(frame[treat_col], errors="coerce")
+    if arm_raw.isna().any() or not arm_raw.isin([0, 1]).all():
+        raise DataError(f"treatment column '{treat_col}' must be 0/1 on every row (the randomised arm)")
+    arm = arm_raw.to_numpy(dtype=float)
+    n_arm = {1: int((arm == 1).sum()), 0: int((arm == 0).sum())}
+    if min(n_arm.values()) < 2:
+        raise EstimationError(f"{evaluation.id}: {n_arm[1]} unit(s) in the treated arm and {n_arm[0]} in the "
+                              "comparison arm; a trial needs at least two in each")
+    clusters = frame[evaluation.cluster].to_numpy() if evaluation.cluster else None
+    if clusters is not None and pd.isna(clusters).any():
+        raise DataError(f"cluster column '{evaluation.cluster}' is empty for some units; expected a cluster on every row")
+    warnings = [RunWarning("intention_to_treat", "units are analysed in the arm they were randomised to "
+                           f"('{treat_col}'), whatever they received: these are intention-to-treat effects")]
+    Z, z_names = _covariate_matrix(evaluation, frame, warnings)
+    if min(n_arm.values()) < FEW_PER_ARM:
+        warnings.append(RunWarning("few_per_arm", f"only {min(n_arm.values())} units in the smaller arm "
+                                                  f"(fewer than {FEW_PER_ARM}): estimates are imprecise"))
+    if clusters is not None and len(pd.unique(clusters)) < FEW_CLUSTERS:
+        warnings.append(RunWarning("few_clusters", f"{len(pd.unique(clusters))} clusters: cluster-robust standard "
+                                                   f"errors are unreliable below about {FEW_CLUSTERS}"))
+    flow = [FlowStage("randomised", n_arm[1], group="treated"), FlowStage("randomised", n_arm[0], group="comparison")]
+    estimates: list[Estimate] = []
+    attrition_overall, attrition_diff = {}, {}
+    for ind_id, tp in evaluation.timepoints.items():
+        ind = tp.indicator
+        baseline = _numeric_column(frame, tp.baseline, ind, "baseline") if tp.baseline else None
+        for tp_name, column in tp.follow_ups:
+            y = _numeric_column(frame, column, ind, tp_name)
+            keep = ~np.isnan(y) & (np.ones_like(y, bool) if baseline is None else ~np.isnan(baseline))
+            lost = {g: 1 - keep[arm == g].mean() for g in (1, 0)}
+            attrition_overall[ind_id] = float(1 - keep.mean())
+            attrition_diff[ind_id] = float(lost[1] - lost[0])
+            for g, name in ((1, "treated"), (0, "comparison")):
+                flow.append(FlowStage("analysed", int((keep & (arm == g)).sum()), group=name, indicator=ind_id))
+            if min((keep & (arm == 1)).sum(), (keep & (arm == 0)).sum()) < 2:
+                warnings.append(RunWarning("no_estimate", f"{ind_id} at {tp_name}: fewer than two units with the "
+                                                         "outcome in an arm, so no effect was estimated", ind_id))
+                continue
+            a, yy = arm[keep], y[keep]
+            X = _design_matrix(a, baseline[keep] if baseline is not None else None, Z[keep] if Z is not None else None)
+            cl = clusters[keep] if clusters is not None else None
+            est, se, df, se_kind = _ols(yy, X, cl)
+            crit = float(st.t_crit(df, CI_LEVEL))
+            from scipy import stats
+
+            p = float(2 * stats.t.sf(abs(est / se), df)) if se > 0 else None
+            adjusted = ["baseline"] if baseline is not None else []
+            adjusted += z_names
+            method = ("OLS of follow-up on arm" + (f", adjusted for {', '.join(adjusted)}" if adjusted else "")
+                      + f"; {se_kind} standard errors, t({df}) interval")
+            sd_pooled = math.sqrt((yy[a == 1].var(ddof=1) + yy[a == 0].var(ddof=1)) / 2)
+            es = None
+            if ind.type is IndicatorType.binary:
+                p1, p0 = yy[a == 1].mean(), yy[a == 0].mean()
+                if p1 > 0 and p0 > 0:
+                    n1, n0 = (a == 1).sum(), (a == 0).sum()
+                    log_se = math.sqrt((1 - p1) / (p1 * n1) + (1 - p0) / (p0 * n0))
+                    z = st.z_crit(CI_LEVEL)
+                    es = EffectSize("risk_ratio", p1 / p0, math.exp(math.log(p1 / p0) - z * log_se),
+                                    math.exp(math.log(p1 / p0) + z * log_se))
+            elif sd_pooled > 0:
+                g = est / sd_pooled * st.hedges_correction(len(yy) - 2)
+                es = EffectSize("hedges_g", g)
+            base = dict(indicator=ind_id, design=DESIGN, timepoints=("baseline" if tp.baseline else "randomisation", tp_name),
+                        n=int(keep.sum()), units=UNITS[ind.type], comparison=f"treated vs comparison arm at {tp_name}",
+                        ci_level=CI_LEVEL, n_treated=int((a == 1).sum()), n_comparison=int((a == 0).sum()),
+                        subgroup="all")
+            estimates.append(Estimate(
+                estimand="itt", estimate=est, std_error=se, ci_low=est - crit * se, ci_high=est + crit * se,
+                p_value=p, method=method, direction_good=_good(est, ind), effect_size=es,
+                details={"mean_treated": _f(yy[a == 1].mean()), "mean_comparison": _f(yy[a == 0].mean()),
+                         "df": df}, **base))
+            if ind.type is IndicatorType.count and yy[a == 0].sum() > 0 and yy[a == 1].sum() > 0:
+                import statsmodels.api as sm
+
+                glm = sm.GLM(yy, X, family=sm.families.Poisson())
+                fit = glm.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(cl)[0]}) if cl is not None \
+                    else glm.fit(cov_type="HC0")
+                b, s = float(fit.params[1]), float(fit.bse[1])
+                z = st.z_crit(CI_LEVEL)
+                estimates.append(Estimate(
+                    estimand="rate_ratio", estimate=math.exp(b), std_error=s, ci_low=math.exp(b - z * s),
+                    ci_high=math.exp(b + z * s), p_value=float(2 * stats.norm.sf(abs(b / s))),
+                    method="Poisson regression of follow-up on arm" + (f", adjusted for {', '.join(adjusted)}" if adjusted else "")
+                    + "; robust standard errors (SE on the log scale)",
+                    direction_good=_good(math.exp(b), ind, null=1.0), **{**base, "units": "ratio"}))
+    if not estimates:
+        raise EstimationError(f"{evaluation.id}: no indicator has outcomes in both arms; nothing to estimate")
+    # Holm across the main (itt) estimates; the primary outcome is marked
+    main = [i for i, e in enumerate(estimates) if e.estimand == "itt"]
+    adjusted_p = st.holm([estimates[i].p_value for i in main])
+    from dataclasses import replace
+
+    for i, p in zip(main, adjusted_p):
+        estimates[i] = replace(estimates[i], p_value_holm=p)
+    first_primary = next(i for i, e in enumerate(estimates)
+                         if e.estimand == "itt" and e.indicator == evaluation.primary_outcome.id) \
+        if any(e.estimand == "itt" and e.indicator == evaluation.primary_outcome.id for e in estimates) else None
+    if first_primary is not None:
+        estimates[first_primary] = replace(estimates[first_primary], primary=True)
+    balance = {"rows": _balance_rows(evaluation, frame, arm),
+               "formula": "(mean treated - mean comparison) / sqrt((sd_treated^2 + sd_comparison^2) / 2), at randomisation"}
+    primary = evaluation.primary_outcome.id
+    sections = {
+        "rct": {"intention_to_treat": True, "assignment_column": treat_col, "randomised": {"treated": n_arm[1],
+                                                                                          "comparison": n_arm[0]},
+                "cluster": evaluation.cluster},
+        "balance": balance,
+        "attrition": {"overall": attrition_overall, "differential": attrition_diff, "primary_outcome": primary,
+                      "definition": "share randomised without the outcome (and baseline, where adjusted); "
+                                    "differential = treated minus comparison"},
+    }
+    return Analysis(estimates=tuple(estimates), flow=tuple(flow), warnings=tuple(warnings), sections=sections)

@@ -12,12 +12,10 @@ disclosure check on every rendered file, and writes the portfolio page and index
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.report.disclosure import DEFAULT_THRESHOLD, Policy, check_rendered
@@ -275,7 +273,3 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, threshol
         built.append(b)
         log(f"portfolio and index: wrote {qmd}" + (f", {b.html}" if b.html else ""))
     return built
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")

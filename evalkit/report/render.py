@@ -15,6 +15,11 @@ Public API (other packages call these; keep the signatures stable):
     The same document to PDF through Pandoc's Typst writer and the ``typst`` wheel; figures
     are static (matplotlib), diagrams SVG.
 
+Helpers for code chunks (same Markdown under both renderers): ``raw_block(content, fmt="html")``
+wraps raw HTML (or ``typst``) for one output format; ``evalkit.report.figures.figure_markdown(fig)``
+shows a plotly figure (plotly.js inlined once per page); ``evalkit.report.figures.emit(plotly_builder,
+matplotlib_builder)`` picks the interactive or the static figure for the format being rendered.
+
 What the Pandoc path understands of Quarto (the rest degrades to plain Markdown):
 
 - ```` ```{python} ```` chunks run in order in one namespace, with the working directory set to
@@ -56,7 +61,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 
-__all__ = ["RenderError", "render_html", "render_pdf", "execute_qmd", "quarto_available", "output_format"]
+__all__ = ["RenderError", "render_html", "render_pdf", "execute_qmd", "quarto_available", "output_format", "raw_block"]
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 FORMAT_ENV = "EVALKIT_REPORT_TO"  # html | typst: what the chunks write figures for

@@ -442,3 +442,13 @@ def test_every_example_report_matches_its_results_and_is_safe(example_project):
                 else:
                     assert abs(float(row[key]) - e[key]) <= 0.5 * 10 ** -w.DIGITS, (evaluation.id, key)
             assert row["n"] == "[c]" or int(row["n"]) == e["n"]
+
+
+def test_a_page_failing_the_disclosure_check_is_deleted(tmp_path, monkeypatch):
+    from evalkit.report import write
+
+    page = tmp_path / "index.html"
+    page.write_text('<span class="ek-count">2</span>')
+    with pytest.raises(DisclosureError):
+        write._checked(page, Policy())
+    assert not page.exists()

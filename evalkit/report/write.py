@@ -234,6 +234,7 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, threshol
     portfolio = read_portfolio(reports_dir)
     policy = Policy(threshold=threshold)
     built: list[Built] = []
+    failed: list[str] = []
     for evaluation in evaluations:
         results_path = reports_dir / evaluation.id / "results.json"
         if not results_path.exists():
@@ -242,12 +243,18 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, threshol
         qmd = write_report(results_path, evaluation, threshold=threshold, portfolio=portfolio)
         b = Built(evaluation.id, qmd)
         if render:
-            b.html = check_rendered(render_html(qmd, qmd.with_suffix(".html")), policy)
-            if pdf:
-                b.pdf = render_pdf(qmd, qmd.with_suffix(".pdf"))
+            try:
+                b.html = _checked(render_html(qmd, qmd.with_suffix(".html")), policy)
+                if pdf:
+                    b.pdf = render_pdf(qmd, qmd.with_suffix(".pdf"))
+            except EvalkitError as exc:  # one bad report must not stop the others
+                b.problems.append(str(exc))
+                failed.append(f"{evaluation.id}: {exc}")
+                log(f"{evaluation.id}: FAILED: {exc}")
         b.seconds = time.perf_counter() - start
         built.append(b)
-        log(f"{evaluation.id}: wrote {qmd}" + (f", {b.html}" if b.html else "") + (f", {b.pdf}" if b.pdf else ""))
+        if not b.problems:
+            log(f"{evaluation.id}: wrote {qmd}" + (f", {b.html}" if b.html else "") + (f", {b.pdf}" if b.pdf else ""))
     if index:
         listing = []
         for folder in sorted(p.parent for p in reports_dir.glob("*/index.qmd")):
@@ -268,8 +275,21 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, threshol
         b = Built("index", qmd)
         if render:
             start = time.perf_counter()
-            b.html = check_rendered(render_html(qmd, qmd.with_suffix(".html")), policy)
+            b.html = _checked(render_html(qmd, qmd.with_suffix(".html")), policy)
             b.seconds = time.perf_counter() - start
         built.append(b)
         log(f"portfolio and index: wrote {qmd}" + (f", {b.html}" if b.html else ""))
+    if failed:
+        raise EvalkitError(f"{len(failed)} report(s) failed:\n" + "\n".join(failed))
     return built
+
+
+def _checked(page: Path, policy: Policy) -> Path:
+    """The disclosure check; a page that fails it is deleted so it cannot be published."""
+    from evalkit.report.disclosure import DisclosureError
+
+    try:
+        return check_rendered(page, policy)
+    except DisclosureError:
+        page.unlink(missing_ok=True)
+        raise

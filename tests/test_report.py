@@ -452,3 +452,18 @@ def test_a_page_failing_the_disclosure_check_is_deleted(tmp_path, monkeypatch):
     with pytest.raises(DisclosureError):
         write._checked(page, Policy())
     assert not page.exists()
+
+
+def test_subgroup_counts_that_add_up_to_everyone_are_protected():
+    from dataclasses import replace
+
+    from evalkit.report import sections as S
+
+    result = prepost_result()
+    extra = est("confidence", 0.2, 0.1, 0.3, 0.001, True, subgroup="female=0", n=117)
+    result = replace(result, estimates=result.estimates + (extra,))
+    page = S.results_table(result, context())
+    rows = {r["row"]: r for r in _table_rows(page, "ek-results")}
+    assert rows["3"]["n"] == "[c]"  # female=1: 3 people
+    assert rows["4"]["n"] == "[c]"  # female=0: 117 = 120 - 3 would reveal it
+    assert rows["0"]["n"] == "120"  # everyone stays

@@ -390,16 +390,41 @@ def results_table(R: ResultSet, C: Mapping) -> str:
     return "".join(out)
 
 
+def _count_plan(R: ResultSet, pol: Policy) -> set:
+    """Which counts of the results tables to hide, decided for all estimates at once.
+
+    Relations: n = n took part + n comparison in each row; and, where two or more levels of a
+    subgroup column are reported for the same indicator, estimand and comparison, the everyone
+    row's n = the sum of the levels' n. Counts hidden in the flow are hidden here too.
+    """
+    elsewhere = hidden_values(R, pol)
+    cells, relations, also = {}, [], []
+    families: dict[tuple, dict] = {}
+    for i, e in enumerate(R.estimates):
+        for k, v, g in (("n", e.n, "all"), ("t", e.n_treated, "treated"), ("c", e.n_comparison, "comparison")):
+            if v is not None:
+                cells[(i, k)] = v
+                if v in elsewhere.get(g, ()):
+                    also.append((i, k))
+        relations.append(((i, "n"), [(i, "t"), (i, "c")]))
+        column = e.subgroup.split("=", 1)[0] if e.subgroup != "all" else None
+        fam = families.setdefault((e.indicator, e.estimand, e.comparison, tuple(e.timepoints)), {})
+        fam.setdefault(column, []).append(i)
+    for fam in families.values():
+        everyone = fam.get(None)
+        for column, rows in fam.items():
+            if column is not None and everyone and len(rows) >= 2:
+                relations.append(((everyone[0], "n"), [(r, "n") for r in rows]))
+    return suppress(cells, relations, pol, also=also)
+
+
 def _results_rows(R: ResultSet, C: Mapping, items, table_id: str) -> str:
     pol = policy(C)
-    elsewhere = hidden_values(R, pol)
+    plan = _count_plan(R, pol)
     rows, attrs = [], []
     for i, e in items:
         v = w.verdict(e)
-        cells = {"n": e.n, "t": e.n_treated, "c": e.n_comparison}
-        same = [k for k, g in (("n", "all"), ("t", "treated"), ("c", "comparison"))
-                if cells[k] is not None and cells[k] in elsewhere.get(g, ())]
-        hidden = suppress(cells, [("n", ["t", "c"])], pol, also=same)
+        hidden = {k for k in ("n", "t", "c") if (i, k) in plan}
         es = e.effect_size
         rows.append([
             txt(("* " if e.primary else "") + label(C, e.indicator), "indicator"), txt(e.subgroup, "subgroup"),

@@ -467,3 +467,9 @@ def test_subgroup_counts_that_add_up_to_everyone_are_protected():
     assert rows["3"]["n"] == "[c]"  # female=1: 3 people
     assert rows["4"]["n"] == "[c]"  # female=0: 117 = 120 - 3 would reveal it
     assert rows["0"]["n"] == "120"  # everyone stays
+
+
+def test_the_same_results_give_a_byte_identical_page(rendered, tmp_path):
+    _result, page, qmd = rendered["prepost"]
+    again = render_html(qmd, tmp_path / "again.html").read_text(encoding="utf-8")
+    assert again == page

@@ -140,6 +140,8 @@ def main(argv=None) -> int:
     ap.add_argument("--treated", type=int, default=10_000)
     ap.add_argument("--controls", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3, help="evalkit timings are the best of this many runs")
+    ap.add_argument("--replace", choices=("no", "yes", "both"), default="both",
+                    help="time matching without replacement, with it, or both")
     ap.add_argument("--no-r", action="store_true", help="do not run MatchIt even when it is installed")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
@@ -149,7 +151,7 @@ def main(argv=None) -> int:
     print(f"data: {n_t:,} treated, {len(frame) - n_t:,} controls, {N_COVARIATES} covariates "
           f"(made in {time.perf_counter() - t0:.1f} s); 1:1 nearest neighbour, caliper 0.2 SD of the logit")
     with tempfile.TemporaryDirectory() as tmp:
-        for replace in (False, True):
+        for replace in {"no": (False,), "yes": (True,), "both": (False, True)}[args.replace]:
             label = "with replacement" if replace else "without replacement"
             ek = evalkit_times(frame, replace, args.repeat)
             print(f"evalkit {label} (best of {args.repeat}): matching step {ek['step']:.3f} s; whole run (score model, matching, "

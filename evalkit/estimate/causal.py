@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit.estimate import did as did_module
 from evalkit.estimate import sensitivity as sens
 from evalkit.spec import model as m
 
@@ -69,7 +70,7 @@ def robustness(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, see
         else:
             return {"robustness": {"status": "not run", "reason": f"no DoWhy checks for design '{design}'"},
                     **out}
-        with _one_blas_thread():
+        with did_module.one_blas_thread():
             out["robustness"] = run_dowhy(evaluation, data, treatment, outcome, common, mediators, primary, seed,
                                           num_simulations, same)
     except _NotApplicable as exc:
@@ -116,19 +117,6 @@ def causal_graph(treatment: str, outcome: str, common_causes: list[str],
 # ------------------------------------------------------------------------------ data per design
 
 
-def two_way_demean(values: pd.DataFrame, unit: np.ndarray, period: np.ndarray, tol: float = 1e-10,
-                   max_iter: int = 1000) -> pd.DataFrame:
-    """Remove unit and period means (alternating projections; one pass when the panel is balanced)."""
-    out = values.astype(float).copy()
-    for _ in range(max_iter):
-        before = out.to_numpy().copy()
-        out = out - out.groupby(unit).transform("mean")
-        out = out - out.groupby(period).transform("mean")
-        if np.max(np.abs(out.to_numpy() - before)) < tol:
-            break
-    return out
-
-
 def _did_data(evaluation: m.Evaluation, frame: pd.DataFrame):
     from evalkit.estimate import did
 
@@ -142,7 +130,7 @@ def _did_data(evaluation: m.Evaluation, frame: pd.DataFrame):
         panel[col] = pd.to_numeric(frame[col].iloc[panel["row"].to_numpy()], errors="coerce").to_numpy()
     panel = panel.dropna(subset=[c for _i, c in mediators])
     cols = ["y", "d", *controls, *[c for _i, c in mediators]]
-    demeaned = two_way_demean(panel[cols], panel["unit"].to_numpy(), panel["t"].to_numpy())
+    demeaned = did.two_way_demean(panel[cols], panel["unit"].to_numpy(), panel["t"].to_numpy())
     data = demeaned.rename(columns={"y": "outcome", "d": "treatment"}).reset_index(drop=True)
     same = evaluation.weights is None and not mediators
     reason = ("DoWhy's linear regression on the two-way demeaned outcome and treatment"
@@ -268,19 +256,6 @@ def run_dowhy(evaluation: m.Evaluation, data: pd.DataFrame, treatment: str, outc
             "estimate_method": "backdoor.linear_regression", "agreement": agreement,
             "standard_error_used": se, "rows": int(len(data)), "refutations": refutations,
             "all_passed": all(r["passed"] is not False for r in refutations)}
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """DoWhy refits small regressions dozens of times; multi-threaded BLAS makes each one slower
-    (5-8x on two cores, measured), so the refuters run single-threaded."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        yield
-        return
-    with threadpool_limits(1):
-        yield
 
 
 @contextlib.contextmanager

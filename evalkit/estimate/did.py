@@ -19,6 +19,7 @@ rate ratio implied by the ATT is given as an effect size.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from enum import Enum
 
@@ -40,6 +41,8 @@ FEW_UNITS = 10
 # table stays readable and sparse far-out event times do not get their own coefficient
 MAX_LEADS = 12
 MAX_LAGS = 12
+# draws of the wild cluster bootstrap behind the pre-trend test's p-value
+BOOTSTRAP_DRAWS = 199
 
 
 class Comparison(str, Enum):
@@ -182,8 +185,13 @@ def twfe(panel: pd.DataFrame, controls: list[str], weighted: bool) -> dict:
 
 
 def event_study(panel: pd.DataFrame, controls: list[str], weighted: bool,
-                max_leads: int = MAX_LEADS, max_lags: int = MAX_LAGS) -> dict:
-    """Leads and lags around first treatment (reference -1), with a joint pre-trend test."""
+                max_leads: int = MAX_LEADS, max_lags: int = MAX_LAGS, seed: int = 0,
+                bootstrap_draws: int = BOOTSTRAP_DRAWS) -> dict:
+    """Leads and lags around first treatment (reference -1), with a joint pre-trend test.
+
+    The test's p-value is from a wild cluster bootstrap: with sparse counts (offences per
+    person-month) and a dozen leads the chi-squared reference rejected a true null in 22% of
+    simulated Phoenix-like panels; the bootstrap keeps the size near 5%."""
     from linearmodels.panel import PanelOLS
     from scipy import stats
 
@@ -231,11 +239,68 @@ def event_study(panel: pd.DataFrame, controls: list[str], weighted: bool,
         b = res.params[leads].to_numpy()
         v = res.cov.loc[leads, leads].to_numpy()
         stat = float(b @ np.linalg.pinv(v) @ b)
-        test.update(statistic=stat, p_value=float(stats.chi2.sf(stat, len(leads))), test="Wald chi-squared, "
-                    "cluster-robust covariance")
+        test.update(statistic=stat, p_value_asymptotic=float(stats.chi2.sf(stat, len(leads))),
+                    test="Wald, cluster-robust covariance")
+        kept = [c for c in cols + controls if c in res.params.index]
+        if weighted:
+            test.update(p_value=test["p_value_asymptotic"], reference="chi-squared (weighted model: no bootstrap)")
+        else:
+            boot = wild_bootstrap_wald(data.reset_index(), kept, leads, seed=seed, draws=bootstrap_draws)
+            test.update(p_value=boot["p_value"], reference=f"wild cluster bootstrap, restricted, Rademacher, "
+                        f"{boot['draws']} draws", bootstrap_statistic=boot["statistic"])
     return {"reference_period": -1, "window": {"leads": max_leads, "lags": max_lags,
                                                "note": "event times beyond the window are binned into its ends"},
             "left_out": dropped, "rows": rows, "pre_trend_test": test}
+
+
+def two_way_demean(values: pd.DataFrame, unit: np.ndarray, period: np.ndarray, tol: float = 1e-10,
+                   max_iter: int = 1000) -> pd.DataFrame:
+    """Remove unit and period means (alternating projections; one pass when the panel is balanced).
+
+    By Frisch-Waugh-Lovell, OLS on the result is the two-way fixed effects estimator."""
+    out = values.astype(float).copy()
+    for _ in range(max_iter):
+        before = out.to_numpy().copy()
+        out = out - out.groupby(unit).transform("mean")
+        out = out - out.groupby(period).transform("mean")
+        if np.max(np.abs(out.to_numpy() - before)) < tol:
+            break
+    return out
+
+
+def wild_bootstrap_wald(data: pd.DataFrame, columns: list[str], leads: list[str], seed: int,
+                        draws: int = BOOTSTRAP_DRAWS) -> dict:
+    """Restricted wild cluster bootstrap (Rademacher) p-value of the joint test that ``leads`` are 0."""
+    import scipy.sparse as sp
+
+    demeaned = two_way_demean(data[["y", *columns]], data["unit"].to_numpy(), data["t"].to_numpy())
+    y = demeaned["y"].to_numpy()
+    X = demeaned[columns].to_numpy()
+    idx = [columns.index(c) for c in leads]
+    rest = [i for i in range(len(columns)) if i not in idx]
+    codes = pd.factorize(data["cluster"])[0]
+    G = sp.csr_matrix((np.ones(len(codes)), (codes, np.arange(len(codes)))))
+    bread = np.linalg.pinv(X.T @ X)
+
+    def wald(Y: np.ndarray) -> np.ndarray:
+        B = bread @ (X.T @ Y)  # (k, draws)
+        U = Y - X @ B
+        # cluster sums of scores, one (clusters x draws) block per regressor: (clusters, k, draws)
+        S = np.stack([G @ (X[:, [c]] * U) for c in range(X.shape[1])], axis=1)
+        A = np.einsum("lk,gkd->gld", bread[idx], S)  # rows of bread for the leads, times scores
+        V = np.einsum("gkd,gld->dkl", A, A)  # (draws, leads, leads)
+        b = B[idx].T[:, :, None]  # (draws, leads, 1)
+        return np.einsum("dk,dk->d", b[:, :, 0], np.linalg.solve(V + 1e-300 * np.eye(len(idx)), b)[:, :, 0])
+
+    observed = float(wald(y[:, None])[0])
+    # the null imposed: fit without the leads, resample its residuals cluster by cluster
+    Xr = X[:, rest]
+    fitted = Xr @ np.linalg.lstsq(Xr, y, rcond=None)[0] if rest else np.zeros_like(y)
+    resid = y - fitted
+    rng = np.random.default_rng(seed)
+    signs = rng.choice([-1.0, 1.0], size=(int(codes.max()) + 1, draws))
+    boot = wald(fitted[:, None] + resid[:, None] * signs[codes])
+    return {"statistic": observed, "p_value": float((1 + np.sum(boot >= observed)) / (draws + 1)), "draws": draws}
 
 
 # ------------------------------------------------------------------------------ group-time
@@ -344,6 +409,24 @@ def _relabel(section: dict, labels: list[str]) -> dict:
 
 def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int,
             comparison: Comparison | str | None = None) -> Analysis:
+    with one_blas_thread():
+        return _analyse(evaluation, frame, seed, comparison)
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Many small regressions (event study, bootstrap, DoWhy refits): multi-threaded BLAS makes
+    each slower on small matrices (about 2x here, 5-8x for DoWhy's refits on two cores)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with scikit-learn
+        yield
+        return
+    with threadpool_limits(1):
+        yield
+
+
+def _analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int, comparison) -> Analysis:
     estimates, run_warnings, flow = [], [], []
     event_sections, group_sections = {}, {}
     weighted = evaluation.weights is not None
@@ -395,7 +478,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int,
                                        "treatment, once started, stays on, so only the TWFE estimate is given",
                                        ind_id))
             continue
-        es_section = event_study(panel, controls, weighted)
+        es_section = event_study(panel, controls, weighted, seed=seed)
         for r in es_section["rows"]:
             r["label"] = f"e={r['event_time']}"
         event_sections[ind_id] = es_section

@@ -146,7 +146,8 @@ R, C = S.load()
     if "external" in sec:
         parts.append(f"## The study {{#sec-external}}\n\n{_chunk('S.external(R, C)')}\n")
     if "balance" in sec or "matching" in sec:
-        parts.append("## Balance after matching {#sec-balance}\n\n"
+        heading = "Balance after matching" if results.design == "matched_comparison" else "Baseline balance"
+        parts.append(f"## {heading} {{#sec-balance}}\n\n"
                      f"{_chunk('S.matching(R, C)')}\n{_chunk('S.balance(R, C)', 'fig-love', 'Love plot: absolute standardised mean differences before and after matching (dashed line: 0.1).')}\n")
     if "feasibility" in sec:
         parts.append(f"## Feasibility criteria {{#sec-feasibility}}\n\n{_chunk('S.feasibility(R, C)')}\n")

@@ -126,3 +126,17 @@ def test_did_run_gives_byte_identical_results_with_robustness(project):
     assert first.to_json() == second.to_json()
     assert {"event_study", "group_time", "robustness", "sensitivity"} <= set(first.sections)
     assert first.sections["robustness"]["agreement"]["absolute_difference"] < 1e-10
+
+
+def test_a_failing_check_is_reported_not_raised(project, monkeypatch):
+    frame = _panel(np.random.default_rng(6))
+    plan = _did_plan(project)
+    analysis = did.analyse(plan, frame, 1)
+
+    def boom(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(causal, "run_dowhy", boom)
+    out = causal.robustness(plan, frame, analysis, seed=1)
+    assert out["robustness"] == {"status": "failed", "reason": "LinAlgError: Singular matrix"}
+    assert out["sensitivity"]["e_value"]["status"] == "computed"

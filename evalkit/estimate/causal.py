@@ -75,6 +75,10 @@ def robustness(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, see
                                           num_simulations, same)
     except _NotApplicable as exc:
         out["robustness"] = {"status": "not run", "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001
+        # the checks add to an analysis that has already succeeded; a refuter failing on odd data
+        # (tiny samples, a constant column) is reported in the section rather than losing the run
+        out["robustness"] = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
     return out
 
 

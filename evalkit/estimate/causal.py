@@ -319,11 +319,11 @@ def _e_value(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
     if primary is None:
         return {"status": "not computed", "reason": "no estimate for the primary outcome"}
     ratio = next((e for e in getattr(analysis, "estimates", ()) if e.indicator == primary.indicator
-                  and e.estimand == "risk_ratio" and e.subgroup == "all"), None)
+                  and e.estimand in ("risk_ratio", "rate_ratio") and e.subgroup == "all"), None)
     try:
         if ratio is not None and ratio.ci_low is not None:
-            out = sens.evalue(ratio.estimate, ratio.ci_low, ratio.ci_high, scale="risk_ratio")
-            out["from"] = "the risk ratio estimate"
+            out = sens.evalue(ratio.estimate, ratio.ci_low, ratio.ci_high, scale=ratio.estimand)
+            out["from"] = f"the {ratio.estimand.replace('_', ' ')} estimate ({ratio.method.split(',')[0]})"
         elif primary.effect_size is not None and primary.effect_size.kind in ("risk_ratio", "rate_ratio"):
             es = primary.effect_size
             out = sens.evalue(es.value, es.ci_low, es.ci_high, scale=es.kind)

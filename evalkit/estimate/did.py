@@ -13,8 +13,12 @@ Three views of the same panel, each answering a different question:
   (Callaway & Sant'Anna 2021, unconditional), with unit counts per cell, and their simple
   aggregate over post-treatment cells with an influence-function standard error.
 
-Counts per person-month are analysed on their own scale (offences per unit-period); the
-rate ratio implied by the ATT is given as an effect size.
+- ``rate_ratio`` (count and rate indicators): Poisson two-way fixed effects (PPML), for when
+  parallel trends are more plausible on the log scale than in levels.
+
+Counts per person-month are analysed on their own scale (offences per unit-period) for
+``did_att``; the rate ratio implied by the ATT is given as its effect size. The pre-trend
+test's p-value comes from a restricted wild cluster bootstrap (seeded by the plan).
 """
 
 from __future__ import annotations

@@ -98,3 +98,13 @@ def test_matched_data_reads_the_plans_file(project):
     rows = matched_data(project.evaluation("reach-2023-matched"))
     assert {"pupil_id", "reach", "matched_set", "weight", "unit_weight", "score"} <= set(rows.columns)
     assert rows.groupby("matched_set")["reach"].sum().eq(1).all()  # one treated pupil per matched set
+
+
+def test_holm_across_main_estimates(runs):
+    result, _ = runs["reach-2023-matched"]
+    main = [e for e in result.estimates if e.estimand == "att"]
+    assert len(main) == 2
+    ps = sorted(e.p_value for e in main)
+    holm = sorted(e.p_value_holm for e in main)
+    assert holm[0] == pytest.approx(min(1, 2 * ps[0]))
+    assert all(e.p_value_holm is None for e in result.estimates if e.estimand != "att")

@@ -183,6 +183,7 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
                 details={"df": did["df"], "clusters": did["clusters"], "missing_outcome": did["missing_outcome"],
                          "baseline_column": base, "outcome_column": col}))
 
+    estimates = _holm(estimates, estimand)
     bal = res.balance
     if bal["flag_any_smd_ge_0_1"]:
         worst = [r["term"] for r in bal["rows"] if abs(r["smd_after"]) >= 0.1]
@@ -207,6 +208,22 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
         sections["propensity"] = res.propensity
     return Analysis(estimates=tuple(estimates), flow=tuple(flow), warnings=tuple(warnings), sections=sections,
                     analysed_data=_analysed_frame(res, evaluation, outcomes))
+
+
+def _holm(estimates: list[Estimate], estimand: str) -> list[Estimate]:
+    """Holm across the main estimate (ATT/ATE) of each indicator and follow-up; risk ratios and
+    matched DiD repeat those comparisons and stay out of the family."""
+    from dataclasses import replace
+
+    from evalkit.estimate._stats import holm
+
+    idx = [i for i, e in enumerate(estimates) if e.estimand == estimand]
+    adjusted = holm([estimates[i].p_value for i in idx])
+    out = list(estimates)
+    for i, p in zip(idx, adjusted):
+        out[i] = replace(out[i], p_value_holm=p, details={
+            **out[i].details, "holm_family": f"{len(idx)} main estimates (one per indicator and follow-up)"})
+    return out
 
 
 def _attrition(res: MatchResult, primary_missing: dict | None) -> dict:

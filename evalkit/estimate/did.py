@@ -564,7 +564,7 @@ def _analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int, compariso
         pt = es_section["pre_trend_test"]
         if pt["p_value"] is not None and pt["p_value"] < 0.05:
             run_warnings.append(RunWarning("pre_trends", f"the leads of the event study are jointly different from zero "
-                                       f"(Wald p = {pt['p_value']:.3f}); treated and comparison units were not on "
+                                       f"(Wald test, wild cluster bootstrap p = {pt['p_value']:.3f}); treated and comparison units were not on "
                                        "parallel paths before the intervention, so the DiD estimate may be biased",
                                        ind_id))
         for r in es_section["rows"]:

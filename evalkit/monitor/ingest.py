@@ -74,30 +74,51 @@ def _where(line: int, kind: str) -> str:
 
 
 def _read(con, path: Path, kind: str) -> tuple[str, int]:
-    """Load the file into temp table _raw with a _line column; return (kind, number of rows)."""
+    """Make ``_raw`` (the file with a ``_line`` column): a view over Parquet, a table for CSV/XLSX."""
     import duckdb
 
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; expected a header line and at least one row")
     try:
-        if kind == "csv":
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_csv({_lit(str(path))}, "
-                        "all_varchar = true, header = true)")
-        elif kind == "parquet":
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_parquet({_lit(str(path))})")
+        if kind == "parquet":
+            # streamed from the file at each step: nothing the size of the extract is held twice
+            con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT * EXCLUDE (file_row_number), "
+                        f"(file_row_number + 2)::BIGINT AS _line FROM read_parquet({_lit(str(path))}, "
+                        "file_row_number = true)")
         else:
-            import pandas as pd
+            if kind == "csv":
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_csv({_lit(str(path))}, "
+                            "all_varchar = true, header = true)")
+            else:
+                import pandas as pd
 
-            frame = pd.read_excel(path, dtype=str, engine="openpyxl")
-            con.register("_xlsx", frame)
-            con.execute("CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM _xlsx")
-            con.unregister("_xlsx")
+                frame = pd.read_excel(path, dtype=str, engine="openpyxl")
+                con.register("_xlsx", frame)
+                con.execute("CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM _xlsx")
+                con.unregister("_xlsx")
+            # insertion order is file order, so rowid + 2 is the line (after the header line)
+            con.execute("CREATE OR REPLACE TEMP TABLE _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
+            con.execute("DROP TABLE _raw0")
+        n = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
     except (duckdb.Error, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path}: cannot be read as {kind.upper()} ({first}); expected a {kind.upper()} file "
                         "with a header line") from None
-    n = con.execute("SELECT count(*) FROM _raw0").fetchone()[0]
     return kind, int(n)
+
+
+TEMP_OBJECTS = ("_raw0", "_raw", "_typed")
+
+
+def _drop_temp(con, extra: list[str] = ()) -> None:
+    import duckdb
+
+    for name in (*TEMP_OBJECTS, *extra):
+        for what in ("VIEW", "TABLE"):
+            try:
+                con.execute(f"DROP {what} IF EXISTS {name}")
+            except duckdb.CatalogException:  # it is the other kind
+                pass
 
 
 def _native_types(con) -> dict[str, str]:
@@ -241,22 +262,14 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
     say(f"reading {path.name}")
     try:
         kind, n = _read(con, path, kind)
-        con.execute("CREATE OR REPLACE TEMP TABLE _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
-        con.execute("DROP TABLE _raw0")
         if n == 0:
             raise DataError(f"{path}: no rows under the header; expected at least one row of {src.id}")
         native = _native_types(con)
         _check_columns(path, src, [c for c in native if c != "_line"])
         say(f"checking {n} row(s)")
         typed = _check_values(con, path, src, kind, native)
-        selects = []
-        for c in src.columns:
-            expr = typed[c]
-            if c in src.pseudonymise:
-                expr = f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE {hmac_sql(key, expr)} END"
-            selects.append(f"{expr} AS {_q(c)}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS SELECT _line, {', '.join(selects)} FROM _raw")
-        con.execute("DROP TABLE _raw")  # raw identifiers go no further
+        selects = ", ".join(f"{typed[c]} AS {_q(c)}" for c in src.columns)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _typed AS SELECT _line, {selects} FROM _raw")
         _check_duplicates(con, path, src, kind)
         period = _period_sql(src)
         start, end, periods = con.execute(
@@ -276,7 +289,10 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
                 raise DataError(f"{path}: a correction covering {span} cannot replace extract {e} ({f}), which covers "
                                 f"{s:%Y-%m} to {t:%Y-%m}; expected a corrected extract covering all of it")
         if src.key and stored_columns:
-            keys = " AND ".join(f"s.{_q(k)} IS NOT DISTINCT FROM n.{_q(k)}" for k in src.key)
+            def new_side(k: str) -> str:
+                return hmac_sql(key, f"n.{_q(k)}") if k in src.pseudonymise else f"n.{_q(k)}"
+
+            keys = " AND ".join(f"s.{_q(k)} IS NOT DISTINCT FROM {new_side(k)}" for k in src.key)
             skip = [e for e, *_ in overlapping]
             not_replaced = f"AND s._extract_id NOT IN ({', '.join(map(str, skip))})" if skip else ""
             clash = con.execute(f"SELECT n._line, s._extract_id FROM _typed n JOIN {_q(src.table)} s ON {keys} "
@@ -285,9 +301,20 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
                 listed = "; ".join(f"{_where(line, kind)} (already in extract {e})" for line, e in clash)
                 raise DataError(f"{path}: rows with a {'+'.join(src.key)} already loaded from another extract: "
                                 f"{listed}; expected {'+'.join(src.key)} unique across the source")
+        # pseudonyms: HMAC once per distinct identifier (not once per row), joined on at insert
+        columns, joins, pid_tables = [], [], []
+        for i, c in enumerate(src.columns):
+            if c in src.pseudonymise:
+                table = f"_pid{i}"
+                pid_tables.append(table)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT __v, {hmac_sql(key, '__v')} AS __h "
+                            f"FROM (SELECT DISTINCT {_q(c)} AS __v FROM _typed WHERE {_q(c)} IS NOT NULL)")
+                joins.append(f"LEFT JOIN {table} ON {table}.__v = t.{_q(c)}")
+                columns.append(f"{table}.__h")
+            else:
+                columns.append(f"t.{_q(c)}")
     except BaseException:
-        for table in ("_raw0", "_raw", "_typed"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
+        _drop_temp(con, [f"_pid{i}" for i in range(len(src.columns))])
         raise
 
     say(f"writing {n} row(s)")
@@ -303,8 +330,13 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
                             [e, extract_id, src.id, old_sha, sha, r, n])
             con.execute("INSERT INTO extracts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, 'active', NULL)",
                         [extract_id, src.id, path.name, sha, n, start, end, periods, src.sha256])
-            cols = ", ".join(_q(c) for c in src.columns)
-            con.execute(f"INSERT INTO {_q(src.table)} SELECT {extract_id}, _line, {cols} FROM _typed")
+            # rows carry their _line, so the store need not keep file order: parallel insert is faster
+            con.execute("SET preserve_insertion_order = false")
+            try:
+                con.execute(f"INSERT INTO {_q(src.table)} SELECT {extract_id}, t._line, {', '.join(columns)} "
+                            f"FROM _typed t {' '.join(joins)}")
+            finally:
+                con.execute("RESET preserve_insertion_order")
             if src.pseudonymise and not store.meta("key_fingerprint"):
                 store.set_meta("key_fingerprint", fingerprint(key))
             hold = float(os.environ.get(HOLD_ENV) or 0)
@@ -312,7 +344,7 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
                 say("holding the transaction open")
                 time.sleep(hold)
     finally:
-        con.execute("DROP TABLE IF EXISTS _typed")
+        _drop_temp(con, pid_tables)
     fmt = "%Y" if src.period == "year" else "%Y-%m"
     return IngestReport(src.id, path, sha, n, "replaced" if replaced else "ingested", int(extract_id),
                         f"{start:{fmt}}", f"{end:{fmt}}", replaced)
@@ -321,9 +353,13 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
 def _check_duplicates(con, path: Path, src: Source, kind: str) -> None:
     cols = list(src.key) or list(src.columns)
     group = ", ".join(_q(c) for c in cols)
-    rows = con.execute(f"SELECT list(_line ORDER BY _line) AS lines FROM _typed GROUP BY {group} "
-                       f"HAVING count(*) > 1 ORDER BY min(_line) LIMIT {MAX_LISTED}").fetchall()
-    if rows:
-        what = f"the same {'+'.join(src.key)}" if src.key else "identical rows"
-        listed = "; ".join(" and ".join(_where(line, kind) for line in lines[:4]) for (lines,) in rows)
-        raise DataError(f"{path}: duplicate rows ({what}): {listed}; expected each row once; nothing was ingested")
+    # find duplicated values first (cheap), then only their lines
+    dups = f"SELECT {group} FROM _typed GROUP BY {group} HAVING count(*) > 1 LIMIT {MAX_LISTED}"
+    if not con.execute(f"SELECT count(*) FROM ({dups})").fetchone()[0]:
+        return
+    on = " AND ".join(f"t.{_q(c)} IS NOT DISTINCT FROM d.{_q(c)}" for c in cols)
+    rows = con.execute(f"SELECT list(t._line ORDER BY t._line) FROM _typed t JOIN ({dups}) d ON {on} "
+                       f"GROUP BY {', '.join(f'd.{_q(c)}' for c in cols)} ORDER BY min(t._line)").fetchall()
+    what = f"the same {'+'.join(src.key)}" if src.key else "identical rows"
+    listed = "; ".join(" and ".join(_where(line, kind) for line in lines[:4]) for (lines,) in rows)
+    raise DataError(f"{path}: duplicate rows ({what}): {listed}; expected each row once; nothing was ingested")

@@ -199,6 +199,13 @@ def test_correction_replaces_explicitly_and_is_recorded(loaded, tmp_path):
     assert store.con.execute("SELECT count(*), count(DISTINCT _extract_id) FROM src_police").fetchone() == \
         (len(corrected), 1)
     assert "replacing extract(s) 1" in str(report)
+    # the replaced file again: nothing changes, and it says why
+    before = snapshot(store)
+    again = ingest(store, mon, "police", path)
+    assert again.status == "superseded" and "replaced by extract 2" in str(again)
+    assert snapshot(store) == before
+    # unless it is put back explicitly
+    assert ingest(store, mon, "police", path, replace=True).replaced == [2]
 
 
 def test_correction_must_cover_what_it_replaces(project, tmp_path):

@@ -81,7 +81,7 @@ def tiles(data: dict) -> str:
         colour = RAG_COLOURS.get(latest["rag"], RAG_COLOURS[None])
         target = item["target"]
         tgt = f"{target:.0%}" if item["measure"] == "proportion" else f"{target:g}"
-        per = f" a {data['indicators'][0].get('period_kind', 'month')}" if item["measure"] == "count" else ""
+        per = f" a {data.get('period_kind', 'month')}" if item["measure"] == "count" else ""
         default = " (amber: toolkit default, within 10%)" if item["amber_default"] else ""
         out.append(f'<div class="ek-tile" style="background:{colour}"><div class="lbl">{_e(item["intervention_name"])}'
                    f' &middot; {_e(latest["period"][:7])}</div><div class="lbl"><b>{_e(item["label"])}</b></div>'

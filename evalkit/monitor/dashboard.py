@@ -232,6 +232,7 @@ def dashboard_data(store, monitoring: Monitoring, project, as_of=None) -> dict:
         prof["summary"] = profile["summary"]
     return {
         "title": "Outcomes monitoring",
+        "period_kind": monitoring.settings.period,
         "as_of": st.as_of, "disclosure": {"min_count": k, "mark": "[c]"},
         "mapping_version": monitoring.mapping.version if monitoring.mapping else None,
         "indicators": indicators,

@@ -41,9 +41,14 @@ class IngestReport:
     period_start: str
     period_end: str
     replaced: list[int] = field(default_factory=list)
+    superseded_by: int | None = None
 
     def __str__(self) -> str:
         span = self.period_start if self.period_start == self.period_end else f"{self.period_start} to {self.period_end}"
+        if self.status == "superseded":
+            return (f"{self.file.name}: ingested before as extract {self.extract_id} of {self.source} and since "
+                    f"replaced by extract {self.superseded_by} (a correction); nothing changed (use --replace to "
+                    "put this file back)")
         if self.status == "unchanged":
             return (f"{self.file.name}: already ingested as extract {self.extract_id} of {self.source} "
                     f"(same SHA-256); nothing changed")
@@ -247,9 +252,13 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
     sha = file_sha256(path)
     same = con.execute("SELECT extract_id, status FROM extracts WHERE source = ? AND sha256 = ? ORDER BY extract_id DESC",
                        [src.id, sha]).fetchone()
-    if same and same[1] == "active":
-        row = con.execute("SELECT rows, period_start, period_end FROM extracts WHERE extract_id = ?", [same[0]]).fetchone()
-        return IngestReport(src.id, path, sha, row[0], "unchanged", same[0], str(row[1]), str(row[2]))
+    if same and (same[1] == "active" or not replace):
+        # the same file again changes nothing, also when a correction has since replaced it
+        row = con.execute("SELECT rows, period_start, period_end, replaced_by FROM extracts WHERE extract_id = ?",
+                          [same[0]]).fetchone()
+        status = "unchanged" if same[1] == "active" else "superseded"
+        return IngestReport(src.id, path, sha, row[0], status, same[0], str(row[1]), str(row[2]),
+                            superseded_by=row[3])
 
     if src.pseudonymise:
         key = key if key is not None else load_key(monitoring.root)

@@ -215,11 +215,15 @@ def breakdowns(data: dict) -> str:
             groups = entry.get(breakdown)
             if not groups:
                 continue
+            title = f"{item['label']} by {breakdown.replace('_', ' ')}, {entry['from'][:7]} to {entry['to'][:7]}"
+            if all(g["n"] is None for g in groups):
+                parts.append(_raw(f'<p class="ek-note"><b>{_e(title)}</b>: every group is suppressed (fewer than '
+                                  f'{data["disclosure"]["min_count"]}, or would reveal one).</p>'))
+                continue
             use_rate = any(g["rate"] is not None for g in groups)
             y = [g["rate"] if use_rate else g["n"] for g in groups]
             what = f"rate per {int(item['rate_per']):,} a year" if use_rate else "count"
-            parts.append(_figure(_bar(f"{item['label']} by {breakdown.replace('_', ' ')}, {entry['from'][:7]} to "
-                                      f"{entry['to'][:7]} ({what})", [g["group"] for g in groups], y,
+            parts.append(_figure(_bar(f"{title} ({what})", [g["group"] for g in groups], y,
                                       counts=not use_rate, ytitle=what)))
     return "\n".join(parts) or _raw("<p>No breakdowns yet.</p>")
 

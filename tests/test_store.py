@@ -64,3 +64,33 @@ def test_evaluation_results_are_stored_once(tmp_path):
         assert save_results(store, result) == first
         rows = store.con.execute("SELECT indicator, estimand, estimate FROM evaluation_results").fetchall()
         assert rows == [("knife_sv", "level_change", 0.9)]
+
+
+def test_an_older_store_is_migrated_in_place(tmp_path, monkeypatch):
+    import evalkit.store.db as db
+
+    path = tmp_path / "s.duckdb"
+    with open_store(path) as store:
+        store.con.execute("INSERT INTO meta VALUES ('kept', 'yes')")
+    monkeypatch.setitem(db.MIGRATIONS, SCHEMA_VERSION + 1, "ALTER TABLE extracts ADD COLUMN note VARCHAR;")
+    monkeypatch.setattr(db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with db.open_store(path) as store:
+        assert store.version == SCHEMA_VERSION + 1
+        assert "note" in [r[0] for r in store.con.execute("DESCRIBE extracts").fetchall()]
+        assert store.meta("kept") == "yes"
+
+
+def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
+    import evalkit.store.db as db
+
+    path = tmp_path / "s.duckdb"
+    open_store(path).close()
+    monkeypatch.setitem(db.MIGRATIONS, SCHEMA_VERSION + 1,
+                        "ALTER TABLE extracts ADD COLUMN note VARCHAR; SELECT * FROM no_such_table;")
+    monkeypatch.setattr(db, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(duckdb.Error):
+        db.open_store(path)
+    monkeypatch.setattr(db, "SCHEMA_VERSION", SCHEMA_VERSION)
+    with open_store(path) as store:
+        assert store.version == SCHEMA_VERSION
+        assert "note" not in [r[0] for r in store.con.execute("DESCRIBE extracts").fetchall()]

@@ -211,7 +211,11 @@ def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str |
         raise DataError(f"{path}: cannot open the store ({exc}); expected a DuckDB file not in use by "
                         "another evalkit process") from None
     if not read_only:
-        migrate(con, path)
+        try:
+            migrate(con, path)
+        except BaseException:
+            con.close()
+            raise
     elif (found := _version(con)) != SCHEMA_VERSION:
         con.close()
         raise DataError(f"{path}: store schema version {found}, expected {SCHEMA_VERSION}; "

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Files not written by synth are never overwritten unless --force is given.")
     p.add_argument("--seed", type=int, default=None, help="seed (default 20240301)")
     p.add_argument("--force", action="store_true", help="overwrite data files that synth did not write")
+    p.add_argument("--check", action="store_true",
+                   help="instead of writing, compare the true effects with the estimates in reports/*/results.json")
     _common(p)
 
     p = sub.add_parser("summary", help="print the project's interventions, indicators and evaluations")
@@ -146,6 +148,13 @@ def cmd_schema(args) -> int:
 
 def cmd_synth(args) -> int:
     from evalkit.synth.writer import DEFAULT_SEED, synthesise
+
+    if args.check:
+        from evalkit.project import find_project
+        from evalkit.synth.recovery import recovery_table
+
+        print(recovery_table(find_project(_project_dir(args))))
+        return EXIT_OK
 
     report = synthesise(_project_dir(args), seed=args.seed if args.seed is not None else DEFAULT_SEED,
                         force=args.force)

@@ -57,6 +57,11 @@ def results_table(result) -> str:
                      _fmt(e.estimate), f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]", _fmt(e.p_value, 3),
                      _fmt(e.p_value_holm, 3), e.units])
     text = _table(["indicator", "subgroup", "estimand", "n", "estimate", "95% CI", "p", "p (Holm)", "units"], rows)
+    balance = result.sections.get("balance")
+    if result.design == "matched_comparison" and isinstance(balance, dict) and balance.get("rows"):
+        from evalkit.estimate.matching.balance import summary_lines
+
+        text += "\nBalance after matching\n" + "\n".join(summary_lines(balance))
     if result.warnings:
         text += "\n" + "\n".join(f"  warning: {w.message}" for w in result.warnings)
     return text

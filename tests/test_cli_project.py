@@ -223,3 +223,13 @@ def test_help_and_import_stay_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert run_cli("--help").returncode == 0
+
+
+def test_synth_check_lines_up_truth_and_estimates(example_project):
+    assert run_cli("run", "reach-2023-prepost", "--project", str(example_project)).returncode == 0
+    result = run_cli("synth", "--check", "--project", str(example_project))
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("reach-2023-prepost")]
+    assert len(rows) == 3 and all(row[-2] == "yes" for row in rows)
+    not_run = [line for line in result.stdout.splitlines() if line.startswith("vip-2023-matched")]
+    assert not_run and not_run[0].split()[4] == "-"  # no results yet: shown as missing, not guessed

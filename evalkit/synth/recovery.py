@@ -1,0 +1,61 @@
+"""Did the estimators recover the truth? The example data's true effects beside the estimates.
+
+Reads the data dictionary that `evalkit synth` wrote and the `results.json` files that
+`evalkit run` wrote, and lines them up: true effect, estimate, 95% CI, whether the CI covers
+the truth, and the naive difference where the dictionary has one. Used by `make demo`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# a true effect's estimand -> the estimands in results.json that target it, in order of preference
+TARGETS = {"att": ("att", "did_att", "itt"), "mean_change": ("mean_change",),
+           "change_in_proportion": ("change_in_proportion",), "rate_ratio": ("rate_ratio",),
+           "level_change": ("level_change",), "slope_change": ("slope_change",)}
+
+
+def recovery_rows(project_root: Path) -> list[dict]:
+    from evalkit.project import validate_project
+    from evalkit.results import ResultSet
+    from evalkit.synth.writer import DICTIONARY_JSON, true_effects
+
+    validation = validate_project(project_root, check_data=False)
+    folders = {ev.data.path.parent for ev in validation.evaluations.values() if ev.data is not None}
+    rows = []
+    for folder in sorted(folders):
+        if not (folder / DICTIONARY_JSON).exists():
+            continue
+        for truth in true_effects(folder):
+            evaluation = truth.get("evaluation")
+            results = validation.root / "reports" / str(evaluation) / "results.json"
+            row = {"evaluation": evaluation, "indicator": truth["indicator"], "estimand": truth["estimand"],
+                   "true": truth["value"], "naive": truth.get("naive_difference"), "estimate": None,
+                   "ci_low": None, "ci_high": None, "covered": None}
+            if results.exists():
+                result = ResultSet.read(results)
+                for wanted in TARGETS.get(truth["estimand"], (truth["estimand"],)):
+                    match = [e for e in result.estimates if e.indicator == truth["indicator"] and e.estimand == wanted
+                             and e.subgroup == "all"]
+                    if match:
+                        e = match[0]
+                        row.update(estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high,
+                                   covered=None if e.ci_low is None else e.ci_low <= truth["value"] <= e.ci_high)
+                        break
+            rows.append(row)
+    return rows
+
+
+def recovery_table(project_root: Path) -> str:
+    def f(x):
+        return "-" if x is None else f"{x:.3f}"
+
+    rows = recovery_rows(project_root)
+    lines = [f"{'evaluation':20} {'indicator':22} {'estimand':20} {'true':>8} {'estimate':>9} {'95% CI':>18} "
+             f"{'covers':>6} {'naive':>8}"]
+    for r in rows:
+        ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        covers = "-" if r["covered"] is None else ("yes" if r["covered"] else "NO")
+        lines.append(f"{r['evaluation']:20} {r['indicator']:22} {r['estimand']:20} {f(r['true']):>8} "
+                     f"{f(r['estimate']):>9} {ci:>18} {covers:>6} {f(r['naive']):>8}")
+    return "\n".join(lines)

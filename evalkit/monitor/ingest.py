@@ -134,7 +134,8 @@ def _typed_sql(col: str, decl, native: str) -> tuple[str, str]:
     """(typed value, 'value present') SQL for one column of _raw."""
     c = _q(col)
     want = SQL_TYPES[decl.type]
-    if native.upper().startswith(want) or (want == "DOUBLE" and native.upper() in ("BIGINT", "INTEGER", "FLOAT")):
+    if decl.type is not ColumnType.string and (
+            native.upper().startswith(want) or (want == "DOUBLE" and native.upper() in ("BIGINT", "INTEGER", "FLOAT"))):
         return f"{c}::{want}", f"{c} IS NOT NULL"
     text = f"NULLIF(trim({c}::VARCHAR), '')"
     if decl.type is ColumnType.string:

@@ -45,7 +45,8 @@ class Status:
                 notes.append("late " + ", ".join(s.late))
             if s.replacements:
                 notes.append(f"{s.replacements} replaced")
-            lines.append(f"{s.source:<22} {s.extracts:>8} {s.rows:>10}  {span:<19} {'; '.join(notes) or 'ok'}")
+            state = "; ".join(notes) or ("ok" if s.extracts else "no extracts yet")
+            lines.append(f"{s.source:<22} {s.extracts:>8} {s.rows:>10}  {span:<19} {state}")
         lines.append("")
         if len(self.off_target):
             lines.append("off target in the latest period:")

@@ -15,16 +15,31 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The whole pipeline on the example project: data, validation, every evaluation (with the true
+# effects beside the estimates), evidence ratings and the portfolio, monthly monitoring with its
+# dashboard, and every report rendered (Quarto when installed, else Pandoc).
 demo: $(STAMP)
 	$(BIN)/evalkit synth
 	$(BIN)/evalkit validate
 	$(BIN)/evalkit summary
+	$(BIN)/evalkit run
+	$(BIN)/evalkit synth --check
+	$(BIN)/evalkit compare
+	$(BIN)/evalkit monitor demo-data --ingest
+	$(BIN)/evalkit monitor status
+	$(BIN)/evalkit monitor dashboard
+	$(BIN)/evalkit report --pdf
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
+# Benchmarks print comparisons; they are not part of the test suite.
 bench: $(STAMP)
 	$(BIN)/python bench/bench_cli.py
+	$(BIN)/python bench/bench_prepost.py
+	$(BIN)/python bench/bench_matching.py
+	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_monitor.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache _site

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("evaluations", nargs="*", metavar="EVALUATION", help="plan files or evaluation ids")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="output folder (one evaluation) or parent folder (several)")
+    p.add_argument("--no-store", action="store_true",
+                   help="do not record the results in the project's store (.evalkit/evalkit.duckdb)")
     _common(p)
 
     # commands of other packages register themselves, so each package owns its own command code
@@ -201,6 +203,7 @@ def cmd_run(args) -> int:
     first = Path(args.evaluations[0]) if args.evaluations and Path(args.evaluations[0]).exists() else None
     project = load_project(_project_dir(args) or first)
     chosen = _select_evaluations(project, args.evaluations)
+    store = None
     for evaluation in chosen:
         if args.out and len(chosen) == 1:
             out = Path(args.out)
@@ -211,7 +214,27 @@ def cmd_run(args) -> int:
         result = run_and_write(evaluation, out)
         print(f"{evaluation.id}: wrote {out / 'results.json'}")
         print(results_table(result))
+        if not args.no_store:
+            from evalkit.store.results import save_results
+
+            store = store or _results_store(project.root)
+            run_id = save_results(store, result)
+            print(f"{evaluation.id}: recorded in {store.path} (run {run_id})")
+    if store is not None:
+        store.close()
     return EXIT_OK
+
+
+def _results_store(root: Path):
+    """The project's store, where the monitoring dashboard reads evaluation results from."""
+    from evalkit.store import open_store, store_path
+
+    configured = None
+    if (root / "monitoring").is_dir():
+        from evalkit.monitor.config import load_monitoring
+
+        configured = load_monitoring(root).settings.store
+    return open_store(store_path(root, configured))
 
 
 COMMANDS = {"validate": cmd_validate, "schema": cmd_schema, "synth": cmd_synth, "summary": cmd_summary,

@@ -233,3 +233,17 @@ def test_synth_check_lines_up_truth_and_estimates(example_project):
     assert len(rows) == 3 and all(row[-2] == "yes" for row in rows)
     not_run = [line for line in result.stdout.splitlines() if line.startswith("vip-2023-matched")]
     assert not_run and not_run[0].split()[4] == "-"  # no results yet: shown as missing, not guessed
+
+
+def test_run_records_results_in_the_store_once(example_project):
+    for _ in range(2):
+        result = run_cli("run", "reach-2023-prepost", "--project", str(example_project))
+        assert result.returncode == 0, result.stderr
+        assert "recorded in" in result.stdout and "(run 1)" in result.stdout
+    from evalkit.store import open_store
+
+    with open_store(example_project / ".evalkit" / "evalkit.duckdb", read_only=True) as store:
+        runs = store.con.execute("SELECT evaluation, count(*) FROM evaluation_runs GROUP BY 1").fetchall()
+        primary = store.con.execute('SELECT indicator FROM evaluation_results WHERE "primary"').fetchall()
+    assert runs == [("reach-2023-prepost", 1)] and primary == [("sdq_total",)]
+    assert run_cli("run", "reach-2023-prepost", "--no-store", "--project", str(example_project)).returncode == 0

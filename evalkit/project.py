@@ -70,12 +70,35 @@ class Validation:
         return [p for p in self.problems if p.file in shown]
 
 
+def _read_files(root: Path, folder: str, model, kind: str, each: str, problems: list[Problem]):
+    """Yield (path, document, raw model or None) for each YAML file, shape-checked, ids unique.
+
+    A file whose id another file already uses is reported and skipped, so a duplicate can never
+    silently replace the first definition.
+    """
+    from evalkit.spec.shape import check_shape
+    from evalkit.spec.yamlio import read_yaml
+
+    seen: dict[str, str] = {}
+    for path in _yaml_files(root / folder):
+        doc = read_yaml(path, _shown(path, root))
+        problems += doc.problems
+        raw, shape_problems = check_shape(doc, model)
+        problems += shape_problems
+        if raw is not None and raw.id in seen:
+            problems.append(Problem(doc.file, doc.line_of(("id",)), "id", f"{kind} id is used by another file",
+                                    found=f"'{raw.id}' (also in {seen[raw.id]})",
+                                    expected=f"a different id in each {each}"))
+            continue
+        if raw is not None:
+            seen[raw.id] = doc.file
+        yield path, doc, raw
+
+
 def validate_project(root: Path | str | None = None, *, check_data: bool = True) -> Validation:
     """Validate every logic model and evaluation plan in the project at ``root``."""
     from evalkit.spec.raw import EvaluationFile, LogicModelFile
     from evalkit.spec.resolve import resolve_evaluation, resolve_logic_model
-    from evalkit.spec.shape import check_shape
-    from evalkit.spec.yamlio import read_yaml
 
     if root is not None and not Path(root).exists():
         raise ProjectError(f"{root}: no such folder; expected a project folder holding "
@@ -85,25 +108,14 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
 
     broken: set[str] = set()
     unreadable: list[str] = []  # logic model files too broken to know their id
-    seen: dict[str, str] = {}
-    for path in _yaml_files(root / LOGIC_MODELS):
-        doc = read_yaml(path, _shown(path, root))
-        result.problems += doc.problems
-        raw, problems = check_shape(doc, LogicModelFile)
-        result.problems += problems
+    for path, doc, raw in _read_files(root, LOGIC_MODELS, LogicModelFile, "logic model", "logic model",
+                                     result.problems):
         if raw is None:
             if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
                 broken.add(doc.data["id"])
             else:
                 unreadable.append(doc.file)
             continue
-        if raw.id in seen:
-            result.problems.append(Problem(doc.file, doc.line_of(("id",)), "id",
-                                           "logic model id is used by another file",
-                                           found=f"'{raw.id}' (also in {seen[raw.id]})",
-                                           expected="a different id in each logic model"))
-            continue
-        seen[raw.id] = doc.file
         logic_model, problems = resolve_logic_model(doc, raw, path)
         result.problems += problems
         if logic_model is None:
@@ -111,21 +123,10 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
         else:
             result.interventions[raw.id] = logic_model
 
-    seen = {}
-    for path in _yaml_files(root / EVALUATIONS):
-        doc = read_yaml(path, _shown(path, root))
-        result.problems += doc.problems
-        raw, problems = check_shape(doc, EvaluationFile)
-        result.problems += problems
+    for path, doc, raw in _read_files(root, EVALUATIONS, EvaluationFile, "evaluation", "evaluation plan",
+                                     result.problems):
         if raw is None:
             continue
-        if raw.id in seen:
-            result.problems.append(Problem(doc.file, doc.line_of(("id",)), "id",
-                                           "evaluation id is used by another file",
-                                           found=f"'{raw.id}' (also in {seen[raw.id]})",
-                                           expected="a different id in each evaluation plan"))
-            continue
-        seen[raw.id] = doc.file
         evaluation, problems = resolve_evaluation(doc, raw, path, result.interventions, broken,
                                                      tuple(unreadable))
         result.problems += problems

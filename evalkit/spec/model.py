@@ -15,6 +15,7 @@ from typing import Mapping
 
 from evalkit.spec.raw import (
     Design,
+    DifferenceInDifferences,
     Direction,
     Evaluator,
     External,
@@ -145,6 +146,7 @@ class Evaluation:
     seed: int
     source: Path
     feasibility: Feasibility | None = None  # design: feasibility
+    did: DifferenceInDifferences | None = None  # design: difference_in_differences (defaults filled in)
 
     @property
     def is_external(self) -> bool:

@@ -307,6 +307,30 @@ class TimeSeries(_Raw):
     control: Column | None = Field(None, description="a control series column in the same rows")
 
 
+class DidComparison(str, Enum):
+    never_treated = "never_treated"
+    not_yet_treated = "not_yet_treated"
+
+
+class EventWindow(_Raw):
+    """Event times beyond these are binned into the window's end points."""
+
+    leads: Annotated[int, Field(ge=2, le=120)] = Field(
+        12, description="periods before the first treated one (event time -1 is the reference, so at least 2)")
+    lags: Annotated[int, Field(ge=0, le=120)] = Field(12, description="periods from the first treated one on")
+
+
+class DifferenceInDifferences(_Raw):
+    """Options of a difference-in-differences analysis (design: difference_in_differences)."""
+
+    comparison: DidComparison | None = Field(
+        None, description="comparison units of the group-time effects (default: never_treated when some "
+                          "units are never treated, else not_yet_treated)")
+    event_window: EventWindow = Field(default_factory=EventWindow, description="leads and lags of the event study")
+    min_cell_units: Annotated[int, Field(ge=1, le=10000)] = Field(
+        10, description="warn when a group-time cell rests on fewer treated or comparison units than this")
+
+
 class ExternalSample(_Raw):
     treated: Annotated[int, Field(ge=0)] | None = None
     comparison: Annotated[int, Field(ge=0)] | None = None
@@ -491,6 +515,7 @@ class EvaluationFile(_Raw):
     subgroups: list[Column] = Field(default_factory=list)
     matching: Matching | None = None
     time_series: TimeSeries | None = None
+    did: DifferenceInDifferences | None = None
     cluster: Column | None = Field(None, description="standard errors clustered by this column")
     weights: Column | None = Field(None, description="column of analysis weights")
     external: External | None = None

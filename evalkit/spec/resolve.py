@@ -184,7 +184,7 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if raw.data is not None:
             err(("data",), "a plan records an external study or points at data, not both",
                 "both 'external' and 'data'", "remove 'data' (or 'external' if evalkit should run it)")
-        for key in ("timepoints", "outcomes", "covariates", "matching", "time_series"):
+        for key in ("timepoints", "outcomes", "covariates", "matching", "time_series", "did"):
             if getattr(raw, key):
                 warn((key,), "ignored: an external study is rated from what it reports", f"'{key}'",
                      "no analysis options on an external study")
@@ -225,6 +225,9 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
     if raw.matching is not None and design is not r.Design.matched_comparison and not is_external:
         warn(("matching",), f"ignored: design '{design.value}' does not match", "a matching section",
              "matching only with design: matched_comparison")
+    if raw.did is not None and design is not r.Design.difference_in_differences and not is_external:
+        warn(("did",), f"ignored: design '{design.value}' is not difference-in-differences", "a did section",
+             "did only with design: difference_in_differences")
     if raw.time_series is not None and design is not r.Design.interrupted_time_series and not is_external:
         warn(("time_series",), f"ignored: design '{design.value}' is not a time series",
              "a time_series section", "time_series only with design: interrupted_time_series")
@@ -312,7 +315,9 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         matching=raw.matching if raw.matching is not None or design is not r.Design.matched_comparison else r.Matching(), time_series=raw.time_series,
         cluster=raw.cluster, weights=raw.weights, external=raw.external,
         primary_outcome=primary, follow_up_months=raw.follow_up_months, seed=raw.seed, source=source,
-        feasibility=raw.feasibility)
+        feasibility=raw.feasibility,
+        did=raw.did if raw.did is not None or design is not r.Design.difference_in_differences
+        else r.DifferenceInDifferences())
     return evaluation, problems
 
 

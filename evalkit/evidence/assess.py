@@ -17,6 +17,7 @@ from typing import Any
 
 from evalkit.evidence.errors import EvidenceError
 from evalkit.evidence.rules import Rules
+from evalkit.verdict import EVIDENCE_WORDS, SignificanceRule, judge
 
 PASSED, FAILED, UNKNOWN, NA = "passed", "failed", "unknown", "not_applicable"
 # design -> (design class, words)
@@ -32,7 +33,7 @@ COMPARATIVE = ("matched_comparison", "difference_in_differences", "rct")
 # the one estimate per indicator a study is judged on (not event-time cells, not slopes)
 HEADLINE_ESTIMANDS = ("reported", "att", "ate", "did_att", "risk_ratio", "mean_change", "change_in_proportion",
                       "rate_ratio", "level_change")
-RATIO_ESTIMANDS = ("rate_ratio", "risk_ratio", "level_change", "slope_change")
+P_KINDS = {"p-value": "p", "Holm p-value": "Holm p", "confidence interval": "CI", "none": "p"}
 CHECK_LABELS = {
     "causal_design": "causal design",
     "sample_size": "sample size per arm",
@@ -132,9 +133,11 @@ class OutcomeVerdict:
     estimand: str
     follow_up_months: int | None
     effect_size: Mapping[str, Any] | None
+    ci_level: float = 0.95
 
     def words(self) -> str:
-        ci = f", 95% CI {_num(self.ci_low)} to {_num(self.ci_high)}" if self.ci_low is not None else ""
+        level = f"{self.ci_level * 100:g}%"
+        ci = f", {level} CI {_num(self.ci_low)} to {_num(self.ci_high)}" if self.ci_low is not None else ""
         p = f", {self.p_kind} {_p(self.p_value)}" if self.p_value is not None else ""
         return f"{self.indicator} {_num(self.estimate)} {self.units}{ci}{p}".replace("  ", " ")
 
@@ -249,27 +252,17 @@ def _headline(result) -> list:
     return out
 
 
+def significance_rule(rules: Rules) -> SignificanceRule:
+    """The rules file's significance threshold, as :func:`evalkit.verdict.judge` applies it."""
+    return SignificanceRule(alpha=rules.value("significance_alpha"), holm=bool(rules.value("holm_adjusted_p")),
+                            source=f"evidence rules ({rules.path}, version {rules.version})")
+
+
 def _judge(e, facts: IndicatorFacts | None, primary: str | None, follow_up: int | None, rules: Rules,
            evaluation: str) -> OutcomeVerdict:
-    alpha = rules.value("significance_alpha")
-    p, kind = e.p_value, "p"
-    if rules.value("holm_adjusted_p") and e.p_value_holm is not None:
-        p, kind = e.p_value_holm, "Holm p"
-    null = 1.0 if (e.estimand in RATIO_ESTIMANDS or e.units == "ratio") else 0.0
-    if p is not None:
-        significant = p < alpha
-    elif e.ci_low is not None and e.ci_high is not None:
-        significant, kind = not (e.ci_low <= null <= e.ci_high), "CI"
-    else:
-        significant = None
-    if significant is None:
-        verdict = "unknown"
-    elif not significant:
-        verdict = "null"
-    elif e.direction_good is None:
-        verdict = "unknown"
-    else:
-        verdict = "positive" if e.direction_good else "harmful"
+    j = judge(e, significance_rule(rules))
+    verdict = EVIDENCE_WORDS[j.outcome]
+    p, kind = j.p_value, P_KINDS[j.basis]
     months = _months_from_timepoints(e.timepoints)
     _check_follow_up_value(evaluation, f"estimate timepoints of {e.indicator}", months)
     es = asdict(e.effect_size) if e.effect_size is not None else None
@@ -278,7 +271,15 @@ def _judge(e, facts: IndicatorFacts | None, primary: str | None, follow_up: int 
         child_outcome=facts.child_outcome if facts else None, primary=e.primary or e.indicator == primary,
         verdict=verdict, estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, p_value=p, p_kind=kind,
         n=e.n, units=e.units, estimand=e.estimand, follow_up_months=months if months is not None else follow_up,
-        effect_size=es)
+        effect_size=es, ci_level=e.ci_level)
+
+
+def _why_unknown(o: OutcomeVerdict) -> str:
+    if o.child_outcome is None:
+        return "child outcome not known"
+    if o.p_value is None and o.ci_low is None:
+        return "no p-value or CI"
+    return "significant, but which direction is good is not known"
 
 
 def _effect(outcomes: list[OutcomeVerdict], rules: Rules) -> tuple[str, OutcomeVerdict | None, Check]:
@@ -306,8 +307,7 @@ def _effect(outcomes: list[OutcomeVerdict], rules: Rules) -> tuple[str, OutcomeV
         return "harmful", harmful[0], Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], FAILED,
                                             f"significant HARM: {', '.join(o.words() for o in harmful)}", rids)
     if unknown:
-        why = ", ".join(f"{o.indicator} ({'child outcome not known' if o.child_outcome is None else 'no p-value or CI'})"
-                        for o in unknown)
+        why = ", ".join(f"{o.indicator} ({_why_unknown(o)})" for o in unknown)
         return "unknown", primary, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], UNKNOWN,
                                          f"cannot judge: {why}", rids)
     chosen = next((o for o in considered if o.primary), considered[0])

@@ -45,7 +45,7 @@ def _headline(rating: ProgrammeRating) -> dict[str, Any] | None:
         if o is None:
             continue
         return {"evaluation": s.evaluation, "indicator": o.indicator, "label": o.label, "estimand": o.estimand,
-                "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "ci_level": 0.95,
+                "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "ci_level": o.ci_level,
                 "p_value": o.p_value, "p_kind": o.p_kind, "units": o.units, "n": o.n, "verdict": o.verdict,
                 "follow_up_months": o.follow_up_months, "effect_size": o.effect_size, "design": s.design}
     return None
@@ -65,7 +65,8 @@ def _forest(rating: ProgrammeRating) -> list[dict[str, Any]]:
             rows.append({"intervention": rating.intervention, "evaluation": s.evaluation, "design": s.design,
                          "sms": s.sms, "external": s.external, "indicator": o.indicator, "label": o.label,
                          "primary": o.primary, "child_outcome": o.child_outcome, "estimand": o.estimand,
-                         "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "units": o.units,
+                         "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "ci_level": o.ci_level,
+                         "units": o.units,
                          "p_value": o.p_value, "p_kind": o.p_kind, "verdict": o.verdict, "n": o.n,
                          "effect_size": o.effect_size,
                          "follow_up_months": o.follow_up_months})
@@ -110,7 +111,10 @@ def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str 
         "levels": list(LEVELS),
         "sort": sort,
         "rules": {"version": rules.version, "file": rules.path,
-                  "published_by": {rid: r.published_by for rid, r in rules.rules.items()}},
+                  "published_by": {rid: r.published_by for rid, r in rules.rules.items()},
+                  # reports judge significance with the same rule as the ratings (evalkit.verdict)
+                  "significance": {"alpha": rules.value("significance_alpha"),
+                                   "holm_adjusted_p": bool(rules.value("holm_adjusted_p"))}},
         "notes": [
             "EIF levels belong to programmes; a study only has a design class, an SMS level and checks.",
             "NE (not_effective) is shown beside the level, with no place in the order.",

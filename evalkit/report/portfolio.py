@@ -16,6 +16,7 @@ from evalkit.report import wording as w
 from evalkit.report.disclosure import Policy, guard_path
 from evalkit.report.figures import _to, emit, md_text
 from evalkit.report.tables import cnt, num, table, txt
+from evalkit.verdict import REPORT_WORDS, null_for
 
 PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
 
@@ -77,14 +78,11 @@ def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
         for f in r.get("forest") or [] if isinstance(r, Mapping) else []:
             if not isinstance(f, Mapping) or f.get("estimate") is None or not f.get("primary"):
                 continue
-            ratio = f.get("estimand") in w.RATIO_ESTIMANDS or "ratio" in str(f.get("units") or "").lower()
-            verdict = str(f.get("verdict") or "unknown")
-            outcome = {"positive": "improved", "improved": "improved", "harm": "worsened", "negative": "worsened",
-                       "worsened": "worsened", "no_effect": "no clear change", "null": "no clear change",
-                       "no clear change": "no clear change"}.get(verdict, "unknown")
+            # the rating's verdict (evalkit.verdict.judge, in the evidence's words) shown in the report's words
+            outcome = REPORT_WORDS.get(str(f.get("verdict")), "unknown")
             text = f"{r.get('name') or r.get('intervention')} [{r.get('level') or '-'}]: {f.get('label') or f.get('indicator')} ({f.get('evaluation')})"
-            rows.append(ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"), 1.0 if ratio else 0.0,
-                                  outcome, hover=text))
+            rows.append(ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"),
+                                  null_for(f.get("estimand"), f.get("units")), outcome, hover=text))
     out = []
     for null in sorted({r.null for r in rows}):
         plain = [r for r in rows if r.null == null]

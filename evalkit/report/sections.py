@@ -113,6 +113,7 @@ def summary(R: ResultSet, C: Mapping) -> str:
     if ev.get("follow_up_months"):
         done += f" Outcomes were followed up to {ev['follow_up_months']} months."
     out = ["\n### What was done\n", _p(done)]
+    rule = w.rule_from_context(C)
     main = _main(R)
     primary = [e for e in main if e.primary] or main[:1]
     rest = [e for e in main if e not in primary and e.subgroup == "all"]
@@ -128,13 +129,13 @@ def summary(R: ResultSet, C: Mapping) -> str:
     elif not main:
         out.append(_p("The run produced no estimates."))
     for e in primary:
-        out.append(_p("Primary outcome: " + w.sentence(e, _est_label(C, e, with_comparison=False))))
+        out.append(_p("Primary outcome: " + w.sentence(e, _est_label(C, e, with_comparison=False), rule)))
     if rest:
-        counts = w.summary_counts(rest)
+        counts = w.summary_counts(rest, rule)
         parts = [f"{n} {k}" for k, n in counts.items() if n]
         out.append(_p(f"Of the other {len(rest)} main estimate(s) for everyone: " + ", ".join(parts) + "."))
         for e in rest:
-            out.append("\n- " + md_text(w.sentence(e, _est_label(C, e, with_comparison=False))))
+            out.append("\n- " + md_text(w.sentence(e, _est_label(C, e, with_comparison=False), rule)))
         out.append("\n")
     out.append("\n### How sure we are\n")
     sure = [w.design_caveat(R.design)]
@@ -342,8 +343,8 @@ def methods(R: ResultSet, C: Mapping) -> str:
         out.append("\n")
     levels = sorted({e.ci_level for e in R.estimates})
     if levels:
-        out.append(_p(f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; an estimate is called "
-                      "significant when its interval excludes no difference (0, or 1 for ratios)."))
+        out.append(_p(f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; no difference is 0, or 1 "
+                      "for ratios.", w.rule_words(w.rule_from_context(C))))
     rc = (R.sections or {}).get("reliable_change")
     if isinstance(rc, Mapping) and rc:
         first = next(iter(rc.values()))
@@ -375,6 +376,14 @@ RESULT_HEADERS = ["indicator", "subgroup", "estimand", "comparison", "n", "n too
 PRINT_HEADERS = ["indicator", "subgroup", "estimand", "n", "estimate", "CI low", "CI high", "p", "significant"]
 
 
+def _significance_note(C: Mapping) -> str:
+    rule = w.rule_from_context(C)
+    holm = " (Holm-adjusted where given)" if rule.holm else ""
+    threshold = f"{rule.alpha:g}" if rule.alpha is not None else "1 minus the CI level"
+    return (f"p{holm} below {threshold}, or, without a p-value, a confidence interval that excludes no difference "
+            "(the rule the evidence rating uses).")
+
+
 def results_table(R: ResultSet, C: Mapping) -> str:
     """Main estimates in one table (``ek-results``); event-time and cohort cells in another."""
     main = [(i, e) for i, e in enumerate(R.estimates) if e.estimand in MAIN_ESTIMANDS]
@@ -382,7 +391,7 @@ def results_table(R: ResultSet, C: Mapping) -> str:
     if not main and not more:
         return _note("No estimates.")
     out = [_results_rows(R, C, main or more, "ek-results")]
-    out.append(_note("* primary outcome. Significant: the confidence interval excludes no difference. "
+    out.append(_note("* primary outcome. Significant: " + _significance_note(C) + " "
                      "Estimates are in the units of each indicator; ratios have no difference at 1."))
     if main and more:
         out.append(f"\n**Further estimates** ({len(more)}: event-time and cohort-by-period effects):\n")
@@ -421,9 +430,10 @@ def _count_plan(R: ResultSet, pol: Policy) -> set:
 def _results_rows(R: ResultSet, C: Mapping, items, table_id: str) -> str:
     pol = policy(C)
     plan = _count_plan(R, pol)
+    rule = w.rule_from_context(C)
     rows, attrs = [], []
     for i, e in items:
-        v = w.verdict(e)
+        v = w.verdict(e, rule)
         hidden = {k for k in ("n", "t", "c") if (i, k) in plan}
         es = e.effect_size
         rows.append([
@@ -453,9 +463,10 @@ def forest(R: ResultSet, C: Mapping) -> str:
     """Forest plots of the main estimates: differences and ratios on separate axes."""
     from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
 
+    rule = w.rule_from_context(C)
     groups: dict[float, list] = {}
     for e in _main(R):
-        v = w.verdict(e)
+        v = w.verdict(e, rule)
         text = f"{label(C, e.indicator)}{f' ({e.subgroup})' if e.subgroup != 'all' else ''} [{e.estimand}]"
         groups.setdefault(v.null, []).append((text, ForestRow(
             label=_wrap(text), estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, null=v.null,
@@ -505,7 +516,7 @@ def balance(R: ResultSet, C: Mapping) -> str:
         flags.append("Baseline equivalence meets the WWC standard." if bal["wwc_pass"]
                      else "Baseline equivalence does not meet the WWC standard.")
     if bal.get("formula"):
-        flags.append(f"Propensity model: {bal['formula']}.")
+        flags.append(f"Standardised mean difference: {bal['formula']}.")
     out.append(_p(*flags))
     from evalkit.plots.balance import mpl_love, plotly_love
 

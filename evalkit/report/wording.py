@@ -1,35 +1,41 @@
 """The one place where numbers become words.
 
 Tables, plot labels and the plain-words summary all call these functions, so the text can
-never contradict the numbers: :func:`verdict` decides significance (from the confidence
-interval at the estimate's own level, falling back to the p-value), the null value (0 for
-differences, 1 for ratios) and the direction (the indicator's good direction, from
-``Estimate.direction_good``); :func:`fmt` formats every number shown.
+never contradict the numbers or the evidence rating: :func:`verdict` asks
+:func:`evalkit.verdict.judge` (the same function the rating uses) for significance, the null
+value (0 for differences, 1 for ratios) and the direction, under the significance rule of the
+evidence rules file (``significance_alpha``, ``holm_adjusted_p``); :func:`fmt` formats every
+number shown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any
 
 from evalkit.results import Estimate
+from evalkit.verdict import RATIO_ESTIMANDS, RATIO_UNITS, Outcome, SignificanceRule, judge, null_value
 
-RATIO_ESTIMANDS = frozenset({"rate_ratio", "risk_ratio", "odds_ratio", "level_change", "slope_change"})
-RATIO_UNITS = frozenset({"ratio", "rate ratio", "risk ratio", "odds ratio"})
+__all__ = ["RATIO_ESTIMANDS", "RATIO_UNITS", "DIGITS", "Verdict", "verdict", "null_value", "default_rule",
+           "rule_from_context", "rule_words", "pct", "fmt", "fmt_p", "p_text", "fmt_pct", "interval",
+           "sentence", "summary_counts"]
+
 DIGITS = 3  # decimals for estimates and intervals everywhere in a report
-
-Direction = Literal["improved", "worsened", "no clear change", "unknown"]
+Direction = Outcome
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What one estimate says, decided once."""
+    """What one estimate says, decided once (by :func:`evalkit.verdict.judge`)."""
 
-    significant: bool | None  # None: neither a CI nor a p-value to decide on
-    outcome: Direction
+    significant: bool | None  # None: neither a p-value nor a CI to decide on
+    outcome: Outcome
     ci_level_pct: str  # "95%"
     null: float
-    basis: str  # "confidence interval" | "p-value" | "none"
+    basis: str  # "p-value" | "Holm p-value" | "confidence interval" | "none"
+    p_value: float | None = None  # the p-value the decision used
+    alpha: float = 0.05
 
     @property
     def marker(self) -> str:
@@ -37,10 +43,33 @@ class Verdict:
         return {True: "yes", False: "no", None: "-"}[self.significant]
 
 
-def null_value(e: Estimate) -> float:
-    if e.estimand in RATIO_ESTIMANDS or (e.units or "").lower() in RATIO_UNITS:
-        return 1.0
-    return 0.0
+@lru_cache(maxsize=1)
+def default_rule() -> SignificanceRule:
+    """The significance rule of evalkit's own evidence rules file (what `evalkit rate` uses by default)."""
+    from evalkit.evidence.assess import significance_rule
+    from evalkit.evidence.rules import load_rules
+
+    return significance_rule(load_rules())
+
+
+def rule_from_context(C: Any) -> SignificanceRule:
+    """The rule a report uses: the one the portfolio's ratings used (``context.json``), else the default."""
+    sig = (C or {}).get("significance") if hasattr(C, "get") else None
+    if not sig or not isinstance(sig.get("alpha"), (int, float)):
+        return default_rule()
+    return SignificanceRule(alpha=float(sig["alpha"]), holm=bool(sig.get("holm_adjusted_p", True)),
+                            source=str(sig.get("source") or ""))
+
+
+def rule_words(rule: SignificanceRule | None = None) -> str:
+    """The rule in one sentence, for a report's methods."""
+    rule = rule or default_rule()
+    threshold = f"below {rule.alpha:g}" if rule.alpha is not None else "below 1 minus its confidence level"
+    holm = " (Holm-adjusted across the study's outcomes, where reported)" if rule.holm else ""
+    where = f", the threshold of the {rule.source}" if rule.source else ""
+    return (f"An estimate is called significant when its p-value{holm} is {threshold}{where}, or, where no p-value "
+            "is reported, when its confidence interval excludes no difference; the evidence rating uses the "
+            "same rule.")
 
 
 def pct(level: float) -> str:
@@ -48,27 +77,9 @@ def pct(level: float) -> str:
     return f"{value:.0f}%" if abs(value - round(value)) < 1e-9 else f"{value:g}%"
 
 
-def verdict(e: Estimate) -> Verdict:
-    null = null_value(e)
-    level = pct(e.ci_level)
-    if e.ci_low is not None and e.ci_high is not None:
-        significant = not (e.ci_low <= null <= e.ci_high)
-        basis = "confidence interval"
-    elif e.p_value is not None:
-        significant = e.p_value < 1 - e.ci_level
-        basis = "p-value"
-    else:
-        significant, basis = None, "none"
-    outcome: Direction
-    if significant is None:
-        outcome = "unknown"
-    elif not significant:
-        outcome = "no clear change"
-    elif e.direction_good is None:
-        outcome = "unknown"
-    else:
-        outcome = "improved" if e.direction_good else "worsened"
-    return Verdict(significant, outcome, level, null, basis)
+def verdict(e: Estimate, rule: SignificanceRule | None = None) -> Verdict:
+    j = judge(e, rule or default_rule())
+    return Verdict(j.significant, j.outcome, pct(e.ci_level), j.null, j.basis, j.p_value, j.alpha)
 
 
 def fmt(value: Any, digits: int = DIGITS) -> str:
@@ -120,9 +131,9 @@ def what_was_estimated(e: Estimate) -> str:
     }.get(e.estimand, f"the {e.estimand.replace('_', ' ')}")
 
 
-def sentence(e: Estimate, label: str) -> str:
+def sentence(e: Estimate, label: str, rule: SignificanceRule | None = None) -> str:
     """One plain sentence for one estimate (plain text; the caller escapes it for Markdown)."""
-    v = verdict(e)
+    v = verdict(e, rule)
     units = e.units or ""
     units = "" if (not units or units == "as reported" or "ratio" in units or units.startswith("proportion")) \
         else f" {units.split(' (')[0]}"
@@ -135,18 +146,39 @@ def sentence(e: Estimate, label: str) -> str:
         head = f"{label}{who} got worse"
     elif v.outcome == "no clear change":
         head = f"{label}{who} showed no clear change"
+    elif v.significant:
+        head = f"For {label}{who} there was a change, but we cannot say whether for the better"
     else:
         head = f"For {label}{who} we cannot say whether there was a change"
+    return f"{head}: {what_was_estimated(e)} was {number}. {_how_sure(e, v)}"
+
+
+def _how_sure(e: Estimate, v: Verdict) -> str:
+    """Why the estimate is (not) significant, in the terms the decision used."""
     null_word = "no difference" if v.null == 0 else "a ratio of 1 (no difference)"
-    if v.significant is True:
-        sure = (f"The {v.ci_level_pct} confidence interval does not include {null_word}, so a result this "
-                "large would be unlikely by chance alone.")
-    elif v.significant is False:
-        sure = (f"The {v.ci_level_pct} confidence interval includes {null_word}, so the data are consistent "
+    if v.basis == "confidence interval":
+        if v.significant:
+            return (f"The {v.ci_level_pct} confidence interval does not include {null_word}, so a result this "
+                    "large would be unlikely by chance alone.")
+        return (f"The {v.ci_level_pct} confidence interval includes {null_word}, so the data are consistent "
                 "with no effect.")
+    if v.basis == "none":
+        return "There is no confidence interval or p-value to judge how sure we can be."
+    which = "p-value" if v.basis == "p-value" else "p-value after Holm adjustment for testing several outcomes"
+    p = p_text(v.p_value)
+    if v.significant:
+        text = (f"The {which} ({p}) is below the significance threshold of {v.alpha:g}, so a result this large "
+                "would be unlikely by chance alone.")
     else:
-        sure = "There is no confidence interval or p-value to judge how sure we can be."
-    return f"{head}: {what_was_estimated(e)} was {number}. {sure}"
+        text = (f"The {which} ({p}) is not below the significance threshold of {v.alpha:g}, so the data are "
+                "consistent with no effect.")
+    if e.ci_low is not None and e.ci_high is not None:
+        inside = e.ci_low <= v.null <= e.ci_high
+        if inside == v.significant:  # the interval alone would suggest otherwise: say why the p-value decides
+            text += (f" The {v.ci_level_pct} confidence interval {'includes' if inside else 'excludes'} {null_word}; "
+                     f"the {'adjusted ' if v.basis == 'Holm p-value' else ''}p-value against {v.alpha:g} decides, "
+                     "as in the evidence rating.")
+    return text
 
 
 def design_caveat(design: str) -> str:
@@ -163,8 +195,8 @@ def design_caveat(design: str) -> str:
     }.get(design, "")
 
 
-def summary_counts(estimates) -> dict[str, int]:
+def summary_counts(estimates, rule: SignificanceRule | None = None) -> dict[str, int]:
     out = {"improved": 0, "worsened": 0, "no clear change": 0, "unknown": 0}
     for e in estimates:
-        out[verdict(e).outcome] += 1
+        out[verdict(e, rule).outcome] += 1
     return out

@@ -65,6 +65,19 @@ def rating_for(portfolio: Mapping | None, intervention: str, evaluation: str) ->
     return None
 
 
+def significance_for(portfolio: Mapping | None) -> dict:
+    """The significance rule the portfolio's ratings used (else evalkit's default rules), for the report."""
+    from evalkit.report.wording import default_rule
+
+    rules = (portfolio or {}).get("rules") or {}
+    sig = rules.get("significance") if isinstance(rules, Mapping) else None
+    if isinstance(sig, Mapping) and isinstance(sig.get("alpha"), (int, float)):
+        return {"alpha": sig["alpha"], "holm_adjusted_p": bool(sig.get("holm_adjusted_p", True)),
+                "source": f"evidence rules ({rules.get('file')}, version {rules.get('version')})"}
+    rule = default_rule()
+    return {"alpha": rule.alpha, "holm_adjusted_p": rule.holm, "source": rule.source}
+
+
 def build_context(evaluation, *, threshold: int = DEFAULT_THRESHOLD, portfolio: Mapping | None = None) -> dict:
     """What a report shows besides the results: from the plan and logic model, never from data."""
     lm = evaluation.intervention
@@ -85,6 +98,7 @@ def build_context(evaluation, *, threshold: int = DEFAULT_THRESHOLD, portfolio: 
         "logic_model": {"nodes": nodes, "links": [list(link) for link in lm.links]},
         "disclosure": {"threshold": int(threshold)},
         "evidence": rating_for(portfolio, lm.id, evaluation.id),
+        "significance": significance_for(portfolio),
     }
 
 

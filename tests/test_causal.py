@@ -101,6 +101,38 @@ def test_matched_design_through_the_run_hook(project):
     assert json.loads(rs.to_json())["sections"]["robustness"]["status"] == "run"
 
 
+def test_two_to_one_matching_gets_matched_set_rosenbaum_bounds(project):
+    """VIP matches two attenders to each navigator client (a few sets keep one control after the
+    caliper); its binary outcome gets the exact sign-score bound (tests/test_sensitivity_sets.py)."""
+    from evalkit.data.load import read_table
+    from evalkit.estimate import matching
+    from evalkit.run import needed_columns
+
+    ev = project.evaluation("vip-2023-matched")
+    frame = read_table(ev.data.path, needed_columns(ev), ev.data.sheet)
+    analysis = matching.analyse(ev, frame, ev.seed)
+    primary = causal._primary_estimate(ev, analysis)
+    rb = causal._sensitivity(ev, analysis, primary)["rosenbaum"]
+    assert rb["status"] == "computed" and rb["scores"] == "sign"
+    assert rb["sets"] == primary.n_treated and set(rb["controls_per_set"]) <= {"1", "2"}
+    assert rb["controls_per_set"]["2"] > 0.9 * rb["sets"]
+    assert rb["direction"] == "treated lower" and rb["statistic_is"] == "treated units without the event"
+    assert rb["p_value_gamma_1"] < 0.05 and rb["gamma_critical"] > 1
+    assert f"over {rb['sets']} matched sets" in rb["reading"]
+    assert f"{rb['gamma_critical']:.2f}" in rb["reading"]
+    # with a unit in two sets (matching with replacement) the bounds' model does not hold
+    data = analysis.analysed_data
+    reused = data.copy()
+    reused.loc[reused.index[1], ev.data.id] = reused.loc[reused.index[4], ev.data.id]
+    rb = causal._rosenbaum(ev, dataclasses.replace(analysis, analysed_data=reused), primary)
+    assert rb["status"] == "not applicable" and "more than one matched set" in rb["reason"]
+    # sets with two treated units (e.g. subclasses) are not k:1 sets
+    merged = data.copy()
+    merged.loc[merged["matched_set"] == merged["matched_set"].iloc[3], "matched_set"] = merged["matched_set"].iloc[0]
+    rb = causal._rosenbaum(ev, dataclasses.replace(analysis, analysed_data=merged), primary)
+    assert rb["status"] == "not applicable" and "one treated unit" in rb["reason"]
+
+
 def test_tolerates_a_matching_analysis_without_matched_rows(project):
     ev = project.evaluation("reach-2023-matched")
     from evalkit.results import EffectSize, Estimate

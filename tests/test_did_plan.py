@@ -172,7 +172,7 @@ def test_event_window_from_the_plan(staggered):
     frame, plan = staggered
     result = did.analyse(_with(plan, event_window=r.EventWindow(leads=3, lags=2)), frame, seed=1)
     es = result.sections["event_study"][plan.primary_outcome.id]
-    assert es["window"]["leads"] == 3 and es["window"]["lags"] == 2 and es["window"]["source"] == "plan: did.event_window"
+    assert (es["window"]["leads"], es["window"]["lags"], es["window"]["source"]) == (3, 2, "plan: did.event_window")
     assert [row["event_time"] for row in es["rows"]] == [-3, -2, -1, 0, 1, 2]
     assert [row["binned"] for row in es["rows"] if row["event_time"] in (-3, 2)] == [True, True]
     assert es["pre_trend_test"]["leads"] == 2

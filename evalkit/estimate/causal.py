@@ -17,7 +17,9 @@ For matched-comparison and difference-in-differences designs, after the design's
    says pass/fail with its rule, in units of evalkit's standard error of the estimate.
 
 Then **sensitivity**: the E-value of the primary estimate (point and CI limit) and, for
-1:1 pair-matched designs, Rosenbaum bounds (Γ at which the conclusion would change).
+matched designs, Rosenbaum bounds (Γ at which the conclusion would change): the signed-rank
+bound for 1:1 pairs, the sign-score (binary outcomes) or aligned-rank bound for matched sets of
+one treated unit and k controls (see :mod:`evalkit.estimate.sensitivity`).
 
 Nothing here changes an estimate; it adds the ``robustness`` and ``sensitivity`` sections.
 """
@@ -347,7 +349,8 @@ def _e_value(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
 
 def _rosenbaum(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
     if evaluation.design.value != "matched_comparison":
-        return {"status": "not applicable", "reason": "Rosenbaum bounds are for pair-matched designs"}
+        return {"status": "not applicable",
+                "reason": "Rosenbaum bounds are for matched designs (pairs or matched sets)"}
     data = getattr(analysis, "analysed_data", None)
     treatment = evaluation.data.treatment
     col = (primary.details or {}).get("outcome_column") if primary is not None else None
@@ -356,8 +359,12 @@ def _rosenbaum(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
     if data is None or set_col is None or col is None or col not in data.columns:
         return {"status": "not applicable", "reason": "the matched rows carry no pair identifier"}
     sets = data.groupby(set_col)[treatment].agg(["size", "sum"])
+    unit_id = evaluation.data.id
+    if unit_id in data.columns and data[unit_id].duplicated().any():
+        return {"status": "not applicable", "reason": "units appear in more than one matched set (matching with "
+                "replacement); the bounds need disjoint matched sets"}
     if not ((sets["size"] == 2) & (sets["sum"] == 1)).all():
-        return {"status": "not applicable", "reason": "matched sets are not 1:1 pairs (k:1 or weighting)"}
+        return _rosenbaum_sets(data, set_col, treatment, col, sets, primary)
     d = data[[set_col, treatment, col]].dropna()
     wide = d.pivot_table(index=set_col, columns=treatment, values=col, aggfunc="first").dropna()
     diffs = (wide[1] - wide[0]).to_numpy(float) if 1 in wide.columns and 0 in wide.columns else np.array([])
@@ -368,4 +375,21 @@ def _rosenbaum(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
     out["status"] = "computed"
     out["reading"] = (f"the one-sided signed-rank test stays significant at 5% until hidden bias could change "
                       f"the odds of treatment within a pair by a factor of {out['gamma_critical']:.2f}")
+    return out
+
+
+def _rosenbaum_sets(data: pd.DataFrame, set_col: str, treatment: str, col: str, sets: pd.DataFrame, primary) -> dict:
+    """k:1 matched sets (one treated unit, one or more controls): sign-score or aligned-rank bounds."""
+    if not ((sets["sum"] == 1) & (sets["size"] >= 2)).all():
+        return {"status": "not applicable", "reason": "matched sets do not each hold one treated unit and at least "
+                "one control (e.g. full matching, subclasses or weighting)"}
+    try:
+        out = sens.rosenbaum_bounds_sets(data[col], data[treatment], data[set_col], increase=bool(primary.estimate > 0))
+    except Exception as exc:  # a sensitivity bound is a courtesy; it must not stop the run
+        return {"status": "not computed", "reason": f"{type(exc).__name__}: {exc}"}
+    out["status"] = "computed"
+    test = ("sign-score test (exact)" if out["scores"] == "sign" else "aligned-rank test")
+    out["reading"] = (f"the one-sided {test} over {out['sets']} matched sets stays significant at 5% until hidden "
+                      "bias could make one unit of a set more likely than another to be the treated one by a "
+                      f"factor of {out['gamma_critical']:.2f} (odds)")
     return out

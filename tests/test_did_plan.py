@@ -205,3 +205,20 @@ def test_min_cell_units_from_the_plan(staggered):
     assert "fewer than 31 units on either side flagged" in _overall(strict).method
     # the threshold changes warnings only, never an estimate
     assert _overall(strict).estimate == _overall(default).estimate
+
+
+def test_published_schema_takes_the_did_section():
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "evaluation.schema.json").read_text())
+    good = yaml.safe_load(DID_PLAN + "did: {comparison: not_yet_treated, event_window: {leads: 6, lags: 0}, "
+                          "min_cell_units: 5}\n")
+    jsonschema.validate(good, schema)
+    for bad in ("did: {comparison: last_treated}\n", "did: {event_window: {leads: 1}}\n",
+                "did: {min_cell_units: 0}\n", "did: {window: 3}\n"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(yaml.safe_load(DID_PLAN + bad), schema)

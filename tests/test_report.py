@@ -141,6 +141,13 @@ def test_threshold_is_configurable(tmp_path):
     assert ">7<" not in flow
 
 
+def test_balance_formula_and_propensity_model_are_labelled_for_what_they_are(rendered):
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", rendered["matched"][1])))
+    assert "Standardised mean difference: SMD = (mean treated - mean comparison) / s_t." in text
+    assert "Propensity model (logit): treated ~ age." in text
+    assert "Propensity model: SMD" not in text
+
+
 def test_person_identifiers_never_reach_a_report(rendered):
     for _result, page, qmd in rendered.values():
         assert PERSON_ID not in page

@@ -91,12 +91,11 @@ def _study_words(s: StudyAssessment) -> str:
     return f"{s.evaluation} ({s.design_words}{ext}, SMS {s.sms if s.sms is not None else 'n/a'})"
 
 
-def _blocking_words(s: StudyAssessment, level: str) -> str:
-    parts = []
-    for cid in s.blocking.get(level, ()):
-        c = s.check(cid)
-        parts.append(f"{CHECK_LABELS.get(cid, cid)} {c.status} ({c.evidence})")
-    return "; ".join(parts)
+def _not_level(s: StudyAssessment, level: str) -> tuple[str, list[str]]:
+    """Why ``s`` does not support ``level``, as a line, and the rules its blocking checks used."""
+    checks = [s.check(cid) for cid in s.blocking.get(level, ())]
+    words = "; ".join(f"{CHECK_LABELS.get(c.id, c.id)} {c.status} ({c.evidence})" for c in checks)
+    return f"Not Level {level}: {s.evaluation}: {words}.", [rid for c in checks for rid in c.rules]
 
 
 def _status(s: StudyAssessment, cid: str) -> str | None:
@@ -148,18 +147,15 @@ def rate_programme(intervention: str, assessments: Sequence[StudyAssessment], ru
             lines.append(f"Level {base} rests on {_study_words(s)}, {what}: passed {passed or 'no quality check'}; "
                          f"child outcome improved: {effect} at {s.follow_up_months} months.")
             for cid in (c for cs in ("level3_must_pass", "level2_must_pass") for c in rules.value(cs)):
-                try:
-                    used += s.check(cid).rules
-                except KeyError:
-                    pass
+                used += next((c.rules for c in s.checks if c.id == cid), ())
 
     # why not the next level up
     if base == "NL2":
         used += LEVEL_RULES["2"]
         for s in studies:
-            lines.append(f"Not Level 2: {s.evaluation}: {_blocking_words(s, '2')}.")
-            for cid in s.blocking.get("2", ()):
-                used += s.check(cid).rules
+            line, rids = _not_level(s, "2")
+            lines.append(line)
+            used += rids
     elif base == "2":
         used += LEVEL_RULES["3"]
         causal = [s for s in studies if s.check("causal_design").status == "passed"]
@@ -168,9 +164,9 @@ def rate_programme(intervention: str, assessments: Sequence[StudyAssessment], ru
             lines.append(f"Not Level 3: no rated study has a comparison group (needs one of: "
                          f"{', '.join(rules.value('causal_designs'))}) that can support a causal claim{waiting}.")
         for s in causal:
-            lines.append(f"Not Level 3: {s.evaluation}: {_blocking_words(s, '3')}.")
-            for cid in s.blocking.get("3", ()):
-                used += s.check(cid).rules
+            line, rids = _not_level(s, "3")
+            lines.append(line)
+            used += rids
     elif base == "3":
         used += LEVEL_RULES["4"]
         have = ", ".join(f"{s.evaluation} at {s.follow_up_months} months" for s in l3)

@@ -49,7 +49,9 @@ def _effect_words(h: Mapping[str, Any] | None) -> str:
         return "-"
     def f(x):
         return "?" if x is None else f"{x:.3g}"
-    ci = f" ({f(h['ci_low'])} to {f(h['ci_high'])})" if h.get("ci_low") is not None else ""
+    level = h.get("ci_level") or 0.95
+    other = "" if abs(level - 0.95) < 1e-9 else f"{level * 100:g}% CI "  # the header says 95%
+    ci = f" ({other}{f(h['ci_low'])} to {f(h['ci_high'])})" if h.get("ci_low") is not None else ""
     return f"{h['indicator']} {f(h['estimate'])}{ci} {h['units']}".strip()
 
 

@@ -129,6 +129,24 @@ def _layers(nodes, edges) -> dict[str, int]:
     return layer
 
 
+def _place_layers(columns, boxes, along: str, across: str) -> tuple[dict, float, float]:
+    """Corners of the boxes as (along, across) when each layer is a column stacked across: every
+    box centred in its layer, every layer centred across; and the drawing's extent both ways."""
+    gap_major, gap_minor = 60, 18
+    size = [max((boxes[n][along] for n in col), default=0) for col in columns]
+    spans = [sum(boxes[n][across] for n in col) + gap_minor * (len(col) - 1) for col in columns]
+    total = max(spans, default=0)
+    pos = {}
+    a = 10.0
+    for k, col in enumerate(columns):
+        b = 10 + (total - spans[k]) / 2
+        for nid in col:
+            pos[nid] = (a + (size[k] - boxes[nid][along]) / 2, b)
+            b += boxes[nid][across] + gap_minor
+        a += size[k] + gap_major
+    return pos, a - gap_major + 10, total + 20
+
+
 def mermaid_to_svg(source: str, *, max_chars: int = 24) -> str:
     """Draw a Mermaid flowchart as a standalone ``<svg>`` element (no scripts, no links)."""
     direction, nodes, edges, class_defs = parse(source)
@@ -144,36 +162,16 @@ def mermaid_to_svg(source: str, *, max_chars: int = 24) -> str:
         boxes[nid] = {"lines": wrapped, "w": max(width, 60), "h": len(wrapped) * line_h + 2 * pad}
     n_layers = max(layer.values(), default=0) + 1
     columns = [[nid for nid in nodes if layer[nid] == k] for k in range(n_layers)]
-    gap_major, gap_minor = 60, 18
-    pos = {}
+    # layers run along x (LR/RL) or y (TB/BT); the vertical layout is the horizontal one transposed
+    along, across = ("w", "h") if horizontal else ("h", "w")
+    place, extent_along, extent_across = _place_layers(columns, boxes, along, across)
     if horizontal:
-        col_w = [max((boxes[n]["w"] for n in col), default=0) for col in columns]
-        heights = [sum(boxes[n]["h"] for n in col) + gap_minor * (len(col) - 1) for col in columns]
-        total_h = max(heights, default=0)
-        x = 10.0
-        for k, col in enumerate(columns):
-            y = 10 + (total_h - heights[k]) / 2
-            for nid in col:
-                b = boxes[nid]
-                pos[nid] = (x + (col_w[k] - b["w"]) / 2, y)
-                y += b["h"] + gap_minor
-            x += col_w[k] + gap_major
-        width, height = x - gap_major + 10, total_h + 20
+        pos, width, height = place, extent_along, extent_across
         if direction == "RL":
             pos = {n: (width - p[0] - boxes[n]["w"], p[1]) for n, p in pos.items()}
     else:
-        row_h = [max((boxes[n]["h"] for n in col), default=0) for col in columns]
-        widths = [sum(boxes[n]["w"] for n in col) + gap_minor * (len(col) - 1) for col in columns]
-        total_w = max(widths, default=0)
-        y = 10.0
-        for k, col in enumerate(columns):
-            x = 10 + (total_w - widths[k]) / 2
-            for nid in col:
-                b = boxes[nid]
-                pos[nid] = (x, y + (row_h[k] - b["h"]) / 2)
-                x += b["w"] + gap_minor
-            y += row_h[k] + gap_major
-        width, height = total_w + 20, y - gap_major + 10
+        pos = {n: (p[1], p[0]) for n, p in place.items()}
+        width, height = extent_across, extent_along
         if direction == "BT":
             pos = {n: (p[0], height - p[1] - boxes[n]["h"]) for n, p in pos.items()}
 

@@ -550,6 +550,10 @@ def matching(R: ResultSet, C: Mapping) -> str:
                            f"on the logit scale, {w.fmt(cal.get('width_probability'))} on the probability scale)")
     if opts:
         out.append(_p("Matching: " + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + "."))
+    ps = sec_get(R, "propensity")
+    if ps and ps.get("formula"):
+        link = f" ({ps['model']})" if ps.get("model") else ""
+        out.append(_p(f"Propensity model{link}: {ps['formula']}."))
     return "".join(out)
 
 

@@ -38,16 +38,21 @@ def yef_ratings(logic_model) -> list[dict[str, Any]]:
     return out
 
 
+OUTCOME_FIELDS = ("indicator", "label", "estimand", "estimate", "ci_low", "ci_high", "ci_level", "p_value", "p_kind",
+                  "units", "n", "verdict", "follow_up_months", "effect_size")
+
+
+def _outcome_row(s, o) -> dict[str, Any]:
+    """One judged outcome of one study, as the portfolio file holds it (headline and forest rows)."""
+    return {"evaluation": s.evaluation, "design": s.design, **{k: getattr(o, k) for k in OUTCOME_FIELDS}}
+
+
 def _headline(rating: ProgrammeRating) -> dict[str, Any] | None:
     """The primary-outcome effect of the study the level rests on (else the strongest study)."""
     for s in rating.studies:
         o = next((o for o in s.outcomes if o.primary), s.effect_outcome)
-        if o is None:
-            continue
-        return {"evaluation": s.evaluation, "indicator": o.indicator, "label": o.label, "estimand": o.estimand,
-                "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "ci_level": o.ci_level,
-                "p_value": o.p_value, "p_kind": o.p_kind, "units": o.units, "n": o.n, "verdict": o.verdict,
-                "follow_up_months": o.follow_up_months, "effect_size": o.effect_size, "design": s.design}
+        if o is not None:
+            return _outcome_row(s, o)
     return None
 
 
@@ -62,14 +67,8 @@ def _forest(rating: ProgrammeRating) -> list[dict[str, Any]]:
     rows = []
     for s in rating.studies:
         for o in s.outcomes:
-            rows.append({"intervention": rating.intervention, "evaluation": s.evaluation, "design": s.design,
-                         "sms": s.sms, "external": s.external, "indicator": o.indicator, "label": o.label,
-                         "primary": o.primary, "child_outcome": o.child_outcome, "estimand": o.estimand,
-                         "estimate": o.estimate, "ci_low": o.ci_low, "ci_high": o.ci_high, "ci_level": o.ci_level,
-                         "units": o.units,
-                         "p_value": o.p_value, "p_kind": o.p_kind, "verdict": o.verdict, "n": o.n,
-                         "effect_size": o.effect_size,
-                         "follow_up_months": o.follow_up_months})
+            rows.append({"intervention": rating.intervention, "sms": s.sms, "external": s.external,
+                         "primary": o.primary, "child_outcome": o.child_outcome, **_outcome_row(s, o)})
     return rows
 
 

@@ -47,6 +47,11 @@ class Policy:
         return n is not None and 0 < int(n) < self.threshold
 
 
+def policy_from(settings: Mapping | None) -> Policy:
+    """The policy a report's ``context.json`` or ``index.json`` asks for (``disclosure.threshold``)."""
+    return Policy(threshold=int(((settings or {}).get("disclosure") or {}).get("threshold", DEFAULT_THRESHOLD)))
+
+
 def suppress(cells: Mapping[Hashable, int | None], relations: Iterable[tuple[Hashable, Sequence[Hashable]]] = (),
              policy: Policy = Policy(), prefer: str = "part", also: Iterable[Hashable] = ()) -> set[Hashable]:
     """The keys of ``cells`` to hide: primary (small) and secondary (recoverable by a relation).

@@ -13,36 +13,25 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from evalkit.report import wording as w
-from evalkit.report.disclosure import Policy, guard_path
+from evalkit.report.disclosure import guard_path, policy_from
 from evalkit.report.figures import _to, emit, md_text
 from evalkit.report.tables import cnt, num, table, txt
+from evalkit.report.write import PORTFOLIO_FILE, read_portfolio
 from evalkit.verdict import REPORT_WORDS, null_for
-
-PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
-
 
 def load(folder: str | Path = ".") -> tuple[dict, dict | None]:
     folder = Path(folder)
     index_path = guard_path(folder / "index.json")
     index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
-    portfolio = None
-    path = guard_path(folder / "portfolio.json")
-    if path.exists():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, Mapping) and data.get("schema") == PORTFOLIO_SCHEMA:
-            portfolio = data
-    return index, portfolio
-
-
-def _policy(I: Mapping) -> Policy:
-    return Policy(threshold=int((I.get("disclosure") or {}).get("threshold", 5)))
+    guard_path(folder / PORTFOLIO_FILE)
+    return index, read_portfolio(folder)
 
 
 def portfolio_table(I: Mapping, F: Mapping | None) -> str:
     if not F:
         return ("\n*" + md_text("No evidence portfolio yet: run `evalkit compare` to rate every intervention, then "
                                 "`evalkit report` again.") + "*\n")
-    pol = _policy(I)
+    pol = policy_from(I)
     rows = []
     for r in F.get("interventions") or []:
         if not isinstance(r, Mapping):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.report import wording as w
-from evalkit.report.disclosure import Policy, guard_path, suppress
+from evalkit.report.disclosure import Policy, guard_path, policy_from, suppress
 from evalkit.report.figures import _to, emit, md_text
 from evalkit.report.tables import cnt, num, table, txt
 from evalkit.results import Estimate, ResultSet
@@ -54,8 +54,7 @@ def load(folder: str | Path = ".") -> tuple[ResultSet, dict]:
     return results, context
 
 
-def policy(C: Mapping) -> Policy:
-    return Policy(threshold=int((C.get("disclosure") or {}).get("threshold", 5)))
+policy = policy_from  # the disclosure policy of a report's context
 
 
 def label(C: Mapping, indicator: str | None) -> str:

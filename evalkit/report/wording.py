@@ -15,14 +15,9 @@ from functools import lru_cache
 from typing import Any
 
 from evalkit.results import Estimate
-from evalkit.verdict import RATIO_ESTIMANDS, RATIO_UNITS, Outcome, SignificanceRule, judge, null_value
-
-__all__ = ["RATIO_ESTIMANDS", "RATIO_UNITS", "DIGITS", "Verdict", "verdict", "null_value", "default_rule",
-           "rule_from_context", "rule_words", "pct", "fmt", "fmt_p", "p_text", "fmt_pct", "interval",
-           "sentence", "summary_counts"]
+from evalkit.verdict import Outcome, SignificanceRule, judge
 
 DIGITS = 3  # decimals for estimates and intervals everywhere in a report
-Direction = Outcome
 
 
 @dataclass(frozen=True)

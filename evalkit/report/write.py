@@ -23,7 +23,7 @@ from evalkit.report.figures import md_text
 from evalkit.results import ResultSet
 
 PORTFOLIO_FILE = "portfolio.json"
-PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
+PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"  # evalkit.evidence.portfolio writes it (`evalkit compare`)
 
 
 def _yaml_str(text: str) -> str:

@@ -68,11 +68,8 @@ def matplotlib_markdown(fig, *, to: str | None = None, asset_dir: Path | None = 
             fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
             data = base64.b64encode(buf.getvalue()).decode("ascii")
             return _raw(f'<img class="ek-static" alt="figure" src="data:image/svg+xml;base64,{data}"/>')
-        folder = Path(asset_dir) if asset_dir else Path.cwd() / "_figures"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"figure-{_STATE['n']}.png"
-        fig.savefig(folder / name, format="png", dpi=160, bbox_inches="tight")
-        ref = name if asset_dir else f"_figures/{name}"
+        path, ref = asset_file(f"figure-{_STATE['n']}.png", asset_dir)
+        fig.savefig(path, format="png", dpi=160, bbox_inches="tight")
         return f"\n![]({ref}){{width=95%}}\n"
     finally:
         plt.close(fig)
@@ -86,6 +83,14 @@ def emit(plotly_fig: Callable[[], Any] | None, static_fig: Callable[[], Any] | N
     if static_fig is not None:
         return matplotlib_markdown(static_fig(), to=_to(), asset_dir=asset_dir or _asset_dir())
     return figure_markdown(None, to=_to())
+
+
+def asset_file(name: str, asset_dir: Path | None) -> tuple[Path, str]:
+    """Where a static figure for the Typst path is written (``asset_dir``, else ``./_figures``),
+    and how the Markdown refers to it."""
+    folder = Path(asset_dir) if asset_dir else Path.cwd() / "_figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name, (name if asset_dir else f"_figures/{name}")
 
 
 def _asset_dir() -> Path | None:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import html
 import io
 import os
 import re
@@ -454,7 +453,3 @@ def _pandoc_major() -> float:
         return int(major) + int(minor) / 10
     except Exception:  # pragma: no cover
         return 3.0
-
-
-def escape_html(text: Any) -> str:
-    return html.escape(str(text), quote=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 from evalkit.report import wording as w
 from evalkit.report.disclosure import Policy, guard_path, policy_from, suppress
-from evalkit.report.figures import _to, emit, md_text
+from evalkit.report.figures import _asset_dir, _to, asset_file, emit, md_text
 from evalkit.report.tables import cnt, num, table, txt
 from evalkit.results import Estimate, ResultSet
 
@@ -304,12 +304,8 @@ def _svg(svg: str, name: str) -> str:
 
     if _to() == "html":
         return raw_block(f'<figure class="ek-diagram">{svg}</figure>')
-    import os
-
-    folder = Path(os.environ.get("EVALKIT_ASSET_DIR") or Path.cwd() / "_figures")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{name}.svg").write_text(svg, encoding="utf-8")
-    ref = f"{name}.svg" if os.environ.get("EVALKIT_ASSET_DIR") else f"_figures/{name}.svg"
+    path, ref = asset_file(f"{name}.svg", _asset_dir())
+    path.write_text(svg, encoding="utf-8")
     return f"\n![]({ref}){{width=90%}}\n"
 
 

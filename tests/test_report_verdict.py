@@ -95,3 +95,18 @@ def test_harmful_results_show_as_worsened_in_the_portfolio_forest(monkeypatch):
             for label, verdict in (("a", "harmful"), ("b", "positive"), ("c", "null"), ("d", "unknown"))]
     P.portfolio_forest({}, {"interventions": [{"intervention": "tp", "forest": rows}]})
     assert [r.outcome for r in seen] == ["worsened", "improved", "no clear change", "unknown"]
+
+
+def test_pre_trend_wording_uses_the_ratings_parallel_trends_threshold():
+    from test_report_data import context
+
+    from evalkit.report import sections as S
+
+    result = matched_result()
+    result = replace(result, sections={**result.sections, "event_study": {"suspended": {
+        "rows": [{"event_time": -2, "estimate": 0.1, "ci_low": -0.1, "ci_high": 0.3}],
+        "pre_trend_test": {"p_value": 0.07}}}})
+    ctx = context()
+    assert w.pre_trend_alpha(ctx) == load_rules().value("parallel_trends_alpha")
+    ctx["significance"] = {"alpha": 0.05, "parallel_trends_alpha": 0.1}
+    assert "parallel\\-trends assumption is in doubt" in S.event_study(result, ctx)

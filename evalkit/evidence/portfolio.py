@@ -113,7 +113,8 @@ def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str 
                   "published_by": {rid: r.published_by for rid, r in rules.rules.items()},
                   # reports judge significance with the same rule as the ratings (evalkit.verdict)
                   "significance": {"alpha": rules.value("significance_alpha"),
-                                   "holm_adjusted_p": bool(rules.value("holm_adjusted_p"))}},
+                                   "holm_adjusted_p": bool(rules.value("holm_adjusted_p")),
+                                   "parallel_trends_alpha": rules.value("parallel_trends_alpha")}},
         "notes": [
             "EIF levels belong to programmes; a study only has a design class, an SMS level and checks.",
             "NE (not_effective) is shown beside the level, with no place in the order.",

@@ -595,19 +595,16 @@ def event_study(R: ResultSet, C: Mapping) -> str:
     for ind, entry in es.items():
         if not isinstance(entry, Mapping):
             continue
-        rows = []
-        for r in entry.get("rows") or []:
-            t = r.get("event_time")
-            good = None
-            rows.append(ForestRow(label=f"t = {t}", estimate=r.get("estimate") or 0.0, ci_low=r.get("ci_low"),
-                                  ci_high=r.get("ci_high"), null=0.0,
-                                  outcome="unknown" if good is None else good))
+        rows = [ForestRow(label=f"t = {r.get('event_time')}", estimate=r.get("estimate") or 0.0, ci_low=r.get("ci_low"),
+                          ci_high=r.get("ci_high"), null=0.0, outcome="unknown") for r in entry.get("rows") or []]
         test = entry.get("pre_trend_test") or {}
         out.append(f"\n#### {md_text(label(C, ind))}\n")
         if test.get("p_value") is not None:
+            # the evidence rating's threshold (rules: parallel_trends_alpha), so text and rating agree
+            alpha = w.pre_trend_alpha(C)
             out.append(_p(f"Pre-trend test ({test.get('hypothesis', 'leads are zero')}): p = {w.fmt_p(test['p_value'])}."
-                          + (" The leads differ from zero: the parallel-trends assumption is in doubt."
-                             if test["p_value"] < 0.05 else " No evidence against parallel trends.")))
+                          + (f" The leads differ from zero (p < {alpha:g}): the parallel-trends assumption is in doubt."
+                             if test["p_value"] < alpha else f" No evidence against parallel trends (p >= {alpha:g}).")))
         if rows:
             out.append(emit(lambda rows=rows: plotly_forest(rows, x_title="effect relative to t = -1"),
                             lambda rows=rows: mpl_forest(rows, x_title="effect relative to t = -1")))
@@ -798,7 +795,8 @@ def evidence(R: ResultSet, C: Mapping) -> str:
         out.append(_p(", ".join(str(b) for b in bits) + "."))
         checks = [c for c in study.get("checks") or [] if isinstance(c, Mapping)]
         if checks:
-            rows = [[txt(c.get("id")), txt(c.get("status")), txt(c.get("evidence") or "")] for c in checks]
+            rows = [[txt(c.get("label") or c.get("id"), "check"), txt(str(c.get("status")).replace("_", " "), "status"),
+                     txt(c.get("evidence") or "")] for c in checks]
             out.append(table(["check", "status", "evidence"], rows, to=_to(), policy=policy(C),
                              table_id="ek-evidence-checks"))
     if rating.get("basis"):

@@ -39,12 +39,25 @@ class Verdict:
 
 
 @lru_cache(maxsize=1)
+def _default_rules():
+    from evalkit.evidence.rules import load_rules
+
+    return load_rules()
+
+
 def default_rule() -> SignificanceRule:
     """The significance rule of evalkit's own evidence rules file (what `evalkit rate` uses by default)."""
     from evalkit.evidence.assess import significance_rule
-    from evalkit.evidence.rules import load_rules
 
-    return significance_rule(load_rules())
+    return significance_rule(_default_rules())
+
+
+def pre_trend_alpha(C: Any) -> float:
+    """The threshold below which a pre-trend test fails parallel trends: the rating's
+    (``parallel_trends_alpha`` in ``context.json``, else evalkit's default rules)."""
+    sig = (C or {}).get("significance") if hasattr(C, "get") else None
+    value = sig.get("parallel_trends_alpha") if isinstance(sig, dict) else None
+    return float(value) if isinstance(value, (int, float)) else _default_rules().value("parallel_trends_alpha")
 
 
 def rule_from_context(C: Any) -> SignificanceRule:

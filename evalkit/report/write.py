@@ -59,7 +59,7 @@ def rating_for(portfolio: Mapping | None, intervention: str, evaluation: str) ->
             if study:
                 keep["study"] = {k: study.get(k) for k in ("design_words", "sms", "supports", "external")}
                 keep["study"]["checks"] = [
-                    {k: c.get(k) for k in ("id", "status", "evidence")} for c in study.get("checks") or []
+                    {k: c.get(k) for k in ("id", "label", "status", "evidence")} for c in study.get("checks") or []
                     if isinstance(c, Mapping)]
             return keep
     return None
@@ -67,15 +67,17 @@ def rating_for(portfolio: Mapping | None, intervention: str, evaluation: str) ->
 
 def significance_for(portfolio: Mapping | None) -> dict:
     """The significance rule the portfolio's ratings used (else evalkit's default rules), for the report."""
-    from evalkit.report.wording import default_rule
+    from evalkit.report.wording import default_rule, pre_trend_alpha
 
     rules = (portfolio or {}).get("rules") or {}
     sig = rules.get("significance") if isinstance(rules, Mapping) else None
     if isinstance(sig, Mapping) and isinstance(sig.get("alpha"), (int, float)):
         return {"alpha": sig["alpha"], "holm_adjusted_p": bool(sig.get("holm_adjusted_p", True)),
+                "parallel_trends_alpha": sig.get("parallel_trends_alpha"),
                 "source": f"evidence rules ({rules.get('file')}, version {rules.get('version')})"}
     rule = default_rule()
-    return {"alpha": rule.alpha, "holm_adjusted_p": rule.holm, "source": rule.source}
+    return {"alpha": rule.alpha, "holm_adjusted_p": rule.holm, "parallel_trends_alpha": pre_trend_alpha({}),
+            "source": rule.source}
 
 
 def build_context(evaluation, *, threshold: int = DEFAULT_THRESHOLD, portfolio: Mapping | None = None) -> dict:

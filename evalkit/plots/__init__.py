@@ -5,3 +5,18 @@ Builders take rows already formatted and disclosure-checked by :mod:`evalkit.rep
 compute nothing. Counts are passed as plain lists on traces marked ``meta="ek-counts"`` so the
 disclosure scan can read them. Heavy libraries are imported inside the functions.
 """
+
+# every plotly figure: white template, the legend in a row under the plot, and room for it
+LAYOUT = {"template": "plotly_white", "legend_title_text": "",
+          "legend": {"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
+          "margin": {"l": 10, "r": 10, "t": 30, "b": 100}}
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend: figures are saved into documents, never shown."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from evalkit.plots import LAYOUT, pyplot
+
 
 def plotly_love(covariates: Sequence[str], before: Sequence[float | None], after: Sequence[float | None],
                 threshold: float = 0.1):
@@ -15,18 +17,14 @@ def plotly_love(covariates: Sequence[str], before: Sequence[float | None], after
     fig.add_trace(go.Scatter(x=[None if v is None else abs(v) for v in after], y=list(covariates), mode="markers",
                              name="after matching", marker={"symbol": "circle", "size": 10, "color": "#1f6feb"}))
     fig.add_vline(x=threshold, line_dash="dash", line_color="#444")
-    fig.update_layout(template="plotly_white", height=max(280, 130 + 30 * len(covariates)),
-                      xaxis_title="absolute standardised mean difference", legend_title_text="", legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
-                      margin={"l": 10, "r": 10, "t": 30, "b": 100},
+    fig.update_layout(**LAYOUT, height=max(280, 130 + 30 * len(covariates)),
+                      xaxis_title="absolute standardised mean difference",
                       yaxis={"categoryorder": "array", "categoryarray": list(covariates)[::-1]})
     return fig
 
 
 def mpl_love(covariates: Sequence[str], before, after, threshold: float = 0.1):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(covariates)
     fig, ax = plt.subplots(figsize=(6.5, max(2, 0.5 + 0.35 * n)))

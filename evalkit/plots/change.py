@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from evalkit.plots import LAYOUT, pyplot
+
 CATEGORIES = (("improved", "#1a7f37"), ("no reliable change", "#8c959f"), ("deteriorated", "#c0392b"))
 
 
@@ -21,17 +23,13 @@ def plotly_reliable_change(labels: Sequence[str], counts: Sequence[Sequence[int 
             y=list(labels), x=[c[j] for c in counts], text=[t[j] for t in texts], name=name, orientation="h",
             marker_color=colour, textposition="inside", meta="ek-counts",
             hovertemplate="%{y}: %{text} " + name + "<extra></extra>"))
-    fig.update_layout(barmode="stack", template="plotly_white", height=max(240, 140 + 50 * len(labels)),
-                      xaxis_title="participants", legend_title_text="", legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}, margin={"l": 10, "r": 10, "t": 30, "b": 100},
+    fig.update_layout(**LAYOUT, barmode="stack", height=max(240, 140 + 50 * len(labels)), xaxis_title="participants",
                       yaxis={"categoryorder": "array", "categoryarray": list(labels)[::-1]})
     return fig
 
 
 def mpl_reliable_change(labels, counts, texts):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, max(1.6, 0.6 + 0.5 * len(labels))))
     ys = list(range(len(labels)))[::-1]

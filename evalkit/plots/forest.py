@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from evalkit.plots import LAYOUT, pyplot
+
 
 @dataclass(frozen=True)
 class ForestRow:
@@ -45,20 +47,16 @@ def plotly_forest(rows: Sequence[ForestRow], title: str = "", x_title: str = "es
     nulls = sorted({r.null for r in rows})
     for null in nulls:
         fig.add_vline(x=null, line_dash="dash", line_color="#444")
-    fig.update_layout(title=title or None, height=max(260, 130 + 42 * len(rows)), template="plotly_white",
-                      margin={"l": 10, "r": 10, "t": 40 if title else 30, "b": 100},
-                      xaxis_title=x_title, legend_title_text="", legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0}, yaxis={"categoryorder": "array",
-                                                                        "categoryarray": labels[::-1]})
+    fig.update_layout(**{**LAYOUT, "margin": {**LAYOUT["margin"], "t": 40 if title else 30}},
+                      title=title or None, height=max(260, 130 + 42 * len(rows)), xaxis_title=x_title,
+                      yaxis={"categoryorder": "array", "categoryarray": labels[::-1]})
     if _log(rows):
         fig.update_xaxes(type="log")
     return fig
 
 
 def mpl_forest(rows: Sequence[ForestRow], title: str = "", x_title: str = "estimate"):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, max(1.8, 0.5 + 0.45 * len(rows))))
     for i, r in enumerate(rows[::-1]):

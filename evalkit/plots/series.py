@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from evalkit.plots import LAYOUT, pyplot
+
 
 def plotly_counterfactual(periods: Sequence[str], observed: Sequence[float | None], fitted: Sequence[float | None],
                           counterfactual: Sequence[float | None], interruption: str | None, y_title: str):
@@ -21,17 +23,12 @@ def plotly_counterfactual(periods: Sequence[str], observed: Sequence[float | Non
                              line={"color": "#c0392b", "width": 2, "dash": "dash"}))
     if interruption is not None and interruption in periods:
         fig.add_vline(x=list(periods).index(interruption), line_dash="dot", line_color="#444")
-    fig.update_layout(template="plotly_white", height=340, yaxis_title=y_title, legend_title_text="",
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0},
-                      margin={"l": 10, "r": 10, "t": 30, "b": 100}, xaxis={"type": "category", "nticks": 12})
+    fig.update_layout(**LAYOUT, height=340, yaxis_title=y_title, xaxis={"type": "category", "nticks": 12})
     return fig
 
 
 def mpl_counterfactual(periods, observed, fitted, counterfactual, interruption, y_title):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     xs = list(range(len(periods)))
     fig, ax = plt.subplots(figsize=(7, 3))

@@ -144,7 +144,9 @@ def summary(R: ResultSet, C: Mapping) -> str:
     if R.warnings:
         sure.append(f"The run recorded {len(R.warnings)} caution(s), listed under limitations.")
     if any(e.p_value_holm is not None for e in main):
-        sure.append("P-values are also shown adjusted for multiple outcomes (Holm).")
+        which = "adjusted" if rule.holm else "unadjusted"
+        sure.append("P-values are also shown adjusted for multiple outcomes (Holm); significance is judged on the "
+                    f"{which} p-values, as in the evidence rating.")
     out.append(_p(*sure))
     return "".join(out)
 

@@ -32,7 +32,9 @@ def plotly_used() -> bool:
 
 
 def _to() -> str:
-    return os.environ.get("EVALKIT_REPORT_TO", "html")
+    from evalkit.report.render import output_format
+
+    return output_format()
 
 
 def _raw(content: str, fmt: str = "html") -> str:

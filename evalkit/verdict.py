@@ -37,7 +37,7 @@ class SignificanceRule:
 
     alpha: float | None = None  # None: 1 - the estimate's ci_level
     holm: bool = True  # use p_value_holm where the estimate has one
-    source: str = ""  # where the rule comes from, in words, e.g. "evidence rules rules.yml 1.0.0"
+    source: str = ""  # where the rule comes from, e.g. "evidence rules (rules.yml, version 1.0.0)"
 
 
 @dataclass(frozen=True)

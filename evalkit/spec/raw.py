@@ -358,9 +358,17 @@ class EffectSize(_Raw):
     value: float
 
 
+class Scale(str, Enum):
+    difference = "difference"
+    ratio = "ratio"
+
+
 class ExternalResult(_Raw):
     indicator: IndicatorId
     estimate: float
+    scale: Scale | None = Field(
+        None, description="whether the estimate is a difference (no effect = 0) or a ratio (no effect = 1); "
+                          "default: ratio when effect_size is a ratio of the same value, else difference")
     ci: tuple[float, float] | None = None
     std_error: Annotated[float, Field(gt=0)] | None = None
     p_value: Annotated[float, Field(ge=0, le=1)] | None = None

@@ -412,6 +412,8 @@ def _pandoc(doc: Document, out: Path, to: str, workdir: Path) -> Path:
         args += ["-M", "lang=en-GB"]
     toc = meta.get("toc")
     fmt = meta.get("format")
+    if fmt == "dashboard" or (isinstance(fmt, dict) and "dashboard" in fmt):
+        args += ["-M", "evalkit-dashboard=true"]
     if isinstance(fmt, dict) and isinstance(fmt.get("html"), dict) and "toc" in fmt["html"]:
         toc = fmt["html"]["toc"] if toc is None else toc
     if toc:

@@ -1,5 +1,7 @@
 -- Quarto features the Pandoc fallback understands: callouts become styled boxes (HTML) or
--- quoted blocks with a bold title (Typst and others). Everything else passes unchanged.
+-- quoted blocks with a bold title (Typst and others); in a dashboard (format: dashboard, passed
+-- in as the metadata flag evalkit-dashboard), the "## Row" and "## Column" headings are layout,
+-- not content, so they are dropped. Everything else passes unchanged.
 local titles = {note = "Note", tip = "Tip", warning = "Warning", important = "Important", caution = "Caution"}
 
 function Div(el)
@@ -26,3 +28,22 @@ function Div(el)
   blocks:extend(content)
   return pandoc.BlockQuote(blocks)
 end
+
+-- Pandoc runs the functions of one filter table in a fixed order (Meta after blocks), so the
+-- dashboard flag is read in a first pass and the headings are dropped in a second.
+local dashboard = false
+
+local function read_flag(meta)
+  dashboard = meta["evalkit-dashboard"] == true
+    or pandoc.utils.stringify(meta["evalkit-dashboard"] or "") == "true"
+end
+
+local function drop_layout_heading(el)
+  if dashboard and el.level == 2 then
+    local text = pandoc.utils.stringify(el.content)
+    if text == "Row" or text == "Column" then return {} end
+  end
+  return nil
+end
+
+return {{Meta = read_flag}, {Div = Div, Header = drop_layout_heading}}

@@ -305,3 +305,64 @@ def test_killed_ingest_leaves_the_store_unchanged_and_usable(loaded, tmp_path, m
         report = ingest(again, mon, "police", big)
         assert report.rows == again.con.execute(
             "SELECT count(*) FROM src_police WHERE _extract_id = ?", [report.extract_id]).fetchone()[0] > 250_000
+
+
+def test_parquet_strings_are_trimmed_and_empty_is_missing(project, tmp_path):
+    mon = load_monitoring(project)
+    frame = _police("2024-03-01", n=30)
+    frame.loc[1, "area"] = "  " + frame.loc[1, "area"] + " "
+    frame.loc[2, "victim_sex"] = ""
+    frame.loc[3, "victim_id"] = " P7 "
+    frame.to_parquet(tmp_path / "p.parquet", index=False)
+    with open_store(tmp_path / "s.duckdb") as store:
+        ingest(store, mon, "police", tmp_path / "p.parquet")
+        got = store.con.execute("SELECT area, victim_sex, victim_id FROM src_police ORDER BY _line").fetchall()
+    assert got[1][0] == frame.loc[1, "area"].strip() and got[2][1] is None
+    assert got[3][2] == pseudonym(KEY.encode(), "P7")
+
+
+def test_duplicates_are_listed_after_the_hash_precheck(loaded, tmp_path):
+    # the hash pre-check only proves there are none; equal hashes fall through to the exact check
+    project, mon, store, _ = loaded
+    frame = _police("2024-02-01")
+    frame = pd.concat([frame, frame.iloc[[0, 5]]], ignore_index=True)
+    msg = _assert_refused(store, mon, "police", _csv(frame, tmp_path / "p.csv"), "duplicate rows")
+    assert f"line 2 and line {len(frame)}" in msg and f"line 7 and line {len(frame) + 1}" in msg
+
+
+def test_pseudonyms_of_an_older_store_are_converted(loaded, tmp_path):
+    """Stores written before pseudonyms were UUIDs held the 64 hex digits; the next ingest converts them."""
+    import hashlib
+    import hmac
+
+    project, mon, store, path = loaded
+    con = store.con
+    before = con.execute("SELECT crime_ref, victim_id FROM src_police ORDER BY _line").fetchall()
+    frame = pd.read_csv(path, dtype=str)
+    # turn the store back into the old form: VARCHAR with the full HMAC in hex
+    hexes = {v: hmac.new(KEY.encode(), v.encode(), hashlib.sha256).hexdigest() for v in
+             pd.concat([frame.victim_id, frame.suspect_id]).dropna().unique()}
+    for col in ("victim_id", "suspect_id"):
+        con.execute(f"ALTER TABLE src_police ALTER COLUMN {col} SET DATA TYPE VARCHAR USING NULL")
+        lookup = pd.DataFrame({"crime_ref": frame.crime_ref, "h": frame[col].map(hexes)})
+        con.register("lookup", lookup)
+        con.execute(f"UPDATE src_police SET {col} = lookup.h FROM lookup WHERE lookup.crime_ref = src_police.crime_ref")
+        con.unregister("lookup")
+    assert con.execute("SELECT max(length(victim_id)) FROM src_police").fetchone()[0] == 64
+    ingest(store, mon, "police", _csv(_police("2024-02-01", prefix="F"), tmp_path / "feb.csv"))
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'src_police'").fetchall())
+    assert types["victim_id"] == "UUID" and types["suspect_id"] == "UUID"
+    after = con.execute("SELECT crime_ref, victim_id FROM src_police WHERE _extract_id = 1 ORDER BY _line").fetchall()
+    assert after == before
+
+
+def test_a_failed_ingest_leaves_old_pseudonyms_unconverted(loaded, tmp_path):
+    project, mon, store, _ = loaded
+    con = store.con
+    con.execute("ALTER TABLE src_police ALTER COLUMN victim_id SET DATA TYPE VARCHAR USING NULL")
+    frame = _police("2024-02-01", prefix="F")
+    frame.loc[3, "area"] = None
+    _assert_refused(store, mon, "police", _csv(frame, tmp_path / "p.csv"), "required")
+    assert dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                            "WHERE table_name = 'src_police'").fetchall())["victim_id"] == "VARCHAR"

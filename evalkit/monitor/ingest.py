@@ -10,13 +10,13 @@ transaction durable only at COMMIT.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evalkit.data.load import sha256 as file_sha256
 from evalkit.errors import DataError
 from evalkit.monitor.config import SQL_TYPES, ColumnType, Monitoring, Source
 from evalkit.store.db import Store
@@ -56,14 +56,6 @@ class IngestReport:
         if self.replaced:
             text += f", replacing extract(s) {', '.join(map(str, self.replaced))}"
         return text
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _q(name: str) -> str:
@@ -130,16 +122,16 @@ def _native_types(con) -> dict[str, str]:
     return {r[0]: r[1] for r in con.execute("DESCRIBE _raw").fetchall()}
 
 
-def _typed_sql(col: str, decl, native: str) -> tuple[str, str]:
-    """(typed value, 'value present') SQL for one column of _raw."""
+def _typed_sql(col: str, decl, native: str) -> tuple[str, str, bool]:
+    """(typed value, 'value present', whether a present value can fail its type) SQL for one column of _raw."""
     c = _q(col)
     want = SQL_TYPES[decl.type]
     if decl.type is not ColumnType.string and (
             native.upper().startswith(want) or (want == "DOUBLE" and native.upper() in ("BIGINT", "INTEGER", "FLOAT"))):
-        return f"{c}::{want}", f"{c} IS NOT NULL"
+        return f"{c}::{want}", f"{c} IS NOT NULL", False
     text = f"NULLIF(trim({c}::VARCHAR), '')"
     if decl.type is ColumnType.string:
-        typed = text
+        return text, f"{text} IS NOT NULL", False
     elif decl.type is ColumnType.boolean:
         t = ", ".join(map(_lit, TRUE_WORDS))
         f = ", ".join(map(_lit, FALSE_WORDS))
@@ -148,7 +140,7 @@ def _typed_sql(col: str, decl, native: str) -> tuple[str, str]:
         typed = f"try_strptime({text}, {_lit(decl.format)})::{want}"
     else:
         typed = f"TRY_CAST({text} AS {want})"
-    return typed, f"{text} IS NOT NULL"
+    return typed, f"{text} IS NOT NULL", True
 
 
 EXPECTED_TEXT = {
@@ -176,15 +168,22 @@ def _check_columns(path: Path, src: Source, found: list[str]) -> None:
 
 def _check_values(con, path: Path, src: Source, kind: str, native: dict[str, str]) -> dict[str, str]:
     typed = {c: _typed_sql(c, d, native[c]) for c, d in src.columns.items()}
+    # one pass over the file; a check that cannot fail (a present value of a column already of the
+    # declared type, a missing value where none is required) is not computed
     checks = []
     for c, d in src.columns.items():
-        value, present = typed[c]
-        checks.append(f"count_if(({present}) AND ({value}) IS NULL)")
+        value, present, can_fail = typed[c]
+        checks.append(f"count_if(({present}) AND ({value}) IS NULL)" if can_fail else "0")
         checks.append(f"count_if(NOT ({present}))" if d.required else "0")
+    # string columns already held as text: does any value need trimming (or is empty)? If none
+    # does, later steps use the column as it is instead of trimming every value again
+    as_is = [c for c, d in src.columns.items() if d.type is ColumnType.string and native[c].upper() == "VARCHAR"]
+    checks += [f"count_if({typed[c][0]} IS DISTINCT FROM {_q(c)})" for c in as_is]
     counts = con.execute(f"SELECT {', '.join(checks)} FROM _raw").fetchone()
+    untrimmed = dict(zip(as_is, counts[2 * len(src.columns):]))
     problems, total = [], 0
     for i, (c, d) in enumerate(src.columns.items()):
-        value, present = typed[c]
+        value, present, _ = typed[c]
         bad_type, missing = counts[2 * i], counts[2 * i + 1]
         total += bad_type + missing
         if bad_type and len(problems) < MAX_LISTED:
@@ -202,7 +201,7 @@ def _check_values(con, path: Path, src: Source, kind: str, native: dict[str, str
         more = f"\n  ... and {total - len(shown)} more" if total > len(shown) else ""
         raise DataError(f"{path}: {total} value(s) do not match {src.file.name}; nothing was ingested:\n  "
                         + "\n  ".join(shown) + more)
-    return {c: v for c, (v, _) in typed.items()}
+    return {c: _q(c) if untrimmed.get(c) == 0 else v for c, (v, _, _) in typed.items()}
 
 
 def _period_sql(src: Source) -> str:
@@ -219,9 +218,25 @@ def _table_columns(store: Store, table: str) -> list[tuple[str, str]]:
         "ORDER BY ordinal_position", [table]).fetchall()]
 
 
+def _stored_type(src: Source, column: str) -> str:
+    from evalkit.monitor.keys import PSEUDONYM_TYPE
+
+    return PSEUDONYM_TYPE if column in src.pseudonymise else SQL_TYPES[src.columns[column].type]
+
+
 def _ensure_table(store: Store, src: Source) -> None:
-    want = [("_extract_id", "INTEGER"), ("_line", "BIGINT")] + [(c, SQL_TYPES[d.type]) for c, d in src.columns.items()]
+    from evalkit.monitor.keys import PSEUDONYM_TYPE, old_to_new_sql
+
+    want = [("_extract_id", "INTEGER"), ("_line", "BIGINT")] + [(c, _stored_type(src, c)) for c in src.columns]
     have = _table_columns(store, src.table)
+    old = [c for (c, t), (_, w) in zip(have, want) if t == "VARCHAR" and w == PSEUDONYM_TYPE]
+    if old and [c for c, _ in have] == [c for c, _ in want]:
+        # a store from before pseudonyms were kept as UUIDs: convert them in place (in the
+        # caller's transaction, so a failed ingest leaves them as they were)
+        for c in old:
+            store.con.execute(f"ALTER TABLE {_q(src.table)} ALTER COLUMN {_q(c)} SET DATA TYPE {PSEUDONYM_TYPE} "
+                              f"USING {old_to_new_sql(_q(c))}")
+        have = _table_columns(store, src.table)
     if not have:
         cols = ", ".join(f"{_q(c)} {t}" for c, t in want)
         store.con.execute(f"CREATE TABLE {_q(src.table)} ({cols})")
@@ -239,7 +254,7 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
            key: bytes | None = None, progress: Callable[[str], None] | None = None) -> IngestReport:
     """Ingest ``path`` as an extract of ``source_id``; see the module docstring for the rules."""
     from evalkit.monitor.config import source as get_source
-    from evalkit.monitor.keys import fingerprint, hmac_sql, load_key
+    from evalkit.monitor.keys import PSEUDONYM_TYPE, fingerprint, hmac_sql, load_key, pseudonym_sql
 
     say = progress or (lambda message: None)
     src = get_source(monitoring, source_id)
@@ -299,8 +314,14 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
                 raise DataError(f"{path}: a correction covering {span} cannot replace extract {e} ({f}), which covers "
                                 f"{s:%Y-%m} to {t:%Y-%m}; expected a corrected extract covering all of it")
         if src.key and stored_columns:
+            stored_types = dict(stored_columns)
+
             def new_side(k: str) -> str:
-                return hmac_sql(key, f"n.{_q(k)}") if k in src.pseudonymise else f"n.{_q(k)}"
+                if k not in src.pseudonymise:
+                    return f"n.{_q(k)}"
+                if stored_types.get(k) == PSEUDONYM_TYPE:
+                    return pseudonym_sql(key, f"n.{_q(k)}")
+                return hmac_sql(key, f"n.{_q(k)}")  # an older store, converted at insert
 
             keys = " AND ".join(f"s.{_q(k)} IS NOT DISTINCT FROM {new_side(k)}" for k in src.key)
             skip = [e for e, *_ in overlapping]
@@ -311,20 +332,25 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
                 listed = "; ".join(f"{_where(line, kind)} (already in extract {e})" for line, e in clash)
                 raise DataError(f"{path}: rows with a {'+'.join(src.key)} already loaded from another extract: "
                                 f"{listed}; expected {'+'.join(src.key)} unique across the source")
-        # pseudonyms: HMAC once per distinct identifier (not once per row), joined on at insert
+        # pseudonyms: HMAC once per distinct identifier (not once per row), in one table for all
+        # the pseudonymised columns (the pseudonym does not depend on the column), joined on at
+        # insert; the distinct identifiers of 10 million rows are a few hundred thousand
         columns, joins, pid_tables = [], [], []
+        pids = [c for c in src.columns if c in src.pseudonymise]
+        if pids:
+            pid_tables.append("_pid")
+            values = " UNION ".join(f"SELECT {_q(c)} AS __v FROM _typed WHERE {_q(c)} IS NOT NULL" for c in pids)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _pid AS SELECT __v, {pseudonym_sql(key, '__v')} AS __h "
+                        f"FROM ({values})")
         for i, c in enumerate(src.columns):
             if c in src.pseudonymise:
-                table = f"_pid{i}"
-                pid_tables.append(table)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT __v, {hmac_sql(key, '__v')} AS __h "
-                            f"FROM (SELECT DISTINCT {_q(c)} AS __v FROM _typed WHERE {_q(c)} IS NOT NULL)")
-                joins.append(f"LEFT JOIN {table} ON {table}.__v = t.{_q(c)}")
-                columns.append(f"{table}.__h")
+                alias = f"_p{i}"
+                joins.append(f"LEFT JOIN _pid {alias} ON {alias}.__v = t.{_q(c)}")
+                columns.append(f"{alias}.__h")
             else:
                 columns.append(f"t.{_q(c)}")
     except BaseException:
-        _drop_temp(con, [f"_pid{i}" for i in range(len(src.columns))])
+        _drop_temp(con, ["_pid"])
         raise
 
     say(f"writing {n} row(s)")
@@ -363,6 +389,10 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
 def _check_duplicates(con, path: Path, src: Source, kind: str) -> None:
     cols = list(src.key) or list(src.columns)
     group = ", ".join(_q(c) for c in cols)
+    # fast proof that there are none: as many distinct 64-bit hashes of the key as rows (distinct
+    # hashes imply distinct keys); only when some hashes coincide are the keys compared exactly
+    if con.execute(f"SELECT count(DISTINCT hash({group})) = count(*) FROM _typed").fetchone()[0]:
+        return
     # find duplicated values first (cheap), then only their lines
     dups = f"SELECT {group} FROM _typed GROUP BY {group} HAVING count(*) > 1 LIMIT {MAX_LISTED}"
     if not con.execute(f"SELECT count(*) FROM ({dups})").fetchone()[0]:

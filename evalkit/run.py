@@ -167,7 +167,8 @@ def default_out(project_root: Path, evaluation: m.Evaluation) -> Path:
 
 
 def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
-    """Run and write ``results.json`` (+ ``run-info.json``; ``matched_data.csv`` where there is one)."""
+    """Run and write ``results.json``, ``run-info.json`` and, where the design keeps the analysed rows,
+    ``private/analysed_data.csv`` (person-level: never read by a report)."""
     import datetime as dt
 
     result, analysis = run_analysis(evaluation)

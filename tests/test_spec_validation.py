@@ -660,3 +660,24 @@ def test_load_project_raises_with_every_error(tmp_path):
     with pytest.raises(SpecError) as info:
         load_project(root)
     assert "no logic model has this id" in str(info.value)
+
+
+def test_numbered_periods_are_fine_for_did_but_not_for_a_time_series(tmp_path):
+    did = textwrap.dedent("""\
+        id: demo-did
+        intervention: demo
+        title: Offences by wave
+        stage: test_for_efficacy
+        design: difference_in_differences
+        evaluator: {name: Team, independent: true}
+        data: {path: data/waves.csv, id: area, period: wave, treatment: active}
+        outcomes: {offences: offences}
+        primary_outcome: offences
+        follow_up_months: 12
+        """)
+    root = make_project(tmp_path, plans={"d.yml": did})
+    (root / "evaluations" / "data" / "waves.csv").write_text(
+        "area,wave,active,offences\nA,1,0,3\nA,2,1,1\nB,1,0,2\nB,2,0,2\n")
+    assert problems(root) == []
+    root2 = _long(tmp_path / "b", series=SERIES.replace("2020-0", "").replace("month", "month"))
+    assert "data.period: period column 'month' has values that are not dates" in only(root2)

@@ -259,13 +259,20 @@ def check_data(evaluation: m.Evaluation, doc: Document) -> list[Problem]:
     if spec.long_form and spec.period in frame:
         import pandas as pd
 
-        periods = pd.to_datetime(frame[spec.period].astype("string"), errors="coerce", format="mixed")
-        bad = periods.isna()
+        from evalkit.spec.raw import Design
+
+        column = frame[spec.period]
+        # difference-in-differences may count periods (survey waves 1, 2, 3); a time series needs dates
+        numbered = (evaluation.design is Design.difference_in_differences and pd.api.types.is_integer_dtype(column))
+        periods = pd.to_datetime(column.astype("string"), errors="coerce", format="mixed")
+        bad = periods.isna() & ~numbered
         if bad.any():
             pos = list(bad.to_numpy().nonzero()[0])
             c.add(("data", "period"), f"period column '{spec.period}' has values that are not dates at {c.where(pos)}",
                   ", ".join(repr(v) for v in frame[spec.period].iloc[pos[:3]].tolist()),
-                  "dates such as 2023-04 or 2023-04-01")
+                  "dates such as 2023-04 or 2023-04-01" + (
+                      " (or whole-number period counts, for difference-in-differences)"
+                      if evaluation.design is Design.difference_in_differences else ""))
         elif evaluation.time_series is not None:
             start = pd.Timestamp(evaluation.time_series.interruption)
             first, last = periods.min(), periods.max()

@@ -14,7 +14,6 @@ are reported at once with file and line.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from evalkit.data.load import sha256
 from evalkit.errors import Problem, ProjectError, SpecError
 
 MONITORING = "monitoring"
@@ -169,10 +169,6 @@ class Monitoring:
     warnings: tuple = field(default=())
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _read(path: Path, root: Path, model, problems: list[Problem]):
     from evalkit.spec.shape import check_shape
     from evalkit.spec.yamlio import read_yaml
@@ -244,7 +240,7 @@ def load_monitoring(root: Path | str) -> Monitoring:
         if len(problems) == before:
             sources[raw.id] = Source(raw.id, raw.label, raw.kind.value, raw.period, raw.date_column,
                                      raw.expected_by_day, tuple(raw.key), tuple(raw.pseudonymise),
-                                     dict(raw.breakdowns), dict(raw.columns), path, _sha(path))
+                                     dict(raw.breakdowns), dict(raw.columns), path, sha256(path))
     mapping, mapping_sha = None, None
     mpath = folder / "serious_violence.yml"
     if mpath.exists():
@@ -262,14 +258,14 @@ def load_monitoring(root: Path | str) -> Monitoring:
                                                 "offence type mapped twice", f"{t!r} (also under {seen[t]})",
                                                 "each offence type under one category"))
                     seen[t] = cat
-            mapping, mapping_sha = raw, _sha(mpath)
+            mapping, mapping_sha = raw, sha256(mpath)
     ipath = folder / "indicators.yml"
     indicators: tuple = ()
     isha = ""
     if ipath.exists():
         raw, doc = _read(ipath, root, IndicatorsFile, problems)
         if raw is not None:
-            indicators, isha = tuple(raw.indicators), _sha(ipath)
+            indicators, isha = tuple(raw.indicators), sha256(ipath)
             for i, d in enumerate(raw.indicators):
                 if d.source not in sources:
                     problems.append(Problem(doc.file, doc.line_of(("indicators", i, "source")),

@@ -21,6 +21,17 @@ def _copy_project(src: Path, dest: Path) -> Path:
     return dest
 
 
+def copy_monitoring_project(root: Path) -> Path:
+    """Copy the example plans (without data) and ``monitoring/`` (settings and sources) to ``root``."""
+    for folder in ("logic_models", "evaluations"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("data"))
+    (root / "monitoring").mkdir()
+    for f in (REPO / "monitoring").glob("*.yml"):
+        shutil.copy(f, root / "monitoring" / f.name)
+    shutil.copytree(REPO / "monitoring" / "sources", root / "monitoring" / "sources")
+    return root
+
+
 @pytest.fixture(scope="session")
 def example_project_ro(tmp_path_factory) -> Path:
     """The example project with its data generated once per session. Do not modify it."""

@@ -7,15 +7,15 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import copy_monitoring_project
+
 from evalkit.monitor.dashboard import publishable_values, write_dashboard
 from evalkit.monitor.keys import KEY_ENV
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_small_counts_are_suppressed_with_secondary_suppression():
@@ -47,12 +47,7 @@ def demo(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv(KEY_ENV, "d" * 40)
     root = tmp_path_factory.mktemp("demo") / "project"
-    for folder in ("logic_models", "evaluations"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("data"))
-    (root / "monitoring").mkdir()
-    for f in (REPO / "monitoring").glob("*.yml"):
-        shutil.copy(f, root / "monitoring" / f.name)
-    shutil.copytree(REPO / "monitoring" / "sources", root / "monitoring" / "sources")
+    copy_monitoring_project(root)
     report = write_demo_extracts(root)
     mon = load_monitoring(root)
     project = load_project(root, check_data=False)

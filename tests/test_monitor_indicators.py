@@ -3,12 +3,11 @@ expressions compile for a second engine (PostgreSQL, Spark)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import ibis
 import pandas as pd
 import pytest
+
+from conftest import copy_monitoring_project
 
 from evalkit.monitor.config import load_monitoring
 from evalkit.monitor.indicators import compute_indicators, expressions, plans
@@ -18,7 +17,6 @@ from evalkit.monitor.profile import needs_profile, profile_expressions
 from evalkit.project import load_project
 from evalkit.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
 
 POLICE = """crime_ref,occurred_at,offence_type,knife_flag,domestic_flag,area,victim_id,victim_age,victim_sex,suspect_id,suspect_age
 C1,2024-01-05 21:30:00,Assault with injury,true,false,A,P1,20,M,S1,19
@@ -68,12 +66,7 @@ def small(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv(KEY_ENV, "h" * 40)
     root = tmp_path_factory.mktemp("small") / "project"
-    for folder in ("logic_models", "evaluations"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("data"))
-    (root / "monitoring").mkdir()
-    for f in (REPO / "monitoring").glob("*.yml"):
-        shutil.copy(f, root / "monitoring" / f.name)
-    shutil.copytree(REPO / "monitoring" / "sources", root / "monitoring" / "sources")
+    copy_monitoring_project(root)
     (root / "monitoring" / "sources" / "wellbeing.yml").write_text(WELLBEING_SOURCE)
     with open(root / "monitoring" / "indicators.yml", "a") as fh:
         fh.write("  - {intervention: sport, indicator: swemwbs, source: wellbeing, date: survey_date, value: swemwbs}\n")

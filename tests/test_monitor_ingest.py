@@ -7,7 +7,6 @@ with SIGKILL while its transaction is open; the store must be as before and stil
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import copy_monitoring_project
+
 from evalkit.errors import DataError, OptionError, SpecError
 from evalkit.monitor import synth
 from evalkit.monitor.config import load_monitoring
@@ -24,19 +25,13 @@ from evalkit.monitor.ingest import HOLD_ENV, ingest
 from evalkit.monitor.keys import KEY_ENV, KEY_FILE_ENV, pseudonym
 from evalkit.store import open_store
 
-REPO = Path(__file__).resolve().parents[1]
 KEY = "k" * 40
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "project"
-    for folder in ("logic_models", "evaluations"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("data"))
-    (root / "monitoring").mkdir()
-    for f in (REPO / "monitoring").glob("*.yml"):
-        shutil.copy(f, root / "monitoring" / f.name)
-    shutil.copytree(REPO / "monitoring" / "sources", root / "monitoring" / "sources")
+    copy_monitoring_project(root)
     monkeypatch.setenv(KEY_ENV, KEY)
     monkeypatch.delenv("EVALKIT_STORE", raising=False)
     return root

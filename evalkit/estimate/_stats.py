@@ -21,6 +21,8 @@ MCNEMAR_EXACT_BELOW = 25
 WILCOXON_EXACT_BELOW = 50
 # a standard deviation below this share of the data's magnitude is floating-point noise
 NO_SPREAD = 1e-10
+# z_crit(0.95) as a literal, for the normal 95% intervals of DiD and external studies
+Z95 = 1.959963984540054
 
 
 def z_crit(level: float) -> float:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 
 from evalkit.estimate import Analysis
+from evalkit.estimate._stats import Z95
 from evalkit.results import EffectSize, Estimate, FlowStage
 from evalkit.spec import model as m
 from evalkit.spec.raw import Direction, Scale
 
-Z95 = 1.959963984540054
 RATIO_KINDS = ("odds_ratio", "risk_ratio", "rate_ratio")
 
 

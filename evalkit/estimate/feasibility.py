@@ -40,6 +40,7 @@ import pandas as pd
 
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
+from evalkit.estimate._stats import t_crit, z_crit
 from evalkit.results import Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import Better, FeasibilityMetric, ProgressionRule, Stage
@@ -67,11 +68,9 @@ NEXT_STEP = {
 
 def wilson(count: int, total: int, level: float = LEVEL) -> tuple[float, float]:
     """Wilson score interval for a proportion (Newcombe 1998, method 3)."""
-    from scipy.stats import norm
-
     if total <= 0:
         raise EstimationError("a proportion needs at least one unit in its denominator")
-    z = float(norm.ppf(0.5 + level / 2))
+    z = z_crit(level)
     p = count / total
     denom = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denom
@@ -386,9 +385,7 @@ def compute_metrics(evaluation: m.Evaluation, frame: pd.DataFrame,
                 ratio = per.to_numpy(dtype=float) / tg.contact_hours
                 mean = float(ratio.mean())
                 if len(ratio) > 1:
-                    from scipy.stats import t
-
-                    half = float(t.ppf(0.5 + LEVEL / 2, len(ratio) - 1) * ratio.std(ddof=1) / math.sqrt(len(ratio)))
+                    half = float(t_crit(len(ratio) - 1, LEVEL) * ratio.std(ddof=1) / math.sqrt(len(ratio)))
                 else:
                     half = float("nan")
                 return Metric(M.dose_hours.value, mean, max(0.0, mean - half), mean + half, float(per.sum()),

@@ -25,11 +25,11 @@ import pandas as pd
 
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
+from evalkit.estimate._stats import t_crit, z_crit
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import CountModel, Direction, Seasonality
 
-Z95 = 1.959963984540054
 # fewer points than this either side of the interruption cannot separate a level from a slope
 MIN_POINTS = 3
 # Bernal et al. advise about a year either side to see seasonality and the trend
@@ -180,11 +180,9 @@ def fit_its(rows: pd.DataFrame, interruption: pd.Period, model: CountModel, seas
 
 def critical_value(info: dict, level: float = 0.95) -> float:
     """t with the residual df for quasi-Poisson and NB (scale estimated), normal for Poisson."""
-    from scipy import stats
-
     if info.get("ci_reference") == "t":
-        return float(stats.t.ppf(0.5 + level / 2, info["df_resid"]))
-    return float(stats.norm.ppf(0.5 + level / 2))
+        return float(t_crit(info["df_resid"], level))
+    return z_crit(level)
 
 
 def _ratio(b: float, se: float, scale: float, crit: float) -> dict:

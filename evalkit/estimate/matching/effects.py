@@ -61,9 +61,11 @@ def wls_cluster(y: np.ndarray, X: np.ndarray, w: np.ndarray, clusters: list | No
 def t_interval(est: float, se: float, df: int, level: float = 0.95) -> tuple[float, float, float]:
     from scipy import stats
 
+    from evalkit.estimate._stats import t_crit
+
     if not np.isfinite(se) or se <= 0:
         return float("nan"), float("nan"), float("nan")
-    q = stats.t.ppf(0.5 + level / 2, df)
+    q = t_crit(df, level)
     p = 2 * stats.t.sf(abs(est / se), df)
     return est - q * se, est + q * se, float(p)
 

@@ -131,16 +131,9 @@ class Store:
     def close(self) -> None:
         self.con.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self) -> contextlib.AbstractContextManager[None]:
         """All of the block or none of it: an error (or a killed process) leaves the store as it was."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+        return _transaction(self.con)
 
     @property
     def version(self) -> int:
@@ -167,6 +160,17 @@ class Store:
         return ibis.duckdb.from_connection(self.con)
 
 
+@contextlib.contextmanager
+def _transaction(con) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def _version(con) -> int:
     exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
                          ).fetchone()[0]
@@ -184,14 +188,9 @@ def migrate(con, path: Path) -> list[int]:
                         f"(expected at most {SCHEMA_VERSION}); upgrade evalkit")
     applied = []
     for version in range(current + 1, SCHEMA_VERSION + 1):
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with _transaction(con):
             con.execute(MIGRATIONS[version])
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version])
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
         applied.append(version)
     return applied
 

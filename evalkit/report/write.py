@@ -108,6 +108,22 @@ def build_context(evaluation, *, threshold: int = DEFAULT_THRESHOLD, portfolio: 
 # the .qmd
 
 
+# Quarto's per-format options: the report is rendered to HTML and to PDF (Typst)
+_REPORT_FORMATS = "format:\n  html:\n    toc: true\n    embed-resources: true\n  typst:\n    toc: true\n"
+
+
+def _front_matter(title: str, subtitle: str | None = None, formats: str = "") -> str:
+    """The YAML header of every document evalkit writes: code hidden, run by Python."""
+    sub = f"subtitle: {_yaml_str(subtitle)}\n" if subtitle is not None else ""
+    return (f"---\ntitle: {_yaml_str(title)}\n{sub}lang: en-GB\ntoc: true\n{formats}"
+            "execute:\n  echo: false\n  warning: false\njupyter: python3\n---\n\n")
+
+
+def _load_chunk(module: str, alias: str, names: str) -> str:
+    """The hidden first chunk: what the document's other chunks read (``names = alias.load()``)."""
+    return f"```{{python}}\n#| include: false\nfrom evalkit.report import {module} as {alias}\n{names} = {alias}.load()\n```\n"
+
+
 def _chunk(call: str, label: str | None = None, cap: str | None = None) -> str:
     opts = "#| output: asis\n"
     if label:
@@ -124,31 +140,10 @@ def report_qmd(results: ResultSet, context: Mapping) -> str:
     sec = results.sections or {}
     iv = context.get("intervention") or {}
     subtitle = f"{iv.get('name') or results.intervention}: evaluation report"
-    parts = [f"""---
-title: {_yaml_str(results.title)}
-subtitle: {_yaml_str(subtitle)}
-lang: en-GB
-toc: true
-format:
-  html:
-    toc: true
-    embed-resources: true
-  typst:
-    toc: true
-execute:
-  echo: false
-  warning: false
-jupyter: python3
----
-
-<!-- Written by `evalkit report` from results.json and context.json; edit the code, not the numbers. -->
-
-```{{python}}
-#| include: false
-from evalkit.report import sections as S
-R, C = S.load()
-```
-
+    parts = [_front_matter(results.title, subtitle, _REPORT_FORMATS)
+             + "<!-- Written by `evalkit report` from results.json and context.json; edit the code, not the numbers. -->\n\n"
+             + _load_chunk("sections", "S", "R, C")
+             + f"""
 ## Summary {{#sec-summary}}
 
 {_chunk("S.summary(R, C)")}
@@ -205,22 +200,7 @@ def write_report(results_path: Path, evaluation, *, threshold: int = DEFAULT_THR
 
 
 def index_qmd(title: str = "Evaluations and the evidence portfolio") -> str:
-    return f"""---
-title: {_yaml_str(title)}
-lang: en-GB
-toc: true
-execute:
-  echo: false
-  warning: false
-jupyter: python3
----
-
-```{{python}}
-#| include: false
-from evalkit.report import portfolio as P
-I, F = P.load()
-```
-
+    return _front_matter(title) + _load_chunk("portfolio", "P", "I, F") + f"""
 ## Interventions by evidence level {{#sec-portfolio}}
 
 {_chunk("P.portfolio_table(I, F)")}

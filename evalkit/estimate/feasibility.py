@@ -41,6 +41,7 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate._stats import t_crit, z_crit
+from evalkit.estimate.pre_post import _lines
 from evalkit.results import Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import Better, FeasibilityMetric, ProgressionRule, Stage
@@ -148,7 +149,7 @@ def _flag(frame: pd.DataFrame, column: str, label: str) -> pd.Series:
     values = pd.to_numeric(raw, errors="coerce")
     bad = (raw.notna() & values.isna()) | (values.notna() & ~values.isin([0, 1]))
     if bad.any():
-        lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:3])
+        lines = _lines(bad)
         raise DataError(f"{label}: column '{column}' is not 0/1 at line(s) {lines} "
                         f"(found {', '.join(repr(v) for v in raw[bad].tolist()[:3])}; expected 0, 1 or empty)")
     return values.map({1.0: True, 0.0: False}).astype("boolean")
@@ -159,7 +160,7 @@ def _dates(series: pd.Series, label: str, column: str) -> pd.Series:
     parsed = pd.to_datetime(text, errors="coerce", format="mixed")
     bad = text.notna() & parsed.isna()
     if bad.any():
-        lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:3])
+        lines = _lines(bad)
         raise DataError(f"{label}: column '{column}' has values that are not dates at line(s) {lines} "
                         f"(found {', '.join(repr(v) for v in series[bad].tolist()[:3])}; expected dates such as 2024-09-30)")
     return parsed
@@ -195,12 +196,12 @@ def read_sessions(evaluation: m.Evaluation, ids: pd.Series) -> pd.DataFrame | No
                         "date": _dates(frame[spec.date], label, spec.date)})
     missing = out["date"].isna() | out["id"].isna()
     if missing.any():
-        lines = ", ".join(str(i + 2) for i in np.flatnonzero(missing.to_numpy())[:3])
+        lines = _lines(missing)
         raise DataError(f"{label}: session rows without a case id or date at line(s) {lines} "
                         f"(expected both '{spec.id}' and '{spec.date}' on every row)")
     unknown = ~out["id"].isin(set(ids.astype("string")))
     if unknown.any():
-        lines = ", ".join(str(i + 2) for i in np.flatnonzero(unknown.to_numpy())[:3])
+        lines = _lines(unknown)
         raise DataError(f"{label}: {int(unknown.sum())} session row(s) name a case that is not in "
                         f"{evaluation.data.path_as_written}, at line(s) {lines} (expected every '{spec.id}' "
                         f"to be a '{evaluation.data.id}' of the case file)")
@@ -209,7 +210,7 @@ def read_sessions(evaluation: m.Evaluation, ids: pd.Series) -> pd.DataFrame | No
         hours = pd.to_numeric(frame[spec.hours], errors="coerce")
         bad = (frame[spec.hours].notna() & hours.isna()) | (hours < 0)
         if bad.any():
-            lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:3])
+            lines = _lines(bad)
             raise DataError(f"{label}: column '{spec.hours}' holds values that are not hours >= 0 at line(s) {lines}")
         out["hours"] = hours.where(out["attended"], 0.0).fillna(0.0)
     if spec.fidelity:
@@ -225,7 +226,7 @@ def _read_cases(evaluation: m.Evaluation, frame: pd.DataFrame) -> tuple[_Cases, 
     ids = frame[evaluation.data.id].astype("string")
     referral = _dates(frame[cols.referral_date], label, cols.referral_date)
     if referral.isna().any():
-        lines = ", ".join(str(i + 2) for i in np.flatnonzero(referral.isna().to_numpy())[:3])
+        lines = _lines(referral.isna())
         raise DataError(f"{label}: column '{cols.referral_date}' is empty at line(s) {lines} "
                         "(expected a referral date on every case)")
     referred = pd.Series(True, index=frame.index)
@@ -247,7 +248,7 @@ def _read_cases(evaluation: m.Evaluation, frame: pd.DataFrame) -> tuple[_Cases, 
     if first_contact is not None:
         early = first_contact < referral
         if early.any():
-            lines = ", ".join(str(i + 2) for i in np.flatnonzero(early.fillna(False).to_numpy())[:3])
+            lines = _lines(early.fillna(False))
             raise DataError(f"{label}: first contact is dated before referral at line(s) {lines} "
                             f"(column '{cols.first_contact}' vs '{cols.referral_date}'; expected contact on or after referral)")
     return _Cases(referred, flags["eligible"], flags["consented"], flags["started"], flags["completed"],
@@ -346,7 +347,7 @@ def compute_metrics(evaluation: m.Evaluation, frame: pd.DataFrame,
         referral_by_id = pd.Series(cases.referral.to_numpy(), index=cases.ids.to_numpy())
         early = sessions["date"] < sessions["id"].map(referral_by_id)
         if early.any():
-            lines = ", ".join(str(i + 2) for i in np.flatnonzero(early.to_numpy())[:3])
+            lines = _lines(early)
             raise DataError(f"{fz.sessions.path}: {int(early.sum())} session(s) dated before the case's referral, "
                             f"at line(s) {lines} (column '{fz.sessions.date}' vs '{cols.referral_date}' in {label}; "
                             "expected sessions on or after referral)")

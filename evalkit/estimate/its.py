@@ -26,6 +26,7 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate._stats import t_crit, z_crit
+from evalkit.estimate.pre_post import _lines
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import CountModel, Direction, Seasonality
@@ -67,9 +68,8 @@ def prepare_series(evaluation: m.Evaluation, frame: pd.DataFrame, column: str, i
     count = pd.to_numeric(frame[column], errors="coerce")
     pop = pd.to_numeric(frame[spec.population], errors="coerce")
     if pop.isna().any():
-        where = np.flatnonzero(pop.isna().to_numpy())
         raise DataError(f"population column '{spec.population}' is missing in {int(pop.isna().sum())} row(s) "
-                        f"(lines {', '.join(str(i + 2) for i in where[:3])} of the data, counting the header as 1); "
+                        f"(lines {_lines(pop.isna())} of the data, counting the header as 1); "
                         "expected a population for every month: it is the denominator of every rate")
     if (pop <= 0).any():
         raise DataError(f"population column '{spec.population}' holds values <= 0: found "

@@ -62,6 +62,11 @@ def _rows(mask: np.ndarray) -> str:
     return f"data row{'s' if pos.size > 1 else ''} {shown}{more}"
 
 
+def _lines(mask) -> str:
+    """The first three file line numbers of ``mask``'s rows, counting the header as line 1."""
+    return ", ".join(str(i + 2) for i in np.flatnonzero(np.asarray(mask, dtype=bool))[:3])
+
+
 def _numeric_column(frame: pd.DataFrame, column: str, ind: m.Indicator, timepoint: str) -> np.ndarray:
     where = f"column '{column}' ({ind.id}, {timepoint})"
     if column not in frame.columns:

@@ -120,6 +120,24 @@ def measure_of(indicator_type: str) -> str:
             "score": "mean"}[indicator_type]
 
 
+def declares(src: Source, breakdown: str) -> bool:
+    """Whether ``src`` has the column for ``breakdown`` (age bands come from its age column)."""
+    return (breakdown if breakdown != "age_band" else "age") in src.breakdowns
+
+
+def breakdowns_of(plan: Plan) -> list[str]:
+    """The breakdowns an indicator is shown by: as listed, else every one its source declares."""
+    return plan.definition.breakdowns or [b for b in ("area", "age_band", "sex") if declares(plan.source, b)]
+
+
+def rows_of(src: Source, monitoring: Monitoring) -> ir.Table:
+    """The source's table, classified by the serious violence mapping when it is the mapped source."""
+    t = source_table(src)
+    if monitoring.mapping is not None and src.id == monitoring.mapping.source:
+        t = classify_police(t, monitoring.mapping, src)
+    return t
+
+
 def grouped(plan: Plan, t: ir.Table, period_kind: str, breakdown: str, bands: list[int]) -> ir.Table:
     """The indicator per period and breakdown group: period, group, numerator, denominator, value."""
     d, src = plan.definition, plan.source
@@ -175,20 +193,14 @@ def with_rates(values: ir.Table, pops: ir.Table, rate_per: int) -> ir.Table:
 
 def expressions(plan: Plan, monitoring: Monitoring, period_kind: str) -> ir.Table:
     """The whole indicator (every breakdown) as ONE backend-portable expression."""
-    src = plan.source
-    t = source_table(src)
-    if monitoring.mapping is not None and src.id == monitoring.mapping.source:
-        t = classify_police(t, monitoring.mapping, src)
+    t = rows_of(plan.source, monitoring)
     bands = monitoring.settings.age_bands
-    wanted = plan.definition.breakdowns or [b for b in ("area", "age_band", "sex")
-                                            if (b if b != "age_band" else "age") in src.breakdowns]
     parts = []
     pop_src = monitoring.sources.get(monitoring.settings.population_source)
     rate_per = plan.indicator.rate_per if plan.measure == "count" else None
-    for breakdown in ("all", *wanted):
+    for breakdown in ("all", *breakdowns_of(plan)):
         part = grouped(plan, t, period_kind, breakdown, bands)
-        if rate_per and pop_src is not None and (breakdown == "all" or
-                                                 (breakdown if breakdown != "age_band" else "age") in pop_src.breakdowns):
+        if rate_per and pop_src is not None and (breakdown == "all" or declares(pop_src, breakdown)):
             part = with_rates(part, populations(pop_src, breakdown), rate_per)
         else:
             part = part.mutate(population=ibis.null("float64"), rate=ibis.null("float64"))
@@ -217,10 +229,7 @@ def plans(monitoring: Monitoring, project) -> list[Plan]:
             continue
         src = monitoring.sources[d.source]
         measure = measure_of(ind.type.value)
-        t = source_table(src)
-        if monitoring.mapping is not None and src.id == monitoring.mapping.source:
-            t = classify_police(t, monitoring.mapping, src)
-        if d.date not in t.columns:
+        if d.date not in rows_of(src, monitoring).columns:
             problems.append(Problem(file, None, where + ".date", f"not a column of source {src.id}", repr(d.date),
                                     f"one of {', '.join(src.columns)}"))
         if measure == "proportion" and not d.success:
@@ -230,7 +239,7 @@ def plans(monitoring: Monitoring, project) -> list[Plan]:
             problems.append(Problem(file, None, where + ".value", "score indicator needs the column to average",
                                     "nothing", "value: <column>"))
         for b in d.breakdowns or []:
-            if (b if b != "age_band" else "age") not in src.breakdowns:
+            if not declares(src, b):
                 problems.append(Problem(file, None, where + ".breakdowns", f"source {src.id} declares no {b} column",
                                         b, f"one of {', '.join(src.breakdowns) or '(none)'}"))
         out.append(Plan(d, ind, lm.name, src, measure))
@@ -326,18 +335,13 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     for plan in plans(monitoring, project):
         if _missing_tables(store, [plan.source.table]):
             continue
-        src = plan.source
-        t = source_table(src)
-        if monitoring.mapping is not None and src.id == monitoring.mapping.source:
-            t = classify_police(t, monitoring.mapping, src)
-        wanted = plan.definition.breakdowns or [b for b in ("area", "age_band", "sex")
-                                                if (b if b != "age_band" else "age") in src.breakdowns]
-        periods = loaded_periods(store, src, period_kind)
+        t = rows_of(plan.source, monitoring)
+        periods = loaded_periods(store, plan.source, period_kind)
         rate_per = plan.indicator.rate_per if plan.measure == "count" else None
-        for breakdown in ("all", *wanted):
+        target, amber = period_target(plan.indicator, period_kind)
+        for breakdown in ("all", *breakdowns_of(plan)):
             part = backend.execute(grouped(plan, t, period_kind, breakdown, monitoring.settings.age_bands))
-            pop_ok = rate_per and have_pop and (breakdown == "all" or
-                                                (breakdown if breakdown != "age_band" else "age") in pop_src.breakdowns)
+            pop_ok = rate_per and have_pop and (breakdown == "all" or declares(pop_src, breakdown))
             if pop_ok and breakdown not in pop_groups:
                 pops = populations(pop_src, breakdown)
                 pop_groups[breakdown] = sorted(backend.execute(pops.select("group").distinct())["group"])
@@ -349,16 +353,13 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
                 part = backend.execute(with_rates(values, populations(pop_src, breakdown), rate_per))
             else:
                 part = part.assign(population=float("nan"), rate=float("nan"))
-            frames.append(part.assign(breakdown=breakdown, intervention=plan.definition.intervention,
-                                      indicator=plan.definition.indicator, period_kind=period_kind,
-                                      measure=plan.measure, rate_per=plan.indicator.rate_per))
-        target, amber = period_target(plan.indicator, period_kind)
-        last = [f for f in frames if len(f) and f["indicator"].iat[0] == plan.definition.indicator
-                and f["intervention"].iat[0] == plan.definition.intervention]
-        for f in last:
-            f["target"] = target
-            f["amber"] = amber
-            f["rag"] = rag(f["value"], target, amber, plan.indicator.good_when_higher)
+            part = part.assign(breakdown=breakdown, intervention=plan.definition.intervention,
+                               indicator=plan.definition.indicator, period_kind=period_kind,
+                               measure=plan.measure, rate_per=plan.indicator.rate_per)
+            part["target"] = target
+            part["amber"] = amber
+            part["rag"] = rag(part["value"], target, amber, plan.indicator.good_when_higher)
+            frames.append(part)
     columns = ["intervention", "indicator", "period_kind", "period", "breakdown", "group", "measure", "value",
                "numerator", "denominator", "population", "rate", "rate_per", "target", "amber", "rag"]
     frames = [f.reindex(columns=columns).astype({"target": "float64", "amber": "float64", "rag": "object"})
@@ -375,10 +376,3 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
             store.con.execute("INSERT INTO indicator_values BY NAME SELECT * FROM _values")
             store.con.unregister("_values")
     return out
-
-
-def _without_population(monitoring: Monitoring) -> Monitoring:
-    from dataclasses import replace
-
-    sources = {k: v for k, v in monitoring.sources.items() if k != monitoring.settings.population_source}
-    return replace(monitoring, sources=sources)

@@ -1,8 +1,8 @@
 """Write a report's Quarto source from an evaluation's results, and render it.
 
-``write_report(evaluation, folder)`` writes ``folder/context.json`` (labels and logic model
-from the project's YAML, the disclosure threshold, the programme's rating when the evidence
-portfolio exists) and ``folder/index.qmd``, whose code chunks read ``results.json`` and
+``write_report(results_path, evaluation)`` writes ``context.json`` beside the results (labels and
+logic model from the project's YAML, the disclosure threshold, the programme's rating when the
+evidence portfolio exists) and ``index.qmd``, whose code chunks read ``results.json`` and
 ``context.json`` at render time: no number is written into the ``.qmd`` itself.
 ``build_reports`` does that for many evaluations, renders each (HTML, optionally PDF), runs the
 disclosure check on every rendered file, and writes the portfolio page and index
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
+from evalkit.evidence.portfolio import PORTFOLIO_SCHEMA  # its writer (`evalkit compare`)
 from evalkit.report.disclosure import DEFAULT_THRESHOLD, Policy, check_rendered
 from evalkit.report.figures import md_text
 from evalkit.results import ResultSet
 
 PORTFOLIO_FILE = "portfolio.json"
-PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"  # evalkit.evidence.portfolio writes it (`evalkit compare`)
 
 
 def _yaml_str(text: str) -> str:
@@ -185,8 +185,11 @@ def write_report(results_path: Path, evaluation, *, threshold: int = DEFAULT_THR
                  portfolio: Mapping | None = None) -> Path:
     """Write ``context.json`` and ``index.qmd`` beside ``results_path``; return the ``.qmd``."""
     results_path = Path(results_path)
-    folder = results_path.parent
-    results = ResultSet.read(results_path)
+    return _write_report(ResultSet.read(results_path), results_path.parent, evaluation, threshold=threshold,
+                         portfolio=portfolio)
+
+
+def _write_report(results: ResultSet, folder: Path, evaluation, *, threshold: int, portfolio: Mapping | None) -> Path:
     context = build_context(evaluation, threshold=threshold, portfolio=portfolio)
     (folder / "context.json").write_text(json.dumps(context, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
                                          encoding="utf-8")
@@ -232,12 +235,15 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, threshol
     policy = Policy(threshold=threshold)
     built: list[Built] = []
     failed: list[str] = []
+    read: dict[Path, ResultSet] = {}  # each results.json is parsed once; the index listing reuses it
     for evaluation in evaluations:
-        results_path = reports_dir / evaluation.id / "results.json"
+        folder = reports_dir / evaluation.id
+        results_path = folder / "results.json"
         if not results_path.exists():
             raise EvalkitError(f"{evaluation.id}: no results at {results_path}; run `evalkit run {evaluation.id}` first")
         start = time.perf_counter()
-        qmd = write_report(results_path, evaluation, threshold=threshold, portfolio=portfolio)
+        read[folder] = ResultSet.read(results_path)
+        qmd = _write_report(read[folder], folder, evaluation, threshold=threshold, portfolio=portfolio)
         b = Built(evaluation.id, qmd)
         if render:
             try:
@@ -255,10 +261,12 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, threshol
     if index:
         listing = []
         for folder in sorted(p.parent for p in reports_dir.glob("*/index.qmd")):
-            try:
-                r = ResultSet.read(folder / "results.json")
-            except (OSError, EvalkitError, ValueError, KeyError):
-                continue
+            r = read.get(folder)
+            if r is None:
+                try:
+                    r = ResultSet.read(folder / "results.json")
+                except (OSError, EvalkitError, ValueError, KeyError):
+                    continue
             listing.append({"id": r.evaluation, "title": r.title, "intervention": r.intervention,
                             "design": r.design, "href": f"{folder.name}/index.html",
                             "pdf": f"{folder.name}/index.pdf" if (folder / "index.pdf").exists() else None})

@@ -128,6 +128,20 @@ def rosenbaum_p(diffs, gamma: float) -> dict:
     return {"gamma": gamma, "statistic": t, "p_upper": out["upper"], "p_lower": out["lower"]}
 
 
+def _gamma_critical(p_upper, p1: float, alpha: float, steps: int) -> float:
+    """Γ*: the smallest Γ at which ``p_upper(Γ)`` reaches ``alpha`` (1 when ``p1``, its value at
+    Γ = 1, already does). The upper p-value rises with Γ: double until it does, then bisect."""
+    if not p1 < alpha:
+        return 1.0  # not significant even without hidden bias
+    lo, hi = 1.0, 2.0
+    while p_upper(hi) < alpha and hi < 1e4:
+        lo, hi = hi, hi * 2
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if p_upper(mid) < alpha else (lo, mid)
+    return hi
+
+
 def pair_differences(treated, control) -> np.ndarray:
     """Treated minus control outcome for each matched pair (the input of the bounds below)."""
     t, c = np.asarray(treated, dtype=float), np.asarray(control, dtype=float)
@@ -151,16 +165,7 @@ def rosenbaum_bounds(diffs, alpha: float = 0.05, increase: bool = True,
     d = d if increase else -d
     table = [rosenbaum_p(d, g) for g in gammas]
     p1 = rosenbaum_p(d, 1.0)["p_upper"]
-    if not p1 < alpha:
-        gamma_star = 1.0  # not significant even without hidden bias
-    else:
-        lo, hi = 1.0, 2.0
-        while rosenbaum_p(d, hi)["p_upper"] < alpha and hi < 1e4:
-            lo, hi = hi, hi * 2
-        for _ in range(60):  # the upper p-value rises with Γ: bisection
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if rosenbaum_p(d, mid)["p_upper"] < alpha else (lo, mid)
-        gamma_star = hi
+    gamma_star = _gamma_critical(lambda g: rosenbaum_p(d, g)["p_upper"], p1, alpha, steps=60)
     return {"pairs": int(len(d)), "nonzero_pairs": int(np.sum(d != 0)), "alpha": alpha,
             "direction": "treated higher" if increase else "treated lower", "gamma_critical": gamma_star,
             "p_value_gamma_1": p1, "table": table, "test": "Wilcoxon signed-rank, normal approximation",
@@ -296,16 +301,7 @@ def rosenbaum_bounds_sets(outcome, treated, sets, alpha: float = 0.05, increase:
     p_at = lambda g: rosenbaum_sets_p(scores, where, g, binary)["p_upper"]  # noqa: E731
     table = [rosenbaum_sets_p(scores, where, g, binary) for g in gammas]
     p1 = p_at(1.0)
-    if not p1 < alpha:
-        gamma_star = 1.0
-    else:
-        lo, hi = 1.0, 2.0
-        while p_at(hi) < alpha and hi < 1e4:
-            lo, hi = hi, hi * 2
-        for _ in range(50):  # the upper p-value rises with Γ: bisection
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if p_at(mid) < alpha else (lo, mid)
-        gamma_star = hi
+    gamma_star = _gamma_critical(p_at, p1, alpha, steps=50)
     sizes: dict[int, int] = {}
     for y in ys:
         sizes[len(y) - 1] = sizes.get(len(y) - 1, 0) + 1

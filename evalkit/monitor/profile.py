@@ -59,17 +59,33 @@ def profile_expressions(monitoring: Monitoring, start, stop) -> dict:
     return out
 
 
-def needs_profile(store, monitoring: Monitoring, months: int | None = 12) -> dict:
-    """The profile of the last ``months`` loaded months as small frames; empty dict without police data."""
+def _window(store, monitoring: Monitoring, months: int | None):
+    """(start, stop) of the last ``months`` loaded months of police data, the mapping in the store; None without."""
     src = monitoring.sources.get(monitoring.settings.police_source)
     if src is None or monitoring.mapping is None or not store.has_table(src.table):
-        return {}
+        return None
     from evalkit.monitor.indicators import refresh_mapping
 
     refresh_mapping(store, monitoring.mapping)
     start, stop = _last_months(store, src, months)
-    if start is None:
+    return None if start is None else (start, stop)
+
+
+def unmapped_offences(store, monitoring: Monitoring, months: int | None = None) -> pd.DataFrame:
+    """The profile's ``unmapped`` frame alone (offence_type, n); empty without police data."""
+    window = _window(store, monitoring, months)
+    if window is None:
+        return pd.DataFrame(columns=["offence_type", "n"])
+    start, stop = window
+    return store.ibis().execute(profile_expressions(monitoring, start.to_pydatetime(), stop.to_pydatetime())["unmapped"])
+
+
+def needs_profile(store, monitoring: Monitoring, months: int | None = 12) -> dict:
+    """The profile of the last ``months`` loaded months as small frames; empty dict without police data."""
+    window = _window(store, monitoring, months)
+    if window is None:
         return {}
+    start, stop = window
     backend = store.ibis()
     frames = {name: backend.execute(expr) for name, expr in
               profile_expressions(monitoring, start.to_pydatetime(), stop.to_pydatetime()).items()}

@@ -105,7 +105,7 @@ def source_statuses(store, monitoring: Monitoring, as_of: dt.date | None = None)
 def status(store, monitoring: Monitoring, project, as_of: dt.date | None = None, values: pd.DataFrame | None = None
            ) -> Status:
     from evalkit.monitor.indicators import compute_indicators
-    from evalkit.monitor.profile import needs_profile
+    from evalkit.monitor.profile import unmapped_offences
 
     sources, shown = source_statuses(store, monitoring, as_of)
     if values is None:
@@ -113,6 +113,4 @@ def status(store, monitoring: Monitoring, project, as_of: dt.date | None = None,
     overall = values[(values.breakdown == "all") & values.rag.notna()]
     latest = overall.sort_values("period").groupby(["intervention", "indicator"]).tail(1)
     off = latest[latest.rag.isin(["red", "amber"])].sort_values(["intervention", "indicator"], ignore_index=True)
-    profile = needs_profile(store, monitoring, months=None)
-    unmapped = profile.get("unmapped", pd.DataFrame(columns=["offence_type", "n"]))
-    return Status(str(store.path), store.version, shown, sources, off, unmapped)
+    return Status(str(store.path), store.version, shown, sources, off, unmapped_offences(store, monitoring))

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 
 from evalkit.estimate import Analysis
+from evalkit.estimate._stats import hedges_correction
 from evalkit.estimate.matching.core import MatchResult, match
 from evalkit.estimate.matching.effects import adjusted_design, t_interval, wls_cluster
+from evalkit.estimate.pre_post import _good
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
-from evalkit.spec.raw import Direction, IndicatorType, Matching
+from evalkit.spec.raw import IndicatorType, Matching
 
 __all__ = ["analyse", "match", "effect", "matched_data", "MatchResult"]
 
@@ -95,13 +97,6 @@ def _outcomes(evaluation) -> list[tuple]:
     return out
 
 
-def _good(ind, value: float, ratio: bool = False) -> bool | None:
-    centre = 1.0 if ratio else 0.0
-    if value == centre or not np.isfinite(value):
-        return None
-    return (value > centre) == (ind.direction is Direction.increase)
-
-
 def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
     opt = evaluation.matching or Matching()
     d = evaluation.data
@@ -143,7 +138,7 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
             pooled = np.sqrt((eff["sd_treated"] ** 2 + eff["sd_comparison"] ** 2) / 2)
             if pooled > 0:
                 n_ = eff["n"]
-                j = 1 - 3 / (4 * n_ - 9) if n_ > 3 else 1.0
+                j = float(hedges_correction(n_ - 2)) if n_ > 3 else 1.0
                 es = EffectSize("hedges_g", j * eff["estimate"] / pooled)
         details = {k: eff[k] for k in ("df", "n_rows", "clusters", "missing_outcome", "mean_treated",
                                        "mean_comparison", "sd_treated", "sd_comparison")}
@@ -152,7 +147,7 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
             indicator=ind.id, design=DESIGN, estimand=estimand, timepoints=(tp_name,), n=eff["n"],
             estimate=eff["estimate"], std_error=eff["std_error"], ci_low=eff["ci_low"], ci_high=eff["ci_high"],
             p_value=eff["p_value"], method=eff["method"], units=units,
-            direction_good=_good(ind, eff["estimate"]), effect_size=es, primary=is_primary,
+            direction_good=_good(eff["estimate"], ind), effect_size=es, primary=is_primary,
             comparison="treated vs matched comparison" if opt.method.value != "ipw" else "treated vs weighted comparison",
             n_treated=eff["n_treated"], n_comparison=eff["n_comparison"], details=details))
         primary_done = primary_done or is_primary
@@ -166,7 +161,7 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
                 indicator=ind.id, design=DESIGN, estimand="risk_ratio", timepoints=(tp_name,), n=eff["n"],
                 estimate=rr["estimate"], std_error=rr["std_error_log"], ci_low=rr["ci_low"], ci_high=rr["ci_high"],
                 p_value=rr["p_value"], method=rr["method"], units="ratio (SE on the log scale)",
-                direction_good=_good(ind, rr["estimate"], ratio=True), comparison="treated vs matched comparison",
+                direction_good=_good(rr["estimate"], ind, 1.0), comparison="treated vs matched comparison",
                 n_treated=eff["n_treated"], n_comparison=eff["n_comparison"],
                 details={"mean_treated": eff["mean_treated"], "mean_comparison": eff["mean_comparison"]}))
         if base is not None:
@@ -177,7 +172,7 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
                 estimate=did["estimate"], std_error=did["std_error"], ci_low=did["ci_low"], ci_high=did["ci_high"],
                 p_value=did["p_value"], method="matched difference-in-differences: " + did["method"].replace(
                     "WLS of the outcome", f"WLS of the change {base} -> {col}"),
-                units=units.replace(" (risk difference)", " points"), direction_good=_good(ind, did["estimate"]),
+                units=units.replace(" (risk difference)", " points"), direction_good=_good(did["estimate"], ind),
                 comparison="change among treated vs change among matched comparison",
                 n_treated=did["n_treated"], n_comparison=did["n_comparison"],
                 details={"df": did["df"], "clusters": did["clusters"], "missing_outcome": did["missing_outcome"],

@@ -59,6 +59,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.report import figures
+from evalkit.report.figures import md_text
 
 __all__ = ["RenderError", "render_html", "render_pdf", "execute_qmd", "quarto_available", "output_format", "raw_block"]
 
@@ -178,14 +180,19 @@ def _parse_options(body: str, head: str) -> tuple[dict, str]:
     return opts, "".join(lines)
 
 
+def _ticks(text: str) -> str:
+    """A code fence longer than any run of backticks inside ``text`` (at least three)."""
+    return "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+
+
 def _fence(text: str, cls: str = "") -> str:
-    ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    ticks = _ticks(text)
     return f"{ticks}{' ' + cls if cls else ''}\n{text.rstrip()}\n{ticks}\n"
 
 
 def raw_block(content: str, fmt: str = "html") -> str:
     """Markdown for a raw block passed through to one output format only."""
-    ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", content)), default=0) + 1)
+    ticks = _ticks(content)
     return f"\n{ticks}{{={fmt}}}\n{content}\n{ticks}\n"
 
 
@@ -207,8 +214,6 @@ class _Session:
 
     def show(self, value: Any) -> str:
         """Markdown for one displayed value."""
-        from evalkit.report import figures
-
         mod = type(value).__module__
         if mod.startswith("plotly"):
             return figures.figure_markdown(value, to=self.to, asset_dir=self.workdir)
@@ -268,7 +273,7 @@ class _Session:
             number = f"{word} {self.counts[kind]}"
             self.labels[label] = number
             cap = o.get(f"{kind}-cap")
-            caption = f"{number}: {_md_escape(str(cap))}" if cap else number
+            caption = f"{number}: {md_text(str(cap))}" if cap else number
             cap_md = f"\n::: {{.ek-caption}}\n{caption}\n:::\n"
             inner = f"{cap_md}\n{body}\n" if kind == "tbl" else f"\n{body}\n{cap_md}"
             return f"\n:::: {{#{label} .ek-{kind}}}\n{inner}\n::::\n"
@@ -279,12 +284,7 @@ class _Session:
             value = eval(expr, self.ns)
         except Exception as exc:
             raise RenderError(f"{where}: inline code `{expr}` failed: {type(exc).__name__}: {exc}") from exc
-        return _md_escape(str(value))
-
-
-def _md_escape(text: str) -> str:
-    """Text that Pandoc's Markdown reader shows literally (no emphasis, links, HTML)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~^$@\"'&:])", r"\\\1", text).replace("\n", " ")
+        return md_text(str(value))
 
 
 def _mermaid(source: str, to: str, workdir: Path, n: int) -> str:
@@ -294,7 +294,7 @@ def _mermaid(source: str, to: str, workdir: Path, n: int) -> str:
         svg = mermaid_to_svg(source)
     except MermaidUnsupported as exc:
         return ("\n::: {.ek-diagram-fallback}\n**Diagram shown as text** (drawn by Quarto with Mermaid; this "
-                f"offline rendering cannot draw it: {_md_escape(str(exc))})\n\n" + _fence(source, "mermaid") + ":::\n")
+                f"offline rendering cannot draw it: {md_text(str(exc))})\n\n" + _fence(source, "mermaid") + ":::\n")
     if to == "html":
         return raw_block(f'<figure class="ek-diagram">{svg}</figure>')
     path = workdir / f"diagram-{n}.svg"
@@ -320,8 +320,6 @@ def execute_qmd(qmd_path: Path, *, to: str = "html", workdir: Path | None = None
         text = text[m.end():]
     execute = meta.get("execute") if isinstance(meta.get("execute"), dict) else {}
     workdir = Path(workdir or tempfile.mkdtemp(prefix="evalkit-render-"))
-    from evalkit.report import figures
-
     figures.reset_document()
     names = (FORMAT_ENV, "EVALKIT_ASSET_DIR", "EVALKIT_PLOTLY_JS")
     previous = tuple(os.environ.get(n) for n in names)
@@ -332,7 +330,7 @@ def execute_qmd(qmd_path: Path, *, to: str = "html", workdir: Path | None = None
         session = _Session(qmd_path, to, workdir, execute)
         out, pos, n_diagrams = [], 0, 0
         for chunk in _CHUNK.finditer(text):
-            line = text.count("\n", 0, chunk.start()) + 1 + (text[:0].count("\n"))
+            line = text.count("\n", 0, chunk.start()) + 1
             where = f"{qmd_path.name}, chunk at line {line + _front_lines(m)}"
             out.append(_inline_all(session, text[pos:chunk.start()], where))
             lang = chunk.group("lang").lower()

@@ -235,8 +235,8 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
         rate_per = ind.rate_per or 100_000
         n_areas = int(rows["area"].nunique())
         # rates: the whole series (all areas) at the interruption and at the end, per year
-        tot = rows.assign(fitted=fit["fitted"], counterfactual=fit["counterfactual"]).groupby("month")[
-            ["count", "population", "fitted", "counterfactual"]].sum()
+        table = rows.assign(fitted=fit["fitted"], counterfactual=fit["counterfactual"])
+        tot = table.groupby("month")[["count", "population", "fitted", "counterfactual"]].sum()
         per = lambda v, p: float(12 * v / p * rate_per)  # noqa: E731  monthly count -> yearly rate
         at_k, end = tot.loc[interruption], tot.iloc[-1]
         rates = {"rate_per": rate_per, "rates_are": f"per {rate_per:,} population per year",
@@ -273,8 +273,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                 **common, estimand=name, estimate=r["estimate"], std_error=r["std_error_log"], ci_low=r["ci_low"],
                 ci_high=r["ci_high"], p_value=p, units=units, direction_good=good,
                 effect_size=EffectSize("rate_ratio", r["estimate"], r["ci_low"], r["ci_high"]), details=details))
-        table = rows.assign(fitted=fit["fitted"], counterfactual=fit["counterfactual"])
-        total = table.groupby("month", as_index=False)[["count", "population", "fitted", "counterfactual"]].sum()
+        total = tot.reset_index()
         total["area"] = "all"
         out = []
         for part in ([total] + ([table] if n_areas > 1 else [])):

@@ -86,10 +86,11 @@ def test_evidence_words_map_one_to_one():
 def test_harmful_results_show_as_worsened_in_the_portfolio_forest(monkeypatch):
     import evalkit.plots.forest as forest
     from evalkit.report import portfolio as P
+    from evalkit.report import sections as S
 
     seen = []
     monkeypatch.setattr(forest, "plotly_forest", lambda rows, **kw: seen.extend(rows))
-    monkeypatch.setattr(P, "emit", lambda make, _static: make() or "")
+    monkeypatch.setattr(S, "emit", lambda make, _static: make() or "")  # the forest figures are drawn in sections
     rows = [{"evaluation": "t", "label": label, "primary": True, "estimand": "att", "estimate": 0.2, "ci_low": 0.1,
              "ci_high": 0.3, "verdict": verdict}
             for label, verdict in (("a", "harmful"), ("b", "positive"), ("c", "null"), ("d", "unknown"))]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from evalkit.report import wording as w
 from evalkit.report.disclosure import guard_path, policy_from
-from evalkit.report.figures import _to, emit, md_text
+from evalkit.report.figures import _to, md_text
 from evalkit.report.tables import cnt, num, table, txt
 from evalkit.report.write import PORTFOLIO_FILE, read_portfolio
 from evalkit.verdict import REPORT_WORDS, null_for
@@ -60,9 +60,10 @@ def portfolio_table(I: Mapping, F: Mapping | None) -> str:
 def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
     if not F:
         return ""
-    from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
+    from evalkit.plots.forest import ForestRow
+    from evalkit.report.sections import forest_figures
 
-    rows = []
+    pairs = []
     for r in F.get("interventions") or []:
         for f in r.get("forest") or [] if isinstance(r, Mapping) else []:
             if not isinstance(f, Mapping) or f.get("estimate") is None or not f.get("primary"):
@@ -70,17 +71,11 @@ def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
             # the rating's verdict (evalkit.verdict.judge, in the evidence's words) shown in the report's words
             outcome = REPORT_WORDS.get(str(f.get("verdict")), "unknown")
             text = f"{r.get('name') or r.get('intervention')} [{r.get('level') or '-'}]: {f.get('label') or f.get('indicator')} ({f.get('evaluation')})"
-            rows.append(ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"),
-                                  null_for(f.get("estimand"), f.get("units")), outcome, hover=text))
-    out = []
-    for null in sorted({r.null for r in rows}):
-        plain = [r for r in rows if r.null == null]
-        safe = [ForestRow(html.escape(r.label, quote=False), r.estimate, r.ci_low, r.ci_high, r.null, r.outcome,
-                          html.escape(r.hover, quote=False)) for r in plain]
-        x_title = "ratio (log scale; 1 = no difference)" if null == 1 else "difference (0 = no difference)"
-        out.append(emit(lambda safe=safe, x=x_title: plotly_forest(safe, x_title=x),
-                        lambda plain=plain, x=x_title: mpl_forest(plain, x_title=x)))
-    return "".join(out)
+            null = null_for(f.get("estimand"), f.get("units"))
+            safe = html.escape(text, quote=False)
+            pairs.append((ForestRow(safe, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=safe),
+                          ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=text)))
+    return forest_figures(pairs)
 
 
 def report_list(I: Mapping, F: Mapping | None) -> str:

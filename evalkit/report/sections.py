@@ -458,23 +458,33 @@ def _wrap(text: str, width: int = 38) -> str:
 
 def forest(R: ResultSet, C: Mapping) -> str:
     """Forest plots of the main estimates: differences and ratios on separate axes."""
-    from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
+    from evalkit.plots.forest import ForestRow
 
     rule = w.rule_from_context(C)
-    groups: dict[float, list] = {}
+    pairs = []
     for e in _main(R):
         v = w.verdict(e, rule)
         text = f"{label(C, e.indicator)}{f' ({e.subgroup})' if e.subgroup != 'all' else ''} [{e.estimand}]"
-        groups.setdefault(v.null, []).append((text, ForestRow(
-            label=_wrap(text), estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, null=v.null,
-            outcome=v.outcome, hover=_h(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}"))))
+        pairs.append((ForestRow(label=_wrap(text), estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, null=v.null,
+                                outcome=v.outcome, hover=_h(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}")),
+                      ForestRow(text, e.estimate, e.ci_low, e.ci_high, v.null, v.outcome)))
+    return forest_figures(pairs)
+
+
+def forest_figures(pairs: Sequence[tuple]) -> str:
+    """One forest plot per scale (differences; ratios on a log axis), from (interactive, static)
+    pairs of :class:`~evalkit.plots.forest.ForestRow`: the first with its texts escaped for plotly."""
+    from evalkit.plots.forest import mpl_forest, plotly_forest
+
+    by_null: dict[float, list] = {}
+    for shown, plain in pairs:
+        by_null.setdefault(shown.null, []).append((shown, plain))
     out = []
-    for null, items in sorted(groups.items()):
-        rows = [r for _t, r in items]
-        plain = [ForestRow(t, r.estimate, r.ci_low, r.ci_high, r.null, r.outcome) for t, r in items]
+    for null, items in sorted(by_null.items()):
         x_title = "ratio (log scale; 1 = no difference)" if null == 1 else "difference (0 = no difference)"
-        out.append(emit(lambda rows=rows, x=x_title: plotly_forest(rows, x_title=x),
-                        lambda plain=plain, x=x_title: mpl_forest(plain, x_title=x)))
+        shown, plain = [a for a, _b in items], [b for _a, b in items]
+        out.append(emit(lambda rows=shown, x=x_title: plotly_forest(rows, x_title=x),
+                        lambda rows=plain, x=x_title: mpl_forest(rows, x_title=x)))
     return "".join(out)
 
 

@@ -87,6 +87,18 @@ def _areas(rng, n: int, weights: dict) -> np.ndarray:
     return names[rng.choice(len(names), n, p=w / w.sum())]
 
 
+def _age_sex_area(rng, n: int, age_centre: float, male_share: float) -> dict:
+    """The people columns the health extracts share: age (none missing), sex and area."""
+    return {"age": _ages(rng, n, age_centre, 0.0).astype("int64"),
+            "sex": np.where(rng.random(n) < male_share, "M", "F"),
+            "area": _areas(rng, n, AREA_RISK)}
+
+
+def _days_in(rng, month: pd.Timestamp, n: int) -> np.ndarray:
+    """``n`` dates spread over the days of ``month``."""
+    return (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date
+
+
 def police_records(rng, start: str, end: str, per_month: float = 3000, prefix: str = "C") -> pd.DataFrame:
     months = _months(start, end)
     n_month = rng.poisson(per_month * _seasonal(months))
@@ -140,9 +152,7 @@ def hospital_admissions(rng, start: str, end: str, prefix: str = "H") -> pd.Data
         "patient_id": np.char.add("NHS", rng.integers(10**6, 10**7, n).astype(str)),
         "admitted_on": pd.DatetimeIndex(_timestamps(rng, month_of_row)).normalize().date,
         "cause_code": cause,
-        "age": _ages(rng, n, 27, 0.0).astype("int64"),
-        "sex": np.where(rng.random(n) < 0.85, "M", "F"),
-        "area": _areas(rng, n, AREA_RISK),
+        **_age_sex_area(rng, n, 27, 0.85),
     })
 
 
@@ -156,9 +166,7 @@ def ae_attendances(rng, start: str, end: str, prefix: str = "A") -> pd.DataFrame
         "arrived_at": _timestamps(rng, month_of_row),
         "weapon": rng.choice(["body", "blunt", "knife", "other", ""], n, p=[0.55, 0.15, 0.1, 0.1, 0.1]),
         "location_type": rng.choice(["street", "home", "licensed premises", "other"], n, p=[0.4, 0.3, 0.2, 0.1]),
-        "age": _ages(rng, n, 28, 0.0).astype("int64"),
-        "sex": np.where(rng.random(n) < 0.75, "M", "F"),
-        "area": _areas(rng, n, AREA_RISK),
+        **_age_sex_area(rng, n, 28, 0.75),
     })
 
 
@@ -185,7 +193,7 @@ def programme_referrals(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
         age_lo, age_hi = {"reach": (10, 17), "vip": (14, 25), "ete": (16, 25), "phoenix": (16, 30)}[name]
         frames.append(pd.DataFrame({
             "programme": name,
-            "referral_date": (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date,
+            "referral_date": _days_in(rng, month, n),
             "referral_source": rng.choice(["school", "police", "A&E", "youth justice", "self"], n),
             "engaged": rng.random(n) < engaged,
             "area": _areas(rng, n, AREA_RISK),
@@ -204,7 +212,7 @@ def programme_sessions(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
         "session_id": [f"{prefix}-{i:05d}" for i in range(n)],
         "person_id": np.char.add("YP", rng.integers(1, 20_000, n).astype(str)),
         "programme": "sport",
-        "session_date": (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date,
+        "session_date": _days_in(rng, month, n),
         "attended": rng.random(n) < 0.86,
         "hours": np.round(rng.choice([1.0, 1.5, 2.0], n), 1),
         "area": _areas(rng, n, AREA_RISK),
@@ -218,7 +226,7 @@ def programme_exits(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
         done = rng.random(n) < p_complete
         frames.append(pd.DataFrame({
             "programme": name,
-            "exit_date": (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date,
+            "exit_date": _days_in(rng, month, n),
             "exit_reason": np.where(done, "completed", rng.choice(["disengaged", "moved_away", "other"], n)),
             "in_ete": pd.array(np.where(rng.random(n) < 0.55, True, False), dtype="boolean")
             if name == "ete" else pd.array([pd.NA] * n, dtype="boolean"),
@@ -264,9 +272,14 @@ def _write(frame: pd.DataFrame, path: Path, report: DemoReport) -> None:
     if path.exists():
         return
     report.new.append(path)
+    _to_file(frame, path)
+
+
+def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None) -> None:
+    """Parquet, XLSX or CSV by suffix; CSV with Unix line ends and seconds-precision times."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        frame.to_parquet(path, index=False, row_group_size=row_group_size)
     elif path.suffix == ".xlsx":
         frame.to_excel(path, index=False)
     else:
@@ -326,9 +339,5 @@ def big_police_file(path: Path | str, rows: int, seed: int = DEFAULT_SEED, start
     end = (pd.Timestamp(start) + pd.DateOffset(months=months - 1)).strftime("%Y-%m-%d")
     frame = police_records(rng, start, end, per_month=rows / months, prefix="B")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False, row_group_size=1_000_000)
-    else:
-        frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S")
+    _to_file(frame, path, row_group_size=1_000_000)
     return path

@@ -20,6 +20,7 @@ are reported for the evidence rating.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -92,8 +93,9 @@ def _covariate_matrix(evaluation: m.Evaluation, frame: pd.DataFrame,
 
 def _balance_rows(evaluation, frame, arm) -> list[dict]:
     rows = []
-    names = list(evaluation.covariates) + [tp.baseline for tp in evaluation.timepoints.values() if tp.baseline]
-    for col in dict.fromkeys(names):
+    baselines = [tp.baseline for tp in evaluation.timepoints.values() if tp.baseline]
+    adjusted = set(evaluation.covariates) | set(baselines)
+    for col in dict.fromkeys(list(evaluation.covariates) + baselines):
         values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float) \
             if pd.api.types.is_numeric_dtype(frame[col]) else None
         if values is None:
@@ -102,11 +104,14 @@ def _balance_rows(evaluation, frame, arm) -> list[dict]:
         smd = st.smd(values[seen & (arm == 1)], values[seen & (arm == 0)])
         rows.append({"covariate": col, "smd": _f(smd), "mean_treated": _f(np.nanmean(values[arm == 1])),
                      "mean_comparison": _f(np.nanmean(values[arm == 0])),
-                     "adjusted": col in evaluation.covariates or col in {tp.baseline for tp in evaluation.timepoints.values()}})
+                     "adjusted": col in adjusted})
     return rows
 
 
 def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
+    import statsmodels.api as sm
+    from scipy import stats
+
     _check_ids(evaluation, frame)
     treat_col = evaluation.data.treatment
     arm_raw = pd.to_numeric(frame[treat_col], errors="coerce")
@@ -152,8 +157,6 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             cl = clusters[keep] if clusters is not None else None
             est, se, df, se_kind = _ols(yy, X, cl)
             crit = float(st.t_crit(df, CI_LEVEL))
-            from scipy import stats
-
             p = float(2 * stats.t.sf(abs(est / se), df)) if se > 0 else None
             adjusted = ["baseline"] if baseline is not None else []
             adjusted += z_names
@@ -182,8 +185,6 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                 details={"mean_treated": _f(yy[a == 1].mean()), "mean_comparison": _f(yy[a == 0].mean()),
                          "df": df}, **base))
             if ind.type is IndicatorType.count and yy[a == 0].sum() > 0 and yy[a == 1].sum() > 0:
-                import statsmodels.api as sm
-
                 glm = sm.GLM(yy, X, family=sm.families.Poisson())
                 fit = glm.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(cl)[0]}) if cl is not None \
                     else glm.fit(cov_type="HC0")
@@ -200,13 +201,9 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
     # Holm across the main (itt) estimates; the primary outcome is marked
     main = [i for i, e in enumerate(estimates) if e.estimand == "itt"]
     adjusted_p = st.holm([estimates[i].p_value for i in main])
-    from dataclasses import replace
-
     for i, p in zip(main, adjusted_p):
         estimates[i] = replace(estimates[i], p_value_holm=p)
-    first_primary = next(i for i, e in enumerate(estimates)
-                         if e.estimand == "itt" and e.indicator == evaluation.primary_outcome.id) \
-        if any(e.estimand == "itt" and e.indicator == evaluation.primary_outcome.id for e in estimates) else None
+    first_primary = next((i for i in main if estimates[i].indicator == evaluation.primary_outcome.id), None)
     if first_primary is not None:
         estimates[first_primary] = replace(estimates[first_primary], primary=True)
     balance = {"rows": _balance_rows(evaluation, frame, arm),

@@ -342,8 +342,8 @@ def methods(R: ResultSet, C: Mapping) -> str:
     if levels:
         out.append(_p(f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; no difference is 0, or 1 "
                       "for ratios.", w.rule_words(w.rule_from_context(C))))
-    rc = (R.sections or {}).get("reliable_change")
-    if isinstance(rc, Mapping) and rc:
+    rc = sec_get(R, "reliable_change")
+    if rc:
         first = next(iter(rc.values()))
         if isinstance(first, Mapping) and first.get("method"):
             out.append(_p("Reliable change: " + str(first["method"]) + "."))
@@ -387,12 +387,13 @@ def results_table(R: ResultSet, C: Mapping) -> str:
     more = [(i, e) for i, e in enumerate(R.estimates) if e.estimand not in MAIN_ESTIMANDS]
     if not main and not more:
         return _note("No estimates.")
-    out = [_results_rows(R, C, main or more, "ek-results")]
+    plan = _count_plan(R, policy(C))
+    out = [_results_rows(C, main or more, "ek-results", plan)]
     out.append(_note("* primary outcome. Significant: " + _significance_note(C) + " "
                      "Estimates are in the units of each indicator; ratios have no difference at 1."))
     if main and more:
         out.append(f"\n**Further estimates** ({len(more)}: event-time and cohort-by-period effects):\n")
-        out.append(_results_rows(R, C, more, "ek-results-more"))
+        out.append(_results_rows(C, more, "ek-results-more", plan))
     return "".join(out)
 
 
@@ -424,9 +425,9 @@ def _count_plan(R: ResultSet, pol: Policy) -> set:
     return suppress(cells, relations, pol, also=also)
 
 
-def _results_rows(R: ResultSet, C: Mapping, items, table_id: str) -> str:
+def _results_rows(C: Mapping, items, table_id: str, plan: set) -> str:
+    """Rows of a results table; ``plan``: the counts to hide (:func:`_count_plan`)."""
     pol = policy(C)
-    plan = _count_plan(R, pol)
     rule = w.rule_from_context(C)
     rows, attrs = [], []
     for i, e in items:
@@ -493,8 +494,8 @@ def forest_figures(pairs: Sequence[tuple]) -> str:
 
 
 def balance(R: ResultSet, C: Mapping) -> str:
-    bal = (R.sections or {}).get("balance")
-    if not isinstance(bal, Mapping) or not bal.get("rows"):
+    bal = sec_get(R, "balance")
+    if not bal or not bal.get("rows"):
         return ""
     rows = []
     covs, before, after = [], [], []
@@ -544,7 +545,7 @@ def matching(R: ResultSet, C: Mapping) -> str:
             if not isinstance(v, Mapping):
                 continue
             cells = {g: v.get(g) for g in ("treated", "comparison") if isinstance(v.get(g), int)}
-            hidden = suppress(cells, [], pol) | {g for g, n in cells.items() if n in elsewhere.get(g, ())}
+            hidden = suppress(cells, [], pol, also=[g for g, n in cells.items() if n in elsewhere.get(g, ())])
             rows.append([txt(stage.replace("_", " ")), *(cnt(cells.get(g), g in hidden, g) for g in ("treated", "comparison"))])
     out = []
     if rows:
@@ -565,8 +566,8 @@ def matching(R: ResultSet, C: Mapping) -> str:
 
 
 def reliable_change(R: ResultSet, C: Mapping) -> str:
-    rc = (R.sections or {}).get("reliable_change")
-    if not isinstance(rc, Mapping) or not rc:
+    rc = sec_get(R, "reliable_change")
+    if not rc:
         return ""
     pol = policy(C)
     rows, labels, counts, texts = [], [], [], []
@@ -598,8 +599,8 @@ def reliable_change(R: ResultSet, C: Mapping) -> str:
 
 
 def event_study(R: ResultSet, C: Mapping) -> str:
-    es = (R.sections or {}).get("event_study")
-    if not isinstance(es, Mapping) or not es:
+    es = sec_get(R, "event_study")
+    if not es:
         return ""
     from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
 

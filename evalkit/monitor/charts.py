@@ -43,9 +43,8 @@ def _e(text) -> str:
 def _count(n, data) -> str:
     from evalkit.report.disclosure import Policy, count_html
 
-    policy = Policy(threshold=data["disclosure"]["min_count"])
-    return count_html(None if n is None else int(n), n is None, policy) if n is not None else \
-        f'<span class="ek-count ek-suppressed" title="suppressed: fewer than {policy.threshold}">[c]</span>'
+    # a published count of None was suppressed by dashboard.publishable_values: show the mark
+    return count_html(0 if n is None else int(n), n is None, Policy(threshold=data["disclosure"]["min_count"]))
 
 
 def _fmt(value, measure: str, data, rate=None, rate_per=None) -> str:

@@ -43,8 +43,8 @@ DROPOUT_SMD = 0.25  # WWC: baseline differences >0.25 SD cannot be adjusted away
 FLOOR_CEILING_SHARE = 0.15  # Terwee et al. (2007): >15% at the lowest/highest score
 FEW_CLUSTERS = 20  # cluster-robust SEs are unreliable with few clusters (Cameron & Miller 2015)
 RTM_NORM_SD = 0.5  # baseline >= 0.5 norm SD on the bad side of the norm: selection on need
-MAX_SUBGROUP_LEVELS = 12
-ALPHA = 0.05  # only to flag when the t-test and its rank-based robustness check disagree  # more levels than this is a continuous variable, not a subgroup
+MAX_SUBGROUP_LEVELS = 12  # more levels than this is a continuous variable, not a subgroup
+ALPHA = 0.05  # only to flag when the t-test and its rank-based robustness check disagree
 
 SCORE_LIKE = (IndicatorType.score, IndicatorType.rate, IndicatorType.proportion)
 UNITS = {IndicatorType.score: "points", IndicatorType.rate: "rate", IndicatorType.proportion: "proportion",

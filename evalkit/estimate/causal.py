@@ -124,19 +124,17 @@ def causal_graph(treatment: str, outcome: str, common_causes: list[str],
 
 
 def _did_data(evaluation: m.Evaluation, frame: pd.DataFrame):
-    from evalkit.estimate import did
-
     ind_id = evaluation.primary_outcome.id
     if ind_id not in evaluation.outcomes:
         raise _NotApplicable(f"primary outcome '{ind_id}' has no column in the plan's outcomes")
-    panel, controls, _labels, _no_pre = did.prepare_panel(evaluation, frame, evaluation.outcomes[ind_id][1])
+    panel, controls, _labels, _no_pre = did_module.prepare_panel(evaluation, frame, evaluation.outcomes[ind_id][1])
     mediators = [(i, col) for i, col in logic_model_mediators(
         evaluation, {i: c for i, (_ind, c) in evaluation.outcomes.items()}) if col in frame.columns]
     for _i, col in mediators:  # the panel's rows are frame rows with a non-missing outcome
         panel[col] = pd.to_numeric(frame[col].iloc[panel["row"].to_numpy()], errors="coerce").to_numpy()
     panel = panel.dropna(subset=[c for _i, c in mediators])
     cols = ["y", "d", *controls, *[c for _i, c in mediators]]
-    demeaned = did.two_way_demean(panel[cols], panel["unit"].to_numpy(), panel["t"].to_numpy())
+    demeaned = did_module.two_way_demean(panel[cols], panel["unit"].to_numpy(), panel["t"].to_numpy())
     data = demeaned.rename(columns={"y": "outcome", "d": "treatment"}).reset_index(drop=True)
     same = evaluation.weights is None and not mediators
     reason = ("DoWhy's linear regression on the two-way demeaned outcome and treatment"

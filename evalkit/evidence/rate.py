@@ -91,11 +91,15 @@ def _study_words(s: StudyAssessment) -> str:
     return f"{s.evaluation} ({s.design_words}{ext}, SMS {s.sms if s.sms is not None else 'n/a'})"
 
 
-def _not_level(s: StudyAssessment, level: str) -> tuple[str, list[str]]:
-    """Why ``s`` does not support ``level``, as a line, and the rules its blocking checks used."""
-    checks = [s.check(cid) for cid in s.blocking.get(level, ())]
-    words = "; ".join(f"{CHECK_LABELS.get(c.id, c.id)} {c.status} ({c.evidence})" for c in checks)
-    return f"Not Level {level}: {s.evaluation}: {words}.", [rid for c in checks for rid in c.rules]
+def _not_level(studies: Sequence[StudyAssessment], level: str) -> tuple[list[str], list[str]]:
+    """Why each study does not support ``level``, a line each, and the rules their blocking checks used."""
+    lines, rids = [], []
+    for s in studies:
+        checks = [s.check(cid) for cid in s.blocking.get(level, ())]
+        words = "; ".join(f"{CHECK_LABELS.get(c.id, c.id)} {c.status} ({c.evidence})" for c in checks)
+        lines.append(f"Not Level {level}: {s.evaluation}: {words}.")
+        rids += [rid for c in checks for rid in c.rules]
+    return lines, rids
 
 
 def _status(s: StudyAssessment, cid: str) -> str | None:
@@ -152,10 +156,9 @@ def rate_programme(intervention: str, assessments: Sequence[StudyAssessment], ru
     # why not the next level up
     if base == "NL2":
         used += LEVEL_RULES["2"]
-        for s in studies:
-            line, rids = _not_level(s, "2")
-            lines.append(line)
-            used += rids
+        why, rids = _not_level(studies, "2")
+        lines += why
+        used += rids
     elif base == "2":
         used += LEVEL_RULES["3"]
         causal = [s for s in studies if s.check("causal_design").status == "passed"]
@@ -163,10 +166,9 @@ def rate_programme(intervention: str, assessments: Sequence[StudyAssessment], ru
             waiting = f"; not yet rated: {', '.join(u.evaluation for u in unrated)}" if unrated else ""
             lines.append(f"Not Level 3: no rated study has a comparison group (needs one of: "
                          f"{', '.join(rules.value('causal_designs'))}) that can support a causal claim{waiting}.")
-        for s in causal:
-            line, rids = _not_level(s, "3")
-            lines.append(line)
-            used += rids
+        why, rids = _not_level(causal, "3")
+        lines += why
+        used += rids
     elif base == "3":
         used += LEVEL_RULES["4"]
         have = ", ".join(f"{s.evaluation} at {s.follow_up_months} months" for s in l3)

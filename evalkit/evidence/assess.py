@@ -184,6 +184,11 @@ class StudyAssessment:
         return out
 
 
+def _check(cid: str, status: str, evidence: str, rules: tuple[str, ...]) -> Check:
+    """A check under its one label (:data:`CHECK_LABELS`)."""
+    return Check(cid, CHECK_LABELS[cid], status, evidence, rules)
+
+
 def _num(x) -> str:
     if x is None:
         return "?"
@@ -289,30 +294,30 @@ def _effect(outcomes: list[OutcomeVerdict], rules: Rules) -> tuple[str, OutcomeV
         considered = [o for o in considered if o.primary]
     primary = next((o for o in outcomes if o.primary), outcomes[0] if outcomes else None)
     if not outcomes:
-        return "unknown", None, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], UNKNOWN,
-                                      "the results hold no estimate of an effect on an outcome", rids)
+        return "unknown", None, _check("child_outcome_effect", UNKNOWN,
+                                       "the results hold no estimate of an effect on an outcome", rids)
     if not considered:
-        return "none", primary, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], FAILED,
-                                      "no child or young-person outcome among "
-                                      + ", ".join(o.indicator for o in outcomes), rids)
+        return "none", primary, _check("child_outcome_effect", FAILED,
+                                       "no child or young-person outcome among "
+                                       + ", ".join(o.indicator for o in outcomes), rids)
     positive = [o for o in considered if o.verdict == "positive" and o.child_outcome]
     harmful = [o for o in considered if o.verdict == "harmful" and o.child_outcome]
     unknown = [o for o in considered if o.verdict == "unknown" or o.child_outcome is None]
     if positive:
         best = sorted(positive, key=lambda o: (not o.primary, -(o.follow_up_months or 0)))[0]
         extra = f"; harmful: {', '.join(o.words() for o in harmful)}" if harmful else ""
-        return "positive", best, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], PASSED,
-                                       f"improved: {best.words()}{extra}", rids)
+        return "positive", best, _check("child_outcome_effect", PASSED,
+                                        f"improved: {best.words()}{extra}", rids)
     if harmful:
-        return "harmful", harmful[0], Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], FAILED,
-                                            f"significant HARM: {', '.join(o.words() for o in harmful)}", rids)
+        return "harmful", harmful[0], _check("child_outcome_effect", FAILED,
+                                             f"significant HARM: {', '.join(o.words() for o in harmful)}", rids)
     if unknown:
         why = ", ".join(f"{o.indicator} ({_why_unknown(o)})" for o in unknown)
-        return "unknown", primary, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], UNKNOWN,
-                                         f"cannot judge: {why}", rids)
+        return "unknown", primary, _check("child_outcome_effect", UNKNOWN,
+                                          f"cannot judge: {why}", rids)
     chosen = next((o for o in considered if o.primary), considered[0])
-    return "null", chosen, Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], FAILED,
-                                 "no significant improvement: " + "; ".join(o.words() for o in considered), rids)
+    return "null", chosen, _check("child_outcome_effect", FAILED,
+                                  "no significant improvement: " + "; ".join(o.words() for o in considered), rids)
 
 
 # ---------------------------------------------------------------------------- checks
@@ -349,20 +354,19 @@ def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | No
 def _sample_check(arms, context, rules) -> Check:
     rid = ("min_n_per_arm",)
     minimum = rules.value("min_n_per_arm")
-    label = CHECK_LABELS["sample_size"]
     if context.design == "interrupted_time_series":
-        return Check("sample_size", label, NA, "a population series: participants are not counted", rid)
+        return _check("sample_size", NA, "a population series: participants are not counted", rid)
     if context.design == "feasibility":
-        return Check("sample_size", label, NA, "a feasibility study: sample size is planned, not tested", rid)
+        return _check("sample_size", NA, "a feasibility study: sample size is planned, not tested", rid)
     if any(v is None for v in arms.values()):
         known = ", ".join(f"{k} {v}" for k, v in arms.items() if v is not None) or "none reported"
-        return Check("sample_size", label, UNKNOWN, f"participants per arm not all known ({known})", rid)
+        return _check("sample_size", UNKNOWN, f"participants per arm not all known ({known})", rid)
     words = ", ".join(f"{k} {v}" for k, v in arms.items()) if len(arms) > 1 else f"{arms['treated']} analysed"
     small = [k for k, v in arms.items() if v < minimum]
     if small:
-        return Check("sample_size", label, FAILED, f"too few participants: {words} (fewer than {minimum} "
-                     f"in {', '.join(small)})", rid)
-    return Check("sample_size", label, PASSED, f"{words} (at least {minimum} per arm)", rid)
+        return _check("sample_size", FAILED, f"too few participants: {words} (fewer than {minimum} "
+                      f"in {', '.join(small)})", rid)
+    return _check("sample_size", PASSED, f"{words} (at least {minimum} per arm)", rid)
 
 
 def _attrition_values(result, context) -> tuple[Any, Any]:
@@ -387,45 +391,43 @@ def _attrition_checks(result, context, rules) -> list[Check]:
     boundary = rules.value("attrition_boundary")
     kind = rules.value("attrition_boundary_kind")
     out = []
-    lo, ld = CHECK_LABELS["attrition_overall"], CHECK_LABELS["attrition_differential"]
     if overall is None:
-        out.append(Check("attrition_overall", lo, UNKNOWN, "not reported in the results", rids))
+        out.append(_check("attrition_overall", UNKNOWN, "not reported in the results", rids))
     elif boundary is None:
-        out.append(Check("attrition_overall", lo, UNKNOWN, f"{overall:.0%} lost; not judged: the WWC attrition "
-                         "boundary is not filled in (rules: attrition_boundary)", rids))
+        out.append(_check("attrition_overall", UNKNOWN, f"{overall:.0%} lost; not judged: the WWC attrition "
+                          "boundary is not filled in (rules: attrition_boundary)", rids))
     else:
         top = max(row["overall"] for row in boundary)
         status = PASSED if overall <= top else FAILED
-        out.append(Check("attrition_overall", lo, status, f"{overall:.0%} lost (WWC boundary table goes to "
-                         f"{top:.0%})", rids))
+        out.append(_check("attrition_overall", status, f"{overall:.0%} lost (WWC boundary table goes to "
+                          f"{top:.0%})", rids))
     if context.design not in COMPARATIVE:
-        out.append(Check("attrition_differential", ld, NA, "one group: no differential attrition", rids))
+        out.append(_check("attrition_differential", NA, "one group: no differential attrition", rids))
     elif differential is None:
-        out.append(Check("attrition_differential", ld, UNKNOWN, "not reported in the results", rids))
+        out.append(_check("attrition_differential", UNKNOWN, "not reported in the results", rids))
     elif boundary is None or overall is None:
         why = "the WWC attrition boundary is not filled in (rules: attrition_boundary)" if boundary is None \
             else "overall attrition unknown"
-        out.append(Check("attrition_differential", ld, UNKNOWN, f"{differential:+.0%} points between arms; "
-                         f"not judged: {why}", rids))
+        out.append(_check("attrition_differential", UNKNOWN, f"{differential:+.0%} points between arms; "
+                          f"not judged: {why}", rids))
     else:
         rows = sorted(boundary, key=lambda r: r["overall"])
         row = next((r for r in rows if r["overall"] >= overall), None)
         if row is None:
-            out.append(Check("attrition_differential", ld, FAILED, f"{differential:+.0%} points between arms at "
-                             f"{overall:.0%} overall, beyond the WWC boundary table", rids))
+            out.append(_check("attrition_differential", FAILED, f"{differential:+.0%} points between arms at "
+                              f"{overall:.0%} overall, beyond the WWC boundary table", rids))
         else:
             allowed = row[kind]
             status = PASSED if abs(differential) <= allowed else FAILED
-            out.append(Check("attrition_differential", ld, status, f"{differential:+.0%} points between arms; "
-                             f"the {kind} WWC boundary at {row['overall']:.0%} overall allows {allowed:.0%}", rids))
+            out.append(_check("attrition_differential", status, f"{differential:+.0%} points between arms; "
+                              f"the {kind} WWC boundary at {row['overall']:.0%} overall allows {allowed:.0%}", rids))
     return out
 
 
 def _baseline_check(result, context, rules) -> Check:
-    label = CHECK_LABELS["baseline_equivalence"]
     rids = ("baseline_equivalence_bands", "baseline_equivalence_required")
     if context.design not in COMPARATIVE:
-        return Check("baseline_equivalence", label, NA, "no comparison group", rids)
+        return _check("baseline_equivalence", NA, "no comparison group", rids)
     balance = result.sections.get("balance")
     rows = _get(balance, "rows") if isinstance(balance, Mapping) else None
     if rows:
@@ -451,29 +453,29 @@ def _baseline_check(result, context, rules) -> Check:
         words = (f"{len(rows)} covariates: {len(within)} with |SMD| <= {lo}, {len(adjusted_ok)} <= {hi} and "
                  "adjusted for")
         if over:
-            return Check("baseline_equivalence", label, FAILED, f"{words}; over {hi}: {', '.join(over)}", rids)
+            return _check("baseline_equivalence", FAILED, f"{words}; over {hi}: {', '.join(over)}", rids)
         if unadjusted:
-            return Check("baseline_equivalence", label, FAILED, f"{words}; between {lo} and {hi} without "
-                         f"adjustment: {', '.join(unadjusted)} (adjusting for them in the outcome model, e.g. "
-                         "matching.adjust, would meet the WWC band)", rids)
+            return _check("baseline_equivalence", FAILED, f"{words}; between {lo} and {hi} without "
+                          f"adjustment: {', '.join(unadjusted)} (adjusting for them in the outcome model, e.g. "
+                          "matching.adjust, would meet the WWC band)", rids)
         if unknown:
-            return Check("baseline_equivalence", label, UNKNOWN, f"{words}; no SMD for {', '.join(unknown)}", rids)
-        return Check("baseline_equivalence", label, PASSED, f"{words} (WWC bands)", rids)
+            return _check("baseline_equivalence", UNKNOWN, f"{words}; no SMD for {', '.join(unknown)}", rids)
+        return _check("baseline_equivalence", PASSED, f"{words} (WWC bands)", rids)
     ext = result.sections.get("external")
     if ext is not None:
         reported = _get(ext, "baseline_equivalence")
         if reported is True:
-            return Check("baseline_equivalence", label, PASSED, "reported by the study", rids)
+            return _check("baseline_equivalence", PASSED, "reported by the study", rids)
         if reported is False:
-            return Check("baseline_equivalence", label, FAILED, "the study reports the groups differed at baseline", rids)
-        return Check("baseline_equivalence", label, UNKNOWN, "the study record does not say", rids)
-    return Check("baseline_equivalence", label, UNKNOWN, "no balance table in the results", rids)
+            return _check("baseline_equivalence", FAILED, "the study reports the groups differed at baseline", rids)
+        return _check("baseline_equivalence", UNKNOWN, "the study record does not say", rids)
+    return _check("baseline_equivalence", UNKNOWN, "no balance table in the results", rids)
 
 
 def _parallel_trends_check(result, context, rules) -> Check:
-    label, rids = CHECK_LABELS["parallel_trends"], ("parallel_trends_alpha",)
+    rids = ("parallel_trends_alpha",)
     if context.design != "difference_in_differences":
-        return Check("parallel_trends", label, NA, "not a difference-in-differences study", rids)
+        return _check("parallel_trends", NA, "not a difference-in-differences study", rids)
     study = result.sections.get("event_study")
     if isinstance(study, Mapping) and context.primary_outcome in study and isinstance(study[context.primary_outcome], Mapping):
         study = study[context.primary_outcome]  # one event study per indicator: the primary outcome's
@@ -482,56 +484,56 @@ def _parallel_trends_check(result, context, rules) -> Check:
     if not isinstance(test, Mapping) and isinstance(study, Mapping):
         p = _get(study, "pre_trend_p", "pre_trend_p_value")
     if not isinstance(p, (int, float)) or isinstance(p, bool):
-        return Check("parallel_trends", label, UNKNOWN, "no pre-trend test in the results", rids)
+        return _check("parallel_trends", UNKNOWN, "no pre-trend test in the results", rids)
     alpha = rules.value("parallel_trends_alpha")
     if p < alpha:
-        return Check("parallel_trends", label, FAILED, f"pre-trend test p {_p(p)} (< {alpha})", rids)
-    return Check("parallel_trends", label, PASSED, f"pre-trend test p {_p(p)} (>= {alpha})", rids)
+        return _check("parallel_trends", FAILED, f"pre-trend test p {_p(p)} (< {alpha})", rids)
+    return _check("parallel_trends", PASSED, f"pre-trend test p {_p(p)} (>= {alpha})", rids)
 
 
 def _measure_check(outcome: OutcomeVerdict | None, context, rules) -> Check:
-    label, rids = CHECK_LABELS["validated_measures"], ("administrative_records_valid",)
+    rids = ("administrative_records_valid",)
     if outcome is None:
-        return Check("validated_measures", label, UNKNOWN, "no outcome to judge", rids)
+        return _check("validated_measures", UNKNOWN, "no outcome to judge", rids)
     facts = context.indicators.get(outcome.indicator)
     if facts is None:
-        return Check("validated_measures", label, UNKNOWN, f"{outcome.indicator}: not in the logic model given", rids)
+        return _check("validated_measures", UNKNOWN, f"{outcome.indicator}: not in the logic model given", rids)
     if facts.instrument is not None:
         if facts.validated:
-            return Check("validated_measures", label, PASSED, f"{outcome.indicator}: {facts.instrument} (validated)", rids)
-        return Check("validated_measures", label, FAILED,
-                     f"{outcome.indicator}: {facts.instrument} is not marked validated in the logic model", rids)
+            return _check("validated_measures", PASSED, f"{outcome.indicator}: {facts.instrument} (validated)", rids)
+        return _check("validated_measures", FAILED,
+                      f"{outcome.indicator}: {facts.instrument} is not marked validated in the logic model", rids)
     if facts.source in rules.value("administrative_records_valid"):
-        return Check("validated_measures", label, PASSED, f"{outcome.indicator}: administrative record ({facts.source})", rids)
-    return Check("validated_measures", label, UNKNOWN,
-                 f"{outcome.indicator}: {facts.source or 'unknown'} measure with no instrument recorded in the logic model",
-                 rids)
+        return _check("validated_measures", PASSED, f"{outcome.indicator}: administrative record ({facts.source})", rids)
+    return _check("validated_measures", UNKNOWN,
+                  f"{outcome.indicator}: {facts.source or 'unknown'} measure with no instrument recorded in the logic model",
+                  rids)
 
 
 def _itt_check(result, context, rules) -> Check:
-    label, rids = CHECK_LABELS["intention_to_treat"], ("intention_to_treat_rct",)
+    rids = ("intention_to_treat_rct",)
     if context.design != "rct":
-        return Check("intention_to_treat", label, NA, "not a randomised trial", rids)
+        return _check("intention_to_treat", NA, "not a randomised trial", rids)
     ext = result.sections.get("external")
     value = _get(ext, "intention_to_treat") if ext is not None else None
     if value is None:
         rct = result.sections.get("rct")
         value = _get(rct, "intention_to_treat", "itt") if isinstance(rct, Mapping) else None
     if value is True:
-        return Check("intention_to_treat", label, PASSED, "analysed as randomised" + (" (as reported)" if ext else ""), rids)
+        return _check("intention_to_treat", PASSED, "analysed as randomised" + (" (as reported)" if ext else ""), rids)
     if value is False:
-        return Check("intention_to_treat", label, FAILED, "not analysed as randomised", rids)
-    return Check("intention_to_treat", label, UNKNOWN, "the results do not say", rids)
+        return _check("intention_to_treat", FAILED, "not analysed as randomised", rids)
+    return _check("intention_to_treat", UNKNOWN, "the results do not say", rids)
 
 
 def _robustness_check(result, context, rules) -> Check:
-    label, rids = CHECK_LABELS["robustness"], ("robustness_must_not_fail",)
+    rids = ("robustness_must_not_fail",)
     if context.design not in COMPARATIVE:
-        return Check("robustness", label, NA, "not a causal design", rids)
+        return _check("robustness", NA, "not a causal design", rids)
     section = result.sections.get("robustness")
     items = _get(section, "refutations", "rows") if isinstance(section, Mapping) else section
     if not isinstance(items, (list, tuple)) or not items:
-        return Check("robustness", label, UNKNOWN, "no refutation tests in the results", rids)
+        return _check("robustness", UNKNOWN, "no refutation tests in the results", rids)
     passed, failed, unknown = [], [], []
     for item in items:
         name = str(_get(item, "name", "refuter", default="?"))
@@ -541,10 +543,10 @@ def _robustness_check(result, context, rules) -> Check:
             ok = True if word in ("pass", "passed") else False if word in ("fail", "failed") else None
         (passed if ok is True else failed if ok is False else unknown).append(name)
     if failed:
-        return Check("robustness", label, FAILED, f"failed: {', '.join(failed)}; passed: {', '.join(passed) or 'none'}", rids)
+        return _check("robustness", FAILED, f"failed: {', '.join(failed)}; passed: {', '.join(passed) or 'none'}", rids)
     if unknown:
-        return Check("robustness", label, UNKNOWN, f"no verdict for {', '.join(unknown)}", rids)
-    return Check("robustness", label, PASSED, f"all passed: {', '.join(passed)}", rids)
+        return _check("robustness", UNKNOWN, f"no verdict for {', '.join(unknown)}", rids)
+    return _check("robustness", PASSED, f"all passed: {', '.join(passed)}", rids)
 
 
 def _sms(result, context, rules) -> tuple[int | None, str]:
@@ -587,8 +589,8 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
     effect, effect_outcome, effect_check = _effect(outcomes, rules)
     feasibility = None
     if design == "feasibility":
-        effect_check = Check("child_outcome_effect", CHECK_LABELS["child_outcome_effect"], NA,
-                             "a feasibility study measures delivery, not effects", effect_check.rules)
+        effect_check = _check("child_outcome_effect", NA,
+                              "a feasibility study measures delivery, not effects", effect_check.rules)
         effect = "none"
         section = result.sections.get("feasibility")
         feasibility = _get(section, "pathway") if isinstance(section, Mapping) else None
@@ -599,9 +601,9 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
     causal = design in rules.value("causal_designs")
     words = DESIGNS[design][1]
     checks = [
-        Check("causal_design", CHECK_LABELS["causal_design"], PASSED if causal else FAILED,
-              f"{words}: a comparison group allows a judgement about causality" if causal else
-              f"{words}: no comparison group, so a causal claim cannot be made", ("causal_designs",)),
+        _check("causal_design", PASSED if causal else FAILED,
+               f"{words}: a comparison group allows a judgement about causality" if causal else
+               f"{words}: no comparison group, so a causal claim cannot be made", ("causal_designs",)),
         _sample_check(arms, context, rules),
         *_attrition_checks(result, context, rules),
         _baseline_check(result, context, rules),
@@ -614,17 +616,16 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
     months = effect_outcome.follow_up_months if effect_outcome is not None else follow_up
     target = rules.value("level4_follow_up_months")
     if months is None:
-        checks.append(Check("follow_up", CHECK_LABELS["follow_up"], UNKNOWN, "not recorded",
-                            ("level4_follow_up_months",)))
+        checks.append(_check("follow_up", UNKNOWN, "not recorded",
+                             ("level4_follow_up_months",)))
     else:
-        checks.append(Check("follow_up", CHECK_LABELS["follow_up"], PASSED if months >= target else FAILED,
-                            f"{months} months ({'at least' if months >= target else 'less than'} {target})",
-                            ("level4_follow_up_months",)))
+        checks.append(_check("follow_up", PASSED if months >= target else FAILED,
+                             f"{months} months ({'at least' if months >= target else 'less than'} {target})",
+                             ("level4_follow_up_months",)))
     ind = context.independent
-    checks.append(Check("independent_evaluator", CHECK_LABELS["independent_evaluator"],
-                        UNKNOWN if ind is None else PASSED if ind else FAILED,
-                        f"{context.evaluator or 'evaluator not named'}"
-                        + ("" if ind is None else " (independent)" if ind else " (not independent)"), ("plus",)))
+    checks.append(_check("independent_evaluator", UNKNOWN if ind is None else PASSED if ind else FAILED,
+                         f"{context.evaluator or 'evaluator not named'}"
+                         + ("" if ind is None else " (independent)" if ind else " (not independent)"), ("plus",)))
     by_id = {c.id: c for c in checks}
 
     def ok(cid, must_pass):

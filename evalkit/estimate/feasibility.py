@@ -33,7 +33,7 @@ overall verdict and a step on the EIF pathway ("ready for piloting", "ready for 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -400,10 +400,9 @@ def compute_metrics(evaluation: m.Evaluation, frame: pd.DataFrame,
                 if not rated.any():
                     raise _NoData(f"column '{fz.sessions.fidelity}' has no values on attended sessions")
                 yes = int(attended.loc[rated, "fidelity"].astype(bool).sum())
-                met = _share(M.fidelity.value, yes, int(rated.sum()),
-                             "sessions delivered as the blueprint says / sessions attended and rated",
-                             note="sessions are clustered within young people; the interval treats them as independent")
-                return met
+                return _share(M.fidelity.value, yes, int(rated.sum()),
+                              "sessions delivered as the blueprint says / sessions attended and rated",
+                              note="sessions are clustered within young people; the interval treats them as independent")
             add(M.fidelity.value, fidelity)
 
     first_contact = cases.first_contact
@@ -449,7 +448,7 @@ def compute_metrics(evaluation: m.Evaluation, frame: pd.DataFrame,
                 what = "respondents finding it acceptable / respondents"
             met = _share(M.acceptability.value, int(yes.sum()), int(answered.sum()), what)
             base = int(recruited.sum())
-            return Metric(**{**met.__dict__, "extra": {"response_rate": int(answered.sum()) / base if base else None}})
+            return replace(met, extra={"response_rate": int(answered.sum()) / base if base else None})
         add(M.acceptability.value, acceptability)
     return out, missing, warnings, cases
 

@@ -21,6 +21,9 @@ RATIO_KINDS = ("odds_ratio", "risk_ratio", "rate_ratio")
 def analyse(evaluation: m.Evaluation) -> Analysis:
     ext = evaluation.external
     estimates = []
+    n = None  # the reported sample, for results that give no n of their own
+    if ext.sample.treated is not None and ext.sample.comparison is not None:
+        n = ext.sample.treated + ext.sample.comparison
     for res in ext.results:
         ind = evaluation.intervention.indicators[res.indicator]
         es = EffectSize(res.effect_size.kind.value, res.effect_size.value) if res.effect_size else None
@@ -39,9 +42,6 @@ def analyse(evaluation: m.Evaluation) -> Analysis:
                 se = (math.log(high) - math.log(low)) / (2 * Z95)
                 method += "; standard error (log scale) derived from the reported 95% CI"
         good = None if res.estimate == null else (res.estimate > null) == (ind.direction is Direction.increase)
-        n = None
-        if ext.sample.treated is not None and ext.sample.comparison is not None:
-            n = ext.sample.treated + ext.sample.comparison
         estimates.append(Estimate(
             indicator=res.indicator, design=evaluation.design.value, estimand="reported",
             timepoints=("baseline", f"follow_up_{res.follow_up_months or ext.follow_up_months or evaluation.follow_up_months}m"),

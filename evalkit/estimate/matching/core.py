@@ -132,7 +132,7 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
             model = ps.fit(design, treated, opt.distance.value, treatment)
     distance = None
     if model is not None:
-        on_logit = opt.caliper_scale.value == "logit" or model.link == "column" and np.isnan(model.score).all()
+        on_logit = opt.caliper_scale.value == "logit" or model.link == "column" and not model.has_probability
         distance = model.linear if on_logit else model.score
 
     # -- common support
@@ -238,7 +238,7 @@ def _caliper_info(opt: Matching, model, distance, discarded) -> dict:
         return info
     kept = ~discarded
     sd_logit = float(np.std(model.linear[kept], ddof=1))
-    sd_prob = float(np.std(model.score[kept], ddof=1)) if not np.isnan(model.score).all() else None
+    sd_prob = float(np.std(model.score[kept], ddof=1)) if model.has_probability else None
     info["sd_logit"] = sd_logit
     info["sd_probability"] = sd_prob
     info["matched_on"] = "logit of the score" if distance is model.linear else "score (probability scale)"
@@ -355,13 +355,13 @@ def _matching_section(opt, counts, caliper_info, long, unit_w, treated, distance
         sec["max_pair_distance"] = {"matched_scale": float(np.abs(distance[tr] - distance[cr]).max())}
         if model is not None:
             sec["max_pair_distance"]["logit"] = float(np.abs(model.linear[tr] - model.linear[cr]).max())
-            if not np.isnan(model.score).all():
+            if model.has_probability:
                 sec["max_pair_distance"]["probability"] = float(np.abs(model.score[tr] - model.score[cr]).max())
     return sec
 
 
 def _propensity_section(model, design, treated, pool) -> dict:
-    s = model.score if not np.isnan(model.score).all() else model.linear
+    s = model.score if model.has_probability else model.linear
     lo_c, hi_c = s[~treated].min(), s[~treated].max()
     lo_t, hi_t = s[treated].min(), s[treated].max()
     return {"model": model.link, "formula": model.formula, "coefficients": list(model.coefficients),

@@ -183,6 +183,11 @@ class ScoreModel:
     converged: bool
     formula: str
 
+    @property
+    def has_probability(self) -> bool:
+        """False for a supplied score that is not a probability (``score`` is then all NaN)."""
+        return not np.isnan(self.score).all()
+
 
 def fit(design: Design, treated: np.ndarray, link: str, treatment_name: str) -> ScoreModel:
     """Logistic (default) or probit regression of treatment on the design (statsmodels, Newton)."""

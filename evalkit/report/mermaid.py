@@ -22,8 +22,8 @@ class MermaidUnsupported(ValueError):
     """The diagram uses Mermaid syntax this renderer does not draw."""
 
 
-_NODE = r"([A-Za-z_][\w-]*)(?:(\[\(|\(\[|\[\[|\(\(|\[|\(|\{)(\"[^\"]*\"|[^\]\)\}]*)(\)\]|\]\)|\]\]|\)\)|\]|\)|\}))?(?::::([\w-]+))?"
-_EDGE = r"\s*(-->|---|-\.->|==>|-\.-|===)\s*(?:\|([^|]*)\|\s*)?"
+_NODE = re.compile(r"([A-Za-z_][\w-]*)(?:(\[\(|\(\[|\[\[|\(\(|\[|\(|\{)(\"[^\"]*\"|[^\]\)\}]*)(\)\]|\]\)|\]\]|\)\)|\]|\)|\}))?(?::::([\w-]+))?")
+_EDGE = re.compile(r"\s*(-->|---|-\.->|==>|-\.-|===)\s*(?:\|([^|]*)\|\s*)?")
 _ENTITY = re.compile(r"#(\w+);")
 
 
@@ -65,14 +65,17 @@ def parse(source: str):
     edges: list[tuple[str, str, str, str]] = []
     class_defs: dict[str, dict[str, str]] = {}
 
+    def entry(nid: str) -> dict:
+        return nodes.setdefault(nid, {"label": nid, "classes": [], "style": {}, "shape": "rect"})
+
     def node(m) -> str:
         nid, _o, lab, _c, cls = m.groups()
-        entry = nodes.setdefault(nid, {"label": nid, "classes": [], "style": {}, "shape": "rect"})
+        n = entry(nid)
         if lab is not None and _o is not None:
-            entry["label"] = _label(lab)
-            entry["shape"] = {"(": "round", "{": "diamond", "([": "round", "((": "round"}.get(_o, "rect")
+            n["label"] = _label(lab)
+            n["shape"] = {"(": "round", "{": "diamond", "([": "round", "((": "round"}.get(_o, "rect")
         if cls:
-            entry["classes"].append(cls)
+            n["classes"].append(cls)
         return nid
 
     for ln in lines[1:]:
@@ -84,30 +87,28 @@ def parse(source: str):
         if ln.startswith("class "):
             _, ids, name = ln.split(None, 2)
             for nid in ids.split(","):
-                nodes.setdefault(nid.strip(), {"label": nid.strip(), "classes": [], "style": {}, "shape": "rect"})
-                nodes[nid.strip()]["classes"].append(name.strip())
+                entry(nid.strip())["classes"].append(name.strip())
             continue
         if ln.startswith("style "):
             _, nid, spec = ln.split(None, 2)
-            nodes.setdefault(nid, {"label": nid, "classes": [], "style": {}, "shape": "rect"})["style"].update(
-                _parse_style(spec))
+            entry(nid)["style"].update(_parse_style(spec))
             continue
-        if ln in ("end",) or ln.startswith(("subgraph", "direction", "linkStyle", "click")):
-            if ln.startswith("click"):
-                continue  # never follow links or callbacks from a diagram
+        if ln.startswith("click"):
+            continue  # never follow links or callbacks from a diagram
+        if ln == "end" or ln.startswith(("subgraph", "direction", "linkStyle")):
             raise MermaidUnsupported(f"statement not drawn offline: {ln.split()[0]}")
         pos = 0
-        m = re.compile(_NODE).match(ln, pos)
+        m = _NODE.match(ln, pos)
         if not m:
             raise MermaidUnsupported(f"cannot read {ln!r}")
         prev = node(m)
         pos = m.end()
         while pos < len(ln):
-            e = re.compile(_EDGE).match(ln, pos)
+            e = _EDGE.match(ln, pos)
             if not e:
                 raise MermaidUnsupported(f"cannot read {ln!r}")
             pos = e.end()
-            m = re.compile(_NODE).match(ln, pos)
+            m = _NODE.match(ln, pos)
             if not m:
                 raise MermaidUnsupported(f"cannot read {ln!r}")
             nxt = node(m)

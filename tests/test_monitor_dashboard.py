@@ -39,8 +39,7 @@ def test_small_counts_are_suppressed_with_secondary_suppression():
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     from evalkit.monitor.config import load_monitoring
-    from evalkit.monitor.ingest import ingest
-    from evalkit.monitor.synth import EXTRACTS, write_demo_extracts
+    from evalkit.monitor.synth import ingest_demo_extracts, write_demo_extracts
     from evalkit.project import load_project
     from evalkit.store import open_store
 
@@ -52,11 +51,7 @@ def demo(tmp_path_factory):
     mon = load_monitoring(root)
     project = load_project(root, check_data=False)
     with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
-        for source in sorted(mon.sources, key=lambda s: (s != "populations", s)):
-            for path in sorted(p for p in (root / EXTRACTS / source).glob("*.*")):
-                ingest(store, mon, source, path)
-        for source, path in report.corrections:
-            ingest(store, mon, source, path, replace=True)
+        list(ingest_demo_extracts(store, mon, root, report))
         written = write_dashboard(store, mon, project, root / "reports" / "monitoring")
     yield root, written
     mp.undo()

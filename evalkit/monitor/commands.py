@@ -144,15 +144,9 @@ def _demo(args, root: Path, monitoring) -> int:
         print(f"{'wrote' if path in report.new else 'kept'} {path.relative_to(root)}")
     if not args.ingest:
         return 0
-    from evalkit.monitor.ingest import ingest
-    from evalkit.monitor.synth import EXTRACTS
+    from evalkit.monitor.synth import ingest_demo_extracts
 
-    order = sorted(monitoring.sources, key=lambda s: (monitoring.sources[s].kind != "population", s))
     with _open(root, monitoring) as store:
-        for source in order:
-            folder = root / EXTRACTS / source
-            for path in sorted(p for p in folder.glob("*.*") if p.is_file()):
-                print(ingest(store, monitoring, source, path))
-        for source, path in report.corrections:
-            print(ingest(store, monitoring, source, path, replace=True))
+        for ingested in ingest_demo_extracts(store, monitoring, root, report):
+            print(ingested)
     return 0

@@ -332,6 +332,19 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
     return report
 
 
+def ingest_demo_extracts(store, monitoring, root: Path | str, report: DemoReport):
+    """Ingest every demo extract (population sources first, so rates can be computed), then the
+    corrections with ``replace``; yields each :class:`~evalkit.monitor.ingest.IngestReport`."""
+    from evalkit.monitor.ingest import ingest
+
+    root = Path(root)
+    for source in sorted(monitoring.sources, key=lambda s: (monitoring.sources[s].kind != "population", s)):
+        for path in sorted(p for p in (root / EXTRACTS / source).glob("*.*") if p.is_file()):
+            yield ingest(store, monitoring, source, path)
+    for source, path in report.corrections:
+        yield ingest(store, monitoring, source, path, replace=True)
+
+
 def big_police_file(path: Path | str, rows: int, seed: int = DEFAULT_SEED, start: str = "2015-01-01") -> Path:
     """A police extract of about ``rows`` records (CSV or Parquet by suffix), for benchmarks and kill tests."""
     rng = np.random.default_rng(seed)

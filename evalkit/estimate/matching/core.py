@@ -64,7 +64,7 @@ def _check_groups(n_t: int, n_c: int, where: str) -> None:
 
 
 def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options: Matching | None = None,
-          id_column: str | None = None, seed: int = 0, outcome_columns: list[str] = ()) -> MatchResult:
+          id_column: str | None = None, seed: int = 0) -> MatchResult:
     """Match (or weight) ``frame``'s treated rows to its comparison rows as ``options`` say."""
     opt = options or Matching()
     method, estimand = opt.method.value, opt.estimand.value

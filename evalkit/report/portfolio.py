@@ -38,8 +38,8 @@ def portfolio_table(I: Mapping, F: Mapping | None) -> str:
             continue
         head = r.get("headline") or {}
         reach = (r.get("reach") or {}).get("participants")
-        step = ((r.get("pathway") or {}).get("current") or {}).get("name") or \
-            ((r.get("pathway") or {}).get("current") or {}).get("step")
+        current = (r.get("pathway") or {}).get("current") or {}
+        step = current.get("name") or current.get("step")
         effect = "-"
         if head.get("estimate") is not None:
             effect = f"{w.fmt(head['estimate'])} ({w.fmt(head.get('ci_low'))} to {w.fmt(head.get('ci_high'))})"

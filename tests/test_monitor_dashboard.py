@@ -43,18 +43,17 @@ def demo(tmp_path_factory):
     from evalkit.project import load_project
     from evalkit.store import open_store
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv(KEY_ENV, "d" * 40)
-    root = tmp_path_factory.mktemp("demo") / "project"
-    copy_monitoring_project(root)
-    report = write_demo_extracts(root)
-    mon = load_monitoring(root)
-    project = load_project(root, check_data=False)
-    with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
-        list(ingest_demo_extracts(store, mon, root, report))
-        written = write_dashboard(store, mon, project, root / "reports" / "monitoring")
-    yield root, written
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, "d" * 40)
+        root = tmp_path_factory.mktemp("demo") / "project"
+        copy_monitoring_project(root)
+        report = write_demo_extracts(root)
+        mon = load_monitoring(root)
+        project = load_project(root, check_data=False)
+        with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
+            list(ingest_demo_extracts(store, mon, root, report))
+            written = write_dashboard(store, mon, project, root / "reports" / "monitoring")
+        yield root, written
 
 
 def test_dashboard_files(demo):

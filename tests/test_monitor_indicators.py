@@ -63,26 +63,25 @@ W4,02/02/2024,30,B
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv(KEY_ENV, "h" * 40)
-    root = tmp_path_factory.mktemp("small") / "project"
-    copy_monitoring_project(root)
-    (root / "monitoring" / "sources" / "wellbeing.yml").write_text(WELLBEING_SOURCE)
-    with open(root / "monitoring" / "indicators.yml", "a") as fh:
-        fh.write("  - {intervention: sport, indicator: swemwbs, source: wellbeing, date: survey_date, value: swemwbs}\n")
-    files = root / "files"
-    files.mkdir()
-    mon = load_monitoring(root)
-    store = open_store(root / ".evalkit" / "evalkit.duckdb")
-    for source, text in (("populations", POPULATIONS), ("police", POLICE), ("programme_referrals", REFERRALS),
-                         ("wellbeing", WELLBEING)):
-        (files / f"{source}.csv").write_text(text)
-        ingest(store, mon, source, files / f"{source}.csv")
-    project = load_project(root, check_data=False)
-    values = compute_indicators(store, mon, project)
-    yield root, mon, store, project, values
-    store.close()
-    mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, "h" * 40)
+        root = tmp_path_factory.mktemp("small") / "project"
+        copy_monitoring_project(root)
+        (root / "monitoring" / "sources" / "wellbeing.yml").write_text(WELLBEING_SOURCE)
+        with open(root / "monitoring" / "indicators.yml", "a") as fh:
+            fh.write("  - {intervention: sport, indicator: swemwbs, source: wellbeing, date: survey_date, value: swemwbs}\n")
+        files = root / "files"
+        files.mkdir()
+        mon = load_monitoring(root)
+        store = open_store(root / ".evalkit" / "evalkit.duckdb")
+        for source, text in (("populations", POPULATIONS), ("police", POLICE), ("programme_referrals", REFERRALS),
+                             ("wellbeing", WELLBEING)):
+            (files / f"{source}.csv").write_text(text)
+            ingest(store, mon, source, files / f"{source}.csv")
+        project = load_project(root, check_data=False)
+        values = compute_indicators(store, mon, project)
+        yield root, mon, store, project, values
+        store.close()
 
 
 def _get(values, indicator, period, breakdown="all", group="all", column="value"):

@@ -594,6 +594,13 @@ def _add_reliable_change(reliable: dict, ind, rel, tp_name, label, pre, post) ->
         entry["timepoint"] = tp_name
 
 
+def _holm_family(estimates: list[Estimate], idx: list[int], family: str | None = None) -> None:
+    """Holm-adjust ``estimates[idx]`` as one family, in place; ``family`` (if given) goes in details."""
+    for i, p in zip(idx, st.holm([estimates[i].p_value for i in idx])):
+        noted = {"details": {**estimates[i].details, "holm_family": family}} if family is not None else {}
+        estimates[i] = replace(estimates[i], p_value_holm=p, **noted)
+
+
 def _mark_primary_and_holm(estimates: list[Estimate], primary_key) -> list[Estimate]:
     """Holm across the main estimate of each indicator and follow-up, within each subgroup.
 
@@ -606,12 +613,8 @@ def _mark_primary_and_holm(estimates: list[Estimate], primary_key) -> list[Estim
         if e.estimand in MAIN_ESTIMANDS:
             families.setdefault(e.subgroup, []).append(i)
     for subgroup, idx in families.items():
-        adjusted = st.holm([out[i].p_value for i in idx])
         size = sum(out[i].p_value is not None for i in idx)
-        for i, p in zip(idx, adjusted):
-            details = {**out[i].details, "holm_family": f"{size} main estimates (one per indicator and follow-up) "
-                                                       f"in subgroup '{subgroup}'"}
-            out[i] = replace(out[i], p_value_holm=p, details=details)
+        _holm_family(out, idx, f"{size} main estimates (one per indicator and follow-up) in subgroup '{subgroup}'")
     if primary_key is not None:
         for i, e in enumerate(out):
             if (e.indicator, e.timepoints[-1]) == primary_key and e.subgroup == "all" and e.estimand in MAIN_ESTIMANDS:

@@ -28,7 +28,7 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate import _stats as st
-from evalkit.estimate.pre_post import _check_ids, _f, _good, _numeric_column
+from evalkit.estimate.pre_post import _check_ids, _f, _good, _holm_family, _numeric_column
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import IndicatorType
@@ -200,9 +200,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
         raise EstimationError(f"{evaluation.id}: no indicator has outcomes in both arms; nothing to estimate")
     # Holm across the main (itt) estimates; the primary outcome is marked
     main = [i for i, e in enumerate(estimates) if e.estimand == "itt"]
-    adjusted_p = st.holm([estimates[i].p_value for i in main])
-    for i, p in zip(main, adjusted_p):
-        estimates[i] = replace(estimates[i], p_value_holm=p)
+    _holm_family(estimates, main)
     first_primary = next((i for i in main if estimates[i].indicator == evaluation.primary_outcome.id), None)
     if first_primary is not None:
         estimates[first_primary] = replace(estimates[first_primary], primary=True)

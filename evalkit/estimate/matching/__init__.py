@@ -16,7 +16,7 @@ from evalkit.estimate import Analysis
 from evalkit.estimate._stats import hedges_correction
 from evalkit.estimate.matching.core import MatchResult, match
 from evalkit.estimate.matching.effects import adjusted_design, t_interval, wls_cluster
-from evalkit.estimate.pre_post import _good
+from evalkit.estimate.pre_post import _good, _holm_family
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec.raw import IndicatorType, Matching
 
@@ -208,16 +208,9 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
 def _holm(estimates: list[Estimate], estimand: str) -> list[Estimate]:
     """Holm across the main estimate (ATT/ATE) of each indicator and follow-up; risk ratios and
     matched DiD repeat those comparisons and stay out of the family."""
-    from dataclasses import replace
-
-    from evalkit.estimate._stats import holm
-
     idx = [i for i, e in enumerate(estimates) if e.estimand == estimand]
-    adjusted = holm([estimates[i].p_value for i in idx])
     out = list(estimates)
-    for i, p in zip(idx, adjusted):
-        out[i] = replace(out[i], p_value_holm=p, details={
-            **out[i].details, "holm_family": f"{len(idx)} main estimates (one per indicator and follow-up)"})
+    _holm_family(out, idx, f"{len(idx)} main estimates (one per indicator and follow-up)")
     return out
 
 

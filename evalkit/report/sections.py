@@ -22,6 +22,7 @@ from typing import Any
 from evalkit.report import wording as w
 from evalkit.report.disclosure import Policy, guard_path, policy_from, suppress
 from evalkit.report.figures import _asset_dir, _to, asset_file, emit, md_text
+from evalkit.report.render import raw_block
 from evalkit.report.tables import cnt, num, table, txt
 from evalkit.results import Estimate, ResultSet
 
@@ -302,8 +303,6 @@ def flow(R: ResultSet, C: Mapping) -> str:
 
 
 def _svg(svg: str, name: str) -> str:
-    from evalkit.report.render import raw_block
-
     if _to() == "html":
         return raw_block(f'<figure class="ek-diagram">{svg}</figure>')
     path, ref = asset_file(f"{name}.svg", _asset_dir())
@@ -353,8 +352,6 @@ def methods(R: ResultSet, C: Mapping) -> str:
     out.append("\n**Every option that shaped the analysis** (from the plan, after defaults):\n")
     tbl = table(["option", "value"], rows, to=_to(), policy=policy(C), table_id="ek-options")
     if _to() == "html" and len(rows) > 15:
-        from evalkit.report.render import raw_block
-
         tbl = (raw_block(f"<details><summary>Show all {len(rows)} options</summary>") + tbl
                + raw_block("</details>"))
     out.append(tbl)

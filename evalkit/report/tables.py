@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from evalkit.report.disclosure import Policy, count_html, count_text
 from evalkit.report.figures import md_text
+from evalkit.report.render import raw_block
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,6 @@ def table(headers, rows, *, to: str, policy: Policy = Policy(), table_id: str | 
     if not rows:
         return ""
     if to == "html":
-        from evalkit.report.render import raw_block
-
         return raw_block('<div class="ek-table-wrap">' + table_html(headers, rows, policy=policy, table_id=table_id,
                                                                     row_attrs=row_attrs) + "</div>")
     return table_markdown(headers, rows, policy=policy)

@@ -204,36 +204,44 @@ def cmd_run(args) -> int:
     project = load_project(_project_dir(args) or first)
     chosen = _select_evaluations(project, args.evaluations)
     store = None
-    for evaluation in chosen:
-        if args.out and len(chosen) == 1:
-            out = Path(args.out)
-        elif args.out:
-            out = Path(args.out) / evaluation.id
-        else:
-            out = default_out(project.root, evaluation)
-        result = run_and_write(evaluation, out)
-        print(f"{evaluation.id}: wrote {out / 'results.json'}")
-        print(results_table(result))
-        if not args.no_store:
-            from evalkit.store.results import save_results
+    try:
+        for evaluation in chosen:
+            if args.out and len(chosen) == 1:
+                out = Path(args.out)
+            elif args.out:
+                out = Path(args.out) / evaluation.id
+            else:
+                out = default_out(project.root, evaluation)
+            result = run_and_write(evaluation, out)
+            print(f"{evaluation.id}: wrote {out / 'results.json'}")
+            print(results_table(result))
+            if not args.no_store:
+                from evalkit.store.results import save_results
 
-            store = store or _results_store(project.root)
-            run_id = save_results(store, result)
-            print(f"{evaluation.id}: recorded in {store.path} (run {run_id})")
-    if store is not None:
-        store.close()
+                store = store or _results_store(project.root)
+                run_id = save_results(store, result)
+                print(f"{evaluation.id}: recorded in {store.path} (run {run_id})")
+    finally:
+        if store is not None:
+            store.close()
     return EXIT_OK
 
 
 def _results_store(root: Path):
-    """The project's store, where the monitoring dashboard reads evaluation results from."""
+    """The project's store, where the monitoring dashboard reads evaluation results from.
+
+    Only the ``store:`` setting of monitoring/monitor.yml is read here: a run must not depend on
+    the rest of the monitoring configuration being valid.
+    """
     from evalkit.store import open_store, store_path
 
     configured = None
-    if (root / "monitoring").is_dir():
-        from evalkit.monitor.config import load_monitoring
+    settings = root / "monitoring" / "monitor.yml"
+    if settings.exists():
+        from evalkit.spec.yamlio import read_yaml
 
-        configured = load_monitoring(root).settings.store
+        data = read_yaml(settings).data
+        configured = data.get("store") if isinstance(data, dict) and isinstance(data.get("store"), str) else None
     return open_store(store_path(root, configured))
 
 

@@ -56,7 +56,9 @@ def results_table(result) -> str:
         rows.append([("* " if e.primary else "  ") + e.indicator, e.subgroup, e.estimand, str(e.n),
                      _fmt(e.estimate), f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]", _fmt(e.p_value, 3),
                      _fmt(e.p_value_holm, 3), e.units])
-    text = _table(["indicator", "subgroup", "estimand", "n", "estimate", "95% CI", "p", "p (Holm)", "units"], rows)
+    levels = {e.ci_level for e in result.estimates}
+    ci = f"{levels.pop():.0%} CI" if len(levels) == 1 else "CI (level varies)"
+    text = _table(["indicator", "subgroup", "estimand", "n", "estimate", ci, "p", "p (Holm)", "units"], rows)
     balance = result.sections.get("balance")
     if result.design == "matched_comparison" and isinstance(balance, dict) and balance.get("rows"):
         from evalkit.estimate.matching.balance import summary_lines

@@ -247,3 +247,13 @@ def test_run_records_results_in_the_store_once(example_project):
         primary = store.con.execute('SELECT indicator FROM evaluation_results WHERE "primary"').fetchall()
     assert runs == [("reach-2023-prepost", 1)] and primary == [("sdq_total",)]
     assert run_cli("run", "reach-2023-prepost", "--no-store", "--project", str(example_project)).returncode == 0
+
+
+def test_run_reads_only_the_store_setting_of_the_monitoring_folder(example_project):
+    (example_project / "monitoring" / "sources").mkdir(parents=True)
+    (example_project / "monitoring" / "monitor.yml").write_text("store: elsewhere/results.duckdb\n")
+    (example_project / "monitoring" / "sources" / "broken.yml").write_text("id: [unclosed\n")
+    result = run_cli("run", "reach-2023-prepost", "--project", str(example_project))
+    assert result.returncode == 0, result.stderr
+    assert (example_project / "elsewhere" / "results.duckdb").exists()
+    assert "95% CI" in result.stdout

@@ -681,3 +681,9 @@ def test_numbered_periods_are_fine_for_did_but_not_for_a_time_series(tmp_path):
     assert problems(root) == []
     root2 = _long(tmp_path / "b", series=SERIES.replace("2020-0", "").replace("month", "month"))
     assert "data.period: period column 'month' has values that are not dates" in only(root2)
+
+
+@pytest.mark.parametrize("text", ["~\n", "null\n", "---\n...\n"])
+def test_a_file_holding_only_null_is_empty_not_skipped(tmp_path, text):
+    root = make_project(tmp_path, plans={"p.yml": PREPOST, "blank.yml": text})
+    assert only(root) == "evaluations/blank.yml:1: error: (file): the file is empty (found no content; expected a YAML mapping)"

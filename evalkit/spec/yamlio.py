@@ -89,11 +89,8 @@ def parse_yaml(text: str, file: str) -> Document:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
-        if node is None:
-            doc.problems.append(Problem(file, 1, "", "the file is empty",
-                                        found="no content", expected="a YAML mapping"))
-            return doc
-        doc.data = _walk(loader, node, (), doc)
+        if node is not None:
+            doc.data = _walk(loader, node, (), doc)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -108,7 +105,10 @@ def parse_yaml(text: str, file: str) -> Document:
         doc.data = None
     finally:
         loader.dispose()
-    if doc.data is not None and not isinstance(doc.data, dict):
+    if doc.data is None and not doc.problems:  # no document, or one holding only `~`, `null` or `---`
+        doc.problems.append(Problem(file, 1, "", "the file is empty", found="no content",
+                                    expected="a YAML mapping"))
+    elif doc.data is not None and not isinstance(doc.data, dict):
         doc.problems.append(Problem(file, 1, "", "the top level must be a mapping of keys",
                                     found=type(doc.data).__name__, expected="a YAML mapping"))
         doc.data = None

@@ -200,7 +200,7 @@ def project_results(project, *, run_missing: bool = True, saved: Path | None = N
 
 def rate_project(path: Path | str | None = None, *, rules: Rules | None = None, run_missing: bool = True,
                  only: Sequence[str] = ()):
-    """Rate every intervention of the project at ``path``: (ratings with context, notes)."""
+    """Rate every intervention of the project at ``path``: (ratings with context, notes, the project)."""
     from evalkit.evidence.rate import rate_results
     from evalkit.evidence.rules import load_rules
     from evalkit.project import load_project

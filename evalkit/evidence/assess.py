@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from evalkit.evidence.errors import EvidenceError
-from evalkit.evidence.rules import Rules
+from evalkit.evidence.rules import Rules, load_rules
 from evalkit.verdict import EVIDENCE_WORDS, SignificanceRule, judge
 
 PASSED, FAILED, UNKNOWN, NA = "passed", "failed", "unknown", "not_applicable"
@@ -570,8 +570,6 @@ def _sms(result, context, rules) -> tuple[int | None, str]:
 
 def assess_study(result, context: StudyContext | None = None, rules: Rules | None = None) -> StudyAssessment:
     """Assess one study from its results and what its plan says."""
-    from evalkit.evidence.rules import load_rules
-
     rules = rules or load_rules()
     context = context or context_from_results(result)
     if not context.design:

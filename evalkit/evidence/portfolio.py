@@ -15,9 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import EvalkitError, check_choice
 from evalkit.evidence.errors import EvidenceError
-from evalkit.evidence.rate import LEVELS, ProgrammeRating
-from evalkit.evidence.rules import Rules
+from evalkit.evidence.pathway import pathway_position
+from evalkit.evidence.rate import LEVELS, ProgrammeRating, rate_results
+from evalkit.evidence.rules import Rules, load_rules
+from evalkit.results import ResultSet, _plain
 
 PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
 SORT_KEYS = ("level", "name", "step", "studies", "reach")
@@ -74,8 +77,6 @@ def _forest(rating: ProgrammeRating) -> list[dict[str, Any]]:
 
 def add_context(rating: ProgrammeRating, *, stages, logic_model, rules: Rules) -> ProgrammeRating:
     """The rating with its pathway position, YEF rating, reach and headline effect attached."""
-    from evalkit.evidence.pathway import pathway_position
-
     extras = {"pathway": pathway_position(stages, rating, rules), "yef": yef_ratings(logic_model),
               "reach": _reach(rating), "headline": _headline(rating),
               "n_studies": len(rating.studies), "n_unrated": len(rating.unrated)}
@@ -83,8 +84,6 @@ def add_context(rating: ProgrammeRating, *, stages, logic_model, rules: Rules) -
 
 
 def sort_ratings(ratings: Sequence[ProgrammeRating], by: str = "level") -> list[ProgrammeRating]:
-    from evalkit.errors import check_choice
-
     check_choice("--sort", by, SORT_KEYS)
     keys = {
         "level": lambda r: (-r.rank, r.not_effective, r.intervention),
@@ -97,8 +96,6 @@ def sort_ratings(ratings: Sequence[ProgrammeRating], by: str = "level") -> list[
 
 
 def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str = "level") -> dict[str, Any]:
-    from evalkit.results import _plain
-
     ordered = sort_ratings(ratings, sort)
     rows = []
     for r in ordered:
@@ -166,9 +163,6 @@ def project_results(project, *, run_missing: bool = True, saved: Path | None = N
     Returns (results, notes, unrated): notes say which studies were run now; unrated holds
     (intervention, evaluation, reason) for studies that have no results and could not be run.
     """
-    from evalkit.errors import EvalkitError
-    from evalkit.results import ResultSet
-
     reports = saved or project.root / "reports"
     results, notes, unrated = [], [], []
     for evaluation in project.evaluations.values():
@@ -201,8 +195,6 @@ def project_results(project, *, run_missing: bool = True, saved: Path | None = N
 def rate_project(path: Path | str | None = None, *, rules: Rules | None = None, run_missing: bool = True,
                  only: Sequence[str] = ()):
     """Rate every intervention of the project at ``path``: (ratings with context, notes, the project)."""
-    from evalkit.evidence.rate import rate_results
-    from evalkit.evidence.rules import load_rules
     from evalkit.project import load_project
 
     rules = rules or load_rules()

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from evalkit.evidence.assess import CHECK_LABELS, StudyAssessment
-from evalkit.evidence.rules import Rules
+from evalkit.evidence.assess import CHECK_LABELS, StudyAssessment, StudyContext, assess_study, context_from_plan
+from evalkit.evidence.rules import Rules, load_rules
 
 LEVELS = ("NL2", "2", "2+", "3", "3+", "4", "4+")
 LEVEL_RULES = {
@@ -252,9 +252,6 @@ def rate_results(results: Iterable, contexts: Mapping[str, Any] | None = None,
     intervention with no studies is rated too (NL2). ``unrated`` holds (intervention,
     evaluation, reason) for studies that could not be run.
     """
-    from evalkit.evidence.assess import StudyContext, assess_study, context_from_plan
-    from evalkit.evidence.rules import load_rules
-
     rules = rules or load_rules()
     contexts = contexts or {}
     interventions = interventions or {}

@@ -248,3 +248,19 @@ def test_poisson_twfe_matches_glm_with_dummies():
     assert got["log_rate_ratio"] == pytest.approx(ref.params["d"], abs=1e-8)
     # statsmodels also counts the 65 absorbed effects in (N-1)/(N-K); evalkit does not (units nest in clusters)
     assert got["std_error_log"] * np.sqrt((360 - 1) / (360 - 66)) == pytest.approx(ref.bse["d"], rel=1e-6)
+
+
+def test_text_in_the_outcome_is_named_and_missing_outcomes_are_counted(phoenix):
+    frame, plan = _small(phoenix)
+    bad = frame.astype({"y": object}).reset_index(drop=True)
+    bad.loc[2, "y"] = "unknown"
+    with pytest.raises(DataError, match=r"outcome column 'y' holds values that are not numbers at line 4 of the data \(counting the header as 1\): 'unknown'"):
+        did.analyse(plan, bad, seed=1)
+    rng = np.random.default_rng(3)
+    units = np.repeat(np.arange(12), 6)
+    gap = pd.DataFrame({"unit": units, "period": np.tile(np.arange(1, 7), 12),
+                        "treated": ((units < 4) & (np.tile(np.arange(1, 7), 12) >= 4)).astype(int),
+                        "y": rng.normal(size=72)})
+    gap.loc[2, "y"] = np.nan
+    result = did.analyse(plan, gap, seed=1)
+    assert any(w.code == "rows_missing" and w.message.startswith("1 of 72 row(s) have no 'y'") for w in result.warnings)

@@ -133,3 +133,11 @@ def test_too_few_points_after(strategy, measures):
 def test_bad_months(strategy, measures):
     with pytest.raises(DataError, match="not dates"):
         its.analyse(_one(strategy), measures.assign(month="soon"), 1)
+
+
+def test_text_in_a_count_column_is_named_not_dropped(strategy, measures):
+    bad = measures.astype({"knife_sv_offences": object}).copy()
+    bad.loc[7, "knife_sv_offences"] = "n/a"
+    with pytest.raises(DataError, match=r"indicator 'knife_sv' column 'knife_sv_offences' holds values that are "
+                                        r"not numbers at line 9 of the data \(counting the header as 1\): 'n/a'"):
+        its.analyse(_one(strategy), bad, 1)

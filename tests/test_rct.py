@@ -154,3 +154,40 @@ def test_an_arm_of_one_is_a_clear_error(tmp_path):
     project = _project(tmp_path, frame, cluster=False)
     with pytest.raises(EstimationError, match="1 unit\\(s\\) in the treated arm and 40 in the comparison arm"):
         run(project.evaluation("demo-rct"))
+
+
+def test_attrition_is_the_primary_timepoints_and_later_ones_are_kept_apart(tmp_path):
+    frame = _data()
+    frame["conf_24m"] = frame["conf_12m"]
+    frame.loc[frame.index[:200], "conf_24m"] = np.nan
+    (tmp_path / "logic_models").mkdir()
+    (tmp_path / "evaluations" / "data").mkdir(parents=True)
+    (tmp_path / "logic_models" / "demo.yml").write_text(LOGIC_MODEL)
+    plan = PLAN.replace("{cluster}", "").replace("conf: {baseline: conf_pre, follow_up_12m: conf_12m}",
+                                                 "conf: {baseline: conf_pre, follow_up_12m: conf_12m, follow_up_24m: conf_24m}")
+    (tmp_path / "evaluations" / "rct.yml").write_text(plan)
+    frame.to_csv(tmp_path / "evaluations" / "data" / "trial.csv", index=False)
+    result = run(load_project(tmp_path).evaluation("demo-rct"))
+    attrition = result.sections["attrition"]
+    first = 1 - frame["conf_12m"].notna().mean()
+    assert attrition["overall"]["conf"] == pytest.approx(first)
+    assert attrition["by_timepoint"]["conf@follow_up_24m"]["overall"] > first
+
+
+def test_no_variation_gives_no_interval_not_a_zero_width_one(tmp_path):
+    frame = _data()
+    frame["incident_12m"] = 0
+    project = _project(tmp_path, frame, cluster=False)
+    result = run(project.evaluation("demo-rct"))
+    est = next(e for e in result.estimates if e.indicator == "incident")
+    assert est.std_error is None and est.ci_low is None and est.p_value is None
+    assert any(w.code == "no_inference" and w.indicator == "incident" for w in result.warnings)
+
+
+def test_a_column_missing_from_a_frame_passed_in_is_named(tmp_path):
+    frame = _data()
+    project = _project(tmp_path, frame)
+    from evalkit.errors import DataError
+
+    with pytest.raises(DataError, match="column 'school' \\(cluster\\) is not in the data"):
+        run(project.evaluation("demo-rct"), frame=frame.drop(columns=["school"]))

@@ -26,7 +26,7 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate._stats import t_crit, z_crit
-from evalkit.estimate.pre_post import _lines
+from evalkit.estimate.pre_post import _lines, numbers
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import CountModel, Direction, Seasonality
@@ -65,8 +65,8 @@ def prepare_series(evaluation: m.Evaluation, frame: pd.DataFrame, column: str, i
         raise DataError(f"data has no column '{column}' for indicator '{indicator}'")
     month = _month_index(frame[spec.period], spec.period)
     area = frame[spec.id].astype(str) if spec.id and spec.id in frame.columns else pd.Series("all", index=frame.index)
-    count = pd.to_numeric(frame[column], errors="coerce")
-    pop = pd.to_numeric(frame[spec.population], errors="coerce")
+    count = numbers(frame, column, f"indicator '{indicator}'")
+    pop = numbers(frame, spec.population, "population")
     if pop.isna().any():
         raise DataError(f"population column '{spec.population}' is missing in {int(pop.isna().sum())} row(s) "
                         f"(lines {_lines(pop.isna())} of the data, counting the header as 1); "
@@ -83,7 +83,7 @@ def prepare_series(evaluation: m.Evaluation, frame: pd.DataFrame, column: str, i
     if ts.control:
         if ts.control not in frame.columns:
             raise DataError(f"data has no control series column '{ts.control}' (time_series.control)")
-        control = pd.to_numeric(frame[ts.control], errors="coerce")
+        control = numbers(frame, ts.control, "control series")
         if (control < 0).any():
             raise DataError(f"control series '{ts.control}' holds negative counts; expected counts >= 0")
         out["control"] = control.to_numpy()

@@ -67,6 +67,19 @@ def _lines(mask) -> str:
     return ", ".join(str(i + 2) for i in np.flatnonzero(np.asarray(mask, dtype=bool))[:3])
 
 
+def numbers(frame: pd.DataFrame, column: str, role: str) -> pd.Series:
+    """The column as numbers (missing stays missing); text that is not a number is an error naming its
+    lines, never a silent gap."""
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = (frame[column].notna() & values.isna()).to_numpy()
+    if bad.any():
+        sample = ", ".join(repr(v) for v in frame[column][bad].unique()[:3].tolist())
+        where = f"line{'s' if bad.sum() > 1 else ''} {_lines(bad)}" + (" and more" if bad.sum() > 3 else "")
+        raise DataError(f"{role} column '{column}' holds values that are not numbers at {where} of the data "
+                        f"(counting the header as 1): {sample}; expected numbers (or empty for missing)")
+    return values
+
+
 def _numeric_column(frame: pd.DataFrame, column: str, ind: m.Indicator, timepoint: str) -> np.ndarray:
     where = f"column '{column}' ({ind.id}, {timepoint})"
     if column not in frame.columns:

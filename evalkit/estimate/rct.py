@@ -114,6 +114,11 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
 
     _check_ids(evaluation, frame)
     treat_col = evaluation.data.treatment
+    for role, col in (("data.treatment", treat_col), ("cluster", evaluation.cluster),
+                      *(("covariates", c) for c in evaluation.covariates)):
+        if col is not None and col not in frame.columns:
+            raise DataError(f"{evaluation.id}: column '{col}' ({role}) is not in the data; the data has "
+                            + ", ".join(map(str, frame.columns)))
     arm_raw = pd.to_numeric(frame[treat_col], errors="coerce")
     if arm_raw.isna().any() or not arm_raw.isin([0, 1]).all():
         raise DataError(f"treatment column '{treat_col}' must be 0/1 on every row (the randomised arm)")
@@ -136,7 +141,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                                                    f"errors are unreliable below about {FEW_CLUSTERS}"))
     flow = [FlowStage("randomised", n_arm[1], group="treated"), FlowStage("randomised", n_arm[0], group="comparison")]
     estimates: list[Estimate] = []
-    attrition_overall, attrition_diff = {}, {}
+    attrition_overall, attrition_diff, attrition_by_timepoint = {}, {}, {}
     for ind_id, tp in evaluation.timepoints.items():
         ind = tp.indicator
         baseline = _numeric_column(frame, tp.baseline, ind, "baseline") if tp.baseline else None
@@ -144,8 +149,11 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             y = _numeric_column(frame, column, ind, tp_name)
             keep = ~np.isnan(y) & (np.ones_like(y, bool) if baseline is None else ~np.isnan(baseline))
             lost = {g: 1 - keep[arm == g].mean() for g in (1, 0)}
-            attrition_overall[ind_id] = float(1 - keep.mean())
-            attrition_diff[ind_id] = float(lost[1] - lost[0])
+            # the first follow-up is the one the primary estimate uses; later ones are kept by timepoint
+            attrition_overall.setdefault(ind_id, float(1 - keep.mean()))
+            attrition_diff.setdefault(ind_id, float(lost[1] - lost[0]))
+            attrition_by_timepoint[f"{ind_id}@{tp_name}"] = {"overall": float(1 - keep.mean()),
+                                                             "differential": float(lost[1] - lost[0])}
             for g, name in ((1, "treated"), (0, "comparison")):
                 flow.append(FlowStage("analysed", int((keep & (arm == g)).sum()), group=name, indicator=ind_id))
             if min((keep & (arm == 1)).sum(), (keep & (arm == 0)).sum()) < 2:
@@ -157,6 +165,9 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             cl = clusters[keep] if clusters is not None else None
             est, se, df, se_kind = _ols(yy, X, cl)
             crit = float(st.t_crit(df, CI_LEVEL))
+            if not (math.isfinite(se) and se > 0):  # e.g. no variation in the outcome: no inference
+                warnings.append(RunWarning("no_inference", f"{ind_id} at {tp_name}: the standard error is zero or "
+                                           "undefined (no variation?), so no CI or p-value is given", ind_id))
             p = float(2 * stats.t.sf(abs(est / se), df)) if se > 0 else None
             adjusted = ["baseline"] if baseline is not None else []
             adjusted += z_names
@@ -180,7 +191,8 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                         ci_level=CI_LEVEL, n_treated=int((a == 1).sum()), n_comparison=int((a == 0).sum()),
                         subgroup="all")
             estimates.append(Estimate(
-                estimand="itt", estimate=est, std_error=se, ci_low=est - crit * se, ci_high=est + crit * se,
+                estimand="itt", estimate=est, std_error=_f(se) if se > 0 else None,
+                ci_low=est - crit * se if se > 0 else None, ci_high=est + crit * se if se > 0 else None,
                 p_value=p, method=method, direction_good=_good(est, ind), effect_size=es,
                 details={"mean_treated": _f(yy[a == 1].mean()), "mean_comparison": _f(yy[a == 0].mean()),
                          "df": df}, **base))
@@ -213,7 +225,9 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                 "cluster": evaluation.cluster},
         "balance": balance,
         "attrition": {"overall": attrition_overall, "differential": attrition_diff, "primary_outcome": primary,
-                      "definition": "share randomised without the outcome (and baseline, where adjusted); "
+                      "by_timepoint": attrition_by_timepoint,
+                      "definition": "share randomised without the outcome (and baseline, where adjusted), at each "
+                                    "indicator's first follow-up (later ones under by_timepoint); "
                                     "differential = treated minus comparison"},
     }
     return Analysis(estimates=tuple(estimates), flow=tuple(flow), warnings=tuple(warnings), sections=sections)

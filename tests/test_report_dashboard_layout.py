@@ -22,3 +22,11 @@ def test_the_same_headings_stay_in_an_ordinary_document(tmp_path, monkeypatch):
     qmd.write_text("---\ntitle: Report\n---\n" + BODY)
     page = render_html(qmd, tmp_path / "r.html").read_text()
     assert ">Row<" in page and ">Column<" in page
+
+
+def test_a_figure_with_no_builder_and_a_malformed_rule_do_not_crash(monkeypatch):
+    from evalkit.report import figures, wording
+
+    monkeypatch.setenv("EVALKIT_REPORT_TO", "html")
+    assert "No figure" in figures.emit(None, None)
+    assert wording.rule_from_context({"significance": True}) == wording.default_rule()

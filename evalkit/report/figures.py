@@ -84,6 +84,8 @@ def emit(plotly_fig: Callable[[], Any] | None, static_fig: Callable[[], Any] | N
         return figure_markdown(plotly_fig(), to="html")
     if static_fig is not None:
         return matplotlib_markdown(static_fig(), to=_to(), asset_dir=asset_dir or _asset_dir())
+    if _to() == "html":  # nothing to draw: say so rather than fail
+        return "\n*(No figure for this section.)*\n"
     return figure_markdown(None, to=_to())
 
 

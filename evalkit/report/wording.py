@@ -63,7 +63,7 @@ def pre_trend_alpha(C: Any) -> float:
 def rule_from_context(C: Any) -> SignificanceRule:
     """The rule a report uses: the one the portfolio's ratings used (``context.json``), else the default."""
     sig = (C or {}).get("significance") if hasattr(C, "get") else None
-    if not sig or not isinstance(sig.get("alpha"), (int, float)):
+    if not isinstance(sig, dict) or not isinstance(sig.get("alpha"), (int, float)):
         return default_rule()
     return SignificanceRule(alpha=float(sig["alpha"]), holm=bool(sig.get("holm_adjusted_p", True)),
                             source=str(sig.get("source") or ""))

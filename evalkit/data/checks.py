@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from evalkit.data.files import MAX_ABS, NUMBER_RE
+from evalkit.data.files import MAX_ABS, NUMBER_RE, looks_like_data, plain_names
 from evalkit.errors import DataError, Problem
 from evalkit.spec import model as m
 from evalkit.spec.raw import Design, IndicatorType
@@ -492,19 +492,6 @@ def _check_cases(c: _Collector, evaluation: m.Evaluation, frame) -> None:
         _check_number_column(c, frame, cases.acceptability, base + ("acceptability",), spec, "column")
 
 
-def _headerless(present: list[str]) -> bool:
-    """Whether a file's first line looks like data rather than a header (numbers or dates in it)."""
-    import pandas as pd
-
-    for name in present:
-        text = name.strip()
-        if NUMBER_RE.fullmatch(text) or text.lower() in BOOLEAN_TEXT:
-            return True
-        if any(ch.isdigit() for ch in text) and not pd.isna(pd.to_datetime(text, errors="coerce", format="mixed")):
-            return True
-    return False
-
-
 def check_data(evaluation: m.Evaluation, doc: Document) -> list[Problem]:
     """Every problem with ``evaluation``'s data file, as problems on the plan's lines."""
     spec = evaluation.data
@@ -536,11 +523,11 @@ def check_data(evaluation: m.Evaluation, doc: Document) -> list[Problem]:
     if evaluation.feasibility is not None:
         c.problems += _check_sessions_file(evaluation, doc)
     missing = [(path, col) for path, col in named if col not in present]
-    if missing and _headerless(present):
+    if missing and looks_like_data(present):
         c.add(("data", "path"), f"the first line of {label} does not look like a header",
               "numbers or dates where column names should be", "a header line naming the columns")
         return c.problems
-    shown_columns = ", ".join(present[:12]) + (f" and {len(present) - 12} more" if len(present) > 12 else "")
+    shown_columns = plain_names(present)
     for path, col in missing:
         c.add(path, f"column not found in {label}", f"'{col}'", f"one of {shown_columns}")
     columns = [col for _path, col in named if col in present]

@@ -165,3 +165,35 @@ def xlsx_frame(path: Path, sheet: str | None = None, usecols=None, **kwargs):
 
     check_xlsx_formulas(path, sheet, usecols)
     return pd.read_excel(path, sheet_name=sheet or 0, usecols=usecols, engine="openpyxl", **kwargs)
+
+
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()%/-]{0,59}")
+
+
+def looks_like_data(names: Sequence[str]) -> bool:
+    """Whether a header line holds numbers, true/false or dates: a file without a header, whose
+    first row (perhaps identifiers) must not be echoed as column names."""
+    import pandas as pd
+
+    for name in names:
+        text = str(name).strip()
+        if NUMBER_RE.fullmatch(text) or text.lower() in ("true", "false"):
+            return True
+        if any(ch.isdigit() for ch in text) and "-" in text or "/" in text:
+            try:
+                if not pd.isna(pd.to_datetime(text, errors="coerce", format="mixed")):
+                    return True
+            except (ValueError, OverflowError):
+                pass
+    return False
+
+
+def plain_names(names: Sequence[str], limit: int = 12) -> str:
+    """Column names for a message: plain names listed, anything else (cell text read as a header) counted."""
+    # identifiers (NHS numbers, UPNs, crime references) carry runs of digits; column names rarely do
+    plain = [str(n) for n in names if _NAME_RE.fullmatch(str(n)) and not re.search(r"[0-9]{3}", str(n))]
+    other = len(names) - len(plain)
+    shown = ", ".join(plain[:limit]) + (f" and {len(plain) - limit} more" if len(plain) > limit else "")
+    if other:
+        shown += (", and " if shown else "") + f"{other} column(s) whose names are not plain names (not shown)"
+    return shown

@@ -87,8 +87,10 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
                         "file_row_number = true)")
         else:
             if kind == "csv":
+                # CSV as evaluation data read it: commas, double quotes; a malformed row is an error
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_csv({_lit(str(path))}, "
-                            "all_varchar = true, header = true)")
+                            "all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
+                            "strict_mode = true)")
             else:
                 # the shared XLSX reader refuses formula cells without a saved value (never read as empty)
                 frame = xlsx_frame(path, dtype=str, keep_default_na=False, na_values=[""])
@@ -229,15 +231,20 @@ EXPECTED_TEXT = {
 
 
 def _check_columns(path: Path, src: Source, found: list[str]) -> None:
+    from evalkit.data.files import looks_like_data, plain_names
+
     declared = list(src.columns)
     missing = [c for c in declared if c not in found]
     extra = [c for c in found if c not in declared]
+    if missing and looks_like_data(found):
+        raise DataError(f"{path}: the first line does not look like a header (numbers or dates where column names "
+                        f"should be); expected a header line with the columns declared in {src.file.name}")
     if missing or extra:
         parts = []
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
-            parts.append(f"unexpected column(s) {', '.join(extra)}")
+            parts.append(f"unexpected column(s) {plain_names(extra)}")
         raise DataError(f"{path}: {'; '.join(parts)}; expected the columns declared in "
                         f"{src.file.name}: {', '.join(declared)}")
 

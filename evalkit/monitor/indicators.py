@@ -332,7 +332,11 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     have_pop = pop_src is not None and not _missing_tables(store, [pop_src.table])
     pop_groups = {}
     frames = []
-    for plan in plans(monitoring, project):
+    from evalkit.monitor.filters import check_filters
+
+    defined = plans(monitoring, project)
+    warnings = check_filters(store, monitoring, defined)  # a filter value the data never hold is an error
+    for plan in defined:
         if _missing_tables(store, [plan.source.table]):
             continue
         t = rows_of(plan.source, monitoring)
@@ -368,6 +372,7 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     out["period"] = pd.to_datetime(out["period"]).dt.date
     out = out.sort_values(["intervention", "indicator", "breakdown", "group", "period"], kind="stable",
                           ignore_index=True)
+    out.attrs["warnings"] = warnings
     if save:
         out_save = out.assign(definitions_sha256=monitoring.indicators_sha256)
         with store.transaction():

@@ -39,7 +39,8 @@ def find_project(start: Path | str | None = None) -> Path:
 
 
 def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+    # anything named *.yml but a folder is read (a FIFO or device is then reported, not skipped silently)
+    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and not p.is_dir())
 
 
 def _shown(path: Path, root: Path) -> str:

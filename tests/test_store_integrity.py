@@ -241,3 +241,29 @@ def test_one_pseudonymised_column_with_repeated_people_is_not_multiplied(project
         stored = store.con.execute("SELECT count(*), count(DISTINCT referral_id) FROM src_programme_referrals"
                                    ).fetchone()
     assert stored == (len(frame), len(frame))
+
+
+def test_a_store_written_before_the_fix_is_repaired_on_opening(project, tmp_path):
+    """Stores of evalkit < schema 2 hold repeated rows; migration 2 keeps one of each (extract, line)."""
+    import duckdb
+
+    from evalkit.store.db import SCHEMA_VERSION
+
+    mon = load_monitoring(project)
+    rng = np.random.default_rng(5)
+    frame = _repeat_people(synth.programme_referrals(rng, pd.Timestamp("2024-03-01"), "R"), ["person_id"], 3, rng)
+    path = _write(frame, tmp_path / "referrals.csv")
+    store_file = tmp_path / "old.duckdb"
+    with open_store(store_file) as store:
+        ingest(store, mon, "programme_referrals", path)
+        expected = _stored_rows(store, mon.sources["programme_referrals"], 1)
+    con = duckdb.connect(str(store_file))  # as the old code left it: some rows stored three times
+    con.execute("INSERT INTO src_programme_referrals SELECT * FROM src_programme_referrals WHERE _line % 4 = 0")
+    con.execute("INSERT INTO src_programme_referrals SELECT * FROM src_programme_referrals WHERE _line % 8 = 0")
+    con.execute("DELETE FROM schema_version WHERE version > 1")
+    assert con.execute("SELECT count(*) FROM src_programme_referrals").fetchone()[0] > len(frame)
+    con.close()
+    with open_store(store_file) as store:
+        assert store.version == SCHEMA_VERSION
+        _assert_extract_stored_exactly(store, mon.sources["programme_referrals"], 1, path)
+        assert _stored_rows(store, mon.sources["programme_referrals"], 1) == expected

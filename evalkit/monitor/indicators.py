@@ -284,6 +284,11 @@ def refresh_mapping(store, mapping: MappingFile) -> None:
     """Hold the mapping version in the store (the classification joins it)."""
     rows = [(mapping.version, t, cat, True) for cat, types in mapping.categories.items() for t in types]
     rows += [(mapping.version, t, None, False) for t in mapping.not_serious_violence]
+    if getattr(store, "read_only", False):  # status, indicators: the mapping for this connection only
+        store.con.execute("CREATE OR REPLACE TEMP TABLE sv_mapping (version VARCHAR, offence_type VARCHAR, "
+                          "category VARCHAR, serious_violence BOOLEAN)")
+        store.con.executemany("INSERT INTO sv_mapping VALUES (?, ?, ?, ?)", rows)
+        return
     with store.transaction():
         store.con.execute("DELETE FROM sv_mapping WHERE version = ?", [mapping.version])
         store.con.executemany("INSERT INTO sv_mapping VALUES (?, ?, ?, ?)", rows)

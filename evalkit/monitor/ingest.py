@@ -117,15 +117,18 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
 TEMP_OBJECTS = ("_raw0", "_raw", "_typed")
 
 
-def _drop_temp(con, extra: list[str] = ()) -> None:
-    import duckdb
+def _quietly(con, sql: str) -> None:
+    """Run clean-up SQL whose own failure must not hide the error being reported."""
+    try:
+        con.execute(sql)
+    except Exception:  # noqa: BLE001
+        pass
 
+
+def _drop_temp(con, extra: list[str] = ()) -> None:
     for name in (*TEMP_OBJECTS, *extra):
         for what in ("VIEW", "TABLE"):
-            try:
-                con.execute(f"DROP {what} IF EXISTS {name}")
-            except duckdb.CatalogException:  # it is the other kind
-                pass
+            _quietly(con, f"DROP {what} IF EXISTS {name}")  # one of the two is the wrong kind
 
 
 def _native_types(con) -> dict[str, str]:
@@ -498,8 +501,11 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
             try:
                 con.execute(f"INSERT INTO {_q(src.table)} SELECT {extract_id}, t._line, {', '.join(columns)} "
                             f"FROM _typed t {' '.join(joins)}")
-            finally:
-                con.execute("RESET preserve_insertion_order")
+            except BaseException:
+                _quietly(con, "ROLLBACK")  # the failed INSERT (a full disk) is the error to report
+                _quietly(con, "RESET preserve_insertion_order")
+                raise
+            con.execute("RESET preserve_insertion_order")
             # the store holds exactly the extract's rows: a join that lost or repeated rows is a bug,
             # and the transaction is rolled back rather than publishing wrong counts
             stored = con.execute(f"SELECT count(*), count(DISTINCT _line) FROM {_q(src.table)} WHERE _extract_id = ?",

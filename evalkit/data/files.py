@@ -85,9 +85,12 @@ def read_reason(exc: BaseException, kind: str) -> str:
     text = str(exc)
     line = re.search(r"\bline (\d+)", text, re.IGNORECASE)
     at = f" near line {line.group(1)}" if line else ""
-    if isinstance(exc, UnicodeDecodeError) or "utf-8" in text.lower() or "unicode" in text.lower():
-        return "it is not UTF-8 text" + at
     lowered = text.lower()
+    if isinstance(exc, UnicodeDecodeError) or "invalid unicode" in lowered or "invalid utf-8" in lowered \
+            or "not valid utf-8" in lowered or "codec can't decode" in lowered:
+        return "it is not UTF-8 text" + at
+    if "sniffing" in lowered or "dialect" in lowered:
+        return "its rows do not follow the CSV rules (commas, double quotes, one value per column)" + at
     if "expected" in lowered and "fields" in lowered or "too many columns" in lowered or "column count" in lowered:
         return f"a row has a different number of fields than the header{at}"
     if "quote" in lowered:
@@ -110,11 +113,14 @@ def cell_name(row: int, column: int) -> str:
     return f"{letters}{row}"
 
 
-def xlsx_uncached_formulas(path: Path, sheet: str | None = None, columns: Iterable[str] | None = None) -> list[str]:
+def xlsx_uncached_formulas(path: Path, sheet: str | None = None, columns: Iterable[str] | None = None,
+                           errors: list[str] | None = None, booleans: dict | None = None) -> list[str]:
     """Cells (A1 names) of the sheet that hold a formula but no cached value (read as empty otherwise).
 
     A workbook written by a program rather than saved by Excel has formulas without results;
-    pandas and openpyxl then read those cells as empty, silently shrinking n.
+    pandas and openpyxl then read those cells as empty, silently shrinking n. Cells holding an
+    error value (#DIV/0!, #N/A, #VALUE!...), which pandas also reads as empty, are added to
+    ``errors`` when a list is given.
     """
     import openpyxl
 
@@ -129,10 +135,18 @@ def xlsx_uncached_formulas(path: Path, sheet: str | None = None, columns: Iterab
                 header = [None if cell.value is None else str(cell.value) for cell in row]
                 continue
             for c, cell in enumerate(row, start=1):
-                if getattr(cell, "data_type", None) == "f":
-                    name = header[c - 1] if c - 1 < len(header) else None
-                    if wanted is None or name in wanted:
-                        found.append((r, c))
+                kind = getattr(cell, "data_type", None)
+                if kind not in ("f", "e", "b"):
+                    continue
+                name = header[c - 1] if c - 1 < len(header) else None
+                if wanted is not None and name not in wanted:
+                    continue
+                if kind == "f":
+                    found.append((r, c))
+                elif kind == "e" and errors is not None:
+                    errors.append(cell_name(r, c))
+                elif kind == "b" and booleans is not None:
+                    booleans.setdefault(name, []).append((r, bool(cell.value)))
     finally:
         formulas.close()
     if not found:
@@ -151,20 +165,41 @@ def xlsx_uncached_formulas(path: Path, sheet: str | None = None, columns: Iterab
     return missing
 
 
-def check_xlsx_formulas(path: Path, sheet: str | None = None, columns: Iterable[str] | None = None) -> None:
-    cells = xlsx_uncached_formulas(path, sheet, columns)
+def check_xlsx_formulas(path: Path, sheet: str | None = None, columns: Iterable[str] | None = None,
+                        booleans: dict | None = None) -> None:
+    """Refuse formula cells without a saved result and cells holding an error value, naming them;
+    ``booleans`` collects the TRUE/FALSE cells per column (pandas turns them into 1/0 among numbers)."""
+    errors: list[str] = []
+    cells = xlsx_uncached_formulas(path, sheet, columns, errors, booleans)
+
+    def shown(names: list[str]) -> str:
+        return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
     if cells:
-        shown = ", ".join(cells[:10]) + (f" and {len(cells) - 10} more" if len(cells) > 10 else "")
-        raise DataError(f"{path}: {len(cells)} cell(s) hold a formula without a saved result ({shown}); expected "
-                        "values: open the workbook in Excel or LibreOffice and save it, or export it as CSV")
+        raise DataError(f"{path}: {len(cells)} cell(s) hold a formula without a saved result ({shown(cells)}); "
+                        "expected values: open the workbook in Excel or LibreOffice and save it, or export it as CSV")
+    if errors:
+        raise DataError(f"{path}: {len(errors)} cell(s) hold a spreadsheet error such as #DIV/0! or #N/A "
+                        f"({shown(errors)}); expected a value, or an empty cell for a missing one")
 
 
 def xlsx_frame(path: Path, sheet: str | None = None, usecols=None, **kwargs):
     """A sheet read by pandas after the formula check; the first sheet when ``sheet`` is None."""
     import pandas as pd
 
-    check_xlsx_formulas(path, sheet, usecols)
-    return pd.read_excel(path, sheet_name=sheet or 0, usecols=usecols, engine="openpyxl", **kwargs)
+    booleans: dict = {}
+    check_xlsx_formulas(path, sheet, usecols, booleans)
+    frame = pd.read_excel(path, sheet_name=sheet or 0, usecols=usecols, engine="openpyxl", **kwargs)
+    for name, cells in booleans.items():
+        # TRUE/FALSE cells among numbers: pandas made them 1/0; put the booleans back, so a score
+        # column refuses them instead of averaging them (a column of booleans only stays boolean)
+        if name in frame.columns and not pd.api.types.is_bool_dtype(frame[name]) and frame[name].dtype != object:
+            column = frame[name].astype(object)
+            for row, value in cells:
+                if 0 <= row - 2 < len(column):
+                    column.iat[row - 2] = value
+            frame[name] = column
+    return frame
 
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()%/-]{0,59}")
@@ -197,3 +232,56 @@ def plain_names(names: Sequence[str], limit: int = 12) -> str:
     if other:
         shown += (", and " if shown else "") + f"{other} column(s) whose names are not plain names (not shown)"
     return shown
+
+
+def check_csv_shape(path: Path) -> None:
+    """Every row of a CSV has as many fields as its header, and the header names each column once.
+
+    pandas fills a short row (a truncated file, a lost comma) with missing values without a word,
+    and renames a repeated column name; both would change the numbers silently.
+    """
+    import csv
+
+    import numpy as np
+
+    data = Path(path).read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data.strip():
+        return
+    try:
+        text_head = data[: data.find(b"\n") if b"\n" in data else len(data)].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: cannot read the file as csv: it is not UTF-8 text near line 1") from None
+    header = next(csv.reader([text_head.rstrip("\r")]))
+    names = [h.strip() for h in header]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{path}: the header names {len(repeated)} column(s) more than once "
+                        f"({plain_names(repeated)}); expected each column name once")
+    width = len(header)
+    if b'"' not in data:
+        # no quoting: fields are the commas of each line plus one, counted in numpy
+        arr = np.frombuffer(data, np.uint8)
+        ends = np.flatnonzero(arr == 10)
+        if ends.size == 0 or ends[-1] != arr.size - 1:
+            ends = np.append(ends, arr.size)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        commas = np.concatenate(([0], np.cumsum(arr == 44)))
+        fields = commas[ends] - commas[starts] + 1
+        lengths = ends - starts
+        blank = (lengths == 0) | ((lengths == 1) & (arr[np.minimum(starts, arr.size - 1)] == 13))
+        bad = np.flatnonzero((fields != width) & ~blank)
+        lines = (bad + 1).tolist()
+    else:
+        lines = []
+        reader = csv.reader(data.decode("utf-8", errors="replace").splitlines())
+        for number, row in enumerate(reader, start=1):
+            if row and len(row) != width:
+                lines.append(number)
+                if len(lines) > 3:
+                    break
+    if lines:
+        shown = ", ".join(map(str, lines[:3])) + (" and more" if len(lines) > 3 else "")
+        raise DataError(f"{path}: line(s) {shown} have a different number of fields than the header ({width}); "
+                        "expected every row to have one value (or an empty cell) per column")

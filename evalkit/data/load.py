@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalkit.data.files import (EXPECTED_SUFFIXES, NUMBER, SUFFIXES, check_regular, check_xlsx_formulas,
-                                file_kind, read_reason, xlsx_frame)
+from evalkit.data.files import (EXPECTED_SUFFIXES, NUMBER, SUFFIXES, check_csv_shape, check_regular, file_kind,
+                                looks_like_data, read_reason, xlsx_frame)
 from evalkit.errors import DataError
 
 __all__ = ["SUFFIXES", "EXPECTED_SUFFIXES", "file_kind", "read_columns", "read_table", "sha256", "content_sha256"]
@@ -28,18 +28,56 @@ def read_columns(path: Path, sheet: str | None = None) -> list[str]:
     check_regular(path)
     try:
         if kind == "csv":
-            return [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
+            names = [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
+            if not looks_like_data(names):  # a file without a header is reported as such by the caller
+                _check_repeated(path, _raw_header(path, kind, sheet))
+            return names
         if kind == "parquet":
             import pyarrow.parquet as pq
 
-            return [str(c) for c in pq.read_schema(path).names]
-        return [str(c) for c in pd.read_excel(path, sheet_name=sheet or 0, nrows=0, engine="openpyxl").columns]
+            names = [str(c) for c in pq.read_schema(path).names]
+        else:
+            names = [str(c) for c in pd.read_excel(path, sheet_name=sheet or 0, nrows=0, engine="openpyxl").columns]
+            if not looks_like_data(names):
+                _check_repeated(path, _raw_header(path, kind, sheet))
+        if not looks_like_data(names):
+            _check_repeated(path, names)
+        return names
+    except DataError:
+        raise
     except FileNotFoundError as exc:
         raise DataError(f"{path}: data file not found") from exc
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: cannot read the file as {kind}: the file is empty") from None
     except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
         raise DataError(f"{path}: cannot read the file as {kind}: {read_reason(exc, kind)}") from None
+
+
+def _raw_header(path: Path, kind: str, sheet: str | None) -> list[str]:
+    """The header as written (pandas renames a repeated name to ``a.1``, hiding the repeat)."""
+    if kind == "csv":
+        import csv
+
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return [h.strip() for h in next(csv.reader(handle), [])]
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        row = next(ws.iter_rows(max_row=1, values_only=True), ())
+        return [str(v).strip() for v in row if v is not None]
+    finally:
+        wb.close()
+
+
+def _check_repeated(path: Path, names: list[str]) -> None:
+    from evalkit.data.files import plain_names
+
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{path}: the header names {len(repeated)} column(s) more than once ({plain_names(repeated)}); "
+                        "expected each column name once")
 
 
 def _tokens(missing_values: Sequence[str]) -> list[str]:
@@ -117,12 +155,12 @@ def read_table(path: Path, columns: Sequence[str] | None = None, sheet: str | No
     tokens = _tokens(missing_values)
     try:
         if kind == "csv":
+            check_csv_shape(path)
             frame = pd.read_csv(path, usecols=cols, low_memory=False, keep_default_na=False,
                                 na_values=["", *tokens], encoding="utf-8-sig")
             return _tidy(frame, tokens)
         if kind == "parquet":
             return _parquet(path, cols, tokens)
-        check_xlsx_formulas(path, sheet, cols)
         frame = xlsx_frame(path, sheet, usecols=cols, keep_default_na=False, na_values=["", *tokens])
         return _tidy(frame, tokens)
     except DataError:

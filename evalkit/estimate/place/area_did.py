@@ -30,6 +30,7 @@ import pandas as pd
 
 from evalkit.errors import check_choice
 from evalkit.estimate.place.panel import ComparisonPanel
+from evalkit.estimate.place.synthetic_control import permutation_interval
 
 FEW_CLUSTERS = 30  # below this many clusters analytic cluster-robust p-values over-reject (Cameron & Miller 2015)
 BOOTSTRAP_DRAWS = 999
@@ -190,21 +191,17 @@ def area_did(panel: ComparisonPanel, measure: str, *, weighting: Weighting | str
     perm_p = perm_iv = prevented_iv = None
     placebo: list[tuple[str, float]] = []
     if permutation and len(treated) == 1:
-        (tu, ts), = treated.items()
+        ((_, ts),) = treated.items()
         draws = []
-        for j, dj in enumerate(donors):
+        for dj in donors:
             bj = fit(donors, {dj: ts})[0]
             draws.append(bj)
             placebo.append((panel.areas[dj], float(bj)))
-        draws = np.array(draws)
+        iv = permutation_interval(beta, np.array(draws), level, "permutation over donors")
         J = len(draws)
-        perm_p = float((1 + np.sum(np.abs(draws) >= abs(beta))) / (J + 1))
-        mcount = max(1, int(np.floor((1 - level) / 2 * (J + 1))))
-        srt = np.sort(draws)
-        lo, hi = beta - srt[J - mcount], beta - srt[mcount - 1]
-        reached = 1 - 2 * mcount / (J + 1)
-        perm_iv = (float(lo), float(hi), float(reached))
-        prevented_iv = (float(-hi * exposure), float(-lo * exposure), float(reached))
+        perm_p = float((1 + np.sum(np.abs(np.array(draws)) >= abs(beta))) / (J + 1))
+        perm_iv = (iv.low, iv.high, iv.level)
+        prevented_iv = (float(-iv.high * exposure), float(-iv.low * exposure), iv.level)
 
     convention = ("two-way fixed effects (area, month) on rates; CR1 cluster-robust by area, "
                   "G/(G-1)(N-1)/(N-K) with nested fixed effects not counted, t(G-1) (Stata xtreg/fixest)"

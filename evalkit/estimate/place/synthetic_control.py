@@ -415,7 +415,7 @@ def _rmspe(gap: np.ndarray) -> float:
     return float(np.sqrt(np.mean(gap ** 2))) if len(gap) else float("nan")
 
 
-def _permutation_interval(observed: float, null_draws: np.ndarray, level: float, what: str) -> Interval:
+def permutation_interval(observed: float, null_draws: np.ndarray, level: float, what: str) -> Interval:
     """Invert the permutation test of a shift: observed minus the m-th largest / smallest null draw."""
     J = len(null_draws)
     m = max(1, int(np.floor((1 - level) / 2 * (J + 1))))
@@ -485,16 +485,16 @@ def synthetic_control(panel: ComparisonPanel, measure: str, area: str | None = N
     what = (f"permutation over {J} donors: placebo gaps rescaled by pre-period RMSPE, test inverted for a shift")
     band_lo, band_hi, band_level = [], [], []
     for col in range(rate.shape[1]):
-        iv = _permutation_interval(gap[col], null[:, col], level, what)
+        iv = permutation_interval(gap[col], null[:, col], level, what)
         band_lo.append(iv.low)
         band_hi.append(iv.high)
         band_level.append(iv.level)
     effect_events = float(np.sum(observed_events[post] - counterfactual_events[post]))
     null_events = (null[:, post] * exposure[post]).sum(axis=1)
-    effect_iv = _permutation_interval(effect_events, null_events, level, what)
+    effect_iv = permutation_interval(effect_events, null_events, level, what)
     prevented_iv = Interval(low=-effect_iv.high, high=-effect_iv.low, level=effect_iv.level, method=what)
     mean_gap = float(gap[post].mean())
-    mean_iv = _permutation_interval(mean_gap, null[:, post].mean(axis=1), level, what)
+    mean_iv = permutation_interval(mean_gap, null[:, post].mean(axis=1), level, what)
 
     # placebo in time: a fake start earlier, fitted on the months before the real start only
     fake = s - placebo_in_time_months

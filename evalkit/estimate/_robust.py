@@ -221,13 +221,26 @@ def _check_absorbed(Xd: np.ndarray, X: np.ndarray, names: list[str]) -> None:
 
 
 def _solve(Xd: np.ndarray, target: np.ndarray, w: np.ndarray, names: list[str]):
+    """Weighted least squares by the normal equations, with the columns scaled to unit norm (so the
+    rank check is scale-free) and one step of iterative refinement (so the coefficients agree with
+    a QR solution to about machine precision); returns the coefficients and (X'WX)^-1."""
     sw = np.sqrt(w)
     A = Xd * sw[:, None]
-    beta, _res, rank, _sv = np.linalg.lstsq(A, target * sw, rcond=None)
-    if rank < Xd.shape[1]:
+    b = target * sw
+    norms = np.sqrt(np.einsum("ij,ij->j", A, A))
+    if np.any(norms == 0):
+        zero = [nm for nm, v in zip(names, norms) if v == 0]
+        raise EstimationError("the model's terms are empty on these data: " + ", ".join(zero))
+    G = (A.T @ A) / np.outer(norms, norms)
+    eig = np.linalg.eigvalsh(G)
+    if eig[0] <= 1e-11 * eig[-1]:
         raise EstimationError("the model's terms are collinear on these data (e.g. a subgroup level in which every "
                               "unit has the same treatment): " + ", ".join(names))
-    bread = np.linalg.inv(A.T @ A)
+    Ginv = np.linalg.inv(G)
+    beta = Ginv @ (A.T @ b / norms)
+    beta += Ginv @ (A.T @ (b - A @ (beta / norms)) / norms)  # refinement
+    beta = beta / norms
+    bread = Ginv / np.outer(norms, norms)
     return beta, bread
 
 
@@ -260,10 +273,12 @@ def fit_linear(y, X, names: Sequence[str], *, weights=None, clusters: Sequence =
     y, X, names, w, cluster_codes, fixed_effects, covariance = _prepare(y, X, names, weights, clusters, absorb,
                                                                         covariance)
     n, k = X.shape
-    M = demean(np.column_stack([y, X]), w, fixed_effects)
-    yd, Xd = M[:, 0], M[:, 1:]
     if fixed_effects:
+        M = demean(np.column_stack([y, X]), w, fixed_effects)
+        yd, Xd = M[:, 0], M[:, 1:]
         _check_absorbed(Xd, X, names)
+    else:
+        yd, Xd = y, X
     beta, bread = _solve(Xd, yd, w, names)
     resid = yd - Xd @ beta
     K = _small_sample_k(k, fixed_effects, cluster_codes)

@@ -217,6 +217,13 @@ def level_label(value) -> str:
     return str(value)
 
 
+def labels_of(series: pd.Series) -> np.ndarray:
+    """Each value's :func:`level_label` (None where missing), computed once per distinct value."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    table = np.array([level_label(u) for u in uniques] + [None], dtype=object)
+    return table[codes]
+
+
 def _rows(mask: np.ndarray) -> str:
     pos = np.flatnonzero(mask)
     shown = ", ".join(str(p + 1) for p in pos[:3])
@@ -253,7 +260,7 @@ def _covariate_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.n
             parts.append(_numeric(frame, col, "covariate")[:, None])
             names.append(col)
         else:
-            labels = series.map(level_label)
+            labels = pd.Series(labels_of(series), index=series.index)
             levels = sorted(labels.unique())
             for lv in levels[1:]:
                 parts.append((labels == lv).to_numpy(dtype=float)[:, None])
@@ -264,16 +271,41 @@ def _covariate_matrix(frame: pd.DataFrame, columns: Sequence[str]) -> tuple[np.n
 
 
 def canonical_order(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """The positions that put the rows in one order whatever order they came in: sorted by every
-    column the model uses (rows tied on all of them are interchangeable)."""
+    """The positions that put the rows in one order whatever order they came in.
+
+    Rows are ordered by a hash of their values in ``columns`` (pandas' row hash, which has a fixed
+    key, so the order is the same in every process). Rows with the same hash are interchangeable
+    when they agree on every column; should two different rows ever share a hash, the order falls
+    back to sorting by every column, so no input order can leak through.
+    """
+    cols = list(dict.fromkeys(columns))
+    if not cols or len(frame) == 0:
+        return np.arange(len(frame))
+    h = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    same = np.flatnonzero(hs[1:] == hs[:-1])
+    if same.size:
+        a = frame[cols].iloc[order[same]].reset_index(drop=True)
+        b = frame[cols].iloc[order[same + 1]].reset_index(drop=True)
+        equal = (a == b) | (a.isna() & b.isna())
+        if not bool(equal.to_numpy().all()):
+            return _sorted_order(frame, cols)
+    return order
+
+
+def _sorted_order(frame: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     keys = []
-    for col in reversed(list(dict.fromkeys(columns))):
+    for col in reversed(cols):
         s = frame[col]
-        if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
-            s = s.map(lambda v: None if pd.isna(v) else f"{type(v).__name__}:{v}")
-        codes, _ = pd.factorize(s, sort=True)
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            codes, _ = pd.factorize(s, sort=True)
+        else:  # mixed or text values: rank the distinct values by type and text, missing first
+            raw, uniques = pd.factorize(s, use_na_sentinel=True)
+            rank = np.argsort(np.argsort([f"{type(u).__name__}:{u}" for u in uniques], kind="stable"))
+            codes = np.append(rank, -1)[raw]
         keys.append(codes)
-    return np.lexsort(keys) if keys else np.arange(len(frame))
+    return np.lexsort(keys)
 
 
 def _check_columns(frame: pd.DataFrame, model: EffectModel, subgroups: Sequence[Subgroup]) -> None:
@@ -428,8 +460,7 @@ def subgroup_effects(frame: pd.DataFrame, model: EffectModel, subgroups: Sequenc
     convention = ""
     for spec in specs:
         label = spec.label or STANDARD_LABELS.get(spec.column, spec.column)
-        raw = data[spec.column]
-        labels = raw.map(lambda v: None if pd.isna(v) else level_label(v))
+        labels = pd.Series(labels_of(data[spec.column]), dtype=object)
         missing = labels.isna().to_numpy()
         if missing.all():
             warnings.append(RunWarning("subgroup_missing", f"subgroup '{spec.column}' is missing on every row: no "

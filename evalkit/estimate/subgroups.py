@@ -470,6 +470,7 @@ def subgroup_effects(frame: pd.DataFrame, model: EffectModel, subgroups: Sequenc
             per_unit = pd.DataFrame({"u": unit, "s": labels}).groupby("u", sort=True)["s"].nunique(dropna=False)
             if (per_unit > 1).any():
                 example = per_unit.index[per_unit.to_numpy() > 1][0]
+                example = example.item() if hasattr(example, "item") else example
                 raise DataError(f"subgroup column '{spec.column}' changes within a unit (e.g. {model.unit} "
                                 f"{example!r}); expected a characteristic fixed at baseline, one value per unit")
         values = _levels(spec, labels)

@@ -456,3 +456,13 @@ def test_covariate_absorbed_by_fixed_effects_is_named():
                         absorb=("unit", "period"), clusters=("unit",), covariates=("girl_const",))
     with pytest.raises(EstimationError, match="absorbed by the fixed effects .*girl_const"):
         subgroup_effects(df, model, ["sex"])
+
+
+def test_reference_level_with_too_few_units_falls_back_to_the_largest():
+    df = trial(seed=13)
+    df.loc[df.eth == "Mixed", "t"] = 0
+    res = subgroup_effects(df, EffectModel(design="rct", outcome="y", treatment="t"),
+                           [Subgroup("eth", reference="Mixed")])
+    assert res.tests[0].reference == "White"
+    assert by_level(res, "eth")["White"].is_reference and not by_level(res, "eth")["Mixed"].is_reference
+    assert any(w.code == "subgroup_reference_too_few" for w in res.warnings)

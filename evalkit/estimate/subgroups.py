@@ -507,6 +507,11 @@ def subgroup_effects(frame: pd.DataFrame, model: EffectModel, subgroups: Sequenc
                 fitted[lv.value] = (est, se, lo, hi, p, fit.df)
             test = _interaction(fit, coef_names, ok, reference, spec, label, model)
         if test is not None:
+            if test.reference != reference:
+                warnings.append(RunWarning("subgroup_reference_too_few", f"subgroup '{spec.column}': the reference "
+                                           f"level {reference!r} has too few units for an estimate, so the others are "
+                                           f"compared with the largest level, {test.reference!r}", indicator))
+                reference = test.reference
             tests.append(test)
         if len(ok) < 2:
             warnings.append(RunWarning("subgroup_no_test", f"subgroup '{spec.column}': fewer than two levels with "

@@ -18,7 +18,8 @@ so a panel's unit and period effects cost no memory) and three covariance conven
 
 Linear models use t(N - K) with HC covariances. Poisson models (log link, quasi-likelihood: the
 variance is never assumed Poisson because the covariance is always robust) use the normal
-reference with HC covariances, as R's ``glm`` with ``sandwich`` does, and t(G - 1) when clustered.
+reference, clustered or not, as R's ``glm`` with ``sandwich``/``lmtest`` and fixest's ``fepois``
+report z values (and as evalkit's DiD and RCT rate ratios do).
 Every :class:`Fit` carries its convention in words.
 """
 
@@ -352,7 +353,7 @@ def fit_poisson(y, X, names: Sequence[str], *, weights=None, offset=None, cluste
     if n - K < 1:
         raise EstimationError(f"{n} rows for {K} parameters: no degrees of freedom left for a standard error")
     V, counts = _sandwich(Xd, w * (y - mu), bread, wi, covariance, cluster_codes, n, K)
-    df = (min(counts) - 1) if covariance is Covariance.cr1 else None
+    df = None  # z reference for the ratio model, clustered or not
     label = _covariance_label(covariance, "poisson", counts, cluster_names or [f"cluster {i + 1}" for i in range(len(counts))],
                               bool(fixed_effects), df)
     return Fit(tuple(names), beta, V, n, K, df, counts, covariance, "poisson", label, dropped_rows=dropped)

@@ -428,6 +428,7 @@ def test_bad_input_messages(change, kwargs, error, message):
 @pytest.mark.parametrize("model, message", [
     (dict(treatment=None, covariates=("x",)), "covariates and fixed effects need a treatment column"),
     (dict(exposure="w"), "exposure is an offset of the ratio"),
+    (dict(treatment=None, scale="ratio"), "scale 'ratio' needs a treatment column"),
     (dict(covariance="HC2", absorb=("school",)), "'HC2' is not computed with absorbed fixed effects"),
     (dict(covariance="CR1"), "'CR1' needs a cluster column"),
     (dict(covariance="HC1", clusters=("school",)), "ignores the clusters given"),

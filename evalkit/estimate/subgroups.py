@@ -411,6 +411,9 @@ def subgroup_effects(frame: pd.DataFrame, model: EffectModel, subgroups: Sequenc
     if model.treatment is None and (model.covariates or model.absorb or model.covariates_by_treatment):
         raise OptionError("covariates and fixed effects need a treatment column: without one the effect is the "
                           "outcome's mean (a change score) in each subgroup, which nothing adjusts")
+    if model.treatment is None and model.scale is Scale.ratio:
+        raise OptionError("scale 'ratio' needs a treatment column (the arm, or the follow-up period in long data); "
+                          "without one there is nothing to divide by")
     if model.exposure is not None and model.scale is not Scale.ratio:
         raise OptionError("exposure is an offset of the ratio (Poisson) model; expected scale 'ratio' with exposure")
     _check_columns(frame, model, specs)

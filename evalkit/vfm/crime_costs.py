@@ -118,11 +118,11 @@ def load_crime_costs(path: Path | str | None = None) -> CrimeCostTable:
     """Read and check a unit-cost table (default: the Home Office 2018 table shipped with evalkit);
     every problem is reported at once, with its line and key path."""
     path = Path(path) if path is not None else DEFAULT_TABLE
-    return _load(path.resolve(), path.resolve() == DEFAULT_TABLE.resolve())
+    return _load(path.resolve(), path.resolve() == DEFAULT_TABLE.resolve(), d.file_stamp(path))
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path, shipped: bool) -> CrimeCostTable:
+def _load(path: Path, shipped: bool, stamp=None) -> CrimeCostTable:
     from evalkit.errors import Problem
     from evalkit.spec.shape import check_shape
     from evalkit.spec.yamlio import format_path, read_yaml

@@ -133,11 +133,20 @@ class DeflatorSeries:
 def load_deflator_series(path: Path | str | None = None) -> DeflatorSeries:
     """Read and check a deflator series file (default: the one shipped with evalkit)."""
     path = Path(path) if path is not None else DEFAULT_SERIES
-    return _load(path.resolve())
+    return _load(path.resolve(), file_stamp(path))
+
+
+def file_stamp(path: Path) -> tuple[int, int] | None:
+    """Cache key part: a file edited in the same process is read again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 @lru_cache(maxsize=8)
-def _load(path: Path) -> DeflatorSeries:
+def _load(path: Path, stamp: tuple[int, int] | None = None) -> DeflatorSeries:
     shown = path.name
     try:
         text = path.read_text(encoding="utf-8")

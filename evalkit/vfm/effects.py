@@ -178,3 +178,23 @@ def effect_from_estimate(estimate, *, outcome: str, scale: EffectScale | str, go
                   std_error=se if (se is not None and math.isfinite(se)) else None,
                   source=source if source is not None else
                   f"{getattr(estimate, 'indicator', '?')}: {getattr(estimate, 'estimand', '')}".strip())
+
+
+def effect_from_reliable_change(section: dict, *, outcome: str = "reliable improvement", level: float = 0.95,
+                                source: str = "") -> Effect:
+    """An :class:`Effect` counting reliable improvements from a pre/post ``reliable_change`` entry
+    (one indicator's mapping, with ``n`` and ``improved``): the share improved, with its Wilson
+    interval, over the ``n`` people measured. A pre/post count has no comparison group, so the
+    cost per reliable improvement it gives is descriptive: it is not the cost of an improvement the
+    programme caused. People not measured at follow-up are not counted as improved."""
+    from evalkit.estimate._stats import wilson
+
+    n, improved = int(section["n"]), int(section["improved"])
+    if n <= 0:
+        raise VfmError(f"reliable change for '{outcome}': no one was measured at both timepoints")
+    low, high = (float(v) for v in wilson(improved, n, level))
+    deteriorated = section.get("deteriorated")
+    detail = f"{improved} of {n} improved reliably" + (f", {deteriorated} deteriorated" if deteriorated is not None else "")
+    return Effect(outcome=outcome, estimate=improved / n, ci_low=low, ci_high=high, scale=EffectScale.difference,
+                  good_when=GoodWhen.increase, n=n, ci_level=level,
+                  source=(source + ": " if source else "") + f"{detail} (pre/post, no comparison group; Wilson interval)")

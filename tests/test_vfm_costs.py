@@ -309,3 +309,17 @@ def test_example_costs_validate_and_are_marked_illustrative():
     year_2023 = 212000 + 3000 + 8000 + 4000 + 6500 + 31000 + 7500
     assert reach.overall.total == pytest.approx(pilot_2022 + year_2023, rel=1e-12)
     assert reach.overall.per_started == pytest.approx((pilot_2022 + year_2023) / (64 + 150), rel=1e-12)
+
+
+def test_file_level_mistakes(tmp_path):
+    assert problems_of(tmp_path, "schema: evalkit.costs/v1\nintervention: {}\n") == [
+        "costs.yml:1: error: interventions: required key is missing (found nothing; expected a value for "
+        "'interventions')",
+        "costs.yml:2: error: intervention: unknown key (found 'intervention'; expected one of schema, note, "
+        "interventions)"]
+    assert problems_of(tmp_path, "schema: evalkit.costs/v2\ninterventions: {}\n") == [
+        "costs.yml:1: error: schema: invalid value (found 'evalkit.costs/v2'; expected one of 'evalkit.costs/v1')"]
+    assert problems_of(tmp_path, "") == [
+        "costs.yml:1: error: (file): the file is empty (found no content; expected a YAML mapping)"]
+    [bad] = problems_of(tmp_path, "schema: [\n")
+    assert bad.startswith("costs.yml:2: error: (file): malformed YAML")

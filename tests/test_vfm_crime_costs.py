@@ -176,3 +176,33 @@ def test_monetised_frame():
     frame = vr.monetised_frame([m])
     assert frame.loc[0, "outcomes_central"] == 9.0 and frame.loc[0, "offence"] == "violence_with_injury"
     assert "fear of crime" in frame.loc[0, "not_counted"]
+
+
+def test_table_frame_lists_every_offence_with_its_status():
+    from evalkit.vfm.crime_costs import table_frame
+
+    frame = table_frame(load_crime_costs())
+    assert len(frame) == 13 and frame["unit_cost"].isna().sum() == 3
+    assert frame.set_index("offence").loc["robbery", "unit_cost"] == 11320
+
+
+def test_every_record_is_plain_json():
+    import json
+
+    from evalkit.vfm.cost_rating import rate_cost
+    from evalkit.vfm.costs import example_costs, monthly_costs, summarise_costs
+    from evalkit.vfm.ratio import cost_per_outcome
+    from evalkit.vfm.sensitivity import sensitivity_table
+
+    costs = example_costs()["vip"]
+    summary = summarise_costs(costs, intervention="vip", analysis_year="2023-24")
+    e = admissions()
+    records = [summary, *monthly_costs(costs, analysis_year="2023-24"), rate_cost(summary),
+               cost_per_outcome(100_000, e), cost_per_outcome(100_000, admissions(-10, -2, 4)),
+               cost_per_outcome(100_000, e, method="monte_carlo", seed=1, thresholds=(20_000,)),
+               monetise(e, offence="robbery", total_cost=50_000, analysis_year="2023-24"),
+               sensitivity_table(100_000, e, unit_value=1000.0)]
+    for rec in records:
+        text = json.dumps(vr.as_plain(rec), allow_nan=False, sort_keys=True)
+        assert json.loads(text)
+    assert len(vr.rating_frame([rate_cost(summary)])) == 1

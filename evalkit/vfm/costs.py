@@ -320,10 +320,21 @@ def _prefixed(problem: Problem, prefix: tuple) -> Problem:
     return replace(problem, path=joined)
 
 
+def check_file_shape(doc, model):
+    """``check_shape`` for a file whose model spells its ``schema`` key ``schema_`` (pydantic keeps
+    the name ``schema`` for itself): the messages use the key as written in the file."""
+    from dataclasses import replace
+
+    from evalkit.spec.shape import check_shape
+
+    raw, problems = check_shape(doc, model)
+    return raw, [replace(p, expected=p.expected.replace("schema_,", "schema,")) if p.expected else p
+                 for p in problems]
+
+
 def load_costs_file(path: Path | str) -> dict[str, Costs]:
     """Read a file of costs per intervention (``schema: evalkit.costs/v1``); raise
     :class:`~evalkit.errors.SpecError` listing every problem."""
-    from evalkit.spec.shape import check_shape
     from evalkit.spec.yamlio import read_yaml
 
     path = Path(path)
@@ -331,7 +342,7 @@ def load_costs_file(path: Path | str) -> dict[str, Costs]:
     problems = list(doc.problems)
     out: dict[str, Costs] = {}
     if doc.data is not None:
-        raw, shape_problems = check_shape(doc, CostsFile)
+        raw, shape_problems = check_file_shape(doc, CostsFile)
         problems += shape_problems
         if raw is not None:
             for intervention, block in raw.interventions.items():

@@ -124,14 +124,14 @@ def load_crime_costs(path: Path | str | None = None) -> CrimeCostTable:
 @lru_cache(maxsize=8)
 def _load(path: Path, shipped: bool, stamp=None) -> CrimeCostTable:
     from evalkit.errors import Problem
-    from evalkit.spec.shape import check_shape
     from evalkit.spec.yamlio import format_path, read_yaml
+    from evalkit.vfm.costs import check_file_shape
 
     doc = read_yaml(path, shown_as=path.name if shipped else str(path))
     problems = list(doc.problems)
     raw = None
     if doc.data is not None:
-        raw, shape = check_shape(doc, CrimeCostTableRaw)
+        raw, shape = check_file_shape(doc, CrimeCostTableRaw)
         problems += shape
 
     def err(key_path: tuple, message: str, found: str, expected: str) -> None:
@@ -273,3 +273,14 @@ def monetise(effect: Effect, *, offence: str, total_cost: float, analysis_year: 
         counted=counted, not_counted=not_counted,
         valuation=valuation or f"each {effect.outcome} valued as one {off.label.lower()} ({table.label})",
         note="; ".join(notes), **extra)
+
+
+def table_frame(table: CrimeCostTable):
+    """The unit-cost table as a tidy frame: one row per offence, with its status and components."""
+    import pandas as pd
+
+    rows = [{"table": table.label, "offence": o.id, "label": o.label, "unit_cost": o.unit_cost,
+             "price_year": table.price_year.label, "status": o.status, "components": ", ".join(o.components),
+             "note": o.note} for o in table.offences.values()]
+    return pd.DataFrame(rows, columns=["table", "offence", "label", "unit_cost", "price_year", "status",
+                                       "components", "note"])

@@ -107,3 +107,13 @@ def test_a_series_must_say_where_it_came_from(tmp_path):
         _series(tmp_path, "# schema: evalkit.deflator-series/v1\n# id: x\nperiod,index\n2015,1\n")
     assert str(info.value) == ("series.csv: header is missing name, vintage, source (lines such as '# source: ...'); "
                                "a deflator series must say what it is and where it came from")
+
+
+def test_a_bad_analysis_year_is_one_message():
+    from evalkit.vfm.costs import example_costs, summarise_costs
+
+    with pytest.raises(VfmError) as info:
+        summarise_costs(example_costs()["sport"], intervention="sport", analysis_year="2023/24")
+    assert str(info.value) == ("analysis year: '2023/24' uses '/'; write a financial year with a hyphen, e.g. "
+                               "2023-24; expected a price year such as 2023-24 (financial year, April to March) "
+                               "or 2023 (calendar year)")

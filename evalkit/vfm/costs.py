@@ -173,7 +173,9 @@ class Costs:
         for p in self.periods:
             if p.id == period_id:
                 return p
-        raise KeyError(period_id)
+        from evalkit.vfm.errors import VfmError
+
+        raise VfmError(f"no cost period {period_id!r}; expected one of {', '.join(p.id for p in self.periods)}")
 
 
 # ---------------------------------------------------------------------------- resolve
@@ -387,13 +389,7 @@ def summarise_costs(costs: Costs, *, intervention: str, analysis_year: d.PriceYe
     """Costs per period and overall, per participant started and completed, in the analysis
     year's prices. Participants are added across periods: each is counted in the period they
     started in."""
-    if not isinstance(analysis_year, d.PriceYear):
-        try:
-            analysis_year = d.parse_price_year(analysis_year)
-        except ValueError as exc:
-            from evalkit.vfm.errors import VfmError
-
-            raise VfmError(f"analysis year: {exc}; expected {d.PRICE_YEAR_EXPECTED}") from None
+    analysis_year = d.as_price_year(analysis_year)
     series = series or d.load_deflator_series()
     uplifts: dict[d.PriceYear, res.Uplift] = {}
     rows: list[res.PeriodCost] = []
@@ -457,8 +453,7 @@ def monthly_costs(costs: Costs, *, analysis_year: d.PriceYear | str,
                   series: d.DeflatorSeries | None = None) -> tuple[res.MonthCost, ...]:
     """Costs per calendar month, for the dashboard's cost per participant per month: running
     costs spread evenly over each period's days; set-up costs in the period's first month."""
-    if not isinstance(analysis_year, d.PriceYear):
-        analysis_year = d.parse_price_year(analysis_year)
+    analysis_year = d.as_price_year(analysis_year)
     series = series or d.load_deflator_series()
     out = []
     for p in costs.periods:

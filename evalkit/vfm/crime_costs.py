@@ -210,8 +210,7 @@ def monetise(effect: Effect, *, offence: str, total_cost: float, analysis_year: 
         raise VfmError("method 'delta' is not offered for benefit-cost ratios; expected 'fieller' or 'monte_carlo'")
     check_cost_inputs(total_cost, method, cost_std_error=cost_std_error, cost_low=cost_low, cost_high=cost_high,
                       seed=seed)
-    if not isinstance(analysis_year, d.PriceYear):
-        analysis_year = d.parse_price_year(analysis_year)
+    analysis_year = d.as_price_year(analysis_year)
     table = table or load_crime_costs()
     series = series or d.load_deflator_series()
     off = table.offence(offence)

@@ -81,6 +81,16 @@ def parse_price_year(value: object) -> PriceYear:
     raise ValueError(f"{text!r} is not a year")
 
 
+def as_price_year(value: "PriceYear | object", what: str = "analysis year") -> PriceYear:
+    """A :class:`PriceYear` from a year as a user writes it; a bad one is a :class:`VfmError`."""
+    if isinstance(value, PriceYear):
+        return value
+    try:
+        return parse_price_year(value)
+    except ValueError as exc:
+        raise VfmError(f"{what}: {exc}; expected {PRICE_YEAR_EXPECTED}") from None
+
+
 @dataclass(frozen=True)
 class DeflatorSeries:
     id: str

@@ -23,7 +23,7 @@ def sensitivity_table(total_cost: float, effect: Effect, *, cost_low_factor: flo
                       unit_value: float | None = None, analysis_year: str = "") -> SensitivityTable:
     """Nine cells: cost per outcome (and, with ``unit_value``, the value of one outcome in the
     analysis year's prices, net benefit and benefit-cost ratio) for each pair of cases."""
-    if not total_cost > 0:
+    if not (isinstance(total_cost, (int, float)) and not isinstance(total_cost, bool) and total_cost > 0):
         raise VfmError(f"total cost must be a positive amount (found {total_cost!r})")
     if not 0 < cost_low_factor <= 1 <= cost_high_factor or cost_low_factor == cost_high_factor:
         raise VfmError(f"cost factors must run from low (up to 1) to high (1 or more): found low {cost_low_factor!r}, "

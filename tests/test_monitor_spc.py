@@ -145,7 +145,7 @@ def test_the_latest_shown_point_gives_the_icon_when_the_last_is_suppressed():
     ({"step_changes": ["2019-07-01", "2019-07-01"]}, OptionError, "a step change is declared twice"),
     ({"step_changes": ["2020-03-01"]}, EstimationError,
      "knife_sv: the baseline from 2019-01-01 to 2020-02-01 has 14 values; an XmR chart's limits need at least 15 "
-     "(Making Data Count recommends 15 to 20; min_points sets it)"),
+     "(min_points sets it)"),
     ({"step_changes": ["2020-06-01"]}, EstimationError, "the baseline from 2020-06-01 to 2020-12-01 has 7 values"),
     ({"baseline_points": 20, "step_changes": ["2020-06-01"]}, EstimationError,
      "the baseline from 2020-06-01 to 2020-12-01 has 7 values in its first 20 periods"),

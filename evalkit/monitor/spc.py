@@ -25,7 +25,8 @@ Limits are computed per *baseline*: from the first period, and again from each d
 change (a re-phased baseline); never automatically. ``baseline_points`` fixes each baseline's
 limits on its first periods. Outlying moving ranges are kept in the mean moving range, as the
 MDC spreadsheet tools do (``screen_outliers=True`` drops those at or above 3.267 times the mean
-moving range, as NHSRplotthedots does by default).
+moving range, as NHSRplotthedots does by default). A baseline whose limits would rest on fewer
+than ``min_points`` values (default 15) is refused rather than drawn with unreliable limits.
 
 Checked against the NHS-R community's NHSRplotthedots package (``tests/reference/spc/``).
 Values that are missing or suppressed are gaps: they enter no mean, moving range or limit,
@@ -36,6 +37,7 @@ suppressed value.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from datetime import datetime
 from dataclasses import dataclass, field
@@ -51,7 +53,9 @@ NEAR_FACTOR = 2 * LIMIT_FACTOR / 3  # two sigma
 MR_LIMIT_FACTOR = 3.267  # D4 for moving ranges of two points
 RUN_LENGTH = 7  # points on one side of the mean
 TREND_LENGTH = 7  # points each higher (or lower) than the last
-DEFAULT_MIN_POINTS = 15  # MDC: at least 15, ideally 20 or more, values to compute limits from
+# Values a baseline's limits must rest on. Sources differ: NHSRplotthedots calls limits on fewer than
+# 12 points "trial limits", The Health Care Data Guide (p155) asks for 20 to 30 for an I chart.
+DEFAULT_MIN_POINTS = 15
 CONVENTION = ("NHS England Making Data Count XmR: limits mean +/- 2.66 x mean moving range; rules beyond limits, "
               "7-point trend, 2 of 3 beyond 2 sigma, 7-point shift")
 
@@ -182,19 +186,20 @@ def xmr(periods: Sequence, values: Sequence, *, name: str = "value", improvement
     """
     check_choice(f"{name}: improvement", getattr(improvement, "value", improvement), [i.value for i in Improvement])
     improvement = Improvement(getattr(improvement, "value", improvement))
-    if not isinstance(min_points, int) or min_points < 2:
+    if not _whole(min_points) or min_points < 2:
         raise OptionError(f"{name}: min_points {min_points!r} is not valid; expected a whole number of at least 2")
-    if baseline_points is not None and (not isinstance(baseline_points, int) or baseline_points < min_points):
+    if baseline_points is not None and (not _whole(baseline_points) or baseline_points < min_points):
         raise OptionError(f"{name}: baseline_points {baseline_points!r} is not valid; expected a whole number of at "
                           f"least min_points ({min_points})")
-    if target is not None and not (isinstance(target, (int, float)) and math.isfinite(target)):
+    if target is not None and (isinstance(target, bool) or not isinstance(target, numbers.Real)
+                               or not math.isfinite(target)):
         raise OptionError(f"{name}: target {target!r} is not a number")
     frame = _series(name, periods, values, suppressed)
     starts = _step_positions(name, frame["period"], step_changes)
     frame["baseline"] = np.searchsorted(np.asarray(starts), np.arange(len(frame)), side="right") - 1
 
     parts, baselines = [], []
-    for b, part in frame.groupby("baseline", sort=True):
+    for _, part in frame.groupby("baseline", sort=True):
         part, limits = _baseline(name, part.copy(), baseline_points, min_points, screen_outliers)
         parts.append(_rules(part, improvement))
         baselines.append(limits)
@@ -229,6 +234,10 @@ def assurance(improvement: Improvement, target: float | None, lower_limit: float
 
 
 # ---------------------------------------------------------------- input
+
+
+def _whole(n) -> bool:
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool)
 
 
 def _label(period) -> str:
@@ -320,7 +329,7 @@ def _baseline(name: str, part: pd.DataFrame, baseline_points: int | None, min_po
         within = f" in its first {baseline_points} periods" if baseline_points is not None else ""
         raise EstimationError(
             f"{name}: the baseline from {_label(start)} to {_label(end)} has {n_limit} values{within}; an XmR chart's "
-            f"limits need at least {min_points} (Making Data Count recommends 15 to 20; min_points sets it)")
+            f"limits need at least {min_points} (min_points sets it)")
     mean = float(np.nanmean(fixed))
     mr_fixed = np.abs(np.diff(fixed, prepend=np.nan))
     if not np.isfinite(mr_fixed).any():

@@ -246,8 +246,10 @@ def test_poisson_twfe_matches_glm_with_dummies():
                    pd.get_dummies(panel.t, prefix="t", drop_first=True, dtype=float)], axis=1)
     ref = sm.GLM(panel.y, X, family=sm.families.Poisson()).fit(cov_type="cluster", cov_kwds={"groups": panel.unit})
     assert got["log_rate_ratio"] == pytest.approx(ref.params["d"], abs=1e-8)
-    # statsmodels also counts the 65 absorbed effects in (N-1)/(N-K); evalkit does not (units nest in clusters)
-    assert got["std_error_log"] * np.sqrt((360 - 1) / (360 - 66)) == pytest.approx(ref.bse["d"], rel=1e-6)
+    # statsmodels counts all 66 parameters in (N-1)/(N-K); evalkit, as fixest, K = 1 + 6 periods (units nest in
+    # clusters)
+    assert got["dof_k"] == 7
+    assert got["std_error_log"] * np.sqrt((360 - 7) / (360 - 66)) == pytest.approx(ref.bse["d"], rel=1e-6)
 
 
 def test_text_in_the_outcome_is_named_and_missing_outcomes_are_counted(phoenix):

@@ -312,6 +312,11 @@ class DidComparison(str, Enum):
     not_yet_treated = "not_yet_treated"
 
 
+class DidBasePeriod(str, Enum):
+    universal = "universal"
+    varying = "varying"
+
+
 class EventWindow(_Raw):
     """Event times beyond these are binned into the window's end points."""
 
@@ -329,6 +334,10 @@ class DifferenceInDifferences(_Raw):
     event_window: EventWindow = Field(default_factory=EventWindow, description="leads and lags of the event study")
     min_cell_units: Annotated[int, Field(ge=1, le=10000)] = Field(
         10, description="warn when a group-time cell rests on fewer treated or comparison units than this")
+    base_period: DidBasePeriod = Field(
+        DidBasePeriod.universal, description="base of the group-time effects before treatment: universal (g-1 "
+        "for every cell, as event-study plots and HonestDiD expect) or varying (the period before each, R did's "
+        "default)")
 
 
 class ExternalSample(_Raw):

@@ -668,7 +668,11 @@ def robustness(R: ResultSet, C: Mapping) -> str:
             bits.append(f"E-value: {w.fmt(ev, 2)}.")
         rb = sens.get("rosenbaum")
         gamma = rb.get("gamma_critical") if isinstance(rb, Mapping) else sens.get("rosenbaum_gamma", sens.get("gamma"))
-        if gamma is not None:
+        p1 = rb.get("p_value_gamma_1") if isinstance(rb, Mapping) else None
+        if gamma is not None and p1 is not None and not p1 < rb.get("alpha", 0.05):
+            bits.append(f"Rosenbaum bounds: the effect is not significant even before any hidden bias (Gamma = 1, "
+                        f"p = {w.fmt(p1, 3)}), so there is nothing for hidden bias to explain away.")
+        elif gamma is not None:
             bits.append(f"Rosenbaum bounds: the effect stays significant for hidden bias up to Gamma = "
                         f"{w.fmt(gamma, 2)} (a hidden factor could multiply the odds of taking part by that much"
                         " within a matched pair before the conclusion changes).")

@@ -300,11 +300,19 @@ class Seasonality(str, Enum):
     fourier = "fourier"
 
 
+class ImpactModel(str, Enum):
+    level_and_slope = "level_and_slope"
+    level = "level"
+
+
 class TimeSeries(_Raw):
     interruption: dt.date = Field(description="the first period under the intervention")
     model: CountModel = CountModel.negative_binomial
     seasonality: Seasonality = Seasonality.month
     control: Column | None = Field(None, description="a control series column in the same rows")
+    impact: ImpactModel = Field(
+        ImpactModel.level_and_slope, description="level_and_slope: a step and a change of trend at the "
+        "interruption; level: a step only, the trend unchanged (Bernal, Cummins & Gasparrini 2017's main model)")
 
 
 class DidComparison(str, Enum):

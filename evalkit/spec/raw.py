@@ -274,7 +274,11 @@ class Matching(_Raw):
         None, description="in SDs of the distance (the logit of the score unless caliper_scale says otherwise)")
     caliper_scale: CaliperScale = CaliperScale.logit
     calipers: dict[Column, Annotated[float, Field(gt=0)]] = Field(
-        default_factory=dict, description="per-covariate calipers, in the covariate's units")
+        default_factory=dict, description="per-covariate calipers, in the covariate's units (in its SDs with "
+        "std_caliper: true)")
+    std_caliper: bool = Field(
+        False, description="covariate calipers in SDs of the covariate over the units not discarded, as "
+        "MatchIt's std.caliper = TRUE (the propensity caliper is always in SDs)")
     replace: bool = False
     exact: list[Column] = Field(default_factory=list)
     order: MatchOrder = MatchOrder.largest

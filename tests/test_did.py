@@ -266,3 +266,22 @@ def test_text_in_the_outcome_is_named_and_missing_outcomes_are_counted(phoenix):
     gap.loc[2, "y"] = np.nan
     result = did.analyse(plan, gap, seed=1)
     assert any(w.code == "rows_missing" and w.message.startswith("1 of 72 row(s) have no 'y'") for w in result.warnings)
+
+
+def test_few_area_clusters_get_the_wild_bootstrap_beside_the_analytic_ci(phoenix):
+    """Issue 15 point 7: 10 areas (< 30, < 12: Webb weights), seeded by the plan; 8 areas warn."""
+    frame = pd.read_csv(REFERENCE / "wild" / "areas_panel.csv")
+    frame["t"] = frame["month"]
+    plan = _plan(phoenix, id="area", period="t", treatment="d", outcome="y", cluster="area")
+    result = did.analyse(plan, frame, seed=11)
+    att = next(e for e in result.estimates if e.estimand == "did_att")
+    boot = att.details["wild_bootstrap"]
+    assert boot["weights"] == "webb" and boot["clusters"] == 10 and boot["seed"] == 11
+    assert boot["ci_low"] < att.estimate < boot["ci_high"]
+    assert att.details["reference_distribution"] == "t(G-1) = t(9)"
+    assert any(w.code == "few_clusters" for w in result.warnings)
+    again = did.analyse(plan, frame.sample(frac=1.0, random_state=2), seed=11)
+    assert next(e for e in again.estimates if e.estimand == "did_att").details["wild_bootstrap"] == boot
+    eight = frame[~frame["area"].isin(["csp00", "csp02"])]
+    result = did.analyse(plan, eight, seed=11)
+    assert any(w.code == "very_few_clusters" for w in result.warnings)

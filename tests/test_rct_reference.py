@@ -88,3 +88,13 @@ def test_cluster_trial_risk_difference_and_rate_ratio_match_r(result, ref):
     assert irr.std_error == pytest.approx(ref["log_irr_se"], rel=1e-7)
     assert (irr.ci_low, irr.ci_high) == pytest.approx(tuple(ref["irr_ci"]), rel=1e-7)
     assert math.isclose(math.log(irr.estimate), math.log(ref["rate_ratio"]), rel_tol=1e-9)
+
+
+def test_cluster_trial_reports_wild_bootstrap_beside_analytic(result):
+    """Issue 15 point 7: 16 clusters (< 30): a seeded WCR bootstrap (Rademacher: 16 >= 12 clusters)."""
+    rd = next(e for e in result.estimates if e.indicator == "fight" and e.estimand == "itt")
+    boot = rd.details["wild_bootstrap"]
+    assert boot["clusters"] == 16 and boot["weights"] == "rademacher" and boot["draws"] == 9999
+    assert boot["ci_low"] < rd.estimate < boot["ci_high"]
+    assert 0 < boot["p_value"] <= 1 and "wild cluster bootstrap" in rd.method
+    assert any(w.code == "few_clusters" and "wild cluster bootstrap" in w.message for w in result.warnings)

@@ -36,7 +36,7 @@ from evalkit.spec.raw import IndicatorType
 DESIGN = "rct"
 CI_LEVEL = 0.95
 FEW_PER_ARM = 20
-FEW_CLUSTERS = 20
+FEW_CLUSTERS = 30  # as evalkit.estimate.wild_bootstrap.FEW_CLUSTERS: below it the bootstrap is reported too
 UNITS = {IndicatorType.score: "points", IndicatorType.rate: "rate", IndicatorType.proportion: "proportion",
          IndicatorType.count: "count per unit", IndicatorType.binary: "proportion (risk difference)"}
 
@@ -96,6 +96,17 @@ def _itt_convention(clusters, df: int) -> dict:
                                  "type HC1)", "reference_distribution": f"t(G-1) = t({df})", "convention_id": "cr1_t"}
     return {"se_convention": "HC2 (R sandwich::vcovHC type HC2; Welch for a two-arm difference)",
             "reference_distribution": f"t(N-K) = t({df})", "convention_id": "hc2_t"}
+
+
+def _bootstrap(y: np.ndarray, X: np.ndarray, clusters: np.ndarray, seed: int) -> dict | None:
+    """Wild cluster restricted bootstrap of the arm's coefficient when clusters are few (< 30)."""
+    from evalkit.estimate import wild_bootstrap as wb
+
+    G = len(pd.unique(clusters))
+    if G >= wb.FEW_CLUSTERS:
+        return None
+    n, k = X.shape
+    return wb.wild_cluster_bootstrap(y, X, clusters, 1, seed=seed, small_sample=G / (G - 1) * (n - 1) / (n - k))
 
 
 def _design_matrix(arm, baseline, covariates):
@@ -180,8 +191,11 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
         warnings.append(RunWarning("few_per_arm", f"only {min(n_arm.values())} units in the smaller arm "
                                                   f"(fewer than {FEW_PER_ARM}): estimates are imprecise"))
     if clusters is not None and len(pd.unique(clusters)) < FEW_CLUSTERS:
-        warnings.append(RunWarning("few_clusters", f"{len(pd.unique(clusters))} clusters: cluster-robust standard "
-                                                   f"errors are unreliable below about {FEW_CLUSTERS}"))
+        G = len(pd.unique(clusters))
+        warnings.append(RunWarning("few_clusters", f"{G} clusters: cluster-robust standard errors are unreliable "
+                                   f"below about {FEW_CLUSTERS}; the wild cluster bootstrap p-value and CI are "
+                                   "reported beside them" + ("; with fewer than 10 clusters even the bootstrap is "
+                                                             "fragile" if G < 10 else "")))
     flow = [FlowStage("randomised", n_arm[1], group="treated"), FlowStage("randomised", n_arm[0], group="comparison")]
     estimates: list[Estimate] = []
     attrition_overall, attrition_diff, attrition_by_timepoint = {}, {}, {}
@@ -207,6 +221,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             X = _design_matrix(a, baseline[keep] if baseline is not None else None, Z[keep] if Z is not None else None)
             cl = clusters[keep] if clusters is not None else None
             est, se, df, se_kind = _ols(yy, X, cl)
+            boot = _bootstrap(yy, X, cl, seed) if cl is not None and se > 0 else None
             crit = float(st.t_crit(df, CI_LEVEL))
             if not (math.isfinite(se) and se > 0):  # e.g. no variation in the outcome: no inference
                 warnings.append(RunWarning("no_inference", f"{ind_id} at {tp_name}: the standard error is zero or "
@@ -215,7 +230,8 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             adjusted = ["baseline"] if baseline is not None else []
             adjusted += z_names
             method = ("OLS of follow-up on arm" + (f", adjusted for {', '.join(adjusted)}" if adjusted else "")
-                      + f"; {se_kind} standard errors, t({df}) interval")
+                      + f"; {se_kind} standard errors, t({df}) interval"
+                      + ("; wild cluster bootstrap beside it" if boot else ""))
             sd_pooled = math.sqrt((yy[a == 1].var(ddof=1) + yy[a == 0].var(ddof=1)) / 2)
             es = None
             if ind.type is IndicatorType.binary:
@@ -240,7 +256,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                 ci_low=est - crit * se if se > 0 else None, ci_high=est + crit * se if se > 0 else None,
                 p_value=p, method=method, direction_good=_good(est, ind), effect_size=es,
                 details={"mean_treated": _f(yy[a == 1].mean()), "mean_comparison": _f(yy[a == 0].mean()),
-                         "df": df, **_itt_convention(cl, df),
+                         "df": df, **_itt_convention(cl, df), **({"wild_bootstrap": boot} if boot else {}),
                          **({"effect_size_convention": ratio_convention(cl)} if es is not None
                             and es.kind == "risk_ratio" else {})}, **base))
             if ind.type is IndicatorType.count and yy[a == 0].sum() > 0 and yy[a == 1].sum() > 0:

@@ -129,3 +129,30 @@ def test_twfe_matches_feols_nested_and_non_nested_clusters(case):
     assert got["std_error"] == pytest.approx(ref["se"], rel=1e-7)
     assert (got["ci_low"], got["ci_high"]) == pytest.approx(tuple(ref["ci"]), rel=1e-7)
     assert got["p_value"] == pytest.approx(ref["p"], rel=1e-6)
+
+
+@pytest.mark.parametrize("control", ["nevertreated", "notyettreated"])
+def test_doubly_robust_group_time_matches_r_did_on_mpdta(control):
+    """Issue 15 point 8: with covariates the cells are Sant'Anna & Zhao's doubly robust DiD (R did's
+    est_method = "dr"); reference: csdid (port of R did, checked against R on ehec), on R did's
+    mpdta with xformla = ~lpop (tests/reference/did/mpdta_csdid.py)."""
+    ref = json.loads((REF / "mpdta_reference.json").read_text())[control]
+    mp = pd.read_csv(REF / "mpdta.csv")
+    years = np.sort(mp.year.unique())
+    g = pd.Series(np.searchsorted(years, mp["first.treat"]), dtype=float)
+    g[mp["first.treat"] == 0] = np.nan
+    panel = pd.DataFrame({"unit": mp.countyreal, "t": np.searchsorted(years, mp.year), "y": mp.lemp, "w": 1.0,
+                          "cluster": mp.countyreal, "g": g, "lpop": mp.lpop})
+    comp = "never_treated" if control == "nevertreated" else "not_yet_treated"
+    out = did.group_time(panel, comp, base_period="universal", covariates=["lpop"])
+    mine = {(int(years[c["cohort"]]), int(years[c["period"]])): c for c in out["cells"]}
+    for gg, tt, att, se in zip(ref["cell_group"], ref["cell_t"], ref["cell_att"], ref["cell_se"]):
+        if se is None:
+            continue
+        assert mine[(gg, tt)]["estimate"] == pytest.approx(att, rel=1e-7, abs=1e-10), (gg, tt)
+        assert mine[(gg, tt)]["std_error"] == pytest.approx(se, rel=1e-6), (gg, tt)
+    for kind in ("simple", "group", "dynamic"):
+        agg = out["aggregations"][kind]
+        assert agg["estimate"] == pytest.approx(ref[kind]["att"], rel=1e-7), kind
+        assert agg["std_error"] == pytest.approx(ref[kind]["se"], rel=1e-6), kind
+    assert out["estimator"].startswith("doubly robust")

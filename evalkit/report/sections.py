@@ -327,6 +327,27 @@ def _flatten(value, prefix=""):
         yield prefix, "(not set)" if value is None else value
 
 
+def conventions_in_words(R: ResultSet) -> list[str]:
+    """One line per estimand and convention, from what each estimate recorded (issue 15: the
+    methods section names the SE convention and reference distribution in words)."""
+    from evalkit.estimate.conventions import in_words
+
+    seen: dict[str, list[str]] = {}
+    for e in R.estimates:
+        words = in_words(e.details or {})
+        if words:
+            seen.setdefault(words, [])
+            if e.estimand not in seen[words]:
+                seen[words].append(e.estimand)
+        boot = (e.details or {}).get("wild_bootstrap")
+        if isinstance(boot, Mapping) and boot.get("method"):
+            line = (f"{e.estimand} ({e.indicator}): with {boot.get('clusters')} clusters, also a "
+                    f"{boot['method']}: p = {w.fmt(boot.get('p_value'), 3)}, {w.pct(boot.get('ci_level', 0.95))} CI "
+                    f"{w.fmt(boot.get('ci_low'))} to {w.fmt(boot.get('ci_high'))}")
+            seen.setdefault(line, [])
+    return [(f"{', '.join(estimands)}: {words}" if estimands else words) for words, estimands in seen.items()]
+
+
 def methods(R: ResultSet, C: Mapping) -> str:
     out = [_p(f"Design: {DESIGN_WORDS.get(R.design, R.design)}.", w.design_caveat(R.design))]
     by_method: dict[str, set] = {}
@@ -337,6 +358,13 @@ def methods(R: ResultSet, C: Mapping) -> str:
         for method, estimands in by_method.items():
             out.append("\n- " + md_text(f"{', '.join(sorted(estimands))}: {method}"))
         out.append("\n")
+    conventions = conventions_in_words(R)
+    if conventions:
+        out.append("\n**Standard errors and reference distributions.**\n")
+        for line in conventions:
+            out.append("\n- " + md_text(line))
+        out.append("\n\nThe conventions and their Stata and R equivalents are listed in evalkit's "
+                   "docs/conventions.md.\n")
     levels = sorted({e.ci_level for e in R.estimates})
     if levels:
         out.append(_p(f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; no difference is 0, or 1 "

@@ -692,7 +692,7 @@ def test_a_file_holding_only_null_is_empty_not_skipped(tmp_path, text):
 def test_new_statistical_options_list_their_choices(tmp_path):
     """Issue 15: did.base_period, time_series.impact and matching.std_caliper are checked like every
     option (valid choices in the message)."""
-    text = MATCHED.replace("      caliper: 0.2", "      caliper: 0.2\n      std_caliper: maybe")
+    text = MATCHED.replace("  caliper: 0.2", "  caliper: 0.2\n  std_caliper: maybe")
     root = make_project(tmp_path, plans={"p.yml": text})
     assert "matching.std_caliper: invalid value (found 'maybe'" in only(root)
     from pydantic import ValidationError

@@ -192,3 +192,14 @@ def test_honest_did_runs_on_the_phoenix_example_when_pre_trends_fail(example_pro
     widths = [r["ub"] - r["lb"] for r in rows]
     assert all(b >= a - 1e-12 for a, b in zip(widths, widths[1:]))  # wider as M grows
     assert honest["num_pre_periods"] >= 2 and "average_post_effect" in honest
+
+
+def test_honest_did_words_follow_the_bounds():
+    from evalkit.report.sections import honest_did_words
+
+    rows = [{"M": 0.0, "lb": -0.2, "ub": -0.05}, {"M": 0.1, "lb": -0.3, "ub": 0.02}]
+    text = honest_did_words({"first_post_period": {"rows": rows, "breakdown_M": 0.0}})
+    assert "between -0.200 and -0.050" in text and "excludes zero while the trend bends by at most M = 0" in text
+    rows[0]["ub"] = 0.01
+    text = honest_did_words({"first_post_period": {"rows": rows, "breakdown_M": None}})
+    assert "includes zero" in text and "excludes zero" not in text

@@ -646,7 +646,36 @@ def event_study(R: ResultSet, C: Mapping) -> str:
         if rows:
             out.append(emit(lambda rows=rows: plotly_forest(rows, x_title="effect relative to t = -1"),
                             lambda rows=rows: mpl_forest(rows, x_title="effect relative to t = -1")))
+        honest = honest_did_words((sec_get(R, "honest_did") or {}).get(ind))
+        if honest:
+            out.append(_p(honest))
     return "".join(out)
+
+
+def honest_did_words(entry) -> str | None:
+    """Rambachan-Roth smoothness bounds in one paragraph (run when the pre-trend test failed)."""
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("first_post_period"), Mapping):
+        return None
+    sens = entry["first_post_period"]
+    rows = [r for r in sens.get("rows") or [] if isinstance(r, Mapping)]
+    if not rows:
+        return None
+    first = rows[0]
+    text = (f"Sensitivity to a violation of parallel trends (Rambachan & Roth 2023, smoothness bounds): if the "
+            f"difference in trends continued linearly from before the start (M = 0), the effect in the first "
+            f"period after it would lie between {w.fmt(first.get('lb'))} and {w.fmt(first.get('ub'))} (95% "
+            "fixed-length interval). ")
+    top = sens.get("breakdown_M")
+    if top is None:
+        text += ("That interval includes zero: once the pre-period trend is carried forward, the data do not show "
+                 "an effect.")
+    elif top >= rows[-1].get("M", top):
+        text += (f"The interval excludes zero for every bend in the trend up to M = {w.fmt(top, 3)} per period, "
+                 "the largest the pre-period data support.")
+    else:
+        text += (f"The interval excludes zero while the trend bends by at most M = {w.fmt(top, 3)} per period "
+                 "between consecutive periods; beyond that, the conclusion depends on how far trends diverge.")
+    return text
 
 
 def robustness(R: ResultSet, C: Mapping) -> str:

@@ -80,3 +80,18 @@ def test_same_result_in_any_row_order_and_another_process(panel):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "123", "PATH": ""})
     assert json.loads(out.stdout) == base["p_value"]
+
+
+def test_area_did_hook_fits_the_comparison_area_protocol():
+    """Issue 18's comparison-area DiD takes a bootstrap hook; this one gives a p-value and a CI."""
+    from test_place import SEED, _panel
+
+    from evalkit.estimate.place.area_did import area_did
+    from evalkit.estimate.wild_bootstrap import area_did_hook
+    from evalkit.synth.place import place_panel
+
+    frame, _ = place_panel(np.random.default_rng(SEED), n_donors=19)
+    res = area_did(_panel(frame), "knife_sv_offences", seed=11, bootstrap=area_did_hook, permutation=False)
+    boot = res.bootstrap
+    assert 0 < boot.p_value <= 1 and boot.ci_low < res.estimate < boot.ci_high
+    assert boot.draws == 9999 and "Rademacher" in boot.method  # 20 areas: Rademacher, 2^20 > 9999 draws

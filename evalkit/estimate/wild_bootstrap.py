@@ -214,3 +214,17 @@ def wild_cluster_bootstrap(y, X, clusters, column: int, *, fe: Sequence[np.ndarr
         out["ci_low"], out["ci_high"] = bounds
         out["ci_level"] = level
     return out
+
+
+def area_did_hook(y, X, clusters, *, coefficient: int, seed: int, level: float, weights=None):
+    """The few-cluster bootstrap in the shape of the comparison-area DiD's hook
+    (:class:`evalkit.estimate.place.area_did.WildClusterBootstrap`): ``y`` and ``X`` arrive with the
+    area and month effects already swept out, so the bootstrap errors are not projected off them
+    again (exact for the area effects, which nest in the area clusters; for the month effects this
+    is the usual partialled-out approximation). Pass ``fe=`` to :func:`wild_cluster_bootstrap`
+    directly for the exact version."""
+    from evalkit.estimate.place.area_did import BootstrapResult
+
+    out = wild_cluster_bootstrap(y, X, clusters, coefficient, weights=weights, seed=seed, level=level)
+    return BootstrapResult(p_value=out["p_value"], ci_low=out["ci_low"], ci_high=out["ci_high"], draws=out["draws"],
+                           method=out["method"] + " (fixed effects partialled out before the bootstrap)")

@@ -185,8 +185,10 @@ def test_honest_did_runs_on_the_phoenix_example_when_pre_trends_fail(example_pro
 
     result = run(load_project(example_project_ro).evaluation("phoenix-2023-did"))
     pt = result.sections["event_study"]["sv_offences"]["pre_trend_test"]
-    assert pt["p_value"] < 0.05  # the example's (chance) pre-trend failure
-    honest = result.sections["honest_did"]["sv_offences"]
+    # run exactly when the pre-trend test fails (on the example by chance, p = 0.045 with today's draws)
+    assert ("honest_did" in result.sections) == (pt["p_value"] < 0.05)
+    es = result.sections["event_study"]["sv_offences"]["window"]
+    honest = did._honest(result.sections["group_time"]["sv_offences"], es["leads"], es["lags"])
     rows = honest["first_post_period"]["rows"]
     assert rows[0]["M"] == 0 and len(rows) == 10
     widths = [r["ub"] - r["lb"] for r in rows]

@@ -34,7 +34,7 @@ def templates():
     import jinja2
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(_TEMPLATES)), autoescape=jinja2.select_autoescape(
-        ["html", "j2"], default_for_string=False), keep_trailing_newline=True, trim_blocks=False)
+        ["html.j2", "svg.j2"], default_for_string=False), keep_trailing_newline=True, trim_blocks=False)
 
 
 def _ticks(text: str) -> str:
@@ -145,7 +145,9 @@ class Table(Block):
             rows = []
             for i, row in enumerate(self.rows):
                 attrs = list(((self.row_attrs[i] if self.row_attrs else None) or {}).items())
-                cells = [{"html": self._html(c, w), "field": c.field,
+                from markupsafe import Markup
+
+                cells = [{"html": Markup(self._html(c, w)), "field": c.field,
                           "numeric": c.numeric or isinstance(c.content, Value)} for c in row]
                 rows.append({"attrs": [(k, str(v)) for k, v in attrs], "cells": cells})
             out = raw(templates().get_template("table.html.j2").render(
@@ -171,12 +173,16 @@ class Table(Block):
 
         if isinstance(c.content, Value):
             return html_value(c.content, w.sink)
+        if isinstance(c.content, Phrase):
+            return "".join(_html_part(x, w) for x in c.content.parts())
         return h.escape("" if c.content is None else str(c.content))
 
     @staticmethod
     def _md(c: Col, w: Writer) -> str:
         if isinstance(c.content, Value):
             return md(c.content, w.sink, prose=False)
+        if isinstance(c.content, Phrase):
+            return w.phrase(c.content)
         return md_text("" if c.content is None else c.content)
 
     def values(self):

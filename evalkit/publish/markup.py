@@ -36,7 +36,7 @@ def md(v: Value, sink: Sink | None, *, prose: bool = True) -> str:
     """A bracketed span Pandoc turns into ``<span class=... data-ek-...>`` (plain text in Typst)."""
     if sink is not None:
         sink.add(v)
-    text = v.text() if prose else v.cell()
+    text = v.text() if prose else v.table_text()
     a = _attrs(v)
     if not v.cells() and v.kind == "fixed":
         return md_text(text)
@@ -47,7 +47,7 @@ def md(v: Value, sink: Sink | None, *, prose: bool = True) -> str:
 def html_value(v: Value, sink: Sink | None, *, prose: bool = False) -> str:
     if sink is not None:
         sink.add(v)
-    text = v.text() if prose else v.cell()
+    text = v.text() if prose else v.table_text()
     a = _attrs(v)
     if not v.cells() and v.kind == "fixed":
         return html.escape(text)
@@ -56,13 +56,19 @@ def html_value(v: Value, sink: Sink | None, *, prose: bool = False) -> str:
     return f"<span {attrs}>{html.escape(text)}</span>"
 
 
-def svg_value(v: Value, sink: Sink | None) -> str:
+def svg_value(v: Value, sink: Sink | None, *, prose: bool = False) -> str:
+    """A ``<tspan>`` for SVG text; ``prose``: a small count reads "fewer than 5", not the mark."""
     if sink is not None:
         sink.add(v)
+    if prose:
+        a = _attrs(v)
+        attrs = f'class="{a["class"]}"' + "".join(
+            f' data-{k}="{html.escape(val, quote=True)}"' for k, val in a.items() if k != "class")
+        return f"<tspan {attrs}>{html.escape(v.text())}</tspan>"
     a = _attrs(v)
     attrs = f'class="{a["class"]}"' + "".join(
         f' data-{k}="{html.escape(val, quote=True)}"' for k, val in a.items() if k != "class")
-    return f"<tspan {attrs}>{html.escape(v.cell())}</tspan>"
+    return f"<tspan {attrs}>{html.escape(v.table_text())}</tspan>"
 
 
 def plot_meta(values, sink: Sink | None) -> dict:

@@ -46,9 +46,19 @@ class PubPage(Page):
         self.pending.append(lambda: setattr(block, "phrase", untrusted(text, self.ledger, list(self.counts))))
         return block
 
-    def untrusted_phrase(self, text: str, sink: list) -> None:
-        """Append to ``sink`` (a list) the phrase of ``text`` once counts are all declared."""
-        self.pending.append(lambda: sink.append(untrusted(text, self.ledger, list(self.counts))))
+    def untrusted_col(self, text: str, field: str | None = None):
+        """A table cell of text written by other code (its numbers become counts once all are declared)."""
+        from evalkit.publish.document import Col
+
+        col = Col(Phrase(""), field)
+        self.pending.append(lambda: setattr(col, "content", untrusted(text, self.ledger, list(self.counts))))
+        return col
+
+    def untrusted_item(self, text: str, items: list, index: int) -> None:
+        """``items[index]`` becomes the phrase of ``text`` once all counts are declared (bullet lists)."""
+        def fill():
+            items[index] = untrusted(text, self.ledger, list(self.counts))
+        self.pending.append(fill)
 
 
 class Publication:
@@ -81,7 +91,8 @@ class Publication:
         if left:
             raise DisclosureError(f"disclosure control left {len(left)} count(s) recoverable: {', '.join(left[:4])}")
 
-    def publish(self, *, render: bool = True, pdf_pages: set[str] | None = None, log=print) -> Published:
+    def publish(self, *, render: bool = True, pdf_pages: set[str] | None = None, log=print,
+                commit_rendered: bool = True) -> Published:
         """Solve, write each page's ``.qmd``, render, scan, and move what passed into place."""
         from evalkit.publish.atomic import PublishError, Staging
         from evalkit.publish.render import RenderSettings
@@ -117,11 +128,13 @@ class Publication:
                         html_text = html.read_text(encoding="utf-8")
                         check(scan_html(html_text, pol, page.path), f"{page.path}.html", pol)
                         html_texts[page.path] = html_text
-                        files.append(page.path + ".html")
+                        if commit_rendered:
+                            files.append(page.path + ".html")
                         if pdf_pages is not None and page.path in pdf_pages and "typst" in page.formats:
                             pdf = render_doc(qmd_path, qmd_path.with_suffix(".pdf"), RenderSettings("pdf"))
                             check(scan_pdf(pdf, pol, html_text), f"{page.path}.pdf", pol)
-                            files.append(page.path + ".pdf")
+                            if commit_rendered:
+                                files.append(page.path + ".pdf")
                     staged[page.path] = files
                 except PublishError:
                     raise
@@ -141,7 +154,7 @@ class Publication:
                 path.write_bytes(build())
                 check(scan_export(path, pol, columns), rel, pol)
                 export_files.append(rel)
-            plotly = [PLOTLY_JS] if (st.dir / PLOTLY_JS).exists() else []
+            plotly = [PLOTLY_JS] if (st.dir / PLOTLY_JS).exists() else []  # the .qmd files point at it
             rels = plotly + [f for files in staged.values() for f in files] + export_files
             st.commit(rels)
             for page_path, files in staged.items():

@@ -131,9 +131,15 @@ def read_page(text: str, name: str = "page", policy: Policy | None = None) -> tu
         if view.status.get(cid, set()) & set(_HIDDEN):
             found.append(f"cell {cid} is hidden in one place and shown ({next(iter(texts))}) in another")
     for cid, statuses in view.status.items():
-        if cid >= 0 and statuses & set(_HIDDEN) and {s for s in statuses if s.endswith("-shown")}:
-            kinds = sorted(s[:-6] for s in statuses if s.endswith("-shown"))
-            found.append(f"a {'/'.join(kinds)} is shown for cell {cid}, whose count is hidden")
+        if cid < 0:
+            continue
+        shown_kinds = {s[:-6] for s in statuses if s.endswith("-shown") and not s.startswith("figure")}
+        # a statistic (mean, estimate, interval) describes a group: wrong only when the group is small;
+        # a percentage, rate or difference reveals its counts: wrong whenever one is hidden
+        bad = {k for k in shown_kinds if (k == "stat" and "small" in statuses)
+               or (k != "stat" and statuses & set(_HIDDEN))}
+        if bad:
+            found.append(f"a {'/'.join(sorted(bad))} is shown for cell {cid}, whose count is hidden")
     found += _figures(text, view, pol)
     found += _tiles(text)
     found += scan_prose(_unmarked_text(text), pol)
@@ -286,16 +292,17 @@ def pdf_text(path: Path) -> str:
     return text.replace("\u2212", "-").replace("\u00a0", " ").replace("\u202f", " ")
 
 
-_TOC_LINE = re.compile(r"^.*(?:\.\s*){3,}\s*\d+\s*$|^\s*\d+\s*$", re.M)
+_TOC_LEADER = re.compile(r"(?:\.\s?){3,}\s*\d+")  # "Participant flow . . . . 2": a page number
+_PAGE_NUMBER = re.compile(r"^\s*\d+\s*$", re.M)
 
 
 def scan_pdf(path: Path, policy: Policy, html_twin: str | None = None) -> list[str]:
     """Counts in the PDF's text: none small; and no number the scanned HTML of the same document
     does not show (the PDF comes from the same values, so it may show no more)."""
-    text = pdf_text(path)
+    text = _PAGE_NUMBER.sub(" ", _TOC_LEADER.sub(" ", pdf_text(path)))
     found = [f"PDF: {f}" for f in scan_prose(text, policy)]
     if html_twin is not None:
-        body = _TOC_LINE.sub(" ", text)
+        body = text
         allowed = set(re.findall(r"\d+", _visible_text(html_twin)))
         for m in _MARKED.finditer(html_twin):
             allowed.update(re.findall(r"\d+", m.group(4)))

@@ -3,7 +3,7 @@
 A :class:`Count` is a cell of the publication's :class:`~evalkit.publish.ledger.Ledger`; what it
 shows (the number, the number rounded, "fewer than 5", or ``[c]``) is decided once, by
 ``Ledger.solve``, and every output asks the value itself: prose (:meth:`text`), a table cell
-(:meth:`cell`), a figure (:meth:`plot`), an export (:meth:`export`). Derived values carry the
+(:meth:`table_text`), a figure (:meth:`plot`), an export (:meth:`export`). Derived values carry the
 counts they reveal and are hidden with them:
 
 - :class:`Share` (a percentage of a count over its denominator: hidden when either is hidden, and
@@ -51,7 +51,7 @@ class Value:
         """In a sentence."""
         return self.mark() if self.hidden else self.shown_text()
 
-    def cell(self) -> str:
+    def table_text(self) -> str:
         """In a table cell or a figure label."""
         return self.mark() if self.hidden else self.shown_text()
 
@@ -94,7 +94,8 @@ class Count(Value):
 
     @property
     def small(self) -> bool:
-        return self._solved() is Status.small
+        """Under the threshold (primary suppression): known from the policy alone, before solving."""
+        return self.ledger.policy.small(self.cell.value) and not self.cell.latent
 
     def cells(self) -> tuple[int, ...]:
         return (self.cell.id,)

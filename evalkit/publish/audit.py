@@ -66,27 +66,31 @@ def components(facts: Facts, cells: Iterable[int]) -> list[list[int]]:
     return [sorted(g) for g in groups.values()]
 
 
-def exposed(facts: Facts, targets: Iterable[int], truth: Mapping[int, float] | None = None
-            ) -> dict[int, tuple[float, float]]:
-    """The targets a reader can pin to fewer than two whole values, with their (min, max)."""
+def exposed(facts: Facts, targets: Iterable[int], truth: Mapping[int, float] | None = None,
+            groups: Sequence[Sequence[int]] | None = None) -> dict[int, tuple[float, float]]:
+    """The targets a reader can pin to fewer than two whole values, with their (min, max).
+
+    ``groups``: the linked components to look at (default: all, from ``facts``)."""
     import numpy as np
 
     targets = set(targets)
     if not targets:
         return {}
-    cells = set(targets) | set(facts.lo)
-    for total, parts in facts.sums:
-        cells.add(total)
-        cells.update(parts)
-    for num, den, _a, _b in facts.ratios:
-        cells.update((num, den))
+    if groups is None:
+        cells = set(targets) | set(facts.lo)
+        for total, parts in facts.sums:
+            cells.add(total)
+            cells.update(parts)
+        for num, den, _a, _b in facts.ratios:
+            cells.update((num, den))
+        groups = components(facts, cells)
     out: dict[int, tuple[float, float]] = {}
     with _one_thread():  # small dense problems: BLAS threads only contend (30x slower on 2 busy cores)
-        for comp in components(facts, cells):
+        for comp in groups:
             mine = [c for c in comp if c in targets]
             if not mine:
                 continue
-            out.update(_component(facts, comp, mine, truth, np))
+            out.update(_component(facts, list(comp), mine, truth, np))
     return out
 
 
@@ -148,6 +152,7 @@ def _component(facts: Facts, comp: list[int], mine: list[int], truth, np) -> dic
     point = None
     if truth is not None:
         point = np.array([float(truth.get(c, 0.0)) for c in comp])
+    pivots, R = _rref(Af, np)
     lp_needed = []
     for c in todo:
         j = pos[index[c]]
@@ -160,16 +165,106 @@ def _component(facts: Facts, comp: list[int], mine: list[int], truth, np) -> dic
             point = _feasible(A, U, lo, hi, np)
             if point is None:  # the published facts contradict each other: nothing can be said safely
                 return {**out, **{t: (-1.0, -1.0) for t in todo if t not in out}}
-        d = np.zeros(n)
-        d[fi] = null @ row / weight  # a step that moves the cell by exactly 1 and keeps every sum
-        if _steps(point, d, lo, hi, U):
+        if any(_steps(point, d, lo, hi, U) for d in _directions(j, pivots, R, fi, n, null, row, weight, np)):
             continue
         lp_needed.append(c)
+    # every feasible point found is kept: two points a whole value apart in a cell prove that cell safe;
+    # the points with the hidden cells all as high, then all as low, as they can be settle most at once
+    pool = [point] if point is not None else []
+    if len(lp_needed) > 2:
+        for sign in (-1.0, 1.0):
+            obj = np.zeros(n)
+            obj[[index[c] for c in lp_needed]] = sign
+            res = _lp(obj, A, U, lo, hi)
+            if res.status == 0:
+                pool.append(res.x)
     for c in lp_needed:
-        lo_c, hi_c = _range(A, U, lo, hi, index[c], np)
-        if lo_c is None or np.floor(hi_c + _EPS) - np.ceil(lo_c - _EPS) < 1:
-            out[c] = (lo_c if lo_c is not None else -1.0, hi_c if hi_c is not None else -1.0)
+        i = index[c]
+        if _spread(pool, i) >= 1 - 1e-6:
+            continue
+        top, x_top = _bound(A, U, lo, hi, i, -1.0, np)
+        if x_top is not None:
+            pool.append(x_top)
+        if _spread(pool, i) >= 1 - 1e-6:
+            continue
+        low, x_low = _bound(A, U, lo, hi, i, 1.0, np)
+        if x_low is not None:
+            pool.append(x_low)
+        if top is None or low is None or np.floor(top + _EPS) - np.ceil(low - _EPS) < 1:
+            out[c] = (low if low is not None else -1.0, top if top is not None else -1.0)
     return out
+
+
+def _spread(pool, i) -> float:
+    if len(pool) < 2:
+        return 0.0
+    values = [p[i] for p in pool]
+    return max(values) - min(values)
+
+
+def _bound(A, U, lo, hi, i, sign, np):
+    """The least (sign 1) or greatest (sign -1) value cell ``i`` can take, and a point reaching it."""
+    c = np.zeros(len(lo))
+    c[i] = sign
+    res = _lp(c, A, U, lo, hi)
+    if res.status == 3:
+        return (INF if sign < 0 else -INF), None
+    if res.status != 0:
+        return None, None
+    return float(res.fun) * sign, res.x
+
+
+def _rref(A, np):
+    """Pivot columns and the reduced row echelon form of ``A`` (sums have 0/1 entries: exact enough)."""
+    M = np.array(A, dtype=float)
+    rows, cols = M.shape
+    pivots = []
+    r = 0
+    for c in range(cols):
+        if r >= rows:
+            break
+        k = r + int(np.argmax(np.abs(M[r:, c])))
+        if abs(M[k, c]) < 1e-9:
+            continue
+        M[[r, k]] = M[[k, r]]
+        M[r] /= M[r, c]
+        others = np.abs(M[:, c]) > 1e-12
+        others[r] = False
+        M[others] -= np.outer(M[others, c], M[r])
+        pivots.append(c)
+        r += 1
+    return pivots, M[:r]
+
+
+def _directions(j, pivots, R, fi, n, null, row, weight, np):
+    """Steps that keep every sum and move free cell ``j`` by exactly 1: first the sparse ones (one
+    free cell moved, the pivots following), then the least-norm one."""
+    pivot_of = {c: r for r, c in enumerate(pivots)}
+    free_cols = [c for c in range(len(fi)) if c not in pivot_of]
+
+    def basis(fcol):
+        d = np.zeros(len(fi))
+        d[fcol] = 1.0
+        for r, pc in enumerate(pivots):
+            d[pc] = -R[r, fcol]
+        return d
+
+    tried = []
+    if j in pivot_of:
+        r = pivot_of[j]
+        for fcol in free_cols:
+            coef = -R[r, fcol]
+            if abs(coef) > 1e-9:
+                tried.append(basis(fcol) / coef)
+                if len(tried) >= 6:
+                    break
+    else:
+        tried.append(basis(j))
+    tried.append(null @ row / weight)
+    for d in tried:
+        full = np.zeros(n)
+        full[fi] = d
+        yield full
 
 
 def _steps(point, d, lo, hi, U) -> bool:
@@ -195,17 +290,6 @@ def _lp(c, A, U, lo, hi):
 def _feasible(A, U, lo, hi, np):
     res = _lp(np.zeros(len(lo)), A, U, lo, hi)
     return res.x if res.status == 0 else None
-
-
-def _range(A, U, lo, hi, i, np):
-    c = np.zeros(len(lo))
-    c[i] = 1.0
-    low = _lp(c, A, U, lo, hi)
-    high = _lp(-c, A, U, lo, hi)
-    if low.status != 0:
-        return None, None
-    top = INF if high.status == 3 else (-high.fun if high.status == 0 else INF)
-    return float(low.fun), float(top)
 
 
 def describe(cell_labels: Mapping[int, str], found: Mapping[int, tuple[float, float]], limit: int = 4) -> str:

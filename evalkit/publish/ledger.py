@@ -155,8 +155,10 @@ class Ledger:
             else:
                 f.bound(c.id, c.value, c.value)
         for r in self.ratios:
-            if r.num in hidden or r.den in hidden or self.cells[r.den].value == 0:
-                continue
+            num, den = self.cells[r.num].value, self.cells[r.den].value
+            if r.num in hidden or r.den in hidden or den == 0 or pol.small(num) or pol.small(den) \
+                    or pol.small(den - num):
+                continue  # not shown (values.Share hides it)
             p = self.cells[r.num].value / self.cells[r.den].value
             half = 0.5 * 10 ** -(r.digits + 2)
             shown = round(p, r.digits + 2)
@@ -174,16 +176,23 @@ class Ledger:
         truth = {c.id: float(c.value) for c in self.cells}
         neighbours = self._neighbours()
         withheld_order: list[int] = []
+        groups = self._groups()
+        group_of = {c: g for g, members in enumerate(groups) for c in members}
+        targets = self._targets(primary)
+        dirty = {group_of[c] for c in targets if c in group_of}
         for _round in range(max_rounds):
-            found = exposed(self.facts(hidden), self._targets(primary), truth)
+            # only the linked tables touched by the last round can have changed
+            found = exposed(self.facts(hidden), targets, truth, groups=[groups[g] for g in sorted(dirty)])
             if not found:
                 break
             added = False
+            dirty = set()
             for cell_id in sorted(found):
                 pick = self._pick(cell_id, hidden, neighbours)
                 if pick is not None:
                     hidden.add(pick)
                     withheld_order.append(pick)
+                    dirty.add(group_of[pick])
                     added = True
             if not added:
                 labels = ", ".join(self.cells[c].label for c in sorted(found)[:4])
@@ -209,6 +218,12 @@ class Ledger:
                 c.status = Status.shown
         self.solved = True
         return self
+
+    def _groups(self) -> list[list[int]]:
+        from evalkit.publish.audit import components
+
+        f = Facts(sums=list(self.sums), ratios=[(r.num, r.den, 0.0, 1.0) for r in self.ratios])
+        return components(f, range(len(self.cells)))
 
     def _neighbours(self) -> dict[int, set[int]]:
         out: dict[int, set[int]] = {}
@@ -247,7 +262,8 @@ class Ledger:
             if cell_id not in hidden or cell_id in primary:
                 continue
             trial = hidden - {cell_id}
-            if not exposed(self.facts(trial), self._targets(primary), truth):
+            group = [g for g in self._groups() if cell_id in g]
+            if not exposed(self.facts(trial), self._targets(primary), truth, groups=group):
                 hidden.discard(cell_id)
 
     # ---------------------------------------------------------------- reading back

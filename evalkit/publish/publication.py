@@ -144,7 +144,7 @@ class Publication:
                 except EvalkitError as exc:
                     out.failed[page.path] = str(exc)
                     log(f"{page.path}: FAILED: {exc}")
-            if html_texts:
+            if len(html_texts) > 1:  # one page was checked on its own already
                 found = scan_publication(html_texts, pol)
                 if found:
                     check(found, "the publication (all pages together)", pol)

@@ -95,7 +95,7 @@ class Count(Value):
     @property
     def small(self) -> bool:
         """Under the threshold (primary suppression): known from the policy alone, before solving."""
-        return self.ledger.policy.small(self.cell.value) and not self.cell.latent
+        return self.ledger.policy.small(self.cell.value)
 
     def cells(self) -> tuple[int, ...]:
         return (self.cell.id,)
@@ -132,7 +132,10 @@ class Share(Value):
 
     @property
     def hidden(self) -> bool:
-        return self.num.hidden or self.den.hidden or self.den.value == 0
+        # a percentage of a small count, or of all but a small count, gives it away with its denominator
+        policy = self.num.ledger.policy
+        return (self.num.hidden or self.den.hidden or self.den.value == 0 or self.num.small or self.den.small
+                or policy.small(self.den.value - self.num.value))
 
     def cells(self):
         return (self.num.cell.id, self.den.cell.id)
@@ -160,7 +163,8 @@ class Rate(Value):
 
     @property
     def hidden(self) -> bool:
-        return self.count.hidden or self.value is None or (isinstance(self.value, float) and math.isnan(self.value))
+        return (self.count.hidden or self.count.small or self.value is None
+                or (isinstance(self.value, float) and math.isnan(self.value)))
 
     def cells(self):
         return (self.count.cell.id,)

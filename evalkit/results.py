@@ -82,7 +82,11 @@ class RunWarning:
     message: str
     indicator: str | None = None
     template: str = ""
-    counts: Mapping[str, int] = field(default_factory=dict)
+    counts: tuple[tuple[str, int], ...] = ()  # (name, value) pairs; a mapping is accepted and sorted
+
+    def __post_init__(self):
+        if isinstance(self.counts, Mapping):  # hashable, in a canonical order
+            object.__setattr__(self, "counts", tuple(sorted((str(k), int(v)) for k, v in self.counts.items())))
 
     @classmethod
     def counted(cls, code: str, template: str, indicator: str | None = None, **counts: int) -> "RunWarning":
@@ -205,6 +209,8 @@ def _warning_dict(w: RunWarning) -> dict:
     if not w.template and not w.counts:  # warnings without typed counts keep their v1 form
         d.pop("template")
         d.pop("counts")
+    else:
+        d["counts"] = dict(w.counts)
     return d
 
 

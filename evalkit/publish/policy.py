@@ -58,6 +58,15 @@ class Policy:
     source: str = "evalkit's default"  # where the setting came from, named on the page
     mark: str = MARK
 
+    def __post_init__(self):
+        if not isinstance(self.kind, PolicyKind):
+            try:
+                object.__setattr__(self, "kind", PolicyKind(self.kind))
+            except ValueError:
+                raise DisclosureSettingError(f"disclosure policy: found {self.kind!r}; expected one of "
+                                             f"{', '.join(k.value for k in PolicyKind)}") from None
+        check_threshold(self.threshold, "disclosure threshold")
+
     # ---------------------------------------------------------------- what a count shows
 
     def small(self, n) -> bool:

@@ -1005,7 +1005,7 @@ def evidence(rep: Report) -> None:
 def _warning_phrase(rep: Report, wn) -> Phrase | None:
     """A caution written from its typed counts (each tied to the page's counts of the same value)."""
     template = getattr(wn, "template", "") or ""
-    counts = getattr(wn, "counts", None) or {}
+    counts = dict(getattr(wn, "counts", None) or ())
     if not template or not counts:
         return None
     values = {name: rep.tie(rep.count(v, "detail", f"caution {wn.code} {name}")) for name, v in counts.items()}

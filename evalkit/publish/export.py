@@ -61,7 +61,7 @@ def encode(header: Sequence[str], rows: Sequence[Sequence], suffix: str) -> byte
     """The bytes of a CSV or XLSX file holding ``rows`` (cells already made safe)."""
     if suffix == ".csv":
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180: a field holding CR or LF is quoted
         w.writerow(header)
         w.writerows(rows)
         return buf.getvalue().encode("utf-8")

@@ -195,6 +195,15 @@ def migrate(con, path: Path) -> list[int]:
     return applied
 
 
+def _owner_only(path: Path, mode: int) -> None:
+    import os
+
+    try:
+        os.chmod(path, mode)
+    except OSError:  # a file system without modes, or not ours: the data is no less safe than before
+        pass
+
+
 def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str | None = None) -> Store:
     """Open the store at ``path`` (created and migrated if needed)."""
     import duckdb
@@ -202,13 +211,18 @@ def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str |
     path = Path(path)
     if read_only and not path.exists():
         raise ProjectError(f"{path}: no store yet; expected one made by `evalkit monitor ingest`")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    new_folder = not path.parent.exists()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if new_folder or path.parent.name == ".evalkit":
+        _owner_only(path.parent, 0o700)  # the store holds person-level rows: owner-only, like the key
     config = {"memory_limit": memory_limit} if memory_limit else {}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         raise DataError(f"{path}: cannot open the store ({exc}); expected a DuckDB file not in use by "
                         "another evalkit process") from None
+    if not read_only:
+        _owner_only(path, 0o600)
     if not read_only:
         try:
             migrate(con, path)

@@ -139,7 +139,9 @@ class Publication:
                 except PublishError:
                     raise
                 except OSError as exc:
-                    raise PublishError(f"{self.setting}: could not write {page.path} ({exc.strerror}); nothing "
+                    from evalkit.publish.atomic import _why
+
+                    raise PublishError(f"{self.setting}: could not write {page.path} ({_why(exc)}); nothing "
                                        "was published, the previous pages are unchanged") from None
                 except EvalkitError as exc:
                     out.failed[page.path] = str(exc)

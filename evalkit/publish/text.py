@@ -32,11 +32,11 @@ _PEOPLE = (r"(?:participants?|people|persons?|pupils?|young people|children|chil
            r"students?|patients?|offenders?|families|households?|treated units?|comparison units?|"
            r"participant\(s\)|case\(s\)|pair\(s\)|unit\(s\)|person\(s\)|record\(s\))")
 _COUNT_PATTERNS = [
-    re.compile(r"(?<![\w.,/:-])(\d[\d,]*)(?=\s+(?:of|out of)\s+(?:the\s+)?\d)"),  # "3 of 40"
-    re.compile(r"(?<=\bof\s)(?:the\s+)?(\d[\d,]*)(?![\w.%])"),  # "of 40", "of the 40"
-    re.compile(r"(?<![\w.])[nN]\s*=\s*(\d[\d,]*)(?![\w.])"),  # "n = 3"
-    re.compile(r"(?<![\w.,/:-])(\d[\d,]*)\s+(?:[a-z-]+\s+)?" + _PEOPLE + r"(?![\w])", re.I),  # "12 participants"
-    re.compile(r"\b(?:only|just|treated|comparison|control|arm|group)\s+(\d[\d,]*)(?![\w.%])", re.I),
+    re.compile(r"(?<![\w.,/:-])(\d{1,3}(?:,\d{3})+|\d+)(?=\s+(?:of|out of)\s+(?:the\s+)?\d)"),  # "3 of 40"
+    re.compile(r"(?<=\bof\s)(?:the\s+)?(\d{1,3}(?:,\d{3})+|\d+)(?![\w.%])"),  # "of 40", "of the 40"
+    re.compile(r"(?<![\w.])[nN]\s*=\s*(\d{1,3}(?:,\d{3})+|\d+)(?![\w.])"),  # "n = 3"
+    re.compile(r"(?<![\w.,/:-])(\d{1,3}(?:,\d{3})+|\d+)\s+(?:[a-z-]+\s+)?" + _PEOPLE + r"(?![\w])", re.I),  # "12 participants"
+    re.compile(r"\b(?:only|just|treated|comparison|control|arm|group)\s+(\d{1,3}(?:,\d{3})+|\d+)(?![\w.%])", re.I),
 ]
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?%")
 

@@ -400,8 +400,10 @@ class Page:
                 parts += [only(fmt, text) for fmt, text in texts.items() if text.strip()]
         body = "".join(parts)
         head = ""
+        if "typst" in writers:  # Pandoc puts tables in figures, which Typst keeps on one page unless told
+            head += raw("#show figure: set block(breakable: true)", "typst")
         if "html" in writers and writers["html"].plotly and plotly_src:
-            head = raw(f'<script src="{plotly_src}"></script>')
+            head += raw(f'<script src="{plotly_src}"></script>')
         tail = ""
         if manifest is not None and "html" in writers:
             data = json.dumps(manifest(self.sink.cells), sort_keys=True, separators=(",", ":")).replace("</", "<\\/")

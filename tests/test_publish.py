@@ -183,6 +183,9 @@ def test_scan_catches_small_counts_in_prose_figures_and_tiles():
             '{"cells": [1], "status": "small", "kind": "count"}]}}], {})</script>')
     found = scan_html(_page(plot))
     assert any("drawn at 3" in f for f in found) and any("RAG colour" in f for f in found)
+    old = ('<script>Plotly.newPlot("q", [{"meta": "ek-counts", "orientation": "h", "x": [40, 2], "y": ["a", "b"], '
+           '"text": ["40", "2"], "type": "bar"}], {})</script>')
+    assert len(scan_html(_page(old))) == 2  # figures marked the older way are still checked
     tile = ('<div class="ek-tiles"><div class="ek-tile ek-rag-red" data-ek-rag="red" style="background:#c62828">'
             '<div class="val">' + _cell(0, "[c]", "small") + '</div></div></div>')
     assert any("RAG band" in f for f in scan_html(_page(tile)))

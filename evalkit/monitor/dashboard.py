@@ -116,7 +116,7 @@ def _indicator_model(page, rows: pd.DataFrame, key: str) -> dict:
         elif measure == "proportion" and num is not None and den is not None:
             n = page.count(num, role="normal", label=f"{key} {period[:7]} numerator", latent=True)
             d = page.count(den, role="normal", label=f"{key} {period[:7]} denominator", latent=True)
-            out["value"].append(Share(n, d, digits=0))
+            out["value"].append(Share(n, d, digits=0, plotted=True))
             out["count"].append(None)
             out["rate"].append(None)
         else:

@@ -126,9 +126,10 @@ class Share(Value):
 
     kind = "share"
 
-    def __init__(self, num: Count, den: Count, digits: int = 1, complement: bool = False):
+    def __init__(self, num: Count, den: Count, digits: int = 1, complement: bool = False, plotted: bool = False):
         self.num, self.den, self.digits, self.complement = num, den, digits, complement
-        num.ledger.share(num, den, digits)
+        # a figure shows the fraction itself: the audit then assumes every digit is known
+        num.ledger.share(num, den, 8 if plotted else digits)
 
     @property
     def hidden(self) -> bool:

@@ -156,7 +156,7 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
     policy = policy or project_policy(root)
     portfolio = read_portfolio(reports_dir)
     rules_change = rules_stale(portfolio)
-    pub = Publication(policy, project_root=root, out_root=reports_dir, setting=f"reports folder {reports_dir}")
+    pub = Publication(policy, project_root=root, out_root=reports_dir, setting="reports folder")
     results: dict[str, ResultSet] = {}
     refused = []
     stale_of: dict[str, list[str]] = {}

@@ -48,7 +48,7 @@ def build_page(page, model: dict, policy) -> None:
         if not item["success_measure"]:
             page.figure(TrendSpec(item))
     page.add(_layout("# Success measures\n\n## Row"))
-    success(page, model)
+    success(page, model, policy)
     page.add(_layout("# Breakdowns\n\n## Row"))
     breakdowns(page, model, policy)
     page.add(_layout("# Needs assessment\n\n## Row"))
@@ -116,7 +116,7 @@ class TrendSpec:
         return None
 
 
-def success(page, model: dict) -> None:
+def success(page, model: dict, policy) -> None:
     out = []
     for item in model["indicators"]:
         if not item["success_measure"]:
@@ -146,6 +146,11 @@ def success(page, model: dict) -> None:
             continue
         success_ = model["success"].get(item["indicator"], {})
         page.figure(SuccessSpec(item, success_))
+        if item.get("monthly_hidden"):
+            page.note(phrase("Most months have fewer than {k} {what}: the monthly counts are not shown, only the "
+                             "totals of whole years ending with the latest month (totals for every month would let "
+                             "each month be worked out).", k=Fixed(policy.threshold),
+                             what=Fixed(item["label"].lower())))
         its = success_.get("its")
         if its:
             note = f"Trend: {its['method']}."
@@ -184,8 +189,10 @@ class SuccessSpec:
         roll = self.success.get("rolling") or {}
         if roll:
             yearly = [r if r is not None else Fixed(None) for r in roll["rate"]]
+            annual = bool(item.get("monthly_hidden"))  # whole years only: join the yearly points
             fig.add_trace(go.Scatter(x=roll["period"], y=[None if r.plot() is None else r.plot() / 12 for r in yearly],
-                                     mode="lines", name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1},
+                                     mode="lines+markers" if annual else "lines", connectgaps=annual,
+                                     name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1},
                                      meta=plot_meta(yearly, sink)))
         fig.update_layout(title=_e(f"{item['label']} (rate per {per:,} a month)"), height=360,
                           margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
@@ -237,6 +244,12 @@ def breakdowns(page, model: dict, policy) -> None:
             continue
         for breakdown in ("area", "age_band", "sex"):
             groups = entry.get(breakdown)
+            if breakdown in entry.get("not_shown", ()):
+                page.note(phrase("{what} by {by}: most groups have fewer than {k}, so the breakdown is not shown.",
+                                 what=Fixed(item["label"]), by=Fixed(breakdown.replace("_", " ")),
+                                 k=Fixed(policy.threshold)))
+                wrote = True
+                continue
             if not groups:
                 continue
             title = f"{item['label']} by {breakdown.replace('_', ' ')}, {entry['from'][:7]} to {entry['to'][:7]}"

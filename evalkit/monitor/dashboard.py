@@ -93,8 +93,11 @@ def _plan_interruption(project, intervention: str):
 # the typed model of what the dashboard shows
 
 
-def _indicator_model(page, rows: pd.DataFrame, key: str) -> dict:
-    """Typed values per period for one indicator (whole area): counts, shares or statistics."""
+def _indicator_model(page, rows: pd.DataFrame, key: str, *, latent: bool = False) -> dict:
+    """Typed values per period for one indicator (whole area): counts, shares or statistics.
+
+    ``latent``: the monthly counts are declared but not shown (a success measure whose months are
+    mostly under the threshold is published as year-ending totals only)."""
     from evalkit.publish.values import Fixed, Rate, Share, Stat
 
     out = {"period": [str(p) for p in rows["period"]], "value": [], "count": [], "rate": [],
@@ -108,11 +111,11 @@ def _indicator_model(page, rows: pd.DataFrame, key: str) -> dict:
                 out["value"].append(Fixed(None, lambda v: "-"))
                 out["rate"].append(None)
                 continue
-            c = page.count(num, role="normal", label=f"{key} {period[:7]}")
+            c = page.count(num, role="normal", label=f"{key} {period[:7]}", latent=latent)
             out["count"].append(c)
-            out["value"].append(c)
+            out["value"].append(Fixed(None, lambda v: "-") if latent else c)
             rate = _num(r.rate)
-            out["rate"].append(Rate(c, rate) if rate is not None else None)
+            out["rate"].append(Rate(c, rate) if rate is not None and not latent else None)
         elif measure == "proportion" and num is not None and den is not None:
             n = page.count(num, role="normal", label=f"{key} {period[:7]} numerator", latent=True)
             d = page.count(den, role="normal", label=f"{key} {period[:7]} denominator", latent=True)
@@ -154,19 +157,25 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
         rows = rows.sort_values("period")
         latest = rows.iloc[-1]
         key = f"{intervention}/{indicator}"
-        series = _indicator_model(page, rows, key)
+        success_measure = intervention == monitoring.settings.success_measures
+        # months mostly under the threshold say little and, beside the year-ending totals, would
+        # force most of those to be withheld too: such a success measure shows year-ending totals only
+        small_months = rows["numerator"].map(policy.small).mean() if len(rows) else 0.0
+        monthly_hidden = bool(success_measure and latest["measure"] == "count" and small_months >= 0.5)
+        series = _indicator_model(page, rows, key, latent=monthly_hidden)
         item = {"intervention": intervention, "intervention_name": lm.name, "indicator": indicator,
                 "label": ind.label, "measure": latest["measure"], "direction": ind.direction.value,
                 "rate_per": ind.rate_per, "target": _num(latest["target"]), "amber": _num(latest["amber"]),
                 "target_per": ind.target.per.value if ind.target is not None and ind.target.per is not None else None,
                 "amber_default": ind.target is not None and ind.target.amber is None, "series": series,
-                "success_measure": intervention == monitoring.settings.success_measures}
+                "success_measure": success_measure, "monthly_hidden": monthly_hidden}
         model["indicators"].append(item)
         if item["measure"] == "count":
             _breakdown_model(page, values, intervention, indicator, series, model)
         if item["success_measure"]:
             model["success"][indicator] = {"its": _its(values, indicator, interruption),
-                                           "rolling": _rolling_model(page, rows, series, key)}
+                                           "rolling": _rolling_model(page, rows, series, key,
+                                                                     annual_only=monthly_hidden)}
     profile = needs_profile(store, monitoring)
     if profile:
         model["profile"] = _profile_model(page, profile)
@@ -203,29 +212,41 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
         agg = parts.groupby("group").agg(n=("numerator", "sum"), population=("population", "mean")).reset_index()
         groups = []
         cells = []
+        # a breakdown whose groups are mostly under the threshold is not shown (its few shown groups
+        # would have to be withheld with the total they add up to)
+        mostly_small = agg["n"].map(page.ledger.policy.small).mean() >= 0.5 if len(agg) else False
         for g, n, pop in zip(agg["group"], agg["n"], agg["population"]):
-            c = page.count(int(n), role="detail", label=f"{key} {breakdown} {g}")
+            c = page.count(int(n), role="detail", label=f"{key} {breakdown} {g}", latent=mostly_small)
             cells.append(c)
             rate = (n / pop * rate_per * 12 / max(n_months, 1)) if rate_per and pop and not math.isnan(pop) else None
-            groups.append({"group": str(g), "count": c, "rate": Rate(c, rate) if rate is not None else None})
+            groups.append({"group": str(g), "count": c,
+                           "rate": Rate(c, rate) if rate is not None and not mostly_small else None})
         rest = total.value - sum(c.value for c in cells)
         if rest >= 0:
             extra = [page.count(rest, role="detail", label=f"{key} {breakdown} not recorded", latent=True)] if rest else []
             page.ledger.sum(total, cells + extra)
-        entry[breakdown] = groups
+        entry[breakdown] = [] if mostly_small else groups
+        if mostly_small:
+            entry.setdefault("not_shown", []).append(breakdown)
     model["breakdowns"][key] = entry
 
 
-def _rolling_model(page, rows, series, key) -> dict:
-    """Year-ending totals (sums of 12 monthly counts) and their rates."""
+def _rolling_model(page, rows, series, key, *, annual_only: bool = False) -> dict:
+    """Year-ending totals (sums of 12 monthly counts) and their rates.
+
+    ``annual_only``: only the latest year-ending total and those 12, 24, ... months before it (years
+    that do not overlap). For a measure whose months are mostly under the threshold, a total for
+    every month would give every month away: overlapping totals differ by one month in, one out,
+    and with the months known to be at least 0 the whole series can be rebuilt."""
     from evalkit.publish.values import Derived, Rate
 
     counts = series["count"]
     pop = [_num(p) for p in rows["population"]]
     rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
     out = {"period": series["period"], "count": [], "rate": [], "change": []}
+    last = len(counts) - 1
     for t in range(len(counts)):
-        if t < 11:
+        if t < 11 or (annual_only and (last - t) % 12):
             out["count"].append(None)
             out["rate"].append(None)
             continue
@@ -234,7 +255,10 @@ def _rolling_model(page, rows, series, key) -> dict:
             out["count"].append(None)
             out["rate"].append(None)
             continue
-        r = page.count(sum(c.value for c in window), role="headline", label=f"{key} year ending {series['period'][t][:7]}")
+        # the latest year-ending total (and the one a year before it, for the change) are the headline:
+        # where some must be withheld, older ones go first
+        role = "headline" if t in (last, last - 12) else "normal"
+        r = page.count(sum(c.value for c in window), role=role, label=f"{key} year ending {series['period'][t][:7]}")
         page.ledger.sum(r, window)
         out["count"].append(r)
         rate = r.value / pop[t] * rate_per if rate_per and pop[t] else None
@@ -309,7 +333,7 @@ def export_json(model: dict, policy) -> bytes:
         "disclosure": policy.to_json(), "mapping_version": model["mapping_version"],
         "indicators": [{k: (series(v) if k == "series" else v) for k, v in i.items()} for i in model["indicators"]],
         "breakdowns": {key: {b: ([{"group": g["group"], "count": _typed(g["count"]), "rate": _typed(g["rate"])}
-                                  for g in groups] if isinstance(groups, list) else groups)
+                                  for g in groups] if isinstance(groups, list) and b != "not_shown" else groups)
                              for b, groups in entry.items()} for key, entry in model["breakdowns"].items()},
         "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
         "profile": ({k: ([{"label": lab, "count": _typed(c), "rate": _typed(r)} for lab, c, r in v]

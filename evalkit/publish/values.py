@@ -102,7 +102,15 @@ class Count(Value):
 
     @property
     def shown_value(self) -> int | None:
-        return None if self.hidden else self.ledger.policy.shown(self.cell.value)
+        # a latent count only links others: it is never displayed, exported or drawn
+        if self.hidden or self._solved() is Status.latent:
+            return None
+        return self.ledger.policy.shown(self.cell.value)
+
+    def table_text(self) -> str:
+        if self._solved() is Status.latent:
+            return "-"
+        return super().table_text()
 
     def shown_text(self) -> str:
         return str(self.shown_value)

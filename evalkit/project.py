@@ -162,6 +162,10 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
         result.problems += problems
         if evaluation is None:
             continue
+        private = _private_data(evaluation, doc, root)
+        if private is not None:
+            result.problems.append(private)
+            continue
         if check_data:
             from evalkit.data.checks import check_data as check
 
@@ -171,6 +175,22 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
                 continue
         result.evaluations[raw.id] = evaluation
     return result
+
+
+def _private_data(evaluation: m.Evaluation, doc, root: Path) -> Problem | None:
+    """A plan may not use the project's working area (.evalkit/: other runs' person-level rows, the store)."""
+    if evaluation.data is None:
+        return None
+    try:
+        inside = Path(evaluation.data.path).resolve().is_relative_to((root / ".evalkit").resolve())
+    except (OSError, ValueError):
+        return None
+    if not inside:
+        return None
+    return Problem(_shown(evaluation.source, root), doc.line_of(("data", "path")), "data.path",
+                   "points into the project's .evalkit/ working area (person-level rows another run wrote, "
+                   "or the store)", found=repr(evaluation.data.path_as_written),
+                   expected="the evaluation's own data file")
 
 
 def load_project(path: Path | str | None = None, *, check_data: bool = True) -> m.Project:

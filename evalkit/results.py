@@ -69,11 +69,47 @@ class FlowStage:
 
 @dataclass(frozen=True)
 class RunWarning:
-    """Something a careful reader should know; reports write limitations from these."""
+    """Something a careful reader should know; reports write limitations from these.
+
+    A warning that states counts of people carries them typed: ``template`` is the message with
+    ``{name}`` fields (``{name:pct_of:other}`` for a percentage of two counts) and ``counts`` the
+    numbers, so a published page writes the sentence from disclosure-controlled values
+    (:mod:`evalkit.publish`); ``message`` is the same sentence with the plain numbers, for analysts.
+    Build one with :meth:`counted`.
+    """
 
     code: str  # e.g. few_pairs, high_attrition, regression_to_mean, no_causal_claim
     message: str
     indicator: str | None = None
+    template: str = ""
+    counts: tuple[tuple[str, int], ...] = ()  # (name, value) pairs; a mapping is accepted and sorted
+
+    def __post_init__(self):
+        if isinstance(self.counts, Mapping):  # hashable, in a canonical order
+            object.__setattr__(self, "counts", tuple(sorted((str(k), int(v)) for k, v in self.counts.items())))
+
+    @classmethod
+    def counted(cls, code: str, template: str, indicator: str | None = None, **counts: int) -> "RunWarning":
+        counts = {k: int(v) for k, v in counts.items()}
+        return cls(code, fill_template(template, counts), indicator, template, counts)
+
+
+def fill_template(template: str, counts: Mapping[str, Any], show=str, share=None) -> str:
+    """``template`` with each ``{name}`` replaced by ``show(counts[name])`` and each
+    ``{name:pct_of:other}`` by ``share(name, other)`` (default: the plain percentage)."""
+    import string
+
+    share = share or (lambda a, b: f"{counts[a] / counts[b]:.0%}" if counts[b] else "-")
+    out = []
+    for literal, name, spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        if spec and spec.startswith("pct_of:"):
+            out.append(share(name, spec.split(":", 1)[1]))
+        else:
+            out.append(show(counts[name]))
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -128,7 +164,7 @@ class ResultSet:
             "schema": self.schema, "evaluation": self.evaluation, "intervention": self.intervention,
             "title": self.title, "design": self.design,
             "estimates": [asdict(e) for e in self.estimates], "flow": [asdict(s) for s in self.flow],
-            "warnings": [asdict(w) for w in self.warnings], "sections": self.sections,
+            "warnings": [_warning_dict(w) for w in self.warnings], "sections": self.sections,
             "manifest": asdict(self.manifest),
         })
 
@@ -170,6 +206,16 @@ class ResultSet:
     @classmethod
     def read(cls, path: Path) -> "ResultSet":
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _warning_dict(w: RunWarning) -> dict:
+    d = asdict(w)
+    if not w.template and not w.counts:  # warnings without typed counts keep their v1 form
+        d.pop("template")
+        d.pop("counts")
+    else:
+        d["counts"] = dict(w.counts)
+    return d
 
 
 def _plain(value: Any) -> Any:

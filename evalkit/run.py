@@ -155,6 +155,7 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             raise EvalkitError(f"{evaluation.source.name}: design '{evaluation.design.value}' "
                                "cannot be run by this version of evalkit yet") from exc
         columns = needed_columns(evaluation)
+        check_not_private(evaluation)
         # the data's identity is its content, not the order of its rows: the same rows in any order
         # give byte-identical results.json (the file's own SHA-256 goes to run-info.json)
         if frame is None:
@@ -191,22 +192,69 @@ def default_out(project_root: Path, evaluation: m.Evaluation) -> Path:
     return project_root / "reports" / evaluation.id
 
 
+def input_files(evaluation: m.Evaluation) -> dict[str, Path]:
+    """The files a results manifest records, by role (what a stale-results check compares)."""
+    files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
+    if evaluation.data is not None:
+        files["data"] = evaluation.data.path
+    fz = evaluation.feasibility
+    if fz is not None and fz.sessions is not None:
+        files["session records"] = (evaluation.source.parent / fz.sessions.path).resolve()
+    return files
+
+
+def stale_reasons(result: ResultSet, evaluation: m.Evaluation) -> list[str]:
+    """What changed since ``result`` was computed: the plan, logic model, data or evalkit itself.
+
+    Each reason is a few words naming the file (empty when the results are current)."""
+    from evalkit.data.load import sha256
+
+    out = []
+    now = evalkit_version()
+    if result.manifest.evalkit_version != now:
+        out.append(f"evalkit changed (results from {result.manifest.evalkit_version}, now {now})")
+    recorded = {i.get("role"): i for i in result.manifest.inputs if isinstance(i, dict) or hasattr(i, "get")}
+    for role, path in input_files(evaluation).items():
+        entry = recorded.get(role)
+        if entry is None or not entry.get("sha256"):
+            continue
+        shown = entry.get("path") or Path(path).name
+        try:
+            if sha256(path) != entry["sha256"]:
+                out.append(f"the {role} ({shown}) changed")
+        except OSError:
+            out.append(f"the {role} ({shown}) is missing")
+    return out
+
+
+def private_dir(project_root: Path, evaluation_id: str) -> Path:
+    """Where a run keeps its person-level rows: the project's working area, owner-only, never under reports/."""
+    from evalkit.publish.atomic import private_dir as owner_only
+
+    work = owner_only(Path(project_root) / ".evalkit")
+    return owner_only(owner_only(work / "private") / evaluation_id)
+
+
 def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
-    """Run and write ``results.json``, ``run-info.json`` and, where the design keeps the analysed rows,
-    ``private/analysed_data.csv`` (person-level: never read by a report)."""
+    """Run and write ``results.json`` and ``run-info.json`` into ``out``; where the design keeps the analysed
+    (person-level) rows, they go to the project's ``.evalkit/private/<evaluation>/`` (folders 0700, files
+    0600), never beside the results: ``reports/`` is what people publish."""
     import datetime as dt
+    import os
 
     result, analysis = run_analysis(evaluation)
     out.mkdir(parents=True, exist_ok=True)
     result.write(out / "results.json")
     analysed = analysis.analysed_data
-    private = out / "private"
     if analysed is not None:
-        # person-level rows: kept apart, in a folder that reports and the site never read
-        private.mkdir(exist_ok=True)
-        tmp = private / "analysed_data.csv.tmp"
-        analysed.to_csv(tmp, index=False)
-        tmp.replace(private / "analysed_data.csv")
+        root = _project_root(evaluation)
+        folder = private_dir(root, evaluation.id)
+        tmp = folder / "analysed_data.csv.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            analysed.to_csv(fh, index=False)
+        os.chmod(tmp, 0o600)
+        tmp.replace(folder / "analysed_data.csv")
     info = {"evaluation": evaluation.id, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     if evaluation.data is not None and not evaluation.is_external:
         # the file's bytes (results.json records the data by content, whatever the order of its rows)
@@ -215,3 +263,21 @@ def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
         info["data_file_sha256"] = sha256(evaluation.data.path)
     (out / "run-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def _project_root(evaluation: m.Evaluation) -> Path:
+    """The project holding the plan (its ``evaluations/`` folder's parent)."""
+    from evalkit.project import find_project
+
+    return find_project(evaluation.source.parent)
+
+
+def check_not_private(evaluation: m.Evaluation) -> None:
+    """Refuse a plan whose data is another run's person-level rows (``.evalkit/``)."""
+    if evaluation.data is None:
+        return
+    path = Path(evaluation.data.path).resolve()
+    if ".evalkit" in path.parts:
+        raise EvalkitError(f"{evaluation.source.name}: data.path '{evaluation.data.path_as_written}' points into "
+                           "the project's .evalkit/ working area (person-level rows another run wrote, or the "
+                           "store); expected the evaluation's own data file")

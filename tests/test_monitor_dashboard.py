@@ -13,27 +13,9 @@ import pytest
 
 from conftest import copy_monitoring_project
 
-from evalkit.monitor.dashboard import publishable_values, write_dashboard
+from evalkit.monitor.dashboard import write_dashboard
 from evalkit.monitor.keys import KEY_ENV
 
-
-
-def test_small_counts_are_suppressed_with_secondary_suppression():
-    rows = [("all", "all", 12), ("area", "A", 3), ("area", "B", 9), ("sex", "F", 6), ("sex", "M", 6)]
-    frame = pd.DataFrame([{"intervention": "strategy", "indicator": "knife_sv", "period": "2024-01-01",
-                           "breakdown": b, "group": g, "measure": "count", "value": float(n), "numerator": float(n),
-                           "denominator": float("nan"), "rate": n / 1000, "rag": None} for b, g, n in rows])
-    prop = {"intervention": "vip", "indicator": "vip_engaged", "period": "2024-01-01", "breakdown": "all",
-            "group": "all", "measure": "proportion", "value": 2 / 3, "numerator": 2.0, "denominator": 3.0,
-            "rate": float("nan"), "rag": "green"}
-    frame = pd.concat([frame, pd.DataFrame([prop])], ignore_index=True)
-    out = publishable_values(frame, 5).set_index(["indicator", "breakdown", "group"])
-    assert out.loc[("knife_sv", "area", "A"), "suppressed"]  # 3 < 5
-    assert out.loc[("knife_sv", "area", "B"), "suppressed"]  # 12 - 3 would reveal it
-    assert pd.isna(out.loc[("knife_sv", "area", "B"), "rate"])
-    assert not out.loc[("knife_sv", "all", "all"), "suppressed"]
-    assert not out.loc[("knife_sv", "sex", "F"), "suppressed"]
-    assert out.loc[("vip_engaged", "all", "all"), "suppressed"]  # 2 of 3
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +41,14 @@ def demo(tmp_path_factory):
 def test_dashboard_files(demo):
     root, written = demo
     qmd = written["qmd"].read_text()
-    assert "format:\n  dashboard:" in qmd and "dashboard_data.json" in qmd
+    assert "format:\n  dashboard:" in qmd and "```{python}" not in qmd  # the page holds its published values
     data = json.loads(written["data"].read_text())
     html = written["html"].read_text()
     assert html.count("Plotly.newPlot") >= 15
+    rag = {i["indicator"]: i["series"]["rag"][-1] for i in data["indicators"] if i["target"] is not None}
     assert not re.search(r'<script[^>]+src="https?:', html)  # self-contained: plotly.js inlined
     # headline tiles with RAG, success measures, data quality notes
-    assert all(i["latest"]["rag"] in ("green", "amber", "red") for i in data["indicators"] if i["target"] is not None)
+    assert all(r in ("green", "amber", "red") for r in rag.values())
     assert {i["indicator"] for i in data["indicators"] if i["success_measure"]} == {"knife_admissions", "knife_sv",
                                                                                       "homicides"}
     assert data["success"]["knife_sv"]["its"]["level_change"]["estimate"] < 1
@@ -73,27 +56,45 @@ def test_dashboard_files(demo):
     assert quality["ambulance_callouts"]["missing"] == ["2023-12"]
     assert quality["hospital_admissions"]["late"] == ["2024-03"]
     assert quality["police"]["replacements"] == 1
-    unmapped = {u["offence_type"]: u["n"] for u in data["quality"]["unmapped"]}
+    unmapped = {u["offence_type"]: u["count"]["value"] for u in data["quality"]["unmapped"]}
     assert "Possession of article with blade or point" in unmapped
     assert "Possession of article with blade or point" in html and "missing 2023-12" in html
 
 
 def test_dashboard_publishes_no_small_counts_and_no_identifiers(demo):
-    from evalkit.report.disclosure import scan_html
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.scan import scan_export, scan_html
 
     root, written = demo
     html = written["html"].read_text()
     assert scan_html(html) == []
+    assert scan_export(written["data"], Policy()) == []
     data = json.loads(written["data"].read_text())
     for item in data["indicators"]:
-        if item["measure"] == "count":
-            assert not [v for v in item["series"]["numerator"] if v is not None and 0 < v < 5]
+        for v in item["series"]["value"]:
+            if v and v["kind"] == "count" and v["value"] is not None:
+                assert not 0 < v["value"] < 5
+            if v and v["status"] in ("small", "withheld"):
+                assert v["value"] is None
     raw = pd.read_csv(next((root / "monitoring" / "extracts" / "police").glob("police_2023-10.csv")))
     ids = set(raw.victim_id.dropna()) | set(raw.crime_ref)
     text = written["data"].read_text() + html
     words = set(re.findall(r"[A-Za-z0-9-]+", text))
     assert not ids & words
 
+
+def test_year_ending_totals_do_not_give_away_suppressed_months(demo):
+    """Each hidden month of a success measure stays unknown from the published year-ending totals."""
+    root, written = demo
+    data = json.loads(written["data"].read_text())
+    for name, entry in data["success"].items():
+        months = next(i for i in data["indicators"] if i["indicator"] == name)["series"]["count"]
+        rolling = entry["rolling"]["count"]
+        for t in range(12, len(months)):
+            m, r_now, r_before, m_old = months[t], rolling[t], rolling[t - 1], months[t - 12]
+            if m and m["status"] in ("small", "withheld") and r_now and r_before and m_old:
+                # R_t - R_t-1 = m_t - m_t-12: never all three published
+                assert not (r_now["status"] == r_before["status"] == m_old["status"] == "shown"), (name, t)
 
 def test_status_command(demo):
     import os

@@ -106,7 +106,7 @@ def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str 
         "schema": PORTFOLIO_SCHEMA,
         "levels": list(LEVELS),
         "sort": sort,
-        "rules": {"version": rules.version, "file": rules.path,
+        "rules": {"version": rules.version, "file": rules.path, "sha256": _rules_sha256(rules),
                   "published_by": {rid: r.published_by for rid, r in rules.rules.items()},
                   # reports judge significance with the same rule as the ratings (evalkit.verdict)
                   "significance": {"alpha": rules.value("significance_alpha"),
@@ -120,6 +120,19 @@ def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str 
         ],
         "interventions": rows,
     })
+
+
+def _rules_sha256(rules: Rules) -> str | None:
+    """The rules file's hash, so a report can tell a rating made under other rules (stale)."""
+    from evalkit.data.load import sha256
+    from evalkit.evidence.rules import DEFAULT_RULES
+
+    path = Path(rules.path)
+    path = path if path.is_absolute() else (DEFAULT_RULES if path.name == DEFAULT_RULES.name else path)
+    try:
+        return sha256(path)
+    except OSError:
+        return None
 
 
 def portfolio_json(portfolio: Mapping[str, Any]) -> str:

@@ -1,269 +1,303 @@
-"""What the dashboard draws, from the published (disclosure-controlled) dashboard data.
+"""What the dashboard draws, from its typed model (:func:`evalkit.monitor.dashboard.dashboard_publication`).
 
-Called from the chunks of ``templates/dashboard.qmd``; each function returns Markdown with raw
-HTML blocks (tiles, tables) and interactive plotly figures (plotly.js inlined once). Counts are
-marked ``ek-count`` (HTML) or ``meta: ek-counts`` (figure traces) so the report's disclosure
-scanner can check the rendered page.
+Every tile, table and figure is a block of :mod:`evalkit.publish.document` holding typed values:
+adding one is one call (``page.add(Tiles([...]))``, ``page.figure(BarSpec(...))``,
+``page.table(...)``). Figures take typed values and draw ``value.plot()``: a hidden value is
+``None`` (no bar, no marker at its true height); its marker has no RAG colour; each trace's
+``meta.ek`` names the cells behind its points for the page scan.
 """
 
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
+
+from evalkit.publish.document import Col, Markdown, Para, Tile, Tiles
+from evalkit.publish.markup import plot_meta
+from evalkit.publish.values import Derived, Fixed, Phrase, phrase
 
 RAG_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", None: "#607d8b"}
-CSS = """
-<style>
-.ek-tiles{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0 16px}
-.ek-tile{border-radius:8px;padding:10px 14px;min-width:190px;flex:1 1 190px;color:#fff;font-family:sans-serif}
-.ek-tile .lbl{font-size:.8em;opacity:.9}.ek-tile .val{font-size:1.7em;font-weight:700;margin:4px 0}
-.ek-tile .tgt{font-size:.8em}.ek-note{font-size:.85em;color:#455a64}
-table.ek-table{border-collapse:collapse;font-size:.9em;margin:6px 0 14px}
-table.ek-table td,table.ek-table th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}
-.ek-suppressed{color:#888}
-</style>
-"""
+NEUTRAL = "#90a4ae"
 
 
-def load(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+class RagWord(Derived):
+    """The RAG status of a value, in words: withheld with its value (the band would tell the value)."""
 
+    def __init__(self, rag: str | None, value):
+        super().__init__((rag or "no status").upper(), [value])
 
-def _raw(content: str) -> str:
-    from evalkit.report.render import raw_block
-
-    return raw_block(content)
+    def mark(self) -> str:
+        return "status not shown (value suppressed)"
 
 
 def _e(text) -> str:
     return html.escape(str(text))
 
 
-def _count(n, data) -> str:
-    from evalkit.report.disclosure import Policy, count_html
-
-    # a published count of None was suppressed by dashboard.publishable_values: show the mark
-    return count_html(0 if n is None else int(n), n is None, Policy(threshold=data["disclosure"]["min_count"]))
+def _layout(text: str) -> Markdown:
+    return Markdown(f"\n{text}\n")
 
 
-def _fmt(value, measure: str, data, rate=None, rate_per=None) -> str:
-    if measure == "proportion":
-        return "[c]" if value is None else f"{value:.0%}"
-    if measure == "mean":
-        return "[c]" if value is None else f"{value:.1f}"
-    text = _count(value, data)
-    if rate is not None and rate_per:
-        text += f' <span style="font-size:.55em">({rate:.2f} per {int(rate_per):,})</span>'
-    return text
+def build_page(page, model: dict, policy) -> None:
+    page.add(_layout("# Programmes\n\n## Row {height=20%}"))
+    page.add(Para(phrase("Data up to {as_of}. Targets from the logic models; RAG: green on or better than target, "
+                         "amber between target and the amber threshold, red beyond it; a suppressed value has no "
+                         "RAG colour.", as_of=Fixed(model["as_of"] or "no data yet")), "note"))
+    tiles(page, model)
+    page.add(_layout("## Row"))
+    for item in model["indicators"]:
+        if not item["success_measure"]:
+            page.figure(TrendSpec(item))
+    page.add(_layout("# Success measures\n\n## Row"))
+    success(page, model, policy)
+    page.add(_layout("# Breakdowns\n\n## Row"))
+    breakdowns(page, model, policy)
+    page.add(_layout("# Needs assessment\n\n## Row"))
+    profile(page, model)
+    page.add(_layout("# Data quality\n\n## Row"))
+    quality(page, model)
 
 
-def _figure(fig) -> str:
-    from evalkit.report.figures import figure_markdown
-
-    return figure_markdown(fig, to="html")
-
-
-def header(data: dict) -> str:
-    return _raw(CSS + f'<p class="ek-note">Data up to {_e(data["as_of"])}. Counts from 1 to '
-                      f'{data["disclosure"]["min_count"] - 1} are shown as [c] (suppressed), with other cells '
-                      "suppressed where they would reveal one. Targets from the logic models; RAG: green on or better "
-                      "than target, amber between target and the amber threshold, red beyond it.</p>")
+def _last(values):
+    for v in reversed(values):
+        if v is not None and getattr(v, "value", None) is not None:
+            return v
+    return values[-1] if values else None
 
 
-def tiles(data: dict) -> str:
-    out = ['<div class="ek-tiles">']
-    for item in data["indicators"]:
+def tiles(page, model: dict) -> None:
+    out = []
+    per_kind = model.get("period_kind", "month")
+    for item in model["indicators"]:
         if item["success_measure"] or item["target"] is None:
             continue
-        latest = item["latest"]
-        colour = RAG_COLOURS.get(latest["rag"], RAG_COLOURS[None])
+        s = item["series"]
+        value, rag, period = s["value"][-1], s["rag"][-1], s["period"][-1]
         target = item["target"]
         tgt = f"{target:.0%}" if item["measure"] == "proportion" else f"{target:g}"
-        per = f" a {data.get('period_kind', 'month')}" if item["measure"] == "count" else ""
+        per = f" a {per_kind}" if item["measure"] == "count" else ""
         default = " (amber: toolkit default, within 10%)" if item["amber_default"] else ""
-        out.append(f'<div class="ek-tile" style="background:{colour}"><div class="lbl">{_e(item["intervention_name"])}'
-                   f' &middot; {_e(latest["period"][:7])}</div><div class="lbl"><b>{_e(item["label"])}</b></div>'
-                   f'<div class="val">{_fmt(latest["value"], item["measure"], data)}</div>'
-                   f'<div class="tgt">target {tgt}{per}{default} &middot; {_e((latest["rag"] or "no status").upper())}'
-                   "</div></div>")
-    out.append("</div>")
-    return _raw("".join(out))
+        word = RagWord(rag, value)
+        out.append(Tile(value, above=[f"{item['intervention_name']} · {period[:7]}", item["label"]],
+                        below=[Phrase("target " + f"{tgt}{per}{default} · ".replace("{", "{{").replace("}", "}}")
+                                      + "{status}", {"status": word})], rag=rag))
+    page.add(Tiles(out))
 
 
-def _trend_figure(item: dict, data: dict):
-    import plotly.graph_objects as go
+class TrendSpec:
+    """A programme indicator month by month, markers coloured by RAG (none for a hidden value)."""
 
-    s = item["series"]
-    count = item["measure"] == "count"
-    y = s["value"]
-    fig = go.Figure()
-    colours = [RAG_COLOURS.get(r, RAG_COLOURS[None]) for r in s["rag"]]
-    fig.add_trace(go.Scatter(x=s["period"], y=y, mode="lines+markers", name=item["label"],
-                             marker={"color": colours, "size": 9}, line={"color": "#37474f"},
-                             meta="ek-counts" if count else None, connectgaps=False))
-    if item["target"] is not None:
-        fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["target"]] * 2, mode="lines",
-                                 name="target", line={"color": RAG_COLOURS["green"], "dash": "dash"}))
-        if item["amber"] is not None:
-            fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["amber"]] * 2, mode="lines",
-                                     name="amber from", line={"color": RAG_COLOURS["amber"], "dash": "dot"}))
-    fig.update_layout(title=f"{item['intervention_name']}: {item['label']}", height=330,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
-                      yaxis={"tickformat": ".0%" if item["measure"] == "proportion" else None, "rangemode": "tozero"})
-    return fig
+    def __init__(self, item: dict):
+        self.item = item
+
+    def plotly(self, sink):
+        import plotly.graph_objects as go
+
+        item, s = self.item, self.item["series"]
+        y = [v.plot() if v is not None else None for v in s["value"]]
+        colours = [NEUTRAL if (v is None or v.hidden) else RAG_COLOURS.get(r, RAG_COLOURS[None])
+                   for v, r in zip(s["value"], s["rag"])]
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=s["period"], y=y, mode="lines+markers", name=_e(item["label"]),
+                                 marker={"color": colours, "size": 9}, line={"color": "#37474f"},
+                                 meta=plot_meta(s["value"], sink), connectgaps=False))
+        if item["target"] is not None:
+            fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["target"]] * 2, mode="lines",
+                                     name="target", line={"color": RAG_COLOURS["green"], "dash": "dash"}))
+            if item["amber"] is not None:
+                fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["amber"]] * 2, mode="lines",
+                                         name="amber from", line={"color": RAG_COLOURS["amber"], "dash": "dot"}))
+        fig.update_layout(title=_e(f"{item['intervention_name']}: {item['label']}"), height=330,
+                          margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
+                          yaxis={"tickformat": ".0%" if item["measure"] == "proportion" else None,
+                                 "rangemode": "tozero"})
+        return fig
+
+    def matplotlib(self):
+        return None
 
 
-def programme_trends(data: dict) -> str:
-    return "\n".join(_figure(_trend_figure(i, data)) for i in data["indicators"] if not i["success_measure"])
-
-
-def success_tiles(data: dict) -> str:
-    out = [CSS, '<div class="ek-tiles">']
-    for item in data["indicators"]:
+def success(page, model: dict, policy) -> None:
+    out = []
+    for item in model["indicators"]:
         if not item["success_measure"]:
             continue
-        roll = data["success"].get(item["indicator"], {}).get("rolling", {})
-        n = (roll.get("n") or [None])[-1]
-        rate = (roll.get("rate") or [None])[-1]
-        prev_rate = roll["rate"][-13] if len(roll.get("rate", [])) >= 13 else None
-        change = ""
-        if rate is not None and prev_rate:
-            change = f"{(rate / prev_rate - 1):+.0%} on the year before"
-        its = data["success"].get(item["indicator"], {}).get("its")
-        level = ""
+        roll = model["success"].get(item["indicator"], {}).get("rolling") or {}
+        n, rate, change = _last(roll.get("count") or []), _last(roll.get("rate") or []), _last(roll.get("change") or [])
+        its = model["success"].get(item["indicator"], {}).get("its")
+        per = int(item["rate_per"] or 100000)
+        below = []
+        values = {}
+        template = "{rate} per " + f"{per:,}" + " a year"
+        values["rate"] = rate if rate is not None else Fixed("-")
+        if change is not None:
+            template += "; {change} on the year before"
+            values["change"] = change
+        below.append(Phrase(template, values))
         if its and its.get("level_change"):
             lc = its["level_change"]
-            level = (f"<br>level change at {its['interruption'][:7]}: rate ratio {lc['estimate']:.2f} "
-                     f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
-        rate_text = "[c]" if rate is None else f"{rate:.1f} per {int(item['rate_per']):,}"
-        out.append(f'<div class="ek-tile" style="background:#37474f"><div class="lbl"><b>{_e(item["label"])}</b>'
-                   f'</div><div class="lbl">year ending {_e(roll.get("period", ["?"])[-1][:7])}</div>'
-                   f'<div class="val">{_count(n, data)}</div><div class="tgt">{rate_text} a year; {_e(change)}'
-                   f"{level}</div></div>")
-    out.append("</div>")
-    return _raw("".join(out))
-
-
-def _success_figure(item: dict, success: dict):
-    import plotly.graph_objects as go
-
-    s = item["series"]
-    its = success.get("its")
-    per = int(item["rate_per"])
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=s["period"], y=s["rate"], mode="markers", name=f"monthly rate per {per:,}",
-                             marker={"color": "#546e7a", "size": 5}))
-    if its:
-        fig.add_trace(go.Scatter(x=its["period"], y=its["fitted_rate"], mode="lines", name="segmented trend (fitted)",
-                                 line={"color": "#1565c0"}))
-        cut = its["interruption"]
-        post = [i for i, p in enumerate(its["period"]) if p >= cut]
-        fig.add_trace(go.Scatter(x=[its["period"][i] for i in post], y=[its["counterfactual_rate"][i] for i in post],
-                                 mode="lines", name="counterfactual (no change)", line={"color": "#c62828", "dash": "dash"}))
-        fig.add_vline(x=cut, line={"color": "#999", "dash": "dot"})
-    roll = success.get("rolling", {})
-    if roll and any(v is not None for v in roll["rate"]):
-        fig.add_trace(go.Scatter(x=roll["period"], y=[None if v is None else v / 12 for v in roll["rate"]],
-                                 mode="lines", name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1}))
-    fig.update_layout(title=f"{item['label']} (rate per {per:,} a month)", height=360,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
-                      yaxis={"rangemode": "tozero"})
-    return fig
-
-
-def success_trends(data: dict) -> str:
-    parts = []
-    for item in data["indicators"]:
+            below.append(f"level change at {its['interruption'][:7]}: rate ratio {lc['estimate']:.2f} "
+                         f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
+        period = (roll.get("period") or ["?"])[-1][:7]
+        out.append(Tile(n if n is not None else Fixed("-"), above=[item["label"], f"year ending {period}"],
+                        below=below, colour="#37474f"))
+    page.add(Tiles(out))
+    for item in model["indicators"]:
         if not item["success_measure"]:
             continue
-        success = data["success"].get(item["indicator"], {})
-        parts.append(_figure(_success_figure(item, success)))
-        its = success.get("its")
+        success_ = model["success"].get(item["indicator"], {})
+        page.figure(SuccessSpec(item, success_))
+        if item.get("monthly_hidden"):
+            page.note(phrase("Most months have fewer than {k} {what}: the monthly counts are not shown, only the "
+                             "totals of whole years ending with the latest month (totals for every month would let "
+                             "each month be worked out).", k=Fixed(policy.threshold),
+                             what=Fixed(item["label"].lower())))
+        its = success_.get("its")
         if its:
-            note = f"Trend: {_e(its['method'])}."
+            note = f"Trend: {its['method']}."
             if its.get("slope_change_per_year"):
                 sc = its["slope_change_per_year"]
-                note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}),"
-                         " as a rate ratio.")
-            note += " Months with fewer than the disclosure threshold are not plotted."
-            parts.append(_raw(f'<p class="ek-note">{note}</p>'))
-    return "\n".join(parts)
+                note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}), "
+                         "as a rate ratio.")
+            note += (" Months and year-ending totals that would show or give away a count under the disclosure "
+                     "threshold are not plotted.")
+            page.add(Para(Phrase(note.replace("{", "{{").replace("}", "}}")), "note"))
 
 
-def _bar(title: str, x, y, *, counts: bool, horizontal: bool = False, ytitle: str | None = None):
-    import plotly.graph_objects as go
+class SuccessSpec:
+    def __init__(self, item, success):
+        self.item, self.success = item, success
 
-    trace = go.Bar(y=x, x=y, orientation="h") if horizontal else go.Bar(x=x, y=y)
-    trace.update(meta="ek-counts" if counts else None, marker={"color": "#455a64"}, name=title)
-    fig = go.Figure(trace)
-    fig.update_layout(title=title, height=320, margin={"l": 60, "r": 20, "t": 50, "b": 40},
-                      yaxis={"title": ytitle} if ytitle and not horizontal else {},
-                      xaxis={"title": ytitle} if ytitle and horizontal else {})
-    return fig
+    def plotly(self, sink):
+        import plotly.graph_objects as go
+
+        item, s, its = self.item, self.item["series"], self.success.get("its")
+        per = int(item["rate_per"] or 100000)
+        rates = [r if r is not None else Fixed(None) for r in s["rate"]]
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=s["period"], y=[r.plot() for r in rates], mode="markers",
+                                 name=f"monthly rate per {per:,}", marker={"color": "#546e7a", "size": 5},
+                                 meta=plot_meta(rates, sink)))
+        if its:
+            fig.add_trace(go.Scatter(x=its["period"], y=its["fitted_rate"], mode="lines",
+                                     name="segmented trend (fitted)", line={"color": "#1565c0"}))
+            cut = its["interruption"]
+            post = [i for i, p in enumerate(its["period"]) if p >= cut]
+            fig.add_trace(go.Scatter(x=[its["period"][i] for i in post], y=[its["counterfactual_rate"][i] for i in post],
+                                     mode="lines", name="counterfactual (no change)",
+                                     line={"color": "#c62828", "dash": "dash"}))
+            fig.add_vline(x=cut, line={"color": "#999", "dash": "dot"})
+        roll = self.success.get("rolling") or {}
+        if roll:
+            yearly = [r if r is not None else Fixed(None) for r in roll["rate"]]
+            annual = bool(item.get("monthly_hidden"))  # whole years only: join the yearly points
+            fig.add_trace(go.Scatter(x=roll["period"], y=[None if r.plot() is None else r.plot() / 12 for r in yearly],
+                                     mode="lines+markers" if annual else "lines", connectgaps=annual,
+                                     name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1},
+                                     meta=plot_meta(yearly, sink)))
+        fig.update_layout(title=_e(f"{item['label']} (rate per {per:,} a month)"), height=360,
+                          margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
+                          yaxis={"rangemode": "tozero"})
+        return fig
+
+    def matplotlib(self):
+        return None
 
 
-def breakdowns(data: dict) -> str:
-    parts = []
-    labels = {f"{i['intervention']}/{i['indicator']}": i for i in data["indicators"]}
-    for key, entry in data["breakdowns"].items():
+class BarSpec:
+    """Bars of typed values (counts or rates); a hidden value has no bar."""
+
+    def __init__(self, title, labels, values, *, horizontal=False, axis_title=None, series=None):
+        self.title, self.labels, self.values = title, labels, values
+        self.horizontal, self.axis_title = horizontal, axis_title
+        self.series = series  # [(name, labels, values)] for grouped bars
+
+    def plotly(self, sink):
+        import plotly.graph_objects as go
+
+        groups = self.series or [(self.title, self.labels, self.values)]
+        fig = go.Figure()
+        for name, labels, values in groups:
+            y = [v.plot() if v is not None else None for v in values]
+            labels = [_e(x) for x in labels]
+            text = [v.table_text() if v is not None else "" for v in values]
+            kw = dict(y=labels, x=y, orientation="h") if self.horizontal else dict(x=labels, y=y)
+            fig.add_trace(go.Bar(name=_e(name), text=text, textposition="none", meta=plot_meta(values, sink),
+                                 hovertemplate="%{" + ("y" if self.horizontal else "x") + "}: %{text}<extra></extra>",
+                                 **kw))
+        axis = {"title": self.axis_title} if self.axis_title else {}
+        fig.update_layout(title=_e(self.title), height=320, margin={"l": 60, "r": 20, "t": 50, "b": 40},
+                          barmode="group", **({"xaxis": axis} if self.horizontal else {"yaxis": axis}))
+        if not self.series:
+            fig.update_traces(marker={"color": "#455a64"})
+        return fig
+
+    def matplotlib(self):
+        return None
+
+
+def breakdowns(page, model: dict, policy) -> None:
+    labels = {f"{i['intervention']}/{i['indicator']}": i for i in model["indicators"]}
+    wrote = False
+    for key, entry in model["breakdowns"].items():
         item = labels.get(key)
         if item is None:
             continue
         for breakdown in ("area", "age_band", "sex"):
             groups = entry.get(breakdown)
+            if breakdown in entry.get("not_shown", ()):
+                page.note(phrase("{what} by {by}: most groups have fewer than {k}, so the breakdown is not shown.",
+                                 what=Fixed(item["label"]), by=Fixed(breakdown.replace("_", " ")),
+                                 k=Fixed(policy.threshold)))
+                wrote = True
+                continue
             if not groups:
                 continue
             title = f"{item['label']} by {breakdown.replace('_', ' ')}, {entry['from'][:7]} to {entry['to'][:7]}"
-            if all(g["n"] is None for g in groups):
-                parts.append(_raw(f'<p class="ek-note"><b>{_e(title)}</b>: every group is suppressed (fewer than '
-                                  f'{data["disclosure"]["min_count"]}, or would reveal one).</p>'))
-                continue
             use_rate = any(g["rate"] is not None for g in groups)
-            y = [g["rate"] if use_rate else g["n"] for g in groups]
+            values = [g["rate"] if use_rate else g["count"] for g in groups]
             what = f"rate per {int(item['rate_per']):,} a year" if use_rate else "count"
-            parts.append(_figure(_bar(f"{title} ({what})", [g["group"] for g in groups], y,
-                                      counts=not use_rate, ytitle=what)))
-    return "\n".join(parts) or _raw("<p>No breakdowns yet.</p>")
+            page.figure(BarSpec(f"{title} ({what})", [g["group"] for g in groups], values, axis_title=what))
+            wrote = True
+    if not wrote:
+        page.note("No breakdowns yet.")
+    page.note(phrase("Groups with fewer than {k}, or that would let such a group be worked out from the total, "
+                     "have no bar (disclosure control).", k=Fixed(policy.threshold)))
 
 
-def profile(data: dict) -> str:
-    prof = data.get("profile") or {}
+def profile(page, model: dict) -> None:
+    prof = model.get("profile") or {}
     if not prof:
-        return _raw("<p>No police records ingested yet.</p>")
+        page.note("No police records ingested yet.")
+        return
     s = prof["summary"]
-    tiles_ = [("Serious violence offences", _count(s["serious_violence"], data)),
-              ("Domestic abuse", f"{s['share_domestic']:.0%}"),
-              ("Night-time economy", f"{s['share_night_time_economy']:.0%}"),
-              ("Knife or sharp object", f"{s['share_knife']:.0%}"),
-              ("Peak hour", f"{s['peak_hour']:02d}:00"), ("Peak day", _e(s["peak_day"]))]
-    out = [_raw(CSS + f'<p class="ek-note">Police-recorded serious violence, {s["from"]} to {s["to"]}, local '
-                      f'definition {_e(s["mapping_version"])}.</p><div class="ek-tiles">'
-                + "".join(f'<div class="ek-tile" style="background:#455a64"><div class="lbl">{_e(a)}</div>'
-                          f'<div class="val">{b}</div></div>' for a, b in tiles_) + "</div>")]
-    out.append(_figure(_bar("Offences by hour of day", [r["hour"] for r in prof["by_hour"]],
-                            [r["n"] for r in prof["by_hour"]], counts=True)))
-    out.append(_figure(_bar("Offences by day of week", [r["day_name"] for r in prof["by_day"]],
-                            [r["n"] for r in prof["by_day"]], counts=True)))
-    out.append(_figure(_bar("Rate per 100,000 by area", [r["area"] for r in prof["by_area"]],
-                            [r.get("rate_per_100000") for r in prof["by_area"]], counts=False, horizontal=True)))
-    out.append(_figure(_bar("Offences by category", [r["sv_category"].replace("_", " ") for r in prof["by_category"]],
-                            [r["n"] for r in prof["by_category"]], counts=True, horizontal=True)))
-    import plotly.graph_objects as go
+    page.add(Para(Phrase(f"Police-recorded serious violence, {s['from']} to {s['to']}, local definition "
+                         f"{s['mapping_version']}.".replace("{", "{{").replace("}", "}}")), "note"))
+    page.add(Tiles([Tile(prof["total"], above=["Serious violence offences"]),
+                    Tile(prof["share_domestic"], above=["Domestic abuse"]),
+                    Tile(prof["share_night_time_economy"], above=["Night-time economy"]),
+                    Tile(prof["share_knife"], above=["Knife or sharp object"]),
+                    Tile(Fixed(f"{s['peak_hour']:02d}:00" if s.get("peak_hour") is not None else "-"),
+                         above=["Peak hour"]),
+                    Tile(Fixed(s.get("peak_day") or "-"), above=["Peak day"])]))
 
-    fig = go.Figure([go.Bar(x=[r["age_band"] for r in prof["victim_ages"]], y=[r["n"] for r in prof["victim_ages"]],
-                            name="victims", meta="ek-counts"),
-                     go.Bar(x=[r["age_band"] for r in prof["suspect_ages"]], y=[r["n"] for r in prof["suspect_ages"]],
-                            name="suspects", meta="ek-counts")])
-    fig.update_layout(title="Ages of victims and suspects", barmode="group", height=320,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
-    out.append(_figure(fig))
-    return "\n".join(out)
+    def bars(name, title, horizontal=False, rates=False):
+        items = prof.get(name) or []
+        values = [r if rates else c for _l, c, r in items]
+        page.figure(BarSpec(title, [lab.replace("_", " ") for lab, _c, _r in items], values, horizontal=horizontal))
+
+    bars("by_hour", "Offences by hour of day")
+    bars("by_day", "Offences by day of week")
+    bars("by_area", "Rate per 100,000 by area", horizontal=True, rates=True)
+    bars("by_category", "Offences by category", horizontal=True)
+    v, sus = prof.get("victim_ages") or [], prof.get("suspect_ages") or []
+    page.figure(BarSpec("Ages of victims and suspects", [], [], series=[
+        ("victims", [lab for lab, _c, _r in v], [c for _l, c, _r in v]),
+        ("suspects", [lab for lab, _c, _r in sus], [c for _l, c, _r in sus])]))
 
 
-def quality(data: dict) -> str:
+def quality(page, model: dict) -> None:
     rows = []
-    for s in data["quality"]["sources"]:
+    for s in model["quality"]["sources"]:
         notes = []
         if s["missing"]:
             notes.append("missing " + ", ".join(s["missing"]))
@@ -272,19 +306,16 @@ def quality(data: dict) -> str:
         if s["replacements"]:
             notes.append(f"{s['replacements']} extract(s) replaced by corrections")
         span = f"{s['first']} to {s['last']}" if s["first"] else "nothing ingested"
-        status = "; ".join(notes) or "complete"
-        colour = "#c62828" if s["missing"] or s["late"] else "#2e7d32"
-        rows.append(f"<tr><td>{_e(s['label'])}</td><td>{s['extracts']}</td><td>{_e(span)}</td>"
-                    f'<td style="color:{colour}">{_e(status)}</td></tr>')
-    table = ('<table class="ek-table"><tr><th>source</th><th>extracts</th><th>periods</th><th>status</th></tr>'
-             + "".join(rows) + "</table>")
-    unmapped = data["quality"]["unmapped"]
+        rows.append([Col(s["label"]), Col(str(s["extracts"]), numeric=True), Col(span),
+                     Col("; ".join(notes) or "complete")])
+    page.para("As of {as_of}.", as_of=Fixed(model["as_of"] or "no data yet"))
+    page.table(["source", "extracts", "periods", "status"], rows, table_id="ek-sources")
+    unmapped = model["quality"]["unmapped"]
     if unmapped:
-        um = ("<p>Offence types in the police data that the serious violence mapping "
-              f"({_e(data['mapping_version'])}) does not list; they are kept and counted as not serious violence "
-              "until the mapping says otherwise:</p><table class=\"ek-table\"><tr><th>offence type</th><th>records</th>"
-              "</tr>" + "".join(f"<tr><td>{_e(u['offence_type'])}</td><td>{_count(u['n'], data)}</td></tr>"
-                                for u in unmapped) + "</table>")
+        page.para(Phrase(("Offence types in the police data that the serious violence mapping "
+                          f"({model['mapping_version']}) does not list; they are kept and counted as not serious "
+                          "violence until the mapping says otherwise:").replace("{", "{{").replace("}", "}}")))
+        page.table(["offence type", "records"], [[Col(t), Col(c, "records")] for t, c in unmapped],
+                   table_id="ek-unmapped")
     else:
-        um = "<p>Every offence type is in the serious violence mapping.</p>"
-    return _raw(CSS + f"<p>As of {_e(data['as_of'])}.</p>" + table + um)
+        page.para("Every offence type is in the serious violence mapping.")

@@ -39,7 +39,9 @@ def register(subparsers, add_common) -> dict:
                                    "(store table indicator_values) and write them. Not disclosure-controlled: "
                                    "for analysts, not for publication.")
     q.add_argument("--period", choices=("month", "quarter"), default=None, help="default: monitor.yml period")
-    q.add_argument("--out", metavar="CSV", default=None, help="write here (default: print the latest period)")
+    q.add_argument("--out", metavar="FILE", default=None,
+                   help="write here, .csv or .xlsx (default: print the latest period); text cells that would run "
+                        "as spreadsheet formulas are written as text")
     add_common(q)
 
     q = sub.add_parser("dashboard", help="write the dashboard (.qmd and self-contained HTML)",
@@ -128,8 +130,11 @@ def cmd_monitor(args) -> int:
             values = compute_indicators(store, monitoring, project, period_kind=args.period, save=not store.read_only)
             _say_warnings(values.attrs.get("warnings"))
             if args.out:
-                values.to_csv(args.out, index=False)
-                print(f"wrote {args.out} ({len(values)} rows)")
+                from evalkit.publish.export import write_table
+
+                # an analyst's file (every value, not disclosure-controlled), safe to open in a spreadsheet
+                write_table(values, Path(args.out))
+                print(f"wrote {args.out} ({len(values)} rows; not disclosure-controlled: not for publication)")
             else:
                 latest = values[values.breakdown == "all"].sort_values("period").groupby(
                     ["intervention", "indicator"]).tail(1)
@@ -137,8 +142,10 @@ def cmd_monitor(args) -> int:
                       .to_string(index=False))
             return 0
         from evalkit.monitor.dashboard import write_dashboard
+        from evalkit.publish.atomic import check_writable
 
         out = Path(args.out) if args.out else root / "reports" / "monitoring"
+        check_writable(out, "--out" if args.out else "reports/monitoring")
         written = write_dashboard(store, monitoring, project, out, as_of=_date(args.as_of),
                                   render=not args.no_render)
         for path in written.values():

@@ -194,9 +194,10 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
                                    "or 0.05-0.25 without adjustment in the outcome model"))
     if res.counts["unmatched_treated"] > 0 or res.counts["discarded"]["treated"] > 0:
         lost = res.counts["unmatched_treated"] + res.counts["discarded"]["treated"]
-        warnings.append(RunWarning(
-            "treated_not_matched", f"{lost} of {res.counts['pool']['treated']} treated units have no match "
-            "(caliper, exact columns or common support): the estimate applies to the matched treated only"))
+        warnings.append(RunWarning.counted(
+            "treated_not_matched", "{lost} of {pool} treated units have no match "
+            "(caliper, exact columns or common support): the estimate applies to the matched treated only",
+            lost=lost, pool=res.counts['pool']['treated']))
     sections = {"balance": bal, "matching": res.matching, "attrition": _attrition(res, primary_missing)}
     sections["matching"]["missing"] = res.missing
     if res.propensity is not None:

@@ -117,7 +117,7 @@ def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
 
 def run_analysis(evaluation: m.Evaluation, frame=None):
     """The ResultSet and the design's Analysis (which also holds the analysed, person-level rows)."""
-    from evalkit.data.load import read_table, sha256
+    from evalkit.data.load import read_plan_data, sha256
 
     inputs = [{"path": evaluation.source.name, "role": "evaluation plan", "sha256": sha256(evaluation.source)},
               {"path": evaluation.intervention.source.name, "role": "logic model",
@@ -137,10 +137,14 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
                                "cannot be run by this version of evalkit yet") from exc
         columns = needed_columns(evaluation)
         if frame is None:
-            frame = read_table(evaluation.data.path, columns, evaluation.data.sheet)
-            inputs.append({"path": evaluation.data.path_as_written, "role": "data",
-                           "sha256": sha256(evaluation.data.path), "rows": int(len(frame)),
-                           "columns": columns})
+            frame = read_plan_data(evaluation.data, columns)
+            files = evaluation.data.files
+            treatment = evaluation.data.treatment
+            for role, path, written in files:
+                group = 1 if role == "data" else 0  # two files: participants, then the comparison pool
+                rows = int(len(frame)) if len(files) == 1 else int((frame[treatment] == group).sum())
+                inputs.append({"path": written, "role": role, "sha256": sha256(path), "rows": rows,
+                               "columns": columns if len(files) == 1 else [c for c in columns if c != treatment]})
         else:
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
                            "columns": columns})

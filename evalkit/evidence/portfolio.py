@@ -144,7 +144,7 @@ def _stale(result, evaluation) -> str | None:
 
     files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
     if evaluation.data is not None:
-        files["data"] = evaluation.data.path
+        files.update({role: path for role, path, _written in evaluation.data.files})
     recorded = {i.get("role"): i.get("sha256") for i in result.manifest.inputs if isinstance(i, Mapping)}
     for role, path in files.items():
         if role not in recorded:

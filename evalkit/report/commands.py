@@ -23,13 +23,11 @@ def register(subparsers, add_common) -> dict:
 
 
 def cmd_report(args) -> int:
-    from evalkit.cli import _project_dir, _select_evaluations
-    from evalkit.errors import OptionError
+    from evalkit.api import report
+    from evalkit.cli import _project_dir, _select_evaluations, json_data, output, progress
     from evalkit.project import load_project
-    from evalkit.report.write import build_reports
 
-    if args.min_count < 1:
-        raise OptionError(f"--min-count: found {args.min_count}; expected a whole number of at least 1")
+    out = output(args)
     project = load_project(_project_dir(args), check_data=False)
     reports_dir = project.root / "reports"
     if args.evaluations:
@@ -37,10 +35,16 @@ def cmd_report(args) -> int:
     else:
         chosen = [e for e in project.evaluations.values() if (reports_dir / e.id / "results.json").exists()]
         if not chosen:
-            print("evalkit report: no results yet; run `evalkit run` first")
-    built = build_reports(project, chosen, reports_dir=reports_dir, threshold=args.min_count, pdf=args.pdf,
-                          render=not args.no_render, index=not args.no_index)
+            out.say("evalkit report: no results yet; run `evalkit run` first")
+    with progress(out, len(chosen) + (0 if args.no_index else 1), "writing reports") as steps:
+        def log(message: str) -> None:  # build_reports says one line per report written (or failed)
+            out.say(message)
+            steps.advance()
+
+        built = report(project, chosen, pdf=args.pdf, min_count=args.min_count, render=not args.no_render,
+                       index=not args.no_index, log=log)
     index = next((b for b in built if b.evaluation == "index" and b.html), None)
     if index is not None:
-        print(f"open {Path(index.html)}")
+        out.say(f"open {Path(index.html)}")
+    out.result({"reports": json_data(built), "index": str(index.html) if index is not None else None})
     return 0

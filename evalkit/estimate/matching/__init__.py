@@ -258,10 +258,10 @@ def matched_data(evaluation, frame: pd.DataFrame | None = None, seed: int | None
 
     They hold person identifiers: keep them out of anything published."""
     if frame is None:
-        from evalkit.data.load import read_table
+        from evalkit.data.load import read_plan_data
 
         mt = evaluation.matching or Matching()
         cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *mt.exact, *mt.calipers,
                 mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
-        frame = read_table(evaluation.data.path, list(dict.fromkeys(c for c in cols if c)), evaluation.data.sheet)
+        frame = read_plan_data(evaluation.data, list(dict.fromkeys(c for c in cols if c)))
     return analyse(evaluation, frame, evaluation.seed if seed is None else seed).analysed_data

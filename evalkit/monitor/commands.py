@@ -147,10 +147,17 @@ def cmd_monitor(args) -> int:
 
 def _demo(args, root: Path, monitoring, out) -> int:
     from evalkit.cli import json_data, progress
-    from evalkit.monitor.synth import DEFAULT_SEED, write_demo_extracts
+    from evalkit.monitor.synth import DEFAULT_SEED, SOURCES, DemoReport, write_demo_extracts
 
-    with progress(out, None, "writing the example extracts"):
-        report = write_demo_extracts(root, seed=args.seed if args.seed is not None else DEFAULT_SEED)
+    if set(monitoring.sources) & set(SOURCES):
+        with progress(out, None, "writing the example extracts"):
+            report = write_demo_extracts(root, seed=args.seed if args.seed is not None else DEFAULT_SEED)
+    else:  # a project of one's own (evalkit init): the example's extracts would fit none of its sources
+        report = DemoReport()
+        out.note(f"note: the example extracts are for the sources {', '.join(SOURCES)}; this project declares "
+                 f"{', '.join(monitoring.sources) or 'none'}, so none are written"
+                 + ("; --ingest ingests the extracts already under monitoring/extracts/<source>/" if args.ingest
+                    else ""))
     files = report.written + [p for _, p in report.corrections]
     for path in files:
         out.say(f"{'wrote' if path in report.new else 'kept'} {path.relative_to(root)}")

@@ -287,10 +287,17 @@ def flow(R: ResultSet, C: Mapping) -> str:
     attr = (R.sections or {}).get("attrition")
     if isinstance(attr, Mapping):
         bits = []
-        if attr.get("overall") is not None:
-            bits.append(f"Overall attrition: {w.fmt_pct(attr['overall'])}.")
-        if attr.get("differential") is not None:
-            bits.append(f"Differential attrition (took part minus comparison): {w.fmt_pct(attr['differential'])} "
+
+        def share(key):  # a number, or one per indicator (rct): then the primary outcome's
+            value = attr.get(key)
+            return value.get(attr.get("primary_outcome")) if isinstance(value, Mapping) else value
+
+        of = f" ({label(C, attr['primary_outcome'])})" if isinstance(attr.get("overall"), Mapping) \
+            and attr.get("primary_outcome") else ""
+        if share("overall") is not None:
+            bits.append(f"Overall attrition{of}: {w.fmt_pct(share('overall'))}.")
+        if share("differential") is not None:
+            bits.append(f"Differential attrition{of} (took part minus comparison): {w.fmt_pct(share('differential'))} "
                         "points.")
         if attr.get("definition"):
             bits.append(f"Attrition here is the {attr['definition']}.")

@@ -35,6 +35,9 @@ def register(subparsers, add_common) -> dict:
     q.add_argument("--design", required=True, choices=DESIGNS, help="the study design")
     q.add_argument("--intervention", required=True, metavar="ID",
                    help="the logic model it evaluates (its indicator ids are used when it is in the project)")
+    q.add_argument("--outcomes", metavar="IDS", default=None,
+                   help="indicator ids to measure, comma-separated, the primary outcome first "
+                        "(default: one of the logic model's outcome indicators)")
     q.add_argument("--force", action="store_true", help="replace the file if it exists")
     add_common(q)
     return {"init": cmd_init, "new": cmd_new}
@@ -65,7 +68,9 @@ def cmd_new(args) -> int:
     if args.new_kind == "logic-model":
         path = new_logic_model(args.id, project, force=args.force)
     else:
-        path, known = new_evaluation(args.id, args.design, args.intervention, project, force=args.force)
+        outcomes = [o.strip() for o in args.outcomes.split(",") if o.strip()] if args.outcomes else None
+        path, known = new_evaluation(args.id, args.design, args.intervention, project, outcomes=outcomes,
+                                     force=args.force)
     out.say(f"wrote {path}")
     if not known:
         out.note(f"note: no valid logic model '{args.intervention}' in the project yet, so its indicator ids "

@@ -237,11 +237,12 @@ def new_logic_model(model_id: str, project: Path | str | None = None, *, force: 
 
 
 def new_evaluation(plan_id: str, design: str, intervention: str, project: Path | str | None = None, *,
-                   force: bool = False) -> tuple[Path, bool]:
+                   outcomes: list[str] | None = None, force: bool = False) -> tuple[Path, bool]:
     """Write ``evaluations/<plan_id>.yml``: a skeleton plan for ``design``.
 
-    Uses the indicator ids of ``intervention``'s logic model when the project has it (valid);
-    returns the path and whether it did (else the indicators are placeholders).
+    Uses the indicator ids of ``intervention``'s logic model when the project has it (valid):
+    ``outcomes`` (the first is the primary outcome), else one the design suits. Returns the path
+    and whether the logic model was found (else the indicators are placeholders).
     """
     from evalkit.errors import check_choice
     from evalkit.project import EVALUATIONS, find_project, validate_project
@@ -255,5 +256,13 @@ def new_evaluation(plan_id: str, design: str, intervention: str, project: Path |
     root = find_project(project)
     logic_model = validate_project(root, check_data=False).interventions.get(intervention)
     indicators = dict(logic_model.indicators) if logic_model is not None else None
-    text = evaluation_skeleton(plan_id, design, intervention, indicators)
+    if outcomes:
+        for ind in outcomes:
+            if not re.match(r"^[a-z][a-z0-9_]*$", ind):
+                raise ProjectError(f"--outcomes: {ind!r} is not an indicator id; expected lowercase letters, "
+                                   "digits or '_', starting with a letter")
+            if indicators is not None and ind not in indicators:
+                raise ProjectError(f"--outcomes: {ind!r} is not an indicator of logic model '{intervention}'; "
+                                   f"expected one of {', '.join(indicators)}")
+    text = evaluation_skeleton(plan_id, design, intervention, indicators, outcomes)
     return _write(root / EVALUATIONS / f"{plan_id}.yml", text, force), logic_model is not None

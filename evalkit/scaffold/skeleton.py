@@ -170,13 +170,27 @@ def _key(model, name: str, value: Any, indent: int, commented: int | None, extra
             Line(indent + 2, f"- {scalar(v)}", "", commented) for v in value]
     if isinstance(value, dict) and value and _is_mapping(field.annotation):
         lines = [Line(indent, f"{name}:", comment, commented)]
-        for key, v in value.items():
-            note = ""
-            if isinstance(v, tuple):  # (value, comment)
-                v, note = v
-            lines.append(Line(indent + 2, f"{key}: {scalar(v)}", note, commented))
+        lines += _mapping(value, indent + 2, commented)
         return lines
     return [Line(indent, f"{name}: {scalar(value)}", comment, commented)]
+
+
+def _mapping(value: dict, indent: int, commented: int | None) -> list[Line]:
+    """A plain mapping (indicator -> column, indicator -> {timepoint: column}) in block style;
+    a value may be (value, comment) or :class:`Commented`."""
+    lines = []
+    for key, v in value.items():
+        note, off = "", commented
+        if isinstance(v, tuple):
+            v, note = v
+        if isinstance(v, Commented):
+            v, off = v.value, indent if commented is None else commented
+        if isinstance(v, dict):
+            lines.append(Line(indent, f"{key}:", note, off))
+            lines += _mapping(v, indent + 2, off)
+        else:
+            lines.append(Line(indent, f"{key}: {scalar(v)}", note, off))
+    return lines
 
 
 def _is_mapping(annotation) -> bool:
@@ -265,31 +279,41 @@ def _timepoint_names() -> str:
     return "timepoints: " + " | ".join(r.TIMEPOINT_NAMES) + " (e.g. follow_up_12m)"
 
 
-def _pick_indicators(design: r.Design, indicators: dict | None) -> tuple[list[str], str]:
-    """(indicator ids to write, a comment naming the others); placeholders without a logic model."""
+def pick_indicators(design: r.Design, indicators: dict | None, wanted: list[str] | None = None) -> list[str]:
+    """The indicator ids a skeleton measures: ``wanted``, else the logic model's first that
+    measures an outcome or impact (a count for a time series), else a placeholder."""
+    if wanted:
+        return list(wanted)
     if not indicators:
-        return [placeholder("indicator id")], "an indicator id of the intervention's logic model"
-    ids = list(indicators)
-    if design is r.Design.interrupted_time_series:
-        counts = [i for i, ind in indicators.items() if ind.type is r.IndicatorType.count]
-        ids = counts or ids
-    note = "indicators of the logic model: " + ", ".join(indicators)
-    return ids[:1], note
+        return [placeholder("indicator id")]
+    ids = [i for i, ind in indicators.items() if ind.measures.kind in ("outcome", "impact")] or list(indicators)
+    if design is r.Design.interrupted_time_series:  # a segmented regression of counts
+        ids = [i for i in ids if indicators[i].type is r.IndicatorType.count] or ids
+    return ids[:1]
 
 
 def evaluation_skeleton(plan_id: str, design: r.Design | str, intervention: str,
-                        indicators: dict | None = None) -> str:
+                        indicators: dict | None = None, outcomes: list[str] | None = None) -> str:
     """An evaluation plan for ``design`` with every key that design needs.
 
     ``indicators`` are the intervention's (id -> resolved Indicator) when its logic model is in
-    the project: the skeleton then uses real indicator ids; else placeholders.
+    the project: the skeleton then uses real indicator ids (``outcomes``, else one chosen by
+    :func:`pick_indicators`); else placeholders.
     """
     design = r.Design(design)
-    chosen, note = _pick_indicators(design, indicators)
+    chosen = pick_indicators(design, indicators, outcomes)
     primary = chosen[0]
+    note = ("indicators of the logic model: " + ", ".join(indicators) if indicators
+            else "an indicator id of the intervention's logic model")
     long_form = design in LONG_FORM
     data: dict[str, Any] = {"path": "data/" + placeholder("file") + ".csv", "id": placeholder("unit id column")}
-    data_notes = {"path": DATA_WORDS[design]}
+    data_notes = {"path": DATA_WORDS[design],
+                  "treatment": {r.Design.rct: "the randomised arm: 1 intervention, 0 control (analysed as randomised)",
+                                r.Design.difference_in_differences: "1 in the periods a unit is under the "
+                                                                    "intervention, else 0"}.get(design, ""),
+                  "period": "dates such as 2023-04 or 2023-04-01"
+                            + (" (or whole-number periods)" if design is r.Design.difference_in_differences else ""),
+                  "population": "the population at risk in each area and month (the rates' denominator)"}
     if design is r.Design.matched_comparison:
         data["path"] = "data/" + placeholder("participants") + ".csv"
         data["comparison"] = "data/" + placeholder("comparison pool") + ".csv"
@@ -316,10 +340,17 @@ def evaluation_skeleton(plan_id: str, design: r.Design | str, intervention: str,
         comments["outcomes"] = "indicator -> column; " + note
     else:
         follow = {r.Design.pre_post: "exit", r.Design.feasibility: "follow_up_6m"}.get(design, "follow_up_12m")
-        named = indicators is not None and bool(indicators)
-        values["timepoints"] = {i: {"baseline": placeholder(f"{i} at baseline" if named else "baseline column"),
-                                    follow: placeholder(f"{i} at {follow}" if named else f"{follow} column")}
-                                for i in chosen}
+        named = bool(indicators)
+        # pre/post needs the baseline; a comparison design uses it when there is one (adjusted for)
+        needs_baseline = design in (r.Design.pre_post, r.Design.feasibility)
+        values["timepoints"] = {}
+        for i in chosen:
+            base = placeholder(f"{i} at baseline" if named else "baseline column")
+            values["timepoints"][i] = {
+                "baseline": (base if needs_baseline else Commented(base),
+                             "required for pre/post" if design is r.Design.pre_post else "optional"),
+                follow: (placeholder(f"{i} at {follow}" if named else f"{follow} column"),
+                         "rename to when it was measured" if follow != "exit" else "or follow_up_<months>m")}
         comments["timepoints"] = "indicator -> {timepoint: column}; " + _timepoint_names()
     if design is r.Design.matched_comparison:
         values["covariates"] = [placeholder("baseline column"), placeholder("another")]
@@ -356,10 +387,15 @@ def evaluation_skeleton(plan_id: str, design: r.Design | str, intervention: str,
 
 
 def _note_data(lines: list[Line], notes: dict[str, str]) -> None:
-    """Say what the data file holds on the data.path line (the key's own comment is generic)."""
+    """Say what this design's data keys hold (the keys' own descriptions are generic)."""
+    inside = False
     for line in lines:
-        if line.indent == 2 and line.text.startswith("path: ") and "path" in notes:
-            line.comment = notes.pop("path")
+        if line.indent == 0:
+            inside = line.text == "data:"
+            continue
+        key = line.text.split(":", 1)[0]
+        if inside and line.indent == 2 and notes.get(key):
+            line.comment = notes.pop(key)
 
 
 def _feasibility_values(primary: str) -> dict:

@@ -94,6 +94,9 @@ def test_init_project_runs_the_whole_path(starter, tmp_path, monkeypatch):
     built = _json(run_cli("report", "--json", cwd=root))
     assert all(b["html"] and not b["problems"] for b in built["reports"]), built
     assert Path(built["index"]).exists()
+    for b in built["reports"]:  # every design's report words its estimates (an RCT's ITT too)
+        if b["evaluation"] != "index":
+            assert "The run produced no estimates" not in Path(b["html"]).read_text(), b["evaluation"]
 
     extracts = sorted(str(p) for p in (root / "monitoring" / "extracts" / "referrals").glob("*.csv"))
     ingested = _json(run_cli("monitor", "ingest", "referrals", *extracts, "--json", cwd=root))["ingested"]

@@ -1,7 +1,8 @@
 """Every example in README.md and docs/ runs, so the docs cannot drift from the code.
 
 Fenced blocks are read by language: ``yaml`` blocks must validate (a logic model on its own, an
-evaluation plan in the example project, with its data where the files are there); ``sh`` blocks
+evaluation plan in the example project, with its data where the files are there, a costs block
+with the value-for-money checks); ``sh`` blocks
 run as one script in a throw-away copy of the example project; ``console`` blocks are
 transcripts: each ``$ command`` runs and its output must match the lines shown (``...`` stands
 for any text within a line, or alone on a line for any number of lines); ``python`` blocks run
@@ -135,8 +136,12 @@ def test_yaml_example_validates(block, example_project_ro, tmp_path):
         sessions = ((data.get("feasibility") or {}).get("sessions") or {}).get("path")
         present = all((root / "evaluations" / f).exists() for f in [*files, sessions] if f)
         found = [p for p in validate_project(root, check_data=present).problems if p.file == f"evaluations/{name}"]
+    elif set(data) == {"costs"}:  # a costs block (value for money), as a logic model will hold it
+        from evalkit.vfm.costs import check_costs_mapping
+
+        _costs, found = check_costs_mapping(data["costs"], file=block.id, lines=doc.lines)
     else:
-        pytest.fail(f"{block.id}: a YAML example that is neither a logic model nor an evaluation plan")
+        pytest.fail(f"{block.id}: a YAML example that is neither a logic model, an evaluation plan nor costs")
     assert [str(p) for p in found] == []
 
 

@@ -35,7 +35,7 @@ def find_project(start: Path | str | None = None) -> Path:
             return candidate
     raise ProjectError(
         f"{here}: not inside an evalkit project; expected a folder holding "
-        f"'{LOGIC_MODELS}/' and '{EVALUATIONS}/' (use --project DIR to name one)")
+        f"'{LOGIC_MODELS}/' and '{EVALUATIONS}/' (use --project DIR to name one, or `evalkit init DIR` to start one)")
 
 
 def _yaml_files(folder: Path) -> list[Path]:

@@ -278,3 +278,9 @@ def test_new_design_choices_are_listed(starter):
     result = run_cli("new", "evaluation", "x", "--design", "cohort", "--intervention", "mentoring", cwd=starter)
     assert result.returncode == 2
     assert "invalid choice: 'cohort' (choose from 'pre_post', 'matched_comparison'" in result.stderr
+
+
+def test_new_outside_a_project_points_at_init(tmp_path):
+    result = run_cli("new", "logic-model", "knife-crime", cwd=tmp_path)
+    assert result.returncode == 1 and "not inside an evalkit project" in result.stderr
+    assert "`evalkit init DIR` to start one" in result.stderr

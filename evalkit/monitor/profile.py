@@ -36,9 +36,9 @@ def profile_expressions(monitoring: Monitoring, start, stop) -> dict:
         "by_hour": sv.group_by(hour=sv[src.date_column].hour()).agg(n=sv.count()).order_by("hour"),
         "by_day": sv.group_by(day=sv[src.date_column].day_of_week.index(),
                               day_name=sv[src.date_column].day_of_week.full_name()).agg(n=sv.count()).order_by("day"),
-        "shares": sv.agg(n=sv.count(), domestic=sv.domestic.cast("int64").sum(),
-                         night_time_economy=sv.night_time_economy.cast("int64").sum(),
-                         knife=sv.knife.cast("int64").sum()),
+        # booleans summed as such: PostgreSQL has no cast from boolean to bigint
+        "shares": sv.agg(n=sv.count(), domestic=sv.domestic.sum(), night_time_economy=sv.night_time_economy.sum(),
+                         knife=sv.knife.sum()),
         "by_category": sv.group_by("sv_category").agg(n=sv.count()).order_by(ibis.desc("n")),
         "victim_ages": sv.group_by(age_band=age_band(sv.victim_age, bands)).agg(n=sv.count()).order_by("age_band"),
         "suspect_ages": sv.group_by(age_band=age_band(sv.suspect_age, bands)).agg(n=sv.count()).order_by("age_band"),

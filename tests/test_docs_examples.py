@@ -29,7 +29,7 @@ from evalkit.project import validate_project
 from evalkit.spec.yamlio import parse_yaml
 
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-FENCE = re.compile(r"^```(\w*)\s*$")
+FENCE = re.compile(r"^(\s*)```(\w*)\s*$")  # also inside list items (indented)
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(.+?)\s*-->")
 
 
@@ -56,11 +56,11 @@ def blocks() -> list[Block]:
             if not m:
                 i += 1
                 continue
-            start, lang = i, m.group(1)
+            start, indent, lang = i, len(m.group(1)), m.group(2)
             i += 1
             body = []
             while i < len(lines) and lines[i].strip() != "```":
-                body.append(lines[i])
+                body.append(lines[i][indent:] if lines[i][:indent].strip() == "" else lines[i])
                 i += 1
             before = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
             note = NOT_RUN.search(before)

@@ -78,7 +78,9 @@ def _vscode() -> str:
 def _readme(name: str, plans: list[tuple[str, str]]) -> str:
     from evalkit.spec.raw import TIMEPOINT_NAMES
 
-    rows = "\n".join(f"| `{plan}` | {design.replace('_', ' ')} |" for plan, design in plans)
+    from evalkit.evidence.assess import DESIGNS  # the designs in the words reports use
+
+    rows = "\n".join(f"| `{plan}` | {DESIGNS.get(design, (design, design))[1]} |" for plan, design in plans)
     return f"""# {name}
 
 An evalkit project, started with `evalkit init`. It holds one example intervention,

@@ -18,6 +18,7 @@ from evalkit.spec import model as m
 
 LOGIC_MODELS = "logic_models"
 EVALUATIONS = "evaluations"
+PROJECT_FILE = "evalkit.yml"
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
@@ -39,7 +40,8 @@ def find_project(start: Path | str | None = None) -> Path:
 
 
 def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+    # anything named *.yml but a folder is read (a FIFO or device is then reported, not skipped silently)
+    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and not p.is_dir())
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -135,6 +137,33 @@ def placeholders(doc) -> list[Problem]:
     return found
 
 
+def _data_roots(root: Path, problems: list[Problem]) -> list[Path]:
+    """The folders outside the project that ``evalkit.yml`` lets plans read data from."""
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        return []
+    from evalkit.spec.raw import ProjectFile
+    from evalkit.spec.shape import check_shape
+    from evalkit.spec.yamlio import read_yaml
+
+    doc = read_yaml(path, PROJECT_FILE)
+    problems += doc.problems
+    raw, found = check_shape(doc, ProjectFile)
+    problems += found
+    if raw is None:
+        return []
+    out = []
+    for i, text in enumerate(raw.data_roots):
+        folder = Path(text).expanduser()
+        folder = folder if folder.is_absolute() else root / folder
+        if not folder.is_dir():
+            problems.append(Problem(PROJECT_FILE, doc.line_of(("data_roots", i)), f"data_roots[{i}]",
+                                    "no such folder", found=str(folder), expected="an existing folder"))
+            continue
+        out.append(folder.resolve())
+    return out
+
+
 def validate_project(root: Path | str | None = None, *, check_data: bool = True) -> Validation:
     """Validate every logic model and evaluation plan in the project at ``root``."""
     from evalkit.spec.raw import EvaluationFile, LogicModelFile
@@ -145,6 +174,7 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
                            f"'{LOGIC_MODELS}/' and '{EVALUATIONS}/'")
     root = find_project(root) if root is None or not is_project(Path(root)) else Path(root).resolve()
     result = Validation(root=root)
+    data_roots = (root, *_data_roots(root, result.problems))
 
     broken: set[str] = set()
     unreadable: list[str] = []  # logic model files too broken to know their id
@@ -168,7 +198,7 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
         if raw is None:
             continue
         evaluation, problems = resolve_evaluation(doc, raw, path, result.interventions, broken,
-                                                     tuple(unreadable))
+                                                     tuple(unreadable), data_roots)
         result.problems += problems
         if evaluation is None:
             continue
@@ -233,7 +263,8 @@ def _check_two_files(evaluation: m.Evaluation, doc) -> list[Problem]:
                                 "; ".join(f"only in {label}: {', '.join(cols)}" for label, cols in only if cols),
                                 "the same columns in both files (at least every column the plan names)"))
         return problems
-    frames = {label: read_table(p, wanted, spec.sheet) for label, p in ((written, path), (pool_written, pool))}
+    frames = {label: read_table(p, wanted, spec.sheet, spec.missing_values)
+              for label, p in ((written, path), (pool_written, pool))}
     (first_label, first), (second_label, second) = frames.items()
     both = first[spec.id].isin(second[spec.id]) & first[spec.id].notna()
     if both.any():

@@ -110,6 +110,44 @@ def add_robustness(evaluation: m.Evaluation, frame, analysis):
     return dataclasses.replace(analysis, sections={**analysis.sections, **extra})
 
 
+def read_plan_data(evaluation: m.Evaluation):
+    """The plan's data as analysed: located, read strictly, checked, in canonical order.
+
+    A matched comparison's two files (``data.comparison``) are each located, read and checked as
+    the plan's only file would be (so a message names that file's lines), then stacked with the
+    0/1 ``data.treatment`` column made (1: participants, 0: the pool) and put in canonical order.
+    """
+    from evalkit.data.checks import canonical_order, check_location, prepared_frame
+    from evalkit.data.load import file_kind, read_table
+
+    spec = evaluation.data
+    if spec.comparison is None:
+        check_location(spec)
+        frame = read_table(spec.path, needed_columns(evaluation), spec.sheet, spec.missing_values)
+        return prepared_frame(evaluation, frame, file_kind(spec.path))
+    import dataclasses
+
+    import pandas as pd
+
+    columns = [c for c in needed_columns(evaluation) if c != spec.treatment]
+    parts = []
+    for (_role, path, written), group in zip(spec.files, (1, 0)):
+        alone = dataclasses.replace(spec, path=path, path_as_written=written, treatment=None, comparison=None,
+                                    comparison_as_written=None)
+        check_location(alone)
+        frame = read_table(path, columns, spec.sheet, spec.missing_values)
+        frame = prepared_frame(dataclasses.replace(evaluation, data=alone), frame, file_kind(path))
+        parts.append(frame.assign(**{spec.treatment: group}))
+    return canonical_order(pd.concat(parts, ignore_index=True), evaluation)
+
+
+def data_content_sha256(evaluation: m.Evaluation) -> str:
+    """The order-free content hash that results.json records for the plan's data (see run_analysis)."""
+    from evalkit.data.load import content_sha256
+
+    return content_sha256(read_plan_data(evaluation)[needed_columns(evaluation)])
+
+
 def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
     """Run one evaluation; ``frame`` overrides reading the plan's data file (for notebooks, tests)."""
     return run_analysis(evaluation, frame)[0]
@@ -117,7 +155,8 @@ def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
 
 def run_analysis(evaluation: m.Evaluation, frame=None):
     """The ResultSet and the design's Analysis (which also holds the analysed, person-level rows)."""
-    from evalkit.data.load import read_plan_data, sha256
+    from evalkit.data.checks import prepared_frame
+    from evalkit.data.load import content_sha256, sha256
 
     inputs = [{"path": evaluation.source.name, "role": "evaluation plan", "sha256": sha256(evaluation.source)},
               {"path": evaluation.intervention.source.name, "role": "logic model",
@@ -136,23 +175,34 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             raise EvalkitError(f"{evaluation.source.name}: design '{evaluation.design.value}' "
                                "cannot be run by this version of evalkit yet") from exc
         columns = needed_columns(evaluation)
+        # the data's identity is its content, not the order of its rows: the same rows in any order
+        # give byte-identical results.json (the file's own SHA-256 goes to run-info.json)
         if frame is None:
-            frame = read_plan_data(evaluation.data, columns)
+            frame = read_plan_data(evaluation)
             files = evaluation.data.files
             treatment = evaluation.data.treatment
-            for role, path, written in files:
-                group = 1 if role == "data" else 0  # two files: participants, then the comparison pool
-                rows = int(len(frame)) if len(files) == 1 else int((frame[treatment] == group).sum())
-                inputs.append({"path": written, "role": role, "sha256": sha256(path), "rows": rows,
-                               "columns": columns if len(files) == 1 else [c for c in columns if c != treatment]})
+            inputs.append({"path": evaluation.data.path_as_written, "role": "data",
+                           "content_sha256": content_sha256(frame[columns]), "rows": int(len(frame)),
+                           "columns": columns})
+            if len(files) == 2:  # participants and comparison pool: the pool's own rows, for the record
+                _role, _path, written = files[1]
+                pool = frame[frame[treatment] == 0]
+                inputs[-1]["rows"] = int(len(frame) - len(pool))
+                inputs.append({"path": written, "role": "comparison data", "rows": int(len(pool)),
+                               "content_sha256": content_sha256(pool[[c for c in columns if c != treatment]]),
+                               "columns": [c for c in columns if c != treatment]})
         else:
+            frame = prepared_frame(evaluation, frame)
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
+                           "content_sha256": content_sha256(frame[[c for c in columns if c in frame]]),
                            "columns": columns})
         fz = evaluation.feasibility
         if fz is not None and fz.sessions is not None:  # read by the design itself
-            sessions_path = (evaluation.source.parent / fz.sessions.path).resolve()
-            if sessions_path.exists():  # a missing file is the design's DataError, with its message
-                inputs.append({"path": fz.sessions.path, "role": "session records", "sha256": sha256(sessions_path)})
+            from evalkit.estimate.feasibility import read_sessions
+
+            sessions = read_sessions(evaluation, frame[evaluation.data.id])
+            inputs.append({"path": fz.sessions.path, "role": "session records",
+                           "content_sha256": content_sha256(sessions), "rows": int(len(sessions))})
         analysis = module.analyse(evaluation, frame, evaluation.seed)
         analysis = add_robustness(evaluation, frame, analysis)
     manifest = Manifest(
@@ -187,5 +237,10 @@ def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
         analysed.to_csv(tmp, index=False)
         tmp.replace(private / "analysed_data.csv")
     info = {"evaluation": evaluation.id, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    if evaluation.data is not None and not evaluation.is_external:
+        # the file's bytes (results.json records the data by content, whatever the order of its rows)
+        from evalkit.data.load import sha256
+
+        info["data_file_sha256"] = sha256(evaluation.data.path)
     (out / "run-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return result

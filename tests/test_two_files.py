@@ -13,7 +13,7 @@ import pytest
 from conftest import run_cli
 
 import evalkit
-from evalkit.data.load import read_plan_data
+from evalkit.data.load import read_data_files
 from evalkit.errors import DataError
 from evalkit.project import validate_project
 
@@ -60,15 +60,15 @@ def _errors(root: Path) -> list[str]:
     return [str(p) for p in validate_project(root).problems if p.file == "evaluations/two.yml"]
 
 
-def test_two_files_give_the_same_analysis_as_one_file_in_the_same_order(two_files):
+def test_two_files_give_the_same_analysis_as_one_file(two_files):
     assert _errors(two_files) == []
     project = evalkit.load_project(two_files)
     split = evalkit.run(project.evaluation("reach-two-files"))
-    # the same rows in one file, participants first (as two files are read), with a 0/1 column
+    # the same rows in one file with a 0/1 column, in another order (rows are put in canonical order)
     data = two_files / "evaluations" / "data"
-    stacked = pd.concat([pd.read_csv(data / "participants.csv").assign(treated=1),
-                         pd.read_csv(data / "pool.csv").assign(treated=0)], ignore_index=True)
-    stacked.to_csv(data / "stacked.csv", index=False)
+    stacked = pd.concat([pd.read_csv(data / "pool.csv").assign(treated=0),
+                         pd.read_csv(data / "participants.csv").assign(treated=1)], ignore_index=True)
+    stacked.sample(frac=1, random_state=7).to_csv(data / "stacked.csv", index=False)
     one = PLAN.replace("id: reach-two-files", "id: reach-one-file").replace(
         "path: data/participants.csv\n  comparison: data/pool.csv", "path: data/stacked.csv\n  treatment: treated")
     (two_files / "evaluations" / "one.yml").write_text(one)
@@ -83,9 +83,13 @@ def test_two_files_give_the_same_analysis_as_one_file_in_the_same_order(two_file
 
 def test_reader_stacks_participants_then_pool(two_files):
     evaluation = evalkit.load_project(two_files).evaluation("reach-two-files")
-    frame = read_plan_data(evaluation.data, ["pupil_id", "age"])
+    frame = read_data_files(evaluation.data, ["pupil_id", "age"])
     assert list(frame.columns) == ["pupil_id", "age", "treated"]
     assert frame["treated"].tolist() == [1] * 255 + [0] * 6045
+    from evalkit.run import read_plan_data  # as analysed: checked, in canonical order, the groups kept
+
+    analysed = read_plan_data(evaluation)
+    assert int(analysed["treated"].sum()) == 255 and len(analysed) == 6300
 
 
 def test_columns_that_differ_are_named(two_files):
@@ -101,7 +105,7 @@ def test_columns_that_differ_are_named(two_files):
     # the runner says the same, naming both files
     evaluation = evalkit.load_project(two_files, check_data=False).evaluation("reach-two-files")
     with pytest.raises(DataError, match=r"do not hold the same columns: .*pool.csv lacks imd_decile, attend_pre"):
-        read_plan_data(evaluation.data, ["pupil_id", "imd_decile", "attend_pre"])
+        read_data_files(evaluation.data, ["pupil_id", "imd_decile", "attend_pre"])
 
 
 def test_a_unit_in_both_files(two_files):

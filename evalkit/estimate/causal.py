@@ -216,6 +216,10 @@ def run_dowhy(evaluation: m.Evaluation, data: pd.DataFrame, treatment: str, outc
         warnings.simplefilter("ignore")
         model = CausalModel(data=data, treatment=treatment, outcome=outcome, graph=graph)
         estimand = model.identify_effect(proceed_when_unidentifiable=True)
+        # DoWhy collects adjustment sets in Python sets, whose order follows PYTHONHASHSEED; the
+        # regression's columns (and its last digits) would follow it too: sort them
+        for name, variables in list((estimand.backdoor_variables or {}).items()):
+            estimand.backdoor_variables[name] = sorted(variables)
         estimate = model.estimate_effect(estimand, method_name="backdoor.linear_regression")
     original = float(estimate.value)
     se = float(primary.std_error) if primary is not None and primary.std_error else None

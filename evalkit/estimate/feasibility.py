@@ -186,11 +186,14 @@ def read_sessions(evaluation: m.Evaluation, ids: pd.Series) -> pd.DataFrame | No
     spec = evaluation.feasibility.sessions
     if spec is None:
         return None
+    from evalkit.data.files import check_inside
     from evalkit.data.load import read_table
 
     path = (evaluation.source.parent / spec.path).resolve()
+    if evaluation.data.roots:
+        check_inside(path, evaluation.data.roots, spec.path)
     columns = [c for c in (spec.id, spec.date, spec.attended, spec.hours, spec.fidelity) if c]
-    frame = read_table(path, columns, spec.sheet)
+    frame = read_table(path, columns, spec.sheet, evaluation.data.missing_values)
     label = spec.path
     out = pd.DataFrame({"id": frame[spec.id].astype("string"),
                         "date": _dates(frame[spec.date], label, spec.date)})
@@ -215,7 +218,10 @@ def read_sessions(evaluation: m.Evaluation, ids: pd.Series) -> pd.DataFrame | No
         out["hours"] = hours.where(out["attended"], 0.0).fillna(0.0)
     if spec.fidelity:
         out["fidelity"] = _flag(frame, spec.fidelity, label)
-    return out
+    # checked in file order (messages name lines); analysed in one canonical order
+    from evalkit.data.order import sort_canonically
+
+    return sort_canonically(out, ["id", "date"])
 
 
 def _read_cases(evaluation: m.Evaluation, frame: pd.DataFrame) -> tuple[_Cases, list[RunWarning]]:

@@ -64,10 +64,15 @@ def _root(args) -> Path:
     return find_project(getattr(args, "project", None))
 
 
-def _open(root: Path, monitoring):
+def _open(root: Path, monitoring, read_only: bool = False):
     from evalkit.store import open_store, store_path
 
-    return open_store(store_path(root, monitoring.settings.store))
+    return open_store(store_path(root, monitoring.settings.store), read_only=read_only)
+
+
+def _say_warnings(problems, out) -> None:
+    for problem in problems or ():
+        out.note(str(problem))
 
 
 def _date(text: str | None):
@@ -93,7 +98,9 @@ def cmd_monitor(args) -> int:
     action = args.monitor_command
     if action == "demo-data":
         return _demo(args, root, monitoring, out)
-    with _open(root, monitoring) as store:
+    # status and indicators only read: they work on a read-only store (the indicator values they
+    # compute are not saved), and never need the write lock an ingest holds
+    with _open(root, monitoring, read_only=action in ("status", "indicators")) as store:
         if action == "ingest":
             from evalkit.monitor.ingest import ingest
 
@@ -115,13 +122,15 @@ def cmd_monitor(args) -> int:
             from evalkit.monitor.status import status
 
             found = status(store, monitoring, project, as_of=_date(args.as_of))
+            _say_warnings(found.warnings, out)
             out.say(found.text())
             out.result(json_data(found))
             return 0
         if action == "indicators":
             from evalkit.monitor.indicators import compute_indicators
 
-            values = compute_indicators(store, monitoring, project, period_kind=args.period)
+            values = compute_indicators(store, monitoring, project, period_kind=args.period, save=not store.read_only)
+            _say_warnings(values.attrs.get("warnings"), out)
             if args.out:
                 values.to_csv(args.out, index=False)
                 out.say(f"wrote {args.out} ({len(values)} rows)")

@@ -285,6 +285,11 @@ def refresh_mapping(store, mapping: MappingFile) -> None:
     """Hold the mapping version in the store (the classification joins it)."""
     rows = [(mapping.version, t, cat, True) for cat, types in mapping.categories.items() for t in types]
     rows += [(mapping.version, t, None, False) for t in mapping.not_serious_violence]
+    if getattr(store, "read_only", False):  # status, indicators: the mapping for this connection only
+        store.con.execute("CREATE OR REPLACE TEMP TABLE sv_mapping (version VARCHAR, offence_type VARCHAR, "
+                          "category VARCHAR, serious_violence BOOLEAN)")
+        store.con.executemany("INSERT INTO sv_mapping VALUES (?, ?, ?, ?)", rows)
+        return
     with store.transaction():
         store.con.execute("DELETE FROM sv_mapping WHERE version = ?", [mapping.version])
         store.con.executemany("INSERT INTO sv_mapping VALUES (?, ?, ?, ?)", rows)
@@ -333,7 +338,11 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     have_pop = pop_src is not None and not _missing_tables(store, [pop_src.table])
     pop_groups = {}
     frames = []
-    for plan in plans(monitoring, project):
+    from evalkit.monitor.filters import check_filters
+
+    defined = plans(monitoring, project)
+    warnings = check_filters(store, monitoring, defined)  # a filter value the data never hold is an error
+    for plan in defined:
         if _missing_tables(store, [plan.source.table]):
             continue
         t = rows_of(plan.source, monitoring)
@@ -369,6 +378,7 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     out["period"] = pd.to_datetime(out["period"]).dt.date
     out = out.sort_values(["intervention", "indicator", "breakdown", "group", "period"], kind="stable",
                           ignore_index=True)
+    out.attrs["warnings"] = warnings
     if save:
         out_save = out.assign(definitions_sha256=monitoring.indicators_sha256)
         with store.transaction():

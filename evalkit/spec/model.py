@@ -61,6 +61,7 @@ class Indicator:
     target: Target | None
     rate_per: int | None
     child_outcome: bool
+    plausible: tuple[float, float] | None = None
 
     @property
     def good_when_higher(self) -> bool:
@@ -99,6 +100,10 @@ class DataSpec:
     period: str | None
     population: str | None
     sheet: str | None
+    missing_values: tuple[str, ...] = ()
+    binary_labels: Mapping[str, int] = field(default_factory=dict)  # lower-cased text -> 0/1
+    plausible: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # column -> (low, high)
+    roots: tuple[Path, ...] = ()  # the project and its data roots: the file must resolve under one
     # two files (matched comparison): `path` holds the participants, `comparison` the pool;
     # `treatment` is then the 0/1 column evalkit makes when it reads them (data.load.read_plan_data)
     comparison: Path | None = None  # absolute

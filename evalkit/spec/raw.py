@@ -12,7 +12,7 @@ import datetime as dt
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 LOGIC_MODEL_SCHEMA_ID = "https://evalkit.dev/schemas/logic_model.schema.json"
 EVALUATION_SCHEMA_ID = "https://evalkit.dev/schemas/evaluation.schema.json"
@@ -149,6 +149,9 @@ class Target(_Raw):
         None, description="the value from which status is amber rather than red")
 
 
+Range = tuple[float, float]
+
+
 class Indicator(_Raw):
     id: IndicatorId
     label: Text
@@ -162,6 +165,9 @@ class Indicator(_Raw):
         None, description="population denominator for rates, e.g. 100000; homicide uses 1000000")
     child_outcome: bool | None = Field(
         None, description="whether this is a child or young-person outcome (default: from the population ages)")
+    plausible: Range | None = Field(
+        None, description="lowest and highest believable value; anything outside is refused as a data error "
+                          "(for scores without an instrument range, counts with a known ceiling...)")
 
 
 class LogicModelFile(_Raw):
@@ -214,6 +220,26 @@ class Evaluator(_Raw):
     independent: bool
 
 
+def _quoted_labels(value):
+    """YAML 1.1 reads Yes/No/On/Off as booleans: say so rather than match the wrong word."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, bool):
+                raise ValueError(f"YAML read a label as {str(item).lower()}; write labels in quotes, e.g. \"Yes\"")
+    return value
+
+
+QuotedLabels = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]],
+                         BeforeValidator(_quoted_labels)]
+
+
+class BinaryLabels(_Raw):
+    """Text written in binary columns (binary indicators, the treatment, feasibility flags) for 1 and 0."""
+
+    one: QuotedLabels = Field(alias="1", description="text meaning 1 (yes), e.g. [\"Yes\", \"Y\"]")
+    zero: QuotedLabels = Field(alias="0", description="text meaning 0 (no), e.g. [\"No\", \"N\"]")
+
+
 class DataSource(_Raw):
     path: Text = Field(description="relative to the plan file; .csv, .parquet or .xlsx")
     id: Column = Field(description="the unit (person, school, area) identifier column")
@@ -228,6 +254,14 @@ class DataSource(_Raw):
     population: Column | None = Field(
         None, description="population column, for rates and the offset of count models")
     sheet: str | None = Field(None, description="worksheet name, for .xlsx files")
+    missing_values: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
+        default_factory=list, description="cell values that mean 'missing', e.g. [\"n/a\", \"-99\"]; besides "
+                                          "empty cells, nothing else is read as missing")
+    binary_labels: BinaryLabels | None = Field(
+        None, description="words used for 1 and 0 in binary columns, besides 0/1 and true/false")
+    plausible: dict[Column, Range] = Field(
+        default_factory=dict, description="column -> [lowest, highest] believable value; values outside are "
+                                          "refused as data errors")
 
 
 class MatchingMethod(str, Enum):
@@ -539,3 +573,15 @@ class EvaluationFile(_Raw):
     primary_outcome: IndicatorId
     follow_up_months: Annotated[int, Field(ge=0, le=600)]
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 20240301
+
+
+# ---------------------------------------------------------------------------- project settings
+
+
+class ProjectFile(_Raw):
+    """``evalkit.yml`` at the project's top (optional): settings for the whole project."""
+
+    data_roots: list[Text] = Field(
+        default_factory=list, description="folders outside the project that plans may read data from "
+                                          "(absolute, or relative to the project); data files must resolve "
+                                          "inside the project or under one of these, symlinks included")

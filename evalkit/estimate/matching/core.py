@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import DataError, EstimationError, OptionError
+from evalkit.estimate._order import keyed_order
 from evalkit.estimate.matching import balance as bal
 from evalkit.estimate.matching import propensity as ps
 from evalkit.estimate.matching.nearest import NNProblem, match_nearest
@@ -158,7 +159,8 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
             d_t = distance[t_rows]
             order = {"largest": lambda: np.argsort(-d_t, kind="stable"),
                      "smallest": lambda: np.argsort(d_t, kind="stable"),
-                     "random": lambda: np.random.default_rng(seed).permutation(t_rows.size),
+                     # keyed by the seed and the treated units' ids, not their rows (evalkit.estimate._order)
+                     "random": lambda: keyed_order(seed, ids[t_rows], "matching-order"),
                      "data": lambda: np.arange(t_rows.size)}[opt.order.value]()
             mm = match_nearest(NNProblem(distance, treated, order, opt.ratio, opt.replace, width,
                                          cov_values, cov_widths, block, discarded))

@@ -703,3 +703,19 @@ def test_numbered_periods_are_fine_for_did_but_not_for_a_time_series(tmp_path):
 def test_a_file_holding_only_null_is_empty_not_skipped(tmp_path, text):
     root = make_project(tmp_path, plans={"p.yml": PREPOST, "blank.yml": text})
     assert only(root) == "evaluations/blank.yml:1: error: (file): the file is empty (found no content; expected a YAML mapping)"
+
+
+def test_new_statistical_options_list_their_choices(tmp_path):
+    """Issue 15: did.base_period, time_series.impact and matching.std_caliper are checked like every
+    option (valid choices in the message)."""
+    text = MATCHED.replace("  caliper: 0.2", "  caliper: 0.2\n  std_caliper: maybe")
+    root = make_project(tmp_path, plans={"p.yml": text})
+    assert "matching.std_caliper: invalid value (found 'maybe'" in only(root)
+    from pydantic import ValidationError
+
+    from evalkit.spec.raw import DifferenceInDifferences, TimeSeries
+
+    with pytest.raises(ValidationError, match="'universal' or 'varying'"):
+        DifferenceInDifferences(base_period="weekly")
+    with pytest.raises(ValidationError, match="'level_and_slope' or 'level'"):
+        TimeSeries(interruption="2020-01-01", impact="slope")

@@ -71,12 +71,10 @@ def wilson(count: int, total: int, level: float = LEVEL) -> tuple[float, float]:
     """Wilson score interval for a proportion (Newcombe 1998, method 3)."""
     if total <= 0:
         raise EstimationError("a proportion needs at least one unit in its denominator")
-    z = z_crit(level)
-    p = count / total
-    denom = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denom
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    from evalkit.estimate._stats import wilson as wilson_interval
+
+    low, high = wilson_interval(count, total, level)
+    return max(0.0, float(low)), min(1.0, float(high))
 
 
 def poisson_exact(count: int, level: float = LEVEL) -> tuple[float, float]:

@@ -315,7 +315,11 @@ class Matching(_Raw):
         None, description="in SDs of the distance (the logit of the score unless caliper_scale says otherwise)")
     caliper_scale: CaliperScale = CaliperScale.logit
     calipers: dict[Column, Annotated[float, Field(gt=0)]] = Field(
-        default_factory=dict, description="per-covariate calipers, in the covariate's units")
+        default_factory=dict, description="per-covariate calipers, in the covariate's units (in its SDs with "
+        "std_caliper: true)")
+    std_caliper: bool = Field(
+        False, description="covariate calipers in SDs of the covariate over the units not discarded, as "
+        "MatchIt's std.caliper = TRUE (the propensity caliper is always in SDs)")
     replace: bool = False
     exact: list[Column] = Field(default_factory=list)
     order: MatchOrder = MatchOrder.largest
@@ -341,16 +345,29 @@ class Seasonality(str, Enum):
     fourier = "fourier"
 
 
+class ImpactModel(str, Enum):
+    level_and_slope = "level_and_slope"
+    level = "level"
+
+
 class TimeSeries(_Raw):
     interruption: dt.date = Field(description="the first period under the intervention")
     model: CountModel = CountModel.negative_binomial
     seasonality: Seasonality = Seasonality.month
     control: Column | None = Field(None, description="a control series column in the same rows")
+    impact: ImpactModel = Field(
+        ImpactModel.level_and_slope, description="level_and_slope: a step and a change of trend at the "
+        "interruption; level: a step only, the trend unchanged (Bernal, Cummins & Gasparrini 2017's main model)")
 
 
 class DidComparison(str, Enum):
     never_treated = "never_treated"
     not_yet_treated = "not_yet_treated"
+
+
+class DidBasePeriod(str, Enum):
+    universal = "universal"
+    varying = "varying"
 
 
 class EventWindow(_Raw):
@@ -370,6 +387,10 @@ class DifferenceInDifferences(_Raw):
     event_window: EventWindow = Field(default_factory=EventWindow, description="leads and lags of the event study")
     min_cell_units: Annotated[int, Field(ge=1, le=10000)] = Field(
         10, description="warn when a group-time cell rests on fewer treated or comparison units than this")
+    base_period: DidBasePeriod = Field(
+        DidBasePeriod.universal, description="base of the group-time effects before treatment: universal (g-1 "
+        "for every cell, as event-study plots and HonestDiD expect) or varying (the period before each, R did's "
+        "default)")
 
 
 class ExternalSample(_Raw):

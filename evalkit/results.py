@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "evalkit.results/v1"
+# ResultSet.to_frame(): its columns, and those that are numbers (floats, NaN where missing)
+FRAME_COLUMNS = ("evaluation", "indicator", "subgroup", "design", "estimand", "comparison", "timepoints",
+                 "n", "n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level",
+                 "p_value", "p_value_holm", "effect_size_kind", "effect_size", "effect_size_ci_low",
+                 "effect_size_ci_high", "direction_good", "primary", "units", "method")
+FLOAT_COLUMNS = ("n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level", "p_value",
+                 "p_value_holm", "effect_size", "effect_size_ci_low", "effect_size_ci_high")
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,12 @@ class ResultSet:
     schema: str = SCHEMA
 
     def to_frame(self):
-        """The tidy table every report reads: one row per estimate."""
+        """The tidy table every report reads: one row per estimate.
+
+        Numeric columns are floats with NaN where a value does not exist (``n`` is a whole
+        number and ``direction_good`` a nullable boolean), so they sum, plot and compare as
+        numbers; ``to_dict`` / ``results.json`` keep ``null`` instead.
+        """
         import pandas as pd
 
         rows = []
@@ -148,11 +160,30 @@ class ResultSet:
                        effect_size_ci_low=es.ci_low if es else None, effect_size_ci_high=es.ci_high if es else None)
             row["evaluation"] = self.evaluation
             rows.append(row)
-        columns = ["evaluation", "indicator", "subgroup", "design", "estimand", "comparison", "timepoints",
-                   "n", "n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level",
-                   "p_value", "p_value_holm", "effect_size_kind", "effect_size", "effect_size_ci_low",
-                   "effect_size_ci_high", "direction_good", "primary", "units", "method"]
-        return pd.DataFrame(rows, columns=columns)
+        for row in rows:
+            for column in FLOAT_COLUMNS:
+                row[column] = math.nan if row[column] is None else float(row[column])
+        frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+        frame = frame.astype({c: "float64" for c in FLOAT_COLUMNS})
+        frame["n"] = frame["n"].astype("int64")
+        frame["primary"] = frame["primary"].astype("bool")
+        frame["direction_good"] = frame["direction_good"].astype("boolean")
+        return frame
+
+    def summary(self) -> str:
+        """The estimates as a text table with the study's header, methods and warnings."""
+        from evalkit.describe import result_summary
+
+        return result_summary(self)
+
+    def _repr_html_(self) -> str:
+        from evalkit.describe import result_html
+
+        return result_html(self)
+
+    def __repr__(self) -> str:
+        return (f"<ResultSet {self.evaluation}: {self.design}, {len(self.estimates)} estimate(s), "
+                f"{len(self.warnings)} warning(s); .summary() for the table>")
 
     def flow_frame(self):
         import pandas as pd

@@ -111,14 +111,34 @@ def add_robustness(evaluation: m.Evaluation, frame, analysis):
 
 
 def read_plan_data(evaluation: m.Evaluation):
-    """The plan's data as analysed: located, read strictly, checked, in canonical order."""
-    from evalkit.data.checks import check_location, prepared_frame
+    """The plan's data as analysed: located, read strictly, checked, in canonical order.
+
+    A matched comparison's two files (``data.comparison``) are each located, read and checked as
+    the plan's only file would be (so a message names that file's lines), then stacked with the
+    0/1 ``data.treatment`` column made (1: participants, 0: the pool) and put in canonical order.
+    """
+    from evalkit.data.checks import canonical_order, check_location, prepared_frame
     from evalkit.data.load import file_kind, read_table
 
-    check_location(evaluation.data)
-    frame = read_table(evaluation.data.path, needed_columns(evaluation), evaluation.data.sheet,
-                       evaluation.data.missing_values)
-    return prepared_frame(evaluation, frame, file_kind(evaluation.data.path))
+    spec = evaluation.data
+    if spec.comparison is None:
+        check_location(spec)
+        frame = read_table(spec.path, needed_columns(evaluation), spec.sheet, spec.missing_values)
+        return prepared_frame(evaluation, frame, file_kind(spec.path))
+    import dataclasses
+
+    import pandas as pd
+
+    columns = [c for c in needed_columns(evaluation) if c != spec.treatment]
+    parts = []
+    for (_role, path, written), group in zip(spec.files, (1, 0)):
+        alone = dataclasses.replace(spec, path=path, path_as_written=written, treatment=None, comparison=None,
+                                    comparison_as_written=None)
+        check_location(alone)
+        frame = read_table(path, columns, spec.sheet, spec.missing_values)
+        frame = prepared_frame(dataclasses.replace(evaluation, data=alone), frame, file_kind(path))
+        parts.append(frame.assign(**{spec.treatment: group}))
+    return canonical_order(pd.concat(parts, ignore_index=True), evaluation)
 
 
 def data_content_sha256(evaluation: m.Evaluation) -> str:
@@ -160,9 +180,18 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
         # give byte-identical results.json (the file's own SHA-256 goes to run-info.json)
         if frame is None:
             frame = read_plan_data(evaluation)
+            files = evaluation.data.files
+            treatment = evaluation.data.treatment
             inputs.append({"path": evaluation.data.path_as_written, "role": "data",
                            "content_sha256": content_sha256(frame[columns]), "rows": int(len(frame)),
                            "columns": columns})
+            if len(files) == 2:  # participants and comparison pool: the pool's own rows, for the record
+                _role, _path, written = files[1]
+                pool = frame[frame[treatment] == 0]
+                inputs[-1]["rows"] = int(len(frame) - len(pool))
+                inputs.append({"path": written, "role": "comparison data", "rows": int(len(pool)),
+                               "content_sha256": content_sha256(pool[[c for c in columns if c != treatment]]),
+                               "columns": [c for c in columns if c != treatment]})
         else:
             frame = prepared_frame(evaluation, frame)
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),

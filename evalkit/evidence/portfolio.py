@@ -157,7 +157,7 @@ def _stale(result, evaluation) -> str | None:
 
     files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
     if evaluation.data is not None:
-        files["data"] = evaluation.data.path
+        files["data"] = evaluation.data.path  # its content hash covers a comparison pool's file too
     inputs = {i.get("role"): i for i in result.manifest.inputs if isinstance(i, Mapping)}
     for role, path in files.items():
         if role not in inputs:

@@ -286,6 +286,11 @@ def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None)
         frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S")
 
 
+# the example project's sources (monitoring/sources/*.yml), one folder of extracts each
+SOURCES = ("populations", "police", "hospital_admissions", "ae_attendances", "ambulance_callouts",
+           "programme_referrals", "programme_sessions", "programme_exits")
+
+
 def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoReport:
     """The example project's extracts under monitoring/extracts/<source>/: history files plus monthly files.
 

@@ -36,26 +36,28 @@ def _whole(text: str):
 
 
 def cmd_report(args) -> int:
-    from evalkit.cli import _project_dir, _select_evaluations
+    from evalkit.api import report
+    from evalkit.cli import _project_dir, _select_evaluations, json_data, output, progress
     from evalkit.project import load_project
-    from evalkit.publish.policy import project_policy
-    from evalkit.report.write import build_reports
 
-    root_hint = _project_dir(args)
-    project = load_project(root_hint, check_data=False)
-    policy = project_policy(project.root)
-    if args.min_count is not None:
-        policy = policy.with_threshold(args.min_count, "--min-count")
+    out = output(args)
+    project = load_project(_project_dir(args), check_data=False)
     reports_dir = project.root / "reports"
     if args.evaluations:
         chosen = _select_evaluations(project, args.evaluations)
     else:
         chosen = [e for e in project.evaluations.values() if (reports_dir / e.id / "results.json").exists()]
         if not chosen:
-            print("evalkit report: no results yet; run `evalkit run` first")
-    built = build_reports(project, chosen, reports_dir=reports_dir, policy=policy, pdf=args.pdf,
-                          render=not args.no_render, index=not args.no_index, allow_stale=args.allow_stale)
+            out.say("evalkit report: no results yet; run `evalkit run` first")
+    with progress(out, len(chosen) + (0 if args.no_index else 1), "writing reports") as steps:
+        def log(message: str) -> None:  # build_reports says one line per report written (or failed)
+            out.say(message)
+            steps.advance()
+
+        built = report(project, chosen, pdf=args.pdf, min_count=args.min_count, render=not args.no_render,
+                       index=not args.no_index, allow_stale=args.allow_stale, log=log)
     index = next((b for b in built if b.evaluation == "index" and b.html), None)
     if index is not None:
-        print(f"open {Path(index.html)}")
+        out.say(f"open {Path(index.html)}")
+    out.result({"reports": json_data(built), "index": str(index.html) if index is not None else None})
     return 0

@@ -43,7 +43,7 @@ DESIGN_WORDS = {
     "rct": "randomised controlled trial",
     "feasibility": "feasibility study",
 }
-MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "reported", "level_change",
+MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio")
 STAGE_WORDS = {"in_data": "In the data", "with_baseline": "With a baseline measure",
                "with_follow_up": "With a follow-up measure", "analysed": "Analysed", "treated_pool": "Eligible",

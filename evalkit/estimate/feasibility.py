@@ -699,11 +699,18 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             base = base & flag.fillna(False).astype(bool)
             flow.append(FlowStage(name, int(base.sum())))
     for ind_id, tp in evaluation.timepoints.items():
+        # the measurements among those recruited, as a funnel (issue 16): recruited >= with a baseline
+        # >= with both; "with_follow_up" (any follow-up, with or without a baseline) is kept for readers
+        # of older results but is not nested in "with_baseline"
+        follow = frame[tp.follow_ups[-1][1]].notna()
+        flow.append(FlowStage("recruited", int(cases.recruited.sum()), indicator=ind_id))
         if tp.baseline:
-            flow.append(FlowStage("with_baseline", int((cases.recruited & frame[tp.baseline].notna()).sum()),
-                                  indicator=ind_id))
-        flow.append(FlowStage("with_follow_up", int((cases.recruited & frame[tp.follow_ups[-1][1]].notna()).sum()),
-                              indicator=ind_id))
+            base = cases.recruited & frame[tp.baseline].notna()
+            flow.append(FlowStage("with_baseline", int(base.sum()), indicator=ind_id))
+        flow.append(FlowStage("with_follow_up", int((cases.recruited & follow).sum()), indicator=ind_id))
+        if tp.baseline:
+            flow.append(FlowStage("analysed", int((base & follow).sum()), indicator=ind_id,
+                                  note="recruited with the baseline and the last follow-up"))
     warnings.append(RunWarning("no_causal_claim", "a feasibility study tests delivery and data collection; "
                                                   "it makes no claim about effects on outcomes"))
     return Analysis(estimates=estimates, flow=tuple(flow), warnings=tuple(warnings), sections={"feasibility": section})

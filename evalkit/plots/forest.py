@@ -69,7 +69,13 @@ def mpl_forest(rows: Sequence[ForestRow], title: str = "", x_title: str = "estim
     ax.set_yticks(range(len(rows)), [r.label for r in rows[::-1]])
     ax.set_xlabel(x_title)
     if _log(rows):
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
         ax.set_xscale("log")
+        # plain numbers (0.5, 1, 2), not 10^x labels that collide on a short axis
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     if title:
         ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)

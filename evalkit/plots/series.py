@@ -24,7 +24,10 @@ def plotly_counterfactual(periods: Sequence[str], observed: Sequence[float | Non
                              line={"color": "#c0392b", "width": 2, "dash": "dash"}))
     if interruption is not None and interruption in periods:
         fig.add_vline(x=list(periods).index(interruption), line_dash="dot", line_color="#444")
-    fig.update_layout(**LAYOUT, height=340, yaxis_title=y_title, xaxis={"type": "category", "nticks": 12})
+    # slanted month labels, at most 12, and the legend above the plot: nothing overlaps at any width
+    fig.update_layout(**{**LAYOUT, "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0}},
+                      height=360, yaxis_title=y_title,
+                      xaxis={"type": "category", "nticks": 12, "tickangle": -45, "automargin": True})
     return fig
 
 
@@ -42,6 +45,6 @@ def mpl_counterfactual(periods, observed, fitted, counterfactual, interruption, 
     step = max(1, len(xs) // 8)
     ax.set_xticks(xs[::step], [periods[i] for i in xs[::step]], rotation=45, fontsize=7)
     ax.set_ylabel(y_title, fontsize=8)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, 1.18), ncol=3, frameon=False)
     fig.tight_layout()
     return fig

@@ -137,6 +137,7 @@ class Table(Block):
     row_attrs: Sequence[dict] | None = None
     print_columns: Sequence[int] | None = None  # the columns of the printed (PDF) table
     caption: str | None = None
+    secondary: Sequence[int] = ()  # HTML columns that collapse on a narrow screen (class ek-2nd)
 
     def markdown(self, w):
         if not self.rows:
@@ -151,13 +152,16 @@ class Table(Block):
                           "numeric": c.numeric or isinstance(c.content, Value)} for c in row]
                 rows.append({"attrs": [(k, str(v)) for k, v in attrs], "cells": cells})
             out = raw(templates().get_template("table.html.j2").render(
-                headers=self.headers, rows=rows, table_id=self.table_id).strip())
+                headers=self.headers, rows=rows, table_id=self.table_id, secondary=set(self.secondary)).strip())
         else:
             keep = list(self.print_columns) if self.print_columns is not None else list(range(len(self.headers)))
+            body = [[self._md(row[j], w) for j in keep] for row in self.rows]
+            widths = print_widths([self.headers[j] for j in keep], body)
             lines = ["| " + " | ".join(md_text(self.headers[j]) for j in keep) + " |",
-                     "|" + "|".join("---:" if self._numeric(j) else "---" for j in keep) + "|"]
-            for row in self.rows:
-                lines.append("| " + " | ".join(self._md(row[j], w) for j in keep) + " |")
+                     "|" + "|".join(("-" * (n - 1) + ":") if self._numeric(j) else "-" * n
+                                    for j, n in zip(keep, widths)) + "|"]
+            for cells in body:
+                lines.append("| " + " | ".join(cells) + " |")
             out = "\n" + "\n".join(lines) + "\n"
         if self.caption:
             w.n_tbl += 1
@@ -187,6 +191,36 @@ class Table(Block):
 
     def values(self):
         return [c.content for row in self.rows for c in row if isinstance(c.content, Value)]
+
+
+def _plain_length(cell: str) -> tuple[int, int]:
+    """(length, longest word) of a Markdown cell as printed: spans' attributes and escapes dropped."""
+    import re
+
+    text = re.sub(r"\]\{[^}]*\}", "", cell).replace("[", "").replace("\\", "")
+    words = text.split()
+    return len(text), max((len(x) for x in words), default=0)
+
+
+def print_widths(headers: Sequence[str], body: Sequence[Sequence[str]], total: int = 100) -> list[int]:
+    """The dashes of each column of a printed (pipe) table: Pandoc gives each column that share of the
+    page width once a line is longer than 72 characters, so a text column is wide where it needs to be
+    and no column is narrower than its longest word (which Typst cannot break) or its header's."""
+    need = []
+    for j, h in enumerate(headers):
+        lengths = [_plain_length(row[j]) for row in body] or [(0, 0)]
+        longest_word = max([w for _l, w in lengths] + [max((len(x) for x in str(h).split()), default=1)])
+        typical = sorted(length for length, _w in lengths)[len(lengths) * 3 // 4]
+        # +2: the cell's padding, in characters
+        need.append((max(longest_word, 3) + 2, max(longest_word, min(typical, 48), 3) + 2))
+    wanted = [b for _a, b in need]
+    if sum(wanted) + len(wanted) <= 72:  # fits at its natural width: let Pandoc size it
+        return [3 for _b in wanted]
+    floor = [a for a, _b in need]  # no column narrower than its longest word
+    if sum(floor) >= total:
+        return floor
+    spare, extra = total - sum(floor), [b - a for a, b in need]
+    return [a + (round(spare * x / sum(extra)) if sum(extra) else 0) for a, x in zip(floor, extra)]
 
 
 @dataclass
@@ -245,6 +279,19 @@ class Svg(Block):
         w.assets.mkdir(parents=True, exist_ok=True)
         (w.assets / f"{self.name}.svg").write_text(svg, encoding="utf-8")
         return f"\n![]({w.asset_ref}/{self.name}.svg){{width=90%}}\n"
+
+
+@dataclass
+class PrintOnly(Block):
+    """Blocks for the printed (PDF) page only: e.g. a long identifier set out in full below a table."""
+
+    blocks: list[Block]
+
+    def markdown(self, w):
+        return "" if w.fmt == "html" else "".join(b.markdown(w) for b in self.blocks)
+
+    def values(self):
+        return [v for b in self.blocks for v in b.values()]
 
 
 @dataclass
@@ -401,7 +448,9 @@ class Page:
         body = "".join(parts)
         head = ""
         if "typst" in writers:  # Pandoc puts tables in figures, which Typst keeps on one page unless told
-            head += raw("#show figure: set block(breakable: true)", "typst")
+            # (breakable); tables a size smaller than the text, their header repeated on each page
+            head += raw("#show figure: set block(breakable: true)\n#show table: set text(size: 8.5pt)\n"
+                        "#set table(inset: (x: 4pt, y: 3pt))\n#show table.cell: set par(justify: false)", "typst")
         if "html" in writers and writers["html"].plotly and plotly_src:
             head += raw(f'<script src="{plotly_src}"></script>')
         tail = ""

@@ -20,7 +20,8 @@ from evalkit.verdict import REPORT_WORDS, null_for
 
 
 def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: Mapping | None,
-                         names: Mapping[str, str], *, reports_built: Mapping | None = None, **_kw):
+                         names: Mapping[str, str], *, reports_built: Mapping | None = None,
+                         approaches: Mapping[str, list] | None = None, dashboard: bool = False, **_kw):
     page = pub.page(path, "Evaluations and the evidence portfolio", source="portfolio.json and the reports")
     report_counts = [c for p in pub.pages if p is not page for c in p.counts]
     page.heading("Interventions by evidence level", anchor="sec-portfolio")
@@ -30,9 +31,43 @@ def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: 
     else:
         _portfolio_table(page, portfolio, report_counts)
         _portfolio_forest(page, portfolio)
+    if approaches and any(approaches.values()):
+        _approaches(page, approaches, names)
     page.heading("Every report", anchor="sec-reports")
     _report_list(page, reports, names)
+    if dashboard:
+        page.heading("Monitoring", anchor="sec-monitoring")
+        page.add(Markdown("\n- [The monitoring dashboard](monitoring/dashboard.html): serious violence and the "
+                          "success measures month by month\n"))
     return page
+
+
+def _approaches(page, approaches: Mapping[str, list], names: Mapping[str, str]) -> None:
+    """The evidence toolkits' rating of each intervention's approach (issue 16, point 11)."""
+    from evalkit.publish.document import Bullets
+    from evalkit.report.sections import IMPACT_WORDS
+
+    page.heading("Evidence for each approach", anchor="sec-approaches")
+    texts = []
+    for lm_id, items in sorted(approaches.items()):
+        for x in items or []:
+            bits = [f"{names.get(lm_id, lm_id)}: {x.get('source')} rates {x.get('approach')} as "
+                    f"{IMPACT_WORDS.get(x.get('impact'), x.get('impact'))}"]
+            if x.get("evidence_quality") is not None:
+                bits.append(f"evidence quality {x['evidence_quality']} of 5")
+            texts.append("; ".join(bits) + (f" ({x['note']})" if x.get("note") else "")
+                         + f"; read {x.get('retrieved')}.")
+    items_: list = [None] * len(texts)
+    for k, t in enumerate(texts):
+        page.untrusted_item(t, items_, k)
+    page.add(Bullets(items_))
+    page.note("A toolkit rates the approach across studies elsewhere, not the programme itself (its EIF level is "
+              "in the table above).")
+
+
+# the rating's words for a headline, as a reader says them (never "null")
+VERDICT_WORDS = {"positive": "improved", "harmful": "worsened", "null": "no clear change", "unknown": "unclear",
+                 None: "-"}
 
 
 def _portfolio_table(page, F: Mapping, report_counts) -> None:
@@ -63,7 +98,8 @@ def _portfolio_table(page, F: Mapping, report_counts) -> None:
                      Col(reach_cell if reach_cell is not None else "-", "reach", True),
                      Col(head.get("label") or head.get("indicator") or "-", "headline"),
                      Col(Stat(effect, of, lambda v: "-" if v is None else v), "effect"),
-                     Col(head.get("verdict") or "-", "verdict"), Col(r.get("basis") or "-", "basis")])
+                     Col(VERDICT_WORDS.get(head.get("verdict"), head.get("verdict") or "-"), "verdict"),
+                     Col(r.get("basis") or "-", "basis")])
     page.table(["intervention", "EIF level", "NE", "studies", "pathway step", "reach", "headline outcome",
                 "effect (CI)", "verdict", "rules"], rows, table_id="ek-portfolio")
     notes = list(F.get("notes") or [])
@@ -80,7 +116,7 @@ def _portfolio_forest(page, F: Mapping) -> None:
     from evalkit.plots.forest import ForestRow
     from evalkit.report.sections import forest_specs
 
-    pairs = []
+    pairs, units = [], []
     for r in F.get("interventions") or []:
         for f in r.get("forest") or [] if isinstance(r, Mapping) else []:
             if not isinstance(f, Mapping) or f.get("estimate") is None or not f.get("primary"):
@@ -96,7 +132,8 @@ def _portfolio_forest(page, F: Mapping) -> None:
             pairs.append(((ForestRow(safe, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=safe),
                            ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=text)),
                           Stat(f["estimate"], of)))
-    for k, spec in enumerate(forest_specs(pairs)):
+            units.append(str(f.get("units") or "the indicator's units").split(" (")[0])  # one unit per axis
+    for k, spec in enumerate(forest_specs(pairs, units)):
         page.figure(spec, "Headline effect of each intervention (its own units; compare within an intervention only).",
                     f"fig-portfolio{'-' + str(k + 1) if k else ''}")
 

@@ -28,7 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.publish.document import Bullets, Callout, Col, Details, Figure, Para, Svg
+from evalkit.publish.document import Bullets, Callout, Col, Details, Figure, Markdown, Para, PrintOnly, Svg
+from evalkit.publish.text import md_text
 from evalkit.publish.markup import svg_value
 from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, phrase
 from evalkit.report import wording as w
@@ -43,16 +44,27 @@ DESIGN_WORDS = {
     "rct": "randomised controlled trial",
     "feasibility": "feasibility study",
 }
+# Where each section a results file can hold is shown (issue 16: every result has a home; a test
+# walks these). A section not listed here is still shown, under "Further results".
+SECTION_HOMES = {
+    "attrition": "sec-flow", "external": "sec-external", "balance": "sec-balance", "matching": "sec-balance",
+    "propensity": "sec-balance", "feasibility": "sec-feasibility", "reliable_change": "sec-reliable-change",
+    "counterfactual": "sec-counterfactual", "event_study": "sec-event-study", "honest_did": "sec-event-study",
+    "group_time": "sec-group-time", "robustness": "sec-robustness", "sensitivity": "sec-robustness",
+    "rct": "sec-methods",
+}
 MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio")
 STAGE_WORDS = {"in_data": "In the data", "with_baseline": "With a baseline measure",
                "with_follow_up": "With a follow-up measure", "analysed": "Analysed", "treated_pool": "Eligible",
                "comparison_pool": "Eligible", "matched": "Matched", "discarded": "Not matched (discarded)",
                "referred": "Referred", "eligible": "Eligible", "consented": "Consented", "started": "Started",
-               "completed": "Completed", "randomised": "Randomised"}
+               "completed": "Completed", "randomised": "Randomised",
+               "recruited": "Recruited"}
 RESULT_HEADERS = ["indicator", "subgroup", "estimand", "comparison", "n", "n took part", "n comparison",
                   "estimate", "CI low", "CI high", "CI level", "p", "p (Holm)", "effect size", "significant",
                   "reading"]
+SECONDARY_HEADERS = ["comparison", "n took part", "n comparison", "CI level", "effect size", "reading"]
 PRINT_HEADERS = ["indicator", "subgroup", "estimand", "n", "estimate", "CI low", "CI high", "p", "significant"]
 
 
@@ -60,7 +72,8 @@ def label(C: Mapping, indicator: str | None) -> str:
     if indicator is None:
         return "all indicators"
     info = (C.get("indicators") or {}).get(indicator) or {}
-    return str(info.get("label") or indicator)
+    # an identifier without a label (a feasibility metric) reads as words, and can wrap
+    return str(info.get("label") or str(indicator).replace("_", " "))
 
 
 def sec_get(R: ResultSet, key: str) -> Mapping | None:
@@ -136,7 +149,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     if (C.get("logic_model") or {}).get("nodes"):
         page.heading("Logic model", anchor="sec-logic-model")
         logic_model(rep)
-    page.heading("Participant flow", anchor="sec-flow")
+    page.heading("Data analysed" if _area_months(R) else "Participant flow", anchor="sec-flow")
     flow(rep)
     page.heading("Methods", anchor="sec-methods")
     methods(rep)
@@ -144,8 +157,8 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
         page.heading("The study", anchor="sec-external")
         external(rep)
     if "balance" in sec or "matching" in sec:
-        page.heading("Balance after matching" if R.design == "matched_comparison" else "Baseline balance",
-                     anchor="sec-balance")
+        page.heading(("Balance after weighting" if _weighting(R) else "Balance after matching")
+                     if R.design == "matched_comparison" else "Baseline balance", anchor="sec-balance")
         matching(rep)
         balance(rep)
     if "feasibility" in sec:
@@ -163,8 +176,15 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     if "event_study" in sec:
         page.heading("Event study", anchor="sec-event-study")
         event_study(rep)
+    if "group_time" in sec:
+        page.heading("Effects by cohort and period", anchor="sec-group-time")
+        group_time(rep)
     page.heading("Robustness and sensitivity", anchor="sec-robustness")
     robustness(rep)
+    unknown = [k for k in sec if k not in SECTION_HOMES]
+    if unknown:
+        page.heading("Further results", anchor="sec-further")
+        further_results(rep, unknown)
     page.heading("Evidence rating", anchor="sec-evidence")
     evidence(rep)
     page.heading("Limitations", anchor="sec-limitations")
@@ -228,12 +248,43 @@ def _estimate_words(rep: Report, i: int, e: Estimate, with_comparison: bool = Fa
     return Phrase(text.replace("{", "{{").replace("}", "}}"))
 
 
+def _also_words(rep: Report, i: int, e: Estimate) -> Phrase:
+    """A second estimate of an outcome already described: what it was, in a short clause."""
+    if any(c.small for c in _stat_of(rep, i)):
+        return _estimate_words(rep, i, e)
+    v = w.verdict(e, rep.rule)
+    number = f"{w.number_with_units(e)} ({w.any_interval(e)})"
+    text = (f"Also estimated as {w.what_was_estimated(e)}: {number}"
+            + (f"; {w.p_text(e.p_value)}" if e.p_value is not None else "")
+            + f", {'significant' if v.significant else 'not significant' if v.significant is False else 'not judged'}"
+            + (f" ({e.subgroup})" if e.subgroup != "all" else "") + ".")
+    return Phrase(text.replace("{", "{{").replace("}", "}}"))
+
+
+def _pre_trend_words(rep: Report) -> str | None:
+    """The pre-trend test of the primary outcome, for "How sure we are" (not only Limitations)."""
+    es = sec_get(rep.R, "event_study") or {}
+    ind = _primary_indicator(rep.R, rep.C)
+    entry = es.get(ind) if ind in es else next(iter(es.values()), None) if es else None
+    test = (entry or {}).get("pre_trend_test") if isinstance(entry, Mapping) else None
+    if not isinstance(test, Mapping) or test.get("p_value") is None:
+        return None
+    alpha = w.pre_trend_alpha(rep.C)
+    p = test["p_value"]
+    if p < alpha:
+        return (f"The pre-trend test casts doubt on parallel trends (p = {w.fmt_p(p)}, below {alpha:g}): before the "
+                "programme started the two groups were already moving apart, so the estimate may be biased "
+                "(see the event study and its sensitivity analysis).")
+    return (f"The pre-trend test found no evidence against parallel trends (p = {w.fmt_p(p)}, not below {alpha:g}); "
+            "a test cannot prove the trends would have stayed parallel.")
+
+
 def summary(rep: Report) -> None:
     R, C, page = rep.R, rep.C, rep.page
     ev = C.get("evaluation") or {}
     iv = C.get("intervention") or {}
     name = iv.get("name") or R.intervention
-    design = DESIGN_WORDS.get(R.design, R.design.replace("_", " "))
+    design = design_words(R)
     who = (ev.get("evaluator") or {}).get("name")
     done = f"{name} was evaluated with a {design}" + (f" by {who}" if who else "")
     done += " (recorded here from the study's own report; evalkit did not re-analyse it)." if ev.get("external") else "."
@@ -259,13 +310,35 @@ def summary(rep: Report) -> None:
     for i, e in primary:
         words = _estimate_words(rep, i, e)
         page.add(Para(Phrase("Primary outcome: " + words.template, words.values)))
-    if rest:
-        counts = w.summary_counts([e for _i, e in rest], rep.rule)
+    # one finding per outcome: a risk ratio or a matched DiD of the same outcome is the same finding
+    # estimated another way, not another finding
+    same = [(i, e) for i, e in rest if any(e.indicator == p.indicator for _j, p in primary)]
+    if same:
+        _p(page, "The same outcome estimated in other ways:")
+        page.add(Bullets([_also_words(rep, i, e) for i, e in same]))
+    others: dict[str, list] = {}
+    for i, e in rest:
+        if (i, e) not in same:
+            others.setdefault(e.indicator, []).append((i, e))
+    if others:
+        counts = w.summary_counts([items[0][1] for items in others.values()], rep.rule)
         parts = [f"{n} {k}" for k, n in counts.items() if n]
-        _p(page, f"Of the other {len(rest)} main estimate(s) for everyone: " + ", ".join(parts) + ".")
-        page.add(Bullets([_estimate_words(rep, i, e) for i, e in rest]))
+        _p(page, f"Of the other {len(others)} outcome(s), for everyone: " + ", ".join(parts) + ".")
+        bullets = []
+        for items in others.values():
+            first = _estimate_words(rep, *items[0])
+            more = [_also_words(rep, i, e) for i, e in items[1:]]
+            template = first.template + "".join(" " + m.template for m in more)
+            values = dict(first.values)
+            for m in more:
+                values.update(m.values)
+            bullets.append(Phrase(template, values))
+        page.add(Bullets(bullets))
     page.heading("How sure we are", 3)
     sure = [w.design_caveat(R.design)]
+    trend = _pre_trend_words(rep)
+    if trend:
+        sure.append(trend)
     rating = C.get("evidence") if isinstance(C.get("evidence"), Mapping) else {}
     if rating.get("level"):
         sure.append(f"The programme's evidence rating is {rating['level']} (see the evidence rating section).")
@@ -301,16 +374,75 @@ def logic_model(rep: Report) -> None:
 # participant flow
 
 
-def _flow_stages(R: ResultSet):
+OUTCOME_GROUP = "outcome"  # the feasibility flow's second column: the primary outcome's measurements
+FLOW_SIDE = {("in_data", "with_baseline"): "No baseline measure",
+             ("with_baseline", "analysed"): "Lost after baseline (no follow-up)",
+             ("recruited", "with_baseline"): "No baseline measure",
+             ("in_data", "treated_pool"): "Not eligible", ("in_data", "comparison_pool"): "Not eligible"}
+
+
+def _primary_indicator(R: ResultSet, C: Mapping) -> str | None:
+    return ((C.get("evaluation") or {}).get("primary_outcome")
+            or next((e.indicator for e in R.estimates if e.primary), None))
+
+
+def _primary_timepoint(R: ResultSet, indicator: str | None) -> str | None:
+    """The follow-up of the primary estimate ("exit" of "exit vs baseline"), to pick its analysed count."""
+    e = next((e for e in R.estimates if e.primary and e.indicator == indicator), None)
+    if e is None or not e.comparison or " vs " not in e.comparison:
+        return None
+    return e.comparison.split(" vs ", 1)[0]
+
+
+def _funnel(items: list) -> list:
+    """One column as a true funnel: each stage a subset of the one before.
+
+    Those with a follow-up measure are not a subset of those with a baseline (a follow-up can be
+    recorded without a baseline), so where the analysed pairs are known that stage is left out:
+    with a baseline -> lost after baseline (no follow-up) -> analysed with both (CONSORT)."""
+    stages = [s.stage for s in items]
+    if "analysed" in stages:
+        items = [s for s in items if s.stage != "with_follow_up"]
+    return items
+
+
+def _flow_stages(R: ResultSet, C: Mapping | None = None):
+    """The flow to draw: (indicator the per-indicator counts are for, [(group, [stages])])."""
+    C = C or {}
     stages = list(R.flow)
     if not stages:
         return None, []
-    primary = next((e.indicator for e in R.estimates if e.primary), None)
+    primary = _primary_indicator(R, C)
+    if not any(s.indicator == primary for s in stages if s.indicator is not None):
+        primary = next((e.indicator for e in R.estimates if e.primary), None)
     overall = [s for s in stages if s.indicator is None]
     per_ind = [s for s in stages if s.indicator is not None and s.indicator == primary] or \
               [s for s in stages if s.indicator is not None and s.indicator == stages[-1].indicator]
-    chosen = overall + [s for s in per_ind if (s.stage, s.group) not in {(o.stage, o.group) for o in overall}]
-    return (primary if per_ind else None), chosen
+    indicator = per_ind[0].indicator if per_ind else None
+    tp = _primary_timepoint(R, indicator)
+    for group in dict.fromkeys(s.group for s in per_ind):
+        analysed = [s for s in per_ind if s.stage == "analysed" and s.group == group]
+        if len(analysed) > 1:
+            # several follow-ups: the primary estimate's one (its note starts "exit: ..."), else the last
+            keep = next((s for s in analysed if tp is not None and s.note.split(":", 1)[0] == tp), analysed[-1])
+            per_ind = [s for s in per_ind if s.stage != "analysed" or s.group != group or s is keep]
+    columns: dict[str, list] = {}
+    if R.design == "feasibility" and per_ind:
+        # delivery (referred >= eligible >= consented >= started >= completed), then the primary
+        # outcome's measurements among those recruited, in a column of their own: people who did not
+        # complete the programme can still be measured, so these are not a subset of "completed"
+        for s in overall:
+            columns.setdefault(s.group, []).append(s)
+        columns[OUTCOME_GROUP] = _funnel(per_ind)
+        return indicator, list(columns.items())
+    seen = {(o.stage, o.group) for o in overall}
+    for s in overall + [s for s in per_ind if (s.stage, s.group) not in seen]:
+        columns.setdefault(s.group, []).append(s)
+    return (indicator if per_ind else None), [(g, _funnel(items)) for g, items in columns.items()]
+
+
+def _area_months(R: ResultSet) -> bool:
+    return R.design == "interrupted_time_series" or any("area(s) x months" in s.note for s in R.flow)
 
 
 def flow_cells(rep: Report) -> None:
@@ -320,11 +452,9 @@ def flow_cells(rep: Report) -> None:
     when a small number were lost between them, another count is given up first, so the cohort's
     size stays readable and the small count reads "fewer than 5".
     """
-    indicator, stages = _flow_stages(rep.R)
+    indicator, columns = _flow_stages(rep.R, rep.C)
     rep.flow_indicator = indicator
-    groups: dict[str, list] = {}
-    for s in stages:
-        groups.setdefault(s.group, []).append(s)
+    groups = dict(columns)
     layout = []
     ledger = rep.page.ledger
     for group, items in groups.items():
@@ -341,17 +471,40 @@ def flow_cells(rep: Report) -> None:
                 lost = rep.count(s.n - nxt.n, "detail", f"flow {group} lost after {s.stage}")
                 rep.flow[(group, "lost", s.stage)] = lost
                 ledger.sum(rep.flow[(group, s.stage)], [rep.flow[(group, nxt.stage)], lost])
-                side = ("Not matched or discarded" if nxt.stage == "matched"
-                        else f"Not {STAGE_WORDS.get(nxt.stage, nxt.stage).lower()}")
+                side = FLOW_SIDE.get((s.stage, nxt.stage)) or (
+                    ("Weight zero (trimmed or discarded)" if _weighting(rep.R) else "Not matched or discarded")
+                    if nxt.stage == "matched"
+                    else f"Not {STAGE_WORDS.get(nxt.stage, nxt.stage).lower()}")
             boxes.append((s, side))
         layout.append((group, boxes))
-    parts = [g for g in groups if g != "all"]
+    parts = [g for g in groups if g not in ("all", OUTCOME_GROUP)]
     if "all" in groups and parts:
         for s in groups["all"]:
             members = [rep.flow.get((g, s.stage)) for g in parts]
             if all(members) and sum(m.value for m in members) == s.n:
                 ledger.sum(rep.flow[("all", s.stage)], members)
     rep.flow_layout = layout
+
+
+def design_words(R: ResultSet) -> str:
+    if R.design == "matched_comparison" and _weighting(R):
+        return "weighted comparison group (inverse probability of taking part, from a propensity score)"
+    return DESIGN_WORDS.get(R.design, R.design.replace("_", " "))
+
+
+def _weighting(R: ResultSet) -> bool:
+    mt = (R.sections or {}).get("matching")
+    return isinstance(mt, Mapping) and mt.get("method") == "ipw"
+
+
+def _stage_title(rep: Report, group: str, stage: str) -> str:
+    if stage == "matched" and _weighting(rep.R):
+        return "Weighted (positive weight)"
+    if _area_months(rep.R) and stage == "analysed":
+        return "Area-months analysed"
+    if stage == "analysed" and (rep.R.design in ("pre_post", "feasibility") or group == OUTCOME_GROUP):
+        return "Analysed (baseline and follow-up)"
+    return STAGE_WORDS.get(stage, stage.replace("_", " ").capitalize())
 
 
 def flow(rep: Report) -> None:
@@ -361,13 +514,23 @@ def flow(rep: Report) -> None:
     if not layout:
         _p(page, "The run recorded no participant flow.", style="note")
         return
-    if rep.flow_indicator is not None:
+    months = _area_months(rep.R)
+    if months:
+        _p(page, "An interrupted time series counts area-months (one area in one month), not people: "
+                 f"the counts below are rows of the monthly series for {label(rep.C, rep.flow_indicator)}.",
+           style="note")
+    elif rep.flow_indicator is not None:
         _p(page, f"Counts for the primary outcome, {label(rep.C, rep.flow_indicator)}, where counts differ by "
-                 "indicator.", style="note")
+                 "indicator. Each box is a subset of the box above it.", style="note")
 
     def n_is(count, sink):
         # a small count reads "fewer than 5" (it is known to be small); any other "n = 254" or "n = [c]"
+        if months:
+            return svg_value(count, sink) + " area-months"
         return svg_value(count, sink, prose=True) if count.small else "n = " + svg_value(count, sink)
+
+    titles = {"all": "", "treated": "Took part", "comparison": "Comparison",
+              OUTCOME_GROUP: f"Measured: {label(rep.C, rep.flow_indicator)}"}
 
     def draw(sink):
         columns = []
@@ -377,15 +540,18 @@ def flow(rep: Report) -> None:
                 kw = {}
                 if side is not None:
                     kw = {"side_title": side, "side_count": n_is(rep.flow[(group, "lost", s.stage)], sink)}
-                col.append(Box(STAGE_WORDS.get(s.stage, s.stage.replace("_", " ")),
-                               n_is(rep.flow[(group, s.stage)], sink), **kw))
-            columns.append(({"all": "", "treated": "Took part", "comparison": "Comparison"}.get(group, group), col))
+                col.append(Box(_stage_title(rep, group, s.stage), n_is(rep.flow[(group, s.stage)], sink), **kw))
+            title = titles.get(group, group)
+            if group == "all" and any(g == OUTCOME_GROUP for g, _b in layout):
+                title = "Referral to completion"
+            columns.append((title, col))
         return flow_svg(columns)
 
     page.add(Svg(draw, "flow", "ek-diagram"))
     attrition(rep)
     pol = page.ledger.policy
-    page.add(Para(phrase("[c]: fewer than {k} people, or a count that would let such a count be worked out "
+    who = "area-months" if months else "people"
+    page.add(Para(phrase("[c]: fewer than {k} " + who + ", or a count that would let such a count be worked out "
                          "(suppressed for disclosure control); a box that lost fewer than {k} says so.",
                          k=Fixed(pol.threshold)), "note"))
 
@@ -425,6 +591,15 @@ def attrition(rep: Report) -> None:
                 page.ledger.sum(first, [last[-1], num])
                 shares["all"] = Share(num, first)
     values = {}
+    if not shares and attr.get("overall") is not None and attr.get("by_indicator") is None \
+            and any(k[1] == "randomised" for k in rep.flow if len(k) == 2):
+        # a trial's attrition: shares of those randomised, a statistic of the arms (hidden with them)
+        of = [c for k, c in rep.flow.items() if len(k) == 2]
+        values["overall"] = Derived(attr["overall"], of, w.fmt_pct)
+        bits.append("Overall attrition: {overall}.")
+        if attr.get("differential") is not None:
+            values["diff"] = Derived(attr["differential"] * 100, of, lambda v: f"{v:.1f}")
+            bits.append("Differential attrition (took part minus comparison): {diff} percentage points.")
     if "all" in shares:
         bits.append("Overall attrition: {overall}.")
         values["overall"] = shares["all"]
@@ -460,6 +635,11 @@ def _flatten(value, prefix=""):
         yield prefix, "(not set)" if value is None else value
 
 
+def _words(identifier: str) -> str:
+    """An option's name as words: "matching.caliper_sd" -> "matching: caliper sd"."""
+    return str(identifier).replace(".", ": ").replace("_", " ")
+
+
 def conventions_in_words(R: ResultSet) -> list[str]:
     """One line per estimand and convention, from what each estimate recorded (issue 15: the
     methods section names the SE convention and reference distribution in words)."""
@@ -474,22 +654,25 @@ def conventions_in_words(R: ResultSet) -> list[str]:
                 seen[words].append(e.estimand)
         boot = (e.details or {}).get("wild_bootstrap")
         if isinstance(boot, Mapping) and boot.get("method"):
-            line = (f"{e.estimand} ({e.indicator}): with {boot.get('clusters')} clusters, also a "
+            line = (f"{estimand_words(e.estimand)} ({e.indicator}): with {boot.get('clusters')} clusters, also a "
                     f"{boot['method']}: p = {w.fmt(boot.get('p_value'), 3)}, {w.pct(boot.get('ci_level', 0.95))} CI "
                     f"{w.fmt(boot.get('ci_low'))} to {w.fmt(boot.get('ci_high'))}")
             seen.setdefault(line, [])
-    return [(f"{', '.join(estimands)}: {words}" if estimands else words) for words, estimands in seen.items()]
+    return [(f"{', '.join(estimand_words(x) for x in estimands)}: {words}" if estimands else words)
+            for words, estimands in seen.items()]
 
 
 def methods(rep: Report) -> None:
     R, page = rep.R, rep.page
-    _p(page, f"Design: {DESIGN_WORDS.get(R.design, R.design)}.", w.design_caveat(R.design))
+    _p(page, f"Design: {design_words(R)}.", w.design_caveat(R.design).replace(
+        "chosen by matching", "weighted" if _weighting(R) else "chosen by matching"))
     by_method: dict[str, set] = {}
     for e in R.estimates:
         by_method.setdefault(e.method, set()).add(e.estimand)
     if by_method:
         _p(page, "Estimation.")
-        page.add(Bullets([Phrase(f"{', '.join(sorted(est))}: {method}".replace("{", "{{").replace("}", "}}"))
+        page.add(Bullets([Phrase(f"{', '.join(sorted(estimand_words(x) for x in est))}: {method}"
+                                 .replace("{", "{{").replace("}", "}}"))
                           for method, est in by_method.items()]))
     conventions = conventions_in_words(R)
     if conventions:
@@ -505,7 +688,17 @@ def methods(rep: Report) -> None:
         first = next(iter(rc.values()))
         if isinstance(first, Mapping) and first.get("method"):
             _p(page, "Reliable change: " + str(first["method"]) + ".")
-    rows = [[Col(k), Col(str(v))] for k, v in _flatten(R.manifest.options or {})]
+    rct = sec_get(R, "rct")
+    if rct:
+        bits = ["Randomised controlled trial"]
+        if rct.get("intention_to_treat"):
+            bits.append("analysed by intention to treat (everyone in the arm they were randomised to)")
+        if rct.get("assignment_column"):
+            bits.append(f"assignment recorded in the column '{rct['assignment_column']}'")
+        bits.append(f"randomised by cluster ('{rct['cluster']}')" if rct.get("cluster")
+                    else "randomised individually")
+        _p(page, "; ".join(bits) + ". The numbers randomised to each arm are in the participant flow.")
+    rows = [[Col(_words(k)), Col(str(v))] for k, v in _flatten(R.manifest.options or {})]
     rows.append([Col("seed"), Col(str(R.manifest.seed))])
     _p(page, "Every option that shaped the analysis (from the plan, after defaults):")
     table = page.table(["option", "value"], rows, table_id="ek-options")
@@ -516,6 +709,14 @@ def methods(rep: Report) -> None:
 
 # --------------------------------------------------------------------------------------------
 # results
+
+
+ESTIMAND_SHORT = {"att": "ATT", "ate": "ATE", "itt": "ITT", "did_att": "DiD ATT", "atc": "ATC"}
+
+
+def estimand_words(estimand: str) -> str:
+    """An estimand's name as a table shows it: "risk ratio", "DiD ATT", not "did_att"."""
+    return ESTIMAND_SHORT.get(estimand, str(estimand).replace("_", " "))
 
 
 def _significance_note(rep: Report) -> str:
@@ -548,6 +749,9 @@ def _results_rows(rep: Report, items, table_id: str) -> None:
     rows, attrs = [], []
     for i, e in items:
         v = w.verdict(e, rule)
+        # a feasibility criterion is a proportion judged against its thresholds, not tested against zero
+        judged = rep.R.design != "feasibility" or e.estimand in MAIN_ESTIMANDS
+        marker, reading = (v.marker, v.outcome) if judged else ("-", "see thresholds")
         of = _stat_of(rep, i)
         es = e.effect_size
 
@@ -557,18 +761,19 @@ def _results_rows(rep: Report, items, table_id: str) -> None:
         n = {k: rep.estimate_n.get((i, k)) for k in ("n", "t", "c")}
         rows.append([
             Col(("* " if e.primary else "") + label(C, e.indicator), "indicator"), Col(e.subgroup, "subgroup"),
-            Col(e.estimand, "estimand"), Col(e.comparison or " -> ".join(e.timepoints), "comparison"),
+            Col(estimand_words(e.estimand), "estimand"), Col(e.comparison or " -> ".join(e.timepoints), "comparison"),
             Col(n["n"] if n["n"] is not None else "-", "n", True),
             Col(n["t"] if n["t"] is not None else "-", "n_treated", True),
             Col(n["c"] if n["c"] is not None else "-", "n_comparison", True),
             Col(stat(e.estimate), "estimate"), Col(stat(e.ci_low), "ci_low"), Col(stat(e.ci_high), "ci_high"),
             Col(w.pct(e.ci_level), "ci_level", True), Col(stat(e.p_value, w.fmt_p), "p_value"),
             Col(stat(e.p_value_holm, w.fmt_p), "p_value_holm"),
-            Col(stat(f"{es.kind} {w.fmt(es.value)}" if es else None, str), "effect_size"),
-            Col(stat(v.marker, str), "significant"), Col(stat(v.outcome, str), "outcome")])
+            Col(stat(f"{es.kind.replace('_', ' ')} {w.fmt(es.value)}" if es else None, str), "effect_size"),
+            Col(stat(marker, str), "significant"), Col(stat(reading, str), "outcome")])
         attrs.append({"row": i, "indicator": e.indicator, "estimand": e.estimand, "subgroup": e.subgroup})
     keep = [RESULT_HEADERS.index(h) for h in PRINT_HEADERS]
-    rep.page.table(RESULT_HEADERS, rows, table_id=table_id, row_attrs=attrs, print_columns=keep)
+    secondary = [RESULT_HEADERS.index(h) for h in SECONDARY_HEADERS]
+    rep.page.table(RESULT_HEADERS, rows, table_id=table_id, row_attrs=attrs, print_columns=keep, secondary=secondary)
 
 
 def _wrap(text: str, width: int = 38) -> str:
@@ -601,33 +806,52 @@ class ForestSpec:
         return mpl_forest(rows, x_title=self.x_title) if rows else None
 
 
-def forest_specs(pairs: Sequence[tuple]) -> list[ForestSpec]:
-    """One forest plot per scale (differences; ratios on a log axis) from ((interactive, static), stat)
-    rows of :class:`~evalkit.plots.forest.ForestRow` (the first with its texts escaped for plotly)."""
-    by_null: dict[float, list] = {}
-    for (shown, plain), stat in pairs:
-        by_null.setdefault(shown.null, []).append(((shown, plain), stat))
+def forest_specs(pairs: Sequence[tuple], units: Sequence[str] | None = None) -> list[ForestSpec]:
+    """One forest plot per scale from ((interactive, static), stat) rows of
+    :class:`~evalkit.plots.forest.ForestRow` (the first with its texts escaped for plotly): ratios on
+    a log axis, and differences one plot per unit (points, percentage points, ...), so no axis mixes
+    units. ``units``: each row's unit words (``None``: differences of unknown units share one plot)."""
+    by_scale: dict[tuple, list] = {}
+    for k, ((shown, plain), stat) in enumerate(pairs):
+        unit = "" if shown.null == 1 or units is None else units[k]
+        by_scale.setdefault((shown.null, unit), []).append(((shown, plain), stat))
     specs = []
-    for null, items in sorted(by_null.items()):
-        x_title = "ratio (log scale; 1 = no difference)" if null == 1 else "difference (0 = no difference)"
+    for (null, unit), items in sorted(by_scale.items(), key=lambda kv: (kv[0][0] == 1, kv[0][1])):
+        if null == 1:
+            x_title = "ratio (log scale; 1 = no difference)"
+        else:
+            x_title = f"difference{' in ' + unit if unit else ''} (0 = no difference)"
         specs.append(ForestSpec(items, x_title))
     return specs
+
+
+def forest_unit(e: Estimate) -> str:
+    """The unit of an estimate's forest axis: "percentage points" for a difference of proportions."""
+    if w.percentage_points(e):
+        return "percentage points"
+    return (e.units or "").split(" (")[0] or "the indicator's units"
 
 
 def forest(rep: Report) -> None:
     from evalkit.plots.forest import ForestRow
 
-    pairs = []
+    pairs, units = [], []
     for i, e in enumerate(rep.R.estimates):
         if e.estimand not in MAIN_ESTIMANDS:
             continue
         v = w.verdict(e, rep.rule)
-        text = f"{label(rep.C, e.indicator)}{f' ({e.subgroup})' if e.subgroup != 'all' else ''} [{e.estimand}]"
-        hover = html.escape(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}", quote=False)
-        pairs.append(((ForestRow(_wrap(text), e.estimate, e.ci_low, e.ci_high, v.null, v.outcome, hover=hover),
-                       ForestRow(text, e.estimate, e.ci_low, e.ci_high, v.null, v.outcome)),
+        text = (f"{label(rep.C, e.indicator)}{f' ({e.subgroup})' if e.subgroup != 'all' else ''} "
+                f"[{estimand_words(e.estimand)}]")
+        hover = html.escape(f"{text}: {w.number_with_units(e)} ({w.any_interval(e)}); {v.outcome}", quote=False)
+        # a difference of proportions is drawn in percentage points, as the text says it
+        k = 100.0 if w.percentage_points(e) else 1.0
+        lo = e.ci_low * k if e.ci_low is not None else None
+        hi = e.ci_high * k if e.ci_high is not None else None
+        pairs.append(((ForestRow(_wrap(text), e.estimate * k, lo, hi, v.null, v.outcome, hover=hover),
+                       ForestRow(text, e.estimate * k, lo, hi, v.null, v.outcome)),
                       Stat(e.estimate, _stat_of(rep, i))))
-    for k, spec in enumerate(forest_specs(pairs)):
+        units.append(forest_unit(e))
+    for k, spec in enumerate(forest_specs(pairs, units)):
         rep.page.figure(spec, "Forest plot of the main estimates with their confidence intervals (dashed line: no "
                               "difference).", f"fig-forest{'-' + str(k + 1) if k else ''}")
 
@@ -666,9 +890,10 @@ def balance(rep: Report) -> None:
     rep.page.table(["covariate", "SMD before", "SMD after", "variance ratio before", "variance ratio after",
                     "eCDF mean after", "eCDF max after", "WWC band after"], rows, table_id="ek-balance")
     flags = []
+    done = "after weighting" if _weighting(rep.R) else "after matching"
     if bal.get("flag_any_smd_ge_0_1") is not None:
-        flags.append("Some covariate still has |SMD| of 0.1 or more after matching." if bal["flag_any_smd_ge_0_1"]
-                     else "Every covariate has |SMD| under 0.1 after matching.")
+        flags.append(f"Some covariate still has |SMD| of 0.1 or more {done}." if bal["flag_any_smd_ge_0_1"]
+                     else f"Every covariate has |SMD| under 0.1 {done}.")
     if bal.get("flag_var_ratio_outside"):
         flags.append("Some variance ratio lies outside 0.5 to 2.")
     if bal.get("wwc_pass") is not None:
@@ -678,7 +903,7 @@ def balance(rep: Report) -> None:
         flags.append(f"Standardised mean difference: {bal['formula']}.")
     _p(rep.page, *flags)
     rep.page.figure(LoveSpec(covs, before, after), "Love plot: absolute standardised mean differences before and "
-                    "after matching (dashed line: 0.1).", "fig-love")
+                    f"{done} (dashed line: 0.1).", "fig-love")
 
 
 class LoveSpec:
@@ -713,8 +938,25 @@ def matching(rep: Report) -> None:
                      else None for g in ("treated", "comparison")]
             rows.append([Col(stage.replace("_", " ")), *(Col(c if c is not None else "-", g, True)
                                                          for c, g in zip(cells, ("treated", "comparison")))])
+    ess = mt.get("ess_after")
+    if isinstance(ess, Mapping):
+        # Kish's effective sample size of the weights, (sum w)^2 / sum w^2: a statistic of the matched or
+        # weighted group, hidden with its count (for 1:1 matching it equals that count)
+        cells = []
+        for g in ("treated", "comparison"):
+            base = rep.flow.get((g, "matched"))
+            v = ess.get(g)
+            cells.append(Derived(v, [base] if base is not None else [], _fmt(1)) if isinstance(v, (int, float))
+                         else "-")
+        rows.append([Col("effective sample size (Kish)"), *(Col(c, g, True) for c, g in
+                                                             zip(cells, ("treated_ess", "comparison_ess")))])
     if rows:
         rep.page.table(["stage", "took part", "comparison"], rows, table_id="ek-matching")
+        if isinstance(ess, Mapping):
+            _p(rep.page, "Effective sample size: (sum of weights)^2 / sum of squared weights (Kish), the number of "
+                         "equally weighted people the " + ("weighted" if _weighting(rep.R) else "matched")
+               + " group is worth; far below the group's size, a few large weights carry the estimate.",
+               style="note")
     opts = {k: v for k, v in mt.items() if k in ("method", "distance", "estimand", "ratio", "replace", "order",
                                                  "discard", "matched_sets") and not isinstance(v, (Mapping, list))}
     cal = mt.get("caliper")
@@ -723,7 +965,8 @@ def matching(rep: Report) -> None:
                            f"{w.fmt(cal.get('width_logit', cal.get('width')))} on the logit scale, "
                            f"{w.fmt(cal.get('width_probability'))} on the probability scale)")
     if opts:
-        _p(rep.page, "Matching: " + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + ".")
+        _p(rep.page, ("Weighting (inverse probability of taking part): " if _weighting(rep.R) else "Matching: ")
+           + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + ".")
     ps = sec_get(rep.R, "propensity")
     if ps and ps.get("formula"):
         link = f" ({ps['model']})" if ps.get("model") else ""
@@ -804,6 +1047,91 @@ def event_study(rep: Report) -> None:
         honest = honest_did_words((sec_get(rep.R, "honest_did") or {}).get(ind))
         if honest:
             _p(rep.page, honest)
+
+
+def group_time(rep: Report) -> None:
+    """Callaway-Sant'Anna group-time effects: by cohort, and every cell with the units behind it."""
+    gt = sec_get(rep.R, "group_time")
+    if not gt:
+        return
+    for ind, entry in gt.items():
+        if not isinstance(entry, Mapping):
+            continue
+        rep.page.heading(label(rep.C, ind), 4)
+        if entry.get("estimator") or entry.get("comparison"):
+            _p(rep.page, f"Estimator: {entry.get('estimator') or 'group-time ATT'}; comparison: "
+                         f"{str(entry.get('comparison') or '-').replace('_', ' ')} units; base period: "
+                         f"{entry.get('base_period') or '-'}.")
+        aggs = entry.get("aggregations") if isinstance(entry.get("aggregations"), Mapping) else {}
+        rows = []
+        for name, a in aggs.items():
+            if isinstance(a, Mapping):
+                rows.append([Col(name, "aggregation"), Col(Fixed(a.get("estimate"), _fmt()), "estimate", True),
+                             Col(Fixed(a.get("ci_low"), _fmt()), "ci_low", True),
+                             Col(Fixed(a.get("ci_high"), _fmt()), "ci_high", True),
+                             Col(Fixed(a.get("p_value"), w.fmt_p), "p_value", True)])
+        if rows:
+            rep.page.table(["aggregation", "estimate", "CI low", "CI high", "p"], rows, table_id=f"ek-gt-agg-{ind}")
+        cache: dict = {}
+
+        def units(v, what, key):
+            if not isinstance(v, int):
+                return "-"
+            k = (what, key, v)
+            if k not in cache:
+                cache[k] = rep.tie(rep.count(v, "detail", f"group-time {ind} {what} {key}"))
+            return cache[k]
+
+        by_cohort = [c for c in entry.get("by_cohort") or [] if isinstance(c, Mapping)]
+        cells = [c for c in entry.get("cells") or [] if isinstance(c, Mapping)]
+        treated_of = {}
+        for c in cells:
+            treated_of.setdefault(c.get("cohort"), c.get("n_treated"))
+        if by_cohort:
+            rows = []
+            for c in by_cohort:
+                n = units(treated_of.get(c.get("cohort")), "cohort units", c.get("cohort"))
+                rows.append([Col(c.get("cohort_label") or c.get("cohort"), "cohort"), Col(n, "n_treated", True),
+                             Col(Fixed(c.get("cells"), str), "cells", True),
+                             Col(Stat(c.get("estimate"), [n] if isinstance(n, Count) else [], _fmt()), "estimate"),
+                             Col(Stat(c.get("ci_low"), [n] if isinstance(n, Count) else [], _fmt()), "ci_low"),
+                             Col(Stat(c.get("ci_high"), [n] if isinstance(n, Count) else [], _fmt()), "ci_high"),
+                             Col(Stat(c.get("p_value"), [n] if isinstance(n, Count) else [], w.fmt_p), "p_value")])
+            rep.page.table(["cohort (first treated)", "units", "post-start cells", "estimate", "CI low", "CI high",
+                            "p"], rows, table_id=f"ek-gt-cohort-{ind}")
+        if cells:
+            rows = []
+            for c in cells:
+                nt = units(c.get("n_treated"), "cohort units", c.get("cohort"))
+                nc = units(c.get("n_comparison"), "comparison units", c.get("period"))
+                of = [x for x in (nt, nc) if isinstance(x, Count)]
+                rows.append([Col(c.get("cohort_label") or c.get("cohort"), "cohort"),
+                             Col(c.get("period_label") or c.get("period"), "period"),
+                             Col(Fixed(c.get("event_time"), str), "event_time", True),
+                             Col(nt, "n_treated", True), Col(nc, "n_comparison", True),
+                             Col(Stat(c.get("estimate"), of, _fmt()), "estimate"),
+                             Col(Stat(c.get("ci_low"), of, _fmt()), "ci_low"),
+                             Col(Stat(c.get("ci_high"), of, _fmt()), "ci_high")])
+            table = rep.page.table(["cohort", "period", "event time", "units in the cohort", "comparison units",
+                                    "estimate", "CI low", "CI high"], rows, table_id=f"ek-gt-cells-{ind}")
+            rep.page.blocks.pop()
+            rep.page.add(Details(f"Show all {len(rows)} group-time cells with their unit counts", [table]))
+        few = entry.get("cells_with_few_units")
+        if isinstance(few, list) and few:
+            _p(rep.page, f"{len(few)} cell(s) rest on fewer than {entry.get('few_units_threshold')} units on one side "
+                         "and are imprecise.", style="note")
+
+
+def further_results(rep: Report, keys: Sequence[str]) -> None:
+    """Sections this version has no dedicated layout for: shown as their values, never dropped."""
+    for key in keys:
+        rep.page.heading(_words(key).capitalize(), 3)
+        rows = [[Col(_words(k) or key), rep.page.untrusted_col(str(v), "value")]
+                for k, v in _flatten((rep.R.sections or {}).get(key))]
+        if rows:
+            rep.page.table(["result", "value"], rows, table_id=f"ek-further-{key}")
+        else:
+            _p(rep.page, "(empty)", style="note")
 
 
 def honest_did_words(entry) -> str | None:
@@ -944,6 +1272,73 @@ def feasibility(rep: Report) -> None:
         bits.append(f"Thresholds: {fs['thresholds_rule']}.")
     if bits:
         rep.page.untrusted_para(" ".join(bits))
+    if isinstance(fs.get("planning"), Mapping):
+        feasibility_planning(rep, fs["planning"])
+
+
+DESIGN_NAMES = {"two_arm_trial": "two-arm trial", "matched_comparison": "matched comparison",
+                "cluster_trial": "cluster-randomised trial"}
+
+
+def feasibility_planning(rep: Report, pl: Mapping) -> None:
+    """The efficacy study this feasibility study plans: its sample size and MDES, and the observed ICC."""
+    page = rep.page
+    page.heading("Planning the efficacy study", 3, anchor="sec-planning")
+    outcome = label(rep.C, pl.get("outcome"))
+    bits = [f"Primary outcome {outcome}: to detect a difference of {w.fmt(pl.get('difference'), 2)} points "
+            f"(standardised effect {w.fmt(pl.get('effect_size'), 2)}, using the SD {w.fmt(pl.get('sd'), 2)} at "
+            f"{pl.get('sd_from') or 'baseline'}) with {w.pct(pl.get('power') or 0.8)} power at a two-sided "
+            f"alpha of {pl.get('alpha')}."
+            if pl.get("difference") is not None else
+            f"Primary outcome {outcome}: standardised effect {w.fmt(pl.get('effect_size'), 2)} with "
+            f"{w.pct(pl.get('power') or 0.8)} power at a two-sided alpha of {pl.get('alpha')}.",
+            f"Planning uses the baseline-follow-up correlation {w.fmt(pl.get('correlation'), 2)} (ANCOVA), "
+            f"retention {w.fmt_pct(pl.get('retention'))} and a design effect of {w.fmt(pl.get('design_effect'), 2)} "
+            f"(ICC {w.fmt(pl.get('icc'), 3)} from the {pl.get('icc_source') or 'plan'}, "
+            f"{w.fmt(pl.get('cluster_size'), 1)} per cluster)."]
+    _p(page, *bits)
+    rows = []
+    available = pl.get("available_per_arm")
+    avail_cell = (rep.tie(rep.count(available, "normal", "planning available per arm"))
+                  if isinstance(available, int) and pl.get("available_from") != "plan" else None)
+    for label_, key in (("as planned", "designs"), ("with the SD's 80% upper limit", "designs_with_sd_upper_80")):
+        for d in pl.get(key) or []:
+            if not isinstance(d, Mapping):
+                continue
+            mdes = d.get("mdes_for_available")
+            rows.append([Col(DESIGN_NAMES.get(d.get("design"), str(d.get("design", "-")).replace("_", " ")), "design"),
+                         Col(label_, "basis"),
+                         Col(Fixed(d.get("n_treated_recruited"), str), "n_treated_recruited", True),
+                         Col(Fixed(d.get("n_comparison_recruited"), str), "n_comparison_recruited", True),
+                         Col(Fixed(d.get("total_recruited"), str), "total_recruited", True),
+                         Col(Fixed(d.get("clusters_per_arm"), str), "clusters_per_arm", True),
+                         Col(Derived(mdes, [avail_cell] if avail_cell is not None else [], _fmt(2))
+                             if mdes is not None else "-", "mdes", True)])
+    if rows:
+        page.table(["design", "SD used", "to recruit: took part", "to recruit: comparison", "total to recruit",
+                    "clusters per arm", "MDES with those available"], rows, table_id="ek-planning")
+        who = ("the number recruited in this study" if pl.get("available_from") != "plan"
+               else "the number the plan says are available")
+        _p(page, "Sample sizes are people to recruit (before loss to follow-up); MDES: the smallest standardised "
+                 f"effect the study could detect with 80% power given {who} per arm.", style="note")
+    est = pl.get("icc_estimated")
+    if isinstance(est, Mapping) and est.get("icc") is not None:
+        observed, planned = est["icc"], pl.get("icc")
+        text = (f"Intracluster correlation: this study observed {w.fmt(observed, 2)} across {est.get('clusters')} "
+                f"clusters ('{est.get('cluster')}', {est.get('method') or 'one-way ANOVA'})")
+        if pl.get("icc_source") == "plan" and isinstance(planned, (int, float)):
+            text += f", against {w.fmt(planned, 2)} assumed in the plan."
+            if planned > 0 and observed > 2 * planned:
+                text += (f" The observed value is {observed / planned:.1f} times the planned one: if it holds, the "
+                         "design effect and the sample sizes above are too small. An ICC from so few clusters is "
+                         "imprecise; check it against published ICCs for this outcome before fixing the size.")
+            elif observed < planned / 2:
+                text += " The observed value is well below the planned one; the planned value is the cautious choice."
+            else:
+                text += " The two are of the same order."
+        else:
+            text += "; the plan gave no ICC, so the planning above uses the observed one."
+        _p(page, text)
 
 
 class CounterfactualSpec:
@@ -1018,7 +1413,41 @@ def external(rep: Report) -> None:
         rep.page.table(["sample", "count"], rows, table_id="ek-external-sample")
 
 
+IMPACT_WORDS = {"none": "no effect on average", "low": "a low impact", "moderate": "a moderate impact",
+                "high": "a high impact", "harmful": "harm on average"}
+
+
+def approach_evidence(rep: Report) -> None:
+    """What evidence toolkits (the YEF Toolkit) say about the approach, as the logic model records it."""
+    items = [x for x in rep.C.get("approach_evidence") or [] if isinstance(x, Mapping)]
+    if not items:
+        return
+    rep.page.heading("Evidence for the approach", 3, anchor="sec-approach-evidence")
+    bullets: list = [None] * len(items)
+    for k, x in enumerate(items):
+        bits = [f"{x.get('source')}, {x.get('approach')}: {IMPACT_WORDS.get(x.get('impact'), x.get('impact'))}"]
+        if x.get("evidence_quality") is not None:
+            bits.append(f"evidence quality {x['evidence_quality']} of 5")
+        if x.get("cost") is not None:
+            bits.append(f"cost {x['cost']} of 3")
+        text = "; ".join(str(b) for b in bits)
+        if x.get("note"):
+            text += f" ({x['note']})"
+        text += f"; read {x.get('retrieved')}."
+        rep.page.untrusted_item(text, bullets, k)
+    rep.page.add(Bullets(bullets))
+    _p(rep.page, "A toolkit rates the approach across many studies elsewhere; it is not a rating of this "
+                 "programme, whose own level is above.", style="note")
+
+
 def evidence(rep: Report) -> None:
+    try:
+        _evidence(rep)
+    finally:
+        approach_evidence(rep)
+
+
+def _evidence(rep: Report) -> None:
     page, R = rep.page, rep.R
     rating = rep.C.get("evidence")
     if not isinstance(rating, Mapping) or not rating:
@@ -1121,9 +1550,13 @@ def manifest(rep: Report) -> None:
         rows.append([Col(i.get("path")), Col(i.get("role", "-")), Col(i.get("sha256", "-"), "sha256"),
                      Col(cell, "rows", True)])
         if isinstance(cell, Count) and i.get("role") == "data":
-            firsts = [c for k, c in rep.flow.items() if len(k) == 2 and k[0] != "all" and k[1] == _first_stage(rep, k[0])]
+            firsts = [c for k, c in rep.flow.items() if len(k) == 2 and k[0] not in ("all", OUTCOME_GROUP) and k[1] == _first_stage(rep, k[0])]
             if len(firsts) > 1 and sum(c.value for c in firsts) == cell.value:
                 page.ledger.sum(cell, firsts)
-    page.table(["input", "role", "SHA-256", "rows"], rows, table_id="ek-inputs")
+    page.table(["input", "role", "SHA-256", "rows"], rows, table_id="ek-inputs", print_columns=[0, 1, 3])
+    # a SHA-256 is 64 characters that cannot wrap: printed in full, one line each, below the table
+    hashes = [f"- {md_text(str(i.get('path')))}: `{i.get('sha256')}`" for i in m.inputs if i.get("sha256")]
+    if hashes:
+        page.add(PrintOnly([Markdown("\nSHA-256 of each input:\n\n" + "\n".join(hashes) + "\n")]))
     page.table(["package", "version"], [[Col(k), Col(v)] for k, v in sorted(m.dependencies.items())],
                table_id="ek-dependencies")

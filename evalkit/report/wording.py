@@ -122,6 +122,43 @@ def fmt_pct(share: float | None, digits: int = 1) -> str:
     return "-" if share is None else f"{share * 100:.{digits}f}%"
 
 
+def percentage_points(e: Estimate) -> bool:
+    """A difference of two proportions: said in percentage points ("11.8 percentage points lower")."""
+    units = (e.units or "").lower()
+    return units.startswith("proportion") and "ratio" not in units and e.estimate is not None and \
+        e.estimand not in ("risk_ratio", "rate_ratio", "odds_ratio", "level_change", "slope_change")
+
+
+def points(value: float | None, unit: str = "percentage points") -> str:
+    """A difference of proportions in words: -0.118 -> "11.8 percentage points lower"."""
+    if value is None:
+        return "-"
+    size = f"{abs(value) * 100:.1f}"
+    if size == "0.0":
+        return f"0.0 {unit} (no difference)"
+    return f"{size} {unit} {'lower' if value < 0 else 'higher'}"
+
+
+def points_interval(e: Estimate) -> str:
+    if e.ci_low is None or e.ci_high is None:
+        return "no interval reported"
+    return f"{pct(e.ci_level)} CI {points(e.ci_low, 'points')} to {points(e.ci_high, 'points')}"
+
+
+def number_with_units(e: Estimate) -> str:
+    """The estimate with its units in words: "11.8 percentage points lower", "2.309 points", "0.492"."""
+    if percentage_points(e):
+        return points(e.estimate)
+    units = e.units or ""
+    units = "" if (not units or units == "as reported" or "ratio" in units or units.startswith("proportion")) \
+        else f" {units.split(' (')[0]}"
+    return f"{fmt(e.estimate)}{units}"
+
+
+def any_interval(e: Estimate) -> str:
+    return points_interval(e) if percentage_points(e) else interval(e)
+
+
 def interval(e: Estimate) -> str:
     if e.ci_low is None or e.ci_high is None:
         return "no interval reported"
@@ -143,10 +180,7 @@ def what_was_estimated(e: Estimate) -> str:
 def sentence(e: Estimate, label: str, rule: SignificanceRule | None = None) -> str:
     """One plain sentence for one estimate (plain text; the caller escapes it for Markdown)."""
     v = verdict(e, rule)
-    units = e.units or ""
-    units = "" if (not units or units == "as reported" or "ratio" in units or units.startswith("proportion")) \
-        else f" {units.split(' (')[0]}"
-    number = f"{fmt(e.estimate)}{units} ({interval(e)}"
+    number = f"{number_with_units(e)} ({any_interval(e)}"
     number += f"; {p_text(e.p_value)})" if e.p_value is not None else ")"
     who = f" for {e.subgroup}" if e.subgroup != "all" else ""
     if v.outcome == "improved":

@@ -79,6 +79,13 @@ def significance_for(portfolio: Mapping | None) -> dict:
             "source": rule.source}
 
 
+def approach_evidence_of(lm) -> list[dict]:
+    """The logic model's toolkit ratings of the approach (e.g. the YEF Toolkit), for the pages."""
+    return [{"source": x.source, "approach": x.approach, "impact": x.impact.value,
+             "evidence_quality": x.evidence_quality, "cost": x.cost, "note": x.note, "url": x.url,
+             "retrieved": x.retrieved.isoformat()} for x in getattr(lm, "evidence", ()) or ()]
+
+
 def build_context(evaluation, *, portfolio: Mapping | None = None) -> dict:
     """What a report shows besides the results: from the plan and logic model, never from data."""
     lm = evaluation.intervention
@@ -98,6 +105,7 @@ def build_context(evaluation, *, portfolio: Mapping | None = None) -> dict:
         "indicators": indicators,
         "logic_model": {"nodes": nodes, "links": [list(link) for link in lm.links]},
         "evidence": rating_for(portfolio, lm.id, evaluation.id),
+        "approach_evidence": approach_evidence_of(lm),
         "significance": significance_for(portfolio),
     }
 
@@ -192,7 +200,10 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
             listing.append({"id": r.evaluation, "title": r.title, "intervention": r.intervention, "design": r.design,
                             "href": f"{folder.name}/index.html", "pdf": f"{folder.name}/index.pdf" if has_pdf else None})
         names = {lm.id: lm.name for lm in project.interventions.values()} if project is not None else {}
-        build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results)
+        approaches = {lm.id: approach_evidence_of(lm) for lm in project.interventions.values()} \
+            if project is not None else {}
+        build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results, approaches=approaches,
+                             dashboard=(reports_dir / "monitoring" / "dashboard.html").exists())
     pdf_pages = {f"{e.id}/index" for e in evaluations} if pdf else set()
     published = pub.publish(render=True, pdf_pages=pdf_pages, log=log, commit_rendered=render)
     built = []

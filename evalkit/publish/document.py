@@ -158,7 +158,7 @@ class Table(Block):
             body = [[self._md(row[j], w) for j in keep] for row in self.rows]
             widths = print_widths([self.headers[j] for j in keep], body)
             lines = ["| " + " | ".join(md_text(self.headers[j]) for j in keep) + " |",
-                     "|" + "|".join(("-" * (n - 1) + ":") if self._numeric(j) else "-" * n
+                     "|" + "|".join(("-" * (n - 1) + ":") if self._numeric(j) else ":" + "-" * (n - 1)
                                     for j, n in zip(keep, widths)) + "|"]
             for cells in body:
                 lines.append("| " + " | ".join(cells) + " |")

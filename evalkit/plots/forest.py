@@ -66,14 +66,24 @@ def mpl_forest(rows: Sequence[ForestRow], title: str = "", x_title: str = "estim
         ax.plot([r.estimate], [i], "s", color=COLOURS[r.outcome], ms=7)
     for null in sorted({r.null for r in rows}):
         ax.axvline(null, ls="--", color="#444", lw=1)
-    ax.set_yticks(range(len(rows)), [r.label for r in rows[::-1]])
+    import textwrap
+
+    # wrapped labels, so a long indicator name leaves the axis most of the width
+    ax.set_yticks(range(len(rows)), [textwrap.fill(r.label, 34) for r in rows[::-1]], fontsize=8)
     ax.set_xlabel(x_title)
     if _log(rows):
-        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        from matplotlib.ticker import FixedLocator
 
         ax.set_xscale("log")
-        # plain numbers (0.5, 1, 2), not 10^x labels that collide on a short axis
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        # plain numbers (0.5, 0.75, 1, 2), not 10^x labels that collide on a short axis
+        lo, hi = ax.get_xlim()
+        nice = [0.05, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 3, 5, 10, 20]
+        ticks = [t for t in nice if lo <= t <= hi]
+        if len(ticks) > 7:  # a wide range: every other one, always keeping 1
+            ticks = sorted(set(ticks[::2]) | ({1} & set(ticks)))
+        ax.xaxis.set_major_locator(FixedLocator(ticks or [1]))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
     if title:

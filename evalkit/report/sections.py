@@ -829,6 +829,20 @@ def honest_did_words(entry) -> str | None:
     else:
         text += (f"The interval excludes zero while the trend bends by at most M = {w.fmt(top, 3)} per period "
                  "between consecutive periods; beyond that, the conclusion depends on how far trends diverge.")
+    rm = (entry.get("relative_magnitudes") or {}).get("first_post_period")
+    rm_rows = [r for r in (rm or {}).get("rows") or [] if isinstance(r, Mapping) and r.get("lb") is not None]
+    if rm_rows:
+        one = next((r for r in rm_rows if r.get("Mbar") == 1.0), rm_rows[0])
+        text += (f" With relative-magnitude bounds instead (the violation after the start at most Mbar times the "
+                 f"largest change between consecutive periods before it), the first-period effect would lie "
+                 f"between {w.fmt(one.get('lb'))} and {w.fmt(one.get('ub'))} at Mbar = {w.fmt(one.get('Mbar'), 1)} "
+                 "(95% conditional least-favourable interval). ")
+        top_rm = rm.get("breakdown_Mbar")
+        if top_rm is None:
+            text += f"Already at Mbar = {w.fmt(rm_rows[0].get('Mbar'), 1)} the interval includes zero."
+        else:
+            text += (f"The interval excludes zero up to Mbar = {w.fmt(top_rm, 1)}: a violation after the start up to "
+                     f"{w.fmt(top_rm, 1)} times the largest one before it would not overturn the effect.")
     return text
 
 

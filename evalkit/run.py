@@ -60,6 +60,8 @@ def plan_options(evaluation: m.Evaluation) -> dict:
         "subgroups": list(evaluation.subgroups), "cluster": evaluation.cluster, "weights": evaluation.weights,
         "timepoints": {k: dict(v.columns) for k, v in evaluation.timepoints.items()},
         "outcomes": {k: col for k, (_i, col) in evaluation.outcomes.items()},
+        "study": evaluation.study, "study_role": evaluation.study_role,
+        "follow_up_from": evaluation.follow_up_from,
     }
     if evaluation.matching is not None:
         opts["matching"] = evaluation.matching.model_dump(mode="json")
@@ -110,6 +112,28 @@ def add_robustness(evaluation: m.Evaluation, frame, analysis):
     return dataclasses.replace(analysis, sections={**analysis.sections, **extra})
 
 
+def units_sha256(evaluation: m.Evaluation, frame) -> str | None:
+    """A digest of the units analysed (treated units where there is a treatment column, else all ids).
+
+    Two plans with the same digest analyse one sample, whatever their files look like: the
+    evidence rating counts them as one study. Only the digest is kept, never the ids.
+    """
+    import hashlib
+
+    d = evaluation.data
+    if d is None or d.id not in frame.columns:
+        return None
+    ids = frame[d.id]
+    if d.treatment and d.treatment in frame.columns:
+        import pandas as pd
+
+        ids = ids[pd.to_numeric(frame[d.treatment], errors="coerce") == 1]
+    units = sorted({str(v) for v in ids.dropna()})
+    if not units:
+        return None
+    return hashlib.sha256("\n".join(units).encode("utf-8")).hexdigest()
+
+
 def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
     """Run one evaluation; ``frame`` overrides reading the plan's data file (for notebooks, tests)."""
     return run_analysis(evaluation, frame)[0]
@@ -140,10 +164,10 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             frame = read_table(evaluation.data.path, columns, evaluation.data.sheet)
             inputs.append({"path": evaluation.data.path_as_written, "role": "data",
                            "sha256": sha256(evaluation.data.path), "rows": int(len(frame)),
-                           "columns": columns})
+                           "columns": columns, "units_sha256": units_sha256(evaluation, frame)})
         else:
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
-                           "columns": columns})
+                           "columns": columns, "units_sha256": units_sha256(evaluation, frame)})
         fz = evaluation.feasibility
         if fz is not None and fz.sessions is not None:  # read by the design itself
             sessions_path = (evaluation.source.parent / fz.sessions.path).resolve()

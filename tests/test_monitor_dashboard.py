@@ -66,9 +66,15 @@ def test_dashboard_files(demo):
     assert not re.search(r'<script[^>]+src="https?:', html)  # self-contained: plotly.js inlined
     # headline tiles with RAG, success measures, data quality notes
     assert all(i["latest"]["rag"] in ("green", "amber", "red") for i in data["indicators"] if i["target"] is not None)
-    assert {i["indicator"] for i in data["indicators"] if i["success_measure"]} == {"knife_admissions", "knife_sv",
-                                                                                      "homicides"}
-    assert data["success"]["knife_sv"]["its"]["level_change"]["estimate"] < 1
+    success = {m["id"]: m for m in data["success"]["measures"]}
+    assert set(success) == {"knife_admissions", "knife_offences", "homicides", "serious_violence_local",
+                            "knife_serious_violence_local"}
+    assert {v["variant"] for v in success["homicides"]["variants"]} == {"all", "under_25", "non_domestic"}
+    assert success["knife_offences"]["its"]["level_change"]["estimate"] < 1
+    assert success["serious_violence_local"]["local_definition"] and success["serious_violence_local"]["its"] is None
+    assert data["success"]["version"] == "ho-vru-2024.1" and data["success"]["sv_definition"] == "vrn-2023.1"
+    assert data["success"]["its"]["plan"] == "strategy-its"
+    assert "Home Office success measures (ho-vru-2024.1)" in html and "local definition" in html
     quality = {s["source"]: s for s in data["quality"]["sources"]}
     assert quality["ambulance_callouts"]["missing"] == ["2023-12"]
     assert quality["hospital_admissions"]["late"] == ["2024-03"]
@@ -88,11 +94,69 @@ def test_dashboard_publishes_no_small_counts_and_no_identifiers(demo):
     for item in data["indicators"]:
         if item["measure"] == "count":
             assert not [v for v in item["series"]["numerator"] if v is not None and 0 < v < 5]
+    small = lambda v: v is not None and 0 < v < 5  # noqa: E731
+    for m in data["success"]["measures"]:
+        for v in m["variants"]:
+            assert not [y for y in v["years"] if small(y["count"])]
+            assert not [a for a in v["latest_by_area"] if small(a["count"])]
+            if v["monthly"] is not None:
+                assert not [n for n in v["monthly"]["count"] if small(n)]
+        # homicides: small months, so only yearly totals are published (a rolling total would reveal a month)
+        if m["id"] == "homicides":
+            assert all(v["monthly"] is None for v in m["variants"])
+    prof = data["profile"]
+    for name, rows in prof.items():
+        if isinstance(rows, list):
+            assert not [r for r in rows if small(r.get("n")) or small(r.get("people"))], name
     raw = pd.read_csv(next((root / "monitoring" / "extracts" / "police").glob("police_2023-10.csv")))
     ids = set(raw.victim_id.dropna()) | set(raw.crime_ref)
     text = written["data"].read_text() + html
     words = set(re.findall(r"[A-Za-z0-9-]+", text))
     assert not ids & words
+
+
+def test_dashboard_and_time_series_report_give_the_same_numbers(demo):
+    """Issue 13.5: one store table, one model, the same rate ratios for the same measure and interruption."""
+    from evalkit.monitor.config import load_monitoring
+    from evalkit.monitor.measures import export_its_data, its_estimates
+    from evalkit.project import load_project
+    from evalkit.run import run
+    from evalkit.store import open_store
+
+    root, written = demo
+    mon = load_monitoring(root)
+    project = load_project(root, check_data=False)
+    with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
+        paths = export_its_data(store, mon, project)
+        its = its_estimates(store, mon, project)
+    plan = load_project(root, check_data=False).evaluation("strategy-its")
+    assert paths == [plan.data.path] and its["data_file"]["status"] == "current"
+    report = run(plan)
+    by = {(e.indicator, e.estimand): e for e in report.estimates}
+    dashboard = json.loads(written["data"].read_text())["success"]["measures"]
+    for measure, indicator in (("knife_admissions", "knife_admissions"), ("knife_offences", "knife_sv"),
+                               ("homicides", "homicides")):
+        got = its["measures"][measure]
+        shown = next(m for m in dashboard if m["id"] == measure)["its"]
+        for key, estimand in (("level_change", "level_change"), ("slope_change_per_year", "slope_change")):
+            e = by[(indicator, estimand)]
+            assert (got[key]["estimate"], got[key]["ci_low"], got[key]["ci_high"]) == (e.estimate, e.ci_low, e.ci_high)
+            assert shown[key]["estimate"] == pytest.approx(e.estimate, rel=1e-12)
+        assert got["interruption"] == str(plan.time_series.interruption)[:7]
+        assert got["method"] == by[(indicator, "level_change")].method
+    # a data file that no longer matches the store is called stale, never silently used
+    text = plan.data.path.read_text().splitlines()
+    cells = text[1].split(",")
+    cells[-1] = str(int(cells[-1]) + 1)
+    plan.data.path.write_text("\n".join([text[0], ",".join(cells), *text[2:]]) + "\n")
+    with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
+        assert its_estimates(store, mon, project)["data_file"]["status"] == "stale"
+        export_its_data(store, mon, project)  # the export owns the file (its record is beside it)
+        assert its_estimates(store, mon, project)["data_file"]["status"] == "current"
+    # a file the export did not write is never replaced
+    plan.data.path.with_name(plan.data.path.name + ".json").unlink()
+    with open_store(root / ".evalkit" / "evalkit.duckdb") as store, pytest.raises(Exception, match="was not written"):
+        export_its_data(store, mon, project)
 
 
 def test_status_command(demo):

@@ -118,42 +118,67 @@ def programme_trends(data: dict) -> str:
     return "\n".join(_figure(_trend_figure(i, data)) for i in data["indicators"] if not i["success_measure"])
 
 
+def _variant(measure: dict, name: str = "all") -> dict | None:
+    return next((v for v in measure["variants"] if v["variant"] == name), None)
+
+
+def _rate(rate, per) -> str:
+    return "[c]" if rate is None else f"{rate:.1f} per {int(per):,}"
+
+
 def success_tiles(data: dict) -> str:
-    out = [CSS, '<div class="ek-tiles">']
-    for item in data["indicators"]:
-        if not item["success_measure"]:
+    """One tile per success measure: the latest year's count and rate, each variant beside it."""
+    success = data["success"]
+    out = [CSS, f'<p class="ek-note">Home Office success measures ({_e(success.get("version"))}); the local '
+                f'definition of serious violence is {_e(success.get("sv_definition"))}. Counts for the year ending in '
+                "the latest month; rates a year.</p>", '<div class="ek-tiles">']
+    for m in success["measures"]:
+        main = _variant(m)
+        if main is None or not main["years"]:
             continue
-        roll = data["success"].get(item["indicator"], {}).get("rolling", {})
-        n = (roll.get("n") or [None])[-1]
-        rate = (roll.get("rate") or [None])[-1]
-        prev_rate = roll["rate"][-13] if len(roll.get("rate", [])) >= 13 else None
+        latest = main["years"][-1]
+        prev = main["years"][-2] if len(main["years"]) > 1 else None
         change = ""
-        if rate is not None and prev_rate:
-            change = f"{(rate / prev_rate - 1):+.0%} on the year before"
-        its = data["success"].get(item["indicator"], {}).get("its")
+        if prev and latest["rate"] is not None and prev["rate"]:
+            change = f"; {(latest['rate'] / prev['rate'] - 1):+.0%} on the year before"
+        extra = []
+        for v in m["variants"][1:]:
+            if v["years"]:
+                y = v["years"][-1]
+                extra.append(f"{_e(v['words'])}: {_count(y['count'], data)} ({_rate(y['rate'], m['rate_per'])})")
+        its = m.get("its") or {}
         level = ""
-        if its and its.get("level_change"):
+        if its.get("level_change"):
             lc = its["level_change"]
-            level = (f"<br>level change at {its['interruption'][:7]}: rate ratio {lc['estimate']:.2f} "
+            level = (f"<br>level change at {_e(its['interruption'][:7])}: rate ratio {lc['estimate']:.2f} "
                      f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
-        rate_text = "[c]" if rate is None else f"{rate:.1f} per {int(item['rate_per']):,}"
-        out.append(f'<div class="ek-tile" style="background:#37474f"><div class="lbl"><b>{_e(item["label"])}</b>'
-                   f'</div><div class="lbl">year ending {_e(roll.get("period", ["?"])[-1][:7])}</div>'
-                   f'<div class="val">{_count(n, data)}</div><div class="tgt">{rate_text} a year; {_e(change)}'
-                   f"{level}</div></div>")
+        colour = "#5d4037" if m["local_definition"] else "#37474f"
+        out.append(f'<div class="ek-tile" style="background:{colour}"><div class="lbl"><b>{_e(m["label"])}</b>'
+                   f'</div><div class="lbl">year ending {_e(latest["to"][:7])}</div>'
+                   f'<div class="val">{_count(latest["count"], data)}</div><div class="tgt">'
+                   f'{_rate(latest["rate"], m["rate_per"])}{_e(change)}<br>{"<br>".join(extra)}{level}</div></div>')
     out.append("</div>")
     return _raw("".join(out))
 
 
-def _success_figure(item: dict, success: dict):
+def _success_figure(m: dict):
     import plotly.graph_objects as go
 
-    s = item["series"]
-    its = success.get("its")
-    per = int(item["rate_per"])
+    per = int(m["rate_per"])
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=s["period"], y=s["rate"], mode="markers", name=f"monthly rate per {per:,}",
-                             marker={"color": "#546e7a", "size": 5}))
+    main = _variant(m)
+    monthly = main.get("monthly") if main else None
+    if monthly:
+        fig.add_trace(go.Scatter(x=monthly["period"], y=monthly["rate"], mode="markers", name=f"monthly rate per {per:,}",
+                                 marker={"color": "#546e7a", "size": 5}))
+        fig.add_trace(go.Scatter(x=monthly["period"], y=[None if v is None else v / 12 for v in monthly["rolling_12m_rate"]],
+                                 mode="lines", name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1}))
+    for v in m["variants"]:
+        pts = [y for y in v["years"] if y["rate"] is not None]
+        if pts:
+            fig.add_trace(go.Scatter(x=[y["to"] for y in pts], y=[y["rate"] / 12 for y in pts], mode="lines+markers",
+                                     name=f"{v['words']}: year's rate / 12", line={"dash": "dot"}))
+    its = m.get("its")
     if its:
         fig.add_trace(go.Scatter(x=its["period"], y=its["fitted_rate"], mode="lines", name="segmented trend (fitted)",
                                  line={"color": "#1565c0"}))
@@ -162,32 +187,44 @@ def _success_figure(item: dict, success: dict):
         fig.add_trace(go.Scatter(x=[its["period"][i] for i in post], y=[its["counterfactual_rate"][i] for i in post],
                                  mode="lines", name="counterfactual (no change)", line={"color": "#c62828", "dash": "dash"}))
         fig.add_vline(x=cut, line={"color": "#999", "dash": "dot"})
-    roll = success.get("rolling", {})
-    if roll and any(v is not None for v in roll["rate"]):
-        fig.add_trace(go.Scatter(x=roll["period"], y=[None if v is None else v / 12 for v in roll["rate"]],
-                                 mode="lines", name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1}))
-    fig.update_layout(title=f"{item['label']} (rate per {per:,} a month)", height=360,
+    fig.update_layout(title=f"{m['label']} (rate per {per:,} a month)", height=360,
                       margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
                       yaxis={"rangemode": "tozero"})
     return fig
 
 
 def success_trends(data: dict) -> str:
+    success = data["success"]
     parts = []
-    for item in data["indicators"]:
-        if not item["success_measure"]:
-            continue
-        success = data["success"].get(item["indicator"], {})
-        parts.append(_figure(_success_figure(item, success)))
-        its = success.get("its")
+    its_info = success.get("its") or {}
+    if its_info.get("plan"):
+        f = its_info.get("data_file") or {}
+        state = {"current": "the same data as its report", "stale": "NOT the data its report was run on: run "
+                 "`evalkit monitor export` and `evalkit run` again", "missing": "its data file is not written yet: run "
+                 "`evalkit monitor export`"}.get(f.get("status"), "")
+        parts.append(_raw(f'<p class="ek-note">Trends fitted as the time series plan {_e(its_info["plan"])} fits them '
+                          f"({_e(state)}).</p>"))
+    if its_info.get("note"):
+        parts.append(_raw(f'<p class="ek-note">{_e(its_info["note"])}</p>'))
+    for m in success["measures"]:
+        parts.append(_figure(_success_figure(m)))
+        note = f"{_e(m['definition'])}"
+        its = m.get("its")
         if its:
-            note = f"Trend: {_e(its['method'])}."
+            note += f" Trend: {_e(its['method'])}."
             if its.get("slope_change_per_year"):
                 sc = its["slope_change_per_year"]
                 note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}),"
                          " as a rate ratio.")
-            note += " Months with fewer than the disclosure threshold are not plotted."
-            parts.append(_raw(f'<p class="ek-note">{note}</p>'))
+        main = _variant(m)
+        if main is not None and main.get("monthly") is None:
+            note += " Monthly counts are not shown: some months are below the disclosure threshold; yearly totals are."
+        parts.append(_raw(f'<p class="ek-note">{note}</p>'))
+        if main and main["latest_by_area"]:
+            rows = "".join(f"<tr><td>{_e(a['area'])}</td><td>{_count(a['count'], data)}</td>"
+                           f"<td>{_rate(a['rate'], m['rate_per'])}</td></tr>" for a in main["latest_by_area"])
+            parts.append(_raw(f'<table class="ek-table"><tr><th>area ({_e(main["years"][-1]["to"][:7])}, year)</th>'
+                              f"<th>count</th><th>rate a year</th></tr>{rows}</table>"))
     return "\n".join(parts)
 
 
@@ -227,37 +264,86 @@ def breakdowns(data: dict) -> str:
     return "\n".join(parts) or _raw("<p>No breakdowns yet.</p>")
 
 
+def _pct(v) -> str:
+    return "[c]" if v is None else f"{v:.0%}"
+
+
+def _change(v) -> str:
+    return "[c]" if v is None else f"{v:+.0%}"
+
+
+def _pct2(v) -> str:
+    return "[c]" if v is None else f"{v:.2%}"
+
+
+def _counts_bar(title: str, rows: list, key: str, *, horizontal: bool = False, label=None):
+    return _figure(_bar(title, [label(r[key]) if label else r[key] for r in rows], [r["n"] for r in rows],
+                        counts=True, horizontal=horizontal))
+
+
+def _grouped(title: str, series: dict, key: str):
+    import plotly.graph_objects as go
+
+    fig = go.Figure([go.Bar(x=[r[key] for r in rows], y=[r["n"] for r in rows], name=name, meta="ek-counts")
+                     for name, rows in series.items() if rows])
+    fig.update_layout(title=title, barmode="group", height=320, margin={"l": 60, "r": 20, "t": 50, "b": 40})
+    return _figure(fig)
+
+
 def profile(data: dict) -> str:
     prof = data.get("profile") or {}
     if not prof:
         return _raw("<p>No police records ingested yet.</p>")
     s = prof["summary"]
     tiles_ = [("Serious violence offences", _count(s["serious_violence"], data)),
-              ("Domestic abuse", f"{s['share_domestic']:.0%}"),
-              ("Night-time economy", f"{s['share_night_time_economy']:.0%}"),
-              ("Knife or sharp object", f"{s['share_knife']:.0%}"),
-              ("Peak hour", f"{s['peak_hour']:02d}:00"), ("Peak day", _e(s["peak_day"]))]
+              ("Domestic abuse", _pct(s["share_domestic"])),
+              ("Knife or sharp object", _pct(s["share_knife"])),
+              ("In a public place", _pct(s["share_public_place"])),
+              ("Public-place violence in the night-time economy", _pct(s["share_public_night_time_economy"])),
+              ("Peak hour", "-" if s["peak_hour"] is None else f"{s['peak_hour']:02d}:00"),
+              ("Peak day", _e(s["peak_day"] or "-"))]
+    for who, words in (("victim", "Residents who were a victim"), ("suspect", "Residents who were a suspect")):
+        if f"share_residents_{who}" in s:
+            tiles_.append((f"{words} (12 months)", _pct2(s[f"share_residents_{who}"])))
     out = [_raw(CSS + f'<p class="ek-note">Police-recorded serious violence, {s["from"]} to {s["to"]}, local '
-                      f'definition {_e(s["mapping_version"])}.</p><div class="ek-tiles">'
+                      f'definition {_e(s["mapping_version"])}. Public place: the recorded location type; the night-time '
+                      "economy share is of public-place serious violence. Residents: distinct (pseudonymised) people "
+                      'living in the partnership area, as a share of its population.</p><div class="ek-tiles">'
                 + "".join(f'<div class="ek-tile" style="background:#455a64"><div class="lbl">{_e(a)}</div>'
                           f'<div class="val">{b}</div></div>' for a, b in tiles_) + "</div>")]
-    out.append(_figure(_bar("Offences by hour of day", [r["hour"] for r in prof["by_hour"]],
-                            [r["n"] for r in prof["by_hour"]], counts=True)))
-    out.append(_figure(_bar("Offences by day of week", [r["day_name"] for r in prof["by_day"]],
-                            [r["n"] for r in prof["by_day"]], counts=True)))
-    out.append(_figure(_bar("Rate per 100,000 by area", [r["area"] for r in prof["by_area"]],
+    out.append(_counts_bar("Offences by hour of day", prof["by_hour"], "hour"))
+    out.append(_counts_bar("Offences by day of week", prof["by_day"], "day_name"))
+    out.append(_figure(_bar("Offences per 100,000 residents by area of offence", [r["area"] for r in prof["by_area"]],
                             [r.get("rate_per_100000") for r in prof["by_area"]], counts=False, horizontal=True)))
-    out.append(_figure(_bar("Offences by category", [r["sv_category"].replace("_", " ") for r in prof["by_category"]],
-                            [r["n"] for r in prof["by_category"]], counts=True, horizontal=True)))
-    import plotly.graph_objects as go
-
-    fig = go.Figure([go.Bar(x=[r["age_band"] for r in prof["victim_ages"]], y=[r["n"] for r in prof["victim_ages"]],
-                            name="victims", meta="ek-counts"),
-                     go.Bar(x=[r["age_band"] for r in prof["suspect_ages"]], y=[r["n"] for r in prof["suspect_ages"]],
-                            name="suspects", meta="ek-counts")])
-    fig.update_layout(title="Ages of victims and suspects", barmode="group", height=320,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 40})
-    out.append(_figure(fig))
+    for who in ("victim", "suspect"):
+        rows = prof.get(f"{who}s_by_residence")
+        if rows:
+            out.append(_figure(_bar(f"{who.capitalize()}s per 100,000 residents by area of residence (distinct people)",
+                                    [r["area"] for r in rows], [r.get("rate_per_100000") for r in rows], counts=False,
+                                    horizontal=True)))
+    out.append(_counts_bar("Offences by category", prof["by_category"], "sv_category", horizontal=True,
+                           label=lambda c: str(c).replace("_", " ")))
+    if prof.get("year_on_year"):
+        rows = "".join(f"<tr><td>{_e(str(r['sv_category']).replace('_', ' '))}</td><td>{_count(r['n_previous'], data)}"
+                       f"</td><td>{_count(r['n'], data)}</td><td>{_change(r['change'])}"
+                       "</td></tr>" for r in prof["year_on_year"])
+        out.append(_raw(f'<p><b>Change on the previous 12 months ({_e(s.get("previous_from") or "")} on), by category'
+                        f'</b></p><table class="ek-table"><tr><th>category</th><th>previous 12 months</th>'
+                        f"<th>last 12 months</th><th>change</th></tr>{rows}</table>"))
+    out.append(_grouped("Ages of victims and suspects", {"victims": prof.get("victim_ages"),
+                                                          "suspects": prof.get("suspect_ages")}, "age_band"))
+    out.append(_grouped("Sex of victims and suspects", {"victims": prof.get("victim_sex"),
+                                                         "suspects": prof.get("suspect_sex")}, "sex"))
+    for sid, h in (prof.get("health") or {}).items():
+        out.append(_raw(f'<p><b>{_e(h["label"])}</b>, {_e(h["from"])} to {_e(h["to"])}: {_count(h["n"], data)} '
+                        "in all.</p>"))
+        for name, key, title in (("by_category", "category", "by category"), ("by_cause", "cause", "by cause (ICD-10)"),
+                                 ("sharp_by_place", "place", "assaults by sharp object, by place of occurrence"),
+                                 ("by_weapon", "weapon", "by weapon"), ("by_location", "location", "by location"),
+                                 ("by_hour", "hour", "by hour of day"), ("by_age", "age_band", "by age"),
+                                 ("by_sex", "sex", "by sex"), ("by_area", "area", "by area")):
+            if h.get(name):
+                out.append(_counts_bar(f"{h['label']} {title}", h[name], key, horizontal=name in ("by_area",)))
     return "\n".join(out)
 
 

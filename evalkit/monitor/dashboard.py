@@ -123,61 +123,6 @@ def _breakdown_totals(values: pd.DataFrame, k: int, months: int = 12) -> dict:
     return out
 
 
-def _its(values: pd.DataFrame, indicator: str, interruption) -> dict | None:
-    """Segmented trend of a success measure (whole area), with the ITS estimator where present."""
-    rows = values[(values.indicator == indicator) & (values.breakdown == "all")].sort_values("period")
-    rows = rows[rows["population"].notna()]
-    if interruption is None or len(rows) < 6:
-        return None
-    month = pd.PeriodIndex(pd.to_datetime(rows["period"]), freq="M")
-    cut = pd.Period(interruption, "M")
-    if not (month.min() < cut <= month.max()) or (month < cut).sum() < 3 or (month >= cut).sum() < 3:
-        return None
-    series = pd.DataFrame({"area": "all", "month": month, "count": rows["numerator"].to_numpy(float),
-                           "population": rows["population"].to_numpy(float)})
-    rate_per = float(rows["rate_per"].iat[0])
-    try:
-        from evalkit.estimate.its import critical_value, fit_its
-        from evalkit.spec.raw import CountModel, Seasonality
-
-        fit = fit_its(series, cut, CountModel.quasi_poisson, Seasonality.month)
-        crit = critical_value(fit["info"])
-        b, se = float(fit["params"]["level_change"]), float(np.sqrt(fit["cov"].loc["level_change", "level_change"]))
-        s, sse = float(fit["params"]["slope_change"]), float(np.sqrt(fit["cov"].loc["slope_change", "slope_change"]))
-        method = "evalkit.estimate.its: quasi-Poisson segmented regression, population offset, month-of-year terms"
-        fitted, cf = fit["fitted"], fit["counterfactual"]
-        level = {"estimate": math.exp(b), "ci_low": math.exp(b - crit * se), "ci_high": math.exp(b + crit * se)}
-        slope = {"estimate": math.exp(12 * s), "ci_low": math.exp(12 * (s - crit * sse)),
-                 "ci_high": math.exp(12 * (s + crit * sse))}
-    except ImportError:  # pragma: no cover - the estimator ships with evalkit
-        t = np.arange(len(series), dtype=float)
-        k = int((month < cut).sum())
-        post = (t >= k).astype(float)
-        X = np.column_stack([np.ones_like(t), t, post, post * (t - k)])
-        rate = series["count"] / series["population"]
-        beta, *_ = np.linalg.lstsq(X, rate, rcond=None)
-        fitted = (X @ beta) * series["population"]
-        cf = (X[:, :2] @ beta[:2]) * series["population"]
-        method, level, slope = "least-squares segmented trend", None, None
-    pop = series["population"].to_numpy()
-    return {"period": [str(p) for p in rows["period"]], "interruption": str(cut.start_time.date()),
-            "fitted_rate": [float(v) for v in np.asarray(fitted) / pop * rate_per],
-            "counterfactual_rate": [float(v) for v in np.asarray(cf) / pop * rate_per],
-            "level_change": level, "slope_change_per_year": slope, "method": method, "rate_per": rate_per}
-
-
-def _rolling(values: pd.DataFrame, indicator: str, k: int) -> dict:
-    """Year-ending (rolling 12-month) counts and rates: published even where months are small."""
-    rows = values[(values.indicator == indicator) & (values.breakdown == "all")].sort_values("period")
-    n = rows["numerator"].rolling(12).sum()
-    pop = rows["population"]
-    rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
-    rate = n / pop * rate_per if rate_per else n * np.nan
-    return {"period": [str(p) for p in rows["period"]],
-            "n": [None if (math.isnan(v) or _small(v, k)) else float(v) for v in n],
-            "rate": [None if (math.isnan(r) or _small(v, k)) else float(r) for v, r in zip(n, rate)]}
-
-
 def dashboard_data(store, monitoring: Monitoring, project, as_of=None) -> dict:
     """Everything the dashboard shows, disclosure-controlled, as plain JSON-able data."""
     from evalkit.monitor.indicators import compute_indicators
@@ -208,28 +153,14 @@ def dashboard_data(store, monitoring: Monitoring, project, as_of=None) -> dict:
             "series": _series(rows),
             "success_measure": intervention == monitoring.settings.success_measures,
         })
-    interruption = monitoring.settings.interruption or _plan_interruption(project, monitoring.settings.success_measures)
-    success = {}
-    for item in indicators:
-        if item["success_measure"]:
-            success[item["indicator"]] = {"its": _its(values, item["indicator"], interruption),
-                                          "rolling": _rolling(values, item["indicator"], k)}
-    profile = needs_profile(store, monitoring)
-    prof = {}
-    if profile:
-        from evalkit.report.disclosure import Policy
+    # the success measures and their time series: computed in evalkit.monitor.measures, the same
+    # table and model as the strategy's interrupted time series report
+    from evalkit.monitor.measures import compute_success_measures, its_estimates, published_success
+    from evalkit.monitor.profile import published_profile
 
-        policy = Policy(threshold=k)
-        for name in ("by_hour", "by_day", "by_category", "victim_ages", "suspect_ages", "by_area", "unmapped"):
-            frame = profile[name].copy()
-            small = frame["n"].map(policy.small)
-            frame["n"] = [None if s else int(n) for n, s in zip(frame["n"], small)]
-            if "rate_per_100000" in frame:
-                frame["rate_per_100000"] = [None if s else _num(r) for r, s in zip(frame["rate_per_100000"], small)]
-            if "population" in frame:
-                frame = frame.drop(columns="population")
-            prof[name] = json.loads(frame.to_json(orient="records"))
-        prof["summary"] = profile["summary"]
+    measures = compute_success_measures(store, monitoring)
+    success = published_success(measures, its_estimates(store, monitoring, project, measures), monitoring, k)
+    prof = published_profile(needs_profile(store, monitoring), k)
     return {
         "title": "Outcomes monitoring",
         "period_kind": monitoring.settings.period,
@@ -245,13 +176,6 @@ def dashboard_data(store, monitoring: Monitoring, project, as_of=None) -> dict:
                          for r in st.unmapped.itertuples()],
         },
     }
-
-
-def _plan_interruption(project, intervention: str):
-    for e in project.evaluations.values():
-        if e.intervention.id == intervention and e.time_series is not None:
-            return e.time_series.interruption
-    return None
 
 
 def write_dashboard(store, monitoring: Monitoring, project, out_dir: Path | str, *, as_of=None,

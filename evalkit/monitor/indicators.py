@@ -92,7 +92,8 @@ def _lookup(t: ir.Table, version: str, list_name: str, tag: str) -> ir.Table:
                     ).drop(*[f"_{tag}_{kind}_{x}" for kind in ("code", "description") for x in ("off", "cat")])
 
 
-def classify_police(police: ir.Table, mapping: MappingFile, src: Source, measures=None) -> ir.Table:
+def classify_police(police: ir.Table, mapping: MappingFile, src: Source, measures=None,
+                    only: set[str] | None = None) -> ir.Table:
     """Police records classified by the local definition (and the success measures' offence lists).
 
     Adds ``sv_category`` and ``sv_offence`` (NULL when not serious violence or unmapped),
@@ -100,14 +101,21 @@ def classify_police(police: ir.Table, mapping: MappingFile, src: Source, measure
     ``domestic``, ``public_place`` (NULL when the location is not recorded) and
     ``night_time_economy``; for each measure with an offence list, ``in_<measure id>``.
     Offences are matched by Home Office code where the row has one the list knows, else by
-    description (see :mod:`evalkit.monitor.definitions`).
+    description (see :mod:`evalkit.monitor.definitions`). ``only``: the lists to look up
+    (``local``, ``not_serious_violence``, measure ids); the others' columns are left out, so a
+    query that needs one list does not join the rest.
     """
     code = police[mapping.code_column] if mapping.code_column else ibis.null("string")
     t = police.mutate(_code_key=_norm_code(code) if mapping.code_column else code,
                       _desc_key=_norm_description(police[mapping.offence_column]))
-    t = _lookup(t, mapping.version, LOCAL, "sv")
-    t = _lookup(t, mapping.version, NOT_SV, "nsv")
-    lists = [m for m in (measures.measures if measures is not None else ()) if m.offences is not None]
+    wanted = (lambda name: True) if only is None else (lambda name: name in only)  # noqa: E731
+    local, nsv = wanted(LOCAL), wanted(NOT_SV)
+    if local:
+        t = _lookup(t, mapping.version, LOCAL, "sv")
+    if nsv:
+        t = _lookup(t, mapping.version, NOT_SV, "nsv")
+    lists = [m for m in (measures.measures if measures is not None else ()) if m.offences is not None
+             and wanted(m.id)]
     for m in lists:
         t = _lookup(t, measures.version, measure_list(m.id), m.id)
     when = t[src.date_column]
@@ -122,17 +130,22 @@ def classify_police(police: ir.Table, mapping: MappingFile, src: Source, measure
                             else_=loc.isin([norm_description(v) for v in pp.values]))
     else:
         public = ibis.null("boolean")
+    extra = {}
+    if local:
+        extra.update(sv_category=t._sv_category, sv_offence=t._sv_offence, serious_violence=t._sv_offence.notnull())
+    if local and nsv:
+        extra["mapped"] = t._sv_offence.notnull() | t._nsv_offence.notnull()
     out = t.mutate(
-        sv_category=t._sv_category, sv_offence=t._sv_offence,
-        serious_violence=t._sv_offence.notnull(),
-        mapped=t._sv_offence.notnull() | t._nsv_offence.notnull(),
+        **extra,
         knife=t[mapping.flags.knife].fill_null(False),
         domestic=t[mapping.flags.domestic].fill_null(False),
         public_place=public,
         night_time_economy=night,
         **{f"in_{m.id}": t[f"_{m.id}_offence"].notnull() for m in lists},
     )
-    drop = ["_code_key", "_desc_key", "_sv_offence", "_sv_category", "_nsv_offence", "_nsv_category"]
+    drop = ["_code_key", "_desc_key"]
+    drop += ["_sv_offence", "_sv_category"] if local else []
+    drop += ["_nsv_offence", "_nsv_category"] if nsv else []
     drop += [c for m in lists for c in (f"_{m.id}_offence", f"_{m.id}_category")]
     return out.drop(*drop)
 

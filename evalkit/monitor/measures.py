@@ -35,8 +35,8 @@ import pandas as pd
 from evalkit.errors import DataError, ProjectError
 from evalkit.monitor.config import Monitoring
 from evalkit.monitor.definitions import UNDER_25, MeasureDef, Variant
-from evalkit.monitor.indicators import (age_band_labels, filtered, loaded_periods, refresh_mapping, rows_of,
-                                        source_table)
+from evalkit.monitor.indicators import (_predicate, age_band_labels, classify_police, loaded_periods, refresh_mapping,
+                                        rows_of, source_table)
 
 TABLE = "success_measures"
 COLUMNS = ["measure", "variant", "area", "period", "count", "population", "rate", "rate_per", "source",
@@ -46,24 +46,47 @@ VARIANT_WORDS = {"all": "all victims", "under_25": "victims aged under 25", "non
 EXPORT_SCHEMA = "evalkit.success-measures-export/v1"
 
 
-def _rows(m: MeasureDef, monitoring: Monitoring) -> ir.Table:
-    src = monitoring.sources[m.source]
-    t = rows_of(src, monitoring)
-    if m.offences is not None:
-        t = t.filter(t[f"in_{m.id}"])
-    return filtered(t, m.where)
+def _classified(src, group: list[MeasureDef], monitoring: Monitoring) -> ir.Table:
+    """The source's rows with what ``group`` filters on: only the offence lists it reads are joined."""
+    mapping = monitoring.mapping
+    if mapping is None or src.id != mapping.source:
+        return rows_of(src, monitoring)
+    only = {m.id for m in group if m.offences is not None}
+    if any(c in m.where for m in group for c in ("sv_category", "sv_offence", "serious_violence", "mapped")):
+        only |= {"local", "not_serious_violence"}
+    return classify_police(source_table(src), mapping, src, monitoring.measures, only=only)
 
 
-def count_expression(m: MeasureDef, monitoring: Monitoring, variant: Variant) -> ir.Table:
-    """Counts of one measure and variant per month and area (unbound; compiles for any engine)."""
-    t = _rows(m, monitoring)
-    if variant is Variant.under_25:
-        t = t.filter(t[m.age] < UNDER_25)
-    elif variant is Variant.non_domestic:
-        t = t.filter(~t.domestic)
-    t = t.mutate(period=t[m.date].truncate("M").cast("date"), area=t[m.area].cast("string").fill_null("unknown"))
+def count_column(measure: str, variant: str) -> str:
+    return f"n_{measure}__{variant}"
+
+
+def count_expression(group: MeasureDef | list[MeasureDef], monitoring: Monitoring) -> ir.Table:
+    """Counts per month and area of measures on one source, date and area column, in one pass.
+
+    A column per measure and variant (:func:`count_column`); unbound, compiles for any engine.
+    """
+    group = [group] if isinstance(group, MeasureDef) else list(group)
+    first = group[0]
+    src = monitoring.sources[first.source]
+    t = _classified(src, group, monitoring)
+    t = t.mutate(period=t[first.date].truncate("M").cast("date"),
+                 area=t[first.area].cast("string").fill_null("unknown"))
     t = t.filter(t.period.notnull())
-    return t.group_by(["period", "area"]).agg(count=t.count())
+    counts = {}
+    for m in group:
+        keep = [_predicate(t, c, r) for c, r in m.where.items()]
+        if m.offences is not None:
+            keep.append(t[f"in_{m.id}"])
+        base = ibis.and_(*keep) if keep else ibis.literal(True)
+        for variant in m.variants:
+            cond = base
+            if variant is Variant.under_25:
+                cond = cond & (t[m.age] < UNDER_25)
+            elif variant is Variant.non_domestic:
+                cond = cond & ~t.domestic
+            counts[count_column(m.id, variant.value)] = cond.fill_null(False).cast("int64").sum()
+    return t.group_by(["period", "area"]).agg(**counts)
 
 
 def under_25_bands(bands: list[int]) -> list[str]:
@@ -97,25 +120,18 @@ def population_by_area(store, monitoring: Monitoring, under_25: bool) -> pd.Data
 def _with_population(frame: pd.DataFrame, pops: pd.DataFrame, rate_per: int) -> pd.DataFrame:
     """Each month gets its year's population (the latest earlier year when the year is missing)."""
     out = frame.copy()
-    out["population"] = np.nan
+    out["_year"] = [d.year for d in out["period"]]
     if len(pops):
-        years = out["period"].map(lambda d: d.year)
-        for area, rows in pops.groupby("area"):
-            by_year = dict(zip(rows["year"], rows["population"]))
-            known = sorted(by_year)
-            mask = out["area"] == area
-            for i in out.index[mask]:
-                y = years[i]
-                use = max((k for k in known if k <= y), default=None)
-                out.at[i, "population"] = by_year[use] if use is not None else np.nan
-        total = pops.groupby("year")["population"].sum()
-        mask = out["area"] == ALL
-        known = sorted(total.index)
-        for i in out.index[mask]:
-            use = max((k for k in known if k <= years[i]), default=None)
-            out.at[i, "population"] = float(total[use]) if use is not None else np.nan
+        total = pops.groupby("year", as_index=False)["population"].sum().assign(area=ALL)
+        table = pd.concat([pops[["year", "area", "population"]], total], ignore_index=True)
+        table = table.rename(columns={"year": "_year"}).astype({"_year": "int64"}).sort_values("_year")
+        out["_order"] = range(len(out))
+        out = pd.merge_asof(out.astype({"_year": "int64"}).sort_values("_year"), table, on="_year", by="area",
+                            direction="backward").sort_values("_order").drop(columns="_order")
+    else:
+        out["population"] = np.nan
     out["rate"] = out["count"] / out["population"] * rate_per
-    return out
+    return out.drop(columns="_year").reset_index(drop=True)
 
 
 def compute_success_measures(store, monitoring: Monitoring, save: bool = True) -> pd.DataFrame:
@@ -133,14 +149,26 @@ def compute_success_measures(store, monitoring: Monitoring, save: bool = True) -
     pops = {False: population_by_area(store, monitoring, under_25=False)}
     sv_version = monitoring.mapping.version if monitoring.mapping is not None else None
     frames = []
+    groups: dict[tuple, list[MeasureDef]] = {}  # measures on one source, date and area: one query
     for m in measures.measures:
-        src = monitoring.sources[m.source]
-        if not store.has_table(src.table):
+        if store.has_table(monitoring.sources[m.source].table):
+            groups.setdefault((m.source, m.date, m.area), []).append(m)
+    counted = {}
+    for (source, _date, _area), group in groups.items():
+        result = backend.execute(count_expression(group, monitoring))
+        result["period"] = pd.to_datetime(result["period"]).dt.date
+        for m in group:
+            counted[m.id] = result
+    for m in measures.measures:
+        if m.id not in counted:
             continue
+        src = monitoring.sources[m.source]
         months = loaded_periods(store, src, "month")
+        all_counts = counted[m.id]
         for variant in m.variants:
-            counts = backend.execute(count_expression(m, monitoring, variant))
-            counts["period"] = pd.to_datetime(counts["period"]).dt.date
+            col = count_column(m.id, variant.value)
+            counts = all_counts[["period", "area", col]].rename(columns={col: "count"})
+            counts = counts[counts["count"] > 0]
             under = variant is Variant.under_25
             if under not in pops:
                 pops[under] = population_by_area(store, monitoring, under_25=True)

@@ -57,8 +57,11 @@ def _has(src: Source, *columns: str) -> bool:
     return all(c in src.columns for c in columns)
 
 
-def police_profile_expressions(monitoring: Monitoring, start, stop, previous=None) -> dict:
-    """Each part of the police profile as an unbound Ibis expression (compiles for any engine)."""
+def police_profile_expressions(monitoring: Monitoring, start, stop, previous=None, with_population: bool = True) -> dict:
+    """Each part of the police profile as an unbound Ibis expression (compiles for any engine).
+
+    ``with_population``: whether the population source has data (rates by area need it).
+    """
     src = monitoring.sources[monitoring.settings.police_source]
     police = classify_police(source_table(src), monitoring.mapping, src, monitoring.measures)
     when = police[src.date_column]
@@ -99,7 +102,7 @@ def police_profile_expressions(monitoring: Monitoring, start, stop, previous=Non
     by_area = sv.group_by(group=sv[src.breakdowns["area"]]).agg(n=sv.count())
     pop_src = monitoring.sources.get(monitoring.settings.population_source)
     pops = None
-    if pop_src is not None and "area" in pop_src.breakdowns:
+    if with_population and pop_src is not None and "area" in pop_src.breakdowns:
         p = populations(pop_src, "area")
         pops = p.filter(p.year == p.year.max())
         j = by_area.left_join(pops, by_area.group == pops.group)
@@ -182,8 +185,8 @@ def unmapped_offences(store, monitoring: Monitoring, months: int | None = None) 
     if window is None:
         return pd.DataFrame(columns=["offence_type", "n"])
     start, stop, _prev = window
-    return store.ibis().execute(police_profile_expressions(monitoring, start.to_pydatetime(),
-                                                           stop.to_pydatetime())["unmapped"])
+    return store.ibis().execute(police_profile_expressions(monitoring, start.to_pydatetime(), stop.to_pydatetime(),
+                                                           with_population=False)["unmapped"])
 
 
 def _share(num, den):
@@ -201,8 +204,10 @@ def needs_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MON
         return {}
     start, stop, previous = window
     backend = store.ibis()
+    pop_src = monitoring.sources.get(monitoring.settings.population_source)
     exprs = police_profile_expressions(monitoring, start.to_pydatetime(), stop.to_pydatetime(),
-                                       previous.to_pydatetime() if previous is not None else None)
+                                       previous.to_pydatetime() if previous is not None else None,
+                                       with_population=pop_src is not None and store.has_table(pop_src.table))
     frames = {name: backend.execute(expr) for name, expr in exprs.items()}
     shares = frames.pop("shares").iloc[0]
     n = int(shares["n"])

@@ -43,15 +43,21 @@ def portfolio_table(I: Mapping, F: Mapping | None) -> str:
         effect = "-"
         if head.get("estimate") is not None:
             effect = f"{w.fmt(head['estimate'])} ({w.fmt(head.get('ci_low'))} to {w.fmt(head.get('ci_high'))})"
+        statements = "; ".join(st.get("words", "") for st in r.get("evidence_statements") or []
+                               if isinstance(st, Mapping)) or "-"
         rows.append([txt(r.get("name") or r.get("intervention"), "intervention"), txt(r.get("level") or "-", "level"),
                      txt("NE" if r.get("not_effective") else "", "ne"),
                      txt(len(r.get("studies") or []), "studies"), txt(step if step is not None else "-", "step"),
                      cnt(reach if isinstance(reach, int) else None, False, "reach"),
                      txt(head.get("label") or head.get("indicator") or "-", "headline"), num(effect, "effect"),
                      txt(head.get("verdict") or "-", "verdict"),
+                     txt(statements, "statements"),
                      txt(r.get("basis") or "-", "basis")])
-    out = [table(["intervention", "EIF level", "NE", "studies", "pathway step", "reach", "headline outcome",
-                  "effect (CI)", "verdict", "rules"], rows, to=_to(), policy=pol, table_id="ek-portfolio")]
+    out = ["\n" + md_text("Levels are self-assessed against the EIF evidence standards with evalkit; none is an EIF "
+                          "rating. A place-based strategy is not applicable.") + "\n",
+           table(["intervention", "self-assessed EIF level", "NE", "studies", "pathway step", "reach",
+                  "headline outcome", "effect (CI)", "verdict", "evidence statements", "rules"], rows, to=_to(),
+                 policy=pol, table_id="ek-portfolio")]
     for note in F.get("notes") or []:
         out.append("\n- " + md_text(note))
     return "".join(out) + "\n"

@@ -787,7 +787,14 @@ def evidence(R: ResultSet, C: Mapping) -> str:
     level = rating.get("level")
     if level:
         ne = " (NE: evidence of no effect or harm)" if rating.get("not_effective") or rating.get("ne") else ""
-        out.append(_p(f"EIF evidence level for {rating.get('programme') or R.intervention}: {level}{ne}."))
+        # a self-assessment against the EIF standards, never presented as EIF's own rating
+        words = rating.get("level_words") or f"Self-assessed {level} against the EIF evidence standards (not an EIF rating)"
+        out.append(_p(f"Evidence level for {rating.get('programme') or R.intervention}: {words}{ne}."))
+    for st in rating.get("evidence_statements") or []:
+        if isinstance(st, Mapping) and st.get("words"):
+            out.append("\n- " + md_text(f"Evidence statement: {st['words']}" + (f". {st['note']}" if st.get("note") else "")))
+    if rating.get("evidence_statements"):
+        out.append("\n")
     for key in ("explanation", "reasons", "why"):
         value = rating.get(key)
         if isinstance(value, str):
@@ -800,7 +807,9 @@ def evidence(R: ResultSet, C: Mapping) -> str:
         bits = [f"This study: {study.get('design_words') or R.design}"]
         if study.get("sms") is not None:
             bits.append(f"Maryland Scientific Methods Scale level {study['sms']}")
-        if study.get("supports"):
+        if study.get("counted") is False:
+            bits.append(f"an {study.get('record_status') or 'unverified'} study record: shown, never counted in a level")
+        elif study.get("supports"):
             bits.append(f"can support up to level {study['supports']}")
         out.append(_p(", ".join(str(b) for b in bits) + "."))
         checks = [c for c in study.get("checks") or [] if isinstance(c, Mapping)]

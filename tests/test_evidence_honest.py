@@ -172,8 +172,7 @@ def test_a_place_based_strategy_is_not_applicable():
 
 def test_every_published_level_reads_as_a_self_assessment():
     r = rate(study("pp"))
-    assert r.level_words == ("Self-assessed Level 2 (Self-assessed against the EIF evidence standards with evalkit; "
-                             "not an EIF rating)")
+    assert r.level_words == ("Self-assessed Level 2 (against the EIF evidence standards with evalkit; not an EIF rating)")
     assert rating_text(r).splitlines()[0].startswith("prog: A programme: Self-assessed Level 2")
     portfolio = build_portfolio([r], RULES)
     assert portfolio["interventions"][0]["level_words"] == r.level_words

@@ -105,8 +105,8 @@ def test_cli_rate_json(mvp_project, capsys):
 def test_cli_rate_text_and_unknown_intervention(mvp_project, capsys):
     assert main(["rate", "mvp", "--checks", "--project", str(mvp_project)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("mvp: Mentors in Violence Prevention: Self-assessed Level 3 (Self-assessed against the EIF "
-                          "evidence standards with evalkit; not an EIF rating)")
+    assert out.startswith("mvp: Mentors in Violence Prevention: Self-assessed Level 3 (against the EIF evidence "
+                          "standards with evalkit; not an EIF rating)")
     assert "[pass] intention-to-treat: analysed as randomised (as reported)" in out
     assert main(["rate", "knife-arches", "--project", str(mvp_project)]) == 1
     assert "knife-arches: no such intervention" in capsys.readouterr().err

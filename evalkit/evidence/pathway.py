@@ -52,8 +52,9 @@ def pathway_position(stages: Iterable[tuple], rating: ProgrammeRating, rules: Ru
     behind = level_rank(rating.level.rstrip("+")) < level_rank(str(aims).rstrip("+"))
     if behind and stages:
         at_step = [e for e, st in stages if by_stage[st]["step"] == current["step"]]
-        studies = [s for s in rating.studies if s.evaluation in at_step]
-        gaps = []
+        studies = [s for s in rating.studies if s.evaluation in at_step and s.counted]
+        gaps = [f"{s.evaluation}: an {s.record_status} record, not counted until checked against the published study"
+                for s in rating.studies if s.evaluation in at_step and not s.counted]
         target = "3" if level_rank(str(aims).rstrip("+")) >= level_rank("3") else "2"
         for s in studies:
             blocking = s.blocking.get(target, ())

@@ -39,6 +39,7 @@ def evidence_statements(logic_model) -> list[dict[str, Any]]:
                     "evidence_quality": ev.evidence_quality, "cost": ev.cost, "note": ev.note, "url": ev.url,
                     "year": getattr(ev, "year", None), "stated_in": getattr(ev, "stated_in", None),
                     "retrieved": ev.retrieved.isoformat(),
+                    "short": f"{ev.approach}: {ev.impact.value} impact ({ev.source}{edition})",
                     "words": f"{ev.approach}: {ev.impact.value} impact ({ev.source}{edition})"
                              + (f", evidence quality {ev.evidence_quality}/5" if ev.evidence_quality else "")
                              + (f"; as stated in {ev.stated_in}" if getattr(ev, "stated_in", None) else "")
@@ -52,7 +53,8 @@ def yef_ratings(logic_model) -> list[dict[str, Any]]:
 
 
 OUTCOME_FIELDS = ("indicator", "label", "estimand", "estimate", "ci_low", "ci_high", "ci_level", "p_value", "p_kind",
-                  "units", "n", "verdict", "follow_up_months", "effect_size")
+                  "units", "n", "verdict", "follow_up_months", "effect_size", "child_outcome", "role",
+                  "months_after_end")
 
 
 def _outcome_row(s, o) -> dict[str, Any]:

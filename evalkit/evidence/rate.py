@@ -329,6 +329,8 @@ def rate_programme(intervention: str, assessments: Sequence[StudyAssessment], ru
 
 def _months_words(s: StudyAssessment) -> str:
     if s.months_after_end is not None:
+        if s.months_after_end <= 0:
+            return "the end of the programme"
         return f"{s.months_after_end:g} months after the programme ended"
     if s.follow_up_months is not None:
         return f"{s.follow_up_months} months (from the start; the programme's length is not recorded)"

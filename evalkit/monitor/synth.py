@@ -344,6 +344,13 @@ def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None)
         frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S")
 
 
+def _stream(seed: int, name: str) -> np.random.Generator:
+    """An independent random stream per extract: adding or changing one extract leaves the others as they were."""
+    import zlib
+
+    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+
+
 def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoReport:
     """The example project's extracts under monitoring/extracts/<source>/: history files plus monthly files.
 
@@ -354,15 +361,14 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
     """
     root = Path(root)
     out = root / EXTRACTS
-    rng = np.random.default_rng(seed)
     report = DemoReport()
     recent = _months("2023-10-01", "2024-03-01")
     _write(populations(2016, 2024), out / "populations" / "populations_2016-2024.csv", report)
     write_true_effects(out)
-    _write(police_records(rng, "2016-04-01", "2023-09-01", prefix="H"), out / "police" /
+    _write(police_records(_stream(seed, "police history"), "2016-04-01", "2023-09-01", prefix="H"), out / "police" /
            "police_2016-04_to_2023-09.parquet", report)
     for m in recent:
-        frame = police_records(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"M{m:%y%m}-")
+        frame = police_records(_stream(seed, f"police {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"M{m:%y%m}-")
         _write(frame, out / "police" / f"police_{m:%Y-%m}.csv", report)
         if m == pd.Timestamp("2024-01-01"):
             corrected = frame.copy()
@@ -371,25 +377,25 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
             _write(corrected, path, report)
             report.written.pop()
             report.corrections.append(("police", path))
-    _write(hospital_admissions(rng, "2016-04-01", "2023-09-01", prefix="HH"), out / "hospital_admissions" /
+    _write(hospital_admissions(_stream(seed, "hospital history"), "2016-04-01", "2023-09-01", prefix="HH"), out / "hospital_admissions" /
            "admissions_2016-04_to_2023-09.parquet", report)
     for m in recent[:-1]:  # the March 2024 extract is late
-        _write(hospital_admissions(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"H{m:%y%m}-"),
+        _write(hospital_admissions(_stream(seed, f"hospital {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"H{m:%y%m}-"),
                out / "hospital_admissions" / f"admissions_{m:%Y-%m}.csv", report)
-    _write(ae_attendances(rng, "2022-04-01", "2023-09-01", prefix="AH"), out / "ae_attendances" /
+    _write(ae_attendances(_stream(seed, "ae history"), "2022-04-01", "2023-09-01", prefix="AH"), out / "ae_attendances" /
            "ae_2022-04_to_2023-09.xlsx", report)
     for m in recent:
-        _write(ae_attendances(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
+        _write(ae_attendances(_stream(seed, f"ae {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
                out / "ae_attendances" / f"ae_{m:%Y-%m}.csv", report)
     for m in _months("2023-04-01", "2024-03-01"):
         if m != pd.Timestamp("2023-12-01"):  # never sent
-            _write(ambulance_callouts(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
+            _write(ambulance_callouts(_stream(seed, f"ambulance {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
                    out / "ambulance_callouts" / f"ambulance_{m:%Y-%m}.csv", report)
-        _write(programme_referrals(rng, m, f"REF{m:%y%m}"), out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv",
+        _write(programme_referrals(_stream(seed, f"referrals {m:%Y-%m}"), m, f"REF{m:%y%m}"), out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv",
                report)
-        _write(programme_sessions(rng, m, f"SES{m:%y%m}"), out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv",
+        _write(programme_sessions(_stream(seed, f"sessions {m:%Y-%m}"), m, f"SES{m:%y%m}"), out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv",
                report)
-        _write(programme_exits(rng, m, f"EXT{m:%y%m}"), out / "programme_exits" / f"exits_{m:%Y-%m}.csv", report)
+        _write(programme_exits(_stream(seed, f"exits {m:%Y-%m}"), m, f"EXT{m:%y%m}"), out / "programme_exits" / f"exits_{m:%Y-%m}.csv", report)
     return report
 
 

@@ -43,13 +43,16 @@ def portfolio_table(I: Mapping, F: Mapping | None) -> str:
         effect = "-"
         if head.get("estimate") is not None:
             effect = f"{w.fmt(head['estimate'])} ({w.fmt(head.get('ci_low'))} to {w.fmt(head.get('ci_high'))})"
-        statements = "; ".join(st.get("words", "") for st in r.get("evidence_statements") or []
+        statements = "; ".join(st.get("short") or st.get("words", "") for st in r.get("evidence_statements") or []
                                if isinstance(st, Mapping)) or "-"
         rows.append([txt(r.get("name") or r.get("intervention"), "intervention"), txt(r.get("level") or "-", "level"),
                      txt("NE" if r.get("not_effective") else "", "ne"),
-                     txt(len(r.get("studies") or []), "studies"), txt(step if step is not None else "-", "step"),
+                     txt(r.get("n_studies", len(r.get("studies") or [])), "studies"),
+                     txt(step if step is not None else "-", "step"),
                      cnt(reach if isinstance(reach, int) else None, False, "reach"),
-                     txt(head.get("label") or head.get("indicator") or "-", "headline"), num(effect, "effect"),
+                     txt((head.get("label") or head.get("indicator") or "-")
+                         + (" (not a child outcome: carries no level)" if head.get("child_outcome") is False else ""),
+                         "headline"), num(effect, "effect"),
                      txt(head.get("verdict") or "-", "verdict"),
                      txt(statements, "statements"),
                      txt(r.get("basis") or "-", "basis")])

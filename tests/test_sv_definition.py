@@ -158,3 +158,20 @@ def test_a_new_version_is_named_in_every_output(tmp_path):
     local = values[(values.measure == "serious_violence_local") & (values.area == "all") & (values.variant == "all")]
     assert local["count"].tolist() == [2] and set(values.sv_definition.dropna()) == {"vrn-2025.1"}
     assert profile["summary"]["mapping_version"] == "vrn-2025.1" and profile["summary"]["serious_violence"] == 2
+
+
+def test_a_changed_list_under_the_same_version_is_refused(tmp_path):
+    from evalkit.monitor.indicators import refresh_mapping
+    from evalkit.store import open_store
+
+    root = _project(tmp_path)
+    with open_store(root / ".evalkit" / "s.duckdb") as store:
+        mon = load_monitoring(root)
+        refresh_mapping(store, mon.mapping, mon.measures)
+        refresh_mapping(store, mon.mapping, mon.measures)  # the same lists again: nothing to do
+        path = root / "monitoring" / "serious_violence.yml"
+        path.write_text(path.read_text().replace("      - {name: Modern Slavery, codes: [\"106\"]}",
+                                                 "      - {name: Modern Slavery, codes: [\"106\", \"13\"]}"))
+        with pytest.raises(SpecError, match=r"serious_violence.yml: error: version: the offence lists changed but "
+                                            r"the version did not.*found 'vrn-2023.1'"):
+            refresh_mapping(store, load_monitoring(root).mapping, mon.measures)

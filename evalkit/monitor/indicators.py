@@ -372,6 +372,22 @@ def refresh_mapping(store, mapping: MappingFile, measures=None) -> None:
     """Hold the definition's (and the measures') offence keys in the store: the classification joins them."""
     rows = offence_key_rows(mapping, measures)
     versions = sorted({r[0] for r in rows} | {mapping.version})
+    marks = ", ".join("?" for _ in versions)
+    held = store.con.execute(f"SELECT version, list, key_kind, key, category, offence FROM {OFFENCE_KEYS} "
+                             f"WHERE version IN ({marks})", versions).fetchall()
+    if sorted(held, key=repr) == sorted(rows, key=repr):
+        return  # already held: nothing to write (so a read-only store can be classified too)
+    files = {mapping.version: "serious_violence.yml"}
+    if measures is not None:
+        files.setdefault(measures.version, "success_measures.yml")
+    for v in versions:
+        old = sorted((r for r in held if r[0] == v), key=repr)
+        new = sorted((r for r in rows if r[0] == v), key=repr)
+        if old and old != new:
+            # the same version must always mean the same offence list: numbers carry the version
+            raise SpecError([Problem(f"monitoring/{files[v]}", None, "version",
+                                     "the offence lists changed but the version did not; counts already made under "
+                                     "this version used the old lists", repr(v), "a new version for a changed list")])
     with store.transaction():
         for v in versions:
             store.con.execute(f"DELETE FROM {OFFENCE_KEYS} WHERE version = ?", [v])

@@ -178,3 +178,14 @@ def test_every_published_level_reads_as_a_self_assessment():
     assert portfolio["interventions"][0]["level_words"] == r.level_words
     assert portfolio["interventions"][0]["self_assessed"] is True
     assert any("none is an EIF rating" in n for n in portfolio["notes"])
+
+
+def test_a_trials_balance_table_is_not_taken_for_the_analysed_sample_unless_it_says_so():
+    # high attrition (45%, 5 points) and a clean balance table that does not say which sample it describes
+    balance = {"rows": [{"covariate": "age", "smd": 0.01, "adjusted": True}]}
+    trial = study("rct", "rct", sections={"balance": balance, "rct": {"intention_to_treat": True},
+                                          "attrition": {"overall": 0.45, "differential": 0.05}},
+                  n_treated=150, n_comparison=150)
+    r = rate(trial)
+    assert r.level == "2"
+    assert "no baseline balance of the analysed sample" in r.studies[0].check("attrition").evidence

@@ -468,7 +468,12 @@ def _analysed_equivalence(result, context, rules) -> tuple[bool | None, str]:
         return None, "the study record does not show the analysed sample's baseline equivalence"
     balance = result.sections.get("balance")
     if isinstance(balance, Mapping):
-        analysed = balance.get("analysed") if balance.get("sample") == "randomised" else balance
+        # a trial's balance table describes the randomised sample unless it says otherwise; a matched
+        # design's describes the matched (analysed) sample
+        if balance.get("sample") == "analysed" or (context.design != "rct" and balance.get("sample") is None):
+            analysed = balance
+        else:
+            analysed = balance.get("analysed")
         if isinstance(analysed, Mapping) and _get(analysed, "rows"):
             check = _baseline_check(result, context, rules, balance=analysed)
             if check.status == PASSED:

@@ -246,7 +246,8 @@ def grouped(plan: Plan, t: ir.Table, period_kind: str, breakdown: str, bands: li
         return out.mutate(denominator=ibis.null("float64"), value=out.numerator).select(*VALUE_COLUMNS)
     if plan.measure == "proportion":
         ok = ibis.and_(*[_predicate(t, c, r) for c, r in (d.success or {}).items()])
-        out = g.agg(numerator=ok.fill_null(False).cast("int64").sum().cast("float64"),
+        # a boolean's own sum(), not cast("int64"): PostgreSQL has no cast from boolean to bigint
+        out = g.agg(numerator=ok.fill_null(False).sum().cast("float64"),
                     denominator=t.count().cast("float64"))
         return out.mutate(value=out.numerator / out.denominator).select(*VALUE_COLUMNS)
     col = t[d.value]

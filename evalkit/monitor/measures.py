@@ -85,7 +85,8 @@ def count_expression(group: MeasureDef | list[MeasureDef], monitoring: Monitorin
                 cond = cond & (t[m.age] < UNDER_25)
             elif variant is Variant.non_domestic:
                 cond = cond & ~t.domestic
-            counts[count_column(m.id, variant.value)] = cond.fill_null(False).cast("int64").sum()
+            # a boolean's own sum(): PostgreSQL has no cast from boolean to bigint
+            counts[count_column(m.id, variant.value)] = cond.fill_null(False).sum()
     return t.group_by(["period", "area"]).agg(**counts)
 
 

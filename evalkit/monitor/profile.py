@@ -72,13 +72,12 @@ def police_profile_expressions(monitoring: Monitoring, start, stop, previous=Non
         "by_hour": sv.group_by(hour=sv[src.date_column].hour()).agg(n=sv.count()).order_by("hour"),
         "by_day": sv.group_by(day=sv[src.date_column].day_of_week.index(),
                               day_name=sv[src.date_column].day_of_week.full_name()).agg(n=sv.count()).order_by("day"),
-        "shares": sv.agg(n=sv.count(), domestic=sv.domestic.cast("int64").sum(),
-                         knife=sv.knife.cast("int64").sum(),
-                         location_known=sv.public_place.notnull().cast("int64").sum(),
-                         public_place=sv.public_place.fill_null(False).cast("int64").sum(),
-                         night_time_economy=sv.night_time_economy.cast("int64").sum(),
-                         public_night_time_economy=(sv.public_place.fill_null(False) & sv.night_time_economy)
-                         .cast("int64").sum()),
+        # booleans summed as such: PostgreSQL has no cast from boolean to bigint
+        "shares": sv.agg(n=sv.count(), domestic=sv.domestic.sum(), knife=sv.knife.sum(),
+                         location_known=sv.public_place.notnull().sum(),
+                         public_place=sv.public_place.fill_null(False).sum(),
+                         night_time_economy=sv.night_time_economy.sum(),
+                         public_night_time_economy=(sv.public_place.fill_null(False) & sv.night_time_economy).sum()),
         "by_category": sv.group_by("sv_category").agg(n=sv.count()).order_by([ibis.desc("n"), "sv_category"]),
         "unmapped": (un := window.filter(~window.mapped)).group_by(
             offence_type=un[monitoring.mapping.offence_column]).agg(n=un.count()).order_by(

@@ -131,9 +131,19 @@ def _residence(rng, area: np.ndarray, known: np.ndarray) -> np.ndarray:
     return out
 
 
+def _person_ids(rng, n: int) -> np.ndarray:
+    """Person identifiers as a force writes them (fixed width), from a pool small enough that people recur."""
+    return np.char.add("P", np.char.zfill(rng.integers(1, 150_000, n).astype(str), 7))
+
+
+def _growth(month_starts) -> np.ndarray:
+    """Population growth as in :func:`populations` (0.8% a year from 2020): counts grow with it, rates do not."""
+    return 1 + 0.008 * (pd.DatetimeIndex(month_starts).year.to_numpy() - 2020)
+
+
 def police_records(rng, start: str, end: str, per_month: float = 3000, prefix: str = "C") -> pd.DataFrame:
     months = _months(start, end)
-    n_month = rng.poisson(per_month * _seasonal(months))
+    n_month = rng.poisson(per_month * _seasonal(months) * _growth(months))
     month_of_row = np.repeat(months.to_numpy(), n_month)
     n = len(month_of_row)
     names = np.array(list(OFFENCES))
@@ -144,7 +154,7 @@ def police_records(rng, start: str, end: str, per_month: float = 3000, prefix: s
     dom_p = np.array([DOMESTIC_SHARE.get(o, 0.02) for o in names])[offence_idx]
     offence, code = names[offence_idx], codes[offence_idx]
     # homicides are rare: about 1.2 a month, falling after the interruption
-    n_hom = rng.poisson(1.2 * _effect(months.to_numpy(), "homicides"))
+    n_hom = rng.poisson(1.2 * _effect(months.to_numpy(), "homicides") * _growth(months))
     hom_month = np.repeat(months.to_numpy(), n_hom)
     hom = rng.choice(["Murder", "Manslaughter"], len(hom_month), p=[0.8, 0.2])
     offence = np.concatenate([offence, hom])
@@ -179,11 +189,11 @@ def police_records(rng, start: str, end: str, per_month: float = 3000, prefix: s
         "location_type": location,
         "area": area,
         # people appear more than once (repeat victims and offenders): ids from a smaller pool
-        "victim_id": np.where(victim_known, np.char.add("P", rng.integers(1, 150_000, n).astype(str)), None),
+        "victim_id": np.where(victim_known, _person_ids(rng, n), None),
         "victim_age": _ages(rng, n, 30, 0.15),
         "victim_sex": np.where(rng.random(n) < 0.58, "M", "F"),
         "victim_residence": _residence(rng, area, victim_known),
-        "suspect_id": np.where(suspect_known, np.char.add("P", rng.integers(1, 150_000, n).astype(str)), None),
+        "suspect_id": np.where(suspect_known, _person_ids(rng, n), None),
         "suspect_age": _ages(rng, n, 26, 0.45),
         "suspect_sex": np.where(suspect_known, np.where(rng.random(n) < 0.86, "M", "F"), None),
         "suspect_residence": _residence(rng, area, suspect_known),
@@ -194,7 +204,7 @@ def police_records(rng, start: str, end: str, per_month: float = 3000, prefix: s
 
 def hospital_admissions(rng, start: str, end: str, prefix: str = "H") -> pd.DataFrame:
     months = _months(start, end)
-    n_month = rng.poisson(45 * _seasonal(months))
+    n_month = rng.poisson(45 * _seasonal(months) * _growth(months))
     month_of_row = np.repeat(months.to_numpy(), n_month)
     n = len(month_of_row)
     knife_p = 0.2 * _effect(month_of_row, "knife_admissions")

@@ -249,6 +249,50 @@ COMMANDS = {"validate": cmd_validate, "schema": cmd_schema, "synth": cmd_synth, 
             "run": cmd_run}
 
 
+ERRNO_ADVICE = {
+    "ENOSPC": "the disk is full: free some space (or write elsewhere, e.g. with --out) and run again",
+    "EDQUOT": "the disk quota is used up: free some space (or write elsewhere, e.g. with --out) and run again",
+    "EROFS": "the folder is on a read-only file system: run from a writable copy, or write elsewhere with --out",
+    "EACCES": "permission denied: check the folder's permissions (or write elsewhere with --out)",
+    "EPERM": "operation not permitted: check the folder's permissions (or write elsewhere with --out)",
+    "EMFILE": "too many open files: close other programs or raise the limit (ulimit -n) and run again",
+}
+
+
+def fault_message(exc: BaseException) -> str:
+    """One line for a fault of the machine or the store: what happened and what to do.
+
+    Never the file's contents; the path is named because the user must find it.
+    """
+    import errno
+
+    if isinstance(exc, MemoryError):
+        return "out of memory: the data are too large for this machine's memory; close other programs, or use a " \
+               "machine with more memory"
+    if isinstance(exc, RecursionError):
+        return "a file is nested too deeply to read; expected an ordinary evalkit YAML or data file"
+    if isinstance(exc, OSError):
+        name = errno.errorcode.get(exc.errno or 0, "")
+        where = f" {exc.filename}" if exc.filename else ""
+        what = exc.strerror or type(exc).__name__
+        advice = ERRNO_ADVICE.get(name, "check the file and the folder, then run again")
+        return f"cannot write or read{where}: {what}{f' ({name})' if name else ''}; {advice}. Files already " \
+               "written are complete (each is replaced whole), and the store is as it was"
+    text = str(exc)
+    lowered = text.lower()
+    if "no space left" in lowered or "disk is full" in lowered:
+        return "the store could not be written: the disk is full; nothing was changed (the store is as it was). " \
+               "Free some space and run again"
+    if "read-only" in lowered:
+        return "the store could not be written: its folder is read-only; nothing was changed. Run from a writable " \
+               "copy, or set EVALKIT_STORE to a writable place"
+    if "lock" in lowered:
+        return "the store is in use by another evalkit process (an ingest, or a dashboard being written); nothing " \
+               "was changed. Try again when it has finished"
+    return f"the store could not be used ({type(exc).__name__}); nothing was changed. If the file is damaged, " \
+           "restore it from a backup or move it away to start a new store"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -275,6 +319,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"evalkit {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, MemoryError, RecursionError) as exc:
+        # the machine, not the user's files: a full disk, a read-only folder, no permission...
+        if args.debug or isinstance(exc, BrokenPipeError):
+            raise
+        print(f"evalkit {args.command}: {fault_message(exc)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:
+        # the store's engine raises its own errors (a damaged or locked file, a full disk at COMMIT)
+        if args.debug or not type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            raise
+        print(f"evalkit {args.command}: {fault_message(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:  # pragma: no cover
         print("interrupted", file=sys.stderr)

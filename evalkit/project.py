@@ -17,6 +17,7 @@ from evalkit.spec import model as m
 
 LOGIC_MODELS = "logic_models"
 EVALUATIONS = "evaluations"
+PROJECT_FILE = "evalkit.yml"
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
@@ -38,7 +39,8 @@ def find_project(start: Path | str | None = None) -> Path:
 
 
 def _yaml_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+    # anything named *.yml but a folder is read (a FIFO or device is then reported, not skipped silently)
+    return sorted(p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and not p.is_dir())
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -95,6 +97,33 @@ def _read_files(root: Path, folder: str, model, kind: str, each: str, problems: 
         yield path, doc, raw
 
 
+def _data_roots(root: Path, problems: list[Problem]) -> list[Path]:
+    """The folders outside the project that ``evalkit.yml`` lets plans read data from."""
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        return []
+    from evalkit.spec.raw import ProjectFile
+    from evalkit.spec.shape import check_shape
+    from evalkit.spec.yamlio import read_yaml
+
+    doc = read_yaml(path, PROJECT_FILE)
+    problems += doc.problems
+    raw, found = check_shape(doc, ProjectFile)
+    problems += found
+    if raw is None:
+        return []
+    out = []
+    for i, text in enumerate(raw.data_roots):
+        folder = Path(text).expanduser()
+        folder = folder if folder.is_absolute() else root / folder
+        if not folder.is_dir():
+            problems.append(Problem(PROJECT_FILE, doc.line_of(("data_roots", i)), f"data_roots[{i}]",
+                                    "no such folder", found=str(folder), expected="an existing folder"))
+            continue
+        out.append(folder.resolve())
+    return out
+
+
 def validate_project(root: Path | str | None = None, *, check_data: bool = True) -> Validation:
     """Validate every logic model and evaluation plan in the project at ``root``."""
     from evalkit.spec.raw import EvaluationFile, LogicModelFile
@@ -105,6 +134,7 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
                            f"'{LOGIC_MODELS}/' and '{EVALUATIONS}/'")
     root = find_project(root) if root is None or not is_project(Path(root)) else Path(root).resolve()
     result = Validation(root=root)
+    data_roots = (root, *_data_roots(root, result.problems))
 
     broken: set[str] = set()
     unreadable: list[str] = []  # logic model files too broken to know their id
@@ -128,7 +158,7 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
         if raw is None:
             continue
         evaluation, problems = resolve_evaluation(doc, raw, path, result.interventions, broken,
-                                                     tuple(unreadable))
+                                                     tuple(unreadable), data_roots)
         result.problems += problems
         if evaluation is None:
             continue

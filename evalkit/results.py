@@ -139,8 +139,12 @@ class ResultSet:
         """Write atomically: a reader never sees half a results file."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            tmp.write_text(self.to_json(), encoding="utf-8")
+            tmp.replace(path)
+        except BaseException:  # a full disk or a kill: no partial file left behind
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod

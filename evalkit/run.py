@@ -134,6 +134,24 @@ def units_sha256(evaluation: m.Evaluation, frame) -> str | None:
     return hashlib.sha256("\n".join(units).encode("utf-8")).hexdigest()
 
 
+def read_plan_data(evaluation: m.Evaluation):
+    """The plan's data as analysed: located, read strictly, checked, in canonical order."""
+    from evalkit.data.checks import check_location, prepared_frame
+    from evalkit.data.load import file_kind, read_table
+
+    check_location(evaluation.data)
+    frame = read_table(evaluation.data.path, needed_columns(evaluation), evaluation.data.sheet,
+                       evaluation.data.missing_values)
+    return prepared_frame(evaluation, frame, file_kind(evaluation.data.path))
+
+
+def data_content_sha256(evaluation: m.Evaluation) -> str:
+    """The order-free content hash that results.json records for the plan's data (see run_analysis)."""
+    from evalkit.data.load import content_sha256
+
+    return content_sha256(read_plan_data(evaluation)[needed_columns(evaluation)])
+
+
 def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
     """Run one evaluation; ``frame`` overrides reading the plan's data file (for notebooks, tests)."""
     return run_analysis(evaluation, frame)[0]
@@ -141,7 +159,8 @@ def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
 
 def run_analysis(evaluation: m.Evaluation, frame=None):
     """The ResultSet and the design's Analysis (which also holds the analysed, person-level rows)."""
-    from evalkit.data.load import read_table, sha256
+    from evalkit.data.checks import prepared_frame
+    from evalkit.data.load import content_sha256, sha256
 
     inputs = [{"path": evaluation.source.name, "role": "evaluation plan", "sha256": sha256(evaluation.source)},
               {"path": evaluation.intervention.source.name, "role": "logic model",
@@ -160,19 +179,25 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             raise EvalkitError(f"{evaluation.source.name}: design '{evaluation.design.value}' "
                                "cannot be run by this version of evalkit yet") from exc
         columns = needed_columns(evaluation)
+        # the data's identity is its content, not the order of its rows: the same rows in any order
+        # give byte-identical results.json (the file's own SHA-256 goes to run-info.json)
         if frame is None:
-            frame = read_table(evaluation.data.path, columns, evaluation.data.sheet)
+            frame = read_plan_data(evaluation)
             inputs.append({"path": evaluation.data.path_as_written, "role": "data",
-                           "sha256": sha256(evaluation.data.path), "rows": int(len(frame)),
+                           "content_sha256": content_sha256(frame[columns]), "rows": int(len(frame)),
                            "columns": columns, "units_sha256": units_sha256(evaluation, frame)})
         else:
+            frame = prepared_frame(evaluation, frame)
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
+                           "content_sha256": content_sha256(frame[[c for c in columns if c in frame]]),
                            "columns": columns, "units_sha256": units_sha256(evaluation, frame)})
         fz = evaluation.feasibility
         if fz is not None and fz.sessions is not None:  # read by the design itself
-            sessions_path = (evaluation.source.parent / fz.sessions.path).resolve()
-            if sessions_path.exists():  # a missing file is the design's DataError, with its message
-                inputs.append({"path": fz.sessions.path, "role": "session records", "sha256": sha256(sessions_path)})
+            from evalkit.estimate.feasibility import read_sessions
+
+            sessions = read_sessions(evaluation, frame[evaluation.data.id])
+            inputs.append({"path": fz.sessions.path, "role": "session records",
+                           "content_sha256": content_sha256(sessions), "rows": int(len(sessions))})
         analysis = module.analyse(evaluation, frame, evaluation.seed)
         analysis = add_robustness(evaluation, frame, analysis)
     manifest = Manifest(
@@ -207,5 +232,10 @@ def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
         analysed.to_csv(tmp, index=False)
         tmp.replace(private / "analysed_data.csv")
     info = {"evaluation": evaluation.id, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    if evaluation.data is not None and not evaluation.is_external:
+        # the file's bytes (results.json records the data by content, whatever the order of its rows)
+        from evalkit.data.load import sha256
+
+        info["data_file_sha256"] = sha256(evaluation.data.path)
     (out / "run-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return result

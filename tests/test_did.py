@@ -146,7 +146,9 @@ def test_phoenix_plan_recovers_built_in_effect(example_project_ro, phoenix):
     rr = next(e for e in result.estimates if e.estimand == "rate_ratio")
     assert rr.ci_low < true["rate_ratio"] < rr.ci_high and not rr.primary
     assert att.primary and att.direction_good is True
-    assert set(result.sections) == {"event_study", "group_time"}
+    # Rambachan-Roth bounds are added exactly when the pre-trend test fails (on the example, by chance)
+    failed = result.sections["event_study"][phoenix.primary_outcome.id]["pre_trend_test"]["p_value"] < 0.05
+    assert set(result.sections) == {"event_study", "group_time"} | ({"honest_did"} if failed else set())
     cells = result.sections["group_time"]["sv_offences"]["cells"]
     assert {c["cohort_label"] for c in cells} == {"2022-01", "2022-07", "2023-01"}
     assert all(c["n_treated"] == 50 and c["n_comparison"] == 450 for c in cells)
@@ -246,8 +248,10 @@ def test_poisson_twfe_matches_glm_with_dummies():
                    pd.get_dummies(panel.t, prefix="t", drop_first=True, dtype=float)], axis=1)
     ref = sm.GLM(panel.y, X, family=sm.families.Poisson()).fit(cov_type="cluster", cov_kwds={"groups": panel.unit})
     assert got["log_rate_ratio"] == pytest.approx(ref.params["d"], abs=1e-8)
-    # statsmodels also counts the 65 absorbed effects in (N-1)/(N-K); evalkit does not (units nest in clusters)
-    assert got["std_error_log"] * np.sqrt((360 - 1) / (360 - 66)) == pytest.approx(ref.bse["d"], rel=1e-6)
+    # statsmodels counts all 66 parameters in (N-1)/(N-K); evalkit, as fixest, K = 1 + 6 periods (units nest in
+    # clusters)
+    assert got["dof_k"] == 7
+    assert got["std_error_log"] * np.sqrt((360 - 7) / (360 - 66)) == pytest.approx(ref.bse["d"], rel=1e-6)
 
 
 def test_text_in_the_outcome_is_named_and_missing_outcomes_are_counted(phoenix):
@@ -264,3 +268,59 @@ def test_text_in_the_outcome_is_named_and_missing_outcomes_are_counted(phoenix):
     gap.loc[2, "y"] = np.nan
     result = did.analyse(plan, gap, seed=1)
     assert any(w.code == "rows_missing" and w.message.startswith("1 of 72 row(s) have no 'y'") for w in result.warnings)
+
+
+def test_few_area_clusters_get_the_wild_bootstrap_beside_the_analytic_ci(phoenix):
+    """Issue 15 point 7: 10 areas (< 30, < 12: Webb weights), seeded by the plan; 8 areas warn."""
+    frame = pd.read_csv(REFERENCE / "wild" / "areas_panel.csv")
+    frame["t"] = frame["month"]
+    plan = _plan(phoenix, id="area", period="t", treatment="d", outcome="y", cluster="area")
+    result = did.analyse(plan, frame, seed=11)
+    att = next(e for e in result.estimates if e.estimand == "did_att")
+    boot = att.details["wild_bootstrap"]
+    assert boot["weights"] == "webb" and boot["clusters"] == 10 and boot["seed"] == 11
+    assert boot["ci_low"] < att.estimate < boot["ci_high"]
+    assert att.details["reference_distribution"] == "t(G-1) = t(9)"
+    assert any(w.code == "few_clusters" for w in result.warnings)
+    again = did.analyse(plan, frame.sample(frac=1.0, random_state=2), seed=11)
+    assert next(e for e in again.estimates if e.estimand == "did_att").details["wild_bootstrap"] == boot
+    eight = frame[~frame["area"].isin(["csp00", "csp02"])]
+    result = did.analyse(plan, eight, seed=11)
+    assert any(w.code == "very_few_clusters" for w in result.warnings)
+
+
+def test_few_cluster_did_is_byte_identical_across_processes_and_row_orders(phoenix, tmp_path):
+    """Group-time effects, the wild bootstrap and the TWFE and event-study estimates in two processes
+    with different PYTHONHASHSEED and the rows shuffled: the same JSON. (The pre-trend test's own
+    bootstrap draws are keyed by row position until issue 13 keys them by cluster id: left out.)"""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    frame = pd.read_csv(REFERENCE / "wild" / "areas_panel.csv")
+    frame.sample(frac=1.0, random_state=5).to_csv(tmp_path / "shuffled.csv", index=False)
+    frame.to_csv(tmp_path / "sorted.csv", index=False)
+    code = """
+import json, sys, dataclasses, pandas as pd
+sys.path.insert(0, {tests!r})
+from evalkit.project import load_project
+from evalkit.estimate import did
+from evalkit.results import _plain
+from test_did import _plan
+plan = load_project({project!r}).evaluation("phoenix-2023-did")
+plan = _plan(plan, id="area", period="month", treatment="d", outcome="y", cluster="area")
+out = did.analyse(plan, pd.read_csv(sys.argv[1]), seed=7)
+for section in out.sections.get("event_study", {{}}).values():
+    section.pop("pre_trend_test")
+print(json.dumps(_plain({{"e": [dataclasses.asdict(e) for e in out.estimates], "s": out.sections}}), sort_keys=True))
+"""
+    project = phoenix.source.parents[1]
+    script = code.format(tests=str(Path(__file__).parent), project=str(project))
+    outs = []
+    for name, hashseed in (("sorted.csv", "1"), ("shuffled.csv", "987")):
+        env = {**os.environ, "PYTHONHASHSEED": hashseed}
+        res = subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], capture_output=True, text=True,
+                             env=env, check=True)
+        outs.append(res.stdout)
+    assert outs[0] == outs[1] and json.loads(outs[0])["e"]

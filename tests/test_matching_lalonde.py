@@ -136,3 +136,22 @@ def test_other_standard_errors(spec):
 def test_unmatched_difference_is_the_raw_difference(lalonde):
     raw = lalonde.loc[lalonde.treat == 1, "re78"].mean() - lalonde.loc[lalonde.treat == 0, "re78"].mean()
     assert raw == pytest.approx(REF["raw_difference_in_means_re78"], rel=1e-9)
+
+
+def test_std_caliper_is_in_sds_of_the_covariate_over_units_not_discarded(lalonde):
+    """Issue 15 point 9: covariate calipers in SD units, as MatchIt's std.caliper = TRUE
+    (R/input_processing.R, process.caliper: caliper * sd(data[[x]][!discarded]))."""
+    base = dict(caliper_scale="probability", caliper=0.2, discard="both")
+    sd_units = match(lalonde, treatment="treat", covariates=COVARIATES,
+                     options=Matching(**base, calipers={"age": 0.5, "re75": 0.25}, std_caliper=True), id_column="id")
+    kept = ~sd_units.discarded
+    widths = {c: f * float(np.std(sd_units.pool[c].to_numpy(float)[kept], ddof=1))
+              for c, f in (("age", 0.5), ("re75", 0.25))}
+    assert sd_units.matching["caliper"]["covariate_widths"] == pytest.approx(widths, rel=1e-12)
+    own_units = match(lalonde, treatment="treat", covariates=COVARIATES,
+                      options=Matching(**base, calipers=widths), id_column="id")
+    assert sd_units.long.equals(own_units.long) and len(sd_units.long) > 0
+    # and in the covariates' own units the same numbers mean something else entirely
+    plain = match(lalonde, treatment="treat", covariates=COVARIATES,
+                  options=Matching(**base, calipers={"age": 0.5, "re75": 0.25}), id_column="id")
+    assert not plain.long.equals(sd_units.long)

@@ -77,6 +77,12 @@ def small(tmp_path_factory):
         root = tmp_path_factory.mktemp("small") / "project"
         copy_monitoring_project(root)
         (root / "monitoring" / "sources" / "wellbeing.yml").write_text(WELLBEING_SOURCE)
+        # this small extract has no ete or phoenix referrals: say that they may be absent
+        ind = root / "monitoring" / "indicators.yml"
+        ind.write_text(ind.read_text().replace("where: {programme: ete, engaged: true}}",
+                                               "where: {programme: ete, engaged: true}, allow_absent: true}")
+                       .replace("where: {programme: phoenix, engaged: true}}",
+                                "where: {programme: phoenix, engaged: true}, allow_absent: true}"))
         with open(root / "monitoring" / "indicators.yml", "a") as fh:
             fh.write("  - {intervention: sport, indicator: swemwbs, source: wellbeing, date: survey_date, value: swemwbs}\n")
         files = root / "files"

@@ -44,17 +44,19 @@ def test_non_numeric_timepoint_column(tmp_path):
     frame["sdq_post"] = frame["sdq_post"].astype(object)
     frame.loc[4, "sdq_post"] = "missing"
     ev = make_plan(tmp_path, frame, SDQ)
-    with pytest.raises(DataError, match=r"column 'sdq_post' \(sdq, exit\) holds non-numeric values at data row 5: "
-                                        r"'missing'"):
+    with pytest.raises(DataError, match=r"timepoints.sdq.exit: column 'sdq_post' in data/demo.csv holds text that is "
+                                        r"not a number at line 6 \(found 1 such value") as info:
         run(ev)
+    assert "found 'missing'" not in str(info.value) and "data.missing_values" in str(info.value)
 
 
 def test_out_of_range_score(tmp_path):
     frame = cohort()
     frame.loc[[2, 9], "sdq_pre"] = [41, 55]
     ev = make_plan(tmp_path, frame, SDQ)
-    with pytest.raises(DataError, match=r"'sdq_pre' \(sdq, baseline\) holds scores outside the instrument's range "
-                                        r"at data rows 3, 10: 41, 55; expected 0 to 40"):
+    with pytest.raises(DataError, match=r"column 'sdq_pre' in data/demo.csv holds values outside the instrument's "
+                                        r"range \(SDQ self-report\) at lines 4, 11 \(found 2 above 40; expected values "
+                                        r"from 0 to 40\)"):
         run(ev)
 
 
@@ -62,14 +64,15 @@ def test_binary_not_zero_one(tmp_path):
     frame = cohort()
     frame.loc[7, "s_pre"] = 2
     ev = make_plan(tmp_path, frame, BOTH)
-    with pytest.raises(DataError, match=r"'s_pre' \(susp, baseline\) is not 0/1 at data row 8: 2; expected 0 or 1"):
+    with pytest.raises(DataError, match=r"column 's_pre' in data/demo.csv is not 0/1 at line 9 \(found 1 value\(s\) "
+                                        r"other than 0 and 1; expected 0 or 1"):
         run(ev)
 
 
 def test_negative_count(tmp_path):
     frame = pd.DataFrame({"id": ["a", "b", "c"], "o_pre": [1, -1, 2], "o_post": [0, 1, 1]})
     ev = make_plan(tmp_path, frame, {"offences": {"baseline": "o_pre", "exit": "o_post"}})
-    with pytest.raises(DataError, match="not counts at data row 2: -1; expected whole numbers >= 0"):
+    with pytest.raises(DataError, match=r"not counts at line 3 \(found 1 negative; expected whole numbers >= 0"):
         run(ev)
 
 

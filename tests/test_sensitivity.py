@@ -85,3 +85,33 @@ def test_pair_outcomes_give_the_same_bounds():
     assert s.rosenbaum_bounds(d)["gamma_critical"] == s.rosenbaum_bounds(treated - control)["gamma_critical"]
     with pytest.raises(EstimationError, match="one of each"):
         s.pair_differences([1, 2], [1])
+
+
+def test_rosenbaum_reading_when_not_significant_even_at_gamma_one():
+    """Issue 15 point 4: a test not significant at Gamma = 1 has no Gamma* to quote."""
+    from evalkit.estimate.causal import rosenbaum_reading
+
+    rng = np.random.default_rng(4)
+    out = s.rosenbaum_bounds(rng.normal(0.0, 1.0, 40))
+    assert out["p_value_gamma_1"] >= 0.05 and out["gamma_critical"] == 1.0
+    text = rosenbaum_reading(out, "signed-rank test", "change the odds of treatment within a pair")
+    assert "not significant at 5% even without hidden bias" in text and "stays significant" not in text
+    sig = s.rosenbaum_bounds(rng.normal(0.8, 1.0, 40))
+    text = rosenbaum_reading(sig, "signed-rank test", "change the odds of treatment within a pair")
+    assert text.startswith("the one-sided signed-rank test stays significant at 5% until") and \
+        f"{sig['gamma_critical']:.2f}" in text
+
+
+def test_report_does_not_say_stays_significant_when_gamma_one_is_not_significant():
+    from dataclasses import replace
+
+    from test_report_data import context
+    from test_report_verdict import matched_result
+
+    from evalkit.report import sections as S
+
+    result = matched_result()
+    rb = {"status": "computed", "gamma_critical": 1.0, "p_value_gamma_1": 0.31, "alpha": 0.05}
+    result = replace(result, sections={**result.sections, "sensitivity": {"rosenbaum": rb}})
+    text = S.robustness(result, context())
+    assert "not significant even before any hidden bias" in text and "stays significant" not in text

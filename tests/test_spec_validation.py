@@ -579,7 +579,8 @@ def test_missing_id(tmp_path):
 
 def test_treatment_not_binary_and_one_group(tmp_path):
     root = make_project(tmp_path, plans={"m.yml": MATCHED}, csv=CSV.replace("a3,0,", "a3,2,"))
-    assert "data.treatment: treatment column 'treated' is not 0/1 at line 4 (found 2; expected 1 for treated" in only(root)
+    assert "data.treatment: treatment column 'treated' is not 0/1 at line 4 (found 1 value(s) other than 0 and 1 or " \
+           "missing; expected 1 for treated, 0 for comparison" in only(root)
     csv = "\n".join(line.replace(",0,", ",1,", 1) if i else line for i, line in enumerate(CSV.splitlines())) + "\n"
     root2 = make_project(tmp_path / "b", plans={"m.yml": MATCHED}, csv=csv)
     assert "data.treatment: no comparison rows in 'treated' (found only 1s; expected both 1 (treated) and 0" in only(root2)
@@ -588,16 +589,21 @@ def test_treatment_not_binary_and_one_group(tmp_path):
 def test_binary_column_not_binary(tmp_path):
     root = make_project(tmp_path, csv=CSV.replace("a4,0,15,1,12,11,0,0", "a4,0,15,1,12,11,0,2"))
     msg = only(root)
-    assert "timepoints.suspended.exit: column 'susp_post' in data/cohort.csv is not 0/1 at line 5 (found 2" in msg
-    assert "expected 0 or 1 for binary indicator 'suspended'" in msg
+    assert "timepoints.suspended.exit: column 'susp_post' in data/cohort.csv is not 0/1 at line 5 (found 1 value(s) " \
+           "other than 0 and 1" in msg
+    assert "expected 0 or 1 (or true/false, or data.binary_labels) for binary indicator 'suspended'" in msg
 
 
 def test_score_non_numeric_and_out_of_range(tmp_path):
     root = make_project(tmp_path, csv=CSV.replace("a4,0,15,1,12,11", "a4,0,15,1,twelve,11"))
-    assert "timepoints.sdq_total.baseline: column 'sdq_pre' in data/cohort.csv holds non-numeric values at line 5 " \
-           "(found 'twelve'" in only(root)
+    # the cell is never quoted (a cell may hold an identifier): the line and the kind of value say enough
+    msg = only(root)
+    assert "timepoints.sdq_total.baseline: column 'sdq_pre' in data/cohort.csv holds text that is not a number at " \
+           "line 5 (found 1 such value(s); expected numbers for score indicator 'sdq_total'" in msg
+    assert "twelve" not in msg
     root2 = make_project(tmp_path / "b", csv=CSV.replace("a4,0,15,1,12,11", "a4,0,15,1,12,41"))
-    assert "holds scores outside the instrument's range at line 5 (found 41.0; expected scores from 0 to 40 (SDQ))" in only(root2)
+    assert "holds values outside the instrument's range (SDQ) at line 5 (found 1 above 40; expected values from 0 " \
+           "to 40)" in only(root2)
 
 
 def test_count_not_a_count(tmp_path):
@@ -644,8 +650,10 @@ def test_long_form_valid(tmp_path):
 
 def test_long_form_duplicate_unit_period(tmp_path):
     root = _long(tmp_path, series=SERIES + "A,2020-04,100,1\n")
-    assert "data.id: 'area' and 'month' repeat at lines 5, 6 (found 2 rows sharing a value, e.g. 'A' in period '2020-04'" \
-        in only(root)
+    msg = only(root)
+    assert "data.id: 'area' and 'month' repeat at lines 5, 6 (found 2 rows sharing a value with another row; " \
+           "expected one row per unit and period)" in msg
+    assert "'A'" not in msg  # ids are never quoted
 
 
 def test_period_not_dates(tmp_path):
@@ -661,7 +669,7 @@ def test_interruption_outside_series(tmp_path):
 
 def test_population_not_positive(tmp_path):
     root = _long(tmp_path, series=SERIES.replace("A,2020-02,100", "A,2020-02,0"))
-    assert "data.population: column 'pop' has missing or non-positive values at line 3" in only(root)
+    assert "data.population: column 'pop' has missing, non-positive or fractional values at line 3" in only(root)
 
 
 def test_unsupported_data_file_type(tmp_path):
@@ -718,3 +726,19 @@ def test_numbered_periods_are_fine_for_did_but_not_for_a_time_series(tmp_path):
 def test_a_file_holding_only_null_is_empty_not_skipped(tmp_path, text):
     root = make_project(tmp_path, plans={"p.yml": PREPOST, "blank.yml": text})
     assert only(root) == "evaluations/blank.yml:1: error: (file): the file is empty (found no content; expected a YAML mapping)"
+
+
+def test_new_statistical_options_list_their_choices(tmp_path):
+    """Issue 15: did.base_period, time_series.impact and matching.std_caliper are checked like every
+    option (valid choices in the message)."""
+    text = MATCHED.replace("  caliper: 0.2", "  caliper: 0.2\n  std_caliper: maybe")
+    root = make_project(tmp_path, plans={"p.yml": text})
+    assert "matching.std_caliper: invalid value (found 'maybe'" in only(root)
+    from pydantic import ValidationError
+
+    from evalkit.spec.raw import DifferenceInDifferences, TimeSeries
+
+    with pytest.raises(ValidationError, match="'universal' or 'varying'"):
+        DifferenceInDifferences(base_period="weekly")
+    with pytest.raises(ValidationError, match="'level_and_slope' or 'level'"):
+        TimeSeries(interruption="2020-01-01", impact="slope")

@@ -1,21 +1,23 @@
-"""Read CSV, Parquet and Excel files into pandas, with errors that name the file."""
+"""Read CSV, Parquet and Excel files into pandas, strictly, with errors that name the file.
+
+What counts as missing is only an empty cell (or one holding only spaces) and the tokens a plan
+declares under ``data.missing_values``: pandas' own list (``n/a``, ``NA``, ``null``, ``nan``...)
+is switched off, so a word in a numeric column is reported, never dropped as missing. Text cells
+are trimmed; a text column whose every value is a number in :data:`evalkit.data.files.NUMBER`
+form becomes numeric (so `` 12 `` reads as 12, and ``0x10`` stays text). Parquet floats holding
+NaN (as opposed to null) are refused; XLSX formula cells without a saved value are refused.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+from evalkit.data.files import (EXPECTED_SUFFIXES, NUMBER, SUFFIXES, check_csv_shape, check_regular, file_kind,
+                                looks_like_data, read_reason, xlsx_frame)
 from evalkit.errors import DataError
 
-SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
-
-
-def file_kind(path: Path) -> str:
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise DataError(f"{path}: unsupported file type '{path.suffix}'; expected one of "
-                        + ", ".join(sorted(SUFFIXES)))
-    return kind
+__all__ = ["SUFFIXES", "EXPECTED_SUFFIXES", "file_kind", "read_columns", "read_table", "sha256", "content_sha256"]
 
 
 def read_columns(path: Path, sheet: str | None = None) -> list[str]:
@@ -23,25 +25,126 @@ def read_columns(path: Path, sheet: str | None = None) -> list[str]:
     import pandas as pd
 
     kind = file_kind(path)
+    check_regular(path)
     try:
         if kind == "csv":
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            names = [str(c) for c in pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns]
+            if not looks_like_data(names):  # a file without a header is reported as such by the caller
+                _check_repeated(path, _raw_header(path, kind, sheet))
+            return names
         if kind == "parquet":
             import pyarrow.parquet as pq
 
-            return [str(c) for c in pq.read_schema(path).names]
-        return [str(c) for c in pd.read_excel(path, sheet_name=sheet or 0, nrows=0).columns]
+            names = [str(c) for c in pq.read_schema(path).names]
+        else:
+            names = [str(c) for c in pd.read_excel(path, sheet_name=sheet or 0, nrows=0, engine="openpyxl").columns]
+            if not looks_like_data(names):
+                _check_repeated(path, _raw_header(path, kind, sheet))
+        if not looks_like_data(names):
+            _check_repeated(path, names)
+        return names
+    except DataError:
+        raise
     except FileNotFoundError as exc:
         raise DataError(f"{path}: data file not found") from exc
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: cannot read the file as {kind}: the file is empty") from None
     except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
-        raise DataError(f"{path}: cannot read the file as {kind}: {exc}") from exc
+        raise DataError(f"{path}: cannot read the file as {kind}: {read_reason(exc, kind)}") from None
 
 
-def read_table(path: Path, columns: Sequence[str] | None = None, sheet: str | None = None):
+def _raw_header(path: Path, kind: str, sheet: str | None) -> list[str]:
+    """The header as written (pandas renames a repeated name to ``a.1``, hiding the repeat)."""
+    if kind == "csv":
+        import csv
+
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return [h.strip() for h in next(csv.reader(handle), [])]
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        row = next(ws.iter_rows(max_row=1, values_only=True), ())
+        return [str(v).strip() for v in row if v is not None]
+    finally:
+        wb.close()
+
+
+def _check_repeated(path: Path, names: list[str]) -> None:
+    from evalkit.data.files import plain_names
+
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{path}: the header names {len(repeated)} column(s) more than once ({plain_names(repeated)}); "
+                        "expected each column name once")
+
+
+def _tokens(missing_values: Sequence[str]) -> list[str]:
+    return [str(t).strip() for t in missing_values if str(t).strip()]
+
+
+def _tidy(frame, missing: list[str]):
+    """Trim text, make empty and declared-missing cells missing, and type all-number text columns."""
+    import numpy as np
+    import pandas as pd
+
+    for col in frame.columns:
+        s = frame[col]
+        if s.dtype != object:
+            continue
+        values = s.to_numpy(object)
+        is_text = np.fromiter((isinstance(v, str) for v in values), bool, len(values))
+        if not is_text.any():
+            continue
+        text = pd.Series(values[is_text], dtype=object).str.strip()
+        gone = ((text == "") | text.isin(missing)).to_numpy(bool)
+        values = values.copy()
+        values[np.flatnonzero(is_text)] = np.where(gone, None, text.to_numpy(object))
+        s = pd.Series(values, index=s.index, name=col, dtype=object)
+        seen = s.dropna()
+        if len(seen) and (is_text | s.isna().to_numpy()).all() and seen.str.fullmatch(NUMBER).all():
+            s = pd.to_numeric(s)
+        frame[col] = s
+    return frame
+
+
+def _parquet(path: Path, cols, missing: list[str]):
+    import numpy as np
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, columns=cols)
+    for name in table.column_names:
+        column = table[name]
+        if column.type in ("float", "double", "halffloat") or str(column.type) in ("float", "double", "halffloat"):
+            nan = pc.fill_null(pc.is_nan(column), False).to_numpy(zero_copy_only=False)
+            if nan.any():
+                rows = np.flatnonzero(nan)[:3] + 1
+                raise DataError(f"{path}: column '{name}' holds NaN (not a number) at row(s) "
+                                f"{', '.join(map(str, rows))}; expected numbers, with missing values stored as null")
+    frame = table.to_pandas()
+    numbers = []
+    for t in missing:
+        try:
+            numbers.append(float(t))
+        except ValueError:
+            pass
+    if missing:
+        for col in frame.columns:
+            s = frame[col]
+            if s.dtype.kind in "if" and numbers:
+                frame[col] = s.where(~s.isin(numbers), np.nan)
+    return _tidy(frame, missing)
+
+
+def read_table(path: Path, columns: Sequence[str] | None = None, sheet: str | None = None,
+               missing_values: Sequence[str] = ()):
     """Read ``path`` (only ``columns`` when given) into a DataFrame; failures are DataErrors."""
     import pandas as pd
 
     kind = file_kind(path)
+    check_regular(path)
     cols = list(dict.fromkeys(columns)) if columns is not None else None
     if cols is not None:
         present = set(read_columns(path, sheet))
@@ -49,16 +152,25 @@ def read_table(path: Path, columns: Sequence[str] | None = None, sheet: str | No
         if missing:
             raise DataError(f"{path}: missing column(s) {', '.join(missing)}; the file has "
                             + ", ".join(sorted(present)))
+    tokens = _tokens(missing_values)
     try:
         if kind == "csv":
-            return pd.read_csv(path, usecols=cols, low_memory=False)
+            check_csv_shape(path)
+            frame = pd.read_csv(path, usecols=cols, low_memory=False, keep_default_na=False,
+                                na_values=["", *tokens], encoding="utf-8-sig")
+            return _tidy(frame, tokens)
         if kind == "parquet":
-            return pd.read_parquet(path, columns=cols)
-        return pd.read_excel(path, sheet_name=sheet or 0, usecols=cols)
+            return _parquet(path, cols, tokens)
+        frame = xlsx_frame(path, sheet, usecols=cols, keep_default_na=False, na_values=["", *tokens])
+        return _tidy(frame, tokens)
+    except DataError:
+        raise
     except FileNotFoundError as exc:
         raise DataError(f"{path}: data file not found") from exc
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: cannot read the file as {kind}: the file is empty") from None
     except Exception as exc:
-        raise DataError(f"{path}: cannot read the file as {kind}: {exc}") from exc
+        raise DataError(f"{path}: cannot read the file as {kind}: {read_reason(exc, kind)}") from None
 
 
 def sha256(path: Path) -> str:
@@ -68,4 +180,23 @@ def sha256(path: Path) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def content_sha256(frame) -> str:
+    """SHA-256 of a table's content that does not depend on the order of its rows.
+
+    Each row is hashed (pandas' stable row hash of the values), the row hashes are sorted and
+    hashed together with the column names and types: the same rows in any order give the same
+    digest, any changed, added or removed value gives another.
+    """
+    import hashlib
+
+    import numpy as np
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
+    digest.update(np.sort(rows).tobytes())
     return digest.hexdigest()

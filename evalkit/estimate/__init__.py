@@ -22,3 +22,9 @@ class Analysis:
     sections: Mapping[str, Any] = field(default_factory=dict)
     # rows analysed, with weights and matched-set ids; holds person identifiers, never published
     analysed_data: Any = None
+
+    def __post_init__(self):
+        # every estimate names its SE convention and reference distribution (docs/conventions.md)
+        from evalkit.estimate.conventions import fill
+
+        object.__setattr__(self, "estimates", tuple(fill(e) for e in self.estimates))

@@ -40,17 +40,17 @@ def t_crit(df, level: float):
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
     """Holm (1979) step-down adjusted p-values; ``None`` entries are left out and kept ``None``.
 
-    Same as R's ``p.adjust(p, "holm")``: sort ascending, multiply the i-th smallest by
-    (m - i + 1), take the running maximum, cap at 1.
+    statsmodels' ``multipletests(method="holm")``, which is R's ``p.adjust(p, "holm")``: sort
+    ascending, multiply the i-th smallest by (m - i + 1), take the running maximum, cap at 1.
     """
+    from statsmodels.stats.multitest import multipletests
+
     idx = [i for i, p in enumerate(p_values) if p is not None and math.isfinite(p)]
     out: list[float | None] = [None] * len(p_values)
-    m = len(idx)
-    order = sorted(idx, key=lambda i: (p_values[i], i))
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * float(p_values[i])))
-        out[i] = running
+    if idx:
+        adjusted = multipletests([float(p_values[i]) for i in idx], method="holm")[1]
+        for i, p in zip(idx, adjusted):
+            out[i] = float(p)
     return out
 
 
@@ -150,15 +150,16 @@ def wilcoxon_signed_rank(d) -> dict:
 
 
 def wilson(x, n, level: float = 0.95):
-    """Wilson score interval for x successes out of n (vectorised)."""
-    z = z_crit(level)
+    """Wilson score interval for x successes out of n (vectorised): statsmodels'
+    ``proportion_confint(method="wilson")`` (R ``prop.test(correct = FALSE)``'s interval)."""
+    from statsmodels.stats.proportion import proportion_confint
+
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = x / n
-        centre = (2 * x + z**2) / (2 * (n + z**2))
-        half = z * np.sqrt(z**2 + 4 * x * (1 - p)) / (2 * (n + z**2))
-    return centre - half, centre + half
+        # round: 1 - 0.95 is 0.05000000000000004 in floating point
+        low, high = proportion_confint(x, n, alpha=round(1 - level, 12), method="wilson")
+    return np.asarray(low, dtype=float), np.asarray(high, dtype=float)
 
 
 def newcombe_paired(a, b, c, d, level: float = 0.95):
@@ -196,22 +197,23 @@ def paired_proportion_se(b, c, n):
 def mcnemar(b: int, c: int) -> dict:
     """McNemar's test on the discordant counts: exact binomial below 25, else chi-square (CC).
 
-    The exact p-value is R's ``binom.test(b, b + c)$p.value`` (two-sided, p = 0.5, which for a
-    symmetric null is min(1, 2 P(X <= min(b, c)))). The asymptotic one is R's
-    ``mcnemar.test`` default: (|b - c| - 1)^2 / (b + c) on 1 df.
+    statsmodels' ``contingency_tables.mcnemar``: ``exact=True`` is R's ``binom.test(b, b + c)``
+    (two-sided, p = 0.5: min(1, 2 P(X <= min(b, c)))); ``exact=False, correction=True`` is R's
+    ``mcnemar.test`` default, (|b - c| - 1)^2 / (b + c) on 1 df.
     """
-    from scipy import stats
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 
     b, c = int(b), int(c)
     m = b + c
     if m == 0:
         return {"statistic": None, "p_value": 1.0, "method": "no discordant pairs: no evidence of change"}
+    table = [[0, b], [c, 0]]
     if m < MCNEMAR_EXACT_BELOW:
-        p = float(stats.binomtest(min(b, c), m, 0.5).pvalue)
-        return {"statistic": float(min(b, c)), "p_value": min(1.0, p),
+        res = sm_mcnemar(table, exact=True)
+        return {"statistic": float(min(b, c)), "p_value": min(1.0, float(res.pvalue)),
                 "method": f"exact McNemar (binomial) test, {m} discordant pairs"}
-    chi2 = (abs(b - c) - 1) ** 2 / m
-    return {"statistic": chi2, "p_value": float(stats.chi2.sf(chi2, 1)),
+    res = sm_mcnemar(table, exact=False, correction=True)
+    return {"statistic": float(res.statistic), "p_value": float(res.pvalue),
             "method": "McNemar chi-square test with continuity correction"}
 
 

@@ -216,6 +216,10 @@ def run_dowhy(evaluation: m.Evaluation, data: pd.DataFrame, treatment: str, outc
         warnings.simplefilter("ignore")
         model = CausalModel(data=data, treatment=treatment, outcome=outcome, graph=graph)
         estimand = model.identify_effect(proceed_when_unidentifiable=True)
+        # DoWhy collects adjustment sets in Python sets, whose order follows PYTHONHASHSEED; the
+        # regression's columns (and its last digits) would follow it too: sort them
+        for name, variables in list((estimand.backdoor_variables or {}).items()):
+            estimand.backdoor_variables[name] = sorted(variables)
         estimate = model.estimate_effect(estimand, method_name="backdoor.linear_regression")
     original = float(estimate.value)
     se = float(primary.std_error) if primary is not None and primary.std_error else None
@@ -371,9 +375,20 @@ def _rosenbaum(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
     increase = bool(primary.estimate > 0)
     out = sens.rosenbaum_bounds(diffs, increase=increase)
     out["status"] = "computed"
-    out["reading"] = (f"the one-sided signed-rank test stays significant at 5% until hidden bias could change "
-                      f"the odds of treatment within a pair by a factor of {out['gamma_critical']:.2f}")
+    out["reading"] = rosenbaum_reading(out, "signed-rank test", "change the odds of treatment within a pair")
     return out
+
+
+def rosenbaum_reading(out: dict, test: str, how: str) -> str:
+    """The bound in words; when the test is not significant even at Gamma = 1 there is no
+    conclusion for hidden bias to overturn, and the reading says so instead of quoting Gamma*."""
+    alpha = out.get("alpha", 0.05)
+    if not out["p_value_gamma_1"] < alpha:
+        return (f"the one-sided {test} is not significant at {alpha:.0%} even without hidden bias (Gamma = 1, "
+                f"p = {out['p_value_gamma_1']:.3f}), so there is no significant effect for hidden bias to explain "
+                "away; the bound says nothing more")
+    return (f"the one-sided {test} stays significant at {alpha:.0%} until hidden bias could {how} by a factor "
+            f"of {out['gamma_critical']:.2f}")
 
 
 def _rosenbaum_sets(data: pd.DataFrame, set_col: str, treatment: str, col: str, sets: pd.DataFrame, primary) -> dict:
@@ -387,7 +402,7 @@ def _rosenbaum_sets(data: pd.DataFrame, set_col: str, treatment: str, col: str, 
         return {"status": "not computed", "reason": f"{type(exc).__name__}: {exc}"}
     out["status"] = "computed"
     test = ("sign-score test (exact)" if out["scores"] == "sign" else "aligned-rank test")
-    out["reading"] = (f"the one-sided {test} over {out['sets']} matched sets stays significant at 5% until hidden "
-                      "bias could make one unit of a set more likely than another to be the treated one by a "
-                      f"factor of {out['gamma_critical']:.2f} (odds)")
+    out["reading"] = rosenbaum_reading(out, f"{test} over {out['sets']} matched sets",
+                                       "make one unit of a set more likely than another to be the treated one "
+                                       "(odds)")
     return out

@@ -71,12 +71,10 @@ def wilson(count: int, total: int, level: float = LEVEL) -> tuple[float, float]:
     """Wilson score interval for a proportion (Newcombe 1998, method 3)."""
     if total <= 0:
         raise EstimationError("a proportion needs at least one unit in its denominator")
-    z = z_crit(level)
-    p = count / total
-    denom = 1 + z * z / total
-    centre = (p + z * z / (2 * total)) / denom
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    from evalkit.estimate._stats import wilson as wilson_interval
+
+    low, high = wilson_interval(count, total, level)
+    return max(0.0, float(low)), min(1.0, float(high))
 
 
 def poisson_exact(count: int, level: float = LEVEL) -> tuple[float, float]:
@@ -186,11 +184,14 @@ def read_sessions(evaluation: m.Evaluation, ids: pd.Series) -> pd.DataFrame | No
     spec = evaluation.feasibility.sessions
     if spec is None:
         return None
+    from evalkit.data.files import check_inside
     from evalkit.data.load import read_table
 
     path = (evaluation.source.parent / spec.path).resolve()
+    if evaluation.data.roots:
+        check_inside(path, evaluation.data.roots, spec.path)
     columns = [c for c in (spec.id, spec.date, spec.attended, spec.hours, spec.fidelity) if c]
-    frame = read_table(path, columns, spec.sheet)
+    frame = read_table(path, columns, spec.sheet, evaluation.data.missing_values)
     label = spec.path
     out = pd.DataFrame({"id": frame[spec.id].astype("string"),
                         "date": _dates(frame[spec.date], label, spec.date)})
@@ -215,7 +216,10 @@ def read_sessions(evaluation: m.Evaluation, ids: pd.Series) -> pd.DataFrame | No
         out["hours"] = hours.where(out["attended"], 0.0).fillna(0.0)
     if spec.fidelity:
         out["fidelity"] = _flag(frame, spec.fidelity, label)
-    return out
+    # checked in file order (messages name lines); analysed in one canonical order
+    from evalkit.data.order import sort_canonically
+
+    return sort_canonically(out, ["id", "date"])
 
 
 def _read_cases(evaluation: m.Evaluation, frame: pd.DataFrame) -> tuple[_Cases, list[RunWarning]]:

@@ -29,7 +29,7 @@ from evalkit.estimate._stats import t_crit, z_crit
 from evalkit.estimate.pre_post import _lines, numbers
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
-from evalkit.spec.raw import CountModel, Direction, Seasonality
+from evalkit.spec.raw import CountModel, Direction, ImpactModel, Seasonality
 
 # fewer points than this either side of the interruption cannot separate a level from a slope
 MIN_POINTS = 3
@@ -100,7 +100,7 @@ def prepare_series(evaluation: m.Evaluation, frame: pd.DataFrame, column: str, i
 
 
 def design_matrix(rows: pd.DataFrame, interruption: pd.Period, seasonality: Seasonality,
-                  counterfactual: bool = False) -> pd.DataFrame:
+                  counterfactual: bool = False, impact: ImpactModel = ImpactModel.level_and_slope) -> pd.DataFrame:
     origin = rows["month"].min()
     t = np.array([(p - origin).n for p in rows["month"]], dtype=float)
     k = (interruption - origin).n
@@ -110,7 +110,8 @@ def design_matrix(rows: pd.DataFrame, interruption: pd.Period, seasonality: Seas
     for a in areas:  # one intercept per area (no global constant)
         X[f"area[{a}]"] = (rows["area"] == a).astype(float)
     X["level_change"] = 0.0 if counterfactual else post
-    X["slope_change"] = 0.0 if counterfactual else post * (t - k)
+    if impact is ImpactModel.level_and_slope:
+        X["slope_change"] = 0.0 if counterfactual else post * (t - k)
     moy = np.array([p.month for p in rows["month"]])
     if seasonality is Seasonality.month:
         for mth in range(2, 13):
@@ -166,13 +167,14 @@ def fit_counts(y: np.ndarray, X: pd.DataFrame, offset: np.ndarray, model: CountM
         return nb.params, nb.cov_params() * scale, info
 
 
-def fit_its(rows: pd.DataFrame, interruption: pd.Period, model: CountModel, seasonality: Seasonality) -> dict:
-    """Level and slope change (log scale) with SEs, plus fitted and counterfactual means per row."""
-    X = design_matrix(rows, interruption, seasonality)
+def fit_its(rows: pd.DataFrame, interruption: pd.Period, model: CountModel, seasonality: Seasonality,
+            impact: ImpactModel = ImpactModel.level_and_slope) -> dict:
+    """Level (and slope) change (log scale) with SEs, plus fitted and counterfactual means per row."""
+    X = design_matrix(rows, interruption, seasonality, impact=impact)
     offset = np.log(rows["population"].to_numpy(dtype=float))
     y = rows["count"].to_numpy(dtype=float)
     params, cov, info = fit_counts(y, X, offset, model)
-    Xc = design_matrix(rows, interruption, seasonality, counterfactual=True)
+    Xc = design_matrix(rows, interruption, seasonality, counterfactual=True, impact=impact)
     fitted = np.exp(X.to_numpy() @ params.to_numpy() + offset)
     counterfactual = np.exp(Xc.to_numpy() @ params.to_numpy() + offset)
     return {"params": params, "cov": cov, "info": info, "fitted": fitted, "counterfactual": counterfactual}
@@ -183,6 +185,21 @@ def critical_value(info: dict, level: float = 0.95) -> float:
     if info.get("ci_reference") == "t":
         return float(t_crit(info["df_resid"], level))
     return z_crit(level)
+
+
+def _convention(info: dict) -> dict:
+    """The SE convention and reference distribution of a fit, as every estimate records them."""
+    if info.get("ci_reference") == "t":
+        scale = "Pearson scale" if "scale" in info else "Pearson scale, never below 1"
+        return {"se_convention": f"model-based (inverse information) x {scale}",
+                "reference_distribution": f"t(N-K) = t({info['df_resid']})", "convention_id": "model_scaled_t"}
+    return {"se_convention": "model-based (inverse information, Poisson variance)",
+            "reference_distribution": "normal", "convention_id": "model_z"}
+
+
+def _se_words(info: dict) -> str:
+    c = _convention(info)
+    return f"{c['se_convention']} standard errors, {c['reference_distribution']} intervals"
 
 
 def _ratio(b: float, se: float, scale: float, crit: float) -> dict:
@@ -221,7 +238,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             run_warnings.append(RunWarning("short_series", f"{pre} months before and {post} after the interruption; "
                                            f"about {ADVISED_POINTS} each side are advised to separate trend, "
                                            "season and change", ind_id))
-        fit = fit_its(rows, interruption, ts.model, ts.seasonality)
+        fit = fit_its(rows, interruption, ts.model, ts.seasonality, ts.impact)
         params, cov, info = fit["params"], fit["cov"], fit["info"]
         if ts.model is CountModel.poisson and info["pearson_dispersion"] > OVERDISPERSED:
             run_warnings.append(RunWarning("overdispersion", f"Pearson dispersion {info['pearson_dispersion']:.2f} "
@@ -252,13 +269,15 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                       "negative_binomial": "negative binomial (NB2)"}[ts.model.value]
         method = (f"segmented {model_name} regression, log-population offset, "
                   f"{'month-of-year' if ts.seasonality is Seasonality.month else ts.seasonality.value} seasonality"
-                  + (", area fixed effects" if n_areas > 1 else "") + (f", control series '{ts.control}'" if ts.control else ""))
+                  + (", area fixed effects" if n_areas > 1 else "") + (f", control series '{ts.control}'" if ts.control else "")
+                  + (", level change only (trend unchanged)" if ts.impact is ImpactModel.level else "")
+                  + f"; {_se_words(info)}")
         common = dict(indicator=ind_id, design=evaluation.design.value,
                       timepoints=(str(rows["month"].min()), str(interruption), str(rows["month"].max())),
                       n=int(len(rows)), method=method, primary=ind_id == evaluation.primary_outcome.id,
                       comparison=f"after vs before {interruption}, against the pre-interruption trend")
-        for name, scale, units in (("level_change", 1.0, "rate ratio"),
-                                   ("slope_change", 12.0, "rate ratio per 12 months")):
+        changes = (("level_change", 1.0, "rate ratio"), ("slope_change", 12.0, "rate ratio per 12 months"))
+        for name, scale, units in changes[:1 if ts.impact is ImpactModel.level else 2]:
             b, se = float(params[name]), float(np.sqrt(cov.loc[name, name]))
             r = _ratio(b, se, scale, critical_value(info))
             p = float(2 * (stats.t.sf(abs(b / se), info["df_resid"]) if info["ci_reference"] == "t"
@@ -266,7 +285,8 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             good = None if r["estimate"] == 1 else (r["estimate"] > 1) == (ind.direction is Direction.increase)
             details = {"log_coefficient": b, "log_std_error": se, "per": "month" if name == "level_change" else
                        "12 months", **info, "lag1_autocorrelation": rho, "areas": n_areas,
-                       "months_before": pre, "months_after": post, "rates": rates}
+                       "months_before": pre, "months_after": post, "rates": rates, "impact": ts.impact.value,
+                       **_convention(info)}
             if name == "slope_change":
                 details["per_month_rate_ratio"] = float(np.exp(b))
             estimates.append(Estimate(

@@ -146,7 +146,8 @@ def _check_ids(evaluation: m.Evaluation, frame: pd.DataFrame) -> None:
         raise DataError(f"id column '{id_col}' is empty at {_rows(missing)}; expected an id on every row")
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
-        raise DataError(f"id column '{id_col}' repeats at {_rows(dup)} (e.g. {ids[dup].iloc[0]!r}); a pre/post "
+        # the rows, never the id itself: it is a person's identifier
+        raise DataError(f"id column '{id_col}' repeats at {_rows(dup)}; a pre/post "
                         "analysis needs one row per participant with each timepoint in its own column")
 
 

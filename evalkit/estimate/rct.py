@@ -36,7 +36,7 @@ from evalkit.spec.raw import IndicatorType
 DESIGN = "rct"
 CI_LEVEL = 0.95
 FEW_PER_ARM = 20
-FEW_CLUSTERS = 20
+FEW_CLUSTERS = 30  # as evalkit.estimate.wild_bootstrap.FEW_CLUSTERS: below it the bootstrap is reported too
 UNITS = {IndicatorType.score: "points", IndicatorType.rate: "rate", IndicatorType.proportion: "proportion",
          IndicatorType.count: "count per unit", IndicatorType.binary: "proportion (risk difference)"}
 
@@ -53,6 +53,60 @@ def _ols(y: np.ndarray, X: np.ndarray, clusters: np.ndarray | None) -> tuple[flo
         return float(fit.params[1]), float(fit.bse[1]), groups - 1, f"CR1 cluster-robust ({groups} clusters)"
     fit = model.fit(cov_type="HC2")
     return float(fit.params[1]), float(fit.bse[1]), int(len(y) - X.shape[1]), "HC2 robust"
+
+
+def poisson_robust(y: np.ndarray, X: np.ndarray, clusters: np.ndarray | None) -> tuple[float, float]:
+    """Log rate (or risk) ratio of column 1 of X by Poisson regression, with a robust sandwich SE.
+
+    Clustered: CR1 with G/(G-1) only, as R ``sandwich::vcovCL`` on a glm (type HC0) and Stata
+    ``glm, vce(cluster)``; otherwise HC0 (R ``sandwich::sandwich``)."""
+    import statsmodels.api as sm
+
+    # a tight tolerance: the default (1e-8 on the deviance) leaves the ratio off R's in the 8th digit
+    fit = sm.GLM(y, X, family=sm.families.Poisson()).fit(tol=1e-13, maxiter=200)
+    mu = fit.fittedvalues
+    bread = np.linalg.inv(X.T @ (X * mu[:, None]))
+    scores = X * (y - mu)[:, None]
+    if clusters is not None:
+        codes = pd.factorize(pd.Series(clusters), sort=True)[0]
+        G = int(codes.max()) + 1
+        scores = np.column_stack([np.bincount(codes, weights=scores[:, j], minlength=G) for j in range(X.shape[1])])
+        factor = G / (G - 1)
+    else:
+        factor = 1.0
+    V = bread @ (scores.T @ scores) @ bread * factor
+    return float(fit.params[1]), float(np.sqrt(V[1, 1]))
+
+
+def _log_ratio(y: np.ndarray, arm: np.ndarray, clusters: np.ndarray | None) -> tuple[float, float]:
+    return poisson_robust(y, np.column_stack([np.ones_like(arm), arm]), clusters)
+
+
+def ratio_convention(clusters) -> dict:
+    if clusters is not None:
+        return {"se_convention": "CR1 on the log scale, G/(G-1) (R sandwich::vcovCL on a glm, Stata glm, "
+                                 "vce(cluster))", "reference_distribution": "normal", "convention_id": "cr1_glm_z"}
+    return {"se_convention": "HC0 on the log scale (R sandwich::sandwich, Zou 2004 modified Poisson)",
+            "reference_distribution": "normal", "convention_id": "hc0_z"}
+
+
+def _itt_convention(clusters, df: int) -> dict:
+    if clusters is not None:
+        return {"se_convention": "CR1, G/(G-1) x (N-1)/(N-K) (Stata regress, vce(cluster); R sandwich::vcovCL "
+                                 "type HC1)", "reference_distribution": f"t(G-1) = t({df})", "convention_id": "cr1_t"}
+    return {"se_convention": "HC2 (R sandwich::vcovHC type HC2; Welch for a two-arm difference)",
+            "reference_distribution": f"t(N-K) = t({df})", "convention_id": "hc2_t"}
+
+
+def _bootstrap(y: np.ndarray, X: np.ndarray, clusters: np.ndarray, seed: int) -> dict | None:
+    """Wild cluster restricted bootstrap of the arm's coefficient when clusters are few (< 30)."""
+    from evalkit.estimate import wild_bootstrap as wb
+
+    G = len(pd.unique(clusters))
+    if G >= wb.FEW_CLUSTERS:
+        return None
+    n, k = X.shape
+    return wb.wild_cluster_bootstrap(y, X, clusters, 1, seed=seed, small_sample=G / (G - 1) * (n - 1) / (n - k))
 
 
 def _design_matrix(arm, baseline, covariates):
@@ -137,8 +191,11 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
         warnings.append(RunWarning("few_per_arm", f"only {min(n_arm.values())} units in the smaller arm "
                                                   f"(fewer than {FEW_PER_ARM}): estimates are imprecise"))
     if clusters is not None and len(pd.unique(clusters)) < FEW_CLUSTERS:
-        warnings.append(RunWarning("few_clusters", f"{len(pd.unique(clusters))} clusters: cluster-robust standard "
-                                                   f"errors are unreliable below about {FEW_CLUSTERS}"))
+        G = len(pd.unique(clusters))
+        warnings.append(RunWarning("few_clusters", f"{G} clusters: cluster-robust standard errors are unreliable "
+                                   f"below about {FEW_CLUSTERS}; the wild cluster bootstrap p-value and CI are "
+                                   "reported beside them" + ("; with fewer than 10 clusters even the bootstrap is "
+                                                             "fragile" if G < 10 else "")))
     flow = [FlowStage("randomised", n_arm[1], group="treated"), FlowStage("randomised", n_arm[0], group="comparison")]
     estimates: list[Estimate] = []
     attrition_overall, attrition_diff, attrition_by_timepoint = {}, {}, {}
@@ -166,6 +223,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             X = _design_matrix(a, baseline[keep] if baseline is not None else None, Z[keep] if Z is not None else None)
             cl = clusters[keep] if clusters is not None else None
             est, se, df, se_kind = _ols(yy, X, cl)
+            boot = _bootstrap(yy, X, cl, seed) if cl is not None and se > 0 else None
             crit = float(st.t_crit(df, CI_LEVEL))
             if not (math.isfinite(se) and se > 0):  # e.g. no variation in the outcome: no inference
                 warnings.append(RunWarning("no_inference", f"{ind_id} at {tp_name}: the standard error is zero or "
@@ -174,17 +232,20 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             adjusted = ["baseline"] if baseline is not None else []
             adjusted += z_names
             method = ("OLS of follow-up on arm" + (f", adjusted for {', '.join(adjusted)}" if adjusted else "")
-                      + f"; {se_kind} standard errors, t({df}) interval")
+                      + f"; {se_kind} standard errors, t({df}) interval"
+                      + ("; wild cluster bootstrap beside it" if boot else ""))
             sd_pooled = math.sqrt((yy[a == 1].var(ddof=1) + yy[a == 0].var(ddof=1)) / 2)
             es = None
             if ind.type is IndicatorType.binary:
                 p1, p0 = yy[a == 1].mean(), yy[a == 0].mean()
                 if p1 > 0 and p0 > 0:
-                    n1, n0 = (a == 1).sum(), (a == 0).sum()
-                    log_se = math.sqrt((1 - p1) / (p1 * n1) + (1 - p0) / (p0 * n0))
+                    # unadjusted risk ratio: log-link Poisson of the outcome on the arm with a robust
+                    # sandwich (Zou 2004), clustered by the plan's cluster where there is one (Zou &
+                    # Donner 2013); without clusters this is the usual delta-method log-RR SE
+                    log_rr, log_se = _log_ratio(yy, a, cl)
                     z = st.z_crit(CI_LEVEL)
-                    es = EffectSize("risk_ratio", p1 / p0, math.exp(math.log(p1 / p0) - z * log_se),
-                                    math.exp(math.log(p1 / p0) + z * log_se))
+                    es = EffectSize("risk_ratio", math.exp(log_rr), math.exp(log_rr - z * log_se),
+                                    math.exp(log_rr + z * log_se))
             elif sd_pooled > 0:
                 g = est / sd_pooled * st.hedges_correction(len(yy) - 2)
                 es = EffectSize("hedges_g", g)
@@ -197,18 +258,18 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                 ci_low=est - crit * se if se > 0 else None, ci_high=est + crit * se if se > 0 else None,
                 p_value=p, method=method, direction_good=_good(est, ind), effect_size=es,
                 details={"mean_treated": _f(yy[a == 1].mean()), "mean_comparison": _f(yy[a == 0].mean()),
-                         "df": df}, **base))
+                         "df": df, **_itt_convention(cl, df), **({"wild_bootstrap": boot} if boot else {}),
+                         **({"effect_size_convention": ratio_convention(cl)} if es is not None
+                            and es.kind == "risk_ratio" else {})}, **base))
             if ind.type is IndicatorType.count and yy[a == 0].sum() > 0 and yy[a == 1].sum() > 0:
-                glm = sm.GLM(yy, X, family=sm.families.Poisson())
-                fit = glm.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(cl)[0]}) if cl is not None \
-                    else glm.fit(cov_type="HC0")
-                b, s = float(fit.params[1]), float(fit.bse[1])
+                b, s = poisson_robust(yy, X, cl)
                 z = st.z_crit(CI_LEVEL)
                 estimates.append(Estimate(
                     estimand="rate_ratio", estimate=math.exp(b), std_error=s, ci_low=math.exp(b - z * s),
                     ci_high=math.exp(b + z * s), p_value=float(2 * stats.norm.sf(abs(b / s))),
                     method="Poisson regression of follow-up on arm" + (f", adjusted for {', '.join(adjusted)}" if adjusted else "")
-                    + "; robust standard errors (SE on the log scale)",
+                    + f"; {'CR1 cluster-robust' if cl is not None else 'HC0 robust'} standard errors (SE on the "
+                    "log scale), normal", details=ratio_convention(cl),
                     direction_good=_good(math.exp(b), ind, null=1.0), **{**base, "units": "ratio"}))
     if not estimates:
         raise EstimationError(f"{evaluation.id}: no indicator has outcomes in both arms; nothing to estimate")

@@ -762,8 +762,10 @@ def study_keys(result, context: StudyContext) -> tuple[str, ...]:
         keys.append(f"{context.intervention}/study:{context.study}")
     for item in getattr(result.manifest, "inputs", ()) or ():
         if isinstance(item, Mapping) and item.get("role") == "data":
-            if item.get("sha256"):
-                keys.append(f"data:{item['sha256']}")
+            # the data's order-free content hash (a file's bytes in older results)
+            for field_name in ("content_sha256", "sha256"):
+                if item.get(field_name):
+                    keys.append(f"data:{item[field_name]}")
             if item.get("units_sha256"):
                 keys.append(f"units:{item['units_sha256']}")
     if context.citation:

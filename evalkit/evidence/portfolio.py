@@ -162,15 +162,20 @@ def _stale(result, evaluation) -> str | None:
     files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
     if evaluation.data is not None:
         files["data"] = evaluation.data.path
-    recorded = {i.get("role"): i.get("sha256") for i in result.manifest.inputs if isinstance(i, Mapping)}
+    inputs = {i.get("role"): i for i in result.manifest.inputs if isinstance(i, Mapping)}
     for role, path in files.items():
-        if role not in recorded:
+        if role not in inputs:
             continue
         try:
-            if sha256(path) != recorded[role]:
+            if "content_sha256" in inputs[role]:  # data: recorded by content, whatever the order of rows
+                from evalkit.run import data_content_sha256
+
+                if data_content_sha256(evaluation) != inputs[role]["content_sha256"]:
+                    return f"the {role} changed since the results were written"
+            elif sha256(path) != inputs[role].get("sha256"):
                 return f"the {role} changed since the results were written"
-        except OSError:
-            return None  # the data file is gone: the saved results are all there is
+        except (OSError, EvalkitError):
+            return None  # the data file is gone or unreadable: the saved results are all there is
     return None
 
 

@@ -75,10 +75,15 @@ def _root(args) -> Path:
     return find_project(getattr(args, "project", None))
 
 
-def _open(root: Path, monitoring):
+def _open(root: Path, monitoring, read_only: bool = False):
     from evalkit.store import open_store, store_path
 
-    return open_store(store_path(root, monitoring.settings.store))
+    return open_store(store_path(root, monitoring.settings.store), read_only=read_only)
+
+
+def _say_warnings(problems) -> None:
+    for problem in problems or ():
+        print(problem, file=sys.stderr)
 
 
 def _date(text: str | None):
@@ -106,7 +111,9 @@ def cmd_monitor(args) -> int:
     action = args.monitor_command
     if action == "demo-data":
         return _demo(args, root, monitoring)
-    with _open(root, monitoring) as store:
+    # status and indicators only read: they work on a read-only store (the indicator values they
+    # compute are not saved), and never need the write lock an ingest holds
+    with _open(root, monitoring, read_only=action in ("status", "indicators")) as store:
         if action == "ingest":
             from evalkit.monitor.ingest import ingest
 
@@ -120,7 +127,9 @@ def cmd_monitor(args) -> int:
         if action == "status":
             from evalkit.monitor.status import status
 
-            print(status(store, monitoring, project, as_of=_date(args.as_of)).text())
+            found = status(store, monitoring, project, as_of=_date(args.as_of))
+            _say_warnings(found.warnings)
+            print(found.text())
             return 0
         if action == "export":
             from evalkit.monitor.measures import export_its_data
@@ -131,7 +140,8 @@ def cmd_monitor(args) -> int:
         if action == "indicators":
             from evalkit.monitor.indicators import compute_indicators
 
-            values = compute_indicators(store, monitoring, project, period_kind=args.period)
+            values = compute_indicators(store, monitoring, project, period_kind=args.period, save=not store.read_only)
+            _say_warnings(values.attrs.get("warnings"))
             if args.out:
                 values.to_csv(args.out, index=False)
                 print(f"wrote {args.out} ({len(values)} rows)")

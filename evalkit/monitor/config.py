@@ -32,6 +32,7 @@ MONITORING = "monitoring"
 SourceId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
 
+POPULATION_COLUMN = "population"  # the column of a population source that rates divide by
 
 
 class _Raw(BaseModel):
@@ -55,6 +56,8 @@ class ColumnDecl(_Raw):
     type: ColumnType
     required: bool = Field(True, description="a value must be present in every row")
     format: str | None = Field(None, description="strptime format for dates written other than ISO 8601")
+    min: float | None = Field(None, description="for numbers: the lowest value accepted (a lower one is refused)")
+    max: float | None = Field(None, description="for numbers: the highest value accepted (a higher one is refused)")
     description: str | None = None
 
 
@@ -80,6 +83,9 @@ class SourceFile(_Raw):
     pseudonymise: list[ColumnName] = Field(default_factory=list,
                                            description="person identifiers replaced by a keyed hash on ingest")
     breakdowns: dict[Literal["area", "age", "sex"], ColumnName] = Field(default_factory=dict)
+    missing_values: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
+        default_factory=list, description="cell values meaning 'missing' (e.g. n/a, -99); besides empty cells, "
+                                          "nothing else is read as missing")
     columns: dict[ColumnName, ColumnDecl]
 
 
@@ -92,6 +98,9 @@ class IndicatorDef(_Raw):
     success: dict[str, Any] | None = Field(None, description="for binary indicators: which rows count as yes")
     value: ColumnName | None = Field(None, description="for score indicators: the column averaged")
     breakdowns: list[Literal["area", "age_band", "sex"]] | None = None
+    allow_absent: bool = Field(
+        False, description="a where/success value that never occurs in the source is then a warning, not an error "
+                           "(e.g. a programme that has had no referrals yet)")
 
 
 class IndicatorsFile(_Raw):
@@ -128,6 +137,7 @@ class Source:
     columns: dict  # name -> ColumnDecl, in the declared order
     file: Path
     sha256: str
+    missing_values: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -188,6 +198,21 @@ def _check_source(raw: SourceFile, doc, problems: list[Problem]) -> None:
     for b, c in raw.breakdowns.items():
         if c not in cols:
             bad(("breakdowns", b), "not a declared column", repr(c), f"one of {names}")
+    for c, d in cols.items():
+        if (d.min is not None or d.max is not None) and d.type not in (ColumnType.integer, ColumnType.number):
+            bad(("columns", c, "min" if d.min is not None else "max"), "min and max apply to numbers", d.type.value,
+                "type: integer or number")
+        if d.min is not None and d.max is not None and d.min > d.max:
+            bad(("columns", c, "min"), "min is above max", f"min {d.min:g}, max {d.max:g}", "min <= max")
+    if raw.kind is SourceKind.population:
+        # rates divide by it: a population must be a positive whole number on every row
+        pop = cols.get(POPULATION_COLUMN)
+        if pop is None:
+            bad(("columns",), f"a population source needs a '{POPULATION_COLUMN}' column", "none",
+                f"{POPULATION_COLUMN}: {{type: integer}}")
+        elif pop.type is not ColumnType.integer or not pop.required:
+            bad(("columns", POPULATION_COLUMN), "the population must be a required whole number",
+                f"type {pop.type.value}" + ("" if pop.required else ", required: false"), "type: integer, required")
     if raw.id.startswith("_") or raw.id in ("extracts", "meta"):
         bad(("id",), "reserved name", raw.id, "another id")
     if not raw.columns:
@@ -219,7 +244,8 @@ def load_monitoring(root: Path | str) -> Monitoring:
         if len(problems) == before:
             sources[raw.id] = Source(raw.id, raw.label, raw.kind.value, raw.period, raw.date_column,
                                      raw.expected_by_day, tuple(raw.key), tuple(raw.pseudonymise),
-                                     dict(raw.breakdowns), dict(raw.columns), path, sha256(path))
+                                     dict(raw.breakdowns), dict(raw.columns), path, sha256(path),
+                                     tuple(raw.missing_values))
     mapping, mapping_sha = None, None
     mpath = folder / "serious_violence.yml"
     if mpath.exists():

@@ -377,7 +377,7 @@ def refresh_mapping(store, mapping: MappingFile, measures=None) -> None:
     held = store.con.execute(f"SELECT version, list, key_kind, key, category, offence FROM {OFFENCE_KEYS} "
                              f"WHERE version IN ({marks})", versions).fetchall()
     if sorted(held, key=repr) == sorted(rows, key=repr):
-        return  # already held: nothing to write (so a read-only store can be classified too)
+        return  # already held: nothing to write
     files = {mapping.version: "serious_violence.yml"}
     if measures is not None:
         files.setdefault(measures.version, "success_measures.yml")
@@ -389,6 +389,11 @@ def refresh_mapping(store, mapping: MappingFile, measures=None) -> None:
             raise SpecError([Problem(f"monitoring/{files[v]}", None, "version",
                                      "the offence lists changed but the version did not; counts already made under "
                                      "this version used the old lists", repr(v), "a new version for a changed list")])
+    if getattr(store, "read_only", False):  # status, indicators: the lists for this connection only
+        store.con.execute(f"CREATE OR REPLACE TEMP TABLE {OFFENCE_KEYS} AS SELECT * FROM main.{OFFENCE_KEYS}")
+        store.con.execute(f"DELETE FROM temp.{OFFENCE_KEYS} WHERE version IN ({marks})", versions)
+        store.con.executemany(f"INSERT INTO temp.{OFFENCE_KEYS} VALUES (?, ?, ?, ?, ?, ?)", rows)
+        return
     with store.transaction():
         for v in versions:
             store.con.execute(f"DELETE FROM {OFFENCE_KEYS} WHERE version = ?", [v])
@@ -438,7 +443,11 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     have_pop = pop_src is not None and not _missing_tables(store, [pop_src.table])
     pop_groups = {}
     frames = []
-    for plan in plans(monitoring, project):
+    from evalkit.monitor.filters import check_filters
+
+    defined = plans(monitoring, project)
+    warnings = check_filters(store, monitoring, defined)  # a filter value the data never hold is an error
+    for plan in defined:
         if _missing_tables(store, [plan.source.table]):
             continue
         t = rows_of(plan.source, monitoring)
@@ -474,6 +483,7 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     out["period"] = pd.to_datetime(out["period"]).dt.date
     out = out.sort_values(["intervention", "indicator", "breakdown", "group", "period"], kind="stable",
                           ignore_index=True)
+    out.attrs["warnings"] = warnings
     if save:
         out_save = out.assign(definitions_sha256=monitoring.indicators_sha256,
                               sv_definition=monitoring.mapping.version if monitoring.mapping else None)

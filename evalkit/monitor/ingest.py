@@ -22,7 +22,7 @@ from evalkit.monitor.config import SQL_TYPES, ColumnType, Monitoring, Source
 from evalkit.store.db import Store
 
 MAX_LISTED = 10
-READERS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".xlsx": "xlsx"}
+from evalkit.data.files import SUFFIXES as READERS  # noqa: E402  (one list of data suffixes for the project)
 TRUE_WORDS = ("true", "t", "yes", "y", "1")
 FALSE_WORDS = ("false", "f", "no", "n", "0")
 # test hook: seconds to wait after writing the rows and before COMMIT, so a test can kill the
@@ -74,6 +74,9 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
     """Make ``_raw`` (the file with a ``_line`` column): a view over Parquet, a table for CSV/XLSX."""
     import duckdb
 
+    from evalkit.data.files import check_regular, read_reason, xlsx_frame
+
+    check_regular(path, "extract")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty; expected a header line and at least one row")
     try:
@@ -84,12 +87,14 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
                         "file_row_number = true)")
         else:
             if kind == "csv":
+                # CSV as evaluation data read it: commas, double quotes; a malformed row is an error
                 con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_csv({_lit(str(path))}, "
-                            "all_varchar = true, header = true)")
+                            "all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
+                            "strict_mode = true)")
             else:
-                import pandas as pd
-
-                frame = pd.read_excel(path, dtype=str, engine="openpyxl")
+                # the shared XLSX reader refuses formula cells without a saved value (never read as empty)
+                frame = xlsx_frame(path, dtype=str, keep_default_na=False, na_values=[""])
+                con.execute("SELECT 1").fetchall()  # no unfinished result may be pending when registering
                 con.register("_xlsx", frame)
                 con.execute("CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM _xlsx")
                 con.unregister("_xlsx")
@@ -97,50 +102,126 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
             con.execute("CREATE OR REPLACE TEMP TABLE _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
             con.execute("DROP TABLE _raw0")
         n = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
-    except (duckdb.Error, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot be read as {kind.upper()} ({first}); expected a {kind.upper()} file "
-                        "with a header line") from None
+    except DataError:
+        raise
+    except (duckdb.Error, ValueError, OSError, KeyError, MemoryError) as exc:
+        # the library's message quotes the offending line: keep only what went wrong and where
+        raise DataError(f"{path}: cannot be read as {kind.upper()} ({read_reason(exc, kind)}); expected a "
+                        f"{kind.upper()} file with a header line") from None
+    except Exception as exc:  # openpyxl and zipfile raise their own types for a damaged workbook
+        raise DataError(f"{path}: cannot be read as {kind.upper()} ({read_reason(exc, kind)}); expected a "
+                        f"{kind.upper()} file with a header line") from None
     return kind, int(n)
 
 
 TEMP_OBJECTS = ("_raw0", "_raw", "_typed")
 
 
-def _drop_temp(con, extra: list[str] = ()) -> None:
-    import duckdb
+def _quietly(con, sql: str) -> None:
+    """Run clean-up SQL whose own failure must not hide the error being reported."""
+    try:
+        con.execute(sql)
+    except Exception:  # noqa: BLE001
+        pass
 
+
+def _drop_temp(con, extra: list[str] = ()) -> None:
     for name in (*TEMP_OBJECTS, *extra):
         for what in ("VIEW", "TABLE"):
-            try:
-                con.execute(f"DROP {what} IF EXISTS {name}")
-            except duckdb.CatalogException:  # it is the other kind
-                pass
+            _quietly(con, f"DROP {what} IF EXISTS {name}")  # one of the two is the wrong kind
 
 
 def _native_types(con) -> dict[str, str]:
     return {r[0]: r[1] for r in con.execute("DESCRIBE _raw").fetchall()}
 
 
-def _typed_sql(col: str, decl, native: str) -> tuple[str, str, bool]:
-    """(typed value, 'value present', whether a present value can fail its type) SQL for one column of _raw."""
+_NUMERIC_NATIVE = ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT",
+                   "UTINYINT")
+_FLOAT_NATIVE = ("DOUBLE", "FLOAT", "REAL")
+
+
+def _typed_sql(col: str, decl, native: str, missing: tuple[str, ...] = ()) -> tuple[str, str, bool]:
+    """(typed value, 'value present', whether a present value can fail its type) SQL for one column of _raw.
+
+    Text is read by the grammar shared with evaluation data (evalkit.data.files): a whole number is
+    decimal digits (``10.5``, ``1e3``, ``0x10``, ``1_000`` are refused, not rounded or converted), a
+    number has no ``inf``/``nan`` and stays within 2**53; native Parquet values obey the same limits.
+    """
+    from evalkit.data.files import INTEGER, MAX_ABS, NUMBER
+
     c = _q(col)
     want = SQL_TYPES[decl.type]
-    if decl.type is not ColumnType.string and (
-            native.upper().startswith(want) or (want == "DOUBLE" and native.upper() in ("BIGINT", "INTEGER", "FLOAT"))):
+    up = native.upper()
+    numbers = [t for t in missing if _is_number(t)]
+    if decl.type in (ColumnType.integer, ColumnType.number) and (up in _NUMERIC_NATIVE or up in _FLOAT_NATIVE):
+        value = f"(CASE WHEN {c} IN ({', '.join(numbers)}) THEN NULL ELSE {c} END)" if numbers else c
+        if up in _NUMERIC_NATIVE:
+            typed = f"CASE WHEN abs({value}::DOUBLE) <= {MAX_ABS!r} THEN {value}::{want} END"
+        elif decl.type is ColumnType.integer:  # floats holding whole numbers (pandas writes int+missing so)
+            typed = (f"CASE WHEN isfinite({value}) AND {value} = round({value}) AND abs({value}) <= {MAX_ABS!r} "
+                     f"THEN {value}::BIGINT END")
+        else:
+            typed = f"CASE WHEN isfinite({value}) AND abs({value}) <= {MAX_ABS!r} THEN {value}::DOUBLE END"
+        return typed, f"{value} IS NOT NULL", True
+    if decl.type is not ColumnType.string and up.startswith(want) and not missing:
         return f"{c}::{want}", f"{c} IS NOT NULL", False
-    text = f"NULLIF(trim({c}::VARCHAR), '')"
+    trimmed = f"trim({c}::VARCHAR)"
+    gone = ", ".join(map(_lit, ("", *missing)))
+    text = f"(CASE WHEN {trimmed} IN ({gone}) THEN NULL ELSE {trimmed} END)" if missing else f"NULLIF({trimmed}, '')"
     if decl.type is ColumnType.string:
         return text, f"{text} IS NOT NULL", False
-    elif decl.type is ColumnType.boolean:
+    if decl.type is ColumnType.boolean:
         t = ", ".join(map(_lit, TRUE_WORDS))
         f = ", ".join(map(_lit, FALSE_WORDS))
         typed = f"CASE WHEN lower({text}) IN ({t}) THEN true WHEN lower({text}) IN ({f}) THEN false END"
+    elif decl.type is ColumnType.integer:
+        typed = f"CASE WHEN regexp_full_match({text}, {_lit(INTEGER)}) THEN TRY_CAST({text} AS BIGINT) END"
+        typed = f"CASE WHEN abs(({typed})::DOUBLE) <= {MAX_ABS!r} THEN {typed} END"
+    elif decl.type is ColumnType.number:
+        number = f"CASE WHEN regexp_full_match({text}, {_lit(NUMBER)}) THEN TRY_CAST({text} AS DOUBLE) END"
+        typed = f"CASE WHEN abs({number}) <= {MAX_ABS!r} THEN {number} END"
     elif decl.type in (ColumnType.date, ColumnType.datetime) and decl.format:
         typed = f"try_strptime({text}, {_lit(decl.format)})::{want}"
     else:
         typed = f"TRY_CAST({text} AS {want})"
     return typed, f"{text} IS NOT NULL", True
+
+
+def _is_number(text: str) -> bool:
+    from evalkit.data.files import NUMBER_RE
+
+    return bool(NUMBER_RE.fullmatch(text.strip()))
+
+
+def _what_was_found(value, decl) -> str:
+    """The kind of a value that failed its type, without the value (it may be an identifier)."""
+    import re
+
+    from evalkit.data.files import INTEGER_RE, MAX_ABS, NUMBER_RE
+
+    text = str(value).strip()
+    lowered = text.lower()
+    if decl.type in (ColumnType.integer, ColumnType.number):
+        if lowered in ("inf", "-inf", "+inf", "infinity", "-infinity", "nan", "-nan"):
+            return "a value that is not a finite number"
+        if re.fullmatch(r"[+-]?0[xXbBoO][0-9a-fA-F_]+", text):
+            return "a hexadecimal, binary or octal number"
+        if "_" in text and re.fullmatch(r"[+-]?[0-9_.]+", text):
+            return "a number with digit separators"
+        if NUMBER_RE.fullmatch(text) or INTEGER_RE.fullmatch(text):
+            try:
+                number = float(text)
+            except ValueError:
+                number = None
+            if number is not None and (number != number or abs(number) > MAX_ABS):
+                return "a number beyond ±2^53" if number == number else "a value that is not a finite number"
+            if decl.type is ColumnType.integer:
+                return "a number that is not whole (with a fraction or an exponent)"
+        if lowered in ("true", "false"):
+            return "true/false"
+        return "text that is not a number"
+    return {ColumnType.boolean: "a value that is not true/false", ColumnType.date: "text that is not a date",
+            ColumnType.datetime: "text that is not a date and time"}.get(decl.type, "a value of another type")
 
 
 EXPECTED_TEXT = {
@@ -153,21 +234,26 @@ EXPECTED_TEXT = {
 
 
 def _check_columns(path: Path, src: Source, found: list[str]) -> None:
+    from evalkit.data.files import looks_like_data, plain_names
+
     declared = list(src.columns)
     missing = [c for c in declared if c not in found]
     extra = [c for c in found if c not in declared]
+    if missing and looks_like_data(found):
+        raise DataError(f"{path}: the first line does not look like a header (numbers or dates where column names "
+                        f"should be); expected a header line with the columns declared in {src.file.name}")
     if missing or extra:
         parts = []
         if missing:
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
-            parts.append(f"unexpected column(s) {', '.join(extra)}")
+            parts.append(f"unexpected column(s) {plain_names(extra)}")
         raise DataError(f"{path}: {'; '.join(parts)}; expected the columns declared in "
                         f"{src.file.name}: {', '.join(declared)}")
 
 
 def _check_values(con, path: Path, src: Source, kind: str, native: dict[str, str]) -> dict[str, str]:
-    typed = {c: _typed_sql(c, d, native[c]) for c, d in src.columns.items()}
+    typed = {c: _typed_sql(c, d, native[c], src.missing_values) for c, d in src.columns.items()}
     # one pass over the file; a check that cannot fail (a present value of a column already of the
     # declared type, a missing value where none is required) is not computed
     checks = []
@@ -189,19 +275,58 @@ def _check_values(con, path: Path, src: Source, kind: str, native: dict[str, str
         if bad_type and len(problems) < MAX_LISTED:
             rows = con.execute(f"SELECT _line, {_q(c)}::VARCHAR FROM _raw WHERE ({present}) AND ({value}) IS NULL "
                                f"ORDER BY _line LIMIT {MAX_LISTED}").fetchall()
-            problems += [f"{_where(line, kind)}, column {c}: found {v!r}, expected {EXPECTED_TEXT[d.type]}"
-                         for line, v in rows]
+            problems += [f"{_where(line, kind)}, column {c}: found {_what_was_found(v, d)}, expected "
+                         f"{EXPECTED_TEXT[d.type]}" for line, v in rows]
         if missing and len(problems) < MAX_LISTED:
             rows = con.execute(f"SELECT _line FROM _raw WHERE NOT ({present}) ORDER BY _line LIMIT {MAX_LISTED}"
                                ).fetchall()
             problems += [f"{_where(line, kind)}, column {c}: found no value, expected a value (the column is required)"
                          for (line,) in rows]
+    if not total:
+        total, problems = _check_ranges(con, src, kind, typed)
     if total:
         shown = problems[:MAX_LISTED]
         more = f"\n  ... and {total - len(shown)} more" if total > len(shown) else ""
         raise DataError(f"{path}: {total} value(s) do not match {src.file.name}; nothing was ingested:\n  "
                         + "\n  ".join(shown) + more)
     return {c: _q(c) if untrimmed.get(c) == 0 else v for c, (v, _, _) in typed.items()}
+
+
+def limits(src: Source) -> dict[str, tuple[float | None, float | None]]:
+    """Column -> (lowest, highest) accepted: declared min/max, and a population of at least 1."""
+    from evalkit.monitor.config import POPULATION_COLUMN
+
+    out = {c: (d.min, d.max) for c, d in src.columns.items() if d.min is not None or d.max is not None}
+    if src.kind == "population" and POPULATION_COLUMN in src.columns:
+        low, high = out.get(POPULATION_COLUMN, (None, None))
+        out[POPULATION_COLUMN] = (max(low, 1.0) if low is not None else 1.0, high)
+    return out
+
+
+def _check_ranges(con, src: Source, kind: str, typed: dict) -> tuple[int, list[str]]:
+    bounds = limits(src)
+    if not bounds:
+        return 0, []
+    conds = {}
+    for c, (low, high) in bounds.items():
+        v = typed[c][0]
+        parts = ([f"({v}) < {low!r}"] if low is not None else []) + ([f"({v}) > {high!r}"] if high is not None else [])
+        conds[c] = " OR ".join(parts)
+    counts = con.execute("SELECT " + ", ".join(f"count_if({w})" for w in conds.values()) + " FROM _raw").fetchone()
+    total, problems = 0, []
+    for (c, where), n in zip(conds.items(), counts):
+        total += n
+        if n and len(problems) < MAX_LISTED:
+            low, high = bounds[c]
+            rows = con.execute(f"SELECT _line, ({typed[c][0]})::DOUBLE FROM _raw WHERE {where} ORDER BY _line "
+                               f"LIMIT {MAX_LISTED}").fetchall()
+            want = (f"from {low:g} to {high:g}" if low is not None and high is not None
+                    else f"{low:g} or more" if low is not None else f"{high:g} or less")
+            why = " (rates divide by the population)" if src.kind == "population" and c == "population" else ""
+            problems += [f"{_where(line, kind)}, column {c}: found a value "
+                         f"{'below' if low is not None and x < low else 'above'} the accepted range, expected {want}{why}"
+                         for line, x in rows]
+    return total, problems
 
 
 def _period_sql(src: Source) -> str:
@@ -259,11 +384,14 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
     say = progress or (lambda message: None)
     src = get_source(monitoring, source_id)
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"{path}: no such file; expected an extract of {src.id} ({', '.join(sorted(set(READERS)))})")
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{path}: unknown file type {path.suffix!r}; expected .csv, .parquet or .xlsx")
+    from evalkit.data.files import check_regular
+
+    check_regular(path, "extract")  # before hashing: a FIFO would block the reader for ever
     con = store.con
     sha = file_sha256(path)
     same = con.execute("SELECT extract_id, status FROM extracts WHERE source = ? AND sha256 = ? ORDER BY extract_id DESC",
@@ -339,9 +467,11 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
         pids = [c for c in src.columns if c in src.pseudonymise]
         if pids:
             pid_tables.append("_pid")
+            # DISTINCT: one row per identifier whatever the number of columns (a UNION of one SELECT
+            # does not deduplicate, and a repeated identifier would multiply the rows it joins to)
             values = " UNION ".join(f"SELECT {_q(c)} AS __v FROM _typed WHERE {_q(c)} IS NOT NULL" for c in pids)
             con.execute(f"CREATE OR REPLACE TEMP TABLE _pid AS SELECT __v, {pseudonym_sql(key, '__v')} AS __h "
-                        f"FROM ({values})")
+                        f"FROM (SELECT DISTINCT __v FROM ({values}))")
         for i, c in enumerate(src.columns):
             if c in src.pseudonymise:
                 alias = f"_p{i}"
@@ -371,8 +501,18 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
             try:
                 con.execute(f"INSERT INTO {_q(src.table)} SELECT {extract_id}, t._line, {', '.join(columns)} "
                             f"FROM _typed t {' '.join(joins)}")
-            finally:
-                con.execute("RESET preserve_insertion_order")
+            except BaseException:
+                _quietly(con, "ROLLBACK")  # the failed INSERT (a full disk) is the error to report
+                _quietly(con, "RESET preserve_insertion_order")
+                raise
+            con.execute("RESET preserve_insertion_order")
+            # the store holds exactly the extract's rows: a join that lost or repeated rows is a bug,
+            # and the transaction is rolled back rather than publishing wrong counts
+            stored = con.execute(f"SELECT count(*), count(DISTINCT _line) FROM {_q(src.table)} WHERE _extract_id = ?",
+                                 [extract_id]).fetchone()
+            if tuple(stored) != (n, n):
+                raise DataError(f"{path}: internal check failed: {stored[0]} row(s) would be stored for the file's {n} "
+                                "(a bug in evalkit, please report it); nothing was ingested")
             if src.pseudonymise and not store.meta("key_fingerprint"):
                 store.set_meta("key_fingerprint", fingerprint(key))
             hold = float(os.environ.get(HOLD_ENV) or 0)

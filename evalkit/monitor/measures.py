@@ -32,7 +32,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from evalkit.errors import DataError, ProjectError
+from evalkit.errors import DataError, EvalkitError, ProjectError
 from evalkit.monitor.config import Monitoring
 from evalkit.monitor.definitions import UNDER_25, MeasureDef, Variant
 from evalkit.monitor.indicators import (_predicate, age_band_labels, classify_police, loaded_periods, refresh_mapping,
@@ -341,11 +341,18 @@ def its_estimates(store, monitoring: Monitoring, project, values: pd.DataFrame |
             out["note"] = (f"{plan.id} reads columns {plan.data.id}/{plan.data.period}/{plan.data.population}; the "
                            "exported success measures have area/month/population")
             return out
-        # the plan reads its data file with pandas: read the same bytes the same way
-        rows = pd.read_csv(io.BytesIO(its_csv_bytes(frame)), low_memory=False)
         try:
+            if status == "current":
+                # the rows exactly as `evalkit run` reads them (strict reading, canonical order)
+                from evalkit.run import read_plan_data
+
+                rows = read_plan_data(plan)
+            else:
+                from evalkit.data.checks import prepared_frame
+
+                rows = prepared_frame(plan, pd.read_csv(io.BytesIO(its_csv_bytes(frame)), low_memory=False))
             analysis = its.analyse(plan, rows, plan.seed)
-        except DataError as exc:
+        except EvalkitError as exc:
             out["note"] = f"{plan.id}: {exc}"
             return out
         by_estimand = {(e.indicator, e.estimand): e for e in analysis.estimates}

@@ -31,6 +31,7 @@ class Status:
     sources: list[SourceStatus]
     off_target: pd.DataFrame
     unmapped: pd.DataFrame
+    warnings: list = field(default_factory=list)  # indicator definitions (allow_absent values never seen)
     definition: str | None = None  # the serious violence definition's version
 
     def text(self) -> str:
@@ -111,9 +112,9 @@ def status(store, monitoring: Monitoring, project, as_of: dt.date | None = None,
 
     sources, shown = source_statuses(store, monitoring, as_of)
     if values is None:
-        values = compute_indicators(store, monitoring, project)
+        values = compute_indicators(store, monitoring, project, save=not getattr(store, "read_only", False))
     overall = values[(values.breakdown == "all") & values.rag.notna()]
     latest = overall.sort_values("period").groupby(["intervention", "indicator"]).tail(1)
     off = latest[latest.rag.isin(["red", "amber"])].sort_values(["intervention", "indicator"], ignore_index=True)
     return Status(str(store.path), store.version, shown, sources, off, unmapped_offences(store, monitoring),
-                  monitoring.mapping.version if monitoring.mapping else None)
+                  list(values.attrs.get("warnings", [])), monitoring.mapping.version if monitoring.mapping else None)

@@ -327,6 +327,27 @@ def _flatten(value, prefix=""):
         yield prefix, "(not set)" if value is None else value
 
 
+def conventions_in_words(R: ResultSet) -> list[str]:
+    """One line per estimand and convention, from what each estimate recorded (issue 15: the
+    methods section names the SE convention and reference distribution in words)."""
+    from evalkit.estimate.conventions import in_words
+
+    seen: dict[str, list[str]] = {}
+    for e in R.estimates:
+        words = in_words(e.details or {})
+        if words:
+            seen.setdefault(words, [])
+            if e.estimand not in seen[words]:
+                seen[words].append(e.estimand)
+        boot = (e.details or {}).get("wild_bootstrap")
+        if isinstance(boot, Mapping) and boot.get("method"):
+            line = (f"{e.estimand} ({e.indicator}): with {boot.get('clusters')} clusters, also a "
+                    f"{boot['method']}: p = {w.fmt(boot.get('p_value'), 3)}, {w.pct(boot.get('ci_level', 0.95))} CI "
+                    f"{w.fmt(boot.get('ci_low'))} to {w.fmt(boot.get('ci_high'))}")
+            seen.setdefault(line, [])
+    return [(f"{', '.join(estimands)}: {words}" if estimands else words) for words, estimands in seen.items()]
+
+
 def methods(R: ResultSet, C: Mapping) -> str:
     out = [_p(f"Design: {DESIGN_WORDS.get(R.design, R.design)}.", w.design_caveat(R.design))]
     by_method: dict[str, set] = {}
@@ -337,6 +358,13 @@ def methods(R: ResultSet, C: Mapping) -> str:
         for method, estimands in by_method.items():
             out.append("\n- " + md_text(f"{', '.join(sorted(estimands))}: {method}"))
         out.append("\n")
+    conventions = conventions_in_words(R)
+    if conventions:
+        out.append("\n**Standard errors and reference distributions.**\n")
+        for line in conventions:
+            out.append("\n- " + md_text(line))
+        out.append("\n\nThe conventions and their Stata and R equivalents are listed in evalkit's "
+                   "docs/conventions.md.\n")
     levels = sorted({e.ci_level for e in R.estimates})
     if levels:
         out.append(_p(f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; no difference is 0, or 1 "
@@ -618,7 +646,36 @@ def event_study(R: ResultSet, C: Mapping) -> str:
         if rows:
             out.append(emit(lambda rows=rows: plotly_forest(rows, x_title="effect relative to t = -1"),
                             lambda rows=rows: mpl_forest(rows, x_title="effect relative to t = -1")))
+        honest = honest_did_words((sec_get(R, "honest_did") or {}).get(ind))
+        if honest:
+            out.append(_p(honest))
     return "".join(out)
+
+
+def honest_did_words(entry) -> str | None:
+    """Rambachan-Roth smoothness bounds in one paragraph (run when the pre-trend test failed)."""
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("first_post_period"), Mapping):
+        return None
+    sens = entry["first_post_period"]
+    rows = [r for r in sens.get("rows") or [] if isinstance(r, Mapping)]
+    if not rows:
+        return None
+    first = rows[0]
+    text = (f"Sensitivity to a violation of parallel trends (Rambachan & Roth 2023, smoothness bounds): if the "
+            f"difference in trends continued linearly from before the start (M = 0), the effect in the first "
+            f"period after it would lie between {w.fmt(first.get('lb'))} and {w.fmt(first.get('ub'))} (95% "
+            "fixed-length interval). ")
+    top = sens.get("breakdown_M")
+    if top is None:
+        text += ("That interval includes zero: once the pre-period trend is carried forward, the data do not show "
+                 "an effect.")
+    elif top >= rows[-1].get("M", top):
+        text += (f"The interval excludes zero for every bend in the trend up to M = {w.fmt(top, 3)} per period, "
+                 "the largest the pre-period data support.")
+    else:
+        text += (f"The interval excludes zero while the trend bends by at most M = {w.fmt(top, 3)} per period "
+                 "between consecutive periods; beyond that, the conclusion depends on how far trends diverge.")
+    return text
 
 
 def robustness(R: ResultSet, C: Mapping) -> str:
@@ -668,7 +725,11 @@ def robustness(R: ResultSet, C: Mapping) -> str:
             bits.append(f"E-value: {w.fmt(ev, 2)}.")
         rb = sens.get("rosenbaum")
         gamma = rb.get("gamma_critical") if isinstance(rb, Mapping) else sens.get("rosenbaum_gamma", sens.get("gamma"))
-        if gamma is not None:
+        p1 = rb.get("p_value_gamma_1") if isinstance(rb, Mapping) else None
+        if gamma is not None and p1 is not None and not p1 < rb.get("alpha", 0.05):
+            bits.append(f"Rosenbaum bounds: the effect is not significant even before any hidden bias (Gamma = 1, "
+                        f"p = {w.fmt(p1, 3)}), so there is nothing for hidden bias to explain away.")
+        elif gamma is not None:
             bits.append(f"Rosenbaum bounds: the effect stays significant for hidden bias up to Gamma = "
                         f"{w.fmt(gamma, 2)} (a hidden factor could multiply the odds of taking part by that much"
                         " within a matched pair before the conclusion changes).")

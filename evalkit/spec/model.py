@@ -65,6 +65,7 @@ class Indicator:
     target: Target | None
     rate_per: int | None
     child_outcome: bool  # measures an outcome or impact node in an EIF child-outcome category
+    plausible: tuple[float, float] | None = None
     eif_outcome: EifOutcome | None = None
 
     @property
@@ -110,6 +111,10 @@ class DataSpec:
     period: str | None
     population: str | None
     sheet: str | None
+    missing_values: tuple[str, ...] = ()
+    binary_labels: Mapping[str, int] = field(default_factory=dict)  # lower-cased text -> 0/1
+    plausible: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # column -> (low, high)
+    roots: tuple[Path, ...] = ()  # the project and its data roots: the file must resolve under one
 
     @property
     def long_form(self) -> bool:

@@ -12,7 +12,7 @@ import datetime as dt
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 LOGIC_MODEL_SCHEMA_ID = "https://evalkit.dev/schemas/logic_model.schema.json"
 EVALUATION_SCHEMA_ID = "https://evalkit.dev/schemas/evaluation.schema.json"
@@ -170,6 +170,9 @@ class Target(_Raw):
         None, description="the value from which status is amber rather than red")
 
 
+Range = tuple[float, float]
+
+
 class Indicator(_Raw):
     id: IndicatorId
     label: Text
@@ -187,6 +190,9 @@ class Indicator(_Raw):
     child_outcome: bool | None = Field(
         None, description="false: never a child outcome. A child outcome is an indicator of an outcome or impact "
                           "node with an eif_outcome")
+    plausible: Range | None = Field(
+        None, description="lowest and highest believable value; anything outside is refused as a data error "
+                          "(for scores without an instrument range, counts with a known ceiling...)")
 
 
 class LogicModelFile(_Raw):
@@ -244,6 +250,26 @@ class Evaluator(_Raw):
     independent: bool
 
 
+def _quoted_labels(value):
+    """YAML 1.1 reads Yes/No/On/Off as booleans: say so rather than match the wrong word."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, bool):
+                raise ValueError(f"YAML read a label as {str(item).lower()}; write labels in quotes, e.g. \"Yes\"")
+    return value
+
+
+QuotedLabels = Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=100)]],
+                         BeforeValidator(_quoted_labels)]
+
+
+class BinaryLabels(_Raw):
+    """Text written in binary columns (binary indicators, the treatment, feasibility flags) for 1 and 0."""
+
+    one: QuotedLabels = Field(alias="1", description="text meaning 1 (yes), e.g. [\"Yes\", \"Y\"]")
+    zero: QuotedLabels = Field(alias="0", description="text meaning 0 (no), e.g. [\"No\", \"N\"]")
+
+
 class DataSource(_Raw):
     path: Text = Field(description="relative to the plan file; .csv, .parquet or .xlsx")
     id: Column = Field(description="the unit (person, school, area) identifier column")
@@ -253,6 +279,14 @@ class DataSource(_Raw):
     population: Column | None = Field(
         None, description="population column, for rates and the offset of count models")
     sheet: str | None = Field(None, description="worksheet name, for .xlsx files")
+    missing_values: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(
+        default_factory=list, description="cell values that mean 'missing', e.g. [\"n/a\", \"-99\"]; besides "
+                                          "empty cells, nothing else is read as missing")
+    binary_labels: BinaryLabels | None = Field(
+        None, description="words used for 1 and 0 in binary columns, besides 0/1 and true/false")
+    plausible: dict[Column, Range] = Field(
+        default_factory=dict, description="column -> [lowest, highest] believable value; values outside are "
+                                          "refused as data errors")
 
 
 class MatchingMethod(str, Enum):
@@ -306,7 +340,11 @@ class Matching(_Raw):
         None, description="in SDs of the distance (the logit of the score unless caliper_scale says otherwise)")
     caliper_scale: CaliperScale = CaliperScale.logit
     calipers: dict[Column, Annotated[float, Field(gt=0)]] = Field(
-        default_factory=dict, description="per-covariate calipers, in the covariate's units")
+        default_factory=dict, description="per-covariate calipers, in the covariate's units (in its SDs with "
+        "std_caliper: true)")
+    std_caliper: bool = Field(
+        False, description="covariate calipers in SDs of the covariate over the units not discarded, as "
+        "MatchIt's std.caliper = TRUE (the propensity caliper is always in SDs)")
     replace: bool = False
     exact: list[Column] = Field(default_factory=list)
     order: MatchOrder = MatchOrder.largest
@@ -332,16 +370,29 @@ class Seasonality(str, Enum):
     fourier = "fourier"
 
 
+class ImpactModel(str, Enum):
+    level_and_slope = "level_and_slope"
+    level = "level"
+
+
 class TimeSeries(_Raw):
     interruption: dt.date = Field(description="the first period under the intervention")
     model: CountModel = CountModel.negative_binomial
     seasonality: Seasonality = Seasonality.month
     control: Column | None = Field(None, description="a control series column in the same rows")
+    impact: ImpactModel = Field(
+        ImpactModel.level_and_slope, description="level_and_slope: a step and a change of trend at the "
+        "interruption; level: a step only, the trend unchanged (Bernal, Cummins & Gasparrini 2017's main model)")
 
 
 class DidComparison(str, Enum):
     never_treated = "never_treated"
     not_yet_treated = "not_yet_treated"
+
+
+class DidBasePeriod(str, Enum):
+    universal = "universal"
+    varying = "varying"
 
 
 class EventWindow(_Raw):
@@ -361,6 +412,10 @@ class DifferenceInDifferences(_Raw):
     event_window: EventWindow = Field(default_factory=EventWindow, description="leads and lags of the event study")
     min_cell_units: Annotated[int, Field(ge=1, le=10000)] = Field(
         10, description="warn when a group-time cell rests on fewer treated or comparison units than this")
+    base_period: DidBasePeriod = Field(
+        DidBasePeriod.universal, description="base of the group-time effects before treatment: universal (g-1 "
+        "for every cell, as event-study plots and HonestDiD expect) or varying (the period before each, R did's "
+        "default)")
 
 
 class StudyRole(str, Enum):
@@ -598,3 +653,15 @@ class EvaluationFile(_Raw):
     study_role: StudyRole = Field(
         StudyRole.main, description="sensitivity: a re-analysis of the study's sample (another specification)")
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 20240301
+
+
+# ---------------------------------------------------------------------------- project settings
+
+
+class ProjectFile(_Raw):
+    """``evalkit.yml`` at the project's top (optional): settings for the whole project."""
+
+    data_roots: list[Text] = Field(
+        default_factory=list, description="folders outside the project that plans may read data from "
+                                          "(absolute, or relative to the project); data files must resolve "
+                                          "inside the project or under one of these, symlinks included")

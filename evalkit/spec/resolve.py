@@ -105,6 +105,10 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
                 problems.append(_problem(doc, base + ("instrument",),
                                          "an instrument describes a score indicator",
                                          f"type {ind.type.value}", "type: score", severity="warning"))
+        if ind.plausible is not None and ind.plausible[0] >= ind.plausible[1]:
+            problems.append(_problem(doc, base + ("plausible",), "plausible range is empty or reversed",
+                                     f"[{ind.plausible[0]:g}, {ind.plausible[1]:g}]",
+                                     "[lowest, highest] with lowest < highest"))
         if ind.rate_per is not None and ind.type not in (r.IndicatorType.count, r.IndicatorType.rate):
             problems.append(_problem(doc, base + ("rate_per",), "rate_per applies to counts and rates",
                                      f"type {ind.type.value}", "type: count or rate"))
@@ -147,7 +151,8 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
             indicators[ind.id] = m.Indicator(
                 id=ind.id, label=ind.label, measures=node, type=ind.type, direction=ind.direction,
                 source=ind.source, instrument=ind.instrument, target=ind.target, rate_per=ind.rate_per,
-                child_outcome=child, eif_outcome=ind.eif_outcome)
+                child_outcome=child, eif_outcome=ind.eif_outcome,
+                plausible=tuple(ind.plausible) if ind.plausible is not None else None)
 
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -165,8 +170,10 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
 
 def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
                        interventions: dict[str, m.LogicModel],
-                       broken_interventions: set[str], unreadable: tuple[str, ...] = ()
-                       ) -> tuple[m.Evaluation | None, list[Problem]]:
+                       broken_interventions: set[str], unreadable: tuple[str, ...] = (),
+                       data_roots: tuple[Path, ...] = ()) -> tuple[m.Evaluation | None, list[Problem]]:
+    """``data_roots``: the project folder and the data roots of its configuration; data files must
+    resolve under one of them (checked when the data are read)."""
     problems: list[Problem] = []
 
     def err(path: tuple, message: str, found: str, expected: str) -> None:
@@ -319,15 +326,24 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
              "the same number of months")
 
     _check_feasibility(raw, timepoints, err, warn)
+    if raw.data is not None:
+        _check_data_options(raw.data, err)
 
     if any(p.severity == "error" for p in problems):
         return None, problems
 
     data = None
     if raw.data is not None:
+        labels = raw.data.binary_labels
         data = m.DataSpec(path=(source.parent / raw.data.path).resolve(), path_as_written=raw.data.path,
                           id=raw.data.id, treatment=raw.data.treatment, period=raw.data.period,
-                          population=raw.data.population, sheet=raw.data.sheet)
+                          population=raw.data.population, sheet=raw.data.sheet,
+                          missing_values=tuple(raw.data.missing_values),
+                          binary_labels=m.frozen_map(
+                              {**{t.strip().lower(): 1 for t in labels.one}, **{t.strip().lower(): 0 for t in labels.zero}}
+                              if labels is not None else {}),
+                          plausible=m.frozen_map({c: tuple(v) for c, v in raw.data.plausible.items()}),
+                          roots=tuple(data_roots))
     evaluation = m.Evaluation(
         id=raw.id, title=raw.title, intervention=logic_model, stage=raw.stage, design=design,
         evaluator=raw.evaluator, data=data, timepoints=m.frozen_map(timepoints),
@@ -341,6 +357,24 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         else r.DifferenceInDifferences(),
         study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from)
     return evaluation, problems
+
+
+def _check_data_options(data: r.DataSource, err) -> None:
+    labels = data.binary_labels
+    if labels is not None:
+        one = {t.strip().lower() for t in labels.one}
+        both = sorted(one & {t.strip().lower() for t in labels.zero})
+        if both:
+            err(("data", "binary_labels"), "a label means both 1 and 0", ", ".join(repr(b) for b in both),
+                "each label under one of 1 and 0")
+        numbers = sorted(t for t in one | {t.strip().lower() for t in labels.zero} if t in ("0", "1"))
+        if numbers:
+            err(("data", "binary_labels"), "0 and 1 need no label", ", ".join(repr(n) for n in numbers),
+                "words such as \"Yes\" and \"No\"")
+    for column, (low, high) in data.plausible.items():
+        if low >= high:
+            err(("data", "plausible", column), "plausible range is empty or reversed", f"[{low:g}, {high:g}]",
+                "[lowest, highest] with lowest < highest")
 
 
 # ---------------------------------------------------------------------------- feasibility criteria

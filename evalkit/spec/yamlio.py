@@ -22,6 +22,17 @@ from evalkit.errors import Problem
 
 KeyPath = tuple[str | int, ...]
 
+# Limits that keep a hostile or broken file from exhausting memory or the stack. An evalkit YAML
+# file is a few kilobytes; aliases (*name) may repeat a block, but a "billion laughs" file that
+# repeats blocks of blocks would expand to billions of values.
+MAX_YAML_BYTES = 2_000_000
+MAX_YAML_VALUES = 100_000  # values after expanding aliases
+MAX_YAML_DEPTH = 60
+
+
+class _TooBig(Exception):
+    pass
+
 
 @dataclass
 class Document:
@@ -53,11 +64,22 @@ def format_path(path: KeyPath) -> str:
     return text
 
 
-def _walk(loader: Any, node: yaml.Node, path: KeyPath, doc: Document) -> Any:
+def _walk(loader: Any, node: yaml.Node, path: KeyPath, doc: Document, budget: list[int] | None = None) -> Any:
+    budget = budget if budget is not None else [0]
+    budget[0] += 1
+    if budget[0] > MAX_YAML_VALUES:
+        raise _TooBig(f"the file expands to more than {MAX_YAML_VALUES:,} values (aliases repeating blocks)")
+    if len(path) > MAX_YAML_DEPTH:
+        raise _TooBig(f"the file nests more than {MAX_YAML_DEPTH} levels deep")
     doc.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # never build a mapping or list to use as a key
+                doc.problems.append(
+                    Problem(doc.file, key_node.start_mark.line + 1, format_path(path),
+                            "a key must be a plain name", found="a mapping or list", expected="a text key"))
+                continue
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 doc.problems.append(
@@ -76,21 +98,33 @@ def _walk(loader: Any, node: yaml.Node, path: KeyPath, doc: Document) -> Any:
                 )
                 continue
             doc.lines[child] = key_node.start_mark.line + 1
-            out[key] = _walk(loader, value_node, child, doc)
+            out[key] = _walk(loader, value_node, child, doc, budget)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_walk(loader, item, path + (i,), doc) for i, item in enumerate(node.value)]
+        return [_walk(loader, item, path + (i,), doc, budget) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
 
 
 def parse_yaml(text: str, file: str) -> Document:
     """Parse ``text``; malformed YAML becomes one problem with the line it was found on."""
     doc = Document(file=file, data=None)
+    if len(text) > MAX_YAML_BYTES:
+        doc.problems.append(Problem(file, None, "", "the file is too large for an evalkit YAML file",
+                                    found=f"{len(text):,} characters", expected=f"at most {MAX_YAML_BYTES:,}"))
+        return doc
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is not None:
             doc.data = _walk(loader, node, (), doc)
+    except (_TooBig, RecursionError) as exc:
+        what = str(exc) if isinstance(exc, _TooBig) else "the file nests too deeply to read"
+        doc.problems.append(Problem(file, None, "", what, found="a file far larger than it looks",
+                                    expected="an ordinary evalkit YAML file"))
+        doc.data = None
+        doc.lines = {}
+        loader.dispose()
+        return doc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -117,8 +151,22 @@ def parse_yaml(text: str, file: str) -> Document:
 
 def read_yaml(path: Path, shown_as: str | None = None) -> Document:
     """Read and parse ``path``; an unreadable file is a problem, not an exception."""
+    import os
+    import stat
+
     file = shown_as or str(path)
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader for ever
+            doc = Document(file=file, data=None)
+            doc.problems.append(Problem(file, None, "", "not a regular file", found="a pipe, device or folder",
+                                        expected="a YAML file"))
+            return doc
+        if info.st_size > MAX_YAML_BYTES:
+            doc = Document(file=file, data=None)
+            doc.problems.append(Problem(file, None, "", "the file is too large for an evalkit YAML file",
+                                        found=f"{info.st_size:,} bytes", expected=f"at most {MAX_YAML_BYTES:,}"))
+            return doc
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         doc = Document(file=file, data=None)

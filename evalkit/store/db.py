@@ -21,7 +21,7 @@ STORE_ENV = "EVALKIT_STORE"
 
 # version -> the SQL that brings a store from version-1 to version. Never edit a released step:
 # add a new one.
-MIGRATIONS: dict[int, str] = {
+MIGRATIONS: dict = {
     1: """
     CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
     CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
@@ -102,7 +102,7 @@ MIGRATIONS: dict[int, str] = {
         "primary" BOOLEAN
     );
     """,
-    2: """
+    3: """
     -- the offence lists (local serious violence definition, the offences it leaves out, the
     -- success measures' Home Office lists) as normalised codes and descriptions, per version
     DROP TABLE sv_mapping;
@@ -132,6 +132,35 @@ MIGRATIONS: dict[int, str] = {
     );
     """,
 }
+
+
+def _drop_repeated_rows(con) -> None:
+    """Version 2: remove the rows evalkit < 2 stored more than once.
+
+    With exactly one pseudonymised column, each row of a person seen k times in an extract was
+    stored k times (the join to the pseudonym table repeated it). Those copies are identical,
+    line number included; a row's (extract, line) is unique in a correct store, so one of each is
+    kept. Extract row counts were recorded from the file and were right all along.
+    """
+    tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                                        "AND table_name LIKE 'src\\_%' ESCAPE '\\' ORDER BY 1").fetchall()]
+    for table in tables:
+        q = '"' + table.replace('"', '""') + '"'
+        columns = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                                             "AND table_schema = 'main'", [table]).fetchall()]
+        if not {"_extract_id", "_line"} <= set(columns):
+            continue
+        repeated = con.execute(f"SELECT count(*) - count(DISTINCT (_extract_id, _line)) FROM {q}").fetchone()[0]
+        if repeated:
+            con.execute(f"CREATE TEMP TABLE _once AS SELECT DISTINCT ON (_extract_id, _line) * FROM {q} "
+                        "ORDER BY _extract_id, _line")
+            con.execute(f"DELETE FROM {q}")
+            con.execute(f"INSERT INTO {q} SELECT * FROM _once")
+            con.execute("DROP TABLE _once")
+
+
+# a step is SQL, or a function of the connection for steps that depend on the tables a store holds
+MIGRATIONS[2] = _drop_repeated_rows
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -147,9 +176,10 @@ def store_path(project_root: Path, configured: str | None = None) -> Path:
 class Store:
     """An open store: a DuckDB connection at the current schema version."""
 
-    def __init__(self, path: Path, con):
+    def __init__(self, path: Path, con, read_only: bool = False):
         self.path = path
         self.con = con
+        self.read_only = read_only  # status and indicators read; they never write
 
     def __enter__(self) -> "Store":
         return self
@@ -194,10 +224,15 @@ def _transaction(con) -> Iterator[None]:
     con.execute("BEGIN TRANSACTION")
     try:
         yield
+        con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        # a COMMIT that failed (a full disk) may already have ended the transaction: the first
+        # error is the one to report, and DuckDB never makes a failed transaction durable
+        try:
+            con.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001
+            pass
         raise
-    con.execute("COMMIT")
 
 
 def _version(con) -> int:
@@ -218,7 +253,8 @@ def migrate(con, path: Path) -> list[int]:
     applied = []
     for version in range(current + 1, SCHEMA_VERSION + 1):
         with _transaction(con):
-            con.execute(MIGRATIONS[version])
+            step = MIGRATIONS[version]
+            step(con) if callable(step) else con.execute(step)
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [version])
         applied.append(version)
     return applied
@@ -231,21 +267,45 @@ def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str |
     path = Path(path)
     if read_only and not path.exists():
         raise ProjectError(f"{path}: no store yet; expected one made by `evalkit monitor ingest`")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: the store is not a regular file; expected the DuckDB file evalkit made "
+                        "(or set EVALKIT_STORE / store: in monitor.yml to another place)")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
-    except duckdb.IOException as exc:
-        raise DataError(f"{path}: cannot open the store ({exc}); expected a DuckDB file not in use by "
-                        "another evalkit process") from None
-    if not read_only:
+    except duckdb.Error as exc:
+        raise DataError(f"{path}: {_open_problem(exc)}") from None
+    try:
         try:
-            migrate(con, path)
-        except BaseException:
-            con.close()
-            raise
-    elif (found := _version(con)) != SCHEMA_VERSION:
+            found = _version(con)  # the first read: a damaged file fails here if not at connect
+        except duckdb.Error as exc:
+            raise DataError(f"{path}: {_open_problem(exc)}") from None
+        if not read_only:
+            migrate(con, path)  # its own errors (a full disk...) are the CLI's one-line faults
+        elif found != SCHEMA_VERSION:
+            raise DataError(f"{path}: store schema version {found}, expected {SCHEMA_VERSION}; "
+                            "open it once for writing to migrate it")
+    except BaseException:
         con.close()
-        raise DataError(f"{path}: store schema version {found}, expected {SCHEMA_VERSION}; "
-                        "open it once for writing to migrate it")
-    return Store(path, con)
+        raise
+    return Store(path, con, read_only=read_only)
+
+
+def _open_problem(exc: Exception) -> str:
+    """Why the store cannot be opened, in one line with what to do (never the engine's whole message)."""
+    text = str(exc).lower()
+    if "lock" in text:
+        return ("the store is in use by another evalkit process (an ingest, or a dashboard being written); "
+                "nothing was changed. Try again when it has finished")
+    if "not a valid duckdb database" in text or "could not read enough bytes" in text or "corrupt" in text \
+            or "checksum" in text or "serializ" in text:
+        return ("the store file is damaged (not a readable DuckDB database); nothing was changed. Restore it "
+                "from a backup, or move it away to start a new store and ingest the extracts again")
+    if "read-only" in text or "read only" in text or "permission" in text:
+        return ("the store cannot be opened for writing (read-only folder or file); nothing was changed. Run "
+                "from a writable copy, or set EVALKIT_STORE to a writable place")
+    if "no space" in text:
+        return "the disk is full; nothing was changed. Free some space and run again"
+    return f"cannot open the store ({type(exc).__name__}); expected a DuckDB file made by evalkit"

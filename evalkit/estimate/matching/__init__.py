@@ -257,11 +257,18 @@ def matched_data(evaluation, frame: pd.DataFrame | None = None, seed: int | None
     """The analysed rows (one per unit per matched set) with weights, matched-set id and score.
 
     They hold person identifiers: keep them out of anything published."""
+    from evalkit.data.checks import check_location, prepared_frame
+
     if frame is None:
-        from evalkit.data.load import read_table
+        from evalkit.data.load import file_kind, read_table
 
         mt = evaluation.matching or Matching()
         cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *mt.exact, *mt.calipers,
                 mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
-        frame = read_table(evaluation.data.path, list(dict.fromkeys(c for c in cols if c)), evaluation.data.sheet)
+        check_location(evaluation.data)
+        frame = read_table(evaluation.data.path, list(dict.fromkeys(c for c in cols if c)), evaluation.data.sheet,
+                           evaluation.data.missing_values)
+        frame = prepared_frame(evaluation, frame, file_kind(evaluation.data.path))
+    else:
+        frame = prepared_frame(evaluation, frame)  # checked and in canonical order, as evalkit.run does
     return analyse(evaluation, frame, evaluation.seed if seed is None else seed).analysed_data

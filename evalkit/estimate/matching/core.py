@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.errors import DataError, EstimationError, OptionError
+from evalkit.estimate._order import keyed_order
 from evalkit.estimate.matching import balance as bal
 from evalkit.estimate.matching import propensity as ps
 from evalkit.estimate.matching.nearest import NNProblem, match_nearest
@@ -150,6 +151,13 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
     block = _cells(pool, list(opt.exact)) if opt.exact else None
     cov_values = pool[list(opt.calipers)].to_numpy(float) if opt.calipers else None
     cov_widths = np.array(list(opt.calipers.values()), float) if opt.calipers else None
+    if cov_widths is not None and opt.std_caliper:
+        # MatchIt's std.caliper: in SDs of the covariate over the units not discarded (both groups)
+        cov_widths = cov_widths * np.std(cov_values[~discarded], axis=0, ddof=1)
+    if cov_widths is not None:
+        caliper_info["covariate_widths"] = dict(zip(opt.calipers, (float(v) for v in cov_widths)))
+        caliper_info["covariate_calipers_in"] = ("SDs of each covariate (std_caliper: true, as MatchIt's "
+                                                 "std.caliper)" if opt.std_caliper else "the covariates' own units")
     t_rows = np.flatnonzero(treated)
     clusters: tuple[str, ...]
 
@@ -158,7 +166,8 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
             d_t = distance[t_rows]
             order = {"largest": lambda: np.argsort(-d_t, kind="stable"),
                      "smallest": lambda: np.argsort(d_t, kind="stable"),
-                     "random": lambda: np.random.default_rng(seed).permutation(t_rows.size),
+                     # keyed by the seed and the treated units' ids, not their rows (evalkit.estimate._order)
+                     "random": lambda: keyed_order(seed, ids[t_rows], "matching-order"),
                      "data": lambda: np.arange(t_rows.size)}[opt.order.value]()
             mm = match_nearest(NNProblem(distance, treated, order, opt.ratio, opt.replace, width,
                                          cov_values, cov_widths, block, discarded))
@@ -211,9 +220,9 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
 
 # options each method uses; any other option the user set is reported as ignored
 _USED = {
-    "nearest": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "replace", "exact",
+    "nearest": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "std_caliper", "replace", "exact",
                 "order", "discard", "estimand", "interactions", "missing", "adjust", "method"},
-    "optimal": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "exact", "discard",
+    "optimal": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "std_caliper", "exact", "discard",
                 "estimand", "interactions", "missing", "adjust", "method"},
     "exact": {"exact", "estimand", "missing", "adjust", "method", "interactions"},
     "ipw": {"distance", "score_column", "estimand", "interactions", "missing", "stabilise", "trim", "discard",
@@ -257,7 +266,8 @@ def _nobody_matched(opt, caliper_info, n_pool, n_discarded, matched=0) -> str:
                    f"(= {caliper_info.get('width', float('nan')):.4g} on that scale; "
                    f"{caliper_info.get('width_logit') or float('nan'):.4g} on the logit scale)")
     if opt.calipers:
-        why.append("covariate calipers " + ", ".join(f"{k} ±{v:g}" for k, v in opt.calipers.items()))
+        unit = " SD" if opt.std_caliper else ""
+        why.append("covariate calipers " + ", ".join(f"{k} ±{v:g}{unit}" for k, v in opt.calipers.items()))
     if opt.exact:
         why.append("exact matching on " + ", ".join(opt.exact))
     if n_discarded:

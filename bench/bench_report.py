@@ -3,8 +3,9 @@
 Run with `.venv/bin/python bench/bench_report.py`. On a temporary copy of the example project
 (data from `evalkit synth`, results from `evalkit run`, the portfolio from `evalkit compare`
 where that command exists) it times `build_reports` for every evaluation (HTML, Pandoc path
-unless the Quarto CLI is on PATH), then the PDF of one report, and prints seconds and sizes
-per report. `BENCH_RUNS` (default 1) repeats the whole HTML render and keeps the best.
+unless the Quarto CLI is on PATH; one publication: disclosure decided once, every page scanned),
+then the PDF of one report, and prints seconds and sizes per report (each report's seconds is
+the whole publication's, which is built at once). `BENCH_RUNS` (default 1) repeats the whole HTML render and keeps the best.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", "1"))
 
 def main() -> None:
     from evalkit.project import load_project
-    from evalkit.report.render import quarto_available, render_pdf
+    from evalkit.publish.render import quarto_available, render_pdf
     from evalkit.report.write import build_reports
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,7 +52,7 @@ def main() -> None:
         pdf_seconds = pdf_size = None
         if pdf_report is not None:
             start = time.perf_counter()
-            pdf = render_pdf(pdf_report.qmd, pdf_report.qmd.with_suffix(".pdf"))
+            pdf = render_pdf(pdf_report.qmd, Path(tmp) / "one.pdf")
             pdf_seconds, pdf_size = time.perf_counter() - start, pdf.stat().st_size
         print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
               f"renderer: {'quarto' if quarto_available() else 'pandoc (pypandoc-binary)'}; best of {RUNS}")

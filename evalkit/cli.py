@@ -1,14 +1,18 @@
 """The ``evalkit`` command: a thin layer over the Python verbs.
 
-Each command parses its arguments, calls one function, and prints. Every
-:class:`~evalkit.errors.EvalkitError` becomes a short message on stderr and exit status 1;
-``--debug`` shows the traceback instead. Heavy libraries are imported inside the commands, so
-``evalkit --help`` answers at once.
+Each command parses its arguments, calls one function, and prints through :func:`output`.
+Every command takes the common options of :func:`_common`: ``--project``, ``--debug``, ``--quiet``
+(nothing on stdout; errors still on stderr) and ``--json`` (the command's result as one JSON
+document on stdout, and nothing else there). Long steps show a progress bar on stderr when a
+person is watching (:func:`progress`). Every :class:`~evalkit.errors.EvalkitError` becomes a
+short message on stderr and exit status 1; ``--debug`` shows the traceback instead. Heavy
+libraries are imported inside the commands, so ``evalkit --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -17,15 +21,134 @@ from pathlib import Path
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 # Modules exposing register(subparsers, add_common) -> {command: function}. They must import
 # nothing heavy at module level: they are imported on every `evalkit` call.
-PLUGIN_COMMANDS = ("evalkit.evidence.commands", "evalkit.report.commands", "evalkit.monitor.commands",
-                   "evalkit.estimate.commands")
+PLUGIN_COMMANDS = ("evalkit.scaffold.commands", "evalkit.evidence.commands", "evalkit.report.commands",
+                   "evalkit.monitor.commands", "evalkit.estimate.commands")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    """The options every command takes (also accepted before the command name)."""
     parser.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS,
                         help="the project folder (default: the one holding the current folder)")
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show a traceback on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="print nothing but errors (the exit status says how it went)")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the result as one JSON document on stdout, and nothing else there")
+
+
+# ---------------------------------------------------------------------------- output
+
+
+class Output:
+    """Where a command's words go: text for a person, one JSON document for a program, or nothing.
+
+    ``say`` is for what a person reads (suppressed by --quiet and --json), ``note`` for remarks
+    on stderr (suppressed by --quiet), ``result`` for the command's result as data: printed as
+    JSON with --json, ignored otherwise (the text was said already).
+    """
+
+    def __init__(self, quiet: bool = False, json: bool = False, stdout=None, stderr=None):
+        self.quiet, self.json = quiet, json
+        self._stdout, self._stderr = stdout, stderr
+
+    @property
+    def stdout(self):
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self):
+        return self._stderr or sys.stderr
+
+    def say(self, text: str = "", end: str = "\n") -> None:
+        if not (self.quiet or self.json):
+            print(text, end=end, file=self.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stderr, flush=True)
+
+    def result(self, data) -> None:
+        if self.json:
+            print(json_text(data), end="", file=self.stdout, flush=True)
+
+    @property
+    def watched(self) -> bool:
+        """A person is watching stderr: progress bars are worth drawing."""
+        if self.quiet or self.json:
+            return False
+        isatty = getattr(self.stderr, "isatty", None)
+        return bool(isatty and isatty())
+
+
+def output(args) -> Output:
+    """The Output of a parsed command line (its --quiet and --json)."""
+    return Output(quiet=bool(getattr(args, "quiet", False)), json=bool(getattr(args, "json", False)))
+
+
+def json_data(value):
+    """Plain JSON-able data from results, dataclasses, frames and paths (NaN becomes null)."""
+    import dataclasses
+
+    from evalkit.results import _plain
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "to_dict"):
+            return json_data(value.to_dict())
+        return {f.name: json_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): json_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_data(v) for v in value]
+    if type(value).__name__ == "DataFrame":
+        return [json_data(row) for row in value.to_dict(orient="records")]
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return _plain(value)
+
+
+def json_text(data) -> str:
+    import json
+
+    # anything still not JSON (a pandas Period, say) is written as its text
+    return json.dumps(json_data(data), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False,
+                      default=str) + "\n"
+
+
+class _Steps:
+    """What a step loop sees: ``advance()`` after each item, ``describe(text)`` to relabel the bar."""
+
+    def __init__(self, bar=None, task=None):
+        self._bar, self._task = bar, task
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n)
+
+    def describe(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, description=text)
+
+
+@contextlib.contextmanager
+def progress(out: Output, total: int | None, description: str):
+    """A progress bar on stderr for a long step (``total`` items, None for a spinner).
+
+    Drawn only when a person is watching (stderr is a terminal, no --quiet or --json), so logs
+    and pipes get plain lines; what the command prints meanwhile appears above the bar.
+    """
+    if not out.watched:
+        yield _Steps()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=Console(file=out.stderr), transient=True) as bar:
+        yield _Steps(bar, bar.add_task(description, total=total))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--project", metavar="DIR", default=None,
                         help="the project folder (default: the one holding the current folder)")
     parser.add_argument("--debug", action="store_true", default=False, help="show a traceback on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", default=False,
+                        help="print nothing but errors (the exit status says how it went)")
+    parser.add_argument("--json", action="store_true", default=False,
+                        help="print the result as one JSON document on stdout, and nothing else there")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check logic models, evaluation plans and their data",
@@ -93,14 +220,21 @@ def _project_dir(args) -> Path | None:
     return Path(args.project) if getattr(args, "project", None) else None
 
 
-def _print_problems(problems, stream=sys.stderr) -> None:
+def _print_problems(problems, stream=None) -> None:
     for problem in problems:
-        print(problem, file=stream)
+        print(problem, file=stream or sys.stderr)
+
+
+def _problem_data(problem) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(problem)
 
 
 def cmd_validate(args) -> int:
     from evalkit.project import find_project, validate_project
 
+    out = output(args)
     root = find_project(_project_dir(args) or (args.paths[0] if args.paths else None))
     result = validate_project(root, check_data=not args.no_data)
     problems = result.problems
@@ -117,14 +251,21 @@ def cmd_validate(args) -> int:
         # a named plan may fail because the logic model it uses fails: show that too
         problems += [q for q in result.problems if q.file.startswith("logic_models/") and q not in problems
                      and q.severity == "error"]
-    _print_problems(problems)
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
+    failed = bool(errors or (args.strict and warnings))
+    if not out.json:
+        # --quiet keeps what makes the exit status 1 (errors; warnings too under --strict)
+        _print_problems([p for p in problems if not out.quiet or p.severity == "error" or args.strict])
     checked = f"{len(result.interventions)} logic model(s), {len(result.evaluations)} evaluation plan(s) valid"
-    if errors or (args.strict and warnings):
-        print(f"evalkit validate: {errors} error(s), {warnings} warning(s) in {result.root}", file=sys.stderr)
+    out.result({"root": str(result.root), "ok": not failed, "strict": bool(args.strict),
+                "logic_models": sorted(result.interventions), "evaluations": sorted(result.evaluations),
+                "errors": errors, "warnings": warnings, "problems": [_problem_data(p) for p in problems]})
+    if failed:
+        if not out.json:
+            out.note(f"evalkit validate: {errors} error(s), {warnings} warning(s) in {result.root}")
         return EXIT_ERROR
-    print(f"ok: {checked}" + (f"; {warnings} warning(s)" if warnings else ""))
+    out.say(f"ok: {checked}" + (f"; {warnings} warning(s)" if warnings else ""))
     return EXIT_OK
 
 
@@ -132,49 +273,64 @@ def cmd_schema(args) -> int:
     from evalkit.project import find_project
     from evalkit.spec.schema import SCHEMA_FILES, json_schemas, schema_text, write_schemas
 
-    out = Path(args.out) if args.out else find_project(_project_dir(args)) / "schemas"
+    out = output(args)
+    folder = Path(args.out) if args.out else find_project(_project_dir(args)) / "schemas"
     if args.check:
         stale = [name for name, schema in json_schemas().items()
-                 if not (out / SCHEMA_FILES[name]).exists()
-                 or (out / SCHEMA_FILES[name]).read_text(encoding="utf-8") != schema_text(schema)]
+                 if not (folder / SCHEMA_FILES[name]).exists()
+                 or (folder / SCHEMA_FILES[name]).read_text(encoding="utf-8") != schema_text(schema)]
+        out.result({"folder": str(folder), "up_to_date": not stale, "stale": [SCHEMA_FILES[s] for s in stale]})
         if stale:
-            print(f"evalkit schema: {', '.join(SCHEMA_FILES[s] for s in stale)} in {out} out of date; "
-                  "run `evalkit schema`", file=sys.stderr)
+            if not out.json:
+                out.note(f"evalkit schema: {', '.join(SCHEMA_FILES[s] for s in stale)} in {folder} out of date; "
+                         "run `evalkit schema`")
             return EXIT_ERROR
-        print(f"ok: schemas in {out} are up to date")
+        out.say(f"ok: schemas in {folder} are up to date")
         return EXIT_OK
-    for path in write_schemas(out):
-        print(f"wrote {path}")
+    written = write_schemas(folder)
+    for path in written:
+        out.say(f"wrote {path}")
+    out.result({"written": [str(p) for p in written]})
     return EXIT_OK
 
 
 def cmd_synth(args) -> int:
     from evalkit.synth.writer import DEFAULT_SEED, synthesise
 
+    out = output(args)
     if args.check:
         from evalkit.project import find_project
-        from evalkit.synth.recovery import recovery_table
+        from evalkit.synth.recovery import recovery_rows, recovery_table
 
-        print(recovery_table(find_project(_project_dir(args))))
+        root = find_project(_project_dir(args))
+        if out.json:
+            out.result({"rows": recovery_rows(root)})
+        else:
+            out.say(recovery_table(root))
         return EXIT_OK
 
-    report = synthesise(_project_dir(args), seed=args.seed if args.seed is not None else DEFAULT_SEED,
-                        force=args.force)
+    with progress(out, None, "writing the example data"):
+        report = synthesise(_project_dir(args), seed=args.seed if args.seed is not None else DEFAULT_SEED,
+                            force=args.force)
     for path in report.written:
-        print(f"wrote {path}")
+        out.say(f"wrote {path}")
     for path in report.kept:
-        print(f"kept {path} (not written by synth; --force to replace)")
+        out.say(f"kept {path} (not written by synth; --force to replace)")
     for plan, path in report.unknown:
-        print(f"skipped {path} for {plan} (no generator for it)")
+        out.say(f"skipped {path} for {plan} (no generator for it)")
+    out.result({"written": [str(p) for p in report.written], "kept": [str(p) for p in report.kept],
+                "skipped": [{"evaluation": plan, "path": path} for plan, path in report.unknown]})
     return EXIT_OK
 
 
 def cmd_summary(args) -> int:
-    from evalkit.describe import project_summary
+    from evalkit.describe import project_data, project_summary
     from evalkit.project import load_project
 
+    out = output(args)
     project = load_project(_project_dir(args), check_data=False)
-    print(project_summary(project))
+    out.say(project_summary(project))
+    out.result(project_data(project))
     return EXIT_OK
 
 
@@ -196,34 +352,44 @@ def _select_evaluations(project, names):
 
 
 def cmd_run(args) -> int:
-    from evalkit.describe import results_table
     from evalkit.project import load_project
     from evalkit.run import default_out, run_and_write
 
+    out = output(args)
     first = Path(args.evaluations[0]) if args.evaluations and Path(args.evaluations[0]).exists() else None
     project = load_project(_project_dir(args) or first)
     chosen = _select_evaluations(project, args.evaluations)
     store = None
+    done = []
     try:
-        for evaluation in chosen:
-            if args.out and len(chosen) == 1:
-                out = Path(args.out)
-            elif args.out:
-                out = Path(args.out) / evaluation.id
-            else:
-                out = default_out(project.root, evaluation)
-            result = run_and_write(evaluation, out)
-            print(f"{evaluation.id}: wrote {out / 'results.json'}")
-            print(results_table(result))
-            if not args.no_store:
-                from evalkit.store.results import save_results
+        with progress(out, len(chosen), "running evaluations") as steps:
+            for evaluation in chosen:
+                steps.describe(f"running {evaluation.id}")
+                if args.out and len(chosen) == 1:
+                    folder = Path(args.out)
+                elif args.out:
+                    folder = Path(args.out) / evaluation.id
+                else:
+                    folder = default_out(project.root, evaluation)
+                result = run_and_write(evaluation, folder)
+                out.say(f"{evaluation.id}: wrote {folder / 'results.json'}")
+                out.say(result.summary())
+                run_id = None
+                if not args.no_store:
+                    from evalkit.store.results import save_results
 
-                store = store or _results_store(project.root)
-                run_id = save_results(store, result)
-                print(f"{evaluation.id}: recorded in {store.path} (run {run_id})")
+                    store = store or _results_store(project.root)
+                    run_id = save_results(store, result)
+                    out.say(f"{evaluation.id}: recorded in {store.path} (run {run_id})")
+                done.append({"evaluation": evaluation.id, "results": str(folder / "results.json"),
+                             "store_run": run_id, "design": result.design,
+                             "estimates": result.to_dict()["estimates"],
+                             "warnings": result.to_dict()["warnings"]})
+                steps.advance()
     finally:
         if store is not None:
             store.close()
+    out.result({"runs": done})
     return EXIT_OK
 
 
@@ -299,7 +465,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.version:
         from evalkit.run import evalkit_version
 
-        print(f"evalkit {evalkit_version()}")
+        if args.json:
+            print(json_text({"version": evalkit_version()}), end="")
+        elif not args.quiet:
+            print(f"evalkit {evalkit_version()}")
         return EXIT_OK
     if args.command is None:
         parser.print_help()

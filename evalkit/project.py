@@ -8,6 +8,7 @@ raises :class:`~evalkit.errors.SpecError` carrying every error.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ def find_project(start: Path | str | None = None) -> Path:
             return candidate
     raise ProjectError(
         f"{here}: not inside an evalkit project; expected a folder holding "
-        f"'{LOGIC_MODELS}/' and '{EVALUATIONS}/' (use --project DIR to name one)")
+        f"'{LOGIC_MODELS}/' and '{EVALUATIONS}/' (use --project DIR to name one, or `evalkit init DIR` to start one)")
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -86,7 +87,15 @@ def _read_files(root: Path, folder: str, model, kind: str, each: str, problems: 
         doc = read_yaml(path, _shown(path, root))
         problems += doc.problems
         raw, shape_problems = check_shape(doc, model)
-        problems += shape_problems
+        unfilled = placeholders(doc)
+        if unfilled:
+            # a skeleton (`evalkit new`) not filled in yet: name each placeholder, and not the
+            # type errors they cause; the file is not resolved until they are written
+            problems += unfilled
+            problems += [p for p in shape_problems if p.path not in {u.path for u in unfilled}]
+            raw = None
+        else:
+            problems += shape_problems
         if raw is not None and raw.id in seen:
             problems.append(Problem(doc.file, doc.line_of(("id",)), "id", f"{kind} id is used by another file",
                                     found=f"'{raw.id}' (also in {seen[raw.id]})",
@@ -95,6 +104,37 @@ def _read_files(root: Path, folder: str, model, kind: str, each: str, problems: 
         if raw is not None:
             seen[raw.id] = doc.file
         yield path, doc, raw
+
+
+# a value still to be written: the skeletons of `evalkit new` hold "<what goes here>"
+PLACEHOLDER = re.compile(r"^<[^<>\n]+>$")
+PLACEHOLDER_FILE = re.compile(r"(^|/)<[^<>/\n]+>(\.\w+)?$")  # data/<participants>.csv
+
+
+def placeholders(doc) -> list[Problem]:
+    """One problem per key or value of ``doc`` that is still a ``<placeholder>``."""
+    from evalkit.spec.yamlio import format_path
+
+    found: list[Problem] = []
+
+    def walk(value, path: tuple) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and PLACEHOLDER.match(key):
+                    found.append(Problem(doc.file, doc.line_of(path + (key,)), format_path(path + (key,)),
+                                         "placeholder key not written yet", found=repr(key),
+                                         expected="your own key in its place, as the comment on the line says"))
+                walk(item, path + (key,))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, path + (i,))
+        elif isinstance(value, str) and (PLACEHOLDER.match(value.strip()) or PLACEHOLDER_FILE.search(value)):
+            found.append(Problem(doc.file, doc.line_of(path), format_path(path), "placeholder not written yet",
+                                 found=repr(value),
+                                 expected="your own value in its place, as the comment on the line says"))
+
+    walk(doc.data, ())
+    return found
 
 
 def _data_roots(root: Path, problems: list[Problem]) -> list[Path]:
@@ -112,6 +152,16 @@ def _data_roots(root: Path, problems: list[Problem]) -> list[Path]:
     problems += found
     if raw is None:
         return []
+    from evalkit.publish.policy import DisclosureSettingError, project_policy
+
+    try:
+        project_policy(root)
+    except DisclosureSettingError as exc:  # "evalkit.yml:LINE: key: ..." as one problem of the file
+        where, _, rest = str(exc).partition(": ")
+        line = where.rpartition(":")[2]
+        key, _, message = rest.partition(": ")
+        problems.append(Problem(PROJECT_FILE if where.startswith(PROJECT_FILE) else where.partition(":")[0],
+                                int(line) if line.isdigit() else None, key, message or rest))
     out = []
     for i, text in enumerate(raw.data_roots):
         folder = Path(text).expanduser()
@@ -162,15 +212,109 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
         result.problems += problems
         if evaluation is None:
             continue
+        private = _private_data(evaluation, doc, root)
+        if private is not None:
+            result.problems.append(private)
+            continue
         if check_data:
-            from evalkit.data.checks import check_data as check
-
-            problems = check(evaluation, doc)
+            problems = _check_data(evaluation, doc)
             result.problems += problems
             if any(p.severity == "error" for p in problems):
                 continue
         result.evaluations[raw.id] = evaluation
     return result
+
+
+def _private_data(evaluation: m.Evaluation, doc, root: Path) -> Problem | None:
+    """A plan may not use the project's working area (.evalkit/: other runs' person-level rows, the store)."""
+    if evaluation.data is None:
+        return None
+    for role, path, written in evaluation.data.files:
+        try:
+            inside = Path(path).resolve().is_relative_to((root / ".evalkit").resolve())
+        except (OSError, ValueError):
+            continue
+        if inside:
+            key = "path" if role == "data" else "comparison"
+            return Problem(_shown(evaluation.source, root), doc.line_of(("data", key)), f"data.{key}",
+                           "points into the project's .evalkit/ working area (person-level rows another run "
+                           "wrote, or the store)", found=repr(written), expected="the evaluation's own data file")
+    return None
+
+
+def _check_data(evaluation: m.Evaluation, doc) -> list[Problem]:
+    """The data checks of the plan's file, or of each of a matched comparison's two files."""
+    import dataclasses
+
+    from evalkit.data.checks import check_data
+
+    spec = evaluation.data
+    if spec is None or spec.comparison is None:
+        return check_data(evaluation, doc)
+    problems: list[Problem] = []
+    for role, path, written in spec.files:
+        # each file on its own, as if it were the plan's only file; the groups are the files
+        alone = dataclasses.replace(spec, path=path, path_as_written=written, treatment=None, comparison=None,
+                                    comparison_as_written=None)
+        found = check_data(dataclasses.replace(evaluation, data=alone), doc)
+        if role == "comparison data":  # a problem with "the file" is one with data.comparison
+            line = doc.line_of(("data", "comparison"))
+            found = [dataclasses.replace(p, path="data.comparison", line=line) if p.path == "data.path" else p
+                     for p in found]
+        problems += found
+    if not any(p.severity == "error" and p.path in ("data.path", "data.comparison") for p in problems):
+        problems += _check_two_files(evaluation, doc)
+    return problems
+
+
+def _check_two_files(evaluation: m.Evaluation, doc) -> list[Problem]:
+    """What only two files can get wrong: columns that differ, a unit in both, a column's type."""
+    import pandas as pd
+
+    from evalkit.data.load import read_columns, read_table
+    from evalkit.run import needed_columns
+
+    spec = evaluation.data
+    (_r, path, written), (_c, pool, pool_written) = spec.files
+    line = doc.line_of(("data", "comparison"))
+
+    def problem(message: str, found: str, expected: str) -> Problem:
+        return Problem(doc.file, line, "data.comparison", message, found=found, expected=expected)
+
+    present = {written: read_columns(path, spec.sheet), pool_written: read_columns(pool, spec.sheet)}
+    problems = [problem(f"{label} has a column named like the group column evalkit makes",
+                        f"'{spec.treatment}'", "another name in data.treatment (evalkit makes the 0/1 column "
+                        "from the files), or drop the column")
+                for label, columns in present.items() if spec.treatment in columns]
+    wanted = [c for c in needed_columns(evaluation) if c != spec.treatment]
+    if any(c not in columns for c in wanted for columns in present.values()):
+        only = [(label, [c for c in columns if c not in other])
+                for (label, columns), other in zip(present.items(), reversed(list(present.values())))]
+        problems.append(problem("the participants' and comparison files do not have the same columns",
+                                "; ".join(f"only in {label}: {', '.join(cols)}" for label, cols in only if cols),
+                                "the same columns in both files (at least every column the plan names)"))
+        return problems
+    frames = {label: read_table(p, wanted, spec.sheet, spec.missing_values)
+              for label, p in ((written, path), (pool_written, pool))}
+    (first_label, first), (second_label, second) = frames.items()
+    both = first[spec.id].isin(second[spec.id]) & first[spec.id].notna()
+    if both.any():
+        # where to look, not the ids themselves: line numbers of a CSV (header = line 1), else rows
+        csv = path.suffix.lower() == ".csv"
+        lines = [int(i) + (2 if csv else 1) for i in both.to_numpy().nonzero()[0][:3]]
+        more = f" and {int(both.sum()) - 3} more" if both.sum() > 3 else ""
+        problems.append(problem(f"{int(both.sum())} unit(s) of {first_label} are also in the comparison pool",
+                                f"the '{spec.id}' of {'lines' if csv else 'rows'} {', '.join(map(str, lines))}{more}"
+                                f" of {first_label} "
+                                f"in {second_label}", "each unit in one file only: participants or comparison pool"))
+    for column in wanted:
+        kinds = {label: pd.api.types.is_numeric_dtype(frame[column].dropna()) or frame[column].isna().all()
+                 for label, frame in frames.items()}
+        if len(set(kinds.values())) > 1:
+            text = [label for label, numeric in kinds.items() if not numeric]
+            problems.append(problem(f"column '{column}' holds numbers in one file and text in the other",
+                                    f"text in {', '.join(text)}", "the same kind of values in both files"))
+    return problems
 
 
 def load_project(path: Path | str | None = None, *, check_data: bool = True) -> m.Project:

@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "evalkit.results/v1"
+# ResultSet.to_frame(): its columns, and those that are numbers (floats, NaN where missing)
+FRAME_COLUMNS = ("evaluation", "indicator", "subgroup", "design", "estimand", "comparison", "timepoints",
+                 "n", "n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level",
+                 "p_value", "p_value_holm", "effect_size_kind", "effect_size", "effect_size_ci_low",
+                 "effect_size_ci_high", "direction_good", "primary", "units", "method")
+FLOAT_COLUMNS = ("n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level", "p_value",
+                 "p_value_holm", "effect_size", "effect_size_ci_low", "effect_size_ci_high")
 
 
 @dataclass(frozen=True)
@@ -69,11 +76,47 @@ class FlowStage:
 
 @dataclass(frozen=True)
 class RunWarning:
-    """Something a careful reader should know; reports write limitations from these."""
+    """Something a careful reader should know; reports write limitations from these.
+
+    A warning that states counts of people carries them typed: ``template`` is the message with
+    ``{name}`` fields (``{name:pct_of:other}`` for a percentage of two counts) and ``counts`` the
+    numbers, so a published page writes the sentence from disclosure-controlled values
+    (:mod:`evalkit.publish`); ``message`` is the same sentence with the plain numbers, for analysts.
+    Build one with :meth:`counted`.
+    """
 
     code: str  # e.g. few_pairs, high_attrition, regression_to_mean, no_causal_claim
     message: str
     indicator: str | None = None
+    template: str = ""
+    counts: tuple[tuple[str, int], ...] = ()  # (name, value) pairs; a mapping is accepted and sorted
+
+    def __post_init__(self):
+        if isinstance(self.counts, Mapping):  # hashable, in a canonical order
+            object.__setattr__(self, "counts", tuple(sorted((str(k), int(v)) for k, v in self.counts.items())))
+
+    @classmethod
+    def counted(cls, code: str, template: str, indicator: str | None = None, **counts: int) -> "RunWarning":
+        counts = {k: int(v) for k, v in counts.items()}
+        return cls(code, fill_template(template, counts), indicator, template, counts)
+
+
+def fill_template(template: str, counts: Mapping[str, Any], show=str, share=None) -> str:
+    """``template`` with each ``{name}`` replaced by ``show(counts[name])`` and each
+    ``{name:pct_of:other}`` by ``share(name, other)`` (default: the plain percentage)."""
+    import string
+
+    share = share or (lambda a, b: f"{counts[a] / counts[b]:.0%}" if counts[b] else "-")
+    out = []
+    for literal, name, spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name is None:
+            continue
+        if spec and spec.startswith("pct_of:"):
+            out.append(share(name, spec.split(":", 1)[1]))
+        else:
+            out.append(show(counts[name]))
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -100,7 +143,12 @@ class ResultSet:
     schema: str = SCHEMA
 
     def to_frame(self):
-        """The tidy table every report reads: one row per estimate."""
+        """The tidy table every report reads: one row per estimate.
+
+        Numeric columns are floats with NaN where a value does not exist (``n`` is a whole
+        number and ``direction_good`` a nullable boolean), so they sum, plot and compare as
+        numbers; ``to_dict`` / ``results.json`` keep ``null`` instead.
+        """
         import pandas as pd
 
         rows = []
@@ -112,11 +160,30 @@ class ResultSet:
                        effect_size_ci_low=es.ci_low if es else None, effect_size_ci_high=es.ci_high if es else None)
             row["evaluation"] = self.evaluation
             rows.append(row)
-        columns = ["evaluation", "indicator", "subgroup", "design", "estimand", "comparison", "timepoints",
-                   "n", "n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level",
-                   "p_value", "p_value_holm", "effect_size_kind", "effect_size", "effect_size_ci_low",
-                   "effect_size_ci_high", "direction_good", "primary", "units", "method"]
-        return pd.DataFrame(rows, columns=columns)
+        for row in rows:
+            for column in FLOAT_COLUMNS:
+                row[column] = math.nan if row[column] is None else float(row[column])
+        frame = pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+        frame = frame.astype({c: "float64" for c in FLOAT_COLUMNS})
+        frame["n"] = frame["n"].astype("int64")
+        frame["primary"] = frame["primary"].astype("bool")
+        frame["direction_good"] = frame["direction_good"].astype("boolean")
+        return frame
+
+    def summary(self) -> str:
+        """The estimates as a text table with the study's header, methods and warnings."""
+        from evalkit.describe import result_summary
+
+        return result_summary(self)
+
+    def _repr_html_(self) -> str:
+        from evalkit.describe import result_html
+
+        return result_html(self)
+
+    def __repr__(self) -> str:
+        return (f"<ResultSet {self.evaluation}: {self.design}, {len(self.estimates)} estimate(s), "
+                f"{len(self.warnings)} warning(s); .summary() for the table>")
 
     def flow_frame(self):
         import pandas as pd
@@ -128,7 +195,7 @@ class ResultSet:
             "schema": self.schema, "evaluation": self.evaluation, "intervention": self.intervention,
             "title": self.title, "design": self.design,
             "estimates": [asdict(e) for e in self.estimates], "flow": [asdict(s) for s in self.flow],
-            "warnings": [asdict(w) for w in self.warnings], "sections": self.sections,
+            "warnings": [_warning_dict(w) for w in self.warnings], "sections": self.sections,
             "manifest": asdict(self.manifest),
         })
 
@@ -170,6 +237,16 @@ class ResultSet:
     @classmethod
     def read(cls, path: Path) -> "ResultSet":
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _warning_dict(w: RunWarning) -> dict:
+    d = asdict(w)
+    if not w.template and not w.counts:  # warnings without typed counts keep their v1 form
+        d.pop("template")
+        d.pop("counts")
+    else:
+        d["counts"] = dict(w.counts)
+    return d
 
 
 def _plain(value: Any) -> Any:

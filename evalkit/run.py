@@ -135,14 +135,34 @@ def units_sha256(evaluation: m.Evaluation, frame) -> str | None:
 
 
 def read_plan_data(evaluation: m.Evaluation):
-    """The plan's data as analysed: located, read strictly, checked, in canonical order."""
-    from evalkit.data.checks import check_location, prepared_frame
+    """The plan's data as analysed: located, read strictly, checked, in canonical order.
+
+    A matched comparison's two files (``data.comparison``) are each located, read and checked as
+    the plan's only file would be (so a message names that file's lines), then stacked with the
+    0/1 ``data.treatment`` column made (1: participants, 0: the pool) and put in canonical order.
+    """
+    from evalkit.data.checks import canonical_order, check_location, prepared_frame
     from evalkit.data.load import file_kind, read_table
 
-    check_location(evaluation.data)
-    frame = read_table(evaluation.data.path, needed_columns(evaluation), evaluation.data.sheet,
-                       evaluation.data.missing_values)
-    return prepared_frame(evaluation, frame, file_kind(evaluation.data.path))
+    spec = evaluation.data
+    if spec.comparison is None:
+        check_location(spec)
+        frame = read_table(spec.path, needed_columns(evaluation), spec.sheet, spec.missing_values)
+        return prepared_frame(evaluation, frame, file_kind(spec.path))
+    import dataclasses
+
+    import pandas as pd
+
+    columns = [c for c in needed_columns(evaluation) if c != spec.treatment]
+    parts = []
+    for (_role, path, written), group in zip(spec.files, (1, 0)):
+        alone = dataclasses.replace(spec, path=path, path_as_written=written, treatment=None, comparison=None,
+                                    comparison_as_written=None)
+        check_location(alone)
+        frame = read_table(path, columns, spec.sheet, spec.missing_values)
+        frame = prepared_frame(dataclasses.replace(evaluation, data=alone), frame, file_kind(path))
+        parts.append(frame.assign(**{spec.treatment: group}))
+    return canonical_order(pd.concat(parts, ignore_index=True), evaluation)
 
 
 def data_content_sha256(evaluation: m.Evaluation) -> str:
@@ -179,13 +199,23 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             raise EvalkitError(f"{evaluation.source.name}: design '{evaluation.design.value}' "
                                "cannot be run by this version of evalkit yet") from exc
         columns = needed_columns(evaluation)
+        check_not_private(evaluation)
         # the data's identity is its content, not the order of its rows: the same rows in any order
         # give byte-identical results.json (the file's own SHA-256 goes to run-info.json)
         if frame is None:
             frame = read_plan_data(evaluation)
+            files = evaluation.data.files
+            treatment = evaluation.data.treatment
             inputs.append({"path": evaluation.data.path_as_written, "role": "data",
                            "content_sha256": content_sha256(frame[columns]), "rows": int(len(frame)),
                            "columns": columns, "units_sha256": units_sha256(evaluation, frame)})
+            if len(files) == 2:  # participants and comparison pool: the pool's own rows, for the record
+                _role, _path, written = files[1]
+                pool = frame[frame[treatment] == 0]
+                inputs[-1]["rows"] = int(len(frame) - len(pool))
+                inputs.append({"path": written, "role": "comparison data", "rows": int(len(pool)),
+                               "content_sha256": content_sha256(pool[[c for c in columns if c != treatment]]),
+                               "columns": [c for c in columns if c != treatment]})
         else:
             frame = prepared_frame(evaluation, frame)
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
@@ -215,22 +245,69 @@ def default_out(project_root: Path, evaluation: m.Evaluation) -> Path:
     return project_root / "reports" / evaluation.id
 
 
+def input_files(evaluation: m.Evaluation) -> dict[str, Path]:
+    """The files a results manifest records, by role (what a stale-results check compares)."""
+    files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
+    if evaluation.data is not None:
+        files["data"] = evaluation.data.path
+    fz = evaluation.feasibility
+    if fz is not None and fz.sessions is not None:
+        files["session records"] = (evaluation.source.parent / fz.sessions.path).resolve()
+    return files
+
+
+def stale_reasons(result: ResultSet, evaluation: m.Evaluation) -> list[str]:
+    """What changed since ``result`` was computed: the plan, logic model, data or evalkit itself.
+
+    Each reason is a few words naming the file (empty when the results are current)."""
+    from evalkit.data.load import sha256
+
+    out = []
+    now = evalkit_version()
+    if result.manifest.evalkit_version != now:
+        out.append(f"evalkit changed (results from {result.manifest.evalkit_version}, now {now})")
+    recorded = {i.get("role"): i for i in result.manifest.inputs if isinstance(i, dict) or hasattr(i, "get")}
+    for role, path in input_files(evaluation).items():
+        entry = recorded.get(role)
+        if entry is None or not entry.get("sha256"):
+            continue
+        shown = entry.get("path") or Path(path).name
+        try:
+            if sha256(path) != entry["sha256"]:
+                out.append(f"the {role} ({shown}) changed")
+        except OSError:
+            out.append(f"the {role} ({shown}) is missing")
+    return out
+
+
+def private_dir(project_root: Path, evaluation_id: str) -> Path:
+    """Where a run keeps its person-level rows: the project's working area, owner-only, never under reports/."""
+    from evalkit.publish.atomic import private_dir as owner_only
+
+    work = owner_only(Path(project_root) / ".evalkit")
+    return owner_only(owner_only(work / "private") / evaluation_id)
+
+
 def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
-    """Run and write ``results.json``, ``run-info.json`` and, where the design keeps the analysed rows,
-    ``private/analysed_data.csv`` (person-level: never read by a report)."""
+    """Run and write ``results.json`` and ``run-info.json`` into ``out``; where the design keeps the analysed
+    (person-level) rows, they go to the project's ``.evalkit/private/<evaluation>/`` (folders 0700, files
+    0600), never beside the results: ``reports/`` is what people publish."""
     import datetime as dt
+    import os
 
     result, analysis = run_analysis(evaluation)
     out.mkdir(parents=True, exist_ok=True)
     result.write(out / "results.json")
     analysed = analysis.analysed_data
-    private = out / "private"
     if analysed is not None:
-        # person-level rows: kept apart, in a folder that reports and the site never read
-        private.mkdir(exist_ok=True)
-        tmp = private / "analysed_data.csv.tmp"
-        analysed.to_csv(tmp, index=False)
-        tmp.replace(private / "analysed_data.csv")
+        root = _project_root(evaluation)
+        folder = private_dir(root, evaluation.id)
+        tmp = folder / "analysed_data.csv.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            analysed.to_csv(fh, index=False)
+        os.chmod(tmp, 0o600)
+        tmp.replace(folder / "analysed_data.csv")
     info = {"evaluation": evaluation.id, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     if evaluation.data is not None and not evaluation.is_external:
         # the file's bytes (results.json records the data by content, whatever the order of its rows)
@@ -239,3 +316,21 @@ def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
         info["data_file_sha256"] = sha256(evaluation.data.path)
     (out / "run-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def _project_root(evaluation: m.Evaluation) -> Path:
+    """The project holding the plan (its ``evaluations/`` folder's parent)."""
+    from evalkit.project import find_project
+
+    return find_project(evaluation.source.parent)
+
+
+def check_not_private(evaluation: m.Evaluation) -> None:
+    """Refuse a plan whose data is another run's person-level rows (``.evalkit/``)."""
+    if evaluation.data is None:
+        return
+    path = Path(evaluation.data.path).resolve()
+    if ".evalkit" in path.parts:
+        raise EvalkitError(f"{evaluation.source.name}: data.path '{evaluation.data.path_as_written}' points into "
+                           "the project's .evalkit/ working area (person-level rows another run wrote, or the "
+                           "store); expected the evaluation's own data file")

@@ -43,12 +43,10 @@ def test_clustered_pre_post_names_cr1_with_g_minus_1(results):
     assert est.details["reference_distribution"] == f"t(G-1) = t({est.details['clusters'] - 1})"
 
 
-def test_methods_section_says_the_convention_in_words(results):
-    from test_report_data import context
+def test_methods_section_says_the_convention_in_words(results, tmp_path):
+    from test_publish_routes import _text
+    from test_report_data import context, publish_report
 
-    from evalkit.report import sections as S
-
-    text = S.methods(results["strategy-its"], context())
+    text = _text(publish_report(tmp_path, results["strategy-its"], context())["html"])
     assert "Standard errors and reference distributions" in text
-    # the text is Markdown-escaped: t(N-K) is written t\(N\-K\)
-    assert "Pearson scale" in text and "t\\(N\\-K\\)" in text
+    assert "Pearson scale" in text and "t(N-K)" in text

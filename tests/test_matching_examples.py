@@ -86,7 +86,10 @@ def test_results_are_byte_identical_and_matched_data_is_private(project, tmp_pat
     first = run_and_write(evaluation, tmp_path / "a").to_json()
     second = run_and_write(evaluation, tmp_path / "b").to_json()
     assert first == second
-    rows = pd.read_csv(tmp_path / "a" / "private" / "analysed_data.csv")
+    private = project.root / ".evalkit" / "private" / "vip-2023-matched"
+    rows = pd.read_csv(private / "analysed_data.csv")
+    assert not (tmp_path / "a" / "private").exists()  # person-level rows never sit beside the results
+    assert private.stat().st_mode & 0o777 == 0o700 and (private / "analysed_data.csv").stat().st_mode & 0o777 == 0o600
     assert {"attender_id", "matched_set", "weight"} <= set(rows.columns)
     published = (tmp_path / "a" / "results.json").read_text()
     assert not any(str(i) in published for i in rows["attender_id"].head(50))

@@ -13,27 +13,9 @@ import pytest
 
 from conftest import copy_monitoring_project
 
-from evalkit.monitor.dashboard import publishable_values, write_dashboard
+from evalkit.monitor.dashboard import write_dashboard
 from evalkit.monitor.keys import KEY_ENV
 
-
-
-def test_small_counts_are_suppressed_with_secondary_suppression():
-    rows = [("all", "all", 12), ("area", "A", 3), ("area", "B", 9), ("sex", "F", 6), ("sex", "M", 6)]
-    frame = pd.DataFrame([{"intervention": "strategy", "indicator": "knife_sv", "period": "2024-01-01",
-                           "breakdown": b, "group": g, "measure": "count", "value": float(n), "numerator": float(n),
-                           "denominator": float("nan"), "rate": n / 1000, "rag": None} for b, g, n in rows])
-    prop = {"intervention": "vip", "indicator": "vip_engaged", "period": "2024-01-01", "breakdown": "all",
-            "group": "all", "measure": "proportion", "value": 2 / 3, "numerator": 2.0, "denominator": 3.0,
-            "rate": float("nan"), "rag": "green"}
-    frame = pd.concat([frame, pd.DataFrame([prop])], ignore_index=True)
-    out = publishable_values(frame, 5).set_index(["indicator", "breakdown", "group"])
-    assert out.loc[("knife_sv", "area", "A"), "suppressed"]  # 3 < 5
-    assert out.loc[("knife_sv", "area", "B"), "suppressed"]  # 12 - 3 would reveal it
-    assert pd.isna(out.loc[("knife_sv", "area", "B"), "rate"])
-    assert not out.loc[("knife_sv", "all", "all"), "suppressed"]
-    assert not out.loc[("knife_sv", "sex", "F"), "suppressed"]
-    assert out.loc[("vip_engaged", "all", "all"), "suppressed"]  # 2 of 3
 
 
 @pytest.fixture(scope="module")
@@ -59,55 +41,76 @@ def demo(tmp_path_factory):
 def test_dashboard_files(demo):
     root, written = demo
     qmd = written["qmd"].read_text()
-    assert "format:\n  dashboard:" in qmd and "dashboard_data.json" in qmd
+    assert "format:\n  dashboard:" in qmd and "```{python}" not in qmd  # the page holds its published values
     data = json.loads(written["data"].read_text())
     html = written["html"].read_text()
     assert html.count("Plotly.newPlot") >= 15
+    rag = {i["indicator"]: i["series"]["rag"][-1] for i in data["indicators"] if i["target"] is not None}
     assert not re.search(r'<script[^>]+src="https?:', html)  # self-contained: plotly.js inlined
     # headline tiles with RAG, success measures, data quality notes
-    assert all(i["latest"]["rag"] in ("green", "amber", "red") for i in data["indicators"] if i["target"] is not None)
-    success = {m["id"]: m for m in data["success"]["measures"]}
+    assert all(r in ("green", "amber", "red") for r in rag.values())
+    ms = data["measures"]
+    success = {m["id"]: m for m in ms["measures"]}
     assert set(success) == {"knife_admissions", "knife_offences", "homicides", "serious_violence_local",
                             "knife_serious_violence_local"}
     assert {v["variant"] for v in success["homicides"]["variants"]} == {"all", "under_25", "non_domestic"}
     assert success["knife_offences"]["its"]["level_change"]["estimate"] < 1
     assert success["serious_violence_local"]["local_definition"] and success["serious_violence_local"]["its"] is None
-    assert data["success"]["version"] == "ho-vru-2024.1" and data["success"]["sv_definition"] == "vrn-2023.1"
-    assert data["success"]["its"]["plan"] == "strategy-its"
+    assert ms["version"] == "ho-vru-2024.1" and ms["sv_definition"] == "vrn-2023.1"
+    assert ms["its"]["plan"] == "strategy-its"
     assert "Home Office success measures (ho-vru-2024.1)" in html and "local definition" in html
+    # rates per 100,000 (per 1,000,000 for homicide) on the mid-year population, each year shown with its count
+    assert success["homicides"]["rate_per"] == 1000000 and success["knife_admissions"]["rate_per"] == 100000
+    latest = success["knife_admissions"]["variants"][0]["years"][-1]
+    assert latest["count"]["status"] == "shown" and latest["rate"]["value"] > 0
     quality = {s["source"]: s for s in data["quality"]["sources"]}
     assert quality["ambulance_callouts"]["missing"] == ["2023-12"]
     assert quality["hospital_admissions"]["late"] == ["2024-03"]
     assert quality["police"]["replacements"] == 1
-    unmapped = {u["offence_type"]: u["n"] for u in data["quality"]["unmapped"]}
+    unmapped = {u["offence_type"]: u["count"]["value"] for u in data["quality"]["unmapped"]}
     assert "Possession of article with blade or point" in unmapped
     assert "Possession of article with blade or point" in html and "missing 2023-12" in html
 
 
 def test_dashboard_publishes_no_small_counts_and_no_identifiers(demo):
-    from evalkit.report.disclosure import scan_html
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.scan import scan_export, scan_html
 
     root, written = demo
     html = written["html"].read_text()
     assert scan_html(html) == []
+    assert scan_export(written["data"], Policy()) == []
     data = json.loads(written["data"].read_text())
     for item in data["indicators"]:
-        if item["measure"] == "count":
-            assert not [v for v in item["series"]["numerator"] if v is not None and 0 < v < 5]
-    small = lambda v: v is not None and 0 < v < 5  # noqa: E731
-    for m in data["success"]["measures"]:
-        for v in m["variants"]:
-            assert not [y for y in v["years"] if small(y["count"])]
-            assert not [a for a in v["latest_by_area"] if small(a["count"])]
-            if v["monthly"] is not None:
-                assert not [n for n in v["monthly"]["count"] if small(n)]
-        # homicides: small months, so only yearly totals are published (a rolling total would reveal a month)
-        if m["id"] == "homicides":
-            assert all(v["monthly"] is None for v in m["variants"])
-    prof = data["profile"]
-    for name, rows in prof.items():
-        if isinstance(rows, list):
-            assert not [r for r in rows if small(r.get("n")) or small(r.get("people"))], name
+        for v in item["series"]["value"]:
+            if v and v["kind"] == "count" and v["value"] is not None:
+                assert not 0 < v["value"] < 5
+            if v and v["status"] in ("small", "withheld"):
+                assert v["value"] is None
+
+    def values(obj):
+        if isinstance(obj, dict):
+            if {"value", "status", "kind", "shown"} <= set(obj):
+                yield obj
+            else:
+                for v in obj.values():
+                    yield from values(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                yield from values(v)
+
+    published = list(values(data["measures"])) + list(values(data["profile"]))
+    assert published
+    for v in published:
+        if v["kind"] == "count" and v["value"] is not None:
+            assert not 0 < v["value"] < 5, v
+        if v["status"] in ("small", "withheld"):
+            assert v["value"] is None, v
+    # homicides: small months, so only whole years are published (a rolling total would reveal a month)
+    homicides = next(m for m in data["measures"]["measures"] if m["id"] == "homicides")
+    assert all(v["monthly"] is None for v in homicides["variants"])
+    # the raw counts behind the profile's shares are not in the export
+    assert not {"domestic", "knife", "public_place", "serious_violence"} & set(data["profile"]["summary"])
     raw = pd.read_csv(next((root / "monitoring" / "extracts" / "police").glob("police_2023-10.csv")))
     ids = set(raw.victim_id.dropna()) | set(raw.crime_ref)
     text = written["data"].read_text() + html
@@ -133,7 +136,7 @@ def test_dashboard_and_time_series_report_give_the_same_numbers(demo):
     assert paths == [plan.data.path] and its["data_file"]["status"] == "current"
     report = run(plan)
     by = {(e.indicator, e.estimand): e for e in report.estimates}
-    dashboard = json.loads(written["data"].read_text())["success"]["measures"]
+    dashboard = json.loads(written["data"].read_text())["measures"]["measures"]
     for measure, indicator in (("knife_admissions", "knife_admissions"), ("knife_offences", "knife_sv"),
                                ("homicides", "homicides")):
         got = its["measures"][measure]
@@ -158,6 +161,27 @@ def test_dashboard_and_time_series_report_give_the_same_numbers(demo):
     with open_store(root / ".evalkit" / "evalkit.duckdb") as store, pytest.raises(Exception, match="was not written"):
         export_its_data(store, mon, project)
 
+
+def test_year_totals_and_variants_do_not_give_away_suppressed_counts(demo):
+    """A success measure's variants and areas: no hidden count can be worked out from what is shown.
+
+    All victims = under 25 + the rest (latent), year by year and area by area; the latest year = its
+    areas; a year = its months where the months are shown. The page's own audit (the scan, which
+    rebuilds the arithmetic from the page alone) finds nothing.
+    """
+    from evalkit.publish.scan import scan_html
+
+    root, written = demo
+    html = written["html"].read_text()
+    assert scan_html(html) == []
+    data = json.loads(written["data"].read_text())
+    for m in data["measures"]["measures"]:
+        base = m["variants"][0]
+        for v in m["variants"][1:]:
+            for y, b in zip(v["years"], base["years"]):
+                if y["count"]["value"] is not None and b["count"]["value"] is not None:
+                    rest = b["count"]["value"] - y["count"]["value"]
+                    assert not 0 < rest < 5, (m["id"], v["variant"], y["to"])  # all minus the part, never small
 
 def test_status_command(demo):
     import os

@@ -15,7 +15,7 @@ from evalkit.monitor.indicators import (classify_police, compute_indicators, exp
 from evalkit.monitor.measures import compute_success_measures, count_expression
 from evalkit.monitor.ingest import ingest
 from evalkit.monitor.keys import KEY_ENV
-from evalkit.monitor.profile import needs_profile, police_profile_expressions, published_profile
+from evalkit.monitor.profile import needs_profile, police_profile_expressions
 from evalkit.project import load_project
 from evalkit.store import open_store
 
@@ -235,7 +235,10 @@ def test_needs_profile(small):
     assert s["victim_residents"] == 5 and s["share_residents_victim"] == pytest.approx(5 / 100_000)
     assert s["suspect_residents"] == 4  # S7 lives outside
     res = p["suspects_by_residence"].set_index("area")
-    assert res.loc["A", "people"] == 3 and res.loc["Outside", "people"] == 1 and pd.isna(res.loc["Outside", "population"])
+    # each person once, in the area of their latest record; S7 lives outside (not a resident: not listed)
+    assert res.loc["A", "people"] == 3 and "Outside" not in res.index
+    assert res["people"].sum() == s["suspect_residents"]
+    assert p["victims_by_residence"]["people"].sum() == s["victim_residents"]
     assert dict(zip(p["suspect_sex"].sex, p["suspect_sex"].n)) == {"F": 2, "M": 3, "unknown": 1}
     assert dict(zip(p["victim_sex"].sex, p["victim_sex"].n)) == {"F": 1, "M": 5}
     health = p["health"]["hospital_admissions"]
@@ -245,16 +248,27 @@ def test_needs_profile(small):
                                                                                    "not recorded": 1}
 
 
-def test_published_profile_suppresses_small_counts_and_the_shares_on_them(small):
+def test_published_profile_suppresses_small_counts_and_the_shares_on_them(small, tmp_path):
+    """The profile through the dashboard's ledger: small counts and the shares built on them hidden."""
+    from evalkit.monitor.dashboard import _profile_model
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.publication import Publication
+
     root, mon, store, *_ = small
-    pub = published_profile(needs_profile(store, mon), k=5)
-    s = pub["summary"]
-    assert s["serious_violence"] == 6
-    assert s["share_domestic"] is None       # 1 of 6: the share would give the 1 away
-    assert s["victim_residents"] == 5 and s["suspect_residents"] is None
+    pub = Publication(Policy(threshold=5), project_root=root, out_root=tmp_path, setting="test")
+    page = pub.page("dashboard", "Outcomes monitoring", dashboard=True)
+    prof = _profile_model(page, needs_profile(store, mon))
+    pub.solve()
+    # six offences in as many hours: with the total shown, each hour's "fewer than 5" would be exactly 1
+    assert sorted(c.value for _lab, c, _r in prof["by_hour"]) == [1] * 6
+    assert prof["total"].status == "withheld"
+    assert prof["share_domestic"].hidden       # 1 of 6: the share would give the 1 away
+    assert prof["share_residents_victim"].hidden is False and prof["victim_residents"].text() == "5"
+    assert prof["suspect_residents"].text() == "fewer than 5" and prof["share_residents_suspect"].hidden
     # every category is under 5, and the categories add up to the published total
-    assert all(r["n"] is None for r in pub["by_category"])
-    assert "population" not in pub["by_area"][0]
+    assert all(c.hidden for _lab, c, _r in prof["by_category"])
+    assert not {"domestic", "knife", "serious_violence"} & set(prof["summary"])
+    assert pub.ledger.check() == []
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "bigquery", "trino"])

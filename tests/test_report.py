@@ -1,5 +1,5 @@
 """Reports: numbers equal results.json, no small counts, words agree with the numbers, markup is
-shown as text, nothing private is read; the renderer's Quarto features and the CLI."""
+shown as text, nothing private is read; the renderer and the CLI."""
 
 from __future__ import annotations
 
@@ -8,27 +8,27 @@ import json
 import os
 import re
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
-from test_report_data import EVIL, PERSON_ID, context, est, matched_result, prepost_result, write_report_folder
+from test_report_data import EVIL, PERSON_ID, context, est, matched_result, prepost_result, publish_report
 
+from evalkit.publish.policy import Policy
+from evalkit.publish.render import RenderError, RenderSettings, render
+from evalkit.publish.scan import scan_html
 from evalkit.report import wording as w
-from evalkit.report.disclosure import DisclosureError, Policy, check_rendered, guard_path, scan_html, suppress
-from evalkit.report.render import RenderError, render_html
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """The two built reports rendered once: {name: (ResultSet, html text, qmd path)}."""
-    root = tmp_path_factory.mktemp("reports")
+    """The two built reports published once: {name: (ResultSet, html text, qmd path)}."""
     out = {}
     for name, result in (("prepost", prepost_result()), ("matched", matched_result())):
-        qmd = write_report_folder(root / name, result, context())
-        page = check_rendered(render_html(qmd, qmd.with_suffix(".html")))
-        out[name] = (result, page.read_text(encoding="utf-8"), qmd)
+        got = publish_report(tmp_path_factory.mktemp(name), result, context())
+        out[name] = (result, got["html"], got["qmd"])
     return out
 
 
@@ -44,6 +44,15 @@ def _table_rows(page: str, table_id: str) -> list[dict[str, str]]:
     return rows
 
 
+def _text(page: str) -> str:
+    page = re.sub(r"<script\b.*?</script>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def _flow(page: str) -> str:
+    return re.search(r'<svg[^>]*class="ek-flow".*?</svg>', page, re.S).group(0)
+
+
 # ------------------------------------------------------------------------------- numbers
 
 
@@ -52,10 +61,12 @@ def test_every_number_in_the_results_table_equals_results_json(rendered, name):
     result, page, qmd = rendered[name]
     saved = json.loads((qmd.parent / "results.json").read_text())["estimates"]
     rows = _table_rows(page, "ek-results")
-    more = _table_rows(page, "ek-results-more") if 'id="ek-results-more"' in page else []
-    assert len(rows) + len(more) == len(saved)
-    for row in rows + more:
+    assert len(rows) == len(saved)
+    for row in rows:
         e = saved[int(row["row"])]
+        if row["estimate"] == "[c]":  # a small group: every statistic of it is hidden
+            assert e["n"] < 5 and row["ci_low"] == row["p_value"] == "[c]"
+            continue
         for key in ("estimate", "ci_low", "ci_high"):
             assert abs(float(row[key]) - e[key]) <= 0.5 * 10 ** -w.DIGITS, (key, row[key], e[key])
         p = row["p_value"]
@@ -66,16 +77,16 @@ def test_every_number_in_the_results_table_equals_results_json(rendered, name):
                 assert row[key] == "-"
             elif row[key] != "[c]":
                 assert int(row[key]) == e[key]
-            else:
-                assert e[key] < 5 or key != "n" or True  # hidden: small, or secondary suppression
 
 
-def test_the_qmd_holds_no_numbers_it_reads_them(rendered):
-    _result, _page, qmd = rendered["prepost"]
+def test_the_qmd_holds_only_published_values_and_no_code(rendered):
+    _result, page, qmd = rendered["prepost"]
     text = qmd.read_text()
-    for number in ("0.2384", "0.238", "0.1991", "120", "0.61"):
-        assert number not in text
-    assert "S.load()" in text and "results.json" not in text.split("---", 2)[1]
+    assert "```{python}" not in text and "exec" not in text
+    # the subgroup of 3 and its estimate (0.410) are not in the source either
+    assert "0.410" not in text and "0.41" not in text
+    shown = set(re.findall(r'data-ek-status="shown">(\d+)<', text)) | set(re.findall(r'\[(\d+)\]\{\.ek-count', text))
+    assert shown and all(int(v) == 0 or int(v) >= 5 for v in shown)
 
 
 # ------------------------------------------------------------------------------- disclosure
@@ -84,76 +95,63 @@ def test_the_qmd_holds_no_numbers_it_reads_them(rendered):
 def test_no_count_under_the_threshold_appears(rendered):
     for _result, page, _qmd in rendered.values():
         assert scan_html(page) == []
-        shown = [int(v) for v in re.findall(r'class="ek-count"[^>]*>(\d+)<', page)]
+        shown = [int(v) for v in re.findall(r'class="ek-count"[^>]*data-ek-status="shown"[^>]*>(\d+)<', page)]
         assert shown and all(v == 0 or v >= 5 for v in shown)
     page = rendered["prepost"][1]
-    # the subgroup with n = 3 and the 2 who deteriorated are suppressed; 78 + 40 + [c] = 120 would reveal
-    # the 2, so a second cell of the reliable change row is suppressed too
+    # the 2 who deteriorated are suppressed; 120 - 78 - 40 would reveal them, so a second cell goes too
     rc = re.search(r'id="ek-reliable-change">(.*?)</table>', page, re.S).group(1)
     assert rc.count("[c]") >= 2
-    # the flow: 127 -> 120 lost 7 (shown), 130 -> 127 lost 3 (suppressed, and the 130 with it)
-    flow = re.search(r'<svg[^>]*class="ek-flow".*?</svg>', page, re.S).group(0)
-    assert ">3<" not in flow and "[c]" in flow and ">120<" in flow
+    # the flow: the cohort (130) and those analysed (120) stay visible; the 3 lost before baseline read
+    # "fewer than 5", and the stage that would reveal them is withheld instead of the cohort
+    flow = _flow(page)
+    assert ">130<" in flow and ">120<" in flow and ">3<" not in flow and "fewer than 5" in flow
 
 
-def test_matched_flow_hides_the_unmatched_one_everywhere(rendered):
+def test_a_small_subgroup_publishes_no_statistic(rendered):
+    page = rendered["prepost"][1]
+    rows = {r["subgroup"]: r for r in _table_rows(page, "ek-results")}
+    sub = rows["female=1"]
+    assert sub["n"] == sub["estimate"] == sub["ci_low"] == sub["ci_high"] == sub["p_value"] == "[c]"
+    assert "0.410" not in page and "0.050 to 0.770" not in _text(page)
+
+
+def test_matched_flow_keeps_the_cohort_and_hides_the_unmatched_one_everywhere(rendered):
     page = rendered["matched"][1]
-    flow = re.search(r'<svg[^>]*class="ek-flow".*?</svg>', page, re.S).group(0)
-    assert ">1<" not in flow and ">254<" in flow
-    # 255 (before matching) would reveal the 1 unmatched from 254: hidden in the flow and the sizes table
-    assert ">255<" not in page
-
-
-def test_secondary_suppression_protects_every_relation():
-    cells = {"all": 20, "a": 3, "b": 9, "c": 8}
-    hidden = suppress(cells, [("all", ["a", "b", "c"])])
-    assert hidden == {"a", "c"}  # the smallest other part goes too; the total stays
-    chain = {"s0": 100, "s1": 97, "lost0": 3, "s2": 90, "lost1": 7}
-    hidden = suppress(chain, [("s0", ["s1", "lost0"]), ("s1", ["s2", "lost1"])], prefer="total")
-    assert {"lost0", "s0"} <= hidden and "s2" in chain and "s2" not in hidden
-    # no relation is left with exactly one hidden cell
-    for total, parts in [("s0", ["s1", "lost0"]), ("s1", ["s2", "lost1"])]:
-        assert sum(k in hidden for k in [total, *parts]) != 1
-    assert suppress({"x": 0, "y": 4}, policy=Policy(threshold=3)) == set()
-
-
-def test_the_check_fails_the_render_when_a_small_cell_slips_through(tmp_path):
-    page = tmp_path / "p.html"
-    page.write_text('<p>ok</p><table><tr><td><span class="ek-count">3</span></td></tr></table>')
-    with pytest.raises(DisclosureError, match="count 3"):
-        check_rendered(page)
-    assert check_rendered(page, Policy(threshold=3)) == page
-    assert scan_html("<p>Of these, n = 2 left.</p>")
-    assert scan_html("<p>4 pupils left.</p>")
-    assert not scan_html("<p>95% CI 0.2 to 3.1; p = 0.002</p>")
-    plot = ('<script>Plotly.newPlot("ek-plot-1", [{"meta": "ek-counts", "orientation": "h", "x": [40, 2], '
-            '"y": ["a", "b"], "text": ["40", "2"], "type": "bar"}], {})</script>')
-    assert len(scan_html(plot)) == 2
+    flow = _flow(page)
+    assert ">255<" in flow  # the cohort's size stays readable
+    assert ">1<" not in flow and "fewer than 5" in flow
+    text = _text(page)
+    # 255 and 254 would give the 1 away: 254 (matched) is withheld wherever it appears
+    assert "254" not in text
 
 
 def test_threshold_is_configurable(tmp_path):
-    result = prepost_result()
-    qmd = write_report_folder(tmp_path / "r", result, context(threshold=10))
-    page = render_html(qmd, tmp_path / "r.html").read_text()
-    assert scan_html(page, Policy(threshold=10)) == []
-    # 7 lost before follow-up is now suppressed too
-    flow = re.search(r'<svg[^>]*class="ek-flow".*?</svg>', page, re.S).group(0)
-    assert ">7<" not in flow
+    got = publish_report(tmp_path, prepost_result(), context(threshold=10))
+    assert scan_html(got["html"], Policy(threshold=10)) == []
+    assert ">7<" not in _flow(got["html"])
 
 
 def test_balance_formula_and_propensity_model_are_labelled_for_what_they_are(rendered):
-    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", rendered["matched"][1])))
+    text = _text(rendered["matched"][1])
     assert "Standardised mean difference: SMD = (mean treated - mean comparison) / s_t." in text
     assert "Propensity model (logit): treated ~ age." in text
-    assert "Propensity model: SMD" not in text
 
 
 def test_person_identifiers_never_reach_a_report(rendered):
     for _result, page, qmd in rendered.values():
-        assert PERSON_ID not in page
-        assert "private" not in qmd.read_text()
-    with pytest.raises(DisclosureError, match="private"):
-        guard_path(Path("reports/x/private/analysed_data.csv"))
+        assert PERSON_ID not in page and PERSON_ID not in qmd.read_text()
+        assert not (qmd.parent / "private").exists()
+
+
+def test_every_page_names_its_disclosure_policy(rendered, tmp_path):
+    for _result, page, _qmd in rendered.values():
+        assert "Disclosure control (policy 'suppress'" in _text(page)
+    got = publish_report(tmp_path, prepost_result(), context(), policy=Policy(kind="round", threshold=8))
+    text = _text(got["html"])
+    assert "policy 'round'" in text and "rounded to the nearest 5" in text and "unrounded counts" in text
+    shown = [int(v) for v in re.findall(r'data-ek-status="rounded"[^>]*>(\d+)<', got["html"])]
+    assert shown and all(v % 5 == 0 for v in shown) and 130 in shown
+    assert scan_html(got["html"], Policy(kind="round", threshold=8)) == []
 
 
 # ------------------------------------------------------------------------------- wording
@@ -163,11 +161,12 @@ def test_person_identifiers_never_reach_a_report(rendered):
 def test_summary_agrees_with_the_significance_of_each_estimate(rendered, name):
     result, page, _qmd = rendered[name]
     summary = re.search(r'<h2 id="sec-summary">(.*?)<h2 ', page, re.S).group(1)
-    text = html.unescape(re.sub(r"<[^>]+>", "", summary))
-    text = re.sub(r"\s+", " ", text)
+    text = _text(summary)
     rows = _table_rows(page, "ek-results")
     ctx = context()
-    for e, row in zip([e for e in result.estimates], rows):
+    for e, row in zip(result.estimates, rows):
+        if e.n < 5:
+            continue
         v = w.verdict(e)
         assert row["significant"] == v.marker and row["outcome"] == v.outcome
         if e.subgroup != "all":
@@ -176,8 +175,7 @@ def test_summary_agrees_with_the_significance_of_each_estimate(rendered, name):
         words = {"improved": f"{lab} improved", "worsened": f"{lab} got worse",
                  "no clear change": f"{lab} showed no clear change"}[v.outcome]
         assert words in text, (words, text[:500])
-        interval = f"{w.pct(e.ci_level)} CI {w.fmt(e.ci_low)} to {w.fmt(e.ci_high)}"
-        assert interval in text
+        assert f"{w.pct(e.ci_level)} CI {w.fmt(e.ci_low)} to {w.fmt(e.ci_high)}" in text
 
 
 @pytest.mark.parametrize("kwargs,significant,outcome", [
@@ -210,7 +208,6 @@ def test_ci_level_is_taken_from_the_estimate():
 def test_markup_in_data_and_yaml_is_shown_as_text_not_run(rendered):
     for _result, page, _qmd in rendered.values():
         assert "<script>alert" not in page and "<img src=x" not in page
-        # inside the plotly JSON the label is escaped as well (no markup plotly could draw)
         for data in re.findall(r"Plotly\.newPlot\((.*?)\)\s*\};?", page, re.S):
             assert "<script" not in data and "<img" not in data
     page = rendered["prepost"][1]
@@ -222,106 +219,100 @@ def test_markup_in_data_and_yaml_is_shown_as_text_not_run(rendered):
 # ------------------------------------------------------------------------------- renderer
 
 
-QMD = """---
+DOC = """---
 title: "Renderer test"
 format:
   html:
     toc: true
-execute:
-  echo: false
-jupyter: python3
-crossref:
-  fig-title: Fig
 ---
 
 ## Part {#sec-part}
 
-See @fig-one and @sec-part. Inline: `{python} 6 * 7`. Raw <b>tag</b> in text.
+Raw <b>tag</b> in text.
 
 ::: {.callout-important}
 ## Mind this
 Body.
 :::
 
-```{python}
-#| output: asis
-print("**made by code**")
-```
+::: {.content-visible when-format="html"}
+only in HTML
+:::
 
-```{python}
-#| label: fig-one
-#| fig-cap: "A scatter"
-import plotly.graph_objects as go
-go.Figure(go.Scatter(x=[1, 2], y=[2, 1]))
-```
-
-```{python}
-#| echo: true
-x = 1 + 1
-print(x)
-```
-
-```{mermaid}
-sequenceDiagram
-  A->>B: hi
-```
+::: {.content-visible when-format="typst"}
+only in print
+:::
 """
 
 
-def test_quarto_features_degrade_cleanly_in_the_pandoc_path(tmp_path, monkeypatch):
-    monkeypatch.setenv("EVALKIT_NO_QUARTO", "1")
+def test_the_pandoc_path_reads_the_quarto_features_evalkit_writes(tmp_path):
     qmd = tmp_path / "doc.qmd"
-    qmd.write_text(QMD)
-    page = render_html(qmd, tmp_path / "out" / "doc.html").read_text()
-    assert '<a href="#fig-one">Figure 1</a>' in page and '<a href="#sec-part">Part</a>' in page
-    assert "Inline: 42." in page
+    qmd.write_text(DOC)
+    page = render(qmd, tmp_path / "doc.html", RenderSettings("html", engine="pandoc")).read_text()
     assert "&lt;b&gt;tag&lt;/b&gt;" in page
     assert 'class="callout callout-important"' in page and "Mind this" in page
-    assert "<strong>made by code</strong>" in page
-    assert "Figure 1: A scatter" in page and "plotly-graph-div" in page
-    assert page.count("plotly.js v") <= 2 and "cdn.plot.ly/plotly" not in page
-    assert "x = 1 + 1" in re.sub(r"<[^>]+>", "", page)  # echo: true shows the code
-    assert "Diagram shown as text" in page and "sequenceDiagram" in page
-    assert not re.search(r'<script[^>]+src="http', page) and not re.search(r'<link[^>]+href="http', page)
+    assert "only in HTML" in page and "only in print" not in page
+    pdf = render(qmd, tmp_path / "doc.pdf", RenderSettings("pdf", engine="pandoc"))
+    from evalkit.publish.scan import pdf_text
+
+    text = pdf_text(pdf)
+    assert "only in print" in text and "only in HTML" not in text
 
 
-def test_a_failing_chunk_names_the_chunk(tmp_path, monkeypatch):
-    monkeypatch.setenv("EVALKIT_NO_QUARTO", "1")
+def test_a_document_with_code_chunks_is_refused_on_the_pandoc_path(tmp_path):
     qmd = tmp_path / "bad.qmd"
     qmd.write_text("# T\n\ntext\n\n```{python}\n#| label: broken\n1 / 0\n```\n")
-    with pytest.raises(RenderError, match=r"bad.qmd, chunk at line 5 \(broken\).*ZeroDivisionError"):
-        render_html(qmd, tmp_path / "bad.html")
+    with pytest.raises(RenderError, match=r"bad.qmd: holds executable code chunks"):
+        render(qmd, tmp_path / "bad.html", RenderSettings("html", engine="pandoc"))
 
 
 def test_quarto_is_used_when_on_path(tmp_path, monkeypatch):
     fake = tmp_path / "bin" / "quarto"
     fake.parent.mkdir()
-    fake.write_text('#!/bin/sh\n# fake quarto: writes the output file it is asked for\nwhile [ "$1" ]; do\n'
+    fake.write_text('#!/bin/sh\n# stand-in quarto: writes the output file it is asked for, naming the format\n'
+                    'while [ "$1" ]; do\n  if [ "$1" = "--to" ]; then shift; to="$1"; fi\n'
                     '  if [ "$1" = "--output-dir" ]; then shift; out="$1"; fi; shift\ndone\n'
-                    'echo "<html>from quarto $EVALKIT_REPORT_TO</html>" > "$out/doc.html"\n')
+                    'echo "<html>from quarto $to</html>" > "$out/doc.html"\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("EVALKIT_NO_QUARTO", raising=False)
     qmd = tmp_path / "doc.qmd"
     qmd.write_text("# hi\n")
-    assert render_html(qmd, tmp_path / "o.html").read_text().strip() == "<html>from quarto html</html>"
+    assert render(qmd, tmp_path / "o.html").read_text().strip() == "<html>from quarto html</html>"
 
 
-def test_mermaid_logic_model_escapes_labels_and_highlights_outcomes():
-    from evalkit.report.mermaid import mermaid_to_svg
-    from evalkit.report.sections import mermaid_logic_model
+def test_quarto_renders_the_same_qmd_evalkit_publishes(tmp_path, monkeypatch):
+    """With Quarto on PATH the very .qmd of the publication is handed to it, and its output is
+    scanned like the Pandoc path's (a stand-in that copies the Pandoc rendering)."""
+    import sys
 
-    src = mermaid_logic_model(context(), ["confidence"])
-    assert "<script" not in src and "class n1 evaluated" in src
-    svg = mermaid_to_svg(src)
+    fake = tmp_path / "bin" / "quarto"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\nexec {sys.executable} -c "import sys, pathlib; from evalkit.publish.render '
+                    'import render, RenderSettings; a = sys.argv[1:]; q = pathlib.Path(a[1]); '
+                    "out = pathlib.Path(a[a.index('--output-dir') + 1]); to = a[a.index('--to') + 1]; "
+                    "render(q, out / (q.stem + ('.pdf' if to == 'typst' else '.html')), "
+                    "RenderSettings('pdf' if to == 'typst' else 'html', engine='pandoc'))\" \"$@\"\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("EVALKIT_NO_QUARTO", raising=False)
+    got = publish_report(tmp_path / "p", prepost_result(), context(), pdf=True)
+    assert scan_html(got["html"]) == [] and got["pdf"].read_bytes()[:5] == b"%PDF-"
+
+
+def test_logic_model_is_drawn_from_the_model_with_labels_escaped():
+    from evalkit.plots.logic_model import logic_model_svg
+
+    ctx = context()
+    svg = logic_model_svg(ctx["logic_model"]["nodes"], ctx["logic_model"]["links"], {"conf"})
     assert "&lt;/script&gt;" in svg and "<script" not in svg and "<img" not in svg
-    assert svg.count('class="ek-node evaluated"') == 1
+    assert svg.count('class="ek-node evaluated"') == 1 and svg.count("<line") == 4
 
 
 # ------------------------------------------------------------------------------- the command
 
 
-def test_cli_report_renders_html_and_pdf_offline(example_project, tmp_path):
+def test_cli_report_renders_html_and_pdf_offline(example_project):
     root = example_project
     assert run_cli("run", "mvp-external-trial", "--project", str(root)).returncode == 0
     result = run_cli("report", "mvp-external-trial", "--pdf", "--project", str(root))
@@ -335,6 +326,8 @@ def test_cli_report_renders_html_and_pdf_offline(example_project, tmp_path):
     index = (root / "reports" / "index.html").read_text()
     assert 'href="mvp-external-trial/index.html"' in index
     assert "open " in result.stdout
+    receipts = json.loads((root / ".evalkit" / "published.json").read_text())
+    assert "reports/mvp-external-trial/index.html" in receipts
 
 
 def test_cli_report_without_results_says_what_to_do(example_project):
@@ -358,40 +351,33 @@ def _portfolio(name: str) -> dict:
 
 
 def test_portfolio_page_compares_levels_and_links_every_report(tmp_path):
-    from evalkit.report.write import index_qmd
-
-    (tmp_path / "index.json").write_text(json.dumps({"reports": [
-        {"id": "t", "title": f"Report {EVIL}", "intervention": "tp", "design": "pre_post", "href": "t/index.html"},
-        {"id": "x", "title": "bad link", "intervention": "tp", "design": "pre_post", "href": "javascript:alert(1)"}],
-        "intervention_names": {"tp": "Test programme"}, "disclosure": {"threshold": 5}}))
-    (tmp_path / "portfolio.json").write_text(json.dumps(_portfolio(f"Programme {EVIL}")))
-    qmd = tmp_path / "index.qmd"
-    qmd.write_text(index_qmd())
-    page = check_rendered(render_html(qmd, tmp_path / "index.html")).read_text()
+    got = publish_report(tmp_path, prepost_result(), context(), portfolio=_portfolio(f"Programme {EVIL}"))
+    page = got["index"]
     rows = re.search(r'id="ek-portfolio">(.*?)</table>', page, re.S).group(1)
-    assert "<td" in rows and ">3<" in rows and "0.210 (0.080 to 0.340)" in rows
-    assert ">[c]<" in rows  # reach of 3 participants is suppressed
-    assert 'href="t/index.html"' in page and 'href="javascript:' not in page and "bad link" not in page
+    assert "<td" in rows and "0.210 (0.080 to 0.340)" in rows
+    assert 'data-field="reach">[c]<' in re.sub(r"<span[^>]*>|</span>", "", rows)  # reach of 3 is suppressed
+    assert 'href="t-prepost/index.html"' in page
     assert "<script>alert" not in page and "&lt;script&gt;" in page
-    assert page.count('class="plotly-graph-div"') == 2  # differences and ratios on their own axes
+    assert page.count('class="plotly-graph-div') == 2  # differences and ratios on their own axes
+    assert scan_html(page) == []
 
 
-def test_portfolio_page_without_a_portfolio_says_what_to_run(tmp_path):
-    from evalkit.report.write import index_qmd
+def test_portfolio_reach_is_hidden_when_the_report_hides_it(tmp_path):
+    """The portfolio's reach and the report's matched count are one cell of one publication."""
+    pf = _portfolio("P")
+    pf["interventions"][0]["reach"] = {"participants": 254}
+    got = publish_report(tmp_path, matched_result(), context(), portfolio=pf)
+    assert "254" not in _text(got["html"]) and "254" not in _text(got["index"])
 
-    qmd = tmp_path / "index.qmd"
-    qmd.write_text(index_qmd())
-    page = render_html(qmd, tmp_path / "index.html").read_text()
-    assert "evalkit compare" in page and "No reports yet" in page
 
-
-def test_pdf_of_a_report_with_static_figures(rendered, tmp_path):
-    from evalkit.report.render import render_pdf
-
-    _result, _page, qmd = rendered["matched"]
-    pdf = render_pdf(qmd, tmp_path / "matched.pdf")
-    data = pdf.read_bytes()
+def test_pdf_of_a_report_with_static_figures(tmp_path):
+    got = publish_report(tmp_path, matched_result(), context(), pdf=True)
+    data = got["pdf"].read_bytes()
     assert data[:5] == b"%PDF-" and len(data) > 30_000  # figures are in
+    from evalkit.publish.scan import pdf_text
+
+    text = pdf_text(got["pdf"])
+    assert "Participant flow" in text and "254" not in text
 
 
 def test_markup_in_the_project_yaml_is_shown_as_text(example_project):
@@ -403,7 +389,7 @@ def test_markup_in_the_project_yaml_is_shown_as_text(example_project):
                         'label: "Confidence <img src=x onerror=alert(2)> [link](javascript:alert(3))"')
     lm.write_text(text)
     assert run_cli("run", "mvp-external-trial", "--project", str(root)).returncode == 0
-    result = run_cli("report", "mvp-external-trial", "--project", str(root), "--no-index")
+    result = run_cli("report", "mvp-external-trial", "--project", str(root), "--no-index", "--allow-stale")
     assert result.returncode == 0, result.stderr
     page = (root / "reports" / "mvp-external-trial" / "index.html").read_text()
     assert "<script>alert(1)" not in page and "<img src=x" not in page
@@ -412,30 +398,26 @@ def test_markup_in_the_project_yaml_is_shown_as_text(example_project):
 
 
 def test_every_example_report_matches_its_results_and_is_safe(example_project):
-    """The real designs end to end (one plan per design, in process): each plan that runs gets a
-    report whose results tables equal its results.json, with no small count shown."""
-    from evalkit.errors import EvalkitError
+    """The real designs end to end (one plan per design, in process): each plan gets a report whose
+    results tables equal its results.json, with no small count shown, HTML and PDF."""
     from evalkit.project import load_project
+    from evalkit.publish.scan import scan_pdf
     from evalkit.report.write import build_reports
     from evalkit.run import default_out, run_and_write
 
     root = example_project
     project = load_project(root, check_data=False)
-    one_per_design = ("mvp-external-trial", "mvp-2023-prepost", "reach-2024-feasibility", "reach-2023-matched",
-                      "strategy-its")
-    ran = []
-    for evaluation in (project.evaluations[e] for e in one_per_design if e in project.evaluations):
-        try:
-            run_and_write(evaluation, default_out(root, evaluation))
-            ran.append(evaluation)
-        except EvalkitError:  # a design still being written: its report is tested when it runs
-            continue
-    assert "mvp-external-trial" in [e.id for e in ran]
-    build_reports(project, ran, reports_dir=root / "reports", log=lambda *_: None)
+    ids = ("mvp-external-trial", "mvp-2023-prepost", "reach-2024-feasibility", "reach-2023-matched", "strategy-its",
+           "phoenix-2023-did", "vip-2023-matched", "reach-2023-prepost")
+    ran = [project.evaluations[e] for e in ids]
+    for evaluation in ran:
+        run_and_write(evaluation, default_out(root, evaluation))
+    build_reports(project, ran, reports_dir=root / "reports", pdf=True, log=lambda *_: None)
     for evaluation in ran:
         folder = root / "reports" / evaluation.id
         page = (folder / "index.html").read_text()
-        assert scan_html(page) == []
+        assert scan_html(page) == [], evaluation.id
+        assert scan_pdf(folder / "index.pdf", Policy(), page) == [], evaluation.id
         saved = json.loads((folder / "results.json").read_text())["estimates"]
         rows = _table_rows(page, "ek-results")
         if 'id="ek-results-more"' in page:
@@ -443,40 +425,32 @@ def test_every_example_report_matches_its_results_and_is_safe(example_project):
         assert len(rows) == len(saved), evaluation.id
         for row in rows:
             e = saved[int(row["row"])]
+            if row["estimate"] == "[c]":
+                assert e["n"] < 5 or (e.get("n_treated") or 99) < 5 or (e.get("n_comparison") or 99) < 5
+                continue
             for key in ("estimate", "ci_low", "ci_high"):
                 if e[key] is None:
                     assert row[key] == "-"
                 else:
                     assert abs(float(row[key]) - e[key]) <= 0.5 * 10 ** -w.DIGITS, (evaluation.id, key)
             assert row["n"] == "[c]" or int(row["n"]) == e["n"]
+    assert not list((root / "reports").rglob("private"))
+    assert not list((root / "reports").rglob("*.partial")) and not list((root / "reports").rglob("*.tmp"))
 
 
-def test_a_page_failing_the_disclosure_check_is_deleted(tmp_path, monkeypatch):
-    from evalkit.report import write
-
-    page = tmp_path / "index.html"
-    page.write_text('<span class="ek-count">2</span>')
-    with pytest.raises(DisclosureError):
-        write._checked(page, Policy())
-    assert not page.exists()
-
-
-def test_subgroup_counts_that_add_up_to_everyone_are_protected():
-    from dataclasses import replace
-
-    from evalkit.report import sections as S
-
+def test_subgroup_counts_that_add_up_to_everyone_are_protected(tmp_path):
     result = prepost_result()
     extra = est("confidence", 0.2, 0.1, 0.3, 0.001, True, subgroup="female=0", n=117)
     result = replace(result, estimates=result.estimates + (extra,))
-    page = S.results_table(result, context())
+    page = publish_report(tmp_path, result, context())["html"]
     rows = {r["row"]: r for r in _table_rows(page, "ek-results")}
     assert rows["3"]["n"] == "[c]"  # female=1: 3 people
     assert rows["4"]["n"] == "[c]"  # female=0: 117 = 120 - 3 would reveal it
+    assert rows["4"]["estimate"] == "0.200"  # the 117's estimate is fine: only their count would tell
     assert rows["0"]["n"] == "120"  # everyone stays
 
 
-def test_the_same_results_give_a_byte_identical_page(rendered, tmp_path):
-    _result, page, qmd = rendered["prepost"]
-    again = render_html(qmd, tmp_path / "again.html").read_text(encoding="utf-8")
-    assert again == page
+def test_the_same_results_give_a_byte_identical_page(tmp_path):
+    a = publish_report(tmp_path / "a", prepost_result(), context())
+    b = publish_report(tmp_path / "b", prepost_result(), context())
+    assert a["html"] == b["html"] and a["qmd"].read_text() == b["qmd"].read_text()

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from test_report_data import context, matched_result, prepost_result, write_report_folder
-
-from evalkit.report.render import render_html
+from test_report_data import context, matched_result, prepost_result, publish_report
 
 pytestmark = pytest.mark.browser
 
@@ -68,8 +66,8 @@ def pages(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
     out = {}
     for name, result in (("matched", matched_result()), ("prepost", prepost_result())):
-        qmd = write_report_folder(root / name, result, context())
-        out[name] = render_html(qmd, qmd.with_suffix(".html"))
+        got = publish_report(root / name, result, context())
+        out[name] = got["qmd"].with_suffix(".html")
     return out
 
 

@@ -101,15 +101,32 @@ def context(threshold: int = 5) -> dict:
     }
 
 
-def write_report_folder(folder: Path, result: ResultSet, ctx: dict) -> Path:
-    from evalkit.report.write import report_qmd
+def publish_report(root: Path, result: ResultSet, ctx: dict, *, policy=None, pdf: bool = False,
+                   portfolio: dict | None = None) -> dict:
+    """Build and publish one report (and the portfolio page) under ``root/reports``; return
+    {"html": text, "qmd": path, "pdf": path or None, "index": text}."""
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.publication import Publication
+    from evalkit.report.portfolio import build_portfolio_page
+    from evalkit.report.sections import build_report
 
+    root = Path(root)
+    reports = root / "reports"
+    folder = reports / result.evaluation
     folder.mkdir(parents=True, exist_ok=True)
     result.write(folder / "results.json")
-    (folder / "context.json").write_text(json.dumps(ctx), encoding="utf-8")
-    private = folder / "private"
-    private.mkdir(exist_ok=True)
+    # person-level rows live in the project's working area, never beside the results
+    private = root / ".evalkit" / "private" / result.evaluation
+    private.mkdir(parents=True, exist_ok=True)
     (private / "analysed_data.csv").write_text(f"pupil_id,score\n{PERSON_ID},3\n", encoding="utf-8")
-    qmd = folder / "index.qmd"
-    qmd.write_text(report_qmd(result, ctx), encoding="utf-8")
-    return qmd
+    pub = Publication(policy or Policy(threshold=(ctx.get("disclosure") or {}).get("threshold", 5)),
+                      project_root=root, out_root=reports, setting="reports")
+    build_report(pub, f"{result.evaluation}/index", result, ctx, pdf=pdf)
+    build_portfolio_page(pub, "index", [{"id": result.evaluation, "title": result.title, "intervention": "tp",
+                                          "design": result.design, "href": f"{result.evaluation}/index.html"}],
+                         portfolio, {"tp": "Test programme"})
+    out = pub.publish(pdf_pages={f"{result.evaluation}/index"} if pdf else set(), log=lambda *_: None)
+    assert not out.failed, out.failed
+    files = out.pages[f"{result.evaluation}/index"]
+    return {"html": files["html"].read_text(encoding="utf-8"), "qmd": files["qmd"], "pdf": files.get("pdf"),
+            "index": out.pages["index"]["html"].read_text(encoding="utf-8"), "publication": pub}

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dataclasses import replace
 
 import pytest
@@ -83,19 +85,19 @@ def test_evidence_words_map_one_to_one():
     assert {REPORT_WORDS[v] for v in EVIDENCE_WORDS.values()} == set(EVIDENCE_WORDS)
 
 
-def test_harmful_results_show_as_worsened_in_the_portfolio_forest(monkeypatch):
-    import evalkit.plots.forest as forest
-    from evalkit.report import portfolio as P
-    from evalkit.report import sections as S
+def test_harmful_results_show_as_worsened_in_the_portfolio_forest(tmp_path):
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.publication import Publication
+    from evalkit.report.portfolio import build_portfolio_page
 
-    seen = []
-    monkeypatch.setattr(forest, "plotly_forest", lambda rows, **kw: seen.extend(rows))
-    monkeypatch.setattr(S, "emit", lambda make, _static: make() or "")  # the forest figures are drawn in sections
     rows = [{"evaluation": "t", "label": label, "primary": True, "estimand": "att", "estimate": 0.2, "ci_low": 0.1,
              "ci_high": 0.3, "verdict": verdict}
             for label, verdict in (("a", "harmful"), ("b", "positive"), ("c", "null"), ("d", "unknown"))]
-    P.portfolio_forest({}, {"interventions": [{"intervention": "tp", "forest": rows}]})
-    assert [r.outcome for r in seen] == ["worsened", "improved", "no clear change", "unknown"]
+    pub = Publication(Policy(), project_root=tmp_path, out_root=tmp_path / "r", setting="r")
+    page = build_portfolio_page(pub, "index", [], {"interventions": [{"intervention": "tp", "forest": rows}]}, {})
+    pub.solve()
+    spec = next(b.spec for b in page.blocks if type(b).__name__ == "Figure")
+    assert [pair[0].outcome for pair in spec._shown()] == ["worsened", "improved", "no clear change", "unknown"]
 
 
 def test_pre_trend_wording_uses_the_ratings_parallel_trends_threshold():
@@ -110,4 +112,18 @@ def test_pre_trend_wording_uses_the_ratings_parallel_trends_threshold():
     ctx = context()
     assert w.pre_trend_alpha(ctx) == load_rules().value("parallel_trends_alpha")
     ctx["significance"] = {"alpha": 0.05, "parallel_trends_alpha": 0.1}
-    assert "parallel\\-trends assumption is in doubt" in S.event_study(result, ctx)
+    assert "parallel-trends assumption is in doubt" in _event_study_text(result, ctx)
+
+
+def _event_study_text(result, ctx) -> str:
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.publication import Publication
+    from evalkit.report import sections as S
+
+    pub = Publication(Policy(), project_root=Path("."), out_root=Path("r"), setting="r")
+    page = pub.page("x", "x")
+    rep = S.Report(page, result, ctx)
+    S.flow_cells(rep)
+    S.event_study(rep)
+    pub.solve()
+    return " ".join(b.phrase.plain() for b in page.blocks if hasattr(b, "phrase"))

@@ -102,16 +102,15 @@ def test_rosenbaum_reading_when_not_significant_even_at_gamma_one():
         f"{sig['gamma_critical']:.2f}" in text
 
 
-def test_report_does_not_say_stays_significant_when_gamma_one_is_not_significant():
+def test_report_does_not_say_stays_significant_when_gamma_one_is_not_significant(tmp_path):
     from dataclasses import replace
 
-    from test_report_data import context
+    from test_publish_routes import _text
+    from test_report_data import context, publish_report
     from test_report_verdict import matched_result
-
-    from evalkit.report import sections as S
 
     result = matched_result()
     rb = {"status": "computed", "gamma_critical": 1.0, "p_value_gamma_1": 0.31, "alpha": 0.05}
     result = replace(result, sections={**result.sections, "sensitivity": {"rosenbaum": rb}})
-    text = S.robustness(result, context())
+    text = _text(publish_report(tmp_path, result, context())["html"])
     assert "not significant even before any hidden bias" in text and "stays significant" not in text

@@ -472,14 +472,22 @@ def test_its_needs_time_series(tmp_path):
         stage: refine_and_monitor
         design: interrupted_time_series
         evaluator: {name: Team, independent: false}
-        data: {path: data/series.csv, id: area, period: month}
+        data: {path: data/series.csv, id: area, period: month, population: pop}
         outcomes: {offences: offences}
         primary_outcome: offences
         follow_up_months: 12
         """)
     root = make_project(tmp_path, plans={"i.yml": text})
-    (root / "evaluations" / "data" / "series.csv").write_text("area,month,offences\nA,2020-01,3\nA,2020-02,4\n")
+    (root / "evaluations" / "data" / "series.csv").write_text("area,month,pop,offences\nA,2020-01,9,3\nA,2020-02,9,4\n")
     assert "time_series: required key is missing (found nothing; expected time_series: {interruption" in only(root)
+
+
+def test_its_needs_population(tmp_path):
+    # the design models counts against the population (its offset): say so before `evalkit run` does
+    root = _long(tmp_path, plan=LONG.replace(", population: pop}", "}"))
+    assert only(root) == ("evaluations/i.yml:7: error: data: an interrupted time series models counts against the "
+                          "population at risk (found no data.population; expected data.population: the population "
+                          "column (the offset of every rate))")
 
 
 def test_external_and_data_together(tmp_path):
@@ -742,3 +750,13 @@ def test_new_statistical_options_list_their_choices(tmp_path):
         DifferenceInDifferences(base_period="weekly")
     with pytest.raises(ValidationError, match="'level_and_slope' or 'level'"):
         TimeSeries(interruption="2020-01-01", impact="slope")
+
+
+def test_validate_reports_a_wrong_disclosure_setting_in_evalkit_yml(tmp_path):
+    from evalkit.project import validate_project
+
+    (tmp_path / "logic_models").mkdir()
+    (tmp_path / "evaluations").mkdir()
+    (tmp_path / "evalkit.yml").write_text("data_roots: []\ndisclosure:\n  policy: suppress\n  threshold: 0\n")
+    found = [str(p) for p in validate_project(tmp_path, check_data=False).problems]
+    assert found == ["evalkit.yml:4: error: disclosure.threshold: found 0; expected a whole number of at least 1"]

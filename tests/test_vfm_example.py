@@ -21,10 +21,9 @@ def project(example_project_ro):
 
 
 def _run(project, evaluation):
-    # not evalkit.run: once any code has imported the module evalkit.run, that name is the module
-    from evalkit.run import run
+    import evalkit
 
-    return run(project.evaluation(evaluation))
+    return evalkit.run(project.evaluation(evaluation))  # the verb, whatever has imported the module
 
 
 def test_cost_per_reliable_improvement_from_the_reach_pre_post(project):

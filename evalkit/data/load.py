@@ -17,7 +17,8 @@ from evalkit.data.files import (EXPECTED_SUFFIXES, NUMBER, SUFFIXES, check_csv_s
                                 looks_like_data, read_reason, xlsx_frame)
 from evalkit.errors import DataError
 
-__all__ = ["SUFFIXES", "EXPECTED_SUFFIXES", "file_kind", "read_columns", "read_table", "sha256", "content_sha256"]
+__all__ = ["SUFFIXES", "EXPECTED_SUFFIXES", "file_kind", "read_columns", "read_table", "read_data_files", "sha256",
+           "content_sha256"]
 
 
 def read_columns(path: Path, sheet: str | None = None) -> list[str]:
@@ -200,3 +201,38 @@ def content_sha256(frame) -> str:
     rows = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
     digest.update(np.sort(rows).tobytes())
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------- a plan's data
+
+
+def read_data_files(spec, columns: Sequence[str] | None = None):
+    """A plan's data files as one frame, as read: its file, or a matched comparison's two stacked.
+
+    With ``spec.comparison`` the participants (``spec.path``) and the comparison pool are read
+    with :func:`read_table`, each for the same ``columns``, and stacked, participants first, with
+    ``spec.treatment`` made: 1 for the participants, 0 for the pool. Each file must hold every
+    column read; the error names those missing from each file.
+    """
+    if spec.comparison is None:
+        return read_table(spec.path, columns, spec.sheet, spec.missing_values)
+    import pandas as pd
+
+    treatment = spec.treatment
+    wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c != treatment]
+    frames = []
+    for _role, path, _written in spec.files:
+        present = read_columns(path, spec.sheet)
+        if treatment in present:
+            raise DataError(f"{path}: has a column '{treatment}', the 0/1 column evalkit makes from the two "
+                            "files; name another in data.treatment, or drop the column")
+        frames.append((path, present))
+    if wanted is None:  # every column: the two files must agree on them
+        wanted = list(frames[0][1])
+    gaps = [(path, [c for c in wanted if c not in present]) for path, present in frames]
+    if any(missing for _path, missing in gaps):
+        raise DataError("the participants' and comparison files do not hold the same columns: "
+                        + "; ".join(f"{path} lacks {', '.join(missing)}" for path, missing in gaps if missing))
+    parts = [read_table(path, wanted, spec.sheet, spec.missing_values).assign(**{treatment: group})
+             for (path, _present), group in zip(frames, (1, 0))]
+    return pd.concat(parts, ignore_index=True)

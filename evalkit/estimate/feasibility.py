@@ -239,9 +239,9 @@ def _read_cases(evaluation: m.Evaluation, frame: pd.DataFrame) -> tuple[_Cases, 
         referred = (referral >= start) & (referral <= end)
         outside = int((~referred).sum())
         if outside:
-            warnings.append(RunWarning("outside_recruitment_window",
-                                       f"{outside} case(s) referred outside {start.date()} to {end.date()} "
-                                       "are left out of every metric"))
+            warnings.append(RunWarning.counted("outside_recruitment_window",
+                                               f"{{outside}} case(s) referred outside {start.date()} to {end.date()} "
+                                               "are left out of every metric", outside=outside))
     flags = {k: _flag(frame, getattr(cols, k), label) if getattr(cols, k) else None
              for k in ("eligible", "consented", "started", "completed")}
     recruited = referred.copy()
@@ -585,9 +585,9 @@ def _planning(evaluation: m.Evaluation, frame: pd.DataFrame, cases: _Cases,
         if n_pairs >= 3 and base[both].std() > 0 and follow[both].std() > 0:
             correlation = float(np.corrcoef(base[both], follow[both])[0, 1])
         if n_pairs < 20:
-            warnings.append(RunWarning("few_pairs_for_correlation",
-                                       f"the baseline-follow-up correlation of '{ind.id}' rests on {n_pairs} pair(s)",
-                                       ind.id))
+            warnings.append(RunWarning.counted("few_pairs_for_correlation",
+                                               f"the baseline-follow-up correlation of '{ind.id}' rests on {{pairs}} "
+                                               "pair(s)", ind.id, pairs=n_pairs))
     correlation = max(correlation, 0.0)  # a negative r would be noise here; ANCOVA gain is never planned below 0
     retention_key = f"follow_up_completeness:{ind.id}"
     retention = metrics[retention_key].value if retention_key in metrics else 1.0

@@ -175,9 +175,9 @@ def _subgroups(evaluation: m.Evaluation, frame: pd.DataFrame, warnings: list[Run
                                        "were made; band it first (e.g. age bands)"))
             continue
         if missing.any():
-            warnings.append(RunWarning("subgroup_missing",
-                                       f"subgroup '{col}' is missing for {int(missing.sum())} participant(s); they "
-                                       "are in the overall estimates but in no subgroup estimate"))
+            warnings.append(RunWarning.counted(
+                "subgroup_missing", f"subgroup '{col}' is missing for {{missing}} participant(s); they are in the "
+                "overall estimates but in no subgroup estimate", missing=int(missing.sum())))
         values = series.to_numpy()
         for level in levels:
             out.append((col, f"{col}={_level_label(level)}", (values == level) & ~missing))
@@ -452,9 +452,9 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                 estimates += new
                 warnings += warns
                 if n_sel < FEW_PAIRS:
-                    warnings.append(RunWarning("few_pairs", f"{ind.id} ({what}): only {n_sel} complete pairs (fewer "
-                                               f"than {FEW_PAIRS}); the estimate is imprecise and tests have little "
-                                               "power", ind.id))
+                    warnings.append(RunWarning.counted(
+                        "few_pairs", f"{ind.id} ({what}): only {{pairs}} complete pairs (fewer than {FEW_PAIRS}); the "
+                        "estimate is imprecise and tests have little power", ind.id, pairs=n_sel))
                 if label == "all" and cl is not None:
                     g = int(np.unique(cl).size)
                     if g < FEW_CLUSTERS:
@@ -546,10 +546,10 @@ def _subgroup_attrition(ind, comparison, pair, subgroups, warnings) -> dict:
 
 def _attrition_warnings(ind: m.Indicator, tp_name: str, attr: dict, warnings: list[RunWarning]) -> None:
     if attr["overall"] > HIGH_ATTRITION:
-        warnings.append(RunWarning("high_attrition", f"{ind.id} ({tp_name} vs baseline): {attr['overall']:.0%} of the "
-                                   f"{attr['in_data']} participants have no complete pair (more than "
-                                   f"{HIGH_ATTRITION:.0%}); complete pairs may not represent everyone who started",
-                                   ind.id))
+        warnings.append(RunWarning.counted(
+            "high_attrition", f"{ind.id} ({tp_name} vs baseline): {{lost:pct_of:in_data}} of the {{in_data}} participants "
+            f"have no complete pair (more than {HIGH_ATTRITION:.0%}); complete pairs may not represent everyone who "
+            "started", ind.id, lost=attr["in_data"] - attr["analysed"], in_data=attr["in_data"]))
     smd = attr["baseline_smd_completers_vs_dropouts"]
     if smd is not None and abs(smd) > DROPOUT_SMD:
         warnings.append(RunWarning("dropout_baseline_difference", f"{ind.id} ({tp_name} vs baseline): participants "

@@ -188,8 +188,9 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                            f"('{treat_col}'), whatever they received: these are intention-to-treat effects")]
     Z, z_names = _covariate_matrix(evaluation, frame, warnings)
     if min(n_arm.values()) < FEW_PER_ARM:
-        warnings.append(RunWarning("few_per_arm", f"only {min(n_arm.values())} units in the smaller arm "
-                                                  f"(fewer than {FEW_PER_ARM}): estimates are imprecise"))
+        warnings.append(RunWarning.counted("few_per_arm", "only {smaller} units in the smaller arm "
+                                           f"(fewer than {FEW_PER_ARM}): estimates are imprecise",
+                                           smaller=min(n_arm.values())))
     if clusters is not None and len(pd.unique(clusters)) < FEW_CLUSTERS:
         G = len(pd.unique(clusters))
         warnings.append(RunWarning("few_clusters", f"{G} clusters: cluster-robust standard errors are unreliable "

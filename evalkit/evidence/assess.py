@@ -31,7 +31,7 @@ DESIGNS = {
 }
 COMPARATIVE = ("matched_comparison", "difference_in_differences", "rct")
 # the one estimate per indicator a study is judged on (not event-time cells, not slopes)
-HEADLINE_ESTIMANDS = ("reported", "att", "ate", "did_att", "risk_ratio", "mean_change", "change_in_proportion",
+HEADLINE_ESTIMANDS = ("reported", "att", "ate", "did_att", "itt", "risk_ratio", "mean_change", "change_in_proportion",
                       "rate_ratio", "level_change")
 P_KINDS = {"p-value": "p", "Holm p-value": "Holm p", "confidence interval": "CI", "none": "p"}
 CHECK_LABELS = {

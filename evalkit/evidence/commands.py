@@ -5,7 +5,6 @@ Imported on every ``evalkit`` call, so nothing heavy at module level.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 SORT_KEYS = ("level", "name", "step", "studies", "reach")
@@ -20,7 +19,6 @@ def register(subparsers, add_common) -> dict:
                     "reports/<evaluation>/results.json, running a plan in memory when its results are missing "
                     "or out of date.")
     p.add_argument("interventions", nargs="*", metavar="INTERVENTION", help="intervention ids (default: all)")
-    p.add_argument("--json", action="store_true", help="print the ratings as JSON")
     p.add_argument("--rules", metavar="FILE", default=None, help="a rules file (default: evalkit's rules.yml)")
     p.add_argument("--no-run", action="store_true", help="use saved results only; never run a plan")
     p.add_argument("--checks", action="store_true", help="also list every study's checks")
@@ -33,7 +31,6 @@ def register(subparsers, add_common) -> dict:
                     "write it to reports/portfolio.json (schema evalkit.portfolio/v1).")
     p.add_argument("--sort", default="level", choices=SORT_KEYS, help="row order (default: level)")
     p.add_argument("--out", metavar="FILE", default=None, help="portfolio file (default: PROJECT/reports/portfolio.json)")
-    p.add_argument("--json", action="store_true", help="print the portfolio JSON instead of the table")
     p.add_argument("--rules", metavar="FILE", default=None, help="a rules file (default: evalkit's rules.yml)")
     p.add_argument("--no-run", action="store_true", help="use saved results only; never run a plan")
     add_common(p)
@@ -45,33 +42,38 @@ def _project(args):
 
 
 def _rated(args, only=()):
+    from evalkit.cli import output, progress
     from evalkit.evidence.portfolio import rate_project
     from evalkit.evidence.rules import load_rules
 
+    out = output(args)
     rules = load_rules(args.rules)
-    ratings, notes, project = rate_project(_project(args), rules=rules, run_missing=not args.no_run, only=only)
+    with progress(out, None, "rating (plans without current results are run)"):
+        ratings, notes, project = rate_project(_project(args), rules=rules, run_missing=not args.no_run, only=only)
     for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+        out.note(f"note: {note}")
     return rules, ratings, project
 
 
 def cmd_rate(args) -> int:
+    from evalkit.cli import output
     from evalkit.evidence.portfolio import portfolio_json, sort_ratings
     from evalkit.evidence.text import rating_text
 
     rules, ratings, _project_ = _rated(args, tuple(args.interventions))
     ratings = sort_ratings(ratings, "level")
-    if args.json:
+    if getattr(args, "json", False):
         from evalkit.results import _plain
 
         print(portfolio_json({"schema": "evalkit.ratings/v1", "rules_version": rules.version,
                               "ratings": _plain([r.to_dict() for r in ratings])}), end="")
         return 0
-    print("\n\n".join(rating_text(r, checks=args.checks) for r in ratings))
+    output(args).say("\n\n".join(rating_text(r, checks=args.checks) for r in ratings))
     return 0
 
 
 def cmd_compare(args) -> int:
+    from evalkit.cli import output
     from evalkit.evidence.portfolio import build_portfolio, portfolio_json, write_portfolio
     from evalkit.evidence.text import portfolio_table
 
@@ -79,9 +81,8 @@ def cmd_compare(args) -> int:
     portfolio = build_portfolio(ratings, rules, sort=args.sort)
     out = Path(args.out) if args.out else project.root / "reports" / "portfolio.json"
     write_portfolio(portfolio, out)
-    if args.json:
+    if getattr(args, "json", False):
         print(portfolio_json(portfolio), end="")
     else:
-        print(portfolio_table(portfolio))
-        print(f"\nwrote {out}")
+        output(args).say(portfolio_table(portfolio) + f"\n\nwrote {out}")
     return 0

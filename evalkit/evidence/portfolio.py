@@ -120,7 +120,7 @@ def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str 
         "schema": PORTFOLIO_SCHEMA,
         "levels": list(LEVELS),
         "sort": sort,
-        "rules": {"version": rules.version, "file": rules.path,
+        "rules": {"version": rules.version, "file": rules.path, "sha256": _rules_sha256(rules),
                   "published_by": {rid: r.published_by for rid, r in rules.rules.items()},
                   # reports judge significance with the same rule as the ratings (evalkit.verdict)
                   "significance": {"alpha": rules.value("significance_alpha"),
@@ -137,6 +137,19 @@ def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str 
         ],
         "interventions": rows,
     })
+
+
+def _rules_sha256(rules: Rules) -> str | None:
+    """The rules file's hash, so a report can tell a rating made under other rules (stale)."""
+    from evalkit.data.load import sha256
+    from evalkit.evidence.rules import DEFAULT_RULES
+
+    path = Path(rules.path)
+    path = path if path.is_absolute() else (DEFAULT_RULES if path.name == DEFAULT_RULES.name else path)
+    try:
+        return sha256(path)
+    except OSError:
+        return None
 
 
 def portfolio_json(portfolio: Mapping[str, Any]) -> str:
@@ -161,7 +174,7 @@ def _stale(result, evaluation) -> str | None:
 
     files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
     if evaluation.data is not None:
-        files["data"] = evaluation.data.path
+        files["data"] = evaluation.data.path  # its content hash covers a comparison pool's file too
     inputs = {i.get("role"): i for i in result.manifest.inputs if isinstance(i, Mapping)}
     for role, path in files.items():
         if role not in inputs:

@@ -1,355 +1,459 @@
-"""What the dashboard draws, from the published (disclosure-controlled) dashboard data.
+"""What the dashboard draws, from its typed model (:func:`evalkit.monitor.dashboard.dashboard_publication`).
 
-Called from the chunks of ``templates/dashboard.qmd``; each function returns Markdown with raw
-HTML blocks (tiles, tables) and interactive plotly figures (plotly.js inlined once). Counts are
-marked ``ek-count`` (HTML) or ``meta: ek-counts`` (figure traces) so the report's disclosure
-scanner can check the rendered page.
+Every tile, table and figure is a block of :mod:`evalkit.publish.document` holding typed values:
+adding one is one call (``page.add(Tiles([...]))``, ``page.figure(BarSpec(...))``,
+``page.table(...)``). Figures take typed values and draw ``value.plot()``: a hidden value is
+``None`` (no bar, no marker at its true height); its marker has no RAG colour; each trace's
+``meta.ek`` names the cells behind its points for the page scan.
 """
 
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
+
+from evalkit.publish.document import Col, Markdown, Para, Tile, Tiles
+from evalkit.publish.markup import plot_meta
+from evalkit.publish.values import Derived, Fixed, Phrase, phrase
 
 RAG_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", None: "#607d8b"}
-CSS = """
-<style>
-.ek-tiles{display:flex;flex-wrap:wrap;gap:10px;margin:8px 0 16px}
-.ek-tile{border-radius:8px;padding:10px 14px;min-width:190px;flex:1 1 190px;color:#fff;font-family:sans-serif}
-.ek-tile .lbl{font-size:.8em;opacity:.9}.ek-tile .val{font-size:1.7em;font-weight:700;margin:4px 0}
-.ek-tile .tgt{font-size:.8em}.ek-note{font-size:.85em;color:#455a64}
-table.ek-table{border-collapse:collapse;font-size:.9em;margin:6px 0 14px}
-table.ek-table td,table.ek-table th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}
-.ek-suppressed{color:#888}
-</style>
-"""
+NEUTRAL = "#90a4ae"
 
 
-def load(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+class RagWord(Derived):
+    """The RAG status of a value, in words: withheld with its value (the band would tell the value)."""
 
+    def __init__(self, rag: str | None, value):
+        super().__init__((rag or "no status").upper(), [value])
 
-def _raw(content: str) -> str:
-    from evalkit.report.render import raw_block
-
-    return raw_block(content)
+    def mark(self) -> str:
+        return "status not shown (value suppressed)"
 
 
 def _e(text) -> str:
     return html.escape(str(text))
 
 
-def _count(n, data) -> str:
-    from evalkit.report.disclosure import Policy, count_html
-
-    # a published count of None was suppressed by dashboard.publishable_values: show the mark
-    return count_html(0 if n is None else int(n), n is None, Policy(threshold=data["disclosure"]["min_count"]))
+def _layout(text: str) -> Markdown:
+    return Markdown(f"\n{text}\n")
 
 
-def _fmt(value, measure: str, data, rate=None, rate_per=None) -> str:
-    if measure == "proportion":
-        return "[c]" if value is None else f"{value:.0%}"
-    if measure == "mean":
-        return "[c]" if value is None else f"{value:.1f}"
-    text = _count(value, data)
-    if rate is not None and rate_per:
-        text += f' <span style="font-size:.55em">({rate:.2f} per {int(rate_per):,})</span>'
-    return text
+def build_page(page, model: dict, policy) -> None:
+    page.add(_layout("# Programmes\n\n## Row {height=20%}"))
+    page.add(Para(phrase("Data up to {as_of}. Targets from the logic models; RAG: green on or better than target, "
+                         "amber between target and the amber threshold, red beyond it; a suppressed value has no "
+                         "RAG colour.", as_of=Fixed(model["as_of"] or "no data yet")), "note"))
+    tiles(page, model)
+    page.add(_layout("## Row"))
+    for item in model["indicators"]:
+        if not item["success_measure"]:
+            page.figure(TrendSpec(item))
+    page.add(_layout("# Success measures\n\n## Row"))
+    measures(page, model, policy)
+    success(page, model, policy)
+    page.add(_layout("# Breakdowns\n\n## Row"))
+    breakdowns(page, model, policy)
+    page.add(_layout("# Needs assessment\n\n## Row"))
+    profile(page, model)
+    page.add(_layout("# Data quality\n\n## Row"))
+    quality(page, model)
 
 
-def _figure(fig) -> str:
-    from evalkit.report.figures import figure_markdown
-
-    return figure_markdown(fig, to="html")
-
-
-def header(data: dict) -> str:
-    return _raw(CSS + f'<p class="ek-note">Data up to {_e(data["as_of"])}. Counts from 1 to '
-                      f'{data["disclosure"]["min_count"] - 1} are shown as [c] (suppressed), with other cells '
-                      "suppressed where they would reveal one. Targets from the logic models; RAG: green on or better "
-                      "than target, amber between target and the amber threshold, red beyond it.</p>")
+def _last(values):
+    for v in reversed(values):
+        if v is not None and getattr(v, "value", None) is not None:
+            return v
+    return values[-1] if values else None
 
 
-def tiles(data: dict) -> str:
-    out = ['<div class="ek-tiles">']
-    for item in data["indicators"]:
+def tiles(page, model: dict) -> None:
+    out = []
+    per_kind = model.get("period_kind", "month")
+    for item in model["indicators"]:
         if item["success_measure"] or item["target"] is None:
             continue
-        latest = item["latest"]
-        colour = RAG_COLOURS.get(latest["rag"], RAG_COLOURS[None])
+        s = item["series"]
+        value, rag, period = s["value"][-1], s["rag"][-1], s["period"][-1]
         target = item["target"]
         tgt = f"{target:.0%}" if item["measure"] == "proportion" else f"{target:g}"
-        per = f" a {data.get('period_kind', 'month')}" if item["measure"] == "count" else ""
+        per = f" a {per_kind}" if item["measure"] == "count" else ""
         default = " (amber: toolkit default, within 10%)" if item["amber_default"] else ""
-        out.append(f'<div class="ek-tile" style="background:{colour}"><div class="lbl">{_e(item["intervention_name"])}'
-                   f' &middot; {_e(latest["period"][:7])}</div><div class="lbl"><b>{_e(item["label"])}</b></div>'
-                   f'<div class="val">{_fmt(latest["value"], item["measure"], data)}</div>'
-                   f'<div class="tgt">target {tgt}{per}{default} &middot; {_e((latest["rag"] or "no status").upper())}'
-                   "</div></div>")
-    out.append("</div>")
-    return _raw("".join(out))
+        word = RagWord(rag, value)
+        out.append(Tile(value, above=[f"{item['intervention_name']} · {period[:7]}", item["label"]],
+                        below=[Phrase("target " + f"{tgt}{per}{default} · ".replace("{", "{{").replace("}", "}}")
+                                      + "{status}", {"status": word})], rag=rag))
+    page.add(Tiles(out))
 
 
-def _trend_figure(item: dict, data: dict):
-    import plotly.graph_objects as go
+class TrendSpec:
+    """A programme indicator month by month, markers coloured by RAG (none for a hidden value)."""
 
-    s = item["series"]
-    count = item["measure"] == "count"
-    y = s["value"]
-    fig = go.Figure()
-    colours = [RAG_COLOURS.get(r, RAG_COLOURS[None]) for r in s["rag"]]
-    fig.add_trace(go.Scatter(x=s["period"], y=y, mode="lines+markers", name=item["label"],
-                             marker={"color": colours, "size": 9}, line={"color": "#37474f"},
-                             meta="ek-counts" if count else None, connectgaps=False))
-    if item["target"] is not None:
-        fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["target"]] * 2, mode="lines",
-                                 name="target", line={"color": RAG_COLOURS["green"], "dash": "dash"}))
-        if item["amber"] is not None:
-            fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["amber"]] * 2, mode="lines",
-                                     name="amber from", line={"color": RAG_COLOURS["amber"], "dash": "dot"}))
-    fig.update_layout(title=f"{item['intervention_name']}: {item['label']}", height=330,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
-                      yaxis={"tickformat": ".0%" if item["measure"] == "proportion" else None, "rangemode": "tozero"})
-    return fig
+    def __init__(self, item: dict):
+        self.item = item
 
+    def plotly(self, sink):
+        import plotly.graph_objects as go
 
-def programme_trends(data: dict) -> str:
-    return "\n".join(_figure(_trend_figure(i, data)) for i in data["indicators"] if not i["success_measure"])
+        item, s = self.item, self.item["series"]
+        y = [v.plot() if v is not None else None for v in s["value"]]
+        colours = [NEUTRAL if (v is None or v.hidden) else RAG_COLOURS.get(r, RAG_COLOURS[None])
+                   for v, r in zip(s["value"], s["rag"])]
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=s["period"], y=y, mode="lines+markers", name=_e(item["label"]),
+                                 marker={"color": colours, "size": 9}, line={"color": "#37474f"},
+                                 meta=plot_meta(s["value"], sink), connectgaps=False))
+        if item["target"] is not None:
+            fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["target"]] * 2, mode="lines",
+                                     name="target", line={"color": RAG_COLOURS["green"], "dash": "dash"}))
+            if item["amber"] is not None:
+                fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["amber"]] * 2, mode="lines",
+                                         name="amber from", line={"color": RAG_COLOURS["amber"], "dash": "dot"}))
+        fig.update_layout(title=_e(f"{item['intervention_name']}: {item['label']}"), height=330,
+                          margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
+                          yaxis={"tickformat": ".0%" if item["measure"] == "proportion" else None,
+                                 "rangemode": "tozero"})
+        return fig
 
-
-def _variant(measure: dict, name: str = "all") -> dict | None:
-    return next((v for v in measure["variants"] if v["variant"] == name), None)
-
-
-def _rate(rate, per) -> str:
-    return "[c]" if rate is None else f"{rate:.1f} per {int(per):,}"
+    def matplotlib(self):
+        return None
 
 
-def success_tiles(data: dict) -> str:
-    """One tile per success measure: the latest year's count and rate, each variant beside it."""
-    success = data["success"]
-    out = [CSS, f'<p class="ek-note">Home Office success measures ({_e(success.get("version"))}); the local '
-                f'definition of serious violence is {_e(success.get("sv_definition"))}. Counts for the year ending in '
-                "the latest month; rates a year.</p>", '<div class="ek-tiles">']
-    for m in success["measures"]:
+def _variant(entry: dict, name: str = "all") -> dict | None:
+    return next((v for v in entry["variants"] if v["variant"] == name), None)
+
+
+def _esc(text: str) -> str:
+    """Literal text for a Phrase template."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+def measures(page, model: dict, policy) -> None:
+    """The Home Office success measures, and the local-definition counts beside them."""
+    ms = model.get("measures") or {}
+    if not ms.get("measures"):
+        return
+    page.note(phrase("Home Office success measures ({version}); the local definition of serious violence is "
+                     "{sv}. Counts for the years ending in the latest month; rates a year on the mid-year "
+                     "population (homicide per 1,000,000, the others per 100,000). Measures named 'local "
+                     "definition' count the partnership's own definition, not a Home Office measure.",
+                     version=Fixed(ms.get("version")), sv=Fixed(ms.get("sv_definition") or "not set")))
+    out = []
+    for m in ms["measures"]:
         main = _variant(m)
         if main is None or not main["years"]:
             continue
         latest = main["years"][-1]
-        prev = main["years"][-2] if len(main["years"]) > 1 else None
-        change = ""
-        if prev and latest["rate"] is not None and prev["rate"]:
-            change = f"; {(latest['rate'] / prev['rate'] - 1):+.0%} on the year before"
-        extra = []
+        per = f"{int(m['rate_per']):,}"
+        below = []
+        values = {"rate": latest["rate"] or Fixed("-")}
+        template = "{rate} per " + per + " a year"
+        if latest.get("change") is not None:
+            template += "; {change} on the year before"
+            values["change"] = latest["change"]
+        below.append(Phrase(template, values))
         for v in m["variants"][1:]:
             if v["years"]:
                 y = v["years"][-1]
-                extra.append(f"{_e(v['words'])}: {_count(y['count'], data)} ({_rate(y['rate'], m['rate_per'])})")
+                below.append(Phrase(_esc(v["words"]) + ": {n} ({rate} per " + per + ")",
+                                    {"n": y["count"], "rate": y["rate"] or Fixed("-")}))
         its = m.get("its") or {}
-        level = ""
         if its.get("level_change"):
             lc = its["level_change"]
-            level = (f"<br>level change at {_e(its['interruption'][:7])}: rate ratio {lc['estimate']:.2f} "
-                     f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
-        colour = "#5d4037" if m["local_definition"] else "#37474f"
-        out.append(f'<div class="ek-tile" style="background:{colour}"><div class="lbl"><b>{_e(m["label"])}</b>'
-                   f'</div><div class="lbl">year ending {_e(latest["to"][:7])}</div>'
-                   f'<div class="val">{_count(latest["count"], data)}</div><div class="tgt">'
-                   f'{_rate(latest["rate"], m["rate_per"])}{_e(change)}<br>{"<br>".join(extra)}{level}</div></div>')
-    out.append("</div>")
-    return _raw("".join(out))
+            below.append(f"level change at {str(its['interruption'])[:7]}: rate ratio {lc['estimate']:.2f} "
+                         f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
+        out.append(Tile(latest["count"], above=[m["label"], f"year ending {latest['to']}"], below=below,
+                        colour="#5d4037" if m["local_definition"] else "#37474f"))
+    page.add(Tiles(out))
+    its_info = ms.get("its") or {}
+    if its_info.get("plan"):
+        f = its_info.get("data_file") or {}
+        state = {"current": "the same data as its report", "stale": "NOT the data its report was run on: run "
+                 "`evalkit monitor export` and `evalkit run` again", "missing": "its data file is not written yet: "
+                 "run `evalkit monitor export`"}.get(f.get("status"), "")
+        page.note(phrase("Trends fitted as the time series plan {plan} fits them ({state}).",
+                         plan=Fixed(its_info["plan"]), state=Fixed(state)))
+    if its_info.get("note"):
+        page.note(Phrase(_esc(its_info["note"])))
+    for m in ms["measures"]:
+        main = _variant(m)
+        if main is None:
+            continue
+        page.figure(MeasureSpec(m))
+        note = m["definition"] + (" Cited: " + ", ".join(m["cited"]) + " (see monitoring/success_measures.yml)."
+                                  if m["cited"] else "")
+        its = m.get("its")
+        if its:
+            note += f" Trend: {its['method']}."
+            if its.get("slope_change_per_year"):
+                sc = its["slope_change_per_year"]
+                note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}),"
+                         " as a rate ratio.")
+        if main.get("monthly") is None:
+            note += (" Monthly counts are not shown: some months are under the disclosure threshold; totals of "
+                     "whole years are.")
+        page.add(Para(Phrase(_esc(note)), "note"))
+        if main["latest_by_area"]:
+            rows = [[Col(a["area"], "area"), Col(a["count"], "count"),
+                     Col(a["rate"] if a["rate"] is not None else "-", "rate")] for a in main["latest_by_area"]]
+            page.table([f"area (year ending {main['years'][-1]['to']})", "count", f"rate per {int(m['rate_per']):,}"],
+                       rows, table_id=f"ek-measure-{m['id']}")
 
 
-def _success_figure(m: dict):
+def _its_traces(fig, its: dict | None) -> None:
+    """The fitted segmented trend and, from the interruption on, the counterfactual (model output, no counts)."""
+    if not its:
+        return
     import plotly.graph_objects as go
 
-    per = int(m["rate_per"])
-    fig = go.Figure()
-    main = _variant(m)
-    monthly = main.get("monthly") if main else None
-    if monthly:
-        fig.add_trace(go.Scatter(x=monthly["period"], y=monthly["rate"], mode="markers", name=f"monthly rate per {per:,}",
-                                 marker={"color": "#546e7a", "size": 5}))
-        fig.add_trace(go.Scatter(x=monthly["period"], y=[None if v is None else v / 12 for v in monthly["rolling_12m_rate"]],
-                                 mode="lines", name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1}))
-    for v in m["variants"]:
-        pts = [y for y in v["years"] if y["rate"] is not None]
-        if pts:
-            fig.add_trace(go.Scatter(x=[y["to"] for y in pts], y=[y["rate"] / 12 for y in pts], mode="lines+markers",
-                                     name=f"{v['words']}: year's rate / 12", line={"dash": "dot"}))
-    its = m.get("its")
-    if its:
-        fig.add_trace(go.Scatter(x=its["period"], y=its["fitted_rate"], mode="lines", name="segmented trend (fitted)",
-                                 line={"color": "#1565c0"}))
-        cut = its["interruption"]
-        post = [i for i, p in enumerate(its["period"]) if p >= cut]
-        fig.add_trace(go.Scatter(x=[its["period"][i] for i in post], y=[its["counterfactual_rate"][i] for i in post],
-                                 mode="lines", name="counterfactual (no change)", line={"color": "#c62828", "dash": "dash"}))
-        fig.add_vline(x=cut, line={"color": "#999", "dash": "dot"})
-    fig.update_layout(title=f"{m['label']} (rate per {per:,} a month)", height=360,
+    fig.add_trace(go.Scatter(x=its["period"], y=its["fitted_rate"], mode="lines", name="segmented trend (fitted)",
+                             line={"color": "#1565c0"}))
+    cut = str(its["interruption"])[:7]
+    post = [i for i, p in enumerate(its["period"]) if str(p)[:7] >= cut]
+    fig.add_trace(go.Scatter(x=[its["period"][i] for i in post], y=[its["counterfactual_rate"][i] for i in post],
+                             mode="lines", name="counterfactual (no change)", line={"color": "#c62828", "dash": "dash"}))
+    if post:
+        fig.add_vline(x=its["period"][post[0]], line={"color": "#999", "dash": "dot"})
+
+
+def _rate_layout(fig, label: str, per: int):
+    fig.update_layout(title=_e(f"{label} (rate per {per:,} a month)"), height=360,
                       margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
                       yaxis={"rangemode": "tozero"})
     return fig
 
 
-def success_trends(data: dict) -> str:
-    success = data["success"]
-    parts = []
-    its_info = success.get("its") or {}
-    if its_info.get("plan"):
-        f = its_info.get("data_file") or {}
-        state = {"current": "the same data as its report", "stale": "NOT the data its report was run on: run "
-                 "`evalkit monitor export` and `evalkit run` again", "missing": "its data file is not written yet: run "
-                 "`evalkit monitor export`"}.get(f.get("status"), "")
-        parts.append(_raw(f'<p class="ek-note">Trends fitted as the time series plan {_e(its_info["plan"])} fits them '
-                          f"({_e(state)}).</p>"))
-    if its_info.get("note"):
-        parts.append(_raw(f'<p class="ek-note">{_e(its_info["note"])}</p>'))
-    for m in success["measures"]:
-        parts.append(_figure(_success_figure(m)))
-        note = f"{_e(m['definition'])}"
-        its = m.get("its")
+class MeasureSpec:
+    """A success measure: monthly rates (where published), each variant's yearly rate, the fitted trend."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def plotly(self, sink):
+        import plotly.graph_objects as go
+
+        m = self.m
+        per = int(m["rate_per"])
+        fig = go.Figure()
+        main = _variant(m)
+        monthly = main.get("monthly") if main else None
+        if monthly:
+            rates = [r if r is not None else Fixed(None) for r in monthly["rate"]]
+            fig.add_trace(go.Scatter(x=monthly["period"], y=[r.plot() for r in rates], mode="markers",
+                                     name=f"monthly rate per {per:,}", marker={"color": "#546e7a", "size": 5},
+                                     meta=plot_meta(rates, sink)))
+        for v in m["variants"]:
+            rates = [y["rate"] if y["rate"] is not None else Fixed(None) for y in v["years"]]
+            if not rates:
+                continue
+            fig.add_trace(go.Scatter(x=[y["to"] for y in v["years"]],
+                                     y=[None if r.plot() is None else r.plot() / 12 for r in rates],
+                                     mode="lines+markers", name=_e(f"{v['words']}: year's rate / 12"),
+                                     line={"dash": "dot"}, meta=plot_meta(rates, sink)))
+        _its_traces(fig, m.get("its"))
+        return _rate_layout(fig, m["label"], per)
+
+    def matplotlib(self):
+        return None
+
+
+def success(page, model: dict, policy) -> None:
+    out = []
+    for item in model["indicators"]:
+        if not item["success_measure"]:
+            continue
+        roll = model["success"].get(item["indicator"], {}).get("rolling") or {}
+        n, rate, change = _last(roll.get("count") or []), _last(roll.get("rate") or []), _last(roll.get("change") or [])
+        its = model["success"].get(item["indicator"], {}).get("its")
+        per = int(item["rate_per"] or 100000)
+        below = []
+        values = {}
+        template = "{rate} per " + f"{per:,}" + " a year"
+        values["rate"] = rate if rate is not None else Fixed("-")
+        if change is not None:
+            template += "; {change} on the year before"
+            values["change"] = change
+        below.append(Phrase(template, values))
+        if its and its.get("level_change"):
+            lc = its["level_change"]
+            below.append(f"level change at {its['interruption'][:7]}: rate ratio {lc['estimate']:.2f} "
+                         f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
+        period = (roll.get("period") or ["?"])[-1][:7]
+        out.append(Tile(n if n is not None else Fixed("-"), above=[item["label"], f"year ending {period}"],
+                        below=below, colour="#37474f"))
+    page.add(Tiles(out))
+    for item in model["indicators"]:
+        if not item["success_measure"]:
+            continue
+        success_ = model["success"].get(item["indicator"], {})
+        page.figure(SuccessSpec(item, success_))
+        if item.get("monthly_hidden"):
+            page.note(phrase("Most months have fewer than {k} {what}: the monthly counts are not shown, only the "
+                             "totals of whole years ending with the latest month (totals for every month would let "
+                             "each month be worked out).", k=Fixed(policy.threshold),
+                             what=Fixed(item["label"].lower())))
+        its = success_.get("its")
         if its:
-            note += f" Trend: {_e(its['method'])}."
+            note = f"Trend: {its['method']}."
             if its.get("slope_change_per_year"):
                 sc = its["slope_change_per_year"]
-                note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}),"
-                         " as a rate ratio.")
-        main = _variant(m)
-        if main is not None and main.get("monthly") is None:
-            note += " Monthly counts are not shown: some months are below the disclosure threshold; yearly totals are."
-        parts.append(_raw(f'<p class="ek-note">{note}</p>'))
-        if main and main["latest_by_area"]:
-            rows = "".join(f"<tr><td>{_e(a['area'])}</td><td>{_count(a['count'], data)}</td>"
-                           f"<td>{_rate(a['rate'], m['rate_per'])}</td></tr>" for a in main["latest_by_area"])
-            parts.append(_raw(f'<table class="ek-table"><tr><th>area ({_e(main["years"][-1]["to"][:7])}, year)</th>'
-                              f"<th>count</th><th>rate a year</th></tr>{rows}</table>"))
-    return "\n".join(parts)
+                note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}), "
+                         "as a rate ratio.")
+            note += (" Months and year-ending totals that would show or give away a count under the disclosure "
+                     "threshold are not plotted.")
+            page.add(Para(Phrase(note.replace("{", "{{").replace("}", "}}")), "note"))
 
 
-def _bar(title: str, x, y, *, counts: bool, horizontal: bool = False, ytitle: str | None = None):
-    import plotly.graph_objects as go
+class SuccessSpec:
+    def __init__(self, item, success):
+        self.item, self.success = item, success
 
-    trace = go.Bar(y=x, x=y, orientation="h") if horizontal else go.Bar(x=x, y=y)
-    trace.update(meta="ek-counts" if counts else None, marker={"color": "#455a64"}, name=title)
-    fig = go.Figure(trace)
-    fig.update_layout(title=title, height=320, margin={"l": 60, "r": 20, "t": 50, "b": 40},
-                      yaxis={"title": ytitle} if ytitle and not horizontal else {},
-                      xaxis={"title": ytitle} if ytitle and horizontal else {})
-    return fig
+    def plotly(self, sink):
+        import plotly.graph_objects as go
+
+        item, s, its = self.item, self.item["series"], self.success.get("its")
+        per = int(item["rate_per"] or 100000)
+        rates = [r if r is not None else Fixed(None) for r in s["rate"]]
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=s["period"], y=[r.plot() for r in rates], mode="markers",
+                                 name=f"monthly rate per {per:,}", marker={"color": "#546e7a", "size": 5},
+                                 meta=plot_meta(rates, sink)))
+        _its_traces(fig, its)
+        roll = self.success.get("rolling") or {}
+        if roll:
+            yearly = [r if r is not None else Fixed(None) for r in roll["rate"]]
+            annual = bool(item.get("monthly_hidden"))  # whole years only: join the yearly points
+            fig.add_trace(go.Scatter(x=roll["period"], y=[None if r.plot() is None else r.plot() / 12 for r in yearly],
+                                     mode="lines+markers" if annual else "lines", connectgaps=annual,
+                                     name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1},
+                                     meta=plot_meta(yearly, sink)))
+        return _rate_layout(fig, item["label"], per)
+
+    def matplotlib(self):
+        return None
 
 
-def breakdowns(data: dict) -> str:
-    parts = []
-    labels = {f"{i['intervention']}/{i['indicator']}": i for i in data["indicators"]}
-    for key, entry in data["breakdowns"].items():
+class BarSpec:
+    """Bars of typed values (counts or rates); a hidden value has no bar."""
+
+    def __init__(self, title, labels, values, *, horizontal=False, axis_title=None, series=None):
+        self.title, self.labels, self.values = title, labels, values
+        self.horizontal, self.axis_title = horizontal, axis_title
+        self.series = series  # [(name, labels, values)] for grouped bars
+
+    def plotly(self, sink):
+        import plotly.graph_objects as go
+
+        groups = self.series or [(self.title, self.labels, self.values)]
+        fig = go.Figure()
+        for name, labels, values in groups:
+            y = [v.plot() if v is not None else None for v in values]
+            labels = [_e(x) for x in labels]
+            text = [v.table_text() if v is not None else "" for v in values]
+            kw = dict(y=labels, x=y, orientation="h") if self.horizontal else dict(x=labels, y=y)
+            fig.add_trace(go.Bar(name=_e(name), text=text, textposition="none", meta=plot_meta(values, sink),
+                                 hovertemplate="%{" + ("y" if self.horizontal else "x") + "}: %{text}<extra></extra>",
+                                 **kw))
+        axis = {"title": self.axis_title} if self.axis_title else {}
+        fig.update_layout(title=_e(self.title), height=320, margin={"l": 60, "r": 20, "t": 50, "b": 40},
+                          barmode="group", **({"xaxis": axis} if self.horizontal else {"yaxis": axis}))
+        if not self.series:
+            fig.update_traces(marker={"color": "#455a64"})
+        return fig
+
+    def matplotlib(self):
+        return None
+
+
+def breakdowns(page, model: dict, policy) -> None:
+    labels = {f"{i['intervention']}/{i['indicator']}": i for i in model["indicators"]}
+    wrote = False
+    for key, entry in model["breakdowns"].items():
         item = labels.get(key)
         if item is None:
             continue
         for breakdown in ("area", "age_band", "sex"):
             groups = entry.get(breakdown)
+            if breakdown in entry.get("not_shown", ()):
+                page.note(phrase("{what} by {by}: most groups have fewer than {k}, so the breakdown is not shown.",
+                                 what=Fixed(item["label"]), by=Fixed(breakdown.replace("_", " ")),
+                                 k=Fixed(policy.threshold)))
+                wrote = True
+                continue
             if not groups:
                 continue
             title = f"{item['label']} by {breakdown.replace('_', ' ')}, {entry['from'][:7]} to {entry['to'][:7]}"
-            if all(g["n"] is None for g in groups):
-                parts.append(_raw(f'<p class="ek-note"><b>{_e(title)}</b>: every group is suppressed (fewer than '
-                                  f'{data["disclosure"]["min_count"]}, or would reveal one).</p>'))
-                continue
             use_rate = any(g["rate"] is not None for g in groups)
-            y = [g["rate"] if use_rate else g["n"] for g in groups]
+            values = [g["rate"] if use_rate else g["count"] for g in groups]
             what = f"rate per {int(item['rate_per']):,} a year" if use_rate else "count"
-            parts.append(_figure(_bar(f"{title} ({what})", [g["group"] for g in groups], y,
-                                      counts=not use_rate, ytitle=what)))
-    return "\n".join(parts) or _raw("<p>No breakdowns yet.</p>")
+            page.figure(BarSpec(f"{title} ({what})", [g["group"] for g in groups], values, axis_title=what))
+            wrote = True
+    if not wrote:
+        page.note("No breakdowns yet.")
+    page.note(phrase("Groups with fewer than {k}, or that would let such a group be worked out from the total, "
+                     "have no bar (disclosure control).", k=Fixed(policy.threshold)))
 
 
-def _pct(v) -> str:
-    return "[c]" if v is None else f"{v:.0%}"
-
-
-def _change(v) -> str:
-    return "[c]" if v is None else f"{v:+.0%}"
-
-
-def _pct2(v) -> str:
-    return "[c]" if v is None else f"{v:.2%}"
-
-
-def _counts_bar(title: str, rows: list, key: str, *, horizontal: bool = False, label=None):
-    return _figure(_bar(title, [label(r[key]) if label else r[key] for r in rows], [r["n"] for r in rows],
-                        counts=True, horizontal=horizontal))
-
-
-def _grouped(title: str, series: dict, key: str):
-    import plotly.graph_objects as go
-
-    fig = go.Figure([go.Bar(x=[r[key] for r in rows], y=[r["n"] for r in rows], name=name, meta="ek-counts")
-                     for name, rows in series.items() if rows])
-    fig.update_layout(title=title, barmode="group", height=320, margin={"l": 60, "r": 20, "t": 50, "b": 40})
-    return _figure(fig)
-
-
-def profile(data: dict) -> str:
-    prof = data.get("profile") or {}
+def profile(page, model: dict) -> None:
+    prof = model.get("profile") or {}
     if not prof:
-        return _raw("<p>No police records ingested yet.</p>")
+        page.note("No police records ingested yet.")
+        return
     s = prof["summary"]
-    tiles_ = [("Serious violence offences", _count(s["serious_violence"], data)),
-              ("Domestic abuse", _pct(s["share_domestic"])),
-              ("Knife or sharp object", _pct(s["share_knife"])),
-              ("In a public place", _pct(s["share_public_place"])),
-              ("Public-place violence in the night-time economy", _pct(s["share_public_night_time_economy"])),
-              ("Peak hour", "-" if s["peak_hour"] is None else f"{s['peak_hour']:02d}:00"),
-              ("Peak day", _e(s["peak_day"] or "-"))]
+    page.note(Phrase(_esc(f"Police-recorded serious violence, {s['from']} to {s['to']}, local definition "
+                          f"{s['mapping_version']}. Public place: the recorded location type; the night-time economy "
+                          "share is of public-place serious violence. Residents: distinct (pseudonymised) people "
+                          "living in the partnership area, each in the area of their latest record, as a share of "
+                          "its population.")))
+    tiles_ = [Tile(prof["total"], above=["Serious violence offences"]),
+              Tile(prof["share_domestic"], above=["Domestic abuse"]),
+              Tile(prof["share_knife"], above=["Knife or sharp object"]),
+              Tile(prof["share_public_place"], above=["In a public place"]),
+              Tile(prof["share_public_night_time_economy"], above=["Public-place violence in the night-time economy"]),
+              Tile(Fixed(f"{s['peak_hour']:02d}:00" if s.get("peak_hour") is not None else "-"), above=["Peak hour"]),
+              Tile(Fixed(s.get("peak_day") or "-"), above=["Peak day"])]
     for who, words in (("victim", "Residents who were a victim"), ("suspect", "Residents who were a suspect")):
-        if f"share_residents_{who}" in s:
-            tiles_.append((f"{words} (12 months)", _pct2(s[f"share_residents_{who}"])))
-    out = [_raw(CSS + f'<p class="ek-note">Police-recorded serious violence, {s["from"]} to {s["to"]}, local '
-                      f'definition {_e(s["mapping_version"])}. Public place: the recorded location type; the night-time '
-                      "economy share is of public-place serious violence. Residents: distinct (pseudonymised) people "
-                      'living in the partnership area, as a share of its population.</p><div class="ek-tiles">'
-                + "".join(f'<div class="ek-tile" style="background:#455a64"><div class="lbl">{_e(a)}</div>'
-                          f'<div class="val">{b}</div></div>' for a, b in tiles_) + "</div>")]
-    out.append(_counts_bar("Offences by hour of day", prof["by_hour"], "hour"))
-    out.append(_counts_bar("Offences by day of week", prof["by_day"], "day_name"))
-    out.append(_figure(_bar("Offences per 100,000 residents by area of offence", [r["area"] for r in prof["by_area"]],
-                            [r.get("rate_per_100000") for r in prof["by_area"]], counts=False, horizontal=True)))
+        if f"share_residents_{who}" in prof:
+            tiles_.append(Tile(prof[f"share_residents_{who}"], above=[f"{words} (12 months)"]))
+    page.add(Tiles(tiles_))
+
+    def bars(items, title, horizontal=False, rates=False, axis_title=None):
+        if not items:
+            return
+        values = [r if rates else c for _l, c, r in items]
+        page.figure(BarSpec(title, [lab.replace("_", " ") for lab, _c, _r in items], values, horizontal=horizontal,
+                            axis_title=axis_title))
+
+    bars(prof.get("by_hour"), "Offences by hour of day")
+    bars(prof.get("by_day"), "Offences by day of week")
+    bars(prof.get("by_area"), "Offences a year per 100,000 residents, by area of offence", horizontal=True, rates=True)
     for who in ("victim", "suspect"):
-        rows = prof.get(f"{who}s_by_residence")
-        if rows:
-            out.append(_figure(_bar(f"{who.capitalize()}s per 100,000 residents by area of residence (distinct people)",
-                                    [r["area"] for r in rows], [r.get("rate_per_100000") for r in rows], counts=False,
-                                    horizontal=True)))
-    out.append(_counts_bar("Offences by category", prof["by_category"], "sv_category", horizontal=True,
-                           label=lambda c: str(c).replace("_", " ")))
-    if prof.get("year_on_year"):
-        rows = "".join(f"<tr><td>{_e(str(r['sv_category']).replace('_', ' '))}</td><td>{_count(r['n_previous'], data)}"
-                       f"</td><td>{_count(r['n'], data)}</td><td>{_change(r['change'])}"
-                       "</td></tr>" for r in prof["year_on_year"])
-        out.append(_raw(f'<p><b>Change on the previous 12 months ({_e(s.get("previous_from") or "")} on), by category'
-                        f'</b></p><table class="ek-table"><tr><th>category</th><th>previous 12 months</th>'
-                        f"<th>last 12 months</th><th>change</th></tr>{rows}</table>"))
-    out.append(_grouped("Ages of victims and suspects", {"victims": prof.get("victim_ages"),
-                                                          "suspects": prof.get("suspect_ages")}, "age_band"))
-    out.append(_grouped("Sex of victims and suspects", {"victims": prof.get("victim_sex"),
-                                                         "suspects": prof.get("suspect_sex")}, "sex"))
-    for sid, h in (prof.get("health") or {}).items():
-        out.append(_raw(f'<p><b>{_e(h["label"])}</b>, {_e(h["from"])} to {_e(h["to"])}: {_count(h["n"], data)} '
-                        "in all.</p>"))
-        for name, key, title in (("by_category", "category", "by category"), ("by_cause", "cause", "by cause (ICD-10)"),
-                                 ("sharp_by_place", "place", "assaults by sharp object, by place of occurrence"),
-                                 ("by_weapon", "weapon", "by weapon"), ("by_location", "location", "by location"),
-                                 ("by_hour", "hour", "by hour of day"), ("by_age", "age_band", "by age"),
-                                 ("by_sex", "sex", "by sex"), ("by_area", "area", "by area")):
-            if h.get(name):
-                out.append(_counts_bar(f"{h['label']} {title}", h[name], key, horizontal=name in ("by_area",)))
-    return "\n".join(out)
+        bars(prof.get(f"{who}s_by_residence"), f"{who.capitalize()}s per 100,000 residents, by area of residence "
+             "(distinct people)", horizontal=True, rates=True)
+    bars(prof.get("by_category"), "Offences by category", horizontal=True)
+    yoy = prof.get("year_on_year")
+    if yoy:
+        page.para(Phrase(_esc(f"Change on the previous 12 months ({s.get('previous_from') or ''} on), by category")))
+        page.table(["category", "previous 12 months", "last 12 months", "change"],
+                   [[Col(r["category"].replace("_", " "), "category"), Col(r["previous"], "previous"),
+                     Col(r["count"], "count"), Col(r["change"], "change")] for r in yoy], table_id="ek-year-on-year")
+    for what, a, b in (("Ages", "victim_ages", "suspect_ages"), ("Sex", "victim_sex", "suspect_sex")):
+        v, sus = prof.get(a) or [], prof.get(b) or []
+        if v or sus:
+            page.figure(BarSpec(f"{what} of victims and suspects", [], [], series=[
+                ("victims", [lab for lab, _c, _r in v], [c for _l, c, _r in v]),
+                ("suspects", [lab for lab, _c, _r in sus], [c for _l, c, _r in sus])]))
+    for h in (prof.get("health") or {}).values():
+        page.para(Phrase(_esc(f"{h['label']}, {h['from']} to {h['to']}: ") + "{n} in all.", {"n": h["total"]}))
+        for name, title in (("by_category", "by category"), ("by_cause", "by cause (ICD-10)"),
+                            ("sharp_by_place", "assaults by sharp object, by place of occurrence"),
+                            ("by_weapon", "by weapon"), ("by_location", "by location"), ("by_hour", "by hour of day"),
+                            ("by_age", "by age"), ("by_sex", "by sex"), ("by_area", "by area")):
+            bars(h.get(name), f"{h['label']} {title}", horizontal=name in ("by_area", "by_cause", "sharp_by_place",
+                                                                            "by_location", "by_weapon"))
 
 
-def quality(data: dict) -> str:
+def quality(page, model: dict) -> None:
     rows = []
-    for s in data["quality"]["sources"]:
+    for s in model["quality"]["sources"]:
         notes = []
         if s["missing"]:
             notes.append("missing " + ", ".join(s["missing"]))
@@ -358,19 +462,16 @@ def quality(data: dict) -> str:
         if s["replacements"]:
             notes.append(f"{s['replacements']} extract(s) replaced by corrections")
         span = f"{s['first']} to {s['last']}" if s["first"] else "nothing ingested"
-        status = "; ".join(notes) or "complete"
-        colour = "#c62828" if s["missing"] or s["late"] else "#2e7d32"
-        rows.append(f"<tr><td>{_e(s['label'])}</td><td>{s['extracts']}</td><td>{_e(span)}</td>"
-                    f'<td style="color:{colour}">{_e(status)}</td></tr>')
-    table = ('<table class="ek-table"><tr><th>source</th><th>extracts</th><th>periods</th><th>status</th></tr>'
-             + "".join(rows) + "</table>")
-    unmapped = data["quality"]["unmapped"]
+        rows.append([Col(s["label"]), Col(str(s["extracts"]), numeric=True), Col(span),
+                     Col("; ".join(notes) or "complete")])
+    page.para("As of {as_of}.", as_of=Fixed(model["as_of"] or "no data yet"))
+    page.table(["source", "extracts", "periods", "status"], rows, table_id="ek-sources")
+    unmapped = model["quality"]["unmapped"]
     if unmapped:
-        um = ("<p>Offence types in the police data that the serious violence mapping "
-              f"({_e(data['mapping_version'])}) does not list; they are kept and counted as not serious violence "
-              "until the mapping says otherwise:</p><table class=\"ek-table\"><tr><th>offence type</th><th>records</th>"
-              "</tr>" + "".join(f"<tr><td>{_e(u['offence_type'])}</td><td>{_count(u['n'], data)}</td></tr>"
-                                for u in unmapped) + "</table>")
+        page.para(Phrase(("Offence types in the police data that the serious violence mapping "
+                          f"({model['mapping_version']}) does not list; they are kept and counted as not serious "
+                          "violence until the mapping says otherwise:").replace("{", "{{").replace("}", "}}")))
+        page.table(["offence type", "records"], [[Col(t), Col(c, "records")] for t, c in unmapped],
+                   table_id="ek-unmapped")
     else:
-        um = "<p>Every offence type is in the serious violence mapping.</p>"
-    return _raw(CSS + f"<p>As of {_e(data['as_of'])}.</p>" + table + um)
+        page.para("Every offence type is in the serious violence mapping.")

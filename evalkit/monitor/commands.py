@@ -5,8 +5,6 @@ Imported on every ``evalkit`` call, so nothing heavy is imported here at module 
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 
@@ -39,7 +37,9 @@ def register(subparsers, add_common) -> dict:
                                    "(store table indicator_values) and write them. Not disclosure-controlled: "
                                    "for analysts, not for publication.")
     q.add_argument("--period", choices=("month", "quarter"), default=None, help="default: monitor.yml period")
-    q.add_argument("--out", metavar="CSV", default=None, help="write here (default: print the latest period)")
+    q.add_argument("--out", metavar="FILE", default=None,
+                   help="write here, .csv or .xlsx (default: print the latest period); text cells that would run "
+                        "as spreadsheet formulas are written as text")
     add_common(q)
 
     q = sub.add_parser("dashboard", help="write the dashboard (.qmd and self-contained HTML)",
@@ -81,9 +81,9 @@ def _open(root: Path, monitoring, read_only: bool = False):
     return open_store(store_path(root, monitoring.settings.store), read_only=read_only)
 
 
-def _say_warnings(problems) -> None:
+def _say_warnings(problems, out) -> None:
     for problem in problems or ():
-        print(problem, file=sys.stderr)
+        out.note(str(problem))
 
 
 def _date(text: str | None):
@@ -99,27 +99,32 @@ def _date(text: str | None):
         raise OptionError(f"--as-of: {text!r} is not a date; expected YYYY-MM-DD") from None
 
 
-def _say(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
-
-
 def cmd_monitor(args) -> int:
+    from evalkit.cli import json_data, output, progress
     from evalkit.monitor.config import load_monitoring
 
+    out = output(args)
     root = _root(args)
     monitoring = load_monitoring(root)
     action = args.monitor_command
     if action == "demo-data":
-        return _demo(args, root, monitoring)
+        return _demo(args, root, monitoring, out)
     # status and indicators only read: they work on a read-only store (the indicator values they
     # compute are not saved), and never need the write lock an ingest holds
     with _open(root, monitoring, read_only=action in ("status", "indicators")) as store:
         if action == "ingest":
             from evalkit.monitor.ingest import ingest
 
-            for file in args.files:
-                report = ingest(store, monitoring, args.source, Path(file), replace=args.replace, progress=_say)
-                print(report)
+            reports = []
+            with progress(out, len(args.files), f"ingesting {args.source}") as steps:
+                for file in args.files:
+                    steps.describe(f"ingesting {Path(file).name}")
+                    report = ingest(store, monitoring, args.source, Path(file), replace=args.replace,
+                                    progress=lambda message: out.note(f"  {message}"))
+                    out.say(str(report))
+                    reports.append(report)
+                    steps.advance()
+            out.result({"ingested": json_data(reports)})
             return 0
         from evalkit.project import load_project
 
@@ -128,8 +133,9 @@ def cmd_monitor(args) -> int:
             from evalkit.monitor.status import status
 
             found = status(store, monitoring, project, as_of=_date(args.as_of))
-            _say_warnings(found.warnings)
-            print(found.text())
+            _say_warnings(found.warnings, out)
+            out.say(found.text())
+            out.result(json_data(found))
             return 0
         if action == "export":
             from evalkit.monitor.measures import export_its_data
@@ -141,37 +147,60 @@ def cmd_monitor(args) -> int:
             from evalkit.monitor.indicators import compute_indicators
 
             values = compute_indicators(store, monitoring, project, period_kind=args.period, save=not store.read_only)
-            _say_warnings(values.attrs.get("warnings"))
+            _say_warnings(values.attrs.get("warnings"), out)
             if args.out:
-                values.to_csv(args.out, index=False)
-                print(f"wrote {args.out} ({len(values)} rows)")
+                from evalkit.publish.export import write_table
+
+                # an analyst's file (every value, not disclosure-controlled), safe to open in a spreadsheet
+                write_table(values, Path(args.out))
+                out.say(f"wrote {args.out} ({len(values)} rows; not disclosure-controlled: not for publication)")
+                out.result({"wrote": args.out, "rows": len(values), "disclosure_controlled": False})
             else:
                 latest = values[values.breakdown == "all"].sort_values("period").groupby(
                     ["intervention", "indicator"]).tail(1)
-                print(latest[["intervention", "indicator", "period", "value", "rate", "target", "rag"]]
-                      .to_string(index=False))
+                out.say(latest[["intervention", "indicator", "period", "value", "rate", "target", "rag"]]
+                        .to_string(index=False))
+                out.result({"indicators": json_data(values)})
             return 0
         from evalkit.monitor.dashboard import write_dashboard
+        from evalkit.publish.atomic import check_writable
 
-        out = Path(args.out) if args.out else root / "reports" / "monitoring"
-        written = write_dashboard(store, monitoring, project, out, as_of=_date(args.as_of),
-                                  render=not args.no_render)
+        folder = Path(args.out) if args.out else root / "reports" / "monitoring"
+        check_writable(folder, "--out" if args.out else "reports/monitoring")
+        with progress(out, None, "writing the dashboard"):
+            written = write_dashboard(store, monitoring, project, folder, as_of=_date(args.as_of),
+                                      render=not args.no_render)
         for path in written.values():
-            print(f"wrote {path}")
+            out.say(f"wrote {path}")
+        out.result({"written": {k: str(v) for k, v in written.items()}})
     return 0
 
 
-def _demo(args, root: Path, monitoring) -> int:
-    from evalkit.monitor.synth import DEFAULT_SEED, write_demo_extracts
+def _demo(args, root: Path, monitoring, out) -> int:
+    from evalkit.cli import json_data, progress
+    from evalkit.monitor.synth import DEFAULT_SEED, SOURCES, DemoReport, write_demo_extracts
 
-    report = write_demo_extracts(root, seed=args.seed if args.seed is not None else DEFAULT_SEED)
-    for path in report.written + [p for _, p in report.corrections]:
-        print(f"{'wrote' if path in report.new else 'kept'} {path.relative_to(root)}")
-    if not args.ingest:
-        return 0
-    from evalkit.monitor.synth import ingest_demo_extracts
+    if set(monitoring.sources) & set(SOURCES):
+        with progress(out, None, "writing the example extracts"):
+            report = write_demo_extracts(root, seed=args.seed if args.seed is not None else DEFAULT_SEED)
+    else:  # a project of one's own (evalkit init): the example's extracts would fit none of its sources
+        report = DemoReport()
+        out.note(f"note: the example extracts are for the sources {', '.join(SOURCES)}; this project declares "
+                 f"{', '.join(monitoring.sources) or 'none'}, so none are written"
+                 + ("; --ingest ingests the extracts already under monitoring/extracts/<source>/" if args.ingest
+                    else ""))
+    files = report.written + [p for _, p in report.corrections]
+    for path in files:
+        out.say(f"{'wrote' if path in report.new else 'kept'} {path.relative_to(root)}")
+    result = {"written": [str(p) for p in files if p in report.new], "kept": [str(p) for p in files if p not in report.new]}
+    if args.ingest:
+        from evalkit.monitor.synth import ingest_demo_extracts
 
-    with _open(root, monitoring) as store:
-        for ingested in ingest_demo_extracts(store, monitoring, root, report):
-            print(ingested)
+        ingested = []
+        with _open(root, monitoring) as store, progress(out, None, "ingesting the example extracts"):
+            for report_line in ingest_demo_extracts(store, monitoring, root, report):
+                out.say(str(report_line))
+                ingested.append(report_line)
+        result["ingested"] = json_data(ingested)
+    out.result(result)
     return 0

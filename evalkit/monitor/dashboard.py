@@ -1,12 +1,32 @@
-"""The monitoring dashboard: published data (disclosure-controlled), a Quarto dashboard, its HTML.
+"""The monitoring dashboard: one publication (its pages and its data export), disclosure-controlled.
 
-``write_dashboard`` computes the indicators, the needs-assessment profile and the status,
-applies disclosure control (counts from 1 to ``min_count - 1`` suppressed, with secondary
-suppression where the parts of a breakdown add up to the total; rates and proportions built on
-such counts suppressed too), writes ``dashboard_data.json`` (only published values), the
-``dashboard.qmd`` (``format: dashboard``) reading it, and renders the HTML with
-:func:`evalkit.report.render.render_html` (Quarto when on PATH, Pandoc otherwise), then checks
-the page with the report's disclosure scanner.
+``write_dashboard`` computes the indicators, the needs-assessment profile and the status, turns
+every count into a typed value of one ledger (:mod:`evalkit.publish`), declares how they are
+linked, and publishes ``dashboard.qmd`` (Quarto ``format: dashboard``), ``dashboard.html`` and
+``dashboard_data.json`` (only published values) after the scan. The links:
+
+- a programme indicator's monthly counts (the trend and the latest tile);
+- each breakdown's 12-month group totals add up to the sum of the last 12 monthly totals (a
+  group left out is a latent rest, so the sum stays honest);
+- a success measure's year-ending totals are sums of its monthly counts (differencing two
+  year-ending totals gives a month minus the month a year before: the audit knows);
+- the Home Office success measures (``success_measures.yml``, :mod:`evalkit.monitor.measures`):
+  each year's total is the sum of its months where the months are shown, and of its areas for
+  the latest year; a variant (victims aged under 25, excluding domestic abuse) and the rest
+  (a latent cell) add up to all victims, year by year and area by area, so "all minus under 25"
+  cannot give a small count away;
+- the needs-assessment categories, hours, days, areas, sexes and ages each add up to the total
+  of serious violence; the shares (domestic, knife, public place, night-time economy of the
+  public-place violence) are percentages of their counts; residents who were a victim or a
+  suspect add up over their areas of residence; each health source's parts add up to its total,
+  and sharp-object admissions by place to the sharp-object count;
+- a count that is the same fact in two places (the local-definition serious violence of the
+  latest year and the profile's total; the knife share's numerator and the local knife measure;
+  hospital sharp-object admissions and the knife admissions measure) is one cell;
+- a proportion is a share of its numerator and denominator, a mean a statistic of its
+  denominator; a rate reveals its count.
+
+A tile or point whose value is hidden shows no RAG colour and no status word.
 """
 
 from __future__ import annotations
@@ -24,7 +44,6 @@ from evalkit.monitor.config import Monitoring
 DATA_JSON = "dashboard_data.json"
 QMD = "dashboard.qmd"
 HTML = "dashboard.html"
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "dashboard.qmd"
 
 
 def _num(v):
@@ -37,161 +56,540 @@ def _num(v):
     return None if math.isnan(f) else f
 
 
-def _small(n, k: int) -> bool:
-    return n is not None and not (isinstance(n, float) and math.isnan(n)) and 0 < n < k
+def _whole(v) -> int | None:
+    f = _num(v)
+    return None if f is None or not isinstance(f, float) else int(round(f))
 
 
-def publishable_values(values: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Indicator rows with small counts suppressed: ``value``/``rate`` set to NaN and ``suppressed`` True.
+def _its(values: pd.DataFrame, indicator: str, interruption) -> dict | None:
+    """Segmented trend of a success measure (whole area), with the ITS estimator."""
+    rows = values[(values.indicator == indicator) & (values.breakdown == "all")].sort_values("period")
+    rows = rows[rows["population"].notna()]
+    if interruption is None or len(rows) < 6:
+        return None
+    month = pd.PeriodIndex(pd.to_datetime(rows["period"]), freq="M")
+    cut = pd.Period(interruption, "M")
+    if not (month.min() < cut <= month.max()) or (month < cut).sum() < 3 or (month >= cut).sum() < 3:
+        return None
+    series = pd.DataFrame({"area": "all", "month": month, "count": rows["numerator"].to_numpy(float),
+                           "population": rows["population"].to_numpy(float)})
+    rate_per = float(rows["rate_per"].iat[0])
+    from evalkit.estimate.its import critical_value, fit_its
+    from evalkit.spec.raw import CountModel, Seasonality
 
-    Counts: 0 < n < k suppressed, then secondary suppression within each period and breakdown
-    (the groups add up to the 'all' row). Proportions and means: suppressed when the
-    denominator or the numerator count is small.
-    """
-    from evalkit.report.disclosure import Policy, suppress
-
-    policy = Policy(threshold=k)
-    out = values.copy()
-    hidden = pd.Series(False, index=out.index)
-    counts = out["measure"] == "count"
-    hidden |= counts & out["numerator"].map(lambda n: _small(n, k))
-    props = out["measure"] == "proportion"
-    hidden |= props & (out["denominator"].map(lambda n: _small(n, k)) | out["numerator"].map(lambda n: _small(n, k)))
-    means = out["measure"] == "mean"
-    hidden |= means & out["denominator"].map(lambda n: _small(n, k))
-    # secondary: per indicator and period, each breakdown's groups add up to the 'all' count
-    c = out[counts]
-    for (_ind, _int, period), rows in c.groupby(["indicator", "intervention", "period"]):
-        total = rows[rows.breakdown == "all"]
-        if total.empty:
-            continue
-        for breakdown, parts in rows[rows.breakdown != "all"].groupby("breakdown"):
-            cells = {i: int(n) for i, n in zip(parts.index, parts["numerator"])}
-            cells[total.index[0]] = int(total["numerator"].iat[0])
-            extra = suppress(cells, [(total.index[0], list(parts.index))], policy)
-            hidden.loc[list(extra)] = True
-    out["suppressed"] = hidden
-    for col in ("value", "numerator", "rate"):
-        out.loc[hidden, col] = np.nan
-    out.loc[hidden & props, "denominator"] = np.nan
-    return out
+    fit = fit_its(series, cut, CountModel.quasi_poisson, Seasonality.month)
+    crit = critical_value(fit["info"])
+    b, se = float(fit["params"]["level_change"]), float(np.sqrt(fit["cov"].loc["level_change", "level_change"]))
+    s, sse = float(fit["params"]["slope_change"]), float(np.sqrt(fit["cov"].loc["slope_change", "slope_change"]))
+    pop = series["population"].to_numpy()
+    return {"period": [str(p) for p in rows["period"]], "interruption": str(cut.start_time.date()),
+            "fitted_rate": [float(v) for v in np.asarray(fit["fitted"]) / pop * rate_per],
+            "counterfactual_rate": [float(v) for v in np.asarray(fit["counterfactual"]) / pop * rate_per],
+            "level_change": {"estimate": math.exp(b), "ci_low": math.exp(b - crit * se),
+                             "ci_high": math.exp(b + crit * se)},
+            "slope_change_per_year": {"estimate": math.exp(12 * s), "ci_low": math.exp(12 * (s - crit * sse)),
+                                      "ci_high": math.exp(12 * (s + crit * sse))},
+            "method": "evalkit.estimate.its: quasi-Poisson segmented regression, population offset, month-of-year terms",
+            "rate_per": rate_per}
 
 
-def _series(frame: pd.DataFrame) -> dict:
-    return {"period": [str(p) for p in frame["period"]],
-            **{c: [_num(v) for v in frame[c]] for c in ("value", "rate", "numerator", "denominator")},
-            "rag": [r if isinstance(r, str) else None for r in frame["rag"]],
-            "suppressed": [bool(s) for s in frame["suppressed"]]}
+def _plan_interruption(project, intervention: str):
+    for e in project.evaluations.values():
+        if e.intervention.id == intervention and e.time_series is not None:
+            return e.time_series.interruption
+    return None
 
 
-def _last_months_sum(frame: pd.DataFrame, months: int) -> pd.DataFrame:
-    last = sorted(frame["period"].unique())[-months:]
-    return frame[frame["period"].isin(last)]
+# --------------------------------------------------------------------------------------------
+# the typed model of what the dashboard shows
 
 
-def _breakdown_totals(values: pd.DataFrame, k: int, months: int = 12) -> dict:
-    """Counts and yearly rates per group over the last ``months`` months, for count indicators."""
-    from evalkit.report.disclosure import Policy, suppress
+def _indicator_model(page, rows: pd.DataFrame, key: str, *, latent: bool = False) -> dict:
+    """Typed values per period for one indicator (whole area): counts, shares or statistics.
 
-    out = {}
-    counts = values[values.measure == "count"]
-    for (intervention, indicator), rows in counts.groupby(["intervention", "indicator"]):
-        rows = _last_months_sum(rows, months)
-        n_months = rows["period"].nunique()
-        per = {}
-        for breakdown, parts in rows.groupby("breakdown"):
-            agg = parts.groupby("group").agg(n=("numerator", "sum"), population=("population", "mean")).reset_index()
-            per[breakdown] = agg
-        if "all" not in per:
-            continue
-        total = per["all"]
-        entry = {"months": int(n_months), "from": str(min(rows["period"])), "to": str(max(rows["period"]))}
-        for breakdown, agg in per.items():
-            if breakdown == "all":
+    ``latent``: the monthly counts are declared but not shown (a success measure whose months are
+    mostly under the threshold is published as year-ending totals only)."""
+    from evalkit.publish.values import Fixed, Rate, Share, Stat
+
+    out = {"period": [str(p) for p in rows["period"]], "value": [], "count": [], "rate": [],
+           "rag": [r if isinstance(r, str) else None for r in rows["rag"]]}
+    measure = rows["measure"].iat[0]
+    for period, r in zip(out["period"], rows.itertuples()):
+        num, den = _whole(r.numerator), _whole(r.denominator)
+        if measure == "count":
+            if num is None:  # no data for the month: nothing to show (not a zero)
+                out["count"].append(None)
+                out["value"].append(Fixed(None, lambda v: "-"))
+                out["rate"].append(None)
                 continue
-            cells = {g: int(n) for g, n in zip(agg["group"], agg["n"])}
-            cells["__all__"] = int(total["n"].iat[0])
-            hidden = suppress(cells, [("__all__", list(agg["group"]))], Policy(threshold=k))
-            rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
-            groups = []
-            for g, n, pop in zip(agg["group"], agg["n"], agg["population"]):
-                rate = (n / pop * rate_per * 12 / max(n_months, 1)) if rate_per and pop and not math.isnan(pop) else None
-                groups.append({"group": g, "n": None if g in hidden else int(n),
-                               "rate": None if g in hidden or rate is None else float(rate)})
-            entry[breakdown] = groups
-        out[f"{intervention}/{indicator}"] = entry
+            c = page.count(num, role="normal", label=f"{key} {period[:7]}", latent=latent)
+            out["count"].append(c)
+            out["value"].append(Fixed(None, lambda v: "-") if latent else c)
+            rate = _num(r.rate)
+            out["rate"].append(Rate(c, rate) if rate is not None and not latent else None)
+        elif measure == "proportion" and num is not None and den is not None:
+            n = page.count(num, role="normal", label=f"{key} {period[:7]} numerator", latent=True)
+            d = page.count(den, role="normal", label=f"{key} {period[:7]} denominator", latent=True)
+            out["value"].append(Share(n, d, digits=0, plotted=True))
+            out["count"].append(None)
+            out["rate"].append(None)
+        else:
+            d = page.count(den, role="normal", label=f"{key} {period[:7]} people", latent=True) \
+                if den is not None else None
+            out["value"].append(Stat(_num(r.value), [d], lambda v: "-" if v is None else f"{v:.1f}"))
+            out["count"].append(None)
+            out["rate"].append(None)
     return out
 
 
-def dashboard_data(store, monitoring: Monitoring, project, as_of=None) -> dict:
-    """Everything the dashboard shows, disclosure-controlled, as plain JSON-able data."""
+def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path, *, as_of=None, policy=None):
+    """The dashboard as a publication (not yet published): its page, its data export, one ledger."""
+    from evalkit.monitor import charts
     from evalkit.monitor.indicators import compute_indicators
     from evalkit.monitor.profile import needs_profile
     from evalkit.monitor.status import status
+    from evalkit.publish.policy import project_policy
+    from evalkit.publish.publication import Publication
 
-    k = monitoring.settings.disclosure.min_count
+    policy = policy or project_policy(project.root)
     values = compute_indicators(store, monitoring, project)
     st = status(store, monitoring, project, as_of=as_of, values=values)
-    published = publishable_values(values, k)
-    indicators = []
-    for (intervention, indicator), rows in published[published.breakdown == "all"].groupby(
-            ["intervention", "indicator"], sort=False):
+    pub = Publication(policy, project_root=project.root, out_root=Path(out_dir), setting=f"--out {out_dir}")
+    page = pub.page("dashboard", "Outcomes monitoring", dashboard=True, source="the monitoring store")
+    ledger = page.ledger
+    model = {"as_of": st.as_of, "period_kind": monitoring.settings.period, "indicators": [], "breakdowns": {},
+             "success": {}, "measures": {}, "profile": {}, "quality": {}, "mapping_version":
+             monitoring.mapping.version if monitoring.mapping else None}
+    overall = values[values.breakdown == "all"]
+    interruption = monitoring.settings.interruption or _plan_interruption(project, monitoring.settings.success_measures)
+    for (intervention, indicator), rows in overall.groupby(["intervention", "indicator"], sort=False):
         lm = project.interventions[intervention]
         ind = lm.indicators[indicator]
         rows = rows.sort_values("period")
         latest = rows.iloc[-1]
-        indicators.append({
-            "intervention": intervention, "intervention_name": lm.name, "indicator": indicator, "label": ind.label,
-            "type": ind.type.value, "measure": latest["measure"], "direction": ind.direction.value,
-            "rate_per": ind.rate_per, "target": _num(latest["target"]), "amber": _num(latest["amber"]),
-            "target_per": ind.target.per.value if ind.target is not None and ind.target.per is not None else None,
-            "amber_default": ind.target is not None and ind.target.amber is None,
-            "latest": {"period": str(latest["period"]), "value": _num(latest["value"]), "rate": _num(latest["rate"]),
-                       "rag": latest["rag"] if isinstance(latest["rag"], str) else None,
-                       "suppressed": bool(latest["suppressed"]), "numerator": _num(latest["numerator"]),
-                       "denominator": _num(latest["denominator"])},
-            "series": _series(rows),
-            "success_measure": intervention == monitoring.settings.success_measures,
-        })
-    # the success measures and their time series: computed in evalkit.monitor.measures, the same
-    # table and model as the strategy's interrupted time series report
-    from evalkit.monitor.measures import compute_success_measures, its_estimates, published_success
-    from evalkit.monitor.profile import published_profile
+        key = f"{intervention}/{indicator}"
+        success_measure = intervention == monitoring.settings.success_measures
+        # months mostly under the threshold say little and, beside the year-ending totals, would
+        # force most of those to be withheld too: such a success measure shows year-ending totals only
+        small_months = rows["numerator"].map(policy.small).mean() if len(rows) else 0.0
+        monthly_hidden = bool(success_measure and latest["measure"] == "count" and small_months >= 0.5)
+        series = _indicator_model(page, rows, key, latent=monthly_hidden)
+        item = {"intervention": intervention, "intervention_name": lm.name, "indicator": indicator,
+                "label": ind.label, "measure": latest["measure"], "direction": ind.direction.value,
+                "rate_per": ind.rate_per, "target": _num(latest["target"]), "amber": _num(latest["amber"]),
+                "target_per": ind.target.per.value if ind.target is not None and ind.target.per is not None else None,
+                "amber_default": ind.target is not None and ind.target.amber is None, "series": series,
+                "success_measure": success_measure, "monthly_hidden": monthly_hidden}
+        model["indicators"].append(item)
+        if item["measure"] == "count":
+            _breakdown_model(page, values, intervention, indicator, series, model)
+        if item["success_measure"]:
+            model["success"][indicator] = {"its": _its(values, indicator, interruption),
+                                           "rolling": _rolling_model(page, rows, series, key,
+                                                                     annual_only=monthly_hidden)}
+    if monitoring.measures is not None:
+        from evalkit.monitor.measures import compute_success_measures, its_estimates
 
-    measures = compute_success_measures(store, monitoring)
-    success = published_success(measures, its_estimates(store, monitoring, project, measures), monitoring, k)
-    prof = published_profile(needs_profile(store, monitoring), k)
-    return {
-        "title": "Outcomes monitoring",
-        "period_kind": monitoring.settings.period,
-        "as_of": st.as_of, "disclosure": {"min_count": k, "mark": "[c]"},
-        "mapping_version": monitoring.mapping.version if monitoring.mapping else None,
-        "indicators": indicators,
-        "breakdowns": _breakdown_totals(values, k),
-        "success": success,
-        "profile": prof,
-        "quality": {
-            "sources": [asdict(s) for s in st.sources],
-            "unmapped": [{"offence_type": r.offence_type, "n": None if _small(r.n, k) else int(r.n)}
-                         for r in st.unmapped.itertuples()],
-        },
+        measures = compute_success_measures(store, monitoring)
+        model["measures"] = _measures_model(page, measures, its_estimates(store, monitoring, project, measures),
+                                            monitoring)
+    profile = needs_profile(store, monitoring)
+    if profile:
+        model["profile"] = _profile_model(page, profile)
+    model["quality"] = {"sources": [asdict(s) for s in st.sources],
+                        "unmapped": [(r.offence_type, page.count(int(r.n), role="normal",
+                                                                  label=f"unmapped {r.offence_type}"))
+                                     for r in st.unmapped.itertuples()]}
+    del ledger
+    charts.build_page(page, model, policy)
+    pub.export(DATA_JSON, lambda: export_json(model, policy))
+    return pub
+
+
+def _breakdown_model(page, values, intervention, indicator, series, model, months: int = 12) -> None:
+    """Group totals over the last ``months`` months, linked to the monthly totals they add up to."""
+    from evalkit.publish.values import Rate
+
+    rows = values[(values.intervention == intervention) & (values.indicator == indicator)
+                  & (values.measure == "count")]
+    last = sorted(rows["period"].unique())[-months:]
+    rows = rows[rows["period"].isin(last)]
+    key = f"{intervention}/{indicator}"
+    idx = [i for i, p in enumerate(series["period"]) if p in {str(x) for x in last}]
+    monthly = [series["count"][i] for i in idx]
+    if not monthly or any(m is None for m in monthly):
+        return
+    total = page.count(sum(m.value for m in monthly), role="normal", label=f"{key} last {months} months",
+                       latent=True)
+    page.ledger.sum(total, monthly)
+    n_months = rows["period"].nunique()
+    rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
+    entry = {"months": int(n_months), "from": str(min(rows["period"])), "to": str(max(rows["period"]))}
+    for breakdown, parts in rows[rows.breakdown != "all"].groupby("breakdown"):
+        agg = parts.groupby("group").agg(n=("numerator", "sum"), population=("population", "mean")).reset_index()
+        groups = []
+        cells = []
+        # a breakdown whose groups are mostly under the threshold is not shown (its few shown groups
+        # would have to be withheld with the total they add up to)
+        mostly_small = agg["n"].map(page.ledger.policy.small).mean() >= 0.5 if len(agg) else False
+        for g, n, pop in zip(agg["group"], agg["n"], agg["population"]):
+            c = page.count(int(n), role="detail", label=f"{key} {breakdown} {g}", latent=mostly_small)
+            cells.append(c)
+            rate = (n / pop * rate_per * 12 / max(n_months, 1)) if rate_per and pop and not math.isnan(pop) else None
+            groups.append({"group": str(g), "count": c,
+                           "rate": Rate(c, rate) if rate is not None and not mostly_small else None})
+        rest = total.value - sum(c.value for c in cells)
+        if rest >= 0:
+            extra = [page.count(rest, role="detail", label=f"{key} {breakdown} not recorded", latent=True)] if rest else []
+            page.ledger.sum(total, cells + extra)
+        entry[breakdown] = [] if mostly_small else groups
+        if mostly_small:
+            entry.setdefault("not_shown", []).append(breakdown)
+    model["breakdowns"][key] = entry
+
+
+def _rolling_model(page, rows, series, key, *, annual_only: bool = False) -> dict:
+    """Year-ending totals (sums of 12 monthly counts) and their rates.
+
+    ``annual_only``: only the latest year-ending total and those 12, 24, ... months before it (years
+    that do not overlap). For a measure whose months are mostly under the threshold, a total for
+    every month would give every month away: overlapping totals differ by one month in, one out,
+    and with the months known to be at least 0 the whole series can be rebuilt."""
+    from evalkit.publish.values import Derived, Rate
+
+    counts = series["count"]
+    pop = [_num(p) for p in rows["population"]]
+    rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
+    out = {"period": series["period"], "count": [], "rate": [], "change": []}
+    last = len(counts) - 1
+    for t in range(len(counts)):
+        if t < 11 or (annual_only and (last - t) % 12):
+            out["count"].append(None)
+            out["rate"].append(None)
+            continue
+        window = counts[t - 11:t + 1]
+        if any(c is None for c in window):
+            out["count"].append(None)
+            out["rate"].append(None)
+            continue
+        # the latest year-ending total (and the one a year before it, for the change) are the headline:
+        # where some must be withheld, older ones go first
+        role = "headline" if t in (last, last - 12) else "normal"
+        r = page.count(sum(c.value for c in window), role=role, label=f"{key} year ending {series['period'][t][:7]}")
+        page.ledger.sum(r, window)
+        out["count"].append(r)
+        rate = r.value / pop[t] * rate_per if rate_per and pop[t] else None
+        out["rate"].append(Rate(r, rate, lambda v: f"{v:.1f}") if rate is not None else None)
+    for t, rate in enumerate(out["rate"]):
+        before = out["rate"][t - 12] if t >= 12 else None
+        if rate is None or before is None or not before.value:
+            out["change"].append(None)
+        else:
+            out["change"].append(Derived(rate.value / before.value - 1, [rate, before], lambda v: f"{v:+.0%}"))
+    return out
+
+
+def _same_fact(page, key, value: int, **kw):
+    """The cell of ``key`` when it holds ``value`` (the same fact shown twice is one cell), else a new one."""
+    held = page.ledger.get(key)
+    if held is not None and held.value == int(value):
+        return page.count(int(value), key=key, **kw)
+    if held is not None:
+        return page.count(int(value), **kw)
+    return page.count(int(value), key=key, **kw)
+
+
+def _part_of(page, whole, part, label: str) -> None:
+    """``whole`` = ``part`` + a latent rest (e.g. all victims = victims under 25 + the rest)."""
+    rest = whole.value - part.value
+    if rest < 0:
+        raise ValueError(f"{label}: the part ({part.value}) is larger than the whole ({whole.value})")
+    extra = [page.count(rest, role="detail", label=f"{label} rest", latent=True)] if rest else []
+    page.ledger.sum(whole, [part] + extra)
+
+
+def _windows(periods: list, years: int) -> list[tuple[int, int]]:
+    """Non-overlapping 12-month windows ending at the latest month, oldest first: [(start, stop)] indexes."""
+    out = []
+    end = len(periods)
+    while end - 12 >= 0 and len(out) < years:
+        out.append((end - 12, end))
+        end -= 12
+    return out[::-1]
+
+
+def _rate_fmt(v) -> str:
+    return f"{v:.1f}"
+
+
+def _change_fmt(v) -> str:
+    """A relative change in whole percent; one that rounds to zero reads 0%, never -0%."""
+    return "0%" if round(v * 100) == 0 else f"{v:+.0%}"
+
+
+def _measures_model(page, values: pd.DataFrame, its: dict, monitoring: Monitoring, years: int = 5) -> dict:
+    """The Home Office success measures (and the local-definition counts beside them) as typed values.
+
+    Per measure and variant (whole area): the totals of the last ``years`` non-overlapping years
+    ending at the latest month, with rates on the mid-year population; the monthly counts and
+    rates of all victims where no month is under the threshold (a measure with small months is
+    published as whole years only); the latest year by area. The links are in the module doc.
+    """
+    from evalkit.monitor.measures import ALL, VARIANT_WORDS
+    from evalkit.publish.values import Derived, Rate
+
+    policy = page.ledger.policy
+    measures = monitoring.measures
+    out = {"version": measures.version, "sv_definition": monitoring.mapping.version if monitoring.mapping else None,
+           "its": {k: its.get(k) for k in ("plan", "data_file", "note")}, "measures": []}
+    if values.empty:
+        return out
+    mapping_source = getattr(monitoring.mapping, "source", None)
+    for m in measures.measures:
+        mine = values[values["measure"] == m.id]
+        if mine.empty:
+            continue
+        key = m.id
+        entry = {"id": m.id, "indicator": m.indicator, "label": m.label, "definition": " ".join(m.definition.split()),
+                 "local_definition": m.local_definition, "rate_per": m.rate_per, "cited": list(m.cited),
+                 "source": m.source, "variants": [],
+                 # model output only (fitted rates, rate ratios); the fit's warnings stay in its report
+                 "its": {k: v for k, v in ((its.get("measures") or {}).get(m.id) or {}).items() if k != "warnings"}
+                 or None}
+        base_years: list = []
+        base_areas: dict = {}
+        for variant in m.variants:
+            rows = mine[mine["variant"] == variant.value]
+            whole = rows[rows["area"] == ALL].sort_values("period", ignore_index=True)
+            periods = [str(p) for p in whole["period"]]
+            counts = [int(n) for n in whole["count"]]
+            pops = [_num(p) for p in whole["population"]]
+            vkey = f"{key} {variant.value}"
+            is_all = variant.value == ALL
+            monthly = None
+            if is_all and counts and not any(policy.small(n) for n in counts):
+                cells = [page.count(n, role="normal", label=f"{vkey} {p[:7]}") for n, p in zip(counts, periods)]
+                monthly = {"period": periods, "count": cells,
+                           "rate": [Rate(c, _num(r), lambda v: f"{v:.2f}") if _num(r) is not None else None
+                                    for c, r in zip(cells, whole["rate"])]}
+            windows = _windows(periods, years)
+            yearly = []
+            for j, (a, b) in enumerate(windows):
+                n = sum(counts[a:b])
+                span = (periods[a][:7], periods[b - 1][:7])
+                role = "headline" if j >= len(windows) - 2 else "normal"
+                fact = None
+                if is_all and m.local_definition and m.source == mapping_source:
+                    fact = ("police local serious violence" + (" knife" if m.where.get("knife") else ""), *span)
+                elif is_all and m.source != mapping_source and m.where.get("cause_code") == {"prefix": "X99"}:
+                    fact = (f"{m.source} X99", *span)
+                label = f"{vkey} year ending {span[1]}"
+                c = (_same_fact(page, fact, n, role=role, label=label) if fact is not None
+                     else page.count(n, role=role, label=label))
+                if monthly is not None:
+                    page.ledger.sum(c, monthly["count"][a:b])
+                if not is_all and j < len(base_years):
+                    _part_of(page, base_years[j], c, label)
+                pop = pops[b - 1]
+                rate = Rate(c, n / pop * m.rate_per, _rate_fmt) if pop else None
+                yearly.append({"from": span[0], "to": span[1], "count": c, "rate": rate})
+            for j, y in enumerate(yearly):
+                before = yearly[j - 1]["rate"] if j else None
+                y["change"] = (Derived(y["rate"].value / before.value - 1, [y["rate"], before], _change_fmt)
+                               if y["rate"] is not None and before is not None and before.value else None)
+            if is_all:
+                base_years = [y["count"] for y in yearly]
+            by_area = []
+            if yearly:
+                a, b = windows[-1]
+                last = set(whole["period"].iloc[a:b])
+                latest = rows[(rows["area"] != ALL) & rows["period"].isin(last)]
+                agg = latest.groupby("area", sort=True).agg(n=("count", "sum"), population=("population", "last"))
+                cells = []
+                for area, r in agg.iterrows():
+                    c = page.count(int(r["n"]), role="detail", label=f"{vkey} {area} year ending {yearly[-1]['to']}")
+                    cells.append(c)
+                    if not is_all and area in base_areas:
+                        _part_of(page, base_areas[area], c, f"{vkey} {area}")
+                    if is_all:
+                        base_areas[area] = c
+                    pop = _num(r["population"])
+                    by_area.append({"area": str(area), "count": c,
+                                    "rate": Rate(c, r["n"] / pop * m.rate_per, _rate_fmt) if pop else None})
+                page.ledger.sum(yearly[-1]["count"], cells)
+            entry["variants"].append({"variant": variant.value, "words": VARIANT_WORDS[variant.value],
+                                      "monthly": monthly, "years": yearly, "latest_by_area": by_area})
+        out["measures"].append(entry)
+    return out
+
+
+def _profile_model(page, profile: dict) -> dict:
+    """The needs-assessment profile (:func:`evalkit.monitor.profile.needs_profile`) as typed values."""
+    from evalkit.publish.values import Derived, Fixed, Rate, Share
+
+    s = profile["summary"]
+    span = (s["from"], s["to"])
+    total = _same_fact(page, ("police local serious violence", *span), int(s["serious_violence"]), role="headline",
+                       label="serious violence, last 12 months")
+    # the summary's counts are published only as the typed values below, never as they are
+    out = {"summary": {k: s.get(k) for k in ("from", "to", "months", "previous_from", "peak_hour", "peak_day",
+                                             "mapping_version")}, "total": total}
+
+    def parts(frame, name, label_col, whole, count_col="n", rate_col=None):
+        items = []
+        if frame is None:
+            return items
+        for r in frame.itertuples():
+            lab = getattr(r, label_col)
+            lab = "not recorded" if lab is None or (isinstance(lab, float) and math.isnan(lab)) else lab
+            c = page.count(int(getattr(r, count_col)), role="detail", label=f"profile {name} {lab}")
+            value = _num(getattr(r, rate_col)) if rate_col and hasattr(r, rate_col) else None
+            rate = Rate(c, value, _rate_fmt) if value is not None else None
+            items.append((str(lab), c, rate))
+        cells = [c for _l, c, _r in items]
+        if whole is not None and cells:
+            rest = whole.value - sum(c.value for c in cells)
+            if rest >= 0:
+                extra = [page.count(rest, role="detail", label=f"profile {name} not recorded", latent=True)] if rest else []
+                page.ledger.sum(whole, cells + extra)
+        return items
+
+    for name, col in (("by_hour", "hour"), ("by_day", "day_name"), ("by_category", "sv_category"),
+                      ("victim_ages", "age_band"), ("suspect_ages", "age_band"), ("victim_sex", "sex"),
+                      ("suspect_sex", "sex")):
+        if name in profile:
+            out[name] = parts(profile[name], name, col, total)
+    if "by_area" in profile:
+        out["by_area"] = parts(profile["by_area"], "by_area", "area", total, rate_col="rate_per_100000")
+    n = total.value
+    latent = dict(role="detail", latent=True)
+    knife = _same_fact(page, ("police local serious violence knife", *span), int(s["knife"]), label="profile knife",
+                       **latent)
+    domestic = page.count(int(s["domestic"]), label="profile domestic", **latent)
+    known = page.count(int(s["location_known"]), label="profile location recorded", **latent)
+    public = page.count(int(s["public_place"]), label="profile public place", **latent)
+    public_nte = page.count(int(s["public_night_time_economy"]), label="profile public place, night-time economy",
+                            **latent)
+    _part_of(page, total, knife, "profile knife")
+    _part_of(page, total, domestic, "profile domestic")
+    _part_of(page, total, known, "profile location recorded")
+    _part_of(page, known, public, "profile public place")
+    _part_of(page, public, public_nte, "profile public place, night-time economy")
+    none = Fixed(None, lambda v: "-")
+    out["share_domestic"] = Share(domestic, total, digits=0) if n else none
+    out["share_knife"] = Share(knife, total, digits=0) if n else none
+    out["share_public_place"] = Share(public, known, digits=0) if known.value else none
+    out["share_public_night_time_economy"] = Share(public_nte, public, digits=0) if public.value else none
+    for who in ("victim", "suspect"):
+        people = s.get(f"{who}_residents")
+        if people is None:
+            continue
+        residents = page.count(int(people), role="normal", label=f"profile residents who were a {who}")
+        pop = s.get(f"{who}_resident_population")
+        out[f"{who}_residents"] = residents
+        out[f"share_residents_{who}"] = (Rate(residents, people / pop, lambda v: f"{v:.2%}") if pop else none)
+        frame = profile.get(f"{who}s_by_residence")
+        if frame is not None:
+            out[f"{who}s_by_residence"] = parts(frame, f"{who}s_by_residence", "area", residents, count_col="people",
+                                                rate_col="rate_per_100000")
+    yoy = profile.get("year_on_year")
+    if yoy is not None and len(yoy):
+        now = {lab: c for lab, c, _r in out.get("by_category", [])}
+        prev_total = page.count(int(yoy["n_previous"].sum()), role="normal", label="serious violence, previous 12 months",
+                                latent=True)
+        prev_cells = []
+        rows = []
+        for r in yoy.itertuples():
+            cat = str(r.sv_category)
+            c = now.get(cat) or page.count(int(r.n), role="detail", label=f"profile year on year {cat}")
+            p = page.count(int(r.n_previous), role="detail", label=f"profile previous 12 months {cat}")
+            prev_cells.append(p)
+            change = Derived(c.value / p.value - 1, [c, p], _change_fmt) if p.value else none
+            rows.append({"category": cat, "count": c, "previous": p, "change": change})
+        page.ledger.sum(prev_total, prev_cells)
+        out["year_on_year"] = rows
+    health = {}
+    for sid, h in (profile.get("health") or {}).items():
+        h_total = page.count(int(h["n"]), role="headline", label=f"profile {sid} total")
+        entry = {"label": h["label"], "from": h["from"], "to": h["to"], "total": h_total}
+        for name, col in (("by_category", "category"), ("by_cause", "cause"), ("by_weapon", "weapon"),
+                          ("by_location", "location"), ("by_hour", "hour"), ("by_age", "age_band"),
+                          ("by_sex", "sex"), ("by_area", "area")):
+            if isinstance(h.get(name), pd.DataFrame):
+                entry[name] = parts(h[name], f"{sid} {name}", col, h_total)
+        if isinstance(h.get("sharp_by_place"), pd.DataFrame):
+            sharp = next((c for lab, c, _r in entry.get("by_cause", []) if lab == "sharp object"), None)
+            if sharp is not None:
+                # the same fact as the knife admissions measure's latest year, where the windows agree
+                held = page.ledger.get((f"{sid} X99", h["from"], h["to"]))
+                if held is not None and held.value == sharp.value:
+                    page.ledger.same(held, sharp)
+            entry["sharp_by_place"] = parts(h["sharp_by_place"], f"{sid} sharp_by_place", "place", sharp)
+        health[sid] = entry
+    out["health"] = health
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the export
+
+
+def _typed(v):
+    if v is None:
+        return None
+    return {"value": v.export(), "status": v.status, "kind": v.kind, "shown": v.table_text()}
+
+
+def _plain(obj):
+    """Typed values as ``_typed`` dicts; (label, count, rate) triples as dicts; frames never (none reach here)."""
+    from evalkit.publish.values import Value
+
+    if isinstance(obj, Value):
+        return _typed(obj)
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple) and len(obj) == 3 and isinstance(obj[0], str):
+        return {"label": obj[0], "count": _plain(obj[1]), "rate": _plain(obj[2])}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def export_json(model: dict, policy) -> bytes:
+    """``dashboard_data.json``: every value as published (``{"value", "status", "kind", "shown"}``)."""
+    def series(s):
+        return {k: ([_typed(v) for v in vals] if k in ("value", "count", "rate", "change") else vals)
+                for k, vals in s.items()}
+
+    data = {
+        "schema": "evalkit.dashboard-data/v2", "as_of": model["as_of"], "period_kind": model["period_kind"],
+        "disclosure": policy.to_json(), "mapping_version": model["mapping_version"],
+        "indicators": [{k: (series(v) if k == "series" else v) for k, v in i.items()} for i in model["indicators"]],
+        "breakdowns": {key: {b: ([{"group": g["group"], "count": _typed(g["count"]), "rate": _typed(g["rate"])}
+                                  for g in groups] if isinstance(groups, list) and b != "not_shown" else groups)
+                             for b, groups in entry.items()} for key, entry in model["breakdowns"].items()},
+        "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
+        "measures": _plain(model.get("measures") or {}),
+        "profile": _plain(model["profile"]),
+        "quality": {"sources": model["quality"]["sources"],
+                    "unmapped": [{"offence_type": t, "count": _typed(c)} for t, c in model["quality"]["unmapped"]]},
     }
+    return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8")
 
 
 def write_dashboard(store, monitoring: Monitoring, project, out_dir: Path | str, *, as_of=None,
                     render: bool = True) -> dict[str, Path]:
-    """Write dashboard_data.json and dashboard.qmd into ``out_dir`` and render dashboard.html."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = dashboard_data(store, monitoring, project, as_of=as_of)
-    (out_dir / DATA_JSON).write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    (out_dir / QMD).write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
-    written = {"data": out_dir / DATA_JSON, "qmd": out_dir / QMD}
-    if render:
-        from evalkit.report.disclosure import Policy, check_rendered
-        from evalkit.report.render import render_html
+    """Publish ``dashboard.qmd``, ``dashboard.html`` and ``dashboard_data.json`` into ``out_dir``."""
+    from evalkit.errors import EvalkitError
 
-        html = render_html(out_dir / QMD, out_dir / HTML)
-        check_rendered(html, Policy(threshold=monitoring.settings.disclosure.min_count))
-        written["html"] = html
+    out_dir = Path(out_dir)
+    pub = dashboard_publication(store, monitoring, project, out_dir, as_of=as_of)
+    published = pub.publish(render=True, commit_rendered=render, log=lambda *_: None)
+    if published.failed:
+        raise EvalkitError("the dashboard was not published (the previous one, if any, is unchanged): "
+                           + "; ".join(published.failed.values()))
+    files = published.pages["dashboard"]
+    written = {"data": out_dir / DATA_JSON, "qmd": files["qmd"]}
+    if "html" in files:
+        written["html"] = files["html"]
     return written

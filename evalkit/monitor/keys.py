@@ -44,7 +44,10 @@ def load_key(project_root: Path, *, create: bool = True, stream=None) -> bytes:
     if not path.exists():
         if not create:
             raise DataError(f"{path}: no pseudonymisation key; expected one made on first ingest")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        new_folder = not path.parent.exists()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if new_folder:
+            os.chmod(path.parent, 0o700)  # owner-only, as the key itself
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")

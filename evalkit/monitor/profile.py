@@ -11,7 +11,7 @@ picture does not rest on police data alone.
 
 Everything is an Ibis expression on the store's tables (portable like the indicators); only
 small aggregated frames come back. Counts here are *not* disclosure-controlled: the dashboard
-publishes them through its disclosure control (small cells suppressed).
+publishes them as typed values of its ledger (:func:`evalkit.monitor.dashboard._profile_model`).
 """
 
 from __future__ import annotations
@@ -115,14 +115,20 @@ def police_profile_expressions(monitoring: Monitoring, start, stop, previous=Non
         if not _has(src, f"{who}_id", f"{who}_residence"):
             continue
         people = sv.filter(sv[f"{who}_id"].notnull(), sv[f"{who}_residence"].notnull())
-        per_area = people.group_by(group=people[f"{who}_residence"]).agg(people=people[f"{who}_id"].nunique())
+        # each person once, in the area of residence of their latest record in the window (the
+        # greatest area name among records of that moment): the areas then add up to the residents
+        who_id, res, when = people[f"{who}_id"], people[f"{who}_residence"].cast("string"), people[src.date_column]
+        latest = people.group_by(_pid=who_id).agg(_last=when.max())
+        at = people.inner_join(latest, (who_id == latest._pid) & (when == latest._last))
+        person = at.group_by(_pid=at._pid).agg(group=at[f"{who}_residence"].cast("string").max())
+        per_area = person.group_by("group").agg(people=person.count())
         if pops is not None:
-            j = per_area.left_join(pops, per_area.group == pops.group)
+            j = per_area.inner_join(pops, per_area.group == pops.group)
             out[f"{who}s_by_residence"] = j.select(area=j.group, people=j.people, population=j.population,
                                                    rate_per_100000=j.people / j.population * 100000
                                                    ).order_by("area")
-            residents = people.filter(people[f"{who}_residence"].isin(pops.group))
-            out[f"{who}_residents"] = residents.agg(people=residents[f"{who}_id"].nunique(),
+            residents = person.filter(person.group.isin(pops.group))
+            out[f"{who}_residents"] = residents.agg(people=residents.count(),
                                                     population=pops.population.sum().as_scalar())
         else:
             out[f"{who}s_by_residence"] = per_area.rename(area="group").order_by("area")
@@ -257,112 +263,4 @@ def health_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MO
         total = int(frames.pop("total")["n"].iat[0])
         out[sid] = {"label": monitoring.sources[sid].label, "from": f"{start:%Y-%m}",
                     "to": f"{(stop - pd.DateOffset(months=1)):%Y-%m}", "n": total, **frames}
-    return out
-
-
-# ---------------------------------------------------------------------------- published
-
-
-def _records(frame: pd.DataFrame, count: str, total: int | None, policy, drop=("population",),
-             total_hidden: bool = False) -> list[dict]:
-    """Rows with small counts suppressed (None), and more where the rows add up to a published total.
-
-    A rate or share beside a suppressed count is suppressed with it.
-    """
-    from evalkit.report.disclosure import suppress
-
-    frame = frame.reset_index(drop=True)
-    cells = {i: int(n) for i, n in enumerate(frame[count])}
-    relations = []
-    if total is not None:
-        cells["__total__"] = int(total)
-        relations = [("__total__", list(range(len(frame))))]
-    hidden = suppress(cells, relations, policy, also=["__total__"] if total_hidden else ())
-    out = []
-    for i, row in frame.iterrows():
-        rec = {}
-        for col, v in row.items():
-            if col in drop:
-                continue
-            if isinstance(v, (np.integer,)):
-                v = int(v)
-            elif isinstance(v, (np.floating, float)):
-                v = None if pd.isna(v) else float(v)
-            rec[col] = v
-        if i in hidden:
-            rec[count] = None
-            for col in rec:
-                if col.startswith("rate") or col.startswith("share"):
-                    rec[col] = None
-        out.append(rec)
-    return out
-
-
-def _share_ok(num, den, policy) -> bool:
-    # a share gives its numerator (and the rest of the denominator) away when the denominator is shown
-    return bool(den) and not policy.small(num) and not policy.small(den - num) and not policy.small(den)
-
-
-def published_profile(profile: dict, k: int) -> dict:
-    """The profile as the dashboard publishes it: small counts and the shares built on them suppressed."""
-    from evalkit.report.disclosure import Policy
-
-    if not profile:
-        return {}
-    policy = Policy(threshold=k)
-    s = dict(profile["summary"])
-    n = s["serious_violence"]
-    out = {}
-    for name in ("by_hour", "by_day", "by_category", "victim_ages", "suspect_ages", "victim_sex", "suspect_sex",
-                 "by_area"):
-        if name in profile:
-            out[name] = _records(profile[name], "n", n, policy)
-    if "year_on_year" in profile:
-        yoy = profile["year_on_year"].reset_index(drop=True)
-        now = _records(yoy[["sv_category", "n"]], "n", n, policy)
-        prev = _records(yoy[["sv_category", "n_previous"]], "n_previous", None, policy)
-        rows = []
-        for a, b in zip(now, prev):
-            change = None
-            if a["n"] is not None and b["n_previous"] not in (None, 0):
-                change = a["n"] / b["n_previous"] - 1
-            rows.append({"sv_category": a["sv_category"], "n": a["n"], "n_previous": b["n_previous"], "change": change})
-        out["year_on_year"] = rows
-    out["unmapped"] = _records(profile["unmapped"], "n", None, policy)
-    for who in ("victim", "suspect"):
-        name = f"{who}s_by_residence"
-        if name in profile:
-            out[name] = _records(profile[name], "people", s.get(f"{who}_residents"), policy)
-    shares = {"share_domestic": ("domestic", "serious_violence"), "share_knife": ("knife", "serious_violence"),
-              "share_public_place": ("public_place", "location_known"),
-              "share_public_night_time_economy": ("public_night_time_economy", "public_place")}
-    for key, (num, den) in shares.items():
-        if s.get(key) is not None and not _share_ok(s[num], s[den], policy):
-            s[key] = None
-    for who in ("victim", "suspect"):
-        if policy.small(s.get(f"{who}_residents")):
-            s[f"{who}_residents"] = None
-            s[f"share_residents_{who}"] = None
-    if policy.small(n):
-        s["serious_violence"] = None
-    for raw in ("domestic", "knife", "public_place", "public_night_time_economy", "location_known"):
-        s.pop(raw, None)  # shown only as shares
-    out["summary"] = s
-    health = {}
-    for sid, parts in (profile.get("health") or {}).items():
-        total = parts["n"]
-        entry = {"label": parts["label"], "from": parts["from"], "to": parts["to"],
-                 "n": None if policy.small(total) else total}
-        for name, frame in parts.items():
-            if isinstance(frame, pd.DataFrame) and name != "sharp_by_place":
-                entry[name] = _records(frame, "n", total, policy)
-        if "sharp_by_place" in parts:
-            # the places add up to the sharp-object count of by_cause: keep them from giving it away
-            sharp = [r for r in entry.get("by_cause", []) if r["cause"] == "sharp object"]
-            raw = parts["by_cause"]
-            n_sharp = int(raw.loc[raw["cause"] == "sharp object", "n"].sum())
-            entry["sharp_by_place"] = _records(parts["sharp_by_place"], "n", n_sharp, policy,
-                                               total_hidden=bool(sharp) and sharp[0]["n"] is None)
-        health[sid] = entry
-    out["health"] = health
     return out

@@ -361,6 +361,11 @@ def _stream(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
 
 
+# the example project's sources (monitoring/sources/*.yml), one folder of extracts each
+SOURCES = ("populations", "police", "hospital_admissions", "ae_attendances", "ambulance_callouts",
+           "programme_referrals", "programme_sessions", "programme_exits")
+
+
 def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoReport:
     """The example project's extracts under monitoring/extracts/<source>/: history files plus monthly files.
 

@@ -1,9 +1,10 @@
 """Figures of results: each plot has a plotly builder (interactive HTML) and a matplotlib
 builder (static, for PDF) drawn from the same plain rows, so both show the same numbers.
 
-Builders take rows already formatted and disclosure-checked by :mod:`evalkit.report`; they
-compute nothing. Counts are passed as plain lists on traces marked ``meta="ek-counts"`` so the
-disclosure scan can read them. Heavy libraries are imported inside the functions.
+Builders take rows already disclosure-controlled by :mod:`evalkit.publish` (a hidden value is
+``None``: no bar, no marker); they compute nothing. A trace of counts carries ``meta`` from
+:func:`evalkit.publish.markup.plot_meta` (the cells behind its points) so the page scan can check
+it. Heavy libraries are imported inside the functions.
 """
 
 # every plotly figure: white template, the legend in a row under the plot, and room for it

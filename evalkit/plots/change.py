@@ -1,6 +1,7 @@
 """Reliable change: how many improved, did not change reliably, or deteriorated, per indicator.
 
-Counts arrive already disclosure-controlled: a suppressed count is ``None`` with label ``[c]``.
+Counts arrive already disclosure-controlled: a suppressed count is ``None`` (no bar) with label
+``[c]``; ``metas`` (one per category) name the cells behind the bars for the page scan.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ CATEGORIES = (("improved", "#1a7f37"), ("no reliable change", "#8c959f"), ("dete
 
 
 def plotly_reliable_change(labels: Sequence[str], counts: Sequence[Sequence[int | None]],
-                           texts: Sequence[Sequence[str]]):
+                           texts: Sequence[Sequence[str]], metas: Sequence[dict] | None = None):
     """``counts[i][j]``: indicator i, category j (improved, no change, deteriorated)."""
     import plotly.graph_objects as go
 
@@ -21,7 +22,7 @@ def plotly_reliable_change(labels: Sequence[str], counts: Sequence[Sequence[int 
     for j, (name, colour) in enumerate(CATEGORIES):
         fig.add_trace(go.Bar(
             y=list(labels), x=[c[j] for c in counts], text=[t[j] for t in texts], name=name, orientation="h",
-            marker_color=colour, textposition="inside", meta="ek-counts",
+            marker_color=colour, textposition="inside", meta=metas[j] if metas else None,
             hovertemplate="%{y}: %{text} " + name + "<extra></extra>"))
     fig.update_layout(**LAYOUT, barmode="stack", height=max(240, 140 + 50 * len(labels)), xaxis_title="participants",
                       yaxis={"categoryorder": "array", "categoryarray": list(labels)[::-1]})

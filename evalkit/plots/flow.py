@@ -1,7 +1,8 @@
 """CONSORT-style participant flow as a static SVG (works offline, in HTML and in PDF).
 
-The report layer decides what each count shows (a number, or ``[c]`` when suppressed); this
-module only draws. Every count is a ``<tspan class="ek-count">`` so the disclosure scan reads it.
+The report layer decides what each count shows (a number, or ``[c]`` when suppressed) and hands
+each as SVG mark-up (:func:`evalkit.publish.markup.svg_value`: a ``<tspan>`` carrying its cell for
+the disclosure scan); this module only draws.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Box:
     title: str
-    count: str  # already formatted: digits or the suppression mark
+    count: str  # SVG mark-up of the count, e.g. "n = <tspan ...>254</tspan>" (already escaped and marked)
     side_title: str | None = None  # the people lost between this box and the next
-    side_count: str | None = None
+    side_count: str | None = None  # SVG mark-up
 
 
 def flow_svg(columns: Sequence[tuple[str, Sequence[Box]]]) -> str:
@@ -42,7 +43,7 @@ def flow_svg(columns: Sequence[tuple[str, Sequence[Box]]]) -> str:
             out.append(f'<rect x="{x0}" y="{y}" width="{box_w}" height="{box_h}" rx="4" fill="#eef2f7" stroke="#6b7a90"/>')
             out.append(f'<text x="{x0 + box_w / 2}" y="{y + 20}" font-size="12.5" text-anchor="middle">{esc(box.title)}</text>')
             out.append(f'<text x="{x0 + box_w / 2}" y="{y + 38}" font-size="13" font-weight="bold" text-anchor="middle">'
-                       f'n = <tspan class="ek-count">{esc(box.count)}</tspan></text>')
+                       f'{box.count}</text>')
             if r + 1 < len(boxes):
                 out.append(f'<line x1="{x0 + box_w / 2}" y1="{y + box_h}" x2="{x0 + box_w / 2}" '
                            f'y2="{y + box_h + gap_y}" stroke="#555" marker-end="url(#ek-flow-arrow)"/>')
@@ -55,7 +56,7 @@ def flow_svg(columns: Sequence[tuple[str, Sequence[Box]]]) -> str:
                            f'stroke="#d9822b"/>')
                 out.append(f'<text x="{sx + side_w / 2}" y="{sy + 16}" font-size="11.5" text-anchor="middle">'
                            f'{esc(box.side_title)}</text>')
-                out.append(f'<text x="{sx + side_w / 2}" y="{sy + 32}" font-size="12" text-anchor="middle">n = '
-                           f'<tspan class="ek-count">{esc(box.side_count or "-")}</tspan></text>')
+                out.append(f'<text x="{sx + side_w / 2}" y="{sy + 32}" font-size="12" text-anchor="middle">'
+                           f'{box.side_count or "-"}</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -11,12 +11,13 @@ from evalkit.plots import LAYOUT, pyplot
 
 
 def plotly_counterfactual(periods: Sequence[str], observed: Sequence[float | None], fitted: Sequence[float | None],
-                          counterfactual: Sequence[float | None], interruption: str | None, y_title: str):
+                          counterfactual: Sequence[float | None], interruption: str | None, y_title: str,
+                          observed_meta: dict | None = None):
     import plotly.graph_objects as go
 
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=list(periods), y=list(observed), mode="markers", name="observed",
-                             marker={"size": 5, "color": "#57606a"}))
+                             marker={"size": 5, "color": "#57606a"}, meta=observed_meta))
     fig.add_trace(go.Scatter(x=list(periods), y=list(fitted), mode="lines", name="fitted",
                              line={"color": "#1f6feb", "width": 2}))
     fig.add_trace(go.Scatter(x=list(periods), y=list(counterfactual), mode="lines", name="without the programme",

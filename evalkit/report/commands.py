@@ -8,28 +8,39 @@ from pathlib import Path
 def register(subparsers, add_common) -> dict:
     p = subparsers.add_parser(
         "report", help="write and render evaluation reports, the portfolio page and the index",
-        description="Write reports/<evaluation>/index.qmd from each evaluation's results.json and render it to one "
-                    "self-contained HTML file (Quarto when on PATH, otherwise Pandoc), checking that no count under "
-                    "the disclosure threshold is shown; then the portfolio page and index (reports/index.html).")
+        description="Build every report (reports/<evaluation>/index.qmd, .html and with --pdf .pdf) and the "
+                    "portfolio page (reports/index.html) from each evaluation's results.json, as one publication: "
+                    "disclosure control on every count (project setting: evalkit.yml, disclosure), each page "
+                    "rendered (Quarto when on PATH, otherwise Pandoc) and scanned before it replaces the "
+                    "published one. Stale results (plan, logic model, data, rules or evalkit changed) are refused.")
     p.add_argument("evaluations", nargs="*", metavar="EVALUATION",
                    help="evaluation ids or plan files (default: every evaluation with results)")
     p.add_argument("--pdf", action="store_true", help="also render each report to PDF (Typst)")
-    p.add_argument("--min-count", type=int, default=5, metavar="K",
-                   help="disclosure threshold: counts from 1 to K-1 are suppressed (default 5)")
-    p.add_argument("--no-render", action="store_true", help="write the .qmd files only")
+    p.add_argument("--min-count", type=_whole, default=None, metavar="K",
+                   help="disclosure threshold for this run: counts from 1 to K-1 are hidden (default: the "
+                        "project's, evalkit.yml disclosure.threshold, else 5)")
+    p.add_argument("--allow-stale", action="store_true",
+                   help="publish results that no longer match their inputs; each such page says it is stale")
+    p.add_argument("--no-render", action="store_true",
+                   help="publish the .qmd files only (they are still rendered and scanned in a private folder)")
     p.add_argument("--no-index", action="store_true", help="skip the portfolio page and index")
     add_common(p)
     return {"report": cmd_report}
 
 
-def cmd_report(args) -> int:
-    from evalkit.cli import _project_dir, _select_evaluations
-    from evalkit.errors import OptionError
-    from evalkit.project import load_project
-    from evalkit.report.write import build_reports
+def _whole(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return text  # refused with the setting's message in cmd_report
 
-    if args.min_count < 1:
-        raise OptionError(f"--min-count: found {args.min_count}; expected a whole number of at least 1")
+
+def cmd_report(args) -> int:
+    from evalkit.api import report
+    from evalkit.cli import _project_dir, _select_evaluations, json_data, output, progress
+    from evalkit.project import load_project
+
+    out = output(args)
     project = load_project(_project_dir(args), check_data=False)
     reports_dir = project.root / "reports"
     if args.evaluations:
@@ -37,10 +48,16 @@ def cmd_report(args) -> int:
     else:
         chosen = [e for e in project.evaluations.values() if (reports_dir / e.id / "results.json").exists()]
         if not chosen:
-            print("evalkit report: no results yet; run `evalkit run` first")
-    built = build_reports(project, chosen, reports_dir=reports_dir, threshold=args.min_count, pdf=args.pdf,
-                          render=not args.no_render, index=not args.no_index)
+            out.say("evalkit report: no results yet; run `evalkit run` first")
+    with progress(out, len(chosen) + (0 if args.no_index else 1), "writing reports") as steps:
+        def log(message: str) -> None:  # build_reports says one line per report written (or failed)
+            out.say(message)
+            steps.advance()
+
+        built = report(project, chosen, pdf=args.pdf, min_count=args.min_count, render=not args.no_render,
+                       index=not args.no_index, allow_stale=args.allow_stale, log=log)
     index = next((b for b in built if b.evaluation == "index" and b.html), None)
     if index is not None:
-        print(f"open {Path(index.html)}")
+        out.say(f"open {Path(index.html)}")
+    out.result({"reports": json_data(built), "index": str(index.html) if index is not None else None})
     return 0

@@ -1,104 +1,132 @@
 """The portfolio page: interventions compared by EIF level, and an index of every report.
 
-Reads ``reports/index.json`` (written by ``evalkit report``: which reports exist) and
-``reports/portfolio.json`` (schema ``evalkit.portfolio/v1``, written by ``evalkit compare``);
-either may be missing, and the page says so rather than failing.
+Built from ``reports/portfolio.json`` (``evalkit compare``) and the list of reports, as one page of
+the same publication as the reports: the reach of an intervention is the same count (the same
+cell of the ledger) as the report's number of participants, so it is hidden wherever the report
+hides it; a headline effect of a small group is not shown. Either input may be missing, and the
+page says so rather than failing.
 """
 
 from __future__ import annotations
 
 import html
-import json
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
+from evalkit.publish.document import Col, Markdown
+from evalkit.publish.text import md_text
+from evalkit.publish.values import Fixed, Phrase, Stat
 from evalkit.report import wording as w
-from evalkit.report.disclosure import guard_path, policy_from
-from evalkit.report.figures import _to, md_text
-from evalkit.report.tables import cnt, num, table, txt
-from evalkit.report.write import PORTFOLIO_FILE, read_portfolio
 from evalkit.verdict import REPORT_WORDS, null_for
 
-def load(folder: str | Path = ".") -> tuple[dict, dict | None]:
-    folder = Path(folder)
-    index_path = guard_path(folder / "index.json")
-    index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else {}
-    guard_path(folder / PORTFOLIO_FILE)
-    return index, read_portfolio(folder)
+
+def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: Mapping | None,
+                         names: Mapping[str, str], *, reports_built: Mapping | None = None, **_kw):
+    page = pub.page(path, "Evaluations and the evidence portfolio", source="portfolio.json and the reports")
+    report_counts = [c for p in pub.pages if p is not page for c in p.counts]
+    page.heading("Interventions by evidence level", anchor="sec-portfolio")
+    if not portfolio:
+        page.note("No evidence portfolio yet: run `evalkit compare` to rate every intervention, then "
+                  "`evalkit report` again.")
+    else:
+        _portfolio_table(page, portfolio, report_counts)
+        _portfolio_forest(page, portfolio)
+    page.heading("Every report", anchor="sec-reports")
+    _report_list(page, reports, names)
+    return page
 
 
-def portfolio_table(I: Mapping, F: Mapping | None) -> str:
-    if not F:
-        return ("\n*" + md_text("No evidence portfolio yet: run `evalkit compare` to rate every intervention, then "
-                                "`evalkit report` again.") + "*\n")
-    pol = policy_from(I)
+def _portfolio_table(page, F: Mapping, report_counts) -> None:
     rows = []
     for r in F.get("interventions") or []:
         if not isinstance(r, Mapping):
             continue
         head = r.get("headline") or {}
         reach = (r.get("reach") or {}).get("participants")
+        reach_cell = None
+        if isinstance(reach, int):
+            reach_cell = page.count(reach, role="headline", label=f"portfolio {r.get('intervention')} reach")
+            page.ledger.link_by_value(reach_cell, report_counts)
+        n = head.get("n")
+        of = []
+        if isinstance(n, int):
+            nc = page.count(n, role="normal", label=f"portfolio {r.get('intervention')} headline n")
+            page.ledger.link_by_value(nc, report_counts)
+            of.append(nc)
         current = (r.get("pathway") or {}).get("current") or {}
         step = current.get("name") or current.get("step")
-        effect = "-"
+        effect = None
         if head.get("estimate") is not None:
             effect = f"{w.fmt(head['estimate'])} ({w.fmt(head.get('ci_low'))} to {w.fmt(head.get('ci_high'))})"
         statements = "; ".join(st.get("short") or st.get("words", "") for st in r.get("evidence_statements") or []
-                               if isinstance(st, Mapping)) or "-"
-        rows.append([txt(r.get("name") or r.get("intervention"), "intervention"), txt(r.get("level") or "-", "level"),
-                     txt("NE" if r.get("not_effective") else "", "ne"),
-                     txt(r.get("n_studies", len(r.get("studies") or [])), "studies"),
-                     txt(step if step is not None else "-", "step"),
-                     cnt(reach if isinstance(reach, int) else None, False, "reach"),
-                     txt((head.get("label") or head.get("indicator") or "-")
-                         + (" (not a child outcome: carries no level)" if head.get("child_outcome") is False else ""),
-                         "headline"), num(effect, "effect"),
-                     txt(head.get("verdict") or "-", "verdict"),
-                     txt(statements, "statements"),
-                     txt(r.get("basis") or "-", "basis")])
-    out = ["\n" + md_text("Levels are self-assessed against the EIF evidence standards with evalkit; none is an EIF "
-                          "rating. A place-based strategy is not applicable.") + "\n",
-           table(["intervention", "self-assessed EIF level", "NE", "studies", "pathway step", "reach",
-                  "headline outcome", "effect (CI)", "verdict", "evidence statements", "rules"], rows, to=_to(),
-                 policy=pol, table_id="ek-portfolio")]
-    for note in F.get("notes") or []:
-        out.append("\n- " + md_text(note))
-    return "".join(out) + "\n"
+                               if isinstance(st, Mapping))
+        headline = (head.get("label") or head.get("indicator") or "-") \
+            + (" (not a child outcome: carries no level)" if head.get("child_outcome") is False else "")
+        rows.append([Col(r.get("name") or r.get("intervention"), "intervention"), Col(r.get("level") or "-", "level"),
+                     Col("NE" if r.get("not_effective") else "", "ne"),
+                     Col(str(r.get("n_studies", len(r.get("studies") or []))), "studies"),
+                     Col(step if step is not None else "-", "step"),
+                     Col(reach_cell if reach_cell is not None else "-", "reach", True),
+                     Col(headline, "headline"),
+                     Col(Stat(effect, of, lambda v: "-" if v is None else v), "effect"),
+                     Col(head.get("verdict") or "-", "verdict"),
+                     # the strategy's evidence statements: author text, guarded like any other
+                     page.untrusted_col(statements, "statements") if statements else Col("-", "statements"),
+                     Col(r.get("basis") or "-", "basis")])
+    page.note("Levels are self-assessed against the EIF evidence standards with evalkit; none is an EIF rating. "
+              "A place-based strategy is not applicable.")
+    page.table(["intervention", "self-assessed EIF level", "NE", "studies", "pathway step", "reach",
+                "headline outcome", "effect (CI)", "verdict", "evidence statements", "rules"], rows,
+               table_id="ek-portfolio")
+    notes = list(F.get("notes") or [])
+    if notes:
+        from evalkit.publish.document import Bullets
+
+        items: list = [None] * len(notes)
+        for k, note in enumerate(notes):
+            page.untrusted_item(str(note), items, k)
+        page.add(Bullets(items))
 
 
-def portfolio_forest(I: Mapping, F: Mapping | None) -> str:
-    if not F:
-        return ""
+def _portfolio_forest(page, F: Mapping) -> None:
     from evalkit.plots.forest import ForestRow
-    from evalkit.report.sections import forest_figures
+    from evalkit.report.sections import forest_specs
 
     pairs = []
     for r in F.get("interventions") or []:
         for f in r.get("forest") or [] if isinstance(r, Mapping) else []:
             if not isinstance(f, Mapping) or f.get("estimate") is None or not f.get("primary"):
                 continue
-            # the rating's verdict (evalkit.verdict.judge, in the evidence's words) shown in the report's words
             outcome = REPORT_WORDS.get(str(f.get("verdict")), "unknown")
-            text = f"{r.get('name') or r.get('intervention')} [{r.get('level') or '-'}]: {f.get('label') or f.get('indicator')} ({f.get('evaluation')})"
+            text = (f"{r.get('name') or r.get('intervention')} [{r.get('level') or '-'}]: "
+                    f"{f.get('label') or f.get('indicator')} ({f.get('evaluation')})")
             null = null_for(f.get("estimand"), f.get("units"))
             safe = html.escape(text, quote=False)
-            pairs.append((ForestRow(safe, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=safe),
-                          ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=text)))
-    return forest_figures(pairs)
+            of = []
+            if isinstance(f.get("n"), int):
+                of.append(page.count(f["n"], role="normal", label=f"portfolio forest {f.get('evaluation')} n"))
+            pairs.append(((ForestRow(safe, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=safe),
+                           ForestRow(text, f["estimate"], f.get("ci_low"), f.get("ci_high"), null, outcome, hover=text)),
+                          Stat(f["estimate"], of)))
+    for k, spec in enumerate(forest_specs(pairs)):
+        page.figure(spec, "Headline effect of each intervention (its own units; compare within an intervention only).",
+                    f"fig-portfolio{'-' + str(k + 1) if k else ''}")
 
 
-def report_list(I: Mapping, F: Mapping | None) -> str:
-    reports = I.get("reports") or []
-    if not reports:
-        return "\n*No reports yet: run `evalkit run` and `evalkit report`.*\n"
-    names = I.get("intervention_names") or {}
+def _report_list(page, reports: Sequence[Mapping], names: Mapping[str, str]) -> None:
     lines = []
     for r in reports:
         href = str(r.get("href") or "")
         if not href.endswith(".html") or "/" not in href or href.startswith(("/", "javascript:")) or ".." in href:
             continue
         link = f"[{md_text(r.get('title') or r.get('id'))}]({href})"
-        extra = f" ([PDF]({r['pdf']}))" if r.get("pdf") and str(r["pdf"]).endswith(".pdf") and ".." not in str(r["pdf"]) else ""
+        pdf = r.get("pdf")
+        extra = f" ([PDF]({pdf}))" if pdf and str(pdf).endswith(".pdf") and ".." not in str(pdf) else ""
         who = names.get(r.get("intervention"), r.get("intervention"))
         lines.append(f"- {link}{extra}: " + md_text(f"{who}, {str(r.get('design', '')).replace('_', ' ')}"))
-    return "\n" + "\n".join(lines) + "\n"
+    if not lines:
+        page.note("No reports yet: run `evalkit run` and `evalkit report`.")
+        return
+    page.add(Markdown("\n" + "\n".join(lines) + "\n"))
+
+
+__all__ = ["build_portfolio_page", "Fixed", "Phrase"]

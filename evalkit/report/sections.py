@@ -1,14 +1,23 @@
-"""The sections of an evaluation report, each a function of the results and the context.
+"""The sections of an evaluation report, built as publication blocks from the results and the context.
 
-A report's ``index.qmd`` calls these from its code chunks (``#| output: asis``) and prints
-what they return; so under Quarto and under the Pandoc fallback the same code writes the same
-Markdown. Nothing here computes a statistic: every number comes from ``results.json`` and goes
-through :mod:`evalkit.report.wording` (formatting, significance, direction) and
-:mod:`evalkit.report.disclosure` (small counts). Every section is optional: a missing
-``sections`` key or empty record gives an empty string or a short "not reported" line.
+:func:`build_report` adds one report page to a :class:`~evalkit.publish.publication.Publication`.
+Nothing here computes a statistic and nothing here formats a count: every count of people is a
+typed value of the publication's ledger (so it is shown, rounded, "fewer than 5" or ``[c]``
+exactly as the whole publication decides), every statistic of a group carries the counts of that
+group (:class:`~evalkit.publish.values.Stat`, hidden when the group is small), and every
+percentage carries its numerator and denominator (:class:`~evalkit.publish.values.Share`).
+Words come from :mod:`evalkit.report.wording`, the same rules as the evidence rating.
 
-``context.json`` (written by ``evalkit report`` from the project's YAML) holds what the results
-do not: labels, the logic model, the plan's evaluator, the disclosure threshold, the rating.
+Links declared for the disclosure control (so no hidden count can be worked out):
+
+- the participant flow: each stage = the next stage + those lost between them; the "all" column
+  = the sum of the groups;
+- the results tables: n = n took part + n comparison; the everyone row = the sum of a subgroup's
+  levels; each n tied to the flow's count of the same value (the same people);
+- reliable change: improved + no reliable change + deteriorated = n;
+- attrition shares: those lost over those at the start;
+- the run's cautions: each count in them tied to the page's counts of the same value;
+- feasibility criteria: the count and its denominator; the manifest's rows and the flow.
 """
 
 from __future__ import annotations
@@ -16,15 +25,14 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
+from evalkit.publish.document import Bullets, Callout, Col, Details, Figure, Para, Svg
+from evalkit.publish.markup import svg_value
+from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, phrase
 from evalkit.report import wording as w
-from evalkit.report.disclosure import Policy, guard_path, policy_from, suppress
-from evalkit.report.figures import _asset_dir, _to, asset_file, emit, md_text
-from evalkit.report.render import raw_block
-from evalkit.report.tables import cnt, num, table, txt
-from evalkit.results import Estimate, ResultSet
+from evalkit.results import Estimate, ResultSet, fill_template
 
 CONTEXT_SCHEMA = "evalkit.report-context/v1"
 DESIGN_WORDS = {
@@ -35,27 +43,17 @@ DESIGN_WORDS = {
     "rct": "randomised controlled trial",
     "feasibility": "feasibility study",
 }
-MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "reported", "level_change",
+MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio")
 STAGE_WORDS = {"in_data": "In the data", "with_baseline": "With a baseline measure",
                "with_follow_up": "With a follow-up measure", "analysed": "Analysed", "treated_pool": "Eligible",
-               "comparison_pool": "Eligible", "matched": "Matched", "discarded": "Not matched (discarded)"}
-
-
-# --------------------------------------------------------------------------------------------
-# loading
-
-
-def load(folder: str | Path = ".") -> tuple[ResultSet, dict]:
-    """The results and the context a report reads (nothing else, and nothing private)."""
-    folder = Path(folder)
-    results = ResultSet.read(guard_path(folder / "results.json"))
-    ctx_path = guard_path(folder / "context.json")
-    context = json.loads(ctx_path.read_text(encoding="utf-8")) if ctx_path.exists() else {}
-    return results, context
-
-
-policy = policy_from  # the disclosure policy of a report's context
+               "comparison_pool": "Eligible", "matched": "Matched", "discarded": "Not matched (discarded)",
+               "referred": "Referred", "eligible": "Eligible", "consented": "Consented", "started": "Started",
+               "completed": "Completed", "randomised": "Randomised"}
+RESULT_HEADERS = ["indicator", "subgroup", "estimand", "comparison", "n", "n took part", "n comparison",
+                  "estimate", "CI low", "CI high", "CI level", "p", "p (Holm)", "effect size", "significant",
+                  "reading"]
+PRINT_HEADERS = ["indicator", "subgroup", "estimand", "n", "estimate", "CI low", "CI high", "p", "significant"]
 
 
 def label(C: Mapping, indicator: str | None) -> str:
@@ -63,20 +61,6 @@ def label(C: Mapping, indicator: str | None) -> str:
         return "all indicators"
     info = (C.get("indicators") or {}).get(indicator) or {}
     return str(info.get("label") or indicator)
-
-
-def _h(text: Any) -> str:
-    """Text for plotly labels: markup escaped (plotly decodes &lt; &gt; &amp; but not &quot;)."""
-    return html.escape(str(text), quote=False)
-
-
-def _p(*sentences: str) -> str:
-    """A paragraph of plain text, escaped for Markdown."""
-    return "\n" + md_text(" ".join(s for s in sentences if s)) + "\n"
-
-
-def _note(text: str) -> str:
-    return "\n*" + md_text(text) + "*\n"
 
 
 def sec_get(R: ResultSet, key: str) -> Mapping | None:
@@ -97,103 +81,220 @@ def _est_label(C, e: Estimate, with_comparison: bool = True) -> str:
     return text
 
 
+def _p(page, *sentences: str, style: str = "") -> None:
+    text = " ".join(s for s in sentences if s)
+    if text:
+        page.add(Para(Phrase(text.replace("{", "{{").replace("}", "}}")), style))
+
+
+def _fmt(digits: int = w.DIGITS):
+    return lambda v: w.fmt(v, digits)
+
+
+@dataclass
+class Report:
+    """One report being built: its page, results, context and the counts its sections share."""
+
+    page: Any
+    R: ResultSet
+    C: Mapping
+    flow: dict = field(default_factory=dict)  # (group, stage) / (group, "lost", stage) -> Count
+    estimate_n: dict = field(default_factory=dict)  # (row, "n"|"t"|"c") -> Count
+
+    @property
+    def rule(self):
+        return w.rule_from_context(self.C)
+
+    def count(self, value, role="normal", label_=""):
+        return self.page.count(value, role=role, label=f"{self.R.evaluation}: {label_}")
+
+    def tie(self, count: Count) -> Count:
+        """The same number as a flow count shows the same people: one fact for the audit."""
+        self.page.ledger.link_by_value(count, list(self.flow.values()))
+        return count
+
+
+# --------------------------------------------------------------------------------------------
+# the page
+
+
+def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[str] = (), pdf: bool = True):
+    """Add the report of ``R`` to the publication ``pub`` at ``path`` (e.g. ``"reach-2023-matched/index"``)."""
+    iv = C.get("intervention") or {}
+    page = pub.page(path, R.title, subtitle=f"{iv.get('name') or R.intervention}: evaluation report",
+                    formats=("html", "typst") if pdf else ("html",), source=f"{R.evaluation}/results.json")
+    rep = Report(page, R, C)
+    if stale:
+        page.add(Callout("important", "These results are out of date", [Para(Phrase(
+            ("This report was published with --allow-stale: the results were computed before "
+             + "; ".join(stale) + ". Run `evalkit run` again before relying on them.").replace("{", "{{")
+            .replace("}", "}}")))]))
+    flow_cells(rep)  # first, so every later count can be tied to the flow
+    sec = R.sections or {}
+    page.heading("Summary", anchor="sec-summary")
+    summary(rep)
+    if (C.get("logic_model") or {}).get("nodes"):
+        page.heading("Logic model", anchor="sec-logic-model")
+        logic_model(rep)
+    page.heading("Participant flow", anchor="sec-flow")
+    flow(rep)
+    page.heading("Methods", anchor="sec-methods")
+    methods(rep)
+    if "external" in sec:
+        page.heading("The study", anchor="sec-external")
+        external(rep)
+    if "balance" in sec or "matching" in sec:
+        page.heading("Balance after matching" if R.design == "matched_comparison" else "Baseline balance",
+                     anchor="sec-balance")
+        matching(rep)
+        balance(rep)
+    if "feasibility" in sec:
+        page.heading("Feasibility criteria", anchor="sec-feasibility")
+        feasibility(rep)
+    page.heading("Results", anchor="sec-results")
+    results_table(rep)
+    forest(rep)
+    if "reliable_change" in sec:
+        page.heading("Reliable change", anchor="sec-reliable-change")
+        reliable_change(rep)
+    if "counterfactual" in sec:
+        page.heading("Observed and expected without the programme", anchor="sec-counterfactual")
+        counterfactual(rep)
+    if "event_study" in sec:
+        page.heading("Event study", anchor="sec-event-study")
+        event_study(rep)
+    page.heading("Robustness and sensitivity", anchor="sec-robustness")
+    robustness(rep)
+    page.heading("Evidence rating", anchor="sec-evidence")
+    evidence(rep)
+    page.heading("Limitations", anchor="sec-limitations")
+    limitations(rep)
+    page.heading("Reproducibility", anchor="sec-manifest")
+    manifest(rep)
+    return page
+
+
 # --------------------------------------------------------------------------------------------
 # summary
 
 
-def summary(R: ResultSet, C: Mapping) -> str:
+def _stat_of(rep: Report, i: int) -> list[Count]:
+    return [c for k, c in rep.estimate_n.items() if k[0] == i]
+
+
+def estimate_counts(rep: Report) -> None:
+    """The n, n took part and n comparison of every estimate, linked (decided once per report)."""
+    if rep.estimate_n:
+        return
+    R = rep.R
+    families: dict[tuple, dict] = {}
+    for i, e in enumerate(R.estimates):
+        cells = {}
+        for k, v, what in (("n", e.n, "n"), ("t", e.n_treated, "n took part"), ("c", e.n_comparison, "n comparison")):
+            if v is not None:
+                role = "normal" if e.subgroup == "all" else "detail"
+                cells[k] = rep.tie(rep.count(v, role, f"{e.indicator} {e.subgroup} {what}"))
+                rep.estimate_n[(i, k)] = cells[k]
+        if "n" in cells and ("t" in cells or "c" in cells) and cells["n"].value == sum(
+                cells[k].value for k in ("t", "c") if k in cells):
+            rep.page.ledger.sum(cells["n"], [cells[k] for k in ("t", "c") if k in cells])
+        column = e.subgroup.split("=", 1)[0] if e.subgroup != "all" else None
+        fam = families.setdefault((e.indicator, e.estimand, e.comparison, tuple(e.timepoints)), {})
+        fam.setdefault(column, []).append(i)
+    for fam in families.values():
+        everyone = fam.get(None)
+        for column, rows in fam.items():
+            if column is None or not everyone or len(rows) < 2:
+                continue
+            total = rep.estimate_n.get((everyone[0], "n"))
+            parts = [rep.estimate_n.get((r, "n")) for r in rows]
+            if total is not None and all(parts) and total.value == sum(p.value for p in parts):
+                rep.page.ledger.sum(total, parts)
+            elif total is not None and all(parts) and total.value > sum(p.value for p in parts):
+                # some have no value of the subgroup column: the rest is a count too (not shown)
+                rest = rep.count(total.value - sum(p.value for p in parts), "detail",
+                                 f"{column}: no value recorded")
+                rep.page.ledger.sum(total, [*parts, rest])
+
+
+def _estimate_words(rep: Report, i: int, e: Estimate, with_comparison: bool = False) -> Phrase:
+    """The plain sentence of one estimate, or what the reader is told when its group is small."""
+    counts = _stat_of(rep, i)
+    if any(c.small for c in counts):
+        who = label(rep.C, e.indicator) + (f" ({e.subgroup})" if e.subgroup != "all" else "")
+        return phrase("{who}: not shown, because it describes fewer than {k} people (disclosure control).",
+                      who=Fixed(who), k=Fixed(rep.page.ledger.policy.threshold))
+    text = w.sentence(e, _est_label(rep.C, e, with_comparison=with_comparison), rep.rule)
+    return Phrase(text.replace("{", "{{").replace("}", "}}"))
+
+
+def summary(rep: Report) -> None:
+    R, C, page = rep.R, rep.C, rep.page
     ev = C.get("evaluation") or {}
     iv = C.get("intervention") or {}
     name = iv.get("name") or R.intervention
     design = DESIGN_WORDS.get(R.design, R.design.replace("_", " "))
     who = (ev.get("evaluator") or {}).get("name")
-    done = f"{name} was evaluated with a {design}"
-    done += f" by {who}" if who else ""
+    done = f"{name} was evaluated with a {design}" + (f" by {who}" if who else "")
     done += " (recorded here from the study's own report; evalkit did not re-analyse it)." if ev.get("external") else "."
     if ev.get("follow_up_months"):
         done += f" Outcomes were followed up to {ev['follow_up_months']} months."
-    out = ["\n### What was done\n", _p(done)]
-    rule = w.rule_from_context(C)
-    main = _main(R)
-    primary = [e for e in main if e.primary] or main[:1]
-    rest = [e for e in main if e not in primary and e.subgroup == "all"]
-    out.append("\n### What was found\n")
+    page.heading("What was done", 3)
+    _p(page, done)
+    estimate_counts(rep)
+    main = [(i, e) for i, e in enumerate(R.estimates) if e.estimand in MAIN_ESTIMANDS]
+    primary = [(i, e) for i, e in main if e.primary] or main[:1]
+    rest = [(i, e) for i, e in main if (i, e) not in primary and e.subgroup == "all"]
+    page.heading("What was found", 3)
     fs = sec_get(R, "feasibility")
     if fs:
-        verdict = fs.get("verdict")
-        if isinstance(verdict, str):
-            out.append(_p(f"Feasibility: {verdict}"))
+        if isinstance(fs.get("verdict"), str):
+            page.untrusted_para(f"Feasibility: {fs['verdict']}")
         path = fs.get("pathway")
         if isinstance(path, Mapping) and path.get("verdict"):
-            out.append(_p(f"Next step: {path['verdict']} (next stage: {str(path.get('next_stage', '-')).replace('_', ' ')})."))
+            page.untrusted_para(f"Next step: {path['verdict']} (next stage: "
+                                f"{str(path.get('next_stage', '-')).replace('_', ' ')}).")
     elif not main:
-        out.append(_p("The run produced no estimates."))
-    for e in primary:
-        out.append(_p("Primary outcome: " + w.sentence(e, _est_label(C, e, with_comparison=False), rule)))
+        _p(page, "The run produced no estimates.")
+    for i, e in primary:
+        words = _estimate_words(rep, i, e)
+        page.add(Para(Phrase("Primary outcome: " + words.template, words.values)))
     if rest:
-        counts = w.summary_counts(rest, rule)
+        counts = w.summary_counts([e for _i, e in rest], rep.rule)
         parts = [f"{n} {k}" for k, n in counts.items() if n]
-        out.append(_p(f"Of the other {len(rest)} main estimate(s) for everyone: " + ", ".join(parts) + "."))
-        for e in rest:
-            out.append("\n- " + md_text(w.sentence(e, _est_label(C, e, with_comparison=False), rule)))
-        out.append("\n")
-    out.append("\n### How sure we are\n")
+        _p(page, f"Of the other {len(rest)} main estimate(s) for everyone: " + ", ".join(parts) + ".")
+        page.add(Bullets([_estimate_words(rep, i, e) for i, e in rest]))
+    page.heading("How sure we are", 3)
     sure = [w.design_caveat(R.design)]
-    rating = (C.get("evidence") or {}) if isinstance(C.get("evidence"), Mapping) else {}
+    rating = C.get("evidence") if isinstance(C.get("evidence"), Mapping) else {}
     if rating.get("level"):
         sure.append(f"The programme's evidence rating is {rating['level']} (see the evidence rating section).")
     if R.warnings:
         sure.append(f"The run recorded {len(R.warnings)} caution(s), listed under limitations.")
-    if any(e.p_value_holm is not None for e in main):
-        which = "adjusted" if rule.holm else "unadjusted"
+    if any(e.p_value_holm is not None for _i, e in main):
+        which = "adjusted" if rep.rule.holm else "unadjusted"
         sure.append("P-values are also shown adjusted for multiple outcomes (Holm); significance is judged on the "
                     f"{which} p-values, as in the evidence rating.")
-    out.append(_p(*sure))
-    return "".join(out)
+    _p(page, *sure)
 
 
 # --------------------------------------------------------------------------------------------
-# logic model
+# logic model (drawn from the model itself)
 
 
-def mermaid_logic_model(C: Mapping, evaluated: Sequence[str]) -> str:
-    """Mermaid source of the logic model, the evaluated outcomes highlighted (labels escaped)."""
+def logic_model(rep: Report) -> None:
+    from evalkit.plots.logic_model import logic_model_svg
+
+    C = rep.C
     lm = C.get("logic_model") or {}
-    nodes = lm.get("nodes") or []
-    if not nodes:
-        return ""
-    measured = {(C.get("indicators") or {}).get(i, {}).get("measures") for i in evaluated}
-    lines = ["flowchart LR"]
-    ids = {}
-    for k, node in enumerate(nodes):
-        ids[node["id"]] = f"n{k}"
-        text = _mermaid_label(f"{node.get('kind', '').capitalize()}: {node.get('label', node['id'])}")
-        lines.append(f'  n{k}["{text}"]')
-    for a, b in lm.get("links") or []:
-        if a in ids and b in ids:
-            lines.append(f"  {ids[a]} --> {ids[b]}")
-    lines.append("  classDef evaluated fill:#fde68a,stroke:#b45309,stroke-width:3px,color:#111")
-    lines.append("  classDef plain fill:#eef2f7,stroke:#6b7a90,color:#111")
-    hit = [ids[n["id"]] for n in nodes if n["id"] in measured]
-    if hit:
-        lines.append(f"  class {','.join(hit)} evaluated")
-    return "\n".join(lines)
-
-
-def _mermaid_label(text: str) -> str:
-    # Mermaid entity codes: markup in a label is drawn as text, never parsed as HTML
-    table = {"&": "#amp;", "<": "#lt;", ">": "#gt;", '"': "#quot;", "#": "#35;", "[": "#91;", "]": "#93;",
-             "{": "#123;", "}": "#125;", "|": "#124;", "`": "#96;"}
-    return "".join(table.get(ch, ch) for ch in str(text).replace("\n", " "))
-
-
-def logic_model_note(R: ResultSet, C: Mapping) -> str:
     known = C.get("indicators") or {}
-    evaluated = sorted({e.indicator for e in R.estimates if e.indicator in known})
-    if not evaluated:
-        return ""
-    names = ", ".join(label(C, i) for i in evaluated)
-    return _note(f"Highlighted: the outcomes this evaluation measured ({names}).")
+    evaluated = sorted({e.indicator for e in rep.R.estimates if e.indicator in known})
+    measured = {known[i].get("measures") for i in evaluated}
+    nodes, links = list(lm.get("nodes") or []), [tuple(x) for x in lm.get("links") or []]
+    rep.page.add(Svg(lambda _sink: logic_model_svg(nodes, links, measured), "logic-model"))
+    if evaluated:
+        _p(rep.page, f"Highlighted: the outcomes this evaluation measured ({', '.join(label(C, i) for i in evaluated)}).",
+           style="note")
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,102 +313,134 @@ def _flow_stages(R: ResultSet):
     return (primary if per_ind else None), chosen
 
 
-def flow_plan(R: ResultSet, pol: Policy):
-    """The flow's boxes, counts and suppressed cells, decided once per report.
+def flow_cells(rep: Report) -> None:
+    """The flow's counts and links (declared before anything else, so other counts can be tied to them).
 
-    Relations: each stage = next stage + those lost between them (for matched designs the
-    pool = matched + not matched or discarded); the "all" column = the sum of the groups.
-    Suppression gives up the earlier stage first, so the number analysed stays visible.
+    The first box of each column (the cohort) and the last (those analysed) are headline counts:
+    when a small number were lost between them, another count is given up first, so the cohort's
+    size stays readable and the small count reads "fewer than 5".
     """
-    indicator, stages = _flow_stages(R)
+    indicator, stages = _flow_stages(rep.R)
+    rep.flow_indicator = indicator
     groups: dict[str, list] = {}
     for s in stages:
         groups.setdefault(s.group, []).append(s)
-    cells: dict[tuple, int] = {}
-    relations = []
     layout = []
+    ledger = rep.page.ledger
     for group, items in groups.items():
         main = [s for s in items if s.stage != "discarded"]
         boxes = []
         for i, s in enumerate(main):
-            cells[(group, s.stage)] = s.n
+            role = "headline" if i in (0, len(main) - 1) else "detail"
+            cell = rep.count(s.n, role, f"flow {group} {s.stage}")
+            rep.flow[(group, s.stage)] = cell
+        for i, s in enumerate(main):
             side = None
             if i + 1 < len(main) and main[i + 1].n <= s.n:
                 nxt = main[i + 1]
-                lost = s.n - nxt.n
+                lost = rep.count(s.n - nxt.n, "detail", f"flow {group} lost after {s.stage}")
+                rep.flow[(group, "lost", s.stage)] = lost
+                ledger.sum(rep.flow[(group, s.stage)], [rep.flow[(group, nxt.stage)], lost])
                 side = ("Not matched or discarded" if nxt.stage == "matched"
                         else f"Not {STAGE_WORDS.get(nxt.stage, nxt.stage).lower()}")
-                cells[(group, "lost", s.stage)] = lost
-                relations.append(((group, s.stage), [(group, nxt.stage), (group, "lost", s.stage)]))
             boxes.append((s, side))
         layout.append((group, boxes))
     parts = [g for g in groups if g != "all"]
     if "all" in groups and parts:
         for s in groups["all"]:
-            relations.append((("all", s.stage), [(g, s.stage) for g in parts]))
-    hidden = suppress(cells, relations, pol, prefer="total")
-    return indicator, layout, cells, hidden
+            members = [rep.flow.get((g, s.stage)) for g in parts]
+            if all(members) and sum(m.value for m in members) == s.n:
+                ledger.sum(rep.flow[("all", s.stage)], members)
+    rep.flow_layout = layout
 
 
-def hidden_values(R: ResultSet, pol: Policy) -> dict[str, set[int]]:
-    """Counts the flow suppresses, by group: the same count is hidden wherever else it appears."""
-    _i, _l, cells, hidden = flow_plan(R, pol)
-    out: dict[str, set[int]] = {}
-    for key in hidden:
-        if cells.get(key) is not None:
-            out.setdefault(key[0], set()).add(int(cells[key]))
-    return out
-
-
-def flow(R: ResultSet, C: Mapping) -> str:
+def flow(rep: Report) -> None:
     from evalkit.plots.flow import Box, flow_svg
-    from evalkit.report.disclosure import count_text
 
-    pol = policy(C)
-    indicator, layout, cells, hidden = flow_plan(R, pol)
+    page, layout = rep.page, getattr(rep, "flow_layout", [])
     if not layout:
-        return _note("The run recorded no participant flow.")
-    columns = []
-    for group, boxes in layout:
-        col = []
-        for s, side in boxes:
-            key = (group, s.stage)
-            b_kwargs = {}
-            if side is not None:
-                lk = (group, "lost", s.stage)
-                b_kwargs = {"side_title": side, "side_count": count_text(cells[lk], lk in hidden, pol)}
-            col.append(Box(STAGE_WORDS.get(s.stage, s.stage.replace("_", " ")), count_text(s.n, key in hidden, pol),
-                           **b_kwargs))
-        title = {"all": "", "treated": "Took part", "comparison": "Comparison"}.get(group, group)
-        columns.append((title, col))
-    out = []
-    if indicator is not None:
-        out.append(_note(f"Counts for the primary outcome, {label(C, indicator)}, where counts differ by indicator."))
-    out.append(_svg(flow_svg(columns), "flow"))
-    attr = (R.sections or {}).get("attrition")
-    if isinstance(attr, Mapping):
-        bits = []
-        if attr.get("overall") is not None:
-            bits.append(f"Overall attrition: {w.fmt_pct(attr['overall'])}.")
-        if attr.get("differential") is not None:
-            bits.append(f"Differential attrition (took part minus comparison): {w.fmt_pct(attr['differential'])} "
-                        "points.")
-        if attr.get("definition"):
-            bits.append(f"Attrition here is the {attr['definition']}.")
-        if bits:
-            out.append(_p(*bits))
-    if hidden:
-        out.append(_note(f"[c]: fewer than {pol.threshold} people, or a count that would reveal such a count "
-                         "(suppressed for disclosure control)."))
-    return "".join(out)
+        _p(page, "The run recorded no participant flow.", style="note")
+        return
+    if rep.flow_indicator is not None:
+        _p(page, f"Counts for the primary outcome, {label(rep.C, rep.flow_indicator)}, where counts differ by "
+                 "indicator.", style="note")
+
+    def n_is(count, sink):
+        # a small count reads "fewer than 5" (it is known to be small); any other "n = 254" or "n = [c]"
+        return svg_value(count, sink, prose=True) if count.small else "n = " + svg_value(count, sink)
+
+    def draw(sink):
+        columns = []
+        for group, boxes in layout:
+            col = []
+            for s, side in boxes:
+                kw = {}
+                if side is not None:
+                    kw = {"side_title": side, "side_count": n_is(rep.flow[(group, "lost", s.stage)], sink)}
+                col.append(Box(STAGE_WORDS.get(s.stage, s.stage.replace("_", " ")),
+                               n_is(rep.flow[(group, s.stage)], sink), **kw))
+            columns.append(({"all": "", "treated": "Took part", "comparison": "Comparison"}.get(group, group), col))
+        return flow_svg(columns)
+
+    page.add(Svg(draw, "flow", "ek-diagram"))
+    attrition(rep)
+    pol = page.ledger.policy
+    page.add(Para(phrase("[c]: fewer than {k} people, or a count that would let such a count be worked out "
+                         "(suppressed for disclosure control); a box that lost fewer than {k} says so.",
+                         k=Fixed(pol.threshold)), "note"))
 
 
-def _svg(svg: str, name: str) -> str:
-    if _to() == "html":
-        return raw_block(f'<figure class="ek-diagram">{svg}</figure>')
-    path, ref = asset_file(f"{name}.svg", _asset_dir())
-    path.write_text(svg, encoding="utf-8")
-    return f"\n![]({ref}){{width=90%}}\n"
+def attrition(rep: Report) -> None:
+    """Attrition as shares of counts (a percentage with its denominator reveals its numerator)."""
+    attr = (rep.R.sections or {}).get("attrition")
+    if not isinstance(attr, Mapping):
+        return
+    page, bits = rep.page, []
+    groups = attr.get("groups") if isinstance(attr.get("groups"), Mapping) else None
+    shares = {}
+    if groups:
+        for g in ("treated", "comparison"):
+            info = groups.get(g)
+            if not isinstance(info, Mapping) or not isinstance(info.get("matched"), int):
+                continue
+            lost = int(info.get("missing_outcome") or 0)
+            den = rep.tie(rep.count(info["matched"], "normal", f"attrition {g} matched"))
+            num = rep.count(lost, "detail", f"attrition {g} without the outcome")
+            shares[g] = Share(num, den)
+    elif attr.get("overall") is not None:
+        ind = attr.get("overall_indicator") or rep.flow_indicator
+        by = ((attr.get("by_indicator") or {}).get(ind) or {}) if ind else {}
+        entry = next((v for v in by.values() if isinstance(v, Mapping) and "in_data" in v), None)
+        if entry and isinstance(entry.get("analysed"), int):
+            den = rep.tie(rep.count(entry["in_data"], "headline", "attrition in the data"))
+            an = rep.tie(rep.count(entry["analysed"], "headline", "attrition analysed"))
+            num = rep.count(entry["in_data"] - entry["analysed"], "detail", "attrition lost")
+            page.ledger.sum(den, [an, num])
+            shares["all"] = Share(num, den)
+        elif "in_data" in {k[1] for k in rep.flow}:
+            first = next((c for k, c in rep.flow.items() if len(k) == 2 and k[1] == "in_data"), None)
+            last = [c for k, c in rep.flow.items() if len(k) == 2 and k[1] == "analysed"]
+            if first is not None and last:
+                num = rep.count(first.value - last[-1].value, "detail", "attrition lost")
+                page.ledger.sum(first, [last[-1], num])
+                shares["all"] = Share(num, first)
+    values = {}
+    if "all" in shares:
+        bits.append("Overall attrition: {overall}.")
+        values["overall"] = shares["all"]
+    elif {"treated", "comparison"} <= set(shares):
+        t, c = shares["treated"], shares["comparison"]
+        total_num = rep.count(t.num.value + c.num.value, "detail", "attrition lost, both groups")
+        total_den = rep.count(t.den.value + c.den.value, "normal", "attrition matched, both groups")
+        page.ledger.sum(total_num, [t.num, c.num])
+        page.ledger.sum(total_den, [t.den, c.den])
+        values["overall"] = Share(total_num, total_den)
+        values["diff"] = Derived((t.fraction - c.fraction) * 100, [t, c], lambda v: f"{v:.1f}%")
+        bits.append("Overall attrition: {overall}. Differential attrition (took part minus comparison): {diff} points.")
+    if attr.get("definition"):
+        bits.append(f"Attrition here is the {attr['definition']}.".replace("{", "{{").replace("}", "}}"))
+    if bits:
+        page.add(Para(Phrase(" ".join(bits), values)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,197 +481,190 @@ def conventions_in_words(R: ResultSet) -> list[str]:
     return [(f"{', '.join(estimands)}: {words}" if estimands else words) for words, estimands in seen.items()]
 
 
-def methods(R: ResultSet, C: Mapping) -> str:
-    out = [_p(f"Design: {DESIGN_WORDS.get(R.design, R.design)}.", w.design_caveat(R.design))]
+def methods(rep: Report) -> None:
+    R, page = rep.R, rep.page
+    _p(page, f"Design: {DESIGN_WORDS.get(R.design, R.design)}.", w.design_caveat(R.design))
     by_method: dict[str, set] = {}
     for e in R.estimates:
         by_method.setdefault(e.method, set()).add(e.estimand)
     if by_method:
-        out.append("\n**Estimation.**\n")
-        for method, estimands in by_method.items():
-            out.append("\n- " + md_text(f"{', '.join(sorted(estimands))}: {method}"))
-        out.append("\n")
+        _p(page, "Estimation.")
+        page.add(Bullets([Phrase(f"{', '.join(sorted(est))}: {method}".replace("{", "{{").replace("}", "}}"))
+                          for method, est in by_method.items()]))
     conventions = conventions_in_words(R)
     if conventions:
-        out.append("\n**Standard errors and reference distributions.**\n")
-        for line in conventions:
-            out.append("\n- " + md_text(line))
-        out.append("\n\nThe conventions and their Stata and R equivalents are listed in evalkit's "
-                   "docs/conventions.md.\n")
+        _p(page, "Standard errors and reference distributions.")
+        page.add(Bullets([Phrase(line.replace("{", "{{").replace("}", "}}")) for line in conventions]))
+        _p(page, "The conventions and their Stata and R equivalents are listed in evalkit's docs/conventions.md.")
     levels = sorted({e.ci_level for e in R.estimates})
     if levels:
-        out.append(_p(f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; no difference is 0, or 1 "
-                      "for ratios.", w.rule_words(w.rule_from_context(C))))
+        _p(page, f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; no difference is 0, or 1 for ratios.",
+           w.rule_words(rep.rule))
     rc = sec_get(R, "reliable_change")
     if rc:
         first = next(iter(rc.values()))
         if isinstance(first, Mapping) and first.get("method"):
-            out.append(_p("Reliable change: " + str(first["method"]) + "."))
-    options = R.manifest.options or {}
-    rows = [[txt(k), txt(v)] for k, v in _flatten(options)]
-    rows.append([txt("seed"), txt(R.manifest.seed)])
-    out.append("\n**Every option that shaped the analysis** (from the plan, after defaults):\n")
-    tbl = table(["option", "value"], rows, to=_to(), policy=policy(C), table_id="ek-options")
-    if _to() == "html" and len(rows) > 15:
-        tbl = (raw_block(f"<details><summary>Show all {len(rows)} options</summary>") + tbl
-               + raw_block("</details>"))
-    out.append(tbl)
-    return "".join(out)
+            _p(page, "Reliable change: " + str(first["method"]) + ".")
+    rows = [[Col(k), Col(str(v))] for k, v in _flatten(R.manifest.options or {})]
+    rows.append([Col("seed"), Col(str(R.manifest.seed))])
+    _p(page, "Every option that shaped the analysis (from the plan, after defaults):")
+    table = page.table(["option", "value"], rows, table_id="ek-options")
+    if len(rows) > 15:
+        page.blocks.pop()
+        page.add(Details(f"Show all {len(rows)} options", [table]))
 
 
 # --------------------------------------------------------------------------------------------
 # results
 
 
-RESULT_HEADERS = ["indicator", "subgroup", "estimand", "comparison", "n", "n took part", "n comparison",
-                  "estimate", "CI low", "CI high", "CI level", "p", "p (Holm)", "effect size", "significant",
-                  "reading"]
-
-
-PRINT_HEADERS = ["indicator", "subgroup", "estimand", "n", "estimate", "CI low", "CI high", "p", "significant"]
-
-
-def _significance_note(C: Mapping) -> str:
-    rule = w.rule_from_context(C)
+def _significance_note(rep: Report) -> str:
+    rule = rep.rule
     holm = " (Holm-adjusted where given)" if rule.holm else ""
     threshold = f"{rule.alpha:g}" if rule.alpha is not None else "1 minus the CI level"
     return (f"p{holm} below {threshold}, or, without a p-value, a confidence interval that excludes no difference "
             "(the rule the evidence rating uses).")
 
 
-def results_table(R: ResultSet, C: Mapping) -> str:
-    """Main estimates in one table (``ek-results``); event-time and cohort cells in another."""
+def results_table(rep: Report) -> None:
+    R = rep.R
+    estimate_counts(rep)
     main = [(i, e) for i, e in enumerate(R.estimates) if e.estimand in MAIN_ESTIMANDS]
     more = [(i, e) for i, e in enumerate(R.estimates) if e.estimand not in MAIN_ESTIMANDS]
     if not main and not more:
-        return _note("No estimates.")
-    plan = _count_plan(R, policy(C))
-    out = [_results_rows(C, main or more, "ek-results", plan)]
-    out.append(_note("* primary outcome. Significant: " + _significance_note(C) + " "
-                     "Estimates are in the units of each indicator; ratios have no difference at 1."))
+        _p(rep.page, "No estimates.", style="note")
+        return
+    _results_rows(rep, main or more, "ek-results")
+    _p(rep.page, "* primary outcome. Significant: " + _significance_note(rep) + " Estimates are in the units of each "
+       "indicator; ratios have no difference at 1. An estimate for fewer than "
+       f"{rep.page.ledger.policy.threshold} people is not shown.", style="note")
     if main and more:
-        out.append(f"\n**Further estimates** ({len(more)}: event-time and cohort-by-period effects):\n")
-        out.append(_results_rows(C, more, "ek-results-more", plan))
-    return "".join(out)
+        _p(rep.page, f"Further estimates ({len(more)}: event-time and cohort-by-period effects):")
+        _results_rows(rep, more, "ek-results-more")
 
 
-def _count_plan(R: ResultSet, pol: Policy) -> set:
-    """Which counts of the results tables to hide, decided for all estimates at once.
-
-    Relations: n = n took part + n comparison in each row; and, where two or more levels of a
-    subgroup column are reported for the same indicator, estimand and comparison, the everyone
-    row's n = the sum of the levels' n. Counts hidden in the flow are hidden here too.
-    """
-    elsewhere = hidden_values(R, pol)
-    cells, relations, also = {}, [], []
-    families: dict[tuple, dict] = {}
-    for i, e in enumerate(R.estimates):
-        for k, v, g in (("n", e.n, "all"), ("t", e.n_treated, "treated"), ("c", e.n_comparison, "comparison")):
-            if v is not None:
-                cells[(i, k)] = v
-                if v in elsewhere.get(g, ()):
-                    also.append((i, k))
-        relations.append(((i, "n"), [(i, "t"), (i, "c")]))
-        column = e.subgroup.split("=", 1)[0] if e.subgroup != "all" else None
-        fam = families.setdefault((e.indicator, e.estimand, e.comparison, tuple(e.timepoints)), {})
-        fam.setdefault(column, []).append(i)
-    for fam in families.values():
-        everyone = fam.get(None)
-        for column, rows in fam.items():
-            if column is not None and everyone and len(rows) >= 2:
-                relations.append(((everyone[0], "n"), [(r, "n") for r in rows]))
-    return suppress(cells, relations, pol, also=also)
-
-
-def _results_rows(C: Mapping, items, table_id: str, plan: set) -> str:
-    """Rows of a results table; ``plan``: the counts to hide (:func:`_count_plan`)."""
-    pol = policy(C)
-    rule = w.rule_from_context(C)
+def _results_rows(rep: Report, items, table_id: str) -> None:
+    C, rule = rep.C, rep.rule
     rows, attrs = [], []
     for i, e in items:
         v = w.verdict(e, rule)
-        hidden = {k for k in ("n", "t", "c") if (i, k) in plan}
+        of = _stat_of(rep, i)
         es = e.effect_size
+
+        def stat(value, f=_fmt(), of=of):
+            return Stat(value, of, lambda x: "-" if x is None else f(x))
+
+        n = {k: rep.estimate_n.get((i, k)) for k in ("n", "t", "c")}
         rows.append([
-            txt(("* " if e.primary else "") + label(C, e.indicator), "indicator"), txt(e.subgroup, "subgroup"),
-            txt(e.estimand, "estimand"), txt(e.comparison or " -> ".join(e.timepoints), "comparison"),
-            cnt(e.n, "n" in hidden, "n"), cnt(e.n_treated, "t" in hidden, "n_treated"),
-            cnt(e.n_comparison, "c" in hidden, "n_comparison"),
-            num(w.fmt(e.estimate), "estimate"), num(w.fmt(e.ci_low), "ci_low"), num(w.fmt(e.ci_high), "ci_high"),
-            num(w.pct(e.ci_level), "ci_level"), num(w.fmt_p(e.p_value), "p_value"),
-            num(w.fmt_p(e.p_value_holm), "p_value_holm"),
-            txt(f"{es.kind} {w.fmt(es.value)}" if es else "-", "effect_size"), txt(v.marker, "significant"),
-            txt(v.outcome, "outcome")])
+            Col(("* " if e.primary else "") + label(C, e.indicator), "indicator"), Col(e.subgroup, "subgroup"),
+            Col(e.estimand, "estimand"), Col(e.comparison or " -> ".join(e.timepoints), "comparison"),
+            Col(n["n"] if n["n"] is not None else "-", "n", True),
+            Col(n["t"] if n["t"] is not None else "-", "n_treated", True),
+            Col(n["c"] if n["c"] is not None else "-", "n_comparison", True),
+            Col(stat(e.estimate), "estimate"), Col(stat(e.ci_low), "ci_low"), Col(stat(e.ci_high), "ci_high"),
+            Col(w.pct(e.ci_level), "ci_level", True), Col(stat(e.p_value, w.fmt_p), "p_value"),
+            Col(stat(e.p_value_holm, w.fmt_p), "p_value_holm"),
+            Col(stat(f"{es.kind} {w.fmt(es.value)}" if es else None, str), "effect_size"),
+            Col(stat(v.marker, str), "significant"), Col(stat(v.outcome, str), "outcome")])
         attrs.append({"row": i, "indicator": e.indicator, "estimand": e.estimand, "subgroup": e.subgroup})
-    if _to() != "html":  # a printed page has room for fewer columns
-        keep = [RESULT_HEADERS.index(h) for h in PRINT_HEADERS]
-        return table(PRINT_HEADERS, [[r[k] for k in keep] for r in rows], to=_to(), policy=pol)
-    return table(RESULT_HEADERS, rows, to=_to(), policy=pol, table_id=table_id, row_attrs=attrs)
+    keep = [RESULT_HEADERS.index(h) for h in PRINT_HEADERS]
+    rep.page.table(RESULT_HEADERS, rows, table_id=table_id, row_attrs=attrs, print_columns=keep)
 
 
 def _wrap(text: str, width: int = 38) -> str:
     import textwrap
 
-    return "<br>".join(_h(line) for line in textwrap.wrap(text, width)) or _h(text)
+    return "<br>".join(html.escape(line, quote=False) for line in textwrap.wrap(text, width)) or html.escape(text)
 
 
-def forest(R: ResultSet, C: Mapping) -> str:
-    """Forest plots of the main estimates: differences and ratios on separate axes."""
-    from evalkit.plots.forest import ForestRow
+class ForestSpec:
+    """Forest plots of estimates (one row each; a row for a small group is left out, not drawn)."""
 
-    rule = w.rule_from_context(C)
-    pairs = []
-    for e in _main(R):
-        v = w.verdict(e, rule)
-        text = f"{label(C, e.indicator)}{f' ({e.subgroup})' if e.subgroup != 'all' else ''} [{e.estimand}]"
-        pairs.append((ForestRow(label=_wrap(text), estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, null=v.null,
-                                outcome=v.outcome, hover=_h(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}")),
-                      ForestRow(text, e.estimate, e.ci_low, e.ci_high, v.null, v.outcome)))
-    return forest_figures(pairs)
+    def __init__(self, rows: Sequence[tuple[Any, Stat]], x_title: str):
+        self.rows, self.x_title = rows, x_title
+
+    def _shown(self):
+        return [r for r, s in self.rows if not s.hidden]
+
+    def plotly(self, sink):
+        from evalkit.plots.forest import plotly_forest
+
+        rows = [r[0] for r in self._shown()]
+        for _r, s in self.rows:
+            sink.add(s)
+        return plotly_forest(rows, x_title=self.x_title) if rows else None
+
+    def matplotlib(self):
+        from evalkit.plots.forest import mpl_forest
+
+        rows = [r[1] for r in self._shown()]
+        return mpl_forest(rows, x_title=self.x_title) if rows else None
 
 
-def forest_figures(pairs: Sequence[tuple]) -> str:
-    """One forest plot per scale (differences; ratios on a log axis), from (interactive, static)
-    pairs of :class:`~evalkit.plots.forest.ForestRow`: the first with its texts escaped for plotly."""
-    from evalkit.plots.forest import mpl_forest, plotly_forest
-
+def forest_specs(pairs: Sequence[tuple]) -> list[ForestSpec]:
+    """One forest plot per scale (differences; ratios on a log axis) from ((interactive, static), stat)
+    rows of :class:`~evalkit.plots.forest.ForestRow` (the first with its texts escaped for plotly)."""
     by_null: dict[float, list] = {}
-    for shown, plain in pairs:
-        by_null.setdefault(shown.null, []).append((shown, plain))
-    out = []
+    for (shown, plain), stat in pairs:
+        by_null.setdefault(shown.null, []).append(((shown, plain), stat))
+    specs = []
     for null, items in sorted(by_null.items()):
         x_title = "ratio (log scale; 1 = no difference)" if null == 1 else "difference (0 = no difference)"
-        shown, plain = [a for a, _b in items], [b for _a, b in items]
-        out.append(emit(lambda rows=shown, x=x_title: plotly_forest(rows, x_title=x),
-                        lambda rows=plain, x=x_title: mpl_forest(rows, x_title=x)))
-    return "".join(out)
+        specs.append(ForestSpec(items, x_title))
+    return specs
+
+
+def forest(rep: Report) -> None:
+    from evalkit.plots.forest import ForestRow
+
+    pairs = []
+    for i, e in enumerate(rep.R.estimates):
+        if e.estimand not in MAIN_ESTIMANDS:
+            continue
+        v = w.verdict(e, rep.rule)
+        text = f"{label(rep.C, e.indicator)}{f' ({e.subgroup})' if e.subgroup != 'all' else ''} [{e.estimand}]"
+        hover = html.escape(f"{text}: {w.fmt(e.estimate)} ({w.interval(e)}); {v.outcome}", quote=False)
+        pairs.append(((ForestRow(_wrap(text), e.estimate, e.ci_low, e.ci_high, v.null, v.outcome, hover=hover),
+                       ForestRow(text, e.estimate, e.ci_low, e.ci_high, v.null, v.outcome)),
+                      Stat(e.estimate, _stat_of(rep, i))))
+    for k, spec in enumerate(forest_specs(pairs)):
+        rep.page.figure(spec, "Forest plot of the main estimates with their confidence intervals (dashed line: no "
+                              "difference).", f"fig-forest{'-' + str(k + 1) if k else ''}")
 
 
 # --------------------------------------------------------------------------------------------
 # design-specific sections
 
 
-def balance(R: ResultSet, C: Mapping) -> str:
-    bal = sec_get(R, "balance")
+def _group_counts(rep: Report) -> list[Count]:
+    """The counts of the groups a design compares (a statistic of them is hidden if one is small)."""
+    out = [c for k, c in rep.flow.items() if len(k) == 2 and k[1] in ("matched", "analysed", "randomised")]
+    return out
+
+
+def balance(rep: Report) -> None:
+    bal = sec_get(rep.R, "balance")
     if not bal or not bal.get("rows"):
-        return ""
-    rows = []
-    covs, before, after = [], [], []
+        return
+    of = _group_counts(rep)
+    rows, covs, before, after = [], [], [], []
+
+    def s(x):
+        return Stat(x, of, lambda v: w.fmt(v))
+
     for r in bal["rows"]:
         name = str(r.get("covariate") or r.get("name") or r.get("term") or "?")
         covs.append(name)
-        before.append(r.get("smd_before"))
-        after.append(r.get("smd_after"))
-        rows.append([txt(name, "covariate"), num(w.fmt(r.get("smd_before")), "smd_before"),
-                     num(w.fmt(r.get("smd_after")), "smd_after"),
-                     num(w.fmt(r.get("var_ratio_before")), "var_ratio_before"),
-                     num(w.fmt(r.get("var_ratio_after")), "var_ratio_after"),
-                     num(w.fmt(r.get("ecdf_mean_after")), "ecdf_mean_after"),
-                     num(w.fmt(r.get("ecdf_max_after")), "ecdf_max_after"),
-                     txt(r.get("wwc_band_after") or "-", "wwc_band_after")])
-    out = [table(["covariate", "SMD before", "SMD after", "variance ratio before", "variance ratio after",
-                  "eCDF mean after", "eCDF max after", "WWC band after"], rows, to=_to(), policy=policy(C),
-                 table_id="ek-balance")]
+        before.append(s(r.get("smd_before")))
+        after.append(s(r.get("smd_after")))
+        rows.append([Col(name, "covariate"), Col(s(r.get("smd_before")), "smd_before"),
+                     Col(s(r.get("smd_after")), "smd_after"), Col(s(r.get("var_ratio_before")), "var_ratio_before"),
+                     Col(s(r.get("var_ratio_after")), "var_ratio_after"),
+                     Col(s(r.get("ecdf_mean_after")), "ecdf_mean_after"),
+                     Col(s(r.get("ecdf_max_after")), "ecdf_max_after"),
+                     Col(r.get("wwc_band_after") or "-", "wwc_band_after")])
+    rep.page.table(["covariate", "SMD before", "SMD after", "variance ratio before", "variance ratio after",
+                    "eCDF mean after", "eCDF max after", "WWC band after"], rows, table_id="ek-balance")
     flags = []
     if bal.get("flag_any_smd_ge_0_1") is not None:
         flags.append("Some covariate still has |SMD| of 0.1 or more after matching." if bal["flag_any_smd_ge_0_1"]
@@ -550,106 +676,134 @@ def balance(R: ResultSet, C: Mapping) -> str:
                      else "Baseline equivalence does not meet the WWC standard.")
     if bal.get("formula"):
         flags.append(f"Standardised mean difference: {bal['formula']}.")
-    out.append(_p(*flags))
-    from evalkit.plots.balance import mpl_love, plotly_love
-
-    out.append(emit(lambda: plotly_love([_h(c) for c in covs], before, after), lambda: mpl_love(covs, before, after)))
-    return "".join(out)
+    _p(rep.page, *flags)
+    rep.page.figure(LoveSpec(covs, before, after), "Love plot: absolute standardised mean differences before and "
+                    "after matching (dashed line: 0.1).", "fig-love")
 
 
-def matching(R: ResultSet, C: Mapping) -> str:
-    mt = (R.sections or {}).get("matching")
+class LoveSpec:
+    def __init__(self, covs, before, after):
+        self.covs, self.before, self.after = covs, before, after
+
+    def plotly(self, sink):
+        from evalkit.plots.balance import plotly_love
+
+        for v in self.before + self.after:
+            sink.add(v)
+        return plotly_love([html.escape(c, quote=False) for c in self.covs], [v.plot() for v in self.before],
+                           [v.plot() for v in self.after])
+
+    def matplotlib(self):
+        from evalkit.plots.balance import mpl_love
+
+        return mpl_love(self.covs, [v.plot() for v in self.before], [v.plot() for v in self.after])
+
+
+def matching(rep: Report) -> None:
+    mt = (rep.R.sections or {}).get("matching")
     if not isinstance(mt, Mapping):
-        return ""
-    pol = policy(C)
+        return
     sizes = mt.get("sizes") or {}
-    elsewhere = hidden_values(R, pol)
     rows = []
     if isinstance(sizes, Mapping):
         for stage, v in sizes.items():
             if not isinstance(v, Mapping):
                 continue
-            cells = {g: v.get(g) for g in ("treated", "comparison") if isinstance(v.get(g), int)}
-            hidden = suppress(cells, [], pol, also=[g for g, n in cells.items() if n in elsewhere.get(g, ())])
-            rows.append([txt(stage.replace("_", " ")), *(cnt(cells.get(g), g in hidden, g) for g in ("treated", "comparison"))])
-    out = []
+            cells = [rep.tie(rep.count(v[g], "normal", f"matching sizes {stage} {g}")) if isinstance(v.get(g), int)
+                     else None for g in ("treated", "comparison")]
+            rows.append([Col(stage.replace("_", " ")), *(Col(c if c is not None else "-", g, True)
+                                                         for c, g in zip(cells, ("treated", "comparison")))])
     if rows:
-        out.append(table(["stage", "took part", "comparison"], rows, to=_to(), policy=pol, table_id="ek-matching"))
+        rep.page.table(["stage", "took part", "comparison"], rows, table_id="ek-matching")
     opts = {k: v for k, v in mt.items() if k in ("method", "distance", "estimand", "ratio", "replace", "order",
                                                  "discard", "matched_sets") and not isinstance(v, (Mapping, list))}
     cal = mt.get("caliper")
     if isinstance(cal, Mapping) and cal.get("sd_units") is not None:
-        opts["caliper"] = (f"{cal['sd_units']} SD of the {cal.get('matched_on', 'score')} (width {w.fmt(cal.get('width_logit', cal.get('width')))} "
-                           f"on the logit scale, {w.fmt(cal.get('width_probability'))} on the probability scale)")
+        opts["caliper"] = (f"{cal['sd_units']} SD of the {cal.get('matched_on', 'score')} (width "
+                           f"{w.fmt(cal.get('width_logit', cal.get('width')))} on the logit scale, "
+                           f"{w.fmt(cal.get('width_probability'))} on the probability scale)")
     if opts:
-        out.append(_p("Matching: " + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + "."))
-    ps = sec_get(R, "propensity")
+        _p(rep.page, "Matching: " + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + ".")
+    ps = sec_get(rep.R, "propensity")
     if ps and ps.get("formula"):
         link = f" ({ps['model']})" if ps.get("model") else ""
-        out.append(_p(f"Propensity model{link}: {ps['formula']}."))
-    return "".join(out)
+        _p(rep.page, f"Propensity model{link}: {ps['formula']}.")
 
 
-def reliable_change(R: ResultSet, C: Mapping) -> str:
-    rc = sec_get(R, "reliable_change")
+class ReliableChangeSpec:
+    def __init__(self, labels, counts):
+        self.labels, self.counts = labels, counts  # counts[i][j]: Count
+
+    def plotly(self, sink):
+        from evalkit.plots.change import plotly_reliable_change
+        from evalkit.publish.markup import plot_meta
+
+        for row in self.counts:
+            for c in row:
+                sink.add(c)
+        metas = [plot_meta([row[j] for row in self.counts], None) for j in range(3)]
+        return plotly_reliable_change([html.escape(x, quote=False) for x in self.labels],
+                                      [[c.plot() for c in row] for row in self.counts],
+                                      [[c.table_text() for c in row] for row in self.counts], metas=metas)
+
+    def matplotlib(self):
+        from evalkit.plots.change import mpl_reliable_change
+
+        return mpl_reliable_change(self.labels, [[c.plot() for c in row] for row in self.counts],
+                                   [[c.table_text() for c in row] for row in self.counts])
+
+
+def reliable_change(rep: Report) -> None:
+    rc = sec_get(rep.R, "reliable_change")
     if not rc:
-        return ""
-    pol = policy(C)
-    rows, labels, counts, texts = [], [], [], []
+        return
     keys = ("improved", "no_reliable_change", "deteriorated")
+    rows, labels, counts = [], [], []
     for ind, entry in rc.items():
         if not isinstance(entry, Mapping) or entry.get("improved") is None:
             continue
-        cells = {k: entry.get(k) for k in ("n", *keys)}
-        hidden = suppress(cells, [("n", list(keys))], pol)
-        shown = [None if k in hidden or pol.small(cells[k]) else cells[k] for k in keys]
-        mark = [pol.mark if v is None else str(v) for v in shown]
-        name = label(C, ind)
+        n = rep.tie(rep.count(entry.get("n"), "headline", f"reliable change {ind} n"))
+        parts = [rep.count(entry.get(k), "detail", f"reliable change {ind} {k}") for k in keys]
+        rep.page.ledger.sum(n, parts)
+        name = label(rep.C, ind)
         labels.append(name)
-        counts.append(shown)
-        texts.append(mark)
-        rows.append([txt(name), num(w.fmt(entry.get("threshold_points"), 2), "threshold"),
-                     num(w.fmt(entry.get("reliability"), 2), "reliability"),
-                     txt(entry.get("reliability_source") or "-"), cnt(cells["n"], "n" in hidden, "n"),
-                     *(cnt(cells[k], k in hidden, k) for k in keys)])
+        counts.append(parts)
+        rows.append([Col(name), Col(Fixed(entry.get("threshold_points"), _fmt(2)), "threshold"),
+                     Col(Fixed(entry.get("reliability"), _fmt(2)), "reliability"),
+                     Col(entry.get("reliability_source") or "-"), Col(n, "n"),
+                     *(Col(c, k) for c, k in zip(parts, keys))])
     if not rows:
-        return ""
-    from evalkit.plots.change import mpl_reliable_change, plotly_reliable_change
-
-    out = [table(["indicator", "threshold (points)", "reliability", "reliability from", "n", "improved",
-                  "no reliable change", "deteriorated"], rows, to=_to(), policy=pol, table_id="ek-reliable-change")]
-    out.append(emit(lambda: plotly_reliable_change([_h(x) for x in labels], counts, texts),
-                    lambda: mpl_reliable_change(labels, counts, texts)))
-    return "".join(out)
+        return
+    rep.page.table(["indicator", "threshold (points)", "reliability", "reliability from", "n", "improved",
+                    "no reliable change", "deteriorated"], rows, table_id="ek-reliable-change")
+    rep.page.figure(ReliableChangeSpec(labels, counts))
 
 
-def event_study(R: ResultSet, C: Mapping) -> str:
-    es = sec_get(R, "event_study")
+def event_study(rep: Report) -> None:
+    es = sec_get(rep.R, "event_study")
     if not es:
-        return ""
-    from evalkit.plots.forest import ForestRow, mpl_forest, plotly_forest
+        return
+    from evalkit.plots.forest import ForestRow
 
-    out = []
     for ind, entry in es.items():
         if not isinstance(entry, Mapping):
             continue
-        rows = [ForestRow(label=f"t = {r.get('event_time')}", estimate=r.get("estimate") or 0.0, ci_low=r.get("ci_low"),
-                          ci_high=r.get("ci_high"), null=0.0, outcome="unknown") for r in entry.get("rows") or []]
+        rows = [ForestRow(label=f"t = {r.get('event_time')}", estimate=r.get("estimate") or 0.0,
+                          ci_low=r.get("ci_low"), ci_high=r.get("ci_high"), null=0.0, outcome="unknown")
+                for r in entry.get("rows") or []]
         test = entry.get("pre_trend_test") or {}
-        out.append(f"\n#### {md_text(label(C, ind))}\n")
+        rep.page.heading(label(rep.C, ind), 4)
         if test.get("p_value") is not None:
-            # the evidence rating's threshold (rules: parallel_trends_alpha), so text and rating agree
-            alpha = w.pre_trend_alpha(C)
-            out.append(_p(f"Pre-trend test ({test.get('hypothesis', 'leads are zero')}): p = {w.fmt_p(test['p_value'])}."
-                          + (f" The leads differ from zero (p < {alpha:g}): the parallel-trends assumption is in doubt."
-                             if test["p_value"] < alpha else f" No evidence against parallel trends (p >= {alpha:g}).")))
+            alpha = w.pre_trend_alpha(rep.C)
+            _p(rep.page, f"Pre-trend test ({test.get('hypothesis', 'leads are zero')}): p = {w.fmt_p(test['p_value'])}."
+               + (f" The leads differ from zero (p < {alpha:g}): the parallel-trends assumption is in doubt."
+                  if test["p_value"] < alpha else f" No evidence against parallel trends (p >= {alpha:g})."))
         if rows:
-            out.append(emit(lambda rows=rows: plotly_forest(rows, x_title="effect relative to t = -1"),
-                            lambda rows=rows: mpl_forest(rows, x_title="effect relative to t = -1")))
-        honest = honest_did_words((sec_get(R, "honest_did") or {}).get(ind))
+            rep.page.figure(ForestSpec([((r, r), Stat(r.estimate, [])) for r in rows],
+                                       "effect relative to t = -1"))
+        honest = honest_did_words((sec_get(rep.R, "honest_did") or {}).get(ind))
         if honest:
-            out.append(_p(honest))
-    return "".join(out)
+            _p(rep.page, honest)
 
 
 def honest_did_words(entry) -> str | None:
@@ -678,27 +832,27 @@ def honest_did_words(entry) -> str | None:
     return text
 
 
-def robustness(R: ResultSet, C: Mapping) -> str:
-    """Refutations (DoWhy: original and new effect side by side), E-value, Rosenbaum bounds."""
-    sec = R.sections or {}
-    out = []
+def robustness(rep: Report) -> None:
+    sec = rep.R.sections or {}
+    page, wrote = rep.page, False
     rob = sec.get("robustness")
     refs = rob.get("refutations") if isinstance(rob, Mapping) else rob
     if isinstance(rob, Mapping) and rob.get("status") == "not run":
-        out.append(_p(f"Refutation checks were not run: {rob.get('reason') or 'no reason recorded'}."))
+        _p(page, f"Refutation checks were not run: {rob.get('reason') or 'no reason recorded'}.")
+        wrote = True
     if isinstance(refs, list) and refs:
         rows = []
         for r in refs:
             if not isinstance(r, Mapping):
                 continue
             passed = r.get("passed", r.get("pass"))
-            rows.append([txt(str(r.get("name", "?")).replace("_", " ")),
-                         num(w.fmt(r.get("original_effect", r.get("original"))), "original"),
-                         num(w.fmt(r.get("new_effect", r.get("new"))), "new"),
-                         txt({True: "pass", False: "FAIL", None: "not judged"}.get(passed, str(passed)), "result"),
-                         txt(r.get("rule") or "-")])
-        out.append(table(["refutation", "original effect", "new effect", "result", "rule"], rows, to=_to(),
-                         policy=policy(C), table_id="ek-robustness"))
+            rows.append([Col(str(r.get("name", "?")).replace("_", " ")),
+                         Col(Fixed(r.get("original_effect", r.get("original")), _fmt()), "original"),
+                         Col(Fixed(r.get("new_effect", r.get("new")), _fmt()), "new"),
+                         Col({True: "pass", False: "FAIL", None: "not judged"}.get(passed, str(passed)), "result"),
+                         Col(r.get("rule") or "-")])
+        page.table(["refutation", "original effect", "new effect", "result", "rule"], rows, table_id="ek-robustness")
+        wrote = True
         if isinstance(rob, Mapping):
             agree = rob.get("agreement")
             bits = []
@@ -710,7 +864,7 @@ def robustness(R: ResultSet, C: Mapping) -> str:
                             f"{w.fmt(agree.get('evalkit_estimate'))}"
                             + (f" ({w.fmt(agree['difference_in_standard_errors'], 2)} standard errors apart)"
                                if agree.get("difference_in_standard_errors") is not None else "") + ".")
-            out.append(_p(*bits))
+            _p(page, *bits)
     sens = sec.get("sensitivity")
     if isinstance(sens, Mapping) and sens:
         bits = []
@@ -735,59 +889,89 @@ def robustness(R: ResultSet, C: Mapping) -> str:
                         " within a matched pair before the conclusion changes).")
         elif isinstance(rb, Mapping) and rb.get("reason"):
             bits.append(f"Rosenbaum bounds: {rb.get('status', 'not computed')} ({rb['reason']}).")
-        out.append(_p(*bits))
-    if not out:
-        return _note("No robustness or sensitivity checks were recorded for this design.")
-    return "".join(out)
+        if bits:
+            page.untrusted_para(" ".join(bits))
+            wrote = True
+    if not wrote:
+        _p(page, "No robustness or sensitivity checks were recorded for this design.", style="note")
 
 
-def feasibility(R: ResultSet, C: Mapping) -> str:
-    fs = sec_get(R, "feasibility")
+def feasibility(rep: Report) -> None:
+    fs = sec_get(rep.R, "feasibility")
     if not fs:
-        return ""
-    pol = policy(C)
+        return
     rows = []
     for r in fs.get("criteria") or []:
         if not isinstance(r, Mapping):
             continue
+        key = r.get("key") or r.get("label")
         count = r.get("count") if isinstance(r.get("count"), int) else None
         denom = r.get("denominator")
         denom = int(denom) if isinstance(denom, (int, float)) and float(denom).is_integer() else None
-        # a proportion with its denominator reveals the count: a small count (or a small rest)
-        # hides both, and then the value too
-        small = count is not None and (pol.small(count) or (denom is not None and pol.small(denom - count)))
         proportion = (r.get("units") or "").startswith("proportion")
-        value = r.get("value")
-        shown = (w.fmt_pct(value) if proportion else w.fmt(value, 2)) if not small or not proportion else pol.mark
+        n_cell = rep.tie(rep.count(count, "normal", f"feasibility {key} count")) if count is not None else None
+        d_cell = rep.tie(rep.count(denom, "normal", f"feasibility {key} denominator")) \
+            if denom is not None and (count is None or denom >= count) else None
+        if n_cell is not None and d_cell is not None:
+            rest = rep.count(denom - count, "detail", f"feasibility {key} the rest")
+            rep.page.ledger.sum(d_cell, [n_cell, rest])
+            # the value and its interval describe the count and the rest: hidden when either is small
+            of = [n_cell, rest, d_cell]
+        else:
+            of = [c for c in (n_cell, d_cell) if c is not None]
+        if proportion and n_cell is not None and d_cell is not None:
+            value = Share(n_cell, d_cell)
+        else:
+            value = Stat(r.get("value"), of, (lambda v: w.fmt_pct(v)) if proportion else _fmt(2))
         ci = "-"
-        if r.get("ci_low") is not None and not small:
-            ci = (f"{w.fmt_pct(r['ci_low'])} to {w.fmt_pct(r.get('ci_high'))}" if proportion
-                  else f"{w.fmt(r['ci_low'], 2)} to {w.fmt(r.get('ci_high'), 2)}")
+        if r.get("ci_low") is not None:
+            text = (f"{w.fmt_pct(r['ci_low'])} to {w.fmt_pct(r.get('ci_high'))}" if proportion
+                    else f"{w.fmt(r['ci_low'], 2)} to {w.fmt(r.get('ci_high'), 2)}")
+            ci = Stat(text, of)
         thresholds = f"green {r.get('green')}, amber {r.get('amber')} ({r.get('better') or 'higher'} is better)"
-        rows.append([txt(r.get("label") or r.get("key"), "criterion"), num(shown, "value"), num(ci, "ci"),
-                     cnt(count, small, "count"), cnt(denom, small, "denominator"), txt(thresholds),
-                     txt(str(r.get("rag") or "-").upper(), "rag")])
-    out = []
+        rag = Stat(str(r.get("rag") or "-").upper(), of)
+        rows.append([Col(r.get("label") or r.get("key"), "criterion"), Col(value, "value"), Col(ci, "ci"),
+                     Col(n_cell if n_cell is not None else "-", "count", True),
+                     Col(d_cell if d_cell is not None else "-", "denominator", True), Col(thresholds),
+                     Col(rag, "rag")])
     if rows:
-        out.append(table(["criterion", "value", "CI", "count", "of", "thresholds", "RAG"], rows, to=_to(),
-                         policy=pol, table_id="ek-feasibility"))
+        rep.page.table(["criterion", "value", "CI", "count", "of", "thresholds", "RAG"], rows,
+                       table_id="ek-feasibility")
     bits = []
     if isinstance(fs.get("verdict"), str):
         bits.append(fs["verdict"])
     if isinstance(fs.get("thresholds_rule"), str):
         bits.append(f"Thresholds: {fs['thresholds_rule']}.")
-    out.append(_p(*bits))
-    return "".join(out)
+    if bits:
+        rep.page.untrusted_para(" ".join(bits))
 
 
-def counterfactual(R: ResultSet, C: Mapping) -> str:
-    cf = sec_get(R, "counterfactual")
+class CounterfactualSpec:
+    def __init__(self, periods, observed, fitted, counter, interruption, y_title):
+        self.periods, self.observed, self.fitted, self.counter = periods, observed, fitted, counter
+        self.interruption, self.y_title = interruption, y_title
+
+    def plotly(self, sink):
+        from evalkit.plots.series import plotly_counterfactual
+        from evalkit.publish.markup import plot_meta
+
+        return plotly_counterfactual(self.periods, [v.plot() for v in self.observed], self.fitted, self.counter,
+                                     self.interruption, html.escape(self.y_title, quote=False),
+                                     observed_meta=plot_meta(self.observed, sink))
+
+    def matplotlib(self):
+        from evalkit.plots.series import mpl_counterfactual
+
+        return mpl_counterfactual(self.periods, [v.plot() for v in self.observed], self.fitted, self.counter,
+                                  self.interruption, self.y_title)
+
+
+def counterfactual(rep: Report) -> None:
+    from evalkit.publish.values import Rate
+
+    cf = sec_get(rep.R, "counterfactual")
     if not cf:
-        return ""
-    from evalkit.plots.series import mpl_counterfactual, plotly_counterfactual
-
-    pol = policy(C)
-    out = []
+        return
     for ind, entry in cf.items():
         if not isinstance(entry, Mapping):
             continue
@@ -795,38 +979,31 @@ def counterfactual(R: ResultSet, C: Mapping) -> str:
         if not rows:
             continue
         periods = [str(r.get("period")) for r in rows]
-        # an observed rate with its population reveals the count: small counts are left out
-        observed = [None if pol.small(r.get("observed")) else r.get("observed_rate") for r in rows]
+        # an observed rate reveals its count (the population is public): each is a rate of a count
+        observed = [Rate(rep.count(int(r["observed"]), "normal", f"{ind} {r.get('period')} observed"),
+                         r.get("observed_rate")) if isinstance(r.get("observed"), (int, float)) else Fixed(None)
+                    for r in rows]
         fitted = [r.get("fitted_rate") for r in rows]
         counter = [r.get("counterfactual_rate") for r in rows]
-        y_title = f"rate {entry.get('rates_are') or ''}".strip()
-        left_out = sum(1 for r in rows if pol.small(r.get("observed")))
-        out.append(f"\n#### {md_text(label(C, ind))}\n")
-        out.append(emit(lambda a=periods, b=observed, c=fitted, d=counter, i=entry.get("interruption"), y=y_title:
-                        plotly_counterfactual(a, b, c, d, i, _h(y)),
-                        lambda a=periods, b=observed, c=fitted, d=counter, i=entry.get("interruption"), y=y_title:
-                        mpl_counterfactual(a, b, c, d, i, y)))
-        if left_out:
-            out.append(_note(f"Observed rates of months with 1 to {pol.threshold - 1} events are not shown "
-                             "(disclosure control)."))
-    return "".join(out)
+        rep.page.heading(label(rep.C, ind), 4)
+        rep.page.figure(CounterfactualSpec(periods, observed, fitted, counter, entry.get("interruption"),
+                                           f"rate {entry.get('rates_are') or ''}".strip()))
+        k = rep.page.ledger.policy.threshold
+        rep.page.add(Para(phrase("Observed rates of months with 1 to {k1} events, or that would let one be worked "
+                                 "out, are not shown (disclosure control).", k1=Fixed(k - 1)), "note"))
 
 
-def external(R: ResultSet, C: Mapping) -> str:
-    ex = (R.sections or {}).get("external")
+def external(rep: Report) -> None:
+    ex = (rep.R.sections or {}).get("external")
     if not isinstance(ex, Mapping):
-        return ""
-    pol = policy(C)
+        return
     bits = [f"Source: {ex.get('citation') or 'not given'}."]
     sample = ex.get("sample") or {}
-    t, c, k = sample.get("treated"), sample.get("comparison"), sample.get("clusters")
     rows = []
-    cells = {"t": t, "c": c}
-    hidden = suppress(cells, [], pol)
-    rows.append([txt("took part"), cnt(t, "t" in hidden)])
-    rows.append([txt("comparison"), cnt(c, "c" in hidden)])
-    if k is not None:
-        rows.append([txt("clusters"), cnt(k, pol.small(k))])
+    for key, name in (("treated", "took part"), ("comparison", "comparison"), ("clusters", "clusters")):
+        v = sample.get(key)
+        if isinstance(v, int):
+            rows.append([Col(name), Col(rep.tie(rep.count(v, "headline", f"external sample {key}")), key)])
     attr = ex.get("attrition") or {}
     if attr.get("overall") is not None:
         bits.append(f"Overall attrition {w.fmt_pct(attr['overall'])}, differential {w.fmt_pct(attr.get('differential'))}.")
@@ -836,33 +1013,41 @@ def external(R: ResultSet, C: Mapping) -> str:
         bits.append("Analysis by intention to treat." if ex["intention_to_treat"] else "Not analysed by intention to treat.")
     if ex.get("follow_up_months"):
         bits.append(f"Follow-up: {ex['follow_up_months']} months.")
-    return _p(*bits) + table(["sample", "count"], rows, to=_to(), policy=pol, table_id="ek-external-sample")
+    rep.page.untrusted_para(" ".join(bits))
+    if rows:
+        rep.page.table(["sample", "count"], rows, table_id="ek-external-sample")
 
 
-def evidence(R: ResultSet, C: Mapping) -> str:
-    rating = C.get("evidence")
+def evidence(rep: Report) -> None:
+    page, R = rep.page, rep.R
+    rating = rep.C.get("evidence")
     if not isinstance(rating, Mapping) or not rating:
-        return _note("No evidence rating was available when this report was written "
-                     "(run `evalkit compare` and then `evalkit report` again).")
-    out = []
+        _p(page, "No evidence rating was available when this report was written (run `evalkit compare` and then "
+                 "`evalkit report` again).", style="note")
+        return
     level = rating.get("level")
     if level:
         ne = " (NE: evidence of no effect or harm)" if rating.get("not_effective") or rating.get("ne") else ""
         # a self-assessment against the EIF standards, never presented as EIF's own rating
         words = rating.get("level_words") or f"Self-assessed {level} against the EIF evidence standards (not an EIF rating)"
-        out.append(_p(f"Evidence level for {rating.get('programme') or R.intervention}: {words}{ne}."))
-    for st in rating.get("evidence_statements") or []:
-        if isinstance(st, Mapping) and st.get("words"):
-            out.append("\n- " + md_text(f"Evidence statement: {st['words']}" + (f". {st['note']}" if st.get("note") else "")))
-    if rating.get("evidence_statements"):
-        out.append("\n")
+        _p(page, f"Evidence level for {rating.get('programme') or R.intervention}: {words}{ne}.")
+    statements = [st for st in rating.get("evidence_statements") or [] if isinstance(st, Mapping) and st.get("words")]
+    if statements:
+        # the strategy's evidence statements, as the logic model quotes them (author text: guarded)
+        items: list = [None] * len(statements)
+        for k, st in enumerate(statements):
+            page.untrusted_item(f"Evidence statement: {st['words']}" + (f". {st['note']}" if st.get("note") else ""),
+                                items, k)
+        page.add(Bullets(items))
     for key in ("explanation", "reasons", "why"):
         value = rating.get(key)
         if isinstance(value, str):
-            out.append(_p(value))
+            page.untrusted_para(value)
         elif isinstance(value, list):
-            out.extend("\n- " + md_text(v if isinstance(v, str) else json.dumps(v, sort_keys=True)) for v in value)
-            out.append("\n")
+            items: list = [None] * len(value)
+            for k, v in enumerate(value):
+                page.untrusted_item(v if isinstance(v, str) else json.dumps(v, sort_keys=True), items, k)
+            page.add(Bullets(items))
     study = rating.get("study")
     if isinstance(study, Mapping):
         bits = [f"This study: {study.get('design_words') or R.design}"]
@@ -872,41 +1057,85 @@ def evidence(R: ResultSet, C: Mapping) -> str:
             bits.append(f"an {study.get('record_status') or 'unverified'} study record: shown, never counted in a level")
         elif study.get("supports"):
             bits.append(f"can support up to level {study['supports']}")
-        out.append(_p(", ".join(str(b) for b in bits) + "."))
+        _p(page, ", ".join(str(b) for b in bits) + ".")
         checks = [c for c in study.get("checks") or [] if isinstance(c, Mapping)]
         if checks:
-            rows = [[txt(c.get("label") or c.get("id"), "check"), txt(str(c.get("status")).replace("_", " "), "status"),
-                     txt(c.get("evidence") or "")] for c in checks]
-            out.append(table(["check", "status", "evidence"], rows, to=_to(), policy=policy(C),
-                             table_id="ek-evidence-checks"))
+            rows = [[Col(c.get("label") or c.get("id"), "check"), Col(str(c.get("status")).replace("_", " "), "status"),
+                     page.untrusted_col(str(c.get("evidence") or ""), "evidence")] for c in checks]
+            page.table(["check", "status", "evidence"], rows, table_id="ek-evidence-checks")
     if rating.get("basis"):
-        out.append(_p(f"The level rests on {rating['basis']}."))
+        _p(page, f"The level rests on {rating['basis']}.")
     cited = rating.get("rests_on") or rating.get("rules")
     if isinstance(cited, Mapping):
         for who, ids in cited.items():
             if ids:
-                out.append(_p(f"Rules published by {'EIF' if who == 'EIF' else 'evalkit (a configurable toolkit default, not EIF)'}: "
-                              + ", ".join(map(str, ids)) + "."))
-    return "".join(out) or _note("The rating file holds no level.")
+                _p(page, f"Rules published by {'EIF' if who == 'EIF' else 'evalkit (a configurable toolkit default, not EIF)'}: "
+                   + ", ".join(map(str, ids)) + ".")
 
 
-def limitations(R: ResultSet, C: Mapping) -> str:
+def _warning_phrase(rep: Report, wn) -> Phrase | None:
+    """A caution written from its typed counts (each tied to the page's counts of the same value)."""
+    template = getattr(wn, "template", "") or ""
+    counts = dict(getattr(wn, "counts", None) or ())
+    if not template or not counts:
+        return None
+    values = {name: rep.tie(rep.count(v, "detail", f"caution {wn.code} {name}")) for name, v in counts.items()}
+    estimate_n = list(rep.estimate_n.values())
+    for c in values.values():
+        rep.page.ledger.link_by_value(c, estimate_n)
+    shares: dict[str, Any] = {}
+
+    def share(a, b):
+        name = f"__share_{a}_{b}"
+        shares[name] = Share(values[a], values[b], digits=0)
+        return "{" + name + "}"
+
+    text = fill_template(template.replace("{{", "\0").replace("}}", "\1"), {k: "{" + k + "}" for k in counts},
+                         show=str, share=share)
+    return Phrase(text.replace("\0", "{{").replace("\1", "}}"), {**values, **shares})
+
+
+def limitations(rep: Report) -> None:
+    R, page = rep.R, rep.page
     if not R.warnings:
-        return _p("The run recorded no cautions. The limitations of the design itself are described under methods.")
-    out = []
+        _p(page, "The run recorded no cautions. The limitations of the design itself are described under methods.")
+        return
+    items: list = []
     for wn in R.warnings:
-        where = f" ({label(C, wn.indicator)})" if wn.indicator else ""
-        out.append("\n- " + md_text(f"{wn.message}{where}") + f" \\[{md_text(wn.code)}\\]")
-    return "".join(out) + "\n"
+        where = f" ({label(rep.C, wn.indicator)})" if wn.indicator else ""
+        tail = f"{where} [{wn.code}]".replace("{", "{{").replace("}", "}}")
+        typed = _warning_phrase(rep, wn)
+        if typed is not None:
+            items.append(Phrase(typed.template + tail, typed.values))
+        else:
+            items.append(None)
+            page.untrusted_item(f"{wn.message}{where} [{wn.code}]", items, len(items) - 1)
+    page.add(Callout("warning", "What the run flagged", [Bullets(items)]))
 
 
-def manifest(R: ResultSet, C: Mapping) -> str:
+def _first_stage(rep: Report, group: str) -> str | None:
+    for g, boxes in getattr(rep, "flow_layout", []):
+        if g == group and boxes:
+            return boxes[0][0].stage
+    return None
+
+
+def manifest(rep: Report) -> None:
+    R, page = rep.R, rep.page
     m = R.manifest
-    out = [_p(f"evalkit {m.evalkit_version}, Python {m.python_version}, seed {m.seed}. Results schema {R.schema}. "
-              "The same inputs and seed give a byte-identical results.json.")]
-    rows = [[txt(i.get("path")), txt(i.get("role", "-")), txt(i.get("sha256", "-"), "sha256"),
-             txt(i.get("rows", "-"))] for i in m.inputs]
-    out.append(table(["input", "role", "SHA-256", "rows"], rows, to=_to(), policy=policy(C), table_id="ek-inputs"))
-    deps = [[txt(k), txt(v)] for k, v in sorted(m.dependencies.items())]
-    out.append(table(["package", "version"], deps, to=_to(), policy=policy(C), table_id="ek-dependencies"))
-    return "".join(out)
+    _p(page, f"evalkit {m.evalkit_version}, Python {m.python_version}, seed {m.seed}. Results schema {R.schema}. "
+             "The same inputs and seed give a byte-identical results.json.")
+    rows = []
+    for i in m.inputs:
+        n = i.get("rows")
+        # a data file's rows are people (or records of them): a count like any other
+        cell = rep.tie(rep.count(n, "normal", f"input {i.get('path')} rows")) if isinstance(n, int) else "-"
+        rows.append([Col(i.get("path")), Col(i.get("role", "-")), Col(i.get("sha256", "-"), "sha256"),
+                     Col(cell, "rows", True)])
+        if isinstance(cell, Count) and i.get("role") == "data":
+            firsts = [c for k, c in rep.flow.items() if len(k) == 2 and k[0] != "all" and k[1] == _first_stage(rep, k[0])]
+            if len(firsts) > 1 and sum(c.value for c in firsts) == cell.value:
+                page.ledger.sum(cell, firsts)
+    page.table(["input", "role", "SHA-256", "rows"], rows, table_id="ek-inputs")
+    page.table(["package", "version"], [[Col(k), Col(v)] for k, v in sorted(m.dependencies.items())],
+               table_id="ek-dependencies")

@@ -132,7 +132,8 @@ def what_was_estimated(e: Estimate) -> str:
     return {
         "mean_change": "the average change", "change_in_proportion": "the change in the proportion",
         "rate_ratio": "the rate ratio", "att": "the average effect on those who took part",
-        "ate": "the average effect", "risk_ratio": "the risk ratio", "did_att": "the difference-in-differences effect",
+        "ate": "the average effect", "itt": "the intention-to-treat effect", "risk_ratio": "the risk ratio",
+        "did_att": "the difference-in-differences effect",
         "event_time": "the effect by time since the start", "group_time": "the effect by cohort and period",
         "level_change": "the immediate change in level (rate ratio)",
         "slope_change": "the change in trend (rate ratio)", "reported": "the effect the study reported",

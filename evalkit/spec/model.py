@@ -115,10 +115,22 @@ class DataSpec:
     binary_labels: Mapping[str, int] = field(default_factory=dict)  # lower-cased text -> 0/1
     plausible: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # column -> (low, high)
     roots: tuple[Path, ...] = ()  # the project and its data roots: the file must resolve under one
+    # two files (matched comparison): `path` holds the participants, `comparison` the pool;
+    # `treatment` is then the 0/1 column evalkit makes when it reads them (data.load.read_plan_data)
+    comparison: Path | None = None  # absolute
+    comparison_as_written: str | None = None
 
     @property
     def long_form(self) -> bool:
         return self.period is not None
+
+    @property
+    def files(self) -> tuple[tuple[str, Path, str], ...]:
+        """(role, absolute path, path as written) of each data file: one, or participants and pool."""
+        if self.comparison is None:
+            return (("data", self.path, self.path_as_written),)
+        return (("data", self.path, self.path_as_written),
+                ("comparison data", self.comparison, self.comparison_as_written or str(self.comparison)))
 
 
 @dataclass(frozen=True)
@@ -191,7 +203,24 @@ class Project:
     warnings: tuple = field(default=())
 
     def evaluation(self, evaluation_id: str) -> Evaluation:
-        return self.evaluations[evaluation_id]
+        """The plan with this id; an unknown id is a ProjectError listing the ids there are."""
+        return _lookup(self.evaluations, evaluation_id, "evaluation plan", self.root)
 
     def intervention(self, intervention_id: str) -> LogicModel:
-        return self.interventions[intervention_id]
+        """The logic model with this id; an unknown id is a ProjectError listing the ids there are."""
+        return _lookup(self.interventions, intervention_id, "logic model", self.root)
+
+    def __repr__(self) -> str:
+        return (f"Project({str(self.root)!r}: {len(self.interventions)} logic model(s) "
+                f"[{', '.join(self.interventions)}], {len(self.evaluations)} evaluation plan(s) "
+                f"[{', '.join(self.evaluations)}])")
+
+
+def _lookup(items: Mapping, key: str, kind: str, root: Path):
+    from evalkit.errors import ProjectError
+
+    try:
+        return items[key]
+    except (KeyError, TypeError):
+        raise ProjectError(f"{key!r}: no {kind} with this id in {root}; expected one of "
+                           + (", ".join(items) or f"(no valid {kind}s)")) from None

@@ -22,7 +22,9 @@ NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_len
 IndicatorId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
 Column = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 # baseline, exit, mid, or follow_up_<months>m: the names say when, so follow-up length can be read off
-TimepointName = Annotated[str, StringConstraints(pattern=r"^(baseline|mid|exit|follow_up_\d+m)$")]
+TIMEPOINT_NAMES = ("baseline", "mid", "exit", "follow_up_<months>m")  # as shown to users (e.g. follow_up_12m)
+TIMEPOINT_PATTERN = "^(" + "|".join(n.replace("<months>", r"\d+") for n in TIMEPOINT_NAMES) + ")$"
+TimepointName = Annotated[str, StringConstraints(pattern=TIMEPOINT_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -274,7 +276,12 @@ class DataSource(_Raw):
     path: Text = Field(description="relative to the plan file; .csv, .parquet or .xlsx")
     id: Column = Field(description="the unit (person, school, area) identifier column")
     treatment: Column | None = Field(
-        None, description="0/1 column; in long form, 1 in the periods a unit is under the intervention")
+        None, description="0/1 column; in long form, 1 in the periods a unit is under the intervention; with "
+                          "'comparison', the name of the 0/1 column evalkit makes (default 'treated')")
+    # a matched comparison's two files: `path` holds the participants and `comparison` the pool
+    comparison: Text | None = Field(
+        None, description="matched_comparison only: the comparison pool's file (relative to the plan), with the "
+                          "same columns as path, which then holds the participants only")
     period: Column | None = Field(None, description="the time column, for data in long form")
     population: Column | None = Field(
         None, description="population column, for rates and the offset of count models")
@@ -630,7 +637,8 @@ class EvaluationFile(_Raw):
     evaluator: Evaluator
     data: DataSource | None = None
     timepoints: dict[IndicatorId, dict[TimepointName, Column]] = Field(
-        default_factory=dict, description="indicator -> {timepoint: column}, for data in wide form")
+        default_factory=dict, description="indicator -> {timepoint: column}, for data in wide form; timepoint "
+                                          "names: " + ", ".join(TIMEPOINT_NAMES) + " (e.g. follow_up_12m)")
     outcomes: dict[IndicatorId, Column] = Field(
         default_factory=dict, description="indicator -> column, for data in long form")
     covariates: list[Column] = Field(default_factory=list)
@@ -665,3 +673,8 @@ class ProjectFile(_Raw):
         default_factory=list, description="folders outside the project that plans may read data from "
                                           "(absolute, or relative to the project); data files must resolve "
                                           "inside the project or under one of these, symlinks included")
+    # the disclosure block has one reader (evalkit.publish.policy), which checks it key by key with
+    # its own messages; here it is only allowed to be there
+    disclosure: dict | None = Field(
+        None, description="how every published output protects small counts: policy (suppress | round), "
+                          "threshold, round_to (docs/publishing.md)")

@@ -224,8 +224,11 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if design in (r.Design.difference_in_differences, r.Design.interrupted_time_series) and not long_form:
             err(("data",), f"design '{design.value}' needs data in long form", "no data.period",
                 "data.period: the time column (one row per unit per period)")
+        two_files = raw.data.comparison is not None
+        if two_files:
+            _check_two_files(raw, design, err)
         if design in (r.Design.matched_comparison, r.Design.difference_in_differences, r.Design.rct) \
-                and raw.data.treatment is None:
+                and raw.data.treatment is None and not two_files:
             err(("data",), f"design '{design.value}' compares treated and comparison units",
                 "no data.treatment", "data.treatment: a 0/1 column")
         if design is r.Design.pre_post and long_form:
@@ -244,6 +247,9 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
             if not raw.timepoints:
                 err(("timepoints",), "required key is missing", "nothing",
                     "timepoints: {indicator: {baseline: column, exit: column}}")
+        if design is r.Design.interrupted_time_series and long_form and raw.data.population is None:
+            err(("data",), "an interrupted time series models counts against the population at risk",
+                "no data.population", "data.population: the population column (the offset of every rate)")
         if design is r.Design.interrupted_time_series and raw.time_series is None:
             err(("time_series",), "required key is missing", "nothing",
                 "time_series: {interruption: YYYY-MM-DD, model: ...}")
@@ -335,15 +341,20 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
     data = None
     if raw.data is not None:
         labels = raw.data.binary_labels
+        pool = raw.data.comparison
         data = m.DataSpec(path=(source.parent / raw.data.path).resolve(), path_as_written=raw.data.path,
-                          id=raw.data.id, treatment=raw.data.treatment, period=raw.data.period,
+                          id=raw.data.id,
+                          treatment=raw.data.treatment or (TWO_FILE_TREATMENT if pool is not None else None),
+                          period=raw.data.period,
                           population=raw.data.population, sheet=raw.data.sheet,
                           missing_values=tuple(raw.data.missing_values),
                           binary_labels=m.frozen_map(
                               {**{t.strip().lower(): 1 for t in labels.one}, **{t.strip().lower(): 0 for t in labels.zero}}
                               if labels is not None else {}),
                           plausible=m.frozen_map({c: tuple(v) for c, v in raw.data.plausible.items()}),
-                          roots=tuple(data_roots))
+                          roots=tuple(data_roots),
+                          comparison=(source.parent / pool).resolve() if pool is not None else None,
+                          comparison_as_written=pool)
     evaluation = m.Evaluation(
         id=raw.id, title=raw.title, intervention=logic_model, stage=raw.stage, design=design,
         evaluator=raw.evaluator, data=data, timepoints=m.frozen_map(timepoints),
@@ -375,6 +386,26 @@ def _check_data_options(data: r.DataSource, err) -> None:
         if low >= high:
             err(("data", "plausible", column), "plausible range is empty or reversed", f"[{low:g}, {high:g}]",
                 "[lowest, highest] with lowest < highest")
+
+
+# ---------------------------------------------------------------------------- two data files
+
+# the 0/1 column made from a matched comparison's two files when data.treatment does not name one
+TWO_FILE_TREATMENT = "treated"
+
+
+def _check_two_files(raw: r.EvaluationFile, design: r.Design, err) -> None:
+    """data.comparison: participants in data.path and the comparison pool in their own file."""
+    data = raw.data
+    if design is not r.Design.matched_comparison:
+        err(("data", "comparison"), "a separate comparison file is read for a matched comparison only",
+            f"design '{design.value}'", "design: matched_comparison, or one file with a 0/1 data.treatment column")
+    if data.period is not None:
+        err(("data", "comparison"), "two files hold one row per unit (wide form)", f"period '{data.period}'",
+            "no data.period with data.comparison")
+    if Path(data.comparison) == Path(data.path):
+        err(("data", "comparison"), "the comparison pool is the participants' file", f"'{data.comparison}'",
+            "a different file for the comparison pool")
 
 
 # ---------------------------------------------------------------------------- feasibility criteria

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import Problem
+from evalkit.spec.raw import TIMEPOINT_NAMES, TIMEPOINT_PATTERN
 from evalkit.spec.yamlio import Document, format_path
 
 M = TypeVar("M", bound=BaseModel)
@@ -16,7 +17,7 @@ M = TypeVar("M", bound=BaseModel)
 _PATTERNS = {
     r"^[a-z][a-z0-9_-]*$": "lowercase letters, digits, '-' or '_', starting with a letter",
     r"^[a-z][a-z0-9_]*$": "lowercase letters, digits or '_', starting with a letter",
-    r"^(baseline|mid|exit|follow_up_\d+m)$": "a timepoint name: baseline, mid, exit or follow_up_<months>m",
+    TIMEPOINT_PATTERN: "a timepoint name: " + ", ".join(TIMEPOINT_NAMES[:-1]) + f" or {TIMEPOINT_NAMES[-1]}",
 }
 
 

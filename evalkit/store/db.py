@@ -260,6 +260,15 @@ def migrate(con, path: Path) -> list[int]:
     return applied
 
 
+def _owner_only(path: Path, mode: int) -> None:
+    import os
+
+    try:
+        os.chmod(path, mode)
+    except OSError:  # a file system without modes, or not ours: the data is no less safe than before
+        pass
+
+
 def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str | None = None) -> Store:
     """Open the store at ``path`` (created and migrated if needed)."""
     import duckdb
@@ -271,13 +280,18 @@ def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str |
         raise DataError(f"{path}: the store is not a regular file; expected the DuckDB file evalkit made "
                         "(or set EVALKIT_STORE / store: in monitor.yml to another place)")
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        new_folder = not path.parent.exists()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if new_folder or path.parent.name == ".evalkit":
+            _owner_only(path.parent, 0o700)  # the store holds person-level rows: owner-only, like the key
     config = {"memory_limit": memory_limit} if memory_limit else {}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
         raise DataError(f"{path}: {_open_problem(exc)}") from None
     try:
+        if not read_only:
+            _owner_only(path, 0o600)
         try:
             found = _version(con)  # the first read: a damaged file fails here if not at connect
         except duckdb.Error as exc:

@@ -67,7 +67,14 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
     from evalkit.data.load import sha256
     from evalkit.project import validate_project
     from evalkit.synth._util import rng_for
-    from evalkit.synth.datasets import COMPANIONS, GENERATORS
+    from evalkit.scaffold.data import COMPANIONS as STARTER_COMPANIONS
+    from evalkit.scaffold.data import GENERATORS as STARTER
+    from evalkit.synth.datasets import COMPANIONS as EXAMPLE_COMPANIONS
+    from evalkit.synth.datasets import GENERATORS as EXAMPLE
+
+    # the example project's files and those of the starter project `evalkit init` writes
+    generators = {**EXAMPLE, **STARTER}
+    companions = {**EXAMPLE_COMPANIONS, **STARTER_COMPANIONS}
 
     validation = validate_project(project, check_data=False)
     targets: dict[Path, str] = {}
@@ -75,14 +82,15 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
     for ev in validation.evaluations.values():
         if ev.data is None:
             continue
-        if ev.data.path.name in GENERATORS and ev.data.path.suffix == ".csv":
-            targets[ev.data.path] = ev.data.path.name
-        else:
-            report.unknown.append((ev.id, ev.data.path_as_written))
+        for _role, path, written in ev.data.files:  # one file, or participants and comparison pool
+            if path.name in generators and path.suffix == ".csv":
+                targets[path] = path.name
+            else:
+                report.unknown.append((ev.id, written))
         sessions = ev.feasibility.sessions if ev.feasibility is not None else None
         if sessions is not None:  # a feasibility plan's session records
             extra = (ev.source.parent / sessions.path).resolve()
-            if extra.name in GENERATORS and extra.suffix == ".csv":
+            if extra.name in generators and extra.suffix == ".csv":
                 targets[extra] = extra.name
             else:
                 report.unknown.append((ev.id, sessions.path))
@@ -109,7 +117,7 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
                 if known is None or known != sha256(path):
                     report.kept.append(path)
                     continue
-            frame, entry = GENERATORS[name](rng_for(seed, COMPANIONS.get(name, name)))
+            frame, entry = generators[name](rng_for(seed, companions.get(name, name)))
             data = frame_to_csv_bytes(frame)
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_bytes(data)

@@ -194,9 +194,10 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
                                    "or 0.05-0.25 without adjustment in the outcome model"))
     if res.counts["unmatched_treated"] > 0 or res.counts["discarded"]["treated"] > 0:
         lost = res.counts["unmatched_treated"] + res.counts["discarded"]["treated"]
-        warnings.append(RunWarning(
-            "treated_not_matched", f"{lost} of {res.counts['pool']['treated']} treated units have no match "
-            "(caliper, exact columns or common support): the estimate applies to the matched treated only"))
+        warnings.append(RunWarning.counted(
+            "treated_not_matched", "{lost} of {pool} treated units have no match "
+            "(caliper, exact columns or common support): the estimate applies to the matched treated only",
+            lost=lost, pool=res.counts['pool']['treated']))
     sections = {"balance": bal, "matching": res.matching, "attrition": _attrition(res, primary_missing)}
     sections["matching"]["missing"] = res.missing
     if res.propensity is not None:
@@ -260,15 +261,16 @@ def matched_data(evaluation, frame: pd.DataFrame | None = None, seed: int | None
     from evalkit.data.checks import check_location, prepared_frame
 
     if frame is None:
-        from evalkit.data.load import file_kind, read_table
+        from evalkit.data.load import file_kind, read_data_files
 
         mt = evaluation.matching or Matching()
         cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *mt.exact, *mt.calipers,
                 mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
         check_location(evaluation.data)
-        frame = read_table(evaluation.data.path, list(dict.fromkeys(c for c in cols if c)), evaluation.data.sheet,
-                           evaluation.data.missing_values)
-        frame = prepared_frame(evaluation, frame, file_kind(evaluation.data.path))
+        frame = read_data_files(evaluation.data, list(dict.fromkeys(c for c in cols if c)))
+        # one file: its lines in messages; two (participants, pool) stacked: rows of the frame
+        kind = file_kind(evaluation.data.path) if evaluation.data.comparison is None else "frame"
+        frame = prepared_frame(evaluation, frame, kind)
     else:
         frame = prepared_frame(evaluation, frame)  # checked and in canonical order, as evalkit.run does
     return analyse(evaluation, frame, evaluation.seed if seed is None else seed).analysed_data

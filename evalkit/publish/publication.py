@@ -1,0 +1,192 @@
+"""A publication: pages (and exports) sharing one ledger, solved once, written, scanned, published.
+
+``evalkit report`` makes one publication of every report and the portfolio page (a count on the
+portfolio page and the same count in a report are one cell); ``evalkit monitor dashboard`` makes
+one of the dashboard's pages and its data export. See :mod:`evalkit.publish` for the API.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalkit.errors import EvalkitError
+from evalkit.publish.document import Markdown, Page, Para
+from evalkit.publish.ledger import Ledger
+from evalkit.publish.policy import DisclosureError, Policy
+from evalkit.publish.text import untrusted
+from evalkit.publish.values import Phrase
+
+PLOTLY_JS = "_evalkit/plotly.min.js"
+
+
+@dataclass
+class Published:
+    pages: dict[str, dict[str, Path]] = field(default_factory=dict)  # page path -> {"qmd","html","pdf"}
+    failed: dict[str, str] = field(default_factory=dict)  # page path -> one-line reason
+    exports: list[Path] = field(default_factory=list)
+
+
+class PubPage(Page):
+    """A page that declares its counts in the publication's ledger."""
+
+    ledger: Ledger
+
+    def count(self, value, **kw):
+        c = self.ledger.count(value, **kw)
+        self.counts.append(c)
+        return c
+
+    def untrusted_para(self, text: str, style: str = "", bullet: bool = False) -> Para:
+        """A paragraph of text written by other code; its numbers become counts (see ``text.untrusted``)."""
+        block = Para(Phrase(""), style)
+        self.blocks.append(block)
+        self.pending.append(lambda: setattr(block, "phrase", untrusted(text, self.ledger, list(self.counts))))
+        return block
+
+    def untrusted_col(self, text: str, field: str | None = None):
+        """A table cell of text written by other code (its numbers become counts once all are declared)."""
+        from evalkit.publish.document import Col
+
+        col = Col(Phrase(""), field)
+        self.pending.append(lambda: setattr(col, "content", untrusted(text, self.ledger, list(self.counts))))
+        return col
+
+    def untrusted_item(self, text: str, items: list, index: int) -> None:
+        """``items[index]`` becomes the phrase of ``text`` once all counts are declared (bullet lists)."""
+        def fill():
+            items[index] = untrusted(text, self.ledger, list(self.counts))
+        self.pending.append(fill)
+
+
+class Publication:
+    def __init__(self, policy: Policy, *, project_root: Path, out_root: Path, setting: str):
+        self.policy = policy
+        self.ledger = Ledger(policy)
+        self.project_root = Path(project_root)
+        self.out_root = Path(out_root)
+        self.setting = setting
+        self.pages: list[PubPage] = []
+        self.exports: list[tuple[str, Callable[[], bytes], tuple[str, ...]]] = []
+
+    def page(self, path: str, title: str, **kw) -> PubPage:
+        p = PubPage(path=path, title=title, **kw)
+        p.ledger = self.ledger
+        self.pages.append(p)
+        return p
+
+    def export(self, rel: str, build: Callable[[], bytes], count_columns: tuple[str, ...] = ()) -> None:
+        """A published export (built after the ledger is solved, scanned before it is published)."""
+        self.exports.append((rel, build, count_columns))
+
+    def solve(self) -> None:
+        for page in self.pages:
+            for hook in page.pending:
+                hook()
+            page.pending.clear()
+        self.ledger.solve()
+        left = self.ledger.check()
+        if left:
+            raise DisclosureError(f"disclosure control left {len(left)} count(s) recoverable: {', '.join(left[:4])}")
+
+    def publish(self, *, render: bool = True, pdf_pages: set[str] | None = None, log=print,
+                commit_rendered: bool = True) -> Published:
+        """Solve, write each page's ``.qmd``, render, scan, and move what passed into place."""
+        from evalkit.publish.atomic import PublishError, Staging
+        from evalkit.publish.render import RenderSettings
+        from evalkit.publish.render import render as render_doc
+        from evalkit.publish.scan import check, scan_export, scan_html, scan_pdf, scan_publication
+
+        self.solve()
+        out = Published()
+        pol = self.policy
+        with Staging(self.project_root, self.out_root, self.setting) as st:
+            staged: dict[str, list[str]] = {}
+            html_texts: dict[str, str] = {}
+            for page in self.pages:
+                page.add(Markdown(f"\n::: {{.ek-policy}}\n{_md(pol.describe())}\n:::\n"))
+                rel_qmd = page.path + ".qmd"
+                folder = Path(page.path).parent
+                assets_rel = page.path + "-assets"
+                depth = len(folder.parts)
+                plotly_src = "../" * depth + PLOTLY_JS
+                try:
+                    qmd_path = st.path(rel_qmd)
+                    text = page.qmd(pol, assets=st.dir / assets_rel, asset_ref=Path(assets_rel).name,
+                                    plotly_src=plotly_src, manifest=lambda cells: self.ledger.manifest(cells))
+                    qmd_path.write_text(text, encoding="utf-8")
+                    files = [rel_qmd]
+                    if (st.dir / assets_rel).exists():
+                        files += [str(p.relative_to(st.dir)) for p in sorted((st.dir / assets_rel).rglob("*"))
+                                  if p.is_file()]
+                    if render:
+                        if 'src="' + plotly_src + '"' in text:
+                            self._plotly(st)
+                        html = render_doc(qmd_path, qmd_path.with_suffix(".html"), RenderSettings("html"))
+                        html_text = html.read_text(encoding="utf-8")
+                        check(scan_html(html_text, pol, page.path), f"{page.path}.html", pol)
+                        html_texts[page.path] = html_text
+                        if commit_rendered:
+                            files.append(page.path + ".html")
+                        if pdf_pages is not None and page.path in pdf_pages and "typst" in page.formats:
+                            pdf = render_doc(qmd_path, qmd_path.with_suffix(".pdf"), RenderSettings("pdf"))
+                            check(scan_pdf(pdf, pol, html_text), f"{page.path}.pdf", pol)
+                            if commit_rendered:
+                                files.append(page.path + ".pdf")
+                    staged[page.path] = files
+                except PublishError:
+                    raise
+                except OSError as exc:
+                    from evalkit.publish.atomic import _why
+
+                    raise PublishError(f"{self.setting}: could not write {page.path} ({_why(exc)}); nothing "
+                                       "was published, the previous pages are unchanged") from None
+                except EvalkitError as exc:
+                    out.failed[page.path] = str(exc)
+                    log(f"{page.path}: FAILED: {exc}")
+            if len(html_texts) > 1:  # one page was checked on its own already
+                found = scan_publication(html_texts, pol)
+                if found:
+                    check(found, "the publication (all pages together)", pol)
+            export_files = []
+            for rel, build, columns in self.exports:
+                path = st.path(rel)
+                path.write_bytes(build())
+                check(scan_export(path, pol, columns), rel, pol)
+                export_files.append(rel)
+            plotly = [PLOTLY_JS] if (st.dir / PLOTLY_JS).exists() else []  # the .qmd files point at it
+            rels = plotly + [f for files in staged.values() for f in files] + export_files
+            st.commit(rels)
+            for page_path, files in staged.items():
+                out.pages[page_path] = {Path(f).suffix.lstrip("."): self.out_root / f for f in files
+                                        if f.endswith((".qmd", ".html", ".pdf"))}
+                _drop_stale_assets(self.out_root / (page_path + "-assets"), {self.out_root / f for f in files})
+            out.exports = [self.out_root / r for r in export_files]
+        return out
+
+    def _plotly(self, st) -> None:
+        target = st.dir / PLOTLY_JS
+        if not target.exists():
+            from plotly.offline import get_plotlyjs
+
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(get_plotlyjs(), encoding="utf-8")
+
+
+def _md(text: str) -> str:
+    from evalkit.publish.text import md_text
+
+    return md_text(text)
+
+
+def _drop_stale_assets(folder: Path, keep: set[Path]) -> None:
+    if not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if p.is_file() and p not in keep:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass

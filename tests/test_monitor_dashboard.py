@@ -59,6 +59,9 @@ def test_dashboard_files(demo):
     assert ms["version"] == "ho-vru-2024.1" and ms["sv_definition"] == "vrn-2023.1"
     assert ms["its"]["plan"] == "strategy-its"
     assert "Home Office success measures (ho-vru-2024.1)" in html and "local definition" in html
+    # each measure's Home Office definition is cited on the page, not only in the YAML
+    assert success["homicides"]["sources"][0]["key"] == "HO-VRU"
+    assert "Violence Reduction Units year ending March 2024 evaluation report" in " ".join(html.split())
     # rates per 100,000 (per 1,000,000 for homicide) on the mid-year population, each year shown with its count
     assert success["homicides"]["rate_per"] == 1000000 and success["knife_admissions"]["rate_per"] == 100000
     latest = success["knife_admissions"]["variants"][0]["years"][-1]

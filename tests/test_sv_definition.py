@@ -111,6 +111,22 @@ def test_an_offence_listed_twice_is_an_error_with_its_line(tmp_path):
     assert "'8N' (also under Homicide: Infanticide)" in msg or "'8N' (also under Violence with injury" in msg
 
 
+def test_every_success_measure_cites_a_source_the_file_gives(tmp_path):
+    """The Home Office definitions are cited beside each measure: a citation key must be in sources."""
+    root = _project(tmp_path)
+    measures = load_monitoring(root).measures
+    for m in measures.measures:
+        assert all(key in measures.sources for key in m.cited), m.id
+        assert m.cited or m.local_definition, m.id  # only the local-definition counts cite no Home Office text
+    assert "per 1,000,000 population" in measures.sources["HO-VRU"] and "X99" in measures.sources["HES"]
+    path = root / "monitoring" / "success_measures.yml"
+    path.write_text(path.read_text().replace("cited: [HO-KNIFE]", "cited: [HO-KNIVES]"))
+    with pytest.raises(SpecError) as err:
+        load_monitoring(root)
+    assert "success_measures.yml:" in str(err.value)
+    assert "cited.0: not a key of sources (found 'HO-KNIVES'; expected one of HES, HO-KNIFE, HO-VRU)" in str(err.value)
+
+
 def test_flag_and_code_columns_must_be_declared_in_the_police_source(tmp_path):
     root = _project(tmp_path)
     path = root / "monitoring" / "serious_violence.yml"

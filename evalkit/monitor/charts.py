@@ -178,8 +178,9 @@ def measures(page, model: dict, policy) -> None:
         if main is None:
             continue
         page.figure(MeasureSpec(m))
-        note = m["definition"] + (" Cited: " + ", ".join(m["cited"]) + " (see monitoring/success_measures.yml)."
-                                  if m["cited"] else "")
+        cited = [f"[{c['key']}] {c['citation']}" if c.get("citation") else f"[{c['key']}]"
+                 for c in m.get("sources") or []]
+        note = m["definition"] + (" Definition as cited: " + "; ".join(cited) + "." if cited else "")
         its = m.get("its")
         if its:
             note += f" Trend: {its['method']}."

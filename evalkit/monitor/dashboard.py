@@ -352,6 +352,8 @@ def _measures_model(page, values: pd.DataFrame, its: dict, monitoring: Monitorin
         key = m.id
         entry = {"id": m.id, "indicator": m.indicator, "label": m.label, "definition": " ".join(m.definition.split()),
                  "local_definition": m.local_definition, "rate_per": m.rate_per, "cited": list(m.cited),
+                 "sources": [{"key": k, "citation": " ".join(str(measures.sources.get(k, "")).split())}
+                             for k in m.cited],
                  "source": m.source, "variants": [],
                  # model output only (fitted rates, rate ratios); the fit's warnings stay in its report
                  "its": {k: v for k, v in ((its.get("measures") or {}).get(m.id) or {}).items() if k != "warnings"}

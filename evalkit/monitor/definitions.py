@@ -123,7 +123,7 @@ class MeasureDef(_Raw):
     indicator: Slug | None = Field(None, description="the success-measures logic model's indicator it gives")
     label: Text
     definition: Text
-    cited: list[str] = Field(default_factory=list, description="keys of the sources named in the file's header")
+    cited: list[str] = Field(default_factory=list, description="keys of the file's sources (its header, or sources:)")
     local_definition: bool = Field(False, description="counts the local definition, not a Home Office measure")
     source: Slug
     date: ColumnName
@@ -139,6 +139,8 @@ class MeasuresFile(_Raw):
     """``success_measures.yml``."""
 
     version: Text
+    sources: dict[str, Text] = Field(default_factory=dict, description="the sources the measures cite: key -> "
+                                     "citation (published beside each measure)")
     measures: list[MeasureDef] = Field(min_length=1)
 
 
@@ -224,5 +226,9 @@ def check_measures(raw: MeasuresFile, doc, sources: dict, mapping: MappingFile |
         if Variant.non_domestic in m.variants and not classified:
             _bad(problems, doc, base + ("variants",), "non_domestic needs the domestic-abuse flag of the police "
                  "source", repr(m.source), repr(mapping.source) if mapping else "a serious_violence.yml")
+        for j, key in enumerate(m.cited):
+            if raw.sources and key not in raw.sources:
+                _bad(problems, doc, base + ("cited", j), "not a key of sources", repr(key),
+                     f"one of {', '.join(sorted(raw.sources))}")
         if len(set(m.variants)) != len(m.variants):
             _bad(problems, doc, base + ("variants",), "a variant is listed twice", "duplicates", "each once")

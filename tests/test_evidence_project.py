@@ -243,3 +243,28 @@ def test_every_rating_in_the_example_project_is_explained(example_project_ro):
     assert mvp.unverified == ("mvp-external-trial",)
     assert by_id["strategy"] == "not applicable"
     assert by_id["ete"] == by_id["sport"] == "NL2"  # no studies
+
+
+def test_the_portfolio_page_shows_the_strategy_evidence_statements_and_says_self_assessed(tmp_path):
+    """Issue 14.6 and 14.4: the strategy's evidence statements beside each level, every level self-assessed."""
+    import html as h
+    import re
+
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.publication import Publication
+    from evalkit.report.portfolio import build_portfolio_page
+
+    pub = Publication(Policy(), project_root=tmp_path, out_root=tmp_path / "out", setting="test")
+    portfolio = {"interventions": [
+        {"intervention": "vip", "name": "Violence Intervention Project", "level": "2", "studies": [], "n_studies": 1,
+         "evidence_statements": [{"short": "A&E navigators: high impact (YEF Toolkit)"},
+                                 {"short": "Pre-court diversion: moderate impact (YEF Toolkit)"}]},
+        {"intervention": "strategy", "name": "VRN strategy", "level": "not applicable", "studies": [], "n_studies": 1,
+         "headline": {"label": "Knife crime", "child_outcome": False}}]}
+    build_portfolio_page(pub, "index", [], portfolio, {})
+    out = pub.publish(log=lambda *_: None)
+    assert not out.failed, out.failed
+    text = " ".join(h.unescape(re.sub(r"<[^>]+>", " ", out.pages["index"]["html"].read_text())).split())
+    assert "A&E navigators: high impact (YEF Toolkit); Pre-court diversion: moderate impact (YEF Toolkit)" in text
+    assert "self-assessed EIF level" in text and "none is an EIF rating" in text
+    assert "not applicable" in text and "Knife crime (not a child outcome: carries no level)" in text

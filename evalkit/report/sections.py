@@ -1036,7 +1036,8 @@ def evidence(rep: Report) -> None:
         # the strategy's evidence statements, as the logic model quotes them (author text: guarded)
         items: list = [None] * len(statements)
         for k, st in enumerate(statements):
-            page.untrusted_item(f"Evidence statement: {st['words']}" + (f". {st['note']}" if st.get("note") else ""),
+            note = str(st.get("note") or "").strip()
+            page.untrusted_item(f"Evidence statement: {st['words']}" + (f". {note[:1].upper()}{note[1:]}" if note else ""),
                                 items, k)
         page.add(Bullets(items))
     for key in ("explanation", "reasons", "why"):

@@ -1042,7 +1042,18 @@ def evidence(rep: Report) -> None:
     level = rating.get("level")
     if level:
         ne = " (NE: evidence of no effect or harm)" if rating.get("not_effective") or rating.get("ne") else ""
-        _p(page, f"EIF evidence level for {rating.get('programme') or R.intervention}: {level}{ne}.")
+        # a self-assessment against the EIF standards, never presented as EIF's own rating
+        words = rating.get("level_words") or f"Self-assessed {level} against the EIF evidence standards (not an EIF rating)"
+        _p(page, f"Evidence level for {rating.get('programme') or R.intervention}: {words}{ne}.")
+    statements = [st for st in rating.get("evidence_statements") or [] if isinstance(st, Mapping) and st.get("words")]
+    if statements:
+        # the strategy's evidence statements, as the logic model quotes them (author text: guarded)
+        items: list = [None] * len(statements)
+        for k, st in enumerate(statements):
+            note = str(st.get("note") or "").strip()
+            page.untrusted_item(f"Evidence statement: {st['words']}" + (f". {note[:1].upper()}{note[1:]}" if note else ""),
+                                items, k)
+        page.add(Bullets(items))
     for key in ("explanation", "reasons", "why"):
         value = rating.get(key)
         if isinstance(value, str):
@@ -1057,7 +1068,9 @@ def evidence(rep: Report) -> None:
         bits = [f"This study: {study.get('design_words') or R.design}"]
         if study.get("sms") is not None:
             bits.append(f"Maryland Scientific Methods Scale level {study['sms']}")
-        if study.get("supports"):
+        if study.get("counted") is False:
+            bits.append(f"an {study.get('record_status') or 'unverified'} study record: shown, never counted in a level")
+        elif study.get("supports"):
             bits.append(f"can support up to level {study['supports']}")
         _p(page, ", ".join(str(b) for b in bits) + ".")
         checks = [c for c in study.get("checks") or [] if isinstance(c, Mapping)]

@@ -56,6 +56,32 @@ def example_project_ro(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def example_analysis(example_project_ro):
+    """``example_analysis(evaluation_id)``: ``run_analysis`` of an example plan (its ResultSet and
+    the design's Analysis), computed once per test process and shared by every test that reads
+    it (the same example evaluations were recomputed by many modules). Read-only, like
+    ``example_project_ro``: a test that changes a result must copy it."""
+    from evalkit.project import load_project
+    from evalkit.run import run_analysis
+
+    project = load_project(example_project_ro)
+    cache: dict[str, tuple] = {}
+
+    def get(evaluation_id: str) -> tuple:
+        if evaluation_id not in cache:
+            cache[evaluation_id] = run_analysis(project.evaluation(evaluation_id))
+        return cache[evaluation_id]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def example_result(example_analysis):
+    """``example_result(evaluation_id)``: the example plan's ResultSet (what ``evalkit.run`` returns)."""
+    return lambda evaluation_id: example_analysis(evaluation_id)[0]
+
+
 @pytest.fixture
 def example_project(example_project_ro, tmp_path) -> Path:
     """A fresh copy of the example project (with data) that a test may change."""

@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The whole pipeline on the example project: data, validation, every evaluation (with the true
-# effects beside the estimates), evidence ratings and the portfolio, monthly monitoring with its
-# dashboard, and every report rendered (Quarto when installed, else Pandoc). `evalkit demo` runs
-# the ten steps (synth, validate, summary, run, synth --check, compare, monitor demo-data --ingest,
+# The whole pipeline on the example project: data (evaluation files, then the monitoring extracts
+# into the store, whose success measures the strategy's time series reads), validation with no
+# warnings, every evaluation (with the true effects beside the estimates), evidence ratings and the
+# portfolio, monthly monitoring with its dashboard, and every report rendered (Quarto when
+# installed, else Pandoc). `evalkit demo` runs these steps (evalkit.cli.DEMO_STEPS: synth, monitor
+# demo-data --ingest, monitor export, validate --strict, summary, run, synth --check, compare,
 # monitor status, monitor dashboard, report --pdf) in one process: a progress bar per step and a
 # closing summary; `make demo V=1` prints every step's own lines.
 demo: $(STAMP)

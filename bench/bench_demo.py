@@ -1,10 +1,10 @@
-"""Bench: `make demo` (= `evalkit demo`, ten steps in one process) against the ten commands run one by one.
+"""Bench: `make demo` (= `evalkit demo`, eleven steps in one process) against the same commands run one by one.
 
 A fresh copy of the example project (no data, no results) for each, in the same run:
 
-- **evalkit demo**: the ten steps in one process (``evalkit demo --json``: per-step wall and CPU
+- **evalkit demo**: the eleven steps in one process (``evalkit demo --json``: per-step wall and CPU
   seconds, CPU counting the renderers it starts);
-- **ten commands**: ``evalkit synth``, ``validate``, ... ``report --pdf``, each its own process,
+- **the commands one by one**: ``evalkit synth``, ``validate``, ... ``report --pdf``, each its own process,
   as the Makefile ran them before issue 20 (each pays the imports again).
 
 Prints both totals, the ratio, and the demo's total against the 60 s target of issue 20 (wall
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
             for _label, cmd in DEMO_STEPS:
                 subprocess.run([*evalkit, *cmd], cwd=root2, check=True, capture_output=True)
             wall2, cpu2 = time.perf_counter() - t0, children_cpu() - c0
-            print(f"ten commands one by one (before issue 20): {wall2:.1f} s wall, {cpu2:.1f} s CPU")
+            print(f"the eleven commands one by one (before issue 20): {wall2:.1f} s wall, {cpu2:.1f} s CPU")
             print(f"ratio  separate / demo: {wall2 / wall:.2f}x wall, {cpu2 / cpu:.2f}x CPU")
     print(f"target demo < {TARGET_S:.0f} s: {wall:.1f} s wall ({'met' if wall < TARGET_S else 'NOT met'}), "
           f"{cpu:.1f} s CPU ({'met' if cpu < TARGET_S else 'NOT met'} on CPU time)")

@@ -406,12 +406,13 @@ def cmd_run(args) -> int:
 # the steps of `evalkit demo` (= `make demo`): label, command line
 DEMO_STEPS = (
     ("example data", ["synth"]),
-    ("validate", ["validate"]),
+    ("monitoring extracts ingested", ["monitor", "demo-data", "--ingest"]),
+    ("success measures exported", ["monitor", "export"]),
+    ("validate (no warnings)", ["validate", "--strict"]),
     ("summary", ["summary"]),
     ("run every evaluation", ["run"]),
     ("true effects against estimates", ["synth", "--check"]),
     ("evidence ratings and comparison", ["compare"]),
-    ("monitoring extracts ingested", ["monitor", "demo-data", "--ingest"]),
     ("monitoring status", ["monitor", "status"]),
     ("monitoring dashboard", ["monitor", "dashboard"]),
     ("reports rendered", ["report", "--pdf"]),

@@ -98,9 +98,9 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
                 con.register("_xlsx", frame)
                 con.execute("CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM _xlsx")
                 con.unregister("_xlsx")
-            # insertion order is file order, so rowid + 2 is the line (after the header line)
-            con.execute("CREATE OR REPLACE TEMP TABLE _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
-            con.execute("DROP TABLE _raw0")
+            # insertion order is file order, so rowid + 2 is the line (after the header line); a view,
+            # not a copy: the file's text is held once (a copy doubled a CSV's peak memory)
+            con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
         n = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
     except DataError:
         raise
@@ -114,7 +114,7 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
     return kind, int(n)
 
 
-TEMP_OBJECTS = ("_raw0", "_raw", "_typed")
+TEMP_OBJECTS = ("_typed", "_raw", "_raw0")  # views before the table they read
 
 
 def _quietly(con, sql: str) -> None:

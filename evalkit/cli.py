@@ -203,6 +203,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not record the results in the project's store (.evalkit/evalkit.duckdb)")
     _common(p)
 
+    p = sub.add_parser("demo", help="run the example project end to end (what `make demo` runs)",
+                       description="Write the example data, validate, run every evaluation (true effects beside "
+                                   "the estimates), rate and compare, ingest the example monitoring extracts, write "
+                                   "the dashboard and render every report, in one process. Quiet by default: one "
+                                   "progress bar per step and a closing summary of what was made and where to open "
+                                   "it; -v prints every step's own lines (each file written).")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each step's own output (the per-file lines)")
+    p.add_argument("--no-pdf", action="store_true", help="render the reports as HTML only")
+    _common(p)
+
     # commands of other packages register themselves, so each package owns its own command code
     for module_name in PLUGIN_COMMANDS:
         try:
@@ -393,6 +403,118 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+# the steps of `evalkit demo` (= `make demo`): label, command line
+DEMO_STEPS = (
+    ("example data", ["synth"]),
+    ("monitoring extracts ingested", ["monitor", "demo-data", "--ingest"]),
+    ("success measures exported", ["monitor", "export"]),
+    ("validate (no warnings)", ["validate", "--strict"]),
+    ("summary", ["summary"]),
+    ("run every evaluation", ["run"]),
+    ("true effects against estimates", ["synth", "--check"]),
+    ("evidence ratings and comparison", ["compare"]),
+    ("monitoring status", ["monitor", "status"]),
+    ("monitoring dashboard", ["monitor", "dashboard"]),
+    ("reports rendered", ["report", "--pdf"]),
+)
+
+
+def cmd_demo(args) -> int:
+    """Every step in this process (the imports are paid once), each step's words captured.
+
+    Quiet (the default): each step runs with --json, its document kept for the closing summary
+    and its remarks (stderr) kept to be shown if it fails. -v: each step prints as on its own."""
+    import io
+    import json
+    import resource
+    import time
+
+    def cpu() -> float:  # this process and the renderers it starts (pandoc, typst)
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    out = output(args)
+    verbose = bool(getattr(args, "verbose", False))
+    root = Path(_project_dir(args) or Path.cwd()).resolve()
+    steps = [(label, [c for c in cmd if not (c == "--pdf" and args.no_pdf)]) for label, cmd in DEMO_STEPS]
+    documents: dict[str, object] = {}
+    timings: list[tuple[str, float, float]] = []
+    started = time.perf_counter()
+    # with -v each step draws its own bars: two live displays at once would clash
+    with progress(Output(quiet=True) if verbose else out, len(steps), "demo") as bar:
+        for i, (label, cmd) in enumerate(steps, 1):
+            bar.describe(f"[{i}/{len(steps)}] {label}")
+            argv = ["--project", str(root), *cmd] + ([] if verbose else ["--json"])
+            t0, c0 = time.perf_counter(), cpu()
+            if verbose:
+                out.say(f"\n== {label}: evalkit {' '.join(cmd)}")
+                code = main(argv)
+                text = err = ""
+            else:
+                text_io, err_io = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stdout(text_io), contextlib.redirect_stderr(err_io):
+                    code = main(argv)
+                text, err = text_io.getvalue(), err_io.getvalue()
+            timings.append((label, time.perf_counter() - t0, cpu() - c0))
+            if code != EXIT_OK:
+                if err:
+                    print(err, end="" if err.endswith("\n") else "\n", file=sys.stderr)
+                print(f"evalkit demo: step {i} ({label}: evalkit {' '.join(cmd)}) failed with exit status {code}",
+                      file=sys.stderr)
+                return EXIT_ERROR
+            if text.strip():
+                try:
+                    documents[label] = json.loads(text)
+                except ValueError:  # a step that printed text despite --json: nothing to summarise from it
+                    documents[label] = None
+            if not out.watched and not verbose:  # a log or a pipe: one line per step instead of the bar
+                out.say(f"[{i}/{len(steps)}] {label}: done in {timings[-1][1]:.1f} s")
+            bar.advance()
+    out.say(demo_summary(root, documents, time.perf_counter() - started))
+    out.result({"steps": [{"step": label, "seconds": round(sec, 3), "cpu_seconds": round(c, 3)}
+                          for label, sec, c in timings],
+                "made": demo_made(root)})
+    return EXIT_OK
+
+
+def demo_made(root: Path) -> dict:
+    """What the demo leaves behind, from the files themselves (so the summary cannot overstate it)."""
+    reports = root / "reports"
+    evals = sorted(p.parent.name for p in reports.glob("*/results.json"))
+    return {
+        "results": [str(reports / e / "results.json") for e in evals],
+        "reports_html": sorted(str(p) for p in reports.glob("*/index.html") if p.parent.name != "monitoring"),
+        "reports_pdf": sorted(str(p) for p in reports.glob("*/*.pdf") if p.parent.name != "monitoring"),
+        "portfolio": str(reports / "index.html") if (reports / "index.html").exists() else None,
+        "dashboard": next((str(p) for p in sorted((reports / "monitoring").glob("*.html"))), None),
+        "data": str(root / "evaluations" / "data"),
+        "store": next((str(p) for p in sorted((root / ".evalkit").glob("*.duckdb"))), None),
+    }
+
+
+def demo_summary(root: Path, documents: dict, seconds: float) -> str:
+    made = demo_made(root)
+    check = documents.get("true effects against estimates")
+    covered = ""
+    if isinstance(check, dict) and isinstance(check.get("rows"), list):
+        rows = [r for r in check["rows"] if isinstance(r, dict)]
+        judged = [r["covered"] for r in rows if r.get("covered") is not None]
+        if judged:
+            covered = f" ({sum(map(bool, judged))} of {len(judged)} true effects inside their 95% CIs)"
+    lines = [f"evalkit demo: the example project, end to end, in {seconds:.0f} s",
+             f"  data:        {made['data']} (synthetic, seeded)",
+             f"  results:     {len(made['results'])} evaluations run{covered}, each reports/<evaluation>/results.json",
+             f"  reports:     {len(made['reports_html'])} HTML, {len(made['reports_pdf'])} PDF under {root / 'reports'}"]
+    if made["store"]:
+        lines.append(f"  store:       {made['store']} (monitoring extracts and evaluation results)")
+    if made["dashboard"]:
+        lines.append(f"  dashboard:   {made['dashboard']}")
+    if made["portfolio"]:
+        lines.append(f"open {made['portfolio']} in a browser: the portfolio, with a link to every report")
+    lines.append("(evalkit demo -v, or make demo V=1, prints every file as it is written)")
+    return "\n".join(lines)
+
+
 def _results_store(root: Path):
     """The project's store, where the monitoring dashboard reads evaluation results from.
 
@@ -412,7 +534,7 @@ def _results_store(root: Path):
 
 
 COMMANDS = {"validate": cmd_validate, "schema": cmd_schema, "synth": cmd_synth, "summary": cmd_summary,
-            "run": cmd_run}
+            "run": cmd_run, "demo": cmd_demo}
 
 
 ERRNO_ADVICE = {
@@ -455,6 +577,10 @@ def fault_message(exc: BaseException) -> str:
     if "lock" in lowered:
         return "the store is in use by another evalkit process (an ingest, or a dashboard being written); nothing " \
                "was changed. Try again when it has finished"
+    if type(exc).__name__ == "BinderException":  # a query named a column or table the store does not have
+        return "the store does not hold what the source declarations describe (it was made by an older evalkit " \
+               "or before a declaration changed); nothing was changed. Run `evalkit monitor ingest` once with " \
+               "write access to bring it up to date, or move it away to start a new store"
     return f"the store could not be used ({type(exc).__name__}); nothing was changed. If the file is damaged, " \
            "restore it from a backup or move it away to start a new store"
 

@@ -228,8 +228,11 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             sessions = read_sessions(evaluation, frame[evaluation.data.id])
             inputs.append({"path": fz.sessions.path, "role": "session records",
                            "content_sha256": content_sha256(sessions), "rows": int(len(sessions))})
-        analysis = module.analyse(evaluation, frame, evaluation.seed)
-        analysis = add_robustness(evaluation, frame, analysis)
+        from evalkit._threads import one_blas_thread
+
+        with one_blas_thread():  # every design: see evalkit._threads
+            analysis = module.analyse(evaluation, frame, evaluation.seed)
+            analysis = add_robustness(evaluation, frame, analysis)
     manifest = Manifest(
         evalkit_version=evalkit_version(), python_version=platform.python_version(),
         dependencies=dependency_versions(), seed=evaluation.seed, inputs=tuple(inputs),

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
+# One BLAS/OpenMP thread per test process, set before anything imports numpy. `make test` runs two
+# xdist workers on two cores; each worker's BLAS (numpy's and scipy's OpenBLAS) would otherwise
+# start one thread per core, and every subprocess a test starts (os.environ is inherited) too:
+# four or more busy threads on two cores made the suite about 40% slower (issue 20).
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
 import shutil
 import subprocess
 import sys
@@ -89,6 +99,32 @@ def example_project_ro(tmp_path_factory) -> Path:
     synthesise(root)
     write_success_measures(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def example_analysis(example_project_ro):
+    """``example_analysis(evaluation_id)``: ``run_analysis`` of an example plan (its ResultSet and
+    the design's Analysis), computed once per test process and shared by every test that reads
+    it (the same example evaluations were recomputed by many modules). Read-only, like
+    ``example_project_ro``: a test that changes a result must copy it."""
+    from evalkit.project import load_project
+    from evalkit.run import run_analysis
+
+    project = load_project(example_project_ro)
+    cache: dict[str, tuple] = {}
+
+    def get(evaluation_id: str) -> tuple:
+        if evaluation_id not in cache:
+            cache[evaluation_id] = run_analysis(project.evaluation(evaluation_id))
+        return cache[evaluation_id]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def example_result(example_analysis):
+    """``example_result(evaluation_id)``: the example plan's ResultSet (what ``evalkit.run`` returns)."""
+    return lambda evaluation_id: example_analysis(evaluation_id)[0]
 
 
 @pytest.fixture

@@ -75,9 +75,8 @@ def test_unknown_plan_id_lists_the_valid_ones(example_project_ro):
 
 
 @pytest.fixture(scope="module")
-def result(example_project_ro):
-    project = evalkit.load_project(example_project_ro)
-    return evalkit.run(project.evaluation("reach-2023-matched"))
+def result(example_result):
+    return example_result("reach-2023-matched")  # evalkit.run of the plan, shared with other modules
 
 
 def test_to_frame_numbers_are_floats_with_nan(result):

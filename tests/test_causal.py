@@ -83,10 +83,8 @@ def test_logic_model_mediator_enters_the_graph_and_is_not_adjusted_for(project):
     assert r["agreement"]["same_method"] is False
 
 
-def test_matched_design_through_the_run_hook(project):
-    from evalkit.run import run
-
-    rs = run(project.evaluation("reach-2023-matched"))
+def test_matched_design_through_the_run_hook(project, example_result):
+    rs = example_result("reach-2023-matched")  # evalkit.run of the plan (run hook included), shared
     r, s = rs.sections["robustness"], rs.sections["sensitivity"]
     assert r["status"] == "run"
     assert set(r["identification"]["adjustment_set"]) >= {"age", "fsm", "imd_decile"}
@@ -174,3 +172,29 @@ def test_a_failing_check_is_reported_not_raised(project, monkeypatch):
     out = causal.robustness(plan, frame, analysis, seed=1)
     assert out["robustness"] == {"status": "failed", "reason": "LinAlgError: Singular matrix"}
     assert out["sensitivity"]["e_value"]["status"] == "computed"
+
+
+def test_large_data_is_refuted_on_a_seeded_stated_sample(project, monkeypatch):
+    # issue 20: above REFUTE_MAX_ROWS the refuters run on a seeded sample that the section states;
+    # DoWhy's own estimate (the agreement) still uses every row
+    frame = _panel(np.random.default_rng(3))
+    plan = _did_plan(project)
+    analysis = did.analyse(plan, frame, 1)
+    full = causal.robustness(plan, frame, analysis, seed=11)["robustness"]
+    assert "refutation_sample" not in full and full["refuted_rows"] == full["rows"] == len(frame)
+    monkeypatch.setattr(causal, "REFUTE_MAX_ROWS", 300)
+    first = causal.robustness(plan, frame, analysis, seed=11)["robustness"]
+    again = causal.robustness(plan, frame, analysis, seed=11)["robustness"]
+    assert json.dumps(first, sort_keys=True, default=str) == json.dumps(again, sort_keys=True, default=str)
+    sample = first["refutation_sample"]
+    assert (sample["rows"], sample["of_rows"], sample["seed"]) == (300, len(frame), 11)
+    assert first["refuted_rows"] == 300 and first["rows"] == len(frame)
+    assert all(r["rows"] == 300 for r in first["refutations"])
+    assert first["agreement"] == full["agreement"]  # on every row, sample or not
+    assert sample["standard_error_scale"] == pytest.approx((len(frame) / 300) ** 0.5)
+    assert first["standard_error_used"] == pytest.approx(full["standard_error_used"] * sample["standard_error_scale"])
+    # the refutations' original effect is DoWhy's estimate on the sample, not on every row
+    assert first["refutations"][0]["original_effect"] == pytest.approx(sample["original_effect_on_sample"])
+    assert first["refutations"][0]["original_effect"] != pytest.approx(full["refutations"][0]["original_effect"])
+    other = causal.robustness(plan, frame, analysis, seed=12)["robustness"]
+    assert other["refutation_sample"]["original_effect_on_sample"] != sample["original_effect_on_sample"]

@@ -139,3 +139,32 @@ def test_progress_bar_only_when_watched():
     with progress(Output(quiet=True, stderr=quiet), 3, "running"):
         pass
     assert quiet.getvalue() == ""
+
+
+def test_demo_stops_at_the_failing_step_and_names_it(tmp_path):
+    root = tmp_path / "broken"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "logic_models", root / "logic_models")
+    (root / "evaluations").mkdir()
+    (root / "evaluations" / "bad.yml").write_text("id: bad\nintervention: no-such-intervention\n")
+    done = run_cli("demo", "--project", str(root))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("evalkit demo: step ") and "failed with exit status 1" in last, done.stderr
+    assert done.stdout.count("\n") <= 2  # quiet: no per-file lines before the failure
+
+
+def test_demo_summary_says_what_was_made_and_where_to_open_it(tmp_path):
+    from evalkit.cli import demo_summary
+
+    for rel in ("reports/a/results.json", "reports/a/index.html", "reports/a/index.pdf", "reports/b/results.json",
+                "reports/index.html", "reports/monitoring/dashboard.html", ".evalkit/evalkit.duckdb"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    check = {"rows": [{"covered": True}, {"covered": False}, {"covered": None}]}
+    text = demo_summary(tmp_path, {"true effects against estimates": check}, 12.0)
+    assert "2 evaluations run (1 of 2 true effects inside their 95% CIs)" in text
+    assert "1 HTML, 1 PDF" in text
+    assert str(tmp_path / "reports" / "monitoring" / "dashboard.html") in text
+    assert text.splitlines()[-2] == f"open {tmp_path / 'reports' / 'index.html'} in a browser: the portfolio, with a " \
+                                    "link to every report"

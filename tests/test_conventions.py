@@ -19,13 +19,10 @@ def test_docs_table_is_the_registry():
 
 
 @pytest.fixture(scope="module")
-def results(example_project_ro):
-    from evalkit.project import load_project
-    from evalkit.run import run
-
-    project = load_project(example_project_ro)
-    return {ev: run(project.evaluation(ev)) for ev in ("reach-2023-prepost", "mvp-2023-prepost", "reach-2023-matched",
-                                                        "strategy-its", "mvp-external-trial", "reach-2024-feasibility")}
+def results(example_result):
+    # evalkit.run of each plan, shared with other modules (tests/conftest.py)
+    return {ev: example_result(ev) for ev in ("reach-2023-prepost", "mvp-2023-prepost", "reach-2023-matched",
+                                              "strategy-its", "mvp-external-trial", "reach-2024-feasibility")}
 
 
 def test_every_estimate_records_its_convention(results):

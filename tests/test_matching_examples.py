@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from evalkit.project import load_project
-from evalkit.run import run_analysis, run_and_write
+from evalkit.run import run_and_write
 
 EVALUATIONS = ["reach-2023-matched", "vip-2023-matched"]
 
@@ -26,8 +26,8 @@ def truths(example_project_ro):
 
 
 @pytest.fixture(scope="module")
-def runs(project):
-    return {e: run_analysis(project.evaluation(e)) for e in EVALUATIONS}
+def runs(example_analysis):
+    return {e: example_analysis(e) for e in EVALUATIONS}  # run_analysis, shared with other modules
 
 
 @pytest.mark.parametrize("evaluation", EVALUATIONS)

@@ -78,7 +78,12 @@ def _root(args) -> Path:
 def _open(root: Path, monitoring, read_only: bool = False):
     from evalkit.store import open_store, store_path
 
-    return open_store(store_path(root, monitoring.settings.store), read_only=read_only)
+    store = open_store(store_path(root, monitoring.settings.store), read_only=read_only)
+    if not store.read_only:
+        from evalkit.monitor.ingest import align_source_tables
+
+        align_source_tables(store, monitoring.sources)  # a store made before a declaration gained columns
+    return store
 
 
 def _say_warnings(problems, out) -> None:

@@ -98,9 +98,9 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
                 con.register("_xlsx", frame)
                 con.execute("CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM _xlsx")
                 con.unregister("_xlsx")
-            # insertion order is file order, so rowid + 2 is the line (after the header line)
-            con.execute("CREATE OR REPLACE TEMP TABLE _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
-            con.execute("DROP TABLE _raw0")
+            # insertion order is file order, so rowid + 2 is the line (after the header line); a view,
+            # not a copy: the file's text is held once (a copy doubled a CSV's peak memory)
+            con.execute("CREATE OR REPLACE TEMP VIEW _raw AS SELECT *, (rowid + 2)::BIGINT AS _line FROM _raw0")
         n = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
     except DataError:
         raise
@@ -114,7 +114,7 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
     return kind, int(n)
 
 
-TEMP_OBJECTS = ("_raw0", "_raw", "_typed")
+TEMP_OBJECTS = ("_typed", "_raw", "_raw0")  # views before the table they read
 
 
 def _quietly(con, sql: str) -> None:
@@ -347,6 +347,34 @@ def _stored_type(src: Source, column: str) -> str:
     from evalkit.monitor.keys import PSEUDONYM_TYPE
 
     return PSEUDONYM_TYPE if column in src.pseudonymise else SQL_TYPES[src.columns[column].type]
+
+
+def align_source_tables(store: Store, sources) -> list[str]:
+    """Bring stored tables up to their declarations when a declaration has only gained optional
+    columns since the store was made (e.g. the offence code and location type of police records):
+    the table is rebuilt in declared order, and rows stored before have no value in the new
+    columns (their extracts did not carry them). Any other difference is left for ingest to name.
+    Returns a line per table changed."""
+    changed = []
+    for src in sources.values():
+        have = _table_columns(store, src.table)
+        want = [("_extract_id", "INTEGER"), ("_line", "BIGINT")] + [(c, _stored_type(src, c)) for c in src.columns]
+        if not have or have == want:
+            continue
+        stored, declared = dict(have), dict(want)
+        missing = [c for c in declared if c not in stored]
+        if (not missing or any(c not in declared for c in stored) or any(stored[c] != declared[c] for c in stored)
+                or any(src.columns[c].required for c in missing)):
+            continue
+        select = ", ".join(_q(c) if c in stored else f"NULL::{declared[c]} AS {_q(c)}" for c in declared)
+        new = f"{src.table}__aligned"
+        with store.transaction():
+            store.con.execute(f"CREATE TABLE {_q(new)} AS SELECT {select} FROM {_q(src.table)}")
+            store.con.execute(f"DROP TABLE {_q(src.table)}")
+            store.con.execute(f"ALTER TABLE {_q(new)} RENAME TO {_q(src.table)}")
+        changed.append(f"{src.id}: stored rows kept; new optional column(s) {', '.join(missing)} added (no value for "
+                       "rows ingested before)")
+    return changed
 
 
 def _ensure_table(store: Store, src: Source) -> None:

@@ -1207,6 +1207,16 @@ def robustness(rep: Report) -> None:
                             + (f" ({w.fmt(agree['difference_in_standard_errors'], 2)} standard errors apart)"
                                if agree.get("difference_in_standard_errors") is not None else "") + ".")
             _p(page, *bits)
+            sample = rob.get("refutation_sample")
+            if isinstance(sample, Mapping) and isinstance(sample.get("rows"), int) \
+                    and isinstance(sample.get("of_rows"), int):
+                # what the refutations ran on (issue 20): the counts as typed cells, the seed as a seed
+                page.para("The refutations ran on a seeded random sample of {m} of the {n} rows analysed (seed "
+                          + str(sample.get("seed")).replace("{", "{{").replace("}", "}}")
+                          + "), judged with the standard error scaled to that sample; DoWhy's own estimate above "
+                          "used every row.",
+                          m=rep.count(sample["rows"], "detail", "refutation sample rows"),
+                          n=rep.count(sample["of_rows"], "detail", "rows analysed by the refutations"))
     sens = sec.get("sensitivity")
     if isinstance(sens, Mapping) and sens:
         bits = []

@@ -42,8 +42,10 @@ def match_nearest(p: NNProblem) -> np.ndarray:
     t_rows = np.flatnonzero(treated)
     mm = np.full((t_rows.size, p.ratio), -1, dtype=np.int64)
 
-    # one sort of every unit: by exact cell, then distance, then data order (R's stable sort.list)
-    o = np.lexsort((np.arange(n), d, block))
+    # one sort of every unit: by exact cell, then distance, then data order (R's stable sort.list);
+    # both sorts are stable, so ties keep data order without a third key (a 3-key lexsort of a
+    # million rows was most of the matching step)
+    o = np.argsort(d, kind="stable") if p.block is None else np.lexsort((d, block))
     available = (~treated & ~discarded)[o]
     controls = o[available]  # control rows in sorted order: the search space
     if controls.size == 0 or t_rows.size == 0:
@@ -85,37 +87,42 @@ def _nearest_with_replacement(mm, controls, dc, dt, split, lo, hi, cal, active):
 
 def _greedy(p, mm, controls, dc, dt, split, lo, hi, cal, active, t_rows):
     m = controls.size
-    dcl = dc.tolist()
-    # union-find pointers: the nearest available position at or left (right) of each position
-    left_of = list(range(m))
-    right_of = list(range(m))
+    # the searches touch a few positions per treated unit: read the sorted distances where they
+    # are needed instead of converting a million of them to a list
+    dcl = dc
+    # union-find pointers: the nearest available position at or left (right) of each position;
+    # sparse (a position absent points at itself), as only used positions and those searched
+    # through get an entry
+    left_of: dict[int, int] = {}
+    right_of: dict[int, int] = {}
 
     def find_left(i: int) -> int:
         root = i
-        while root >= 0 and left_of[root] != root:
+        while root >= 0 and left_of.get(root, root) != root:
             root = left_of[root]
-        while i >= 0 and left_of[i] != i:
+        while i >= 0 and left_of.get(i, i) != i:
             left_of[i], i = root, left_of[i]
         return root
 
     def find_right(i: int) -> int:
         root = i
-        while root < m and right_of[root] != root:
+        while root < m and right_of.get(root, root) != root:
             root = right_of[root]
-        while i < m and right_of[i] != i:
+        while i < m and right_of.get(i, i) != i:
             right_of[i], i = root, right_of[i]
         return root
 
     has_cov = p.cov_values is not None
     if has_cov:
         cv = np.asarray(p.cov_values, float)
-        c_cov = cv[controls].tolist()
+        c_cov = cv[controls]  # rows read where searched (a list of a million rows would cost more)
         t_cov = cv[t_rows].tolist()
         widths = [float(w) for w in p.cov_widths]
         q = range(len(widths))
     splits, los, his, dts = split.tolist(), lo.tolist(), hi.tolist(), dt.tolist()
-    order = [int(i) for i in p.order if active[i]]
-    ctrl_rows = controls.tolist()
+    p_order = np.asarray(p.order, dtype=np.int64)
+    order = p_order[active[p_order]].tolist()
+    ctrl_rows = controls
     replace = p.replace
     chosen_rows: list[list[int]] = [[] for _ in range(len(dts))]
 

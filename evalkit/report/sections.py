@@ -595,11 +595,19 @@ def attrition(rep: Report) -> None:
             and any(k[1] == "randomised" for k in rep.flow if len(k) == 2):
         # a trial's attrition: shares of those randomised, a statistic of the arms (hidden with them)
         of = [c for k, c in rep.flow.items() if len(k) == 2]
-        values["overall"] = Derived(attr["overall"], of, w.fmt_pct)
-        bits.append("Overall attrition: {overall}.")
-        if attr.get("differential") is not None:
-            values["diff"] = Derived(attr["differential"] * 100, of, lambda v: f"{v:.1f}")
-            bits.append("Differential attrition (took part minus comparison): {diff} percentage points.")
+
+        def share(key):  # one number, or one per indicator (evalkit's own trials): then the primary outcome's
+            value = attr.get(key)
+            return value.get(attr.get("primary_outcome")) if isinstance(value, Mapping) else value
+
+        per = isinstance(attr.get("overall"), Mapping) and attr.get("primary_outcome")
+        whose = f" ({label(rep.C, attr['primary_outcome'])})".replace("{", "{{").replace("}", "}}") if per else ""
+        if share("overall") is not None:
+            values["overall"] = Derived(share("overall"), of, w.fmt_pct)
+            bits.append(f"Overall attrition{whose}: {{overall}}.")
+        if share("differential") is not None:
+            values["diff"] = Derived(share("differential") * 100, of, lambda v: f"{v:.1f}")
+            bits.append(f"Differential attrition{whose} (took part minus comparison): {{diff}} percentage points.")
     if "all" in shares:
         bits.append("Overall attrition: {overall}.")
         values["overall"] = shares["all"]

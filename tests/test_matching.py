@@ -314,7 +314,7 @@ def test_empty_categories_and_interactions():
 
 
 def test_balance_summary_lines():
-    from evalkit.estimate.matching.balance import summary_lines
+    from evalkit.describe import balance_summary_lines as summary_lines
 
     res = match(_frame(), treatment="t", covariates=COVS)
     lines = summary_lines(res.balance)

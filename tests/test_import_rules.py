@@ -166,3 +166,9 @@ def test_no_import_cycles_between_parts():
     for name, targets in GRAPH.items():
         parts.setdefault(_part(name), set()).update(_part(m) for m in targets if _part(m) != _part(name))
     assert _cycles(parts) == []
+
+
+def test_no_design_borrows_pre_posts_helpers():
+    # shared statistics live in estimate/_stats.py and column reading in estimate/_columns.py
+    # (issue 17, point 3): a design module is imported by the run, not by other designs
+    assert sorted(n for n, targets in GRAPH.items() if "evalkit.estimate.pre_post" in targets) == []

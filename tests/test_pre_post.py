@@ -317,7 +317,7 @@ def test_two_cli_runs_are_byte_identical(example_project, tmp_path):
         outs.append((out / "results.json").read_bytes())
     assert outs[0] == outs[1]
     data = json.loads(outs[0])
-    assert data["schema"] == "evalkit.results/v1" and data["design"] == "pre_post"
+    assert data["schema"] == "evalkit.results/v2" and data["design"] == "pre_post"
     assert "reliable_change" in data["sections"] and "attrition" in data["sections"]
     assert any(w["code"] == "no_causal_claim" for w in data["warnings"])
 

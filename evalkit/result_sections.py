@@ -7,8 +7,8 @@ not a silent ``None`` in a user's report. A field a design did not write is :dat
 file then has no such key; ``None`` is a written ``null``).
 
 The published JSON Schema of ``evalkit.results/v2`` (``schemas/results-v2.json``) is generated
-from these records and from the records of :mod:`evalkit.results`; ``python -m
-evalkit.result_sections`` prints it and ``tests/test_results_schema.py`` checks the committed
+from these records and from the records of :mod:`evalkit.results` (``evalkit.results.results_json_schema``,
+using :func:`record_schema` here); ``python -m evalkit.results`` prints it and ``tests/test_results_schema.py`` checks the committed
 file is up to date and that every example results file validates against it.
 
 What is typed: every section's top-level fields, and for the sections kept per indicator
@@ -20,7 +20,6 @@ design; typing them is the next step of issue 17.
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from collections.abc import Mapping
 from typing import Any, Union
@@ -291,7 +290,7 @@ def section_record(key: str, data: Mapping[str, Any]) -> SectionRecord:
 # ---------------------------------------------------------------------------- the JSON Schema
 
 
-def _type_schema(hint, defs: dict) -> dict:
+def type_schema(hint, defs: dict) -> dict:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is Any:
@@ -307,18 +306,18 @@ def _type_schema(hint, defs: dict) -> dict:
     if hint is float:
         return {"type": "number"}
     if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
-        return {"anyOf": [_type_schema(a, defs) for a in args]}
+        return {"anyOf": [type_schema(a, defs) for a in args]}
     if origin in (list, tuple):
         item = args[0] if args else Any
-        return {"type": "array", "items": _type_schema(item, defs)}
+        return {"type": "array", "items": type_schema(item, defs)}
     if origin in (dict, Mapping) or hint in (dict, Mapping) or origin is typing.get_origin(Mapping[str, Any]):
         value = args[1] if len(args) == 2 else Any
-        return {"type": "object", "additionalProperties": _type_schema(value, defs)}
+        return {"type": "object", "additionalProperties": type_schema(value, defs)}
     if dataclasses.is_dataclass(hint):
         name = hint.__name__
         if name not in defs:
             defs[name] = {}  # placeholder against recursion
-            defs[name] = _record_schema(hint, defs)
+            defs[name] = record_schema(hint, defs)
         return {"$ref": f"#/$defs/{name}"}
     raise TypeError(f"no JSON Schema for {hint!r}")  # pragma: no cover - a new field type
 
@@ -327,11 +326,11 @@ def _type_schema(hint, defs: dict) -> dict:
 _JSON_FORM = {("RunWarning", "counts"): {"type": "object", "additionalProperties": {"type": "integer"}}}
 
 
-def _record_schema(cls, defs: dict) -> dict:
+def record_schema(cls, defs: dict) -> dict:
     hints = typing.get_type_hints(cls, vars(__import__(cls.__module__, fromlist=["_"])))
     props, required = {}, []
     for f in dataclasses.fields(cls):
-        schema = _JSON_FORM.get((cls.__name__, f.name)) or _type_schema(hints[f.name], defs)
+        schema = _JSON_FORM.get((cls.__name__, f.name)) or type_schema(hints[f.name], defs)
         if f.metadata.get("doc"):
             schema = {**schema, "description": f.metadata["doc"]}
         props[f.name] = schema
@@ -342,30 +341,3 @@ def _record_schema(cls, defs: dict) -> dict:
     if cls.__doc__:
         out["description"] = " ".join(cls.__doc__.split())
     return out
-
-
-def results_json_schema() -> dict:
-    """The JSON Schema of ``results.json`` (``evalkit.results/v2``), generated from the records."""
-    from evalkit import results as r
-
-    defs: dict = {}
-    sections = {}
-    for key, kind in SECTION_TYPES.items():
-        if issubclass(kind, PerIndicator):
-            sections[key] = {"type": "object", "description": " ".join(kind.__doc__.split()),
-                             "additionalProperties": {"type": "object"}}
-        else:
-            sections[key] = _type_schema(kind, defs)
-    top = _record_schema(r.ResultSet, defs)
-    top["properties"]["schema"] = {"const": r.SCHEMA}
-    top["properties"]["sections"] = {"type": "object", "properties": sections, "additionalProperties": False}
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": RESULTS_SCHEMA_ID,
-            "title": "evalkit results (evalkit.results/v2)", **top, "$defs": dict(sorted(defs.items()))}
-
-
-def schema_text() -> str:
-    return json.dumps(results_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m evalkit.result_sections > schemas/results-v2.json`
-    print(schema_text(), end="")

@@ -295,3 +295,33 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+# ---------------------------------------------------------------------------- the JSON Schema
+
+
+def results_json_schema() -> dict:
+    """The JSON Schema of ``results.json`` (``evalkit.results/v2``), generated from the records."""
+    from evalkit.result_sections import RESULTS_SCHEMA_ID, SECTION_TYPES, PerIndicator, record_schema, type_schema
+
+    defs: dict = {}
+    sections = {}
+    for key, kind in SECTION_TYPES.items():
+        if issubclass(kind, PerIndicator):
+            sections[key] = {"type": "object", "description": " ".join(kind.__doc__.split()),
+                             "additionalProperties": {"type": "object"}}
+        else:
+            sections[key] = type_schema(kind, defs)
+    top = record_schema(ResultSet, defs)
+    top["properties"]["schema"] = {"const": SCHEMA}
+    top["properties"]["sections"] = {"type": "object", "properties": sections, "additionalProperties": False}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": RESULTS_SCHEMA_ID,
+            "title": "evalkit results (evalkit.results/v2)", **top, "$defs": dict(sorted(defs.items()))}
+
+
+def results_schema_text() -> str:
+    return json.dumps(results_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m evalkit.results > schemas/results-v2.json`
+    print(results_schema_text(), end="")

@@ -16,16 +16,10 @@ from pathlib import Path
 from evalkit.errors import EvalkitError
 from evalkit.results import Manifest, ResultSet
 from evalkit.spec import model as m
+from evalkit.spec.designs import REGISTRY
 
-# design -> module under evalkit.estimate exposing analyse(evaluation, frame, seed)
-DESIGN_MODULES = {
-    "pre_post": "pre_post",
-    "matched_comparison": "matching",
-    "difference_in_differences": "did",
-    "interrupted_time_series": "its",
-    "rct": "rct",
-    "feasibility": "feasibility",
-}
+# design -> module under evalkit.estimate exposing analyse(evaluation, frame, seed): the registry's
+DESIGN_MODULES = {d.value: e.analysis for d, e in REGISTRY.items()}
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "scikit-learn", "dowhy",
                 "pydantic", "PyYAML", "duckdb", "plotly")
 
@@ -83,7 +77,7 @@ def needed_columns(evaluation: m.Evaluation) -> list[str]:
 
 
 # designs whose analysis gets DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
-ROBUSTNESS_DESIGNS = ("matched_comparison", "difference_in_differences")
+ROBUSTNESS_DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness)
 
 
 def add_robustness(evaluation: m.Evaluation, frame, analysis):

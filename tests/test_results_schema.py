@@ -9,14 +9,17 @@ import jsonschema
 import pytest
 
 from evalkit.errors import EvalkitError
-from evalkit.result_sections import ABSENT, SECTION_TYPES, Balance, results_json_schema, schema_text
-from evalkit.results import SCHEMA, ResultSet
+from evalkit.result_sections import ABSENT, SECTION_TYPES, Balance
+from evalkit.results import SCHEMA, ResultSet, results_json_schema
+from evalkit.results import results_schema_text as schema_text
+from evalkit.spec.designs import REGISTRY, ROBUSTNESS_SECTIONS
+from evalkit.spec.raw import Design
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schemas" / "results-v2.json"
 
 
 def test_the_published_schema_is_generated_from_the_types():
-    # regenerate with: .venv/bin/python -m evalkit.result_sections > schemas/results-v2.json
+    # regenerate with: .venv/bin/python -m evalkit.results > schemas/results-v2.json
     assert SCHEMA_FILE.read_text(encoding="utf-8") == schema_text()
     jsonschema.Draft202012Validator.check_schema(results_json_schema())
 
@@ -43,6 +46,8 @@ def test_every_example_results_file_validates(example_results, tmp_path):
         designs.add(result.design)
         for key in result.sections:  # every section the designs write has its typed record
             assert result.section(key) is not None
+        entry = REGISTRY[Design(result.design)]  # and is declared by the design's registry entry
+        assert set(result.sections) <= set(entry.sections) | set(ROBUSTNESS_SECTIONS if entry.robustness else ())
         assert ResultSet.read(path).to_json() == path.read_text(encoding="utf-8")
     assert designs == {"pre_post", "matched_comparison", "difference_in_differences", "interrupted_time_series",
                        "rct", "feasibility"}

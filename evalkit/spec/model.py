@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from evalkit.spec.designs import REGISTRY
 from evalkit.spec.raw import (
     Design,
     DifferenceInDifferences,
@@ -32,9 +33,9 @@ from evalkit.spec.raw import (
 )
 
 NODE_KINDS = ("activity", "output", "outcome", "impact")
-# designs that compare a treated group with a comparison group in the data
-COMPARATIVE_DESIGNS = frozenset({Design.matched_comparison, Design.difference_in_differences, Design.rct})
-LONG_FORM_DESIGNS = frozenset({Design.difference_in_differences, Design.interrupted_time_series})
+# designs that compare a treated group with a comparison group in the data, and those in long form
+COMPARATIVE_DESIGNS = frozenset(d for d, e in REGISTRY.items() if e.comparative)
+LONG_FORM_DESIGNS = frozenset(d for d, e in REGISTRY.items() if e.long_form)
 
 
 def frozen_map(items: Mapping) -> Mapping:

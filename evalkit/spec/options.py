@@ -13,22 +13,13 @@ Each check returns problems as ``(path, message, found, expected)`` tuples, whic
 from __future__ import annotations
 
 from evalkit.spec import raw as r
+from evalkit.spec.designs import REGISTRY
 
 # the plan's top-level analysis options that each design's analysis reads; any other one set in a
 # plan is refused (the matching, did, time_series and feasibility sections have their own checks)
 ANALYSIS_OPTIONS = ("covariates", "subgroups", "cluster", "weights")
-DESIGN_OPTIONS: dict[r.Design, frozenset[str]] = {
-    # a single-group change: no comparison group to adjust or weight
-    r.Design.pre_post: frozenset({"subgroups", "cluster"}),
-    # SEs are clustered by matched set; survey weights and subgroup estimates are not built yet
-    r.Design.matched_comparison: frozenset({"covariates"}),
-    r.Design.difference_in_differences: frozenset({"covariates", "cluster", "weights"}),
-    # counts against the population at risk, one series per area: no unit-level options
-    r.Design.interrupted_time_series: frozenset(),
-    r.Design.rct: frozenset({"covariates", "cluster"}),
-    # the cluster column gives the ICC of the sample-size planning
-    r.Design.feasibility: frozenset({"cluster"}),
-}
+# (each design's entry in the registry, evalkit/spec/designs/, says which it reads and why)
+DESIGN_OPTIONS: dict[r.Design, frozenset[str]] = {d: e.options for d, e in REGISTRY.items()}
 
 # the matching options each method uses (as MatchIt: ratio, calipers and order are nearest-
 # neighbour options; trim and stabilise belong to weighting)

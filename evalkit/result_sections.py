@@ -218,6 +218,8 @@ class ExternalStudy(SectionRecord):
     sample: JSON = _opt()
     attrition: JSON = _opt()
     baseline_equivalence: JSON = _opt()
+    baseline_equivalence_sample: JSON = _opt()
+    status: JSON = _opt()
     intention_to_treat: JSON = _opt()
     follow_up_months: JSON = _opt()
     results: JSON = _opt()

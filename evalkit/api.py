@@ -40,7 +40,7 @@ def rate(project=None, interventions: Sequence[str] = (), *, run_missing: bool =
     Returns one :class:`~evalkit.evidence.rate.ProgrammeRating` per intervention, best level first;
     ``evalkit.evidence.text.rating_text(rating)`` words one as the CLI prints it.
     """
-    from evalkit.evidence.portfolio import rate_project, sort_ratings
+    from evalkit.evidence.portfolio import sort_ratings
     from evalkit.evidence.rules import load_rules
 
     root = _project(project).root if project is not None else None
@@ -49,6 +49,34 @@ def rate(project=None, interventions: Sequence[str] = (), *, run_missing: bool =
     ratings, _notes, _loaded = rate_project(root, rules=rules or load_rules(), run_missing=run_missing,
                                             only=tuple(interventions))
     return sort_ratings(ratings, "level")
+
+
+def rate_project(path: Path | str | None = None, *, rules=None, run_missing: bool = True,
+                 only: Sequence[str] = ()):
+    """Rate every intervention of the project at ``path``: (ratings with context, notes, the project)."""
+    from evalkit.evidence.errors import EvidenceError
+    from evalkit.evidence.portfolio import add_context
+    from evalkit.evidence.rate import rate_results
+    from evalkit.evidence.rules import load_rules
+    from evalkit.project import load_project
+    from evalkit.run import project_results as run_results
+
+    rules = rules or load_rules()
+    project = load_project(path, check_data=False)
+    unknown = [i for i in only if i not in project.interventions]
+    if unknown:
+        raise EvidenceError(f"{', '.join(unknown)}: no such intervention in {project.root}; expected one of "
+                            f"{', '.join(project.interventions)}")
+    results, notes, unrated = run_results(project, run_missing=run_missing)
+    contexts = dict(project.evaluations)
+    ratings = rate_results(results, contexts, dict(project.interventions), rules, unrated)
+    out = []
+    for r in ratings:
+        if only and r.intervention not in only:
+            continue
+        stages = [(e.id, e.stage.value, e.design.value) for e in project.evaluations.values() if e.intervention.id == r.intervention]
+        out.append(add_context(r, stages=stages, logic_model=project.interventions.get(r.intervention), rules=rules))
+    return out, notes, project
 
 
 def report(project=None, evaluations=None, *, pdf: bool = False, min_count: int | None = None,

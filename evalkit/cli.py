@@ -12,143 +12,21 @@ libraries are imported inside the commands, so ``evalkit --help`` answers at onc
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import importlib.util
 import sys
 from pathlib import Path
+
+from evalkit.console import Output, json_data, json_text, output, progress  # noqa: F401 (the commands' API)
+from evalkit.console import common_options as _common
+from evalkit.console import project_dir as _project_dir
+from evalkit.console import select_evaluations as _select_evaluations
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 # Modules exposing register(subparsers, add_common) -> {command: function}. They must import
 # nothing heavy at module level: they are imported on every `evalkit` call.
 PLUGIN_COMMANDS = ("evalkit.scaffold.commands", "evalkit.evidence.commands", "evalkit.report.commands",
                    "evalkit.monitor.commands", "evalkit.estimate.commands")
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    """The options every command takes (also accepted before the command name)."""
-    parser.add_argument("--project", metavar="DIR", default=argparse.SUPPRESS,
-                        help="the project folder (default: the one holding the current folder)")
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show a traceback on errors")
-    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="print nothing but errors (the exit status says how it went)")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print the result as one JSON document on stdout, and nothing else there")
-
-
-# ---------------------------------------------------------------------------- output
-
-
-class Output:
-    """Where a command's words go: text for a person, one JSON document for a program, or nothing.
-
-    ``say`` is for what a person reads (suppressed by --quiet and --json), ``note`` for remarks
-    on stderr (suppressed by --quiet), ``result`` for the command's result as data: printed as
-    JSON with --json, ignored otherwise (the text was said already).
-    """
-
-    def __init__(self, quiet: bool = False, json: bool = False, stdout=None, stderr=None):
-        self.quiet, self.json = quiet, json
-        self._stdout, self._stderr = stdout, stderr
-
-    @property
-    def stdout(self):
-        return self._stdout or sys.stdout
-
-    @property
-    def stderr(self):
-        return self._stderr or sys.stderr
-
-    def say(self, text: str = "", end: str = "\n") -> None:
-        if not (self.quiet or self.json):
-            print(text, end=end, file=self.stdout, flush=True)
-
-    def note(self, text: str) -> None:
-        if not self.quiet:
-            print(text, file=self.stderr, flush=True)
-
-    def result(self, data) -> None:
-        if self.json:
-            print(json_text(data), end="", file=self.stdout, flush=True)
-
-    @property
-    def watched(self) -> bool:
-        """A person is watching stderr: progress bars are worth drawing."""
-        if self.quiet or self.json:
-            return False
-        isatty = getattr(self.stderr, "isatty", None)
-        return bool(isatty and isatty())
-
-
-def output(args) -> Output:
-    """The Output of a parsed command line (its --quiet and --json)."""
-    return Output(quiet=bool(getattr(args, "quiet", False)), json=bool(getattr(args, "json", False)))
-
-
-def json_data(value):
-    """Plain JSON-able data from results, dataclasses, frames and paths (NaN becomes null)."""
-    import dataclasses
-
-    from evalkit.results import _plain
-
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if hasattr(value, "to_dict"):
-            return json_data(value.to_dict())
-        return {f.name: json_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): json_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_data(v) for v in value]
-    if type(value).__name__ == "DataFrame":
-        return [json_data(row) for row in value.to_dict(orient="records")]
-    if type(value).__name__ in ("NAType", "NaTType"):
-        return None
-    return _plain(value)
-
-
-def json_text(data) -> str:
-    import json
-
-    # anything still not JSON (a pandas Period, say) is written as its text
-    return json.dumps(json_data(data), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False,
-                      default=str) + "\n"
-
-
-class _Steps:
-    """What a step loop sees: ``advance()`` after each item, ``describe(text)`` to relabel the bar."""
-
-    def __init__(self, bar=None, task=None):
-        self._bar, self._task = bar, task
-
-    def advance(self, n: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=n)
-
-    def describe(self, text: str) -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, description=text)
-
-
-@contextlib.contextmanager
-def progress(out: Output, total: int | None, description: str):
-    """A progress bar on stderr for a long step (``total`` items, None for a spinner).
-
-    Drawn only when a person is watching (stderr is a terminal, no --quiet or --json), so logs
-    and pipes get plain lines; what the command prints meanwhile appears above the bar.
-    """
-    if not out.watched:
-        yield _Steps()
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    columns = [SpinnerColumn(), TextColumn("{task.description}")]
-    if total is not None:
-        columns += [BarColumn(), MofNCompleteColumn()]
-    columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=Console(file=out.stderr), transient=True) as bar:
-        yield _Steps(bar, bar.add_task(description, total=total))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,10 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
         for name, func in module.register(sub, _common).items():
             COMMANDS[name] = func
     return parser
-
-
-def _project_dir(args) -> Path | None:
-    return Path(args.project) if getattr(args, "project", None) else None
 
 
 def _print_problems(problems, stream=None) -> None:
@@ -342,23 +216,6 @@ def cmd_summary(args) -> int:
     out.say(project_summary(project))
     out.result(project_data(project))
     return EXIT_OK
-
-
-def _select_evaluations(project, names):
-    from evalkit.errors import ProjectError
-
-    if not names:
-        return list(project.evaluations.values())
-    chosen = []
-    for name in names:
-        path = Path(name)
-        match = [e for e in project.evaluations.values()
-                 if e.id == name or (path.suffix in (".yml", ".yaml") and e.source == path.resolve())]
-        if not match:
-            raise ProjectError(f"{name}: no evaluation plan with this id or file in {project.root}; "
-                               f"expected one of {', '.join(project.evaluations)}")
-        chosen += match
-    return chosen
 
 
 def cmd_run(args) -> int:

@@ -113,12 +113,26 @@ def _header_pairs(result) -> list[tuple[str, str]]:
             ("Seed", str(result.manifest.seed)), ("evalkit", result.manifest.evalkit_version)]
 
 
+def balance_summary_lines(section: dict, max_rows: int | None = None) -> list[str]:
+    """A plain-text balance summary (for the CLI): |SMD| before -> after per term, and the flags."""
+    rows = section["rows"][:max_rows] if max_rows else section["rows"]
+    width = max([len(r["term"]) for r in rows] + [4])
+    out = [f"{'term':<{width}}  SMD before  SMD after  var ratio after  WWC band"]
+    for r in rows:
+        vr = "-" if r["var_ratio_after"] is None else f"{r['var_ratio_after']:.2f}"
+        out.append(f"{r['term']:<{width}}  {r['smd_before']:>10.3f}  {r['smd_after']:>9.3f}  {vr:>15}  "
+                   f"{r['wwc_band_after']}")
+    out.append(f"max |SMD| {section['max_abs_smd_before']:.3f} before, {section['max_abs_smd_after']:.3f} after; "
+               f"any |SMD| >= 0.1: {'yes' if section['flag_any_smd_ge_0_1'] else 'no'}; variance ratio outside "
+               f"0.5-2: {'yes' if section['flag_var_ratio_outside'] else 'no'}; WWC baseline equivalence: "
+               f"{'pass' if section['wwc_pass'] else 'not shown'}")
+    return out
+
+
 def _balance_lines(result) -> list[str]:
     balance = result.sections.get("balance")
     if result.design == "matched_comparison" and isinstance(balance, dict) and balance.get("rows"):
-        from evalkit.estimate.matching.balance import summary_lines
-
-        return summary_lines(balance)
+        return balance_summary_lines(balance)
     return []
 
 

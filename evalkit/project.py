@@ -272,7 +272,6 @@ def _check_two_files(evaluation: m.Evaluation, doc) -> list[Problem]:
     import pandas as pd
 
     from evalkit.data.load import read_columns, read_table
-    from evalkit.run import needed_columns
 
     spec = evaluation.data
     (_r, path, written), (_c, pool, pool_written) = spec.files
@@ -286,7 +285,7 @@ def _check_two_files(evaluation: m.Evaluation, doc) -> list[Problem]:
                         f"'{spec.treatment}'", "another name in data.treatment (evalkit makes the 0/1 column "
                         "from the files), or drop the column")
                 for label, columns in present.items() if spec.treatment in columns]
-    wanted = [c for c in needed_columns(evaluation) if c != spec.treatment]
+    wanted = [c for c in evaluation.data_columns if c != spec.treatment]
     if any(c not in columns for c in wanted for columns in present.values()):
         only = [(label, [c for c in columns if c not in other])
                 for (label, columns), other in zip(present.items(), reversed(list(present.values())))]

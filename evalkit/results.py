@@ -17,7 +17,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "evalkit.results/v1"
+SCHEMA = "evalkit.results/v2"
+# v1 files hold the same records; v2 adds the typed sections (evalkit.result_sections) and the
+# published JSON Schema (schemas/results-v2.json). Both are read.
+READABLE_SCHEMAS = ("evalkit.results/v1", SCHEMA)
 # ResultSet.to_frame(): its columns, and those that are numbers (floats, NaN where missing)
 FRAME_COLUMNS = ("evaluation", "indicator", "subgroup", "design", "estimand", "comparison", "timepoints",
                  "n", "n_treated", "n_comparison", "estimate", "std_error", "ci_low", "ci_high", "ci_level",
@@ -185,6 +188,20 @@ class ResultSet:
         return (f"<ResultSet {self.evaluation}: {self.design}, {len(self.estimates)} estimate(s), "
                 f"{len(self.warnings)} warning(s); .summary() for the table>")
 
+    def section(self, key: str):
+        """The typed record of section ``key`` (:mod:`evalkit.result_sections`), or None if the design
+        did not write it. An unknown key, or a field the record does not declare, is an error."""
+        from evalkit.result_sections import section_record
+
+        data = self.sections.get(key)
+        if data is None:
+            from evalkit.result_sections import SECTION_TYPES
+
+            if key not in SECTION_TYPES:
+                section_record(key, {})  # raises, naming the known sections
+            return None
+        return section_record(key, data)
+
     def flow_frame(self):
         import pandas as pd
 
@@ -218,8 +235,9 @@ class ResultSet:
     def from_dict(cls, data: Mapping[str, Any]) -> "ResultSet":
         from evalkit.errors import EvalkitError
 
-        if data.get("schema") != SCHEMA:
-            raise EvalkitError(f"results file has schema {data.get('schema')!r}; expected {SCHEMA!r}")
+        if data.get("schema") not in READABLE_SCHEMAS:
+            raise EvalkitError(f"results file has schema {data.get('schema')!r}; expected one of "
+                               f"{', '.join(map(repr, READABLE_SCHEMAS))}")
         estimates = []
         for e in data["estimates"]:
             e = dict(e)
@@ -277,3 +295,33 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+# ---------------------------------------------------------------------------- the JSON Schema
+
+
+def results_json_schema() -> dict:
+    """The JSON Schema of ``results.json`` (``evalkit.results/v2``), generated from the records."""
+    from evalkit.result_sections import RESULTS_SCHEMA_ID, SECTION_TYPES, PerIndicator, record_schema, type_schema
+
+    defs: dict = {}
+    sections = {}
+    for key, kind in SECTION_TYPES.items():
+        if issubclass(kind, PerIndicator):
+            sections[key] = {"type": "object", "description": " ".join(kind.__doc__.split()),
+                             "additionalProperties": {"type": "object"}}
+        else:
+            sections[key] = type_schema(kind, defs)
+    top = record_schema(ResultSet, defs)
+    top["properties"]["schema"] = {"const": SCHEMA}
+    top["properties"]["sections"] = {"type": "object", "properties": sections, "additionalProperties": False}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": RESULTS_SCHEMA_ID,
+            "title": "evalkit results (evalkit.results/v2)", **top, "$defs": dict(sorted(defs.items()))}
+
+
+def results_schema_text() -> str:
+    return json.dumps(results_json_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m evalkit.results > schemas/results-v2.json`
+    print(results_schema_text(), end="")

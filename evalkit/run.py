@@ -10,21 +10,16 @@ from __future__ import annotations
 import importlib
 import json
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
 from evalkit.results import Manifest, ResultSet
 from evalkit.spec import model as m
+from evalkit.spec.designs import REGISTRY
 
-# design -> module under evalkit.estimate exposing analyse(evaluation, frame, seed)
-DESIGN_MODULES = {
-    "pre_post": "pre_post",
-    "matched_comparison": "matching",
-    "difference_in_differences": "did",
-    "interrupted_time_series": "its",
-    "rct": "rct",
-    "feasibility": "feasibility",
-}
+# design -> module under evalkit.estimate exposing analyse(evaluation, frame, seed): the registry's
+DESIGN_MODULES = {d.value: e.analysis for d, e in REGISTRY.items()}
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "scikit-learn", "dowhy",
                 "pydantic", "PyYAML", "duckdb", "plotly")
 
@@ -79,25 +74,12 @@ def plan_options(evaluation: m.Evaluation) -> dict:
 
 
 def needed_columns(evaluation: m.Evaluation) -> list[str]:
-    d = evaluation.data
-    cols = [d.id, d.treatment, d.period, d.population]
-    for tp in evaluation.timepoints.values():
-        cols += list(tp.columns.values())
-    cols += [col for _i, col in evaluation.outcomes.values()]
-    cols += list(evaluation.covariates) + list(evaluation.subgroups) + [evaluation.cluster, evaluation.weights]
-    mt = evaluation.matching
-    if mt is not None:
-        cols += list(mt.exact) + list(mt.calipers) + [mt.score_column]
-        cols += [c for pair in mt.interactions for c in pair]
-    if evaluation.time_series is not None:
-        cols.append(evaluation.time_series.control)
-    if evaluation.feasibility is not None:  # case-record columns; session records are read by the design
-        cols += [c for c in evaluation.feasibility.cases.model_dump().values() if c]
-    return list(dict.fromkeys(c for c in cols if c))
+    """The plan's data columns (``Evaluation.data_columns``, the one list), as a list."""
+    return list(evaluation.data_columns)
 
 
 # designs whose analysis gets DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
-ROBUSTNESS_DESIGNS = ("matched_comparison", "difference_in_differences")
+ROBUSTNESS_DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness)
 
 
 def add_robustness(evaluation: m.Evaluation, frame, analysis):
@@ -337,3 +319,62 @@ def check_not_private(evaluation: m.Evaluation) -> None:
         raise EvalkitError(f"{evaluation.source.name}: data.path '{evaluation.data.path_as_written}' points into "
                            "the project's .evalkit/ working area (person-level rows another run wrote, or the "
                            "store); expected the evaluation's own data file")
+
+
+def saved_results_stale(result, evaluation) -> str | None:
+    """Why saved results no longer match the plan, logic model or data (None if they match).
+
+    Unlike :func:`stale_reasons` (which ``evalkit report`` uses to refuse stale results), a changed
+    evalkit version does not count, and an unreadable data file leaves the saved results standing:
+    for rating, the saved results are then all there is."""
+    from evalkit.data.load import sha256
+
+    files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
+    if evaluation.data is not None:
+        files["data"] = evaluation.data.path  # its content hash covers a comparison pool's file too
+    inputs = {i.get("role"): i for i in result.manifest.inputs if isinstance(i, Mapping)}
+    for role, path in files.items():
+        if role not in inputs:
+            continue
+        try:
+            if "content_sha256" in inputs[role]:  # data: recorded by content, whatever the order of rows
+                if data_content_sha256(evaluation) != inputs[role]["content_sha256"]:
+                    return f"the {role} changed since the results were written"
+            elif sha256(path) != inputs[role].get("sha256"):
+                return f"the {role} changed since the results were written"
+        except (OSError, EvalkitError):
+            return None  # the data file is gone or unreadable: the saved results are all there is
+    return None
+
+
+def project_results(project, *, run_missing: bool = True, saved: Path | None = None):
+    """Each evaluation's ResultSet: saved ``results.json`` if current, else run in memory.
+
+    Returns (results, notes, unrated): notes say which studies were run now; unrated holds
+    (intervention, evaluation, reason) for studies that have no results and could not be run.
+    """
+    reports = saved or project.root / "reports"
+    results, notes, unrated = [], [], []
+    for evaluation in project.evaluations.values():
+        path = reports / evaluation.id / "results.json"
+        why = "no results.json"
+        if path.exists():
+            try:
+                result = ResultSet.read(path)
+            except (EvalkitError, ValueError, KeyError, TypeError) as exc:
+                why = f"{path} cannot be read ({exc})"
+            else:
+                why = saved_results_stale(result, evaluation)
+                if why is None:
+                    results.append(result)
+                    continue
+        if not run_missing and not evaluation.is_external:
+            unrated.append((evaluation.intervention.id, evaluation.id, f"not run ({why}); run `evalkit run {evaluation.id}`"))
+            continue
+        try:
+            results.append(run(evaluation))
+            if not evaluation.is_external:
+                notes.append(f"{evaluation.id}: ran now ({why}); `evalkit run` saves results")
+        except EvalkitError as exc:
+            unrated.append((evaluation.intervention.id, evaluation.id, f"could not be run: {exc}"))
+    return results, notes, unrated

@@ -13,7 +13,8 @@ from test_evidence_helpers import clean_pair, study
 from evalkit.cli import main
 from evalkit.errors import EvalkitError
 from evalkit.evidence.pathway import pathway_position
-from evalkit.evidence.portfolio import build_portfolio, portfolio_json, rate_project
+from evalkit.api import rate_project
+from evalkit.evidence.portfolio import build_portfolio, portfolio_json
 from evalkit.evidence.rate import rate_results
 from evalkit.evidence.rules import DEFAULT_RULES, load_rules
 

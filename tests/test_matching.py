@@ -287,7 +287,8 @@ def test_treatment_not_binary_message():
 
 
 def test_ate_with_nearest_is_an_option_error():
-    with pytest.raises(OptionError, match=r"'ate' cannot be estimated by method 'nearest'.*expected estimand 'att'"):
+    with pytest.raises(OptionError, match=r"matching.estimand: method 'nearest' matches comparison units to treated "
+                       r"ones, which targets the ATT \(found 'ate'; expected estimand: att, or method: exact, ipw"):
         match(_frame(), treatment="t", covariates=COVS, options=Matching(estimand="ate"))
 
 
@@ -314,7 +315,7 @@ def test_empty_categories_and_interactions():
 
 
 def test_balance_summary_lines():
-    from evalkit.estimate.matching.balance import summary_lines
+    from evalkit.describe import balance_summary_lines as summary_lines
 
     res = match(_frame(), treatment="t", covariates=COVS)
     lines = summary_lines(res.balance)

@@ -8,6 +8,7 @@ made them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -295,3 +296,30 @@ def smd(x1, x0) -> float:
         return math.nan
     s = math.sqrt((x1.var(ddof=1) + x0.var(ddof=1)) / 2)
     return (float(x1.mean()) - float(x0.mean())) / s if s > 0 else math.nan
+
+
+# ---------------------------------------------------------------------------- shared by the designs
+
+
+def good_direction(estimate: float, ind, null: float = 0.0) -> bool | None:
+    """Whether ``estimate`` lies on the indicator's good side of ``null`` (None when it is on it or not finite)."""
+    from evalkit.spec.raw import Direction
+
+    if not math.isfinite(estimate) or estimate == null:
+        return None
+    return (estimate > null) == (ind.direction is Direction.increase)
+
+
+def finite_or_none(value) -> float | None:
+    """float, or None for NaN/inf/None (results hold no NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def holm_family(estimates: list, idx: list[int], family: str | None = None) -> None:
+    """Holm-adjust ``estimates[idx]`` as one family, in place; ``family`` (if given) goes in details."""
+    for i, p in zip(idx, holm([estimates[i].p_value for i in idx])):
+        noted = {"details": {**estimates[i].details, "holm_family": family}} if family is not None else {}
+        estimates[i] = dataclasses.replace(estimates[i], p_value_holm=p, **noted)

@@ -44,6 +44,7 @@ import pandas as pd
 from evalkit.estimate import did as did_module
 from evalkit.estimate import sensitivity as sens
 from evalkit.spec import model as m
+from evalkit.spec.designs import REGISTRY
 
 # refutation draws: enough for a stable mean, few enough that a run stays quick (DoWhy refits
 # the model once per draw)
@@ -64,7 +65,7 @@ RULES = {
     "dummy_outcome": ("|effect on a pure-noise outcome| <= 2 x its own standard error: a made-up outcome "
                       "should show no effect", 2.0),
 }
-DESIGNS = ("matched_comparison", "difference_in_differences")
+DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness)  # the design registry's
 
 
 def robustness(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, seed: int,

@@ -41,7 +41,7 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate._stats import t_crit, z_crit
-from evalkit.estimate.pre_post import _lines
+from evalkit.estimate._columns import file_lines as _lines
 from evalkit.results import Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import Better, FeasibilityMetric, ProgressionRule, Stage

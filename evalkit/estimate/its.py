@@ -26,7 +26,8 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate._stats import t_crit, z_crit
-from evalkit.estimate.pre_post import _lines, numbers
+from evalkit.estimate._columns import file_lines as _lines
+from evalkit.estimate._columns import numbers
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import CountModel, Direction, ImpactModel, Seasonality

@@ -27,6 +27,13 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate import _stats as st
+from evalkit.estimate._columns import check_ids as _check_ids
+from evalkit.estimate._columns import data_rows as _rows
+from evalkit.estimate._columns import indicator_range as _range
+from evalkit.estimate._columns import numeric_column as _numeric_column
+from evalkit.estimate._stats import finite_or_none as _f
+from evalkit.estimate._stats import good_direction as _good
+from evalkit.estimate._stats import holm_family as _holm_family
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import Direction, IndicatorType, Prevention
@@ -53,102 +60,6 @@ UNITS = {IndicatorType.score: "points", IndicatorType.rate: "rate", IndicatorTyp
 
 # ---------------------------------------------------------------------------------------------
 # input checks: every problem names the column, the indicator and the rows
-
-
-def _rows(mask: np.ndarray) -> str:
-    pos = np.flatnonzero(mask)
-    shown = ", ".join(str(p + 1) for p in pos[:3])
-    more = f" and {pos.size - 3} more" if pos.size > 3 else ""
-    return f"data row{'s' if pos.size > 1 else ''} {shown}{more}"
-
-
-def _lines(mask) -> str:
-    """The first three file line numbers of ``mask``'s rows, counting the header as line 1."""
-    return ", ".join(str(i + 2) for i in np.flatnonzero(np.asarray(mask, dtype=bool))[:3])
-
-
-def numbers(frame: pd.DataFrame, column: str, role: str) -> pd.Series:
-    """The column as numbers (missing stays missing); text that is not a number is an error naming its
-    lines, never a silent gap."""
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = (frame[column].notna() & values.isna()).to_numpy()
-    if bad.any():
-        sample = ", ".join(repr(v) for v in frame[column][bad].unique()[:3].tolist())
-        where = f"line{'s' if bad.sum() > 1 else ''} {_lines(bad)}" + (" and more" if bad.sum() > 3 else "")
-        raise DataError(f"{role} column '{column}' holds values that are not numbers at {where} of the data "
-                        f"(counting the header as 1): {sample}; expected numbers (or empty for missing)")
-    return values
-
-
-def _numeric_column(frame: pd.DataFrame, column: str, ind: m.Indicator, timepoint: str) -> np.ndarray:
-    where = f"column '{column}' ({ind.id}, {timepoint})"
-    if column not in frame.columns:
-        raise DataError(f"{where} is not in the data; the data has " + ", ".join(map(str, frame.columns)))
-    series = frame[column]
-    if pd.api.types.is_bool_dtype(series):
-        values = series.astype("float64").to_numpy()
-    else:
-        converted = pd.to_numeric(series, errors="coerce")
-        bad = (series.notna() & converted.isna()).to_numpy()
-        if bad.any():
-            sample = ", ".join(repr(v) for v in series[bad].unique()[:3].tolist())
-            raise DataError(f"{where} holds non-numeric values at {_rows(bad)}: {sample}; "
-                            f"expected numbers for a {ind.type.value} indicator")
-        values = converted.to_numpy(dtype="float64", na_value=np.nan)
-    infinite = np.isinf(values)
-    if infinite.any():
-        raise DataError(f"{where} holds infinite values at {_rows(infinite)}; expected finite numbers")
-    seen = ~np.isnan(values)
-    if ind.type is IndicatorType.binary:
-        wrong = seen & (values != 0) & (values != 1)
-        if wrong.any():
-            sample = ", ".join(f"{v:g}" for v in np.unique(values[wrong])[:5])
-            raise DataError(f"{where} is not 0/1 at {_rows(wrong)}: {sample}; expected 0 or 1 for a binary indicator")
-    elif ind.type is IndicatorType.count:
-        wrong = seen & ((values < 0) | (values != np.round(values)))
-        if wrong.any():
-            sample = ", ".join(f"{v:g}" for v in np.unique(values[wrong])[:3])
-            raise DataError(f"{where} holds values that are not counts at {_rows(wrong)}: {sample}; "
-                            "expected whole numbers >= 0")
-    elif ind.type is IndicatorType.proportion:
-        wrong = seen & ((values < 0) | (values > 1))
-        if wrong.any():
-            raise DataError(f"{where} holds values outside 0-1 at {_rows(wrong)}; expected shares for a proportion")
-    rng = _range(ind)
-    if rng is not None:
-        low, high = rng
-        wrong = seen & ((values < low) | (values > high))
-        if wrong.any():
-            sample = ", ".join(f"{v:g}" for v in np.unique(values[wrong])[:3])
-            raise DataError(f"{where} holds scores outside the instrument's range at {_rows(wrong)}: {sample}; "
-                            f"expected {low:g} to {high:g} ({ind.instrument.name})")
-    return values
-
-
-def _range(ind: m.Indicator) -> tuple[float, float] | None:
-    inst = ind.instrument
-    if inst is not None and inst.range is not None:
-        return tuple(inst.range)
-    return (0.0, 1.0) if ind.type is IndicatorType.proportion else None
-
-
-def _check_ids(evaluation: m.Evaluation, frame: pd.DataFrame) -> None:
-    if frame is None or len(frame) == 0:
-        raise DataError(f"{evaluation.id}: the data has no rows; expected one row per participant")
-    id_col = evaluation.data.id if evaluation.data is not None else None
-    if id_col is None:
-        return
-    if id_col not in frame.columns:
-        raise DataError(f"{evaluation.id}: id column '{id_col}' is not in the data")
-    ids = frame[id_col]
-    missing = ids.isna().to_numpy()
-    if missing.any():
-        raise DataError(f"id column '{id_col}' is empty at {_rows(missing)}; expected an id on every row")
-    dup = ids.duplicated(keep=False).to_numpy()
-    if dup.any():
-        # the rows, never the id itself: it is a person's identifier
-        raise DataError(f"id column '{id_col}' repeats at {_rows(dup)}; a pre/post "
-                        "analysis needs one row per participant with each timepoint in its own column")
 
 
 def _level_label(value) -> str:
@@ -186,20 +97,6 @@ def _subgroups(evaluation: m.Evaluation, frame: pd.DataFrame, warnings: list[Run
 
 # ---------------------------------------------------------------------------------------------
 # estimators for one comparison (indicator x follow-up timepoint x subgroup)
-
-
-def _good(estimate: float, ind: m.Indicator, null: float = 0.0) -> bool | None:
-    if not math.isfinite(estimate) or estimate == null:
-        return None
-    return (estimate > null) == (ind.direction is Direction.increase)
-
-
-def _f(value) -> float | None:
-    """float, or None for NaN/inf/None (results hold no NaN)."""
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 def _score(ind, pre, post, clusters, base) -> tuple[list[Estimate], list[RunWarning]]:
@@ -606,13 +503,6 @@ def _add_reliable_change(reliable: dict, ind, rel, tp_name, label, pre, post) ->
     if label == "all" and "improved" not in entry:
         entry.update({k: row[k] for k in ("n", "improved", "no_reliable_change", "deteriorated")})
         entry["timepoint"] = tp_name
-
-
-def _holm_family(estimates: list[Estimate], idx: list[int], family: str | None = None) -> None:
-    """Holm-adjust ``estimates[idx]`` as one family, in place; ``family`` (if given) goes in details."""
-    for i, p in zip(idx, st.holm([estimates[i].p_value for i in idx])):
-        noted = {"details": {**estimates[i].details, "holm_family": family}} if family is not None else {}
-        estimates[i] = replace(estimates[i], p_value_holm=p, **noted)
 
 
 def _mark_primary_and_holm(estimates: list[Estimate], primary_key) -> list[Estimate]:

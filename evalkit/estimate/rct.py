@@ -28,7 +28,11 @@ import pandas as pd
 from evalkit.errors import DataError, EstimationError
 from evalkit.estimate import Analysis
 from evalkit.estimate import _stats as st
-from evalkit.estimate.pre_post import _check_ids, _f, _good, _holm_family, _numeric_column
+from evalkit.estimate._columns import check_ids as _check_ids
+from evalkit.estimate._columns import numeric_column as _numeric_column
+from evalkit.estimate._stats import finite_or_none as _f
+from evalkit.estimate._stats import good_direction as _good
+from evalkit.estimate._stats import holm_family as _holm_family
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import IndicatorType

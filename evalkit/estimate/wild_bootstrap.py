@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -216,6 +217,17 @@ def wild_cluster_bootstrap(y, X, clusters, column: int, *, fe: Sequence[np.ndarr
     return out
 
 
+@dataclass(frozen=True)
+class BootstrapResult:
+    """A few-cluster bootstrap's answer, as the comparison-area DiD's hook returns it."""
+
+    p_value: float
+    ci_low: float | None
+    ci_high: float | None
+    draws: int
+    method: str  # e.g. "wild cluster restricted bootstrap, Rademacher weights, 999 draws"
+
+
 def area_did_hook(y, X, clusters, *, coefficient: int, seed: int, level: float, weights=None):
     """The few-cluster bootstrap in the shape of the comparison-area DiD's hook
     (:class:`evalkit.estimate.place.area_did.WildClusterBootstrap`): ``y`` and ``X`` arrive with the
@@ -223,8 +235,6 @@ def area_did_hook(y, X, clusters, *, coefficient: int, seed: int, level: float, 
     again (exact for the area effects, which nest in the area clusters; for the month effects this
     is the usual partialled-out approximation). Pass ``fe=`` to :func:`wild_cluster_bootstrap`
     directly for the exact version."""
-    from evalkit.estimate.place.area_did import BootstrapResult
-
     out = wild_cluster_bootstrap(y, X, clusters, coefficient, weights=weights, seed=seed, level=level)
     return BootstrapResult(p_value=out["p_value"], ci_low=out["ci_low"], ci_high=out["ci_high"], draws=out["draws"],
                            method=out["method"] + " (fixed effects partialled out before the bootstrap)")

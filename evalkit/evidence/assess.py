@@ -17,19 +17,13 @@ from typing import Any
 
 from evalkit.evidence.errors import EvidenceError
 from evalkit.evidence.rules import Rules, load_rules
+from evalkit.spec.designs import REGISTRY
 from evalkit.verdict import EVIDENCE_WORDS, SignificanceRule, judge
 
 PASSED, FAILED, UNKNOWN, NA = "passed", "failed", "unknown", "not_applicable"
 # design -> (design class, words)
-DESIGNS = {
-    "pre_post": ("pre_post", "pre/post"),
-    "matched_comparison": ("matched_QED", "matched comparison"),
-    "difference_in_differences": ("DiD", "difference-in-differences"),
-    "interrupted_time_series": ("ITS", "interrupted time series"),
-    "rct": ("RCT", "randomised controlled trial"),
-    "feasibility": ("feasibility", "feasibility study"),
-}
-COMPARATIVE = ("matched_comparison", "difference_in_differences", "rct")
+DESIGNS = {d.value: (e.evidence_class, e.words) for d, e in REGISTRY.items()}  # the design registry's
+COMPARATIVE = tuple(d.value for d, e in REGISTRY.items() if e.comparative)
 # the one estimate per indicator a study is judged on (not event-time cells, not slopes)
 HEADLINE_ESTIMANDS = ("reported", "att", "ate", "did_att", "itt", "risk_ratio", "mean_change", "change_in_proportion",
                       "rate_ratio", "level_change")

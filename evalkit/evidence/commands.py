@@ -42,8 +42,8 @@ def _project(args):
 
 
 def _rated(args, only=()):
-    from evalkit.cli import output, progress
-    from evalkit.evidence.portfolio import rate_project
+    from evalkit.console import output, progress
+    from evalkit.api import rate_project
     from evalkit.evidence.rules import load_rules
 
     out = output(args)
@@ -56,7 +56,7 @@ def _rated(args, only=()):
 
 
 def cmd_rate(args) -> int:
-    from evalkit.cli import output
+    from evalkit.console import output
     from evalkit.evidence.portfolio import portfolio_json, sort_ratings
     from evalkit.evidence.text import rating_text
 
@@ -73,7 +73,7 @@ def cmd_rate(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from evalkit.cli import output
+    from evalkit.console import output
     from evalkit.evidence.portfolio import build_portfolio, portfolio_json, write_portfolio
     from evalkit.evidence.text import portfolio_table
 

@@ -1,8 +1,8 @@
 """The portfolio: every intervention side by side, and the project-level rating verbs.
 
-``rate_project`` reads each evaluation's ``reports/<id>/results.json`` (re-running the plan in
-memory when the file is missing or its inputs changed) and rates every intervention in the
-project. ``build_portfolio`` turns the ratings into one versioned, deterministic record
+``evalkit.api.rate_project`` reads (or runs) each plan's results and rates them with
+:func:`~evalkit.evidence.rate.rate_results` and :func:`add_context`; evidence itself reads results
+and specs and never runs a plan. ``build_portfolio`` turns the ratings into one versioned, deterministic record
 (``evalkit.portfolio/v1``) that the reports render as a table and a forest plot; it holds no
 time stamps, so the same inputs give a byte-identical ``portfolio.json``.
 """
@@ -15,12 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evalkit.errors import EvalkitError, check_choice
-from evalkit.evidence.errors import EvidenceError
+from evalkit.errors import check_choice
 from evalkit.evidence.pathway import pathway_position
-from evalkit.evidence.rate import LEVELS, ProgrammeRating, rate_results
-from evalkit.evidence.rules import Rules, load_rules
-from evalkit.results import ResultSet, _plain
+from evalkit.evidence.rate import LEVELS, ProgrammeRating
+from evalkit.evidence.rules import Rules
+from evalkit.results import _plain
 
 PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
 SORT_KEYS = ("level", "name", "step", "studies", "reach")
@@ -163,88 +162,3 @@ def write_portfolio(portfolio: Mapping[str, Any], path: Path) -> Path:
     tmp.write_text(portfolio_json(portfolio), encoding="utf-8")
     tmp.replace(path)
     return path
-
-
-# ---------------------------------------------------------------------------- from a project
-
-
-def _stale(result, evaluation) -> str | None:
-    """Why saved results no longer match the plan, logic model or data (None if they match)."""
-    from evalkit.data.load import sha256
-
-    files = {"evaluation plan": evaluation.source, "logic model": evaluation.intervention.source}
-    if evaluation.data is not None:
-        files["data"] = evaluation.data.path  # its content hash covers a comparison pool's file too
-    inputs = {i.get("role"): i for i in result.manifest.inputs if isinstance(i, Mapping)}
-    for role, path in files.items():
-        if role not in inputs:
-            continue
-        try:
-            if "content_sha256" in inputs[role]:  # data: recorded by content, whatever the order of rows
-                from evalkit.run import data_content_sha256
-
-                if data_content_sha256(evaluation) != inputs[role]["content_sha256"]:
-                    return f"the {role} changed since the results were written"
-            elif sha256(path) != inputs[role].get("sha256"):
-                return f"the {role} changed since the results were written"
-        except (OSError, EvalkitError):
-            return None  # the data file is gone or unreadable: the saved results are all there is
-    return None
-
-
-def project_results(project, *, run_missing: bool = True, saved: Path | None = None):
-    """Each evaluation's ResultSet: saved ``results.json`` if current, else run in memory.
-
-    Returns (results, notes, unrated): notes say which studies were run now; unrated holds
-    (intervention, evaluation, reason) for studies that have no results and could not be run.
-    """
-    reports = saved or project.root / "reports"
-    results, notes, unrated = [], [], []
-    for evaluation in project.evaluations.values():
-        path = reports / evaluation.id / "results.json"
-        why = "no results.json"
-        if path.exists():
-            try:
-                result = ResultSet.read(path)
-            except (EvalkitError, ValueError, KeyError, TypeError) as exc:
-                why = f"{path} cannot be read ({exc})"
-            else:
-                why = _stale(result, evaluation)
-                if why is None:
-                    results.append(result)
-                    continue
-        if not run_missing and not evaluation.is_external:
-            unrated.append((evaluation.intervention.id, evaluation.id, f"not run ({why}); run `evalkit run {evaluation.id}`"))
-            continue
-        from evalkit.run import run
-
-        try:
-            results.append(run(evaluation))
-            if not evaluation.is_external:
-                notes.append(f"{evaluation.id}: ran now ({why}); `evalkit run` saves results")
-        except EvalkitError as exc:
-            unrated.append((evaluation.intervention.id, evaluation.id, f"could not be run: {exc}"))
-    return results, notes, unrated
-
-
-def rate_project(path: Path | str | None = None, *, rules: Rules | None = None, run_missing: bool = True,
-                 only: Sequence[str] = ()):
-    """Rate every intervention of the project at ``path``: (ratings with context, notes, the project)."""
-    from evalkit.project import load_project
-
-    rules = rules or load_rules()
-    project = load_project(path, check_data=False)
-    unknown = [i for i in only if i not in project.interventions]
-    if unknown:
-        raise EvidenceError(f"{', '.join(unknown)}: no such intervention in {project.root}; expected one of "
-                            f"{', '.join(project.interventions)}")
-    results, notes, unrated = project_results(project, run_missing=run_missing)
-    contexts = dict(project.evaluations)
-    ratings = rate_results(results, contexts, dict(project.interventions), rules, unrated)
-    out = []
-    for r in ratings:
-        if only and r.intervention not in only:
-            continue
-        stages = [(e.id, e.stage.value, e.design.value) for e in project.evaluations.values() if e.intervention.id == r.intervention]
-        out.append(add_context(r, stages=stages, logic_model=project.interventions.get(r.intervention), rules=rules))
-    return out, notes, project

@@ -105,7 +105,7 @@ def _date(text: str | None):
 
 
 def cmd_monitor(args) -> int:
-    from evalkit.cli import json_data, output, progress
+    from evalkit.console import json_data, output, progress
     from evalkit.monitor.config import load_monitoring
 
     out = output(args)
@@ -182,7 +182,7 @@ def cmd_monitor(args) -> int:
 
 
 def _demo(args, root: Path, monitoring, out) -> int:
-    from evalkit.cli import json_data, progress
+    from evalkit.console import json_data, progress
     from evalkit.monitor.synth import DEFAULT_SEED, SOURCES, DemoReport, write_demo_extracts
 
     if set(monitoring.sources) & set(SOURCES):

@@ -37,7 +37,9 @@ def _whole(text: str):
 
 def cmd_report(args) -> int:
     from evalkit.api import report
-    from evalkit.cli import _project_dir, _select_evaluations, json_data, output, progress
+    from evalkit.console import json_data, output, progress
+    from evalkit.console import project_dir as _project_dir
+    from evalkit.console import select_evaluations as _select_evaluations
     from evalkit.project import load_project
 
     out = output(args)

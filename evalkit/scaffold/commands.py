@@ -44,7 +44,7 @@ def register(subparsers, add_common) -> dict:
 
 
 def cmd_init(args) -> int:
-    from evalkit.cli import output, progress
+    from evalkit.console import output, progress
     from evalkit.scaffold.project import init_project
 
     out = output(args)
@@ -59,7 +59,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from evalkit.cli import output
+    from evalkit.console import output
     from evalkit.scaffold.project import new_evaluation, new_logic_model
 
     out = output(args)

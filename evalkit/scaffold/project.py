@@ -147,7 +147,7 @@ def init_project(path: Path | str | None = None, *, title: str | None = None) ->
     from evalkit.synth._util import rng_for
     from evalkit.synth.writer import DEFAULT_SEED, synthesise
 
-    from evalkit.scaffold.data import referral_extracts
+    from evalkit.synth.starter import referral_extracts
 
     target = Path(path if path is not None else os.getcwd()).resolve()
     if target.exists() and not target.is_dir():

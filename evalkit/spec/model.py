@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from evalkit.spec.designs import REGISTRY
 from evalkit.spec.raw import (
     Design,
     DifferenceInDifferences,
@@ -36,9 +37,9 @@ from evalkit.spec.raw import (
 )
 
 NODE_KINDS = ("activity", "output", "outcome", "impact")
-# designs that compare a treated group with a comparison group in the data
-COMPARATIVE_DESIGNS = frozenset({Design.matched_comparison, Design.difference_in_differences, Design.rct})
-LONG_FORM_DESIGNS = frozenset({Design.difference_in_differences, Design.interrupted_time_series})
+# designs that compare a treated group with a comparison group in the data, and those in long form
+COMPARATIVE_DESIGNS = frozenset(d for d, e in REGISTRY.items() if e.comparative)
+LONG_FORM_DESIGNS = frozenset(d for d, e in REGISTRY.items() if e.long_form)
 
 
 def frozen_map(items: Mapping) -> Mapping:
@@ -191,6 +192,31 @@ class Evaluation:
             ids += [r.indicator for r in self.external.results if r.indicator not in ids]
         ordered = [self.primary_outcome.id] + [i for i in ids if i != self.primary_outcome.id]
         return tuple(self.intervention.indicators[i] for i in ordered)
+
+    @property
+    def data_columns(self) -> tuple[str, ...]:
+        """Every column of the data file the plan names, each once, in the order written.
+
+        The one list of a plan's columns: what ``run`` reads, what ``validate`` checks in both
+        files of a matched comparison, and what the results manifest records.
+        """
+        d = self.data
+        if d is None:
+            return ()
+        cols = [d.id, d.treatment, d.period, d.population]
+        for tp in self.timepoints.values():
+            cols += list(tp.columns.values())
+        cols += [col for _i, col in self.outcomes.values()]
+        cols += list(self.covariates) + list(self.subgroups) + [self.cluster, self.weights]
+        mt = self.matching
+        if mt is not None:
+            cols += list(mt.exact) + list(mt.calipers) + [mt.score_column]
+            cols += [c for pair in mt.interactions for c in pair]
+        if self.time_series is not None:
+            cols.append(self.time_series.control)
+        if self.feasibility is not None:  # case-record columns; session records are read by the design
+            cols += [c for c in self.feasibility.cases.model_dump().values() if c]
+        return tuple(dict.fromkeys(c for c in cols if c))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from evalkit.errors import Problem
 from evalkit.spec import model as m
 from evalkit.spec import raw as r
+from evalkit.spec.options import design_option_problems, matching_problems
 from evalkit.spec.yamlio import Document, format_path
 
 OLDEST_YOUNG_PERSON = 25  # EIF's remit is children and young people; an older population has no child outcomes
@@ -315,14 +316,13 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
                 if column is not None and cov == column:
                     err(("covariates", i), f"a covariate cannot be the {role} column", f"'{cov}'",
                         "a baseline characteristic")
-    if raw.matching is not None:
-        mt = raw.matching
-        if mt.distance is r.Distance.column and mt.score_column is None:
-            err(("matching", "score_column"), "distance: column needs the score column", "nothing",
-                "matching.score_column")
-        if mt.method is r.MatchingMethod.optimal and mt.replace:
-            err(("matching", "replace"), "optimal pair matching is without replacement", "replace: true",
-                "replace: false")
+    # every option either shapes the analysis or is refused here (evalkit.spec.options)
+    if raw.matching is not None and design is r.Design.matched_comparison:
+        for problem in matching_problems(raw.matching, raw.covariates):
+            err(*problem)
+    if not is_external:
+        for problem in design_option_problems(design, raw):
+            err(*problem)
 
     # -- follow-up length
     if raw.external is not None and raw.external.follow_up_months is not None \

@@ -67,8 +67,8 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
     from evalkit.data.load import sha256
     from evalkit.project import validate_project
     from evalkit.synth._util import rng_for
-    from evalkit.scaffold.data import COMPANIONS as STARTER_COMPANIONS
-    from evalkit.scaffold.data import GENERATORS as STARTER
+    from evalkit.synth.starter import COMPANIONS as STARTER_COMPANIONS
+    from evalkit.synth.starter import GENERATORS as STARTER
     from evalkit.synth.datasets import COMPANIONS as EXAMPLE_COMPANIONS
     from evalkit.synth.datasets import GENERATORS as EXAMPLE
 

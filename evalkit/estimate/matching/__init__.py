@@ -16,7 +16,8 @@ from evalkit.estimate import Analysis
 from evalkit.estimate._stats import hedges_correction
 from evalkit.estimate.matching.core import MatchResult, match
 from evalkit.estimate.matching.effects import adjusted_design, t_interval, wls_cluster
-from evalkit.estimate.pre_post import _good, _holm_family
+from evalkit.estimate._stats import good_direction as _good
+from evalkit.estimate._stats import holm_family as _holm_family
 from evalkit.results import EffectSize, Estimate, FlowStage, RunWarning
 from evalkit.spec.raw import IndicatorType, Matching
 

@@ -19,7 +19,9 @@ from evalkit.estimate.matching import propensity as ps
 from evalkit.estimate.matching.nearest import NNProblem, match_nearest
 from evalkit.estimate.matching.optimal import match_optimal
 from evalkit.estimate.matching.weighting import ess, ipw_weights
+from evalkit.spec.options import MATCHING_OPTIONS, matching_problems
 from evalkit.spec.raw import Matching
+from evalkit.spec.yamlio import format_path
 
 
 @dataclass
@@ -69,13 +71,12 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
     """Match (or weight) ``frame``'s treated rows to its comparison rows as ``options`` say."""
     opt = options or Matching()
     method, estimand = opt.method.value, opt.estimand.value
-    if estimand == "ate" and method in ("nearest", "optimal"):
-        raise OptionError(f"matching.estimand: 'ate' cannot be estimated by method '{method}' (it matches "
-                          "comparison units to treated ones, which targets the ATT); expected estimand 'att', "
-                          "or method 'ipw' or 'exact' for the ATE")
-    if opt.distance.value == "column" and not opt.score_column:
-        raise OptionError("matching.score_column: missing; expected the column holding the score when "
-                          "distance is 'column'")
+    # the static checks are the spec layer's (validate refuses these in a plan); here for Python callers.
+    # An option the method does not use is a note, as a plan could never have carried it this far.
+    problems = [p for p in matching_problems(opt, list(covariates)) if not p[1].startswith("not used by method")]
+    if problems:
+        path, message, found, expected = problems[0]
+        raise OptionError(f"{format_path(path)}: {message} (found {found}; expected {expected})")
     notes: list[tuple[str, str]] = [("option_ignored", m) for m in _ignored_options(opt)]
     treated_all = _treatment(frame, treatment)
     for col in opt.calipers:
@@ -218,21 +219,9 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
                        balance, matching, propensity, missing, counts, notes)
 
 
-# options each method uses; any other option the user set is reported as ignored
-_USED = {
-    "nearest": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "std_caliper", "replace", "exact",
-                "order", "discard", "estimand", "interactions", "missing", "adjust", "method"},
-    "optimal": {"distance", "score_column", "ratio", "caliper", "caliper_scale", "calipers", "std_caliper", "exact", "discard",
-                "estimand", "interactions", "missing", "adjust", "method"},
-    "exact": {"exact", "estimand", "missing", "adjust", "method", "interactions"},
-    "ipw": {"distance", "score_column", "estimand", "interactions", "missing", "stabilise", "trim", "discard",
-            "adjust", "method"},
-}
-
-
 def _ignored_options(opt: Matching) -> list[str]:
     method = opt.method.value
-    ignored = sorted(f for f in opt.model_fields_set if f not in _USED[method])
+    ignored = sorted(f for f in opt.model_fields_set if f not in MATCHING_OPTIONS[opt.method])
     return [f"matching.{f} is ignored by method '{method}'" for f in ignored]
 
 

@@ -31,6 +31,8 @@ import pandas as pd
 from evalkit.errors import check_choice
 from evalkit.estimate.place.panel import ComparisonPanel
 from evalkit.estimate.place.synthetic_control import permutation_interval
+# the bootstrap's result type lives with the bootstrap (so the bootstrap never imports this module)
+from evalkit.estimate.wild_bootstrap import BootstrapResult  # noqa: F401 (re-exported)
 
 FEW_CLUSTERS = 30  # below this many clusters analytic cluster-robust p-values over-reject (Cameron & Miller 2015)
 BOOTSTRAP_DRAWS = 999
@@ -39,15 +41,6 @@ BOOTSTRAP_DRAWS = 999
 class Weighting(str, Enum):
     none = "none"  # each area counts equally (the fixest/Stata default)
     population = "population"  # each resident counts equally: areas weighted by population
-
-
-@dataclass(frozen=True)
-class BootstrapResult:
-    p_value: float
-    ci_low: float | None
-    ci_high: float | None
-    draws: int
-    method: str  # e.g. "wild cluster restricted bootstrap, Rademacher weights, 999 draws"
 
 
 class WildClusterBootstrap(Protocol):

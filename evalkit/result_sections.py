@@ -1,0 +1,347 @@
+"""Typed records for the design-specific ``sections`` of a ResultSet, and the results JSON Schema.
+
+Each section key of ``results.json`` (``balance``, ``attrition``, ``robustness`` ...) has one
+record type here, declaring the fields a reader may ask for. :meth:`ResultSet.section` returns
+the record: asking for a field the record does not declare is an ``AttributeError`` in a test,
+not a silent ``None`` in a user's report. A field a design did not write is :data:`ABSENT` (the
+file then has no such key; ``None`` is a written ``null``).
+
+The published JSON Schema of ``evalkit.results/v2`` (``schemas/results-v2.json``) is generated
+from these records and from the records of :mod:`evalkit.results` (``evalkit.results.results_json_schema``,
+using :func:`record_schema` here); ``python -m evalkit.results`` prints it and ``tests/test_results_schema.py`` checks the committed
+file is up to date and that every example results file validates against it.
+
+What is typed: every section's top-level fields, and for the sections kept per indicator
+(``reliable_change``, ``event_study``, ``group_time``, ``counterfactual``) the map from indicator
+id to its entry. Deeper levels (table rows, per-group counts) are JSON objects, as written by the
+design; typing them is the next step of issue 17.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from typing import Any, Union
+
+RESULTS_SCHEMA_ID = "https://evalkit.dev/schemas/results-v2.json"
+
+
+class _Absent:
+    """The value of a field the design did not write (no key in the file)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+ABSENT: Any = _Absent()
+JSON = Any  # a JSON value as the design wrote it (object, array, number, text, true/false, null)
+
+
+def _opt():
+    return dataclasses.field(default=ABSENT)
+
+
+class SectionRecord:
+    """Base of the section records: built from the file's mapping, written back to the same mapping."""
+
+    KEY: typing.ClassVar[str] = ""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]):
+        from evalkit.errors import EvalkitError
+
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise EvalkitError(f"results section '{cls.KEY}' has field(s) {', '.join(unknown)} that "
+                               f"evalkit.results/v2 does not declare; expected only {', '.join(sorted(names))}")
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.default is dataclasses.MISSING and f.name not in data)
+        if missing:
+            raise EvalkitError(f"results section '{cls.KEY}' lacks required field(s) {', '.join(missing)}")
+        return cls(**dict(data))
+
+    def to_mapping(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not ABSENT}
+
+
+@dataclasses.dataclass(frozen=True)
+class Attrition(SectionRecord):
+    """Loss to follow-up: pre/post (per indicator), matched comparison and RCT (per group)."""
+
+    KEY: typing.ClassVar[str] = "attrition"
+    definition: str = _opt()
+    overall: JSON = _opt()  # a share, or per indicator
+    differential: JSON = _opt()  # a number, or per indicator
+    overall_indicator: str = _opt()
+    primary_outcome: str = _opt()
+    by_indicator: dict[str, JSON] = _opt()
+    by_timepoint: dict[str, JSON] = _opt()
+    groups: dict[str, JSON] = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class Balance(SectionRecord):
+    """Covariate balance: one row per covariate term (matching: before/after; rct: at randomisation)."""
+
+    KEY: typing.ClassVar[str] = "balance"
+    rows: list[dict[str, JSON]]
+    formula: str = _opt()
+    distance: JSON = _opt()
+    max_abs_smd_before: float | None = _opt()
+    max_abs_smd_after: float | None = _opt()
+    flag_any_smd_ge_0_1: bool = _opt()
+    flag_var_ratio_outside: bool = _opt()
+    wwc_pass: bool = _opt()
+    wwc_rule: str = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchingSummary(SectionRecord):
+    """How the matched sample was made: sizes, discards, the caliper in both scales, the options."""
+
+    KEY: typing.ClassVar[str] = "matching"
+    method: str
+    distance: JSON = _opt()
+    estimand: str = _opt()
+    ratio: JSON = _opt()
+    replace: JSON = _opt()
+    caliper: JSON = _opt()
+    calipers: JSON = _opt()
+    exact: JSON = _opt()
+    order: JSON = _opt()
+    discard: JSON = _opt()
+    missing: JSON = _opt()
+    sizes: dict[str, JSON] = _opt()
+    discarded: JSON = _opt()
+    unmatched_treated: JSON = _opt()
+    matched_sets: JSON = _opt()
+    max_pair_distance: JSON = _opt()
+    ess_after: JSON = _opt()
+    constraints_checked: JSON = _opt()
+    stabilise: JSON = _opt()
+    trim: JSON = _opt()
+    weights: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class Propensity(SectionRecord):
+    """The propensity score model: formula, coefficients, convergence and overlap."""
+
+    KEY: typing.ClassVar[str] = "propensity"
+    model: str
+    formula: str = _opt()
+    n: JSON = _opt()
+    converged: JSON = _opt()
+    coefficients: JSON = _opt()
+    overlap: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class Rct(SectionRecord):
+    """A randomised trial evalkit ran: intention to treat, the assignment column, randomised per arm."""
+
+    KEY: typing.ClassVar[str] = "rct"
+    intention_to_treat: bool
+    assignment_column: str = _opt()
+    cluster: str | None = _opt()
+    randomised: dict[str, JSON] = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class Robustness(SectionRecord):
+    """DoWhy refutations of the matched or DiD estimate, and DoWhy-vs-evalkit agreement."""
+
+    KEY: typing.ClassVar[str] = "robustness"
+    status: str = _opt()
+    indicator: JSON = _opt()
+    library: JSON = _opt()
+    seed: JSON = _opt()
+    graph: JSON = _opt()
+    identification: JSON = _opt()
+    estimate_method: JSON = _opt()
+    standard_error_used: JSON = _opt()
+    agreement: JSON = _opt()
+    refutations: JSON = _opt()
+    rows: JSON = _opt()
+    refutation_sample: JSON = _opt()  # above 10,000 rows the refuters run on a seeded sample (issue 20)
+    refuted_rows: JSON = _opt()
+    all_passed: JSON = _opt()
+    reason: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class Sensitivity(SectionRecord):
+    """E-value and Rosenbaum bounds for the primary estimate."""
+
+    KEY: typing.ClassVar[str] = "sensitivity"
+    indicator: JSON = _opt()
+    e_value: JSON = _opt()
+    rosenbaum: JSON = _opt()
+    status: JSON = _opt()
+    reason: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class FeasibilitySummary(SectionRecord):
+    """Progression criteria with RAG ratings, the overall verdict, pathway verdict, sample-size planning."""
+
+    KEY: typing.ClassVar[str] = "feasibility"
+    criteria: list[dict[str, JSON]] = _opt()
+    verdict: JSON = _opt()
+    overall: JSON = _opt()
+    pathway: JSON = _opt()
+    metrics: JSON = _opt()
+    not_computed: JSON = _opt()
+    planning: JSON = _opt()
+    rule: JSON = _opt()
+    rule_text: JSON = _opt()
+    thresholds_rule: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalStudy(SectionRecord):
+    """What a published study reports: sample, attrition, baseline equivalence, ITT, follow-up."""
+
+    KEY: typing.ClassVar[str] = "external"
+    citation: JSON = _opt()
+    url: JSON = _opt()
+    sample: JSON = _opt()
+    attrition: JSON = _opt()
+    baseline_equivalence: JSON = _opt()
+    baseline_equivalence_sample: JSON = _opt()
+    status: JSON = _opt()
+    intention_to_treat: JSON = _opt()
+    follow_up_months: JSON = _opt()
+    results: JSON = _opt()
+
+
+class PerIndicator(SectionRecord):
+    """A section kept per indicator: indicator id -> that indicator's entry (a JSON object)."""
+
+    def __init__(self, entries: Mapping[str, Mapping[str, Any]]):
+        object.__setattr__(self, "entries", dict(entries))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]):
+        return cls(data)
+
+    def to_mapping(self) -> dict[str, Any]:
+        return dict(self.entries)
+
+    def __getitem__(self, indicator: str):
+        return self.entries[indicator]
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+class ReliableChange(PerIndicator):
+    """Per indicator: threshold, reliability and its source, improved / no reliable change / deteriorated."""
+
+    KEY = "reliable_change"
+
+
+class EventStudy(PerIndicator):
+    """Per indicator: leads and lags with the pre-trend test."""
+
+    KEY = "event_study"
+
+
+class GroupTime(PerIndicator):
+    """Per indicator: ATT(g, t) cells with their unit counts."""
+
+    KEY = "group_time"
+
+
+class Counterfactual(PerIndicator):
+    """Per indicator and area: period, observed, fitted, counterfactual, rates per population."""
+
+    KEY = "counterfactual"
+
+
+SECTION_TYPES: dict[str, type[SectionRecord]] = {
+    t.KEY: t for t in (Attrition, Balance, MatchingSummary, Propensity, Rct, Robustness, Sensitivity,
+                       FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, Counterfactual)
+}
+
+
+def section_record(key: str, data: Mapping[str, Any]) -> SectionRecord:
+    """The typed record of section ``key`` (an unknown key is an error naming the known ones)."""
+    from evalkit.errors import EvalkitError
+
+    kind = SECTION_TYPES.get(key)
+    if kind is None:
+        raise EvalkitError(f"results section '{key}' is not part of evalkit.results/v2; expected one of "
+                           f"{', '.join(sorted(SECTION_TYPES))}")
+    return kind.from_mapping(data)
+
+
+# ---------------------------------------------------------------------------- the JSON Schema
+
+
+def type_schema(hint, defs: dict) -> dict:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is Any:
+        return {}
+    if hint is type(None):
+        return {"type": "null"}
+    if hint is str:
+        return {"type": "string"}
+    if hint is bool:
+        return {"type": "boolean"}
+    if hint is int:
+        return {"type": "integer"}
+    if hint is float:
+        return {"type": "number"}
+    if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
+        return {"anyOf": [type_schema(a, defs) for a in args]}
+    if origin in (list, tuple):
+        item = args[0] if args else Any
+        return {"type": "array", "items": type_schema(item, defs)}
+    if origin in (dict, Mapping) or hint in (dict, Mapping) or origin is typing.get_origin(Mapping[str, Any]):
+        value = args[1] if len(args) == 2 else Any
+        return {"type": "object", "additionalProperties": type_schema(value, defs)}
+    if dataclasses.is_dataclass(hint):
+        name = hint.__name__
+        if name not in defs:
+            defs[name] = {}  # placeholder against recursion
+            defs[name] = record_schema(hint, defs)
+        return {"$ref": f"#/$defs/{name}"}
+    raise TypeError(f"no JSON Schema for {hint!r}")  # pragma: no cover - a new field type
+
+
+# fields whose JSON form differs from their Python type
+_JSON_FORM = {("RunWarning", "counts"): {"type": "object", "additionalProperties": {"type": "integer"}}}
+
+
+def record_schema(cls, defs: dict) -> dict:
+    hints = typing.get_type_hints(cls, vars(__import__(cls.__module__, fromlist=["_"])))
+    props, required = {}, []
+    for f in dataclasses.fields(cls):
+        schema = _JSON_FORM.get((cls.__name__, f.name)) or type_schema(hints[f.name], defs)
+        if f.metadata.get("doc"):
+            schema = {**schema, "description": f.metadata["doc"]}
+        props[f.name] = schema
+        optional = f.default is ABSENT or (cls.__name__ == "RunWarning" and f.name in ("template", "counts"))
+        if not optional:
+            required.append(f.name)
+    out = {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+    if cls.__doc__:
+        out["description"] = " ".join(cls.__doc__.split())
+    return out

@@ -46,7 +46,10 @@ def build_page(page, model: dict, policy) -> None:
     page.add(_layout("## Row"))
     for item in model["indicators"]:
         if not item["success_measure"]:
+            page.add(_layout("::: {.ek-pair}"))  # the RAG trend and its XmR chart side by side
             page.figure(TrendSpec(item))
+            spc_chart(page, model, item)
+            page.add(_layout(":::"))
     page.add(_layout("# Success measures\n\n## Row"))
     success(page, model, policy)
     page.add(_layout("# Breakdowns\n\n## Row"))
@@ -55,6 +58,15 @@ def build_page(page, model: dict, policy) -> None:
     profile(page, model)
     page.add(_layout("# Data quality\n\n## Row"))
     quality(page, model)
+
+
+def spc_chart(page, model: dict, item: dict) -> None:
+    """The indicator's XmR chart (statistical process control) beside its RAG trend."""
+    from evalkit.monitor.spc_dashboard import XmRSpec
+
+    key = f"{item['intervention']}/{item['indicator']}"
+    steps = (model.get("spc") or {}).get("step_changes", {}).get(key, [])
+    page.figure(XmRSpec(item, steps, model.get("period_kind", "month")))
 
 
 def _last(values):
@@ -145,7 +157,10 @@ def success(page, model: dict, policy) -> None:
         if not item["success_measure"]:
             continue
         success_ = model["success"].get(item["indicator"], {})
+        page.add(_layout("::: {.ek-pair}"))
         page.figure(SuccessSpec(item, success_))
+        spc_chart(page, model, item)
+        page.add(_layout(":::"))
         if item.get("monthly_hidden"):
             page.note(phrase("Most months have fewer than {k} {what}: the monthly counts are not shown, only the "
                              "totals of whole years ending with the latest month (totals for every month would let "

@@ -151,6 +151,7 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
              monitoring.mapping.version if monitoring.mapping else None}
     overall = values[values.breakdown == "all"]
     interruption = monitoring.settings.interruption or _plan_interruption(project, monitoring.settings.success_measures)
+    raw_values = {}  # unpublished values, only to check the declared SPC step changes against the data
     for (intervention, indicator), rows in overall.groupby(["intervention", "indicator"], sort=False):
         lm = project.interventions[intervention]
         ind = lm.indicators[indicator]
@@ -170,6 +171,7 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
                 "amber_default": ind.target is not None and ind.target.amber is None, "series": series,
                 "success_measure": success_measure, "monthly_hidden": monthly_hidden}
         model["indicators"].append(item)
+        raw_values[key] = [_num(v) for v in rows["value"]]
         if item["measure"] == "count":
             _breakdown_model(page, values, intervention, indicator, series, model)
         if item["success_measure"]:
@@ -184,6 +186,9 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
                                                                   label=f"unmapped {r.offence_type}"))
                                      for r in st.unmapped.itertuples()]}
     del ledger
+    from evalkit.monitor.spc_dashboard import declared_step_changes
+
+    model["spc"] = {"step_changes": declared_step_changes(monitoring, model, raw_values)}
     charts.build_page(page, model, policy)
     pub.export(DATA_JSON, lambda: export_json(model, policy))
     return pub
@@ -339,10 +344,21 @@ def export_json(model: dict, policy) -> bytes:
         "profile": ({k: ([{"label": lab, "count": _typed(c), "rate": _typed(r)} for lab, c, r in v]
                          if isinstance(v, list) else _typed(v) if hasattr(v, "status") else v)
                      for k, v in model["profile"].items()} if model["profile"] else {}),
+        "spc": _spc_export(model),
         "quality": {"sources": model["quality"]["sources"],
                     "unmapped": [{"offence_type": t, "count": _typed(c)} for t, c in model["quality"]["unmapped"]]},
     }
     return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
+def _spc_export(model: dict) -> dict:
+    """Each indicator's XmR chart as drawn: icons, limits and step changes (from published values only)."""
+    from evalkit.monitor.spc_dashboard import spc_summary
+
+    steps = (model.get("spc") or {}).get("step_changes", {})
+    return {f"{i['intervention']}/{i['indicator']}": spc_summary(i, steps.get(f"{i['intervention']}/{i['indicator']}", []),
+                                                              model.get("period_kind", "month"))
+            for i in model["indicators"]}
 
 
 def write_dashboard(store, monitoring: Monitoring, project, out_dir: Path | str, *, as_of=None,

@@ -183,7 +183,8 @@ def ambulance_callouts(rng, start: str, end: str, prefix: str = "AMB") -> pd.Dat
 
 
 # programme -> (referrals a month, share engaged)
-PROGRAMMES = {"reach": (42, 0.8), "vip": (27, 0.62), "ete": (14, 0.8), "phoenix": (9, 0.7)}
+# referrals a month and the share engaged; volumes keep every month publishable (at least 5) on the demo
+PROGRAMMES = {"reach": (42, 0.8), "vip": (27, 0.62), "ete": (20, 0.8), "phoenix": (20, 0.7)}
 
 
 def programme_referrals(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
@@ -221,7 +222,7 @@ def programme_sessions(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
 
 def programme_exits(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
     frames = []
-    for name, rate, p_complete in (("reach", 38, 0.68), ("ete", 12, 0.7), ("vip", 24, 0.6)):
+    for name, rate, p_complete in (("reach", 38, 0.68), ("ete", 30, 0.7), ("vip", 24, 0.6)):
         n = rng.poisson(rate)
         done = rng.random(n) < p_complete
         frames.append(pd.DataFrame({
@@ -288,7 +289,8 @@ def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None)
 
 # the example project's sources (monitoring/sources/*.yml), one folder of extracts each
 SOURCES = ("populations", "police", "hospital_admissions", "ae_attendances", "ambulance_callouts",
-           "programme_referrals", "programme_sessions", "programme_exits")
+           "programme_referrals", "programme_sessions", "programme_exits", "school_exclusions", "persistent_absence",
+           "social_care_referrals", "youth_justice", "asb_incidents", "survey_waves", "national_comparators")
 
 
 def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoReport:
@@ -325,8 +327,11 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
     for m in recent:
         _write(ae_attendances(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
                out / "ae_attendances" / f"ae_{m:%Y-%m}.csv", report)
-    for m in _months("2023-04-01", "2024-03-01"):
-        if m != pd.Timestamp("2023-12-01"):  # never sent
+    # two years of monthly files: every indicator has at least 20 points for its XmR chart
+    _write(ambulance_callouts(rng, "2022-04-01", "2023-03-01", prefix="AMH"), out / "ambulance_callouts" /
+           "ambulance_2022-04_to_2023-03.csv", report)
+    for m in _months("2022-04-01", "2024-03-01"):
+        if m >= pd.Timestamp("2023-04-01") and m != pd.Timestamp("2023-12-01"):  # 2023-12 never sent
             _write(ambulance_callouts(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
                    out / "ambulance_callouts" / f"ambulance_{m:%Y-%m}.csv", report)
         _write(programme_referrals(rng, m, f"REF{m:%y%m}"), out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv",
@@ -334,6 +339,10 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
         _write(programme_sessions(rng, m, f"SES{m:%y%m}"), out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv",
                report)
         _write(programme_exits(rng, m, f"EXT{m:%y%m}"), out / "programme_exits" / f"exits_{m:%Y-%m}.csv", report)
+    from evalkit.monitor.synth_partners import write_partner_extracts
+
+    # the partnership's other sources, from a stream of their own (the files above do not change)
+    write_partner_extracts(np.random.default_rng(seed + 1), out, lambda frame, path: _write(frame, path, report))
     return report
 
 

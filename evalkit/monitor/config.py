@@ -259,8 +259,7 @@ def _check_source(raw: SourceFile, doc, problems: list[Problem], kinds: dict) ->
             bad(("columns", c, "min"), "min is above max", f"min {d.min:g}, max {d.max:g}", "min <= max")
     kind = kinds.get(raw.kind)
     if kind is None:
-        bad(("kind",), "unknown source kind", repr(raw.kind),
-            "one of " + ", ".join(sorted(kinds)) + " (or a kind declared in monitoring/kinds/)")
+        problems.append(_unknown_kind(doc, raw.kind, kinds))
     else:
         if raw.period not in kind.periods:
             bad(("period",), f"a {raw.kind} source covers {' or '.join(kind.periods)}", raw.period,
@@ -282,6 +281,11 @@ def _check_source(raw: SourceFile, doc, problems: list[Problem], kinds: dict) ->
         bad(("id",), "reserved name", raw.id, "another id")
     if not raw.columns:
         bad(("columns",), "no columns declared", "none", "at least one column")
+
+
+def _unknown_kind(doc, kind: str, kinds: dict) -> Problem:
+    return Problem(doc.file, doc.line_of(("kind",)), "kind", "unknown source kind", repr(kind),
+                   "one of " + ", ".join(sorted(kinds)) + " (or a kind declared in monitoring/kinds/*.yml)")
 
 
 def load_kinds(root: Path, problems: list[Problem]) -> dict[str, KindFile]:
@@ -323,6 +327,9 @@ def load_monitoring(root: Path | str) -> Monitoring:
     for path in sorted((folder / "sources").glob("*.y*ml")):
         raw, doc = _read(path, root, SourceFile, problems)
         if raw is None:
+            kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+            if isinstance(kind, str) and kind not in kinds:  # said beside the file's other problems
+                problems.append(_unknown_kind(doc, kind, kinds))
             continue
         before = len(problems)
         _check_source(raw, doc, problems, kinds)

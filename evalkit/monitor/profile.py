@@ -85,7 +85,14 @@ def needs_profile(store, monitoring: Monitoring, months: int | None = 12) -> dic
     window = _window(store, monitoring, months)
     if window is None:
         return {}
-    start, stop = window
+    return profile_between(store, monitoring, *window)
+
+
+def profile_between(store, monitoring: Monitoring, start: pd.Timestamp, stop: pd.Timestamp) -> dict:
+    """The profile of police records from ``start`` up to (not including) ``stop``, as small frames."""
+    from evalkit.monitor.indicators import refresh_mapping
+
+    refresh_mapping(store, monitoring.mapping)
     backend = store.ibis()
     frames = {name: backend.execute(expr) for name, expr in
               profile_expressions(monitoring, start.to_pydatetime(), stop.to_pydatetime()).items()}

@@ -30,7 +30,7 @@ import math
 
 import pandas as pd
 
-from evalkit.errors import EstimationError, OptionError, Problem, SpecError
+from evalkit.errors import EstimationError, Problem, SpecError
 from evalkit.monitor.spc import DEFAULT_MIN_POINTS, Improvement
 
 MIN_POINTS = DEFAULT_MIN_POINTS
@@ -65,8 +65,6 @@ def declared_step_changes(monitoring, model: dict, raw_values: dict) -> dict[str
     Raises :class:`~evalkit.errors.SpecError` (one line per problem, with its line in
     ``monitor.yml``) for a key naming no indicator, a date outside an indicator's periods, or
     a baseline with fewer values than an XmR chart's limits need."""
-    from evalkit.monitor.spc import xmr
-
     declared = dict(getattr(monitoring.settings, "step_changes", None) or {})
     period_kind = model.get("period_kind", "month")
     items = {f"{i['intervention']}/{i['indicator']}": i for i in model["indicators"]}
@@ -101,13 +99,19 @@ def declared_step_changes(monitoring, model: dict, raw_values: dict) -> dict[str
             steps.append(start)
         if not ok:
             continue
-        try:  # the limits of each baseline must rest on enough values (on the unsuppressed data)
-            xmr(periods, [math.nan if v is None else v for v in raw], name=key, step_changes=sorted(steps),
-                min_points=MIN_POINTS)
-        except (EstimationError, OptionError) as exc:
-            text = str(exc).split(": ", 1)[-1]
-            problems.append(_problem(monitoring, ("step_changes", key), "too few points for an XmR chart", text,
-                                     f"at least {MIN_POINTS} values in each baseline (fewer step changes)"))
+        # the limits of each baseline must rest on enough values (counted on the data before suppression;
+        # a suppressed point later means no chart, never a chart on fewer points)
+        edges = [periods[0]] + sorted(steps) + [None]
+        short = []
+        for lo, hi in zip(edges, edges[1:]):
+            part = [p for p, v in zip(periods, raw) if p >= lo and (hi is None or p < hi)]
+            n = sum(1 for p, v in zip(periods, raw) if p >= lo and (hi is None or p < hi) and v is not None)
+            if n < MIN_POINTS:
+                short.append(f"{n} values from {_label(part[0], period_kind)} to {_label(part[-1], period_kind)}")
+        if short:
+            problems.append(_problem(monitoring, ("step_changes", key), "too few points for an XmR chart",
+                                     "; ".join(short), f"at least {MIN_POINTS} values in each baseline (the limits "
+                                     "rest on them): fewer or later step changes"))
             continue
         out[key] = sorted(steps)
     if problems:

@@ -274,3 +274,40 @@ def test_needs_assessment_bad_months_are_one_line(demo, args, message):
     assert out.returncode == 1 and "Traceback" not in out.stderr
     lines = [x for x in out.stderr.splitlines() if x.startswith("evalkit")]
     assert len(lines) == 1 and message in lines[0], out.stderr
+
+
+# ---------------------------------------------------------------- the filters, in a real browser
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs headless Chromium (apt-get install -y chromium)")
+def test_area_and_period_filters_work_offline_in_headless_chromium(demo, tmp_path):
+    root, written = demo
+    html = written["html"].read_text()
+    assert 'id="ek-area"' in html and 'id="ek-from"' in html and not re.search(r'<(script|link)[^>]+(src|href)="https?:', html)
+    probe = """<script>window.addEventListener('load', function () { setTimeout(function () {
+      var a = document.getElementById('ek-area'); var f = document.getElementById('ek-from');
+      a.value = 'Leicester'; a.dispatchEvent(new Event('change'));
+      f.value = '2023-01'; f.dispatchEvent(new Event('change'));
+      var out = [], plots = document.querySelectorAll('.js-plotly-plot');
+      plots.forEach(function (gd) {
+        gd.data.forEach(function (t) {
+          if (t.meta && t.meta.ek_area === 'Leicester') { out.push('area:' + (t.visible === true)); }
+          if (t.meta && t.meta.ek_all && t.meta.ek_has_areas) { out.push('all:' + (t.visible === false)); }
+        });
+        if (gd.layout.xaxis && gd.layout.xaxis.range && String(gd.layout.xaxis.range[0]).slice(0, 7) === '2022-12') {
+          out.push('range');
+        }
+      });
+      var o = document.createElement('pre'); o.id = 'ek-probe'; o.textContent = out.join(' ');
+      document.body.appendChild(o); }, 200); }); </script>"""
+    page = tmp_path / "filtered.html"  # the published page with a probe that picks Leicester from 2023-01
+    page.write_text(html.replace("</body>", probe + "</body>"))
+    dom = subprocess.run([_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          "--virtual-time-budget=8000", "--window-size=1400,3000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=180)
+    probe_out = re.search(r'<pre id="ek-probe">([^<]*)</pre>', dom.stdout)
+    assert probe_out, dom.stderr[-2000:]
+    words = probe_out.group(1).split()
+    assert words.count("area:true") >= 3 and "area:false" not in words  # each area series shown
+    assert words.count("all:true") >= 3 and "all:false" not in words  # the whole-area trace and target hidden
+    assert words.count("range") >= 10  # every dated chart zoomed to the months chosen

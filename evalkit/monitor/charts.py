@@ -43,11 +43,20 @@ def build_page(page, model: dict, policy) -> None:
                          "amber between target and the amber threshold, red beyond it; a suppressed value has no "
                          "RAG colour.", as_of=Fixed(model["as_of"] or "no data yet")), "note"))
     tiles(page, model)
+    from evalkit.monitor import interactive
+
+    page.add(interactive.filter_block())
+    hidden_areas = [i["label"] for i in model["indicators"]
+                    if f"{i['intervention']}/{i['indicator']}" in (model.get("areas_not_shown") or [])]
+    if hidden_areas:
+        page.note(phrase("No area series for {what}: most of its area-months are under {k}, so the area filter "
+                         "shows it for the whole area only.", what=Fixed("; ".join(hidden_areas)),
+                         k=Fixed(policy.threshold)))
     page.add(_layout("## Row"))
     for item in model["indicators"]:
         if not item["success_measure"]:
             page.add(_layout("::: {.ek-pair}"))  # the RAG trend and its XmR chart side by side
-            page.figure(TrendSpec(item))
+            page.figure(interactive.trend_spec(item, model))
             spc_chart(page, model, item)
             page.add(_layout(":::"))
     page.add(_layout("# Success measures\n\n## Row"))

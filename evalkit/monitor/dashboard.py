@@ -174,6 +174,8 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
         raw_values[key] = [_num(v) for v in rows["value"]]
         if item["measure"] == "count":
             _breakdown_model(page, values, intervention, indicator, series, model)
+            if not success_measure:
+                _area_series_model(page, values, intervention, indicator, series, model)
         if item["success_measure"]:
             model["success"][indicator] = {"its": _its(values, indicator, interruption),
                                            "rolling": _rolling_model(page, rows, series, key,
@@ -234,6 +236,44 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
         if mostly_small:
             entry.setdefault("not_shown", []).append(breakdown)
     model["breakdowns"][key] = entry
+
+
+def _area_series_model(page, values, intervention, indicator, series, model) -> None:
+    """Each area's monthly counts, for the dashboard's area filter: cells linked to the month's total.
+
+    An indicator whose area-months are mostly under the threshold has no area series (most of its
+    points would be withheld, and each shown one would force others to be)."""
+    rows = values[(values.intervention == intervention) & (values.indicator == indicator)
+                  & (values.breakdown == "area") & (values.measure == "count")]
+    if rows.empty:
+        return
+    key = f"{intervention}/{indicator}"
+    policy = page.ledger.policy
+    if rows["numerator"].map(policy.small).mean() >= 0.5:
+        model.setdefault("areas_not_shown", []).append(key)
+        return
+    by = {(str(p), str(g)): _whole(n) for p, g, n in zip(rows["period"], rows["group"], rows["numerator"])}
+    groups = sorted({str(g) for g in rows["group"]})
+    out = {g: [] for g in groups}
+    for i, period in enumerate(series["period"]):
+        month = series["count"][i]
+        cells = []
+        for g in groups:
+            n = by.get((period, g))
+            if month is None or n is None:
+                out[g].append(None)
+                continue
+            c = page.count(n, role="detail", label=f"{key} {g} {period[:7]}")
+            out[g].append(c)
+            cells.append(c)
+        if month is not None and cells:
+            rest = month.value - sum(c.value for c in cells)
+            if rest < 0:
+                raise ValueError(f"{key} {period}: the areas add up to more than the month's total")
+            extra = [page.count(rest, role="detail", label=f"{key} {period[:7]} area not recorded", latent=True)] \
+                if rest else []
+            page.ledger.sum(month, cells + extra)
+    model.setdefault("areas", {})[key] = out
 
 
 def _rolling_model(page, rows, series, key, *, annual_only: bool = False) -> dict:
@@ -345,6 +385,8 @@ def export_json(model: dict, policy) -> bytes:
                          if isinstance(v, list) else _typed(v) if hasattr(v, "status") else v)
                      for k, v in model["profile"].items()} if model["profile"] else {}),
         "spc": _spc_export(model),
+        "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}
+                  for key, groups in (model.get("areas") or {}).items()},
         "quality": {"sources": model["quality"]["sources"],
                     "unmapped": [{"offence_type": t, "count": _typed(c)} for t, c in model["quality"]["unmapped"]]},
     }

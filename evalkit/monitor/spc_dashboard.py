@@ -122,8 +122,10 @@ def declared_step_changes(monitoring, model: dict, raw_values: dict) -> dict[str
 def _note_figure(title: str, text: str):
     import plotly.graph_objects as go
 
+    import textwrap
+
     fig = go.Figure()
-    fig.add_annotation(text=text, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, align="center",
+    fig.add_annotation(text="<br>".join(textwrap.wrap(text, 60)), xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, align="center",
                        font={"size": 13, "color": "#455a64"})
     fig.update_layout(title={"text": title, "x": 0}, height=170, margin={"l": 30, "r": 20, "t": 50, "b": 20},
                       xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="#ffffff")

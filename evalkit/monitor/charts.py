@@ -49,8 +49,8 @@ def build_page(page, model: dict, policy) -> None:
     hidden_areas = [i["label"] for i in model["indicators"]
                     if f"{i['intervention']}/{i['indicator']}" in (model.get("areas_not_shown") or [])]
     if hidden_areas:
-        page.note(phrase("No area series for {what}: most of its area-months are under {k}, so the area filter "
-                         "shows it for the whole area only.", what=Fixed("; ".join(hidden_areas)),
+        page.note(phrase("No area series for {what}: too many of their area-months are under {k}, so the area "
+                         "filter shows them for the whole area only.", what=Fixed("; ".join(hidden_areas)),
                          k=Fixed(policy.threshold)))
     page.add(_layout("## Row"))
     for item in model["indicators"]:

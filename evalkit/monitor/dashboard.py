@@ -33,6 +33,7 @@ from evalkit.monitor.config import Monitoring
 DATA_JSON = "dashboard_data.json"
 QMD = "dashboard.qmd"
 HTML = "dashboard.html"
+AREA_SMALL_SHARE = 0.4  # area series only for indicators with fewer small area-months than this share
 
 
 def _num(v):
@@ -241,15 +242,16 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
 def _area_series_model(page, values, intervention, indicator, series, model) -> None:
     """Each area's monthly counts, for the dashboard's area filter: cells linked to the month's total.
 
-    An indicator whose area-months are mostly under the threshold has no area series (most of its
-    points would be withheld, and each shown one would force others to be)."""
+    An indicator with more than a few area-months under the threshold (two in five or more) has no area
+    series: its small area-months would have to be withheld with others, and the others can include
+    the whole area's month, which would cost the trend (and the XmR chart) a point."""
     rows = values[(values.intervention == intervention) & (values.indicator == indicator)
                   & (values.breakdown == "area") & (values.measure == "count")]
     if rows.empty:
         return
     key = f"{intervention}/{indicator}"
     policy = page.ledger.policy
-    if rows["numerator"].map(policy.small).mean() >= 0.5:
+    if rows["numerator"].map(policy.small).mean() >= AREA_SMALL_SHARE:
         model.setdefault("areas_not_shown", []).append(key)
         return
     by = {(str(p), str(g)): _whole(n) for p, g, n in zip(rows["period"], rows["group"], rows["numerator"])}

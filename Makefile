@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(BIN)/evalkit monitor demo-data --ingest
 	$(BIN)/evalkit monitor status
 	$(BIN)/evalkit monitor dashboard
+	$(BIN)/evalkit monitor sna --from 2023-04 --to 2024-03
 	$(BIN)/evalkit report --pdf
 
 test: $(STAMP)

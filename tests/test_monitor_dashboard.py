@@ -224,8 +224,8 @@ def test_step_changes_are_checked_against_the_data(tmp_path):
         "outside the data (found 2030-01-01; expected a date after the first month with data and no later than the "
         "last (2022-04 to 2024-03))",
         f"monitoring/monitor.yml:{line['reach/refferals']}: error: step_changes.reach/refferals: no such indicator on "
-        "the dashboard (found 'reach/refferals'; expected intervention/indicator, one of reach/referrals, "
-        "vip/vip_referrals, sport/sport_attendances)",
+        "the dashboard (found 'reach/refferals'; expected intervention/indicator, one of "
+        + ", ".join(sorted({f"{d.intervention}/{d.indicator}" for d in mon.indicators})) + ")",
         f"monitoring/monitor.yml:{line['vip/vip_referrals']}: error: step_changes.vip/vip_referrals: too few points "
         "for an XmR chart (found 7 values from 2023-09 to 2024-03; expected at least 15 values in each baseline (the "
         "limits rest on them): fewer or later step changes)"]

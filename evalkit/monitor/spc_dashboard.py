@@ -68,12 +68,15 @@ def declared_step_changes(monitoring, model: dict, raw_values: dict) -> dict[str
     declared = dict(getattr(monitoring.settings, "step_changes", None) or {})
     period_kind = model.get("period_kind", "month")
     items = {f"{i['intervention']}/{i['indicator']}": i for i in model["indicators"]}
+    configured = {f"{d.intervention}/{d.indicator}" for d in getattr(monitoring, "indicators", ()) or ()}
     problems, out = [], {}
     for key, dates in declared.items():
         item = items.get(key)
+        if item is None and key in configured:  # an indicator with no data yet: nothing to chart, nothing to check
+            continue
         if item is None:
             problems.append(_problem(monitoring, ("step_changes", key), "no such indicator on the dashboard",
-                                     repr(key), "intervention/indicator, one of " + ", ".join(items)))
+                                     repr(key), "intervention/indicator, one of " + ", ".join(sorted(set(items) | configured))))
             continue
         periods = [pd.Timestamp(p) for p in item["series"]["period"]]
         raw = raw_values.get(key) or []

@@ -85,6 +85,8 @@ def declared_step_changes(monitoring, model: dict, raw_values: dict) -> dict[str
             problems.append(_problem(monitoring, ("step_changes", key), "the indicator has no data yet", "no periods",
                                      "step changes for an indicator with data"))
             continue
+        if len(with_data) < MIN_POINTS:  # too short to chart (noted on the page): no limits to recalculate yet
+            continue
         first, last = with_data[0], with_data[-1]
         steps, ok = [], True
         for i, when in enumerate(dates):

@@ -15,17 +15,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# The whole pipeline on the example project: data, validation, every evaluation (with the true
-# effects beside the estimates), evidence ratings and the portfolio, monthly monitoring with its
-# dashboard, and every report rendered (Quarto when installed, else Pandoc).
+# The whole pipeline on the example project: data (evaluation files, then the monitoring extracts
+# into the store, whose success measures the strategy's time series reads), validation with no
+# warnings, every evaluation (with the true effects beside the estimates), evidence ratings and the
+# portfolio, monthly monitoring with its dashboard, and every report rendered (Quarto when
+# installed, else Pandoc).
 demo: $(STAMP)
 	$(BIN)/evalkit synth
-	$(BIN)/evalkit validate
+	$(BIN)/evalkit monitor demo-data --ingest
+	$(BIN)/evalkit monitor export
+	$(BIN)/evalkit validate --strict
 	$(BIN)/evalkit summary
 	$(BIN)/evalkit run
 	$(BIN)/evalkit synth --check
 	$(BIN)/evalkit compare
-	$(BIN)/evalkit monitor demo-data --ingest
 	$(BIN)/evalkit monitor status
 	$(BIN)/evalkit monitor dashboard
 	$(BIN)/evalkit monitor sna --from 2023-04 --to 2024-03

@@ -7,9 +7,11 @@ Both implementations run in the same invocation, each in its own fresh process s
 
 - **evalkit**: ``evalkit.monitor.ingest.ingest`` (column and type checks, duplicates, period,
   HMAC-SHA256 pseudonymisation, one transaction into the DuckDB store), then
-  ``compute_indicators`` (the Ibis expressions on DuckDB) for the police indicators: knife-
-  enabled serious violence and homicides per month, overall and by area, age band and sex,
-  with rates per 100,000 / 1,000,000.
+  ``compute_success_measures`` (the Ibis expressions on DuckDB) for the police success
+  measures: knife or sharp object offences (the Home Office's selected list, by code else by
+  description) and homicides, per month and area and for the whole area, for all victims,
+  under-25s and (homicide) non-domestic, with rates per 100,000 / 1,000,000 on the
+  matching population.
 - **pandas**: the same work written plainly in pandas: read the Parquet file, the same checks,
   the same HMAC pseudonyms (computed once per distinct identifier, kept as the same 16 bytes),
   its checked records written to Parquet as its durable store, the serious violence
@@ -41,20 +43,22 @@ def _project(tmp: Path) -> Path:
     root = tmp / "project"
     for folder in ("logic_models", "evaluations"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("data"))
+    import yaml
+
     (root / "monitoring" / "sources").mkdir(parents=True)
     for name in ("monitor.yml", "serious_violence.yml"):
         shutil.copy(REPO / "monitoring" / name, root / "monitoring" / name)
     for name in ("police.yml", "populations.yml"):
         shutil.copy(REPO / "monitoring" / "sources" / name, root / "monitoring" / "sources" / name)
-    lines = [line for line in (REPO / "monitoring" / "indicators.yml").read_text().splitlines()]
-    keep, out = True, []
-    for line in lines:  # only the police indicators: the bench has police data only
-        if line.startswith("  - "):
-            keep = "source: police" in line or "source: police" in lines[lines.index(line) + 1]
-        if keep or not line.startswith("  "):
-            out.append(line)
-    (root / "monitoring" / "indicators.yml").write_text("\n".join(out) + "\n")
+    # only the Home Office police measures: the bench has police data only
+    measures = yaml.safe_load((REPO / "monitoring" / "success_measures.yml").read_text())
+    measures["measures"] = [m for m in measures["measures"] if m["id"] in POLICE_MEASURES]
+    (root / "monitoring" / "success_measures.yml").write_text(yaml.safe_dump(measures, sort_keys=False))
+    (root / "monitoring" / "indicators.yml").write_text("version: 1\nindicators: []\n")
     return root
+
+
+POLICE_MEASURES = ("knife_offences", "homicides")
 
 
 def _peak_mb() -> float:
@@ -65,19 +69,18 @@ def _peak_mb() -> float:
 
 def run_evalkit(root: Path, police: Path, populations: Path) -> dict:
     from evalkit.monitor.config import load_monitoring
-    from evalkit.monitor.indicators import compute_indicators
     from evalkit.monitor.ingest import ingest
-    from evalkit.project import load_project
+    from evalkit.monitor.measures import compute_success_measures
     from evalkit.store import open_store
 
     mon = load_monitoring(root)
-    project = load_project(root, check_data=False)
     store = open_store(root / ".evalkit" / "evalkit.duckdb", memory_limit=MEMORY_LIMIT)
     ingest(store, mon, "populations", populations)
     t0 = time.perf_counter()
     report = ingest(store, mon, "police", police)
     t1 = time.perf_counter()
-    values = compute_indicators(store, mon, project)
+    values = compute_success_measures(store, mon)[["measure", "variant", "area", "period", "count", "population",
+                                                   "rate"]]
     t2 = time.perf_counter()
     store.close()
     values.to_parquet(root / "evalkit_values.parquet")
@@ -128,36 +131,55 @@ def run_pandas(root: Path, police: Path, populations: Path) -> dict:
     df.to_parquet(root / "pandas_store.parquet", index=False)
     t1 = time.perf_counter()
     persist_s = t1 - t_checked
-    # indicators
-    rows = [(t, c) for c, types in mapping["categories"].items() for t in types]
-    cat = pd.DataFrame(rows, columns=["offence_type", "sv_category"])
-    df = df.merge(cat, on="offence_type", how="left")
-    df["serious_violence"] = df["sv_category"].notna()
+    # the measures: the offence lists keyed by Home Office code, else by description (normalised as
+    # evalkit does), the knife flag, the victim's age, the domestic flag; every loaded month and area
+    import re
+
+    def norm_code(c):
+        return re.sub(r"\s+", "", str(c)).upper().replace(".", "/")
+
+    def norm_desc(d):
+        for dash in ("\u2013", "\u2014", "\u2012", "\u2212"):
+            d = str(d).replace(dash, "-")
+        return re.sub(r"\s+", " ", d).strip().lower()
+
+    spec = {m["id"]: m for m in yaml.safe_load((root / "monitoring" / "success_measures.yml").read_text())["measures"]}
+    code = df["offence_code"].map(norm_code, na_action="ignore")
+    desc = df["offence_type"].map(norm_desc)
     df["period"] = df["occurred_at"].dt.to_period("M").dt.to_timestamp()
-    df["age_band"] = pd.cut(df["victim_age"].astype("float"), bins=bands + [200], right=False,
-                            labels=labels).astype(object).fillna("unknown")
-    df["sex"] = df["victim_sex"].fillna("unknown")
     pops = pd.read_csv(populations)
+    young = [label for lo, label in zip(bands, labels) if lo < 25]
     loaded = pd.date_range(df["period"].min(), df["period"].max(), freq="MS")
     out = []
-    for indicator, mask, per in (("knife_sv", df["serious_violence"] & df["knife_flag"], 100_000),
-                                 ("homicides", df["sv_category"] == "homicide", 1_000_000)):
-        sel = df[mask]
-        for breakdown, col, pcol in (("all", None, None), ("area", "area", "area"),
-                                     ("age_band", "age_band", "age_band"), ("sex", "sex", "sex")):
-            g = sel.assign(group="all" if col is None else sel[col]).groupby(["period", "group"]).size()
-            groups = sorted(set(g.index.get_level_values("group")) | (set(pops[pcol]) if pcol else {"all"}))
-            grid = pd.MultiIndex.from_product([loaded, groups], names=["period", "group"])
-            g = g.reindex(grid, fill_value=0).rename("value").reset_index()
-            p = pops.assign(group="all" if pcol is None else pops[pcol]).groupby(["year", "group"])["population"].sum()
-            p = p.rename("population").reset_index()
-            maxyear = p.groupby("group")["year"].max().rename("max_year")
-            g = g.merge(maxyear, left_on="group", right_index=True, how="left")
+    for mid in ("knife_offences", "homicides"):
+        m = spec[mid]
+        codes = {norm_code(c) for o in m["offences"] for c in o.get("codes", [])}
+        descs = {norm_desc(d) for o in m["offences"] for d in [o["name"], *o.get("descriptions", [])]}
+        listed = code.isin(codes) | (~code.isin(codes) & desc.isin(descs))
+        sel = df[listed & (df["knife_flag"] if m.get("where", {}).get("knife") else True)]
+        for variant in m["variants"]:
+            part = sel
+            if variant == "under_25":
+                part = sel[sel["victim_age"] < 25]
+            elif variant == "non_domestic":
+                part = sel[~sel["domestic_flag"]]
+            p = pops[pops["age_band"].isin(young)] if variant == "under_25" else pops
+            p = p.groupby(["year", "area"])["population"].sum().rename("population").reset_index()
+            areas = sorted(set(pops["area"]) | set(part["area"]))
+            g = part.groupby(["period", "area"]).size()
+            grid = pd.MultiIndex.from_product([loaded, areas], names=["period", "area"])
+            g = g.reindex(grid, fill_value=0).rename("count").reset_index()
+            total = g.groupby("period", as_index=False)["count"].sum().assign(area="all")
+            p_all = p.groupby("year", as_index=False)["population"].sum().assign(area="all")
+            g = pd.concat([total, g], ignore_index=True)
+            p = pd.concat([p_all, p], ignore_index=True)
+            maxyear = p.groupby("area")["year"].max().rename("max_year")
+            g = g.merge(maxyear, left_on="area", right_index=True, how="left")
             g["year"] = np.minimum(g["period"].dt.year, g["max_year"])
-            g = g.merge(p, on=["year", "group"], how="left")
-            g["rate"] = g["value"] / g["population"] * per
-            out.append(g.assign(indicator=indicator, breakdown=breakdown)[
-                ["indicator", "breakdown", "group", "period", "value", "population", "rate"]])
+            g = g.merge(p, on=["year", "area"], how="left")
+            g["rate"] = g["count"] / g["population"] * m["rate_per"]
+            out.append(g.assign(measure=mid, variant=variant)[
+                ["measure", "variant", "area", "period", "count", "population", "rate"]])
     values = pd.concat(out, ignore_index=True)
     t2 = time.perf_counter()
     values.to_parquet(root / "pandas_values.parquet")
@@ -172,15 +194,15 @@ def compare(root: Path) -> str:
     a = pd.read_parquet(root / "evalkit_values.parquet")
     b = pd.read_parquet(root / "pandas_values.parquet")
     a = a.assign(period=pd.to_datetime(a["period"]))
-    m = a.merge(b, on=["indicator", "breakdown", "group", "period"], suffixes=("_ek", "_pd"), how="outer",
+    m = a.merge(b, on=["measure", "variant", "area", "period"], suffixes=("_ek", "_pd"), how="outer",
                 indicator=True)
     both = m[m["_merge"] == "both"]
     if not (m["_merge"] == "both").all():
         return f"MISMATCH: {int((m['_merge'] != 'both').sum())} cells in one result only"
-    if not np.allclose(both["value_ek"], both["value_pd"]) or not np.allclose(
+    if not np.allclose(both["count_ek"], both["count_pd"]) or not np.allclose(
             both["rate_ek"].fillna(-1), both["rate_pd"].fillna(-1)):
-        return "MISMATCH in values or rates"
-    return f"identical: {len(both)} cells (value and rate)"
+        return "MISMATCH in counts or rates"
+    return f"identical: {len(both)} cells (count and rate)"
 
 
 def machine() -> str:
@@ -251,16 +273,16 @@ def main() -> None:
     print(f"\nmachine: {machine()}")
     print(f"duckdb {duckdb.__version__}, ibis {ibis.__version__}, pandas {pd.__version__}; "
           f"DuckDB memory_limit {MEMORY_LIMIT}")
-    print(f"police records: {e['rows']:,}; indicator cells: {e['cells']:,}; results {agreement}\n")
-    print(f"{'':<10} {'ingest s':>9} {'indicators s':>13} {'total s':>8} {'peak MB':>8}")
+    print(f"police records: {e['rows']:,}; success measure cells: {e['cells']:,}; results {agreement}\n")
+    print(f"{'':<10} {'ingest s':>9} {'measures s':>13} {'total s':>8} {'peak MB':>8}")
     for name, r in (("evalkit", e), ("pandas", p)):
         print(f"{name:<10} {r['ingest_s']:>9.1f} {r['indicators_s']:>13.1f} {r['total_s']:>8.1f} {r['peak_mb']:>8.0f}")
     p_mem = p["total_s"] - p["persist_s"]
     print(f"pandas ingest includes {p['persist_s']:.1f} s writing its checked records to Parquet (its durable "
           f"store; without it pandas takes {p_mem:.1f} s in all) and {p['trim_s']:.1f} s trimming strings "
           f"(empty = missing, as evalkit checks; without both {p_mem - p['trim_s']:.1f} s)")
-    print(f"\nspeed-up (pandas / evalkit): indicators {p['indicators_s'] / e['indicators_s']:.1f}x; ingest + "
-          f"indicators {p['total_s'] / e['total_s']:.1f}x ({p_mem / e['total_s']:.1f}x against in-memory pandas); "
+    print(f"\nspeed-up (pandas / evalkit): measures {p['indicators_s'] / e['indicators_s']:.1f}x; ingest + "
+          f"measures {p['total_s'] / e['total_s']:.1f}x ({p_mem / e['total_s']:.1f}x against in-memory pandas); "
           f"evalkit peak memory {e['peak_mb'] / 1024:.2f} GB, pandas {p['peak_mb'] / 1024:.2f} GB "
           "(target: >= 5x and < 4 GB)")
 

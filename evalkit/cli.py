@@ -455,6 +455,10 @@ def fault_message(exc: BaseException) -> str:
     if "lock" in lowered:
         return "the store is in use by another evalkit process (an ingest, or a dashboard being written); nothing " \
                "was changed. Try again when it has finished"
+    if type(exc).__name__ == "BinderException":  # a query named a column or table the store does not have
+        return "the store does not hold what the source declarations describe (it was made by an older evalkit " \
+               "or before a declaration changed); nothing was changed. Run `evalkit monitor ingest` once with " \
+               "write access to bring it up to date, or move it away to start a new store"
     return f"the store could not be used ({type(exc).__name__}); nothing was changed. If the file is damaged, " \
            "restore it from a backup or move it away to start a new store"
 

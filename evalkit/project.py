@@ -321,6 +321,9 @@ def load_project(path: Path | str | None = None, *, check_data: bool = True) -> 
     """The validated, resolved project at ``path``; raises SpecError listing every error."""
     result = validate_project(path, check_data=check_data)
     if result.errors:
+        from evalkit.publish.policy import project_policy
+
+        project_policy(result.root)  # a wrong disclosure setting is one line on its own (DisclosureSettingError)
         raise SpecError(result.problems)
     return m.Project(root=result.root, interventions=m.frozen_map(result.interventions),
                      evaluations=m.frozen_map(result.evaluations), warnings=tuple(result.warnings))

@@ -60,6 +60,8 @@ def plan_options(evaluation: m.Evaluation) -> dict:
         "subgroups": list(evaluation.subgroups), "cluster": evaluation.cluster, "weights": evaluation.weights,
         "timepoints": {k: dict(v.columns) for k, v in evaluation.timepoints.items()},
         "outcomes": {k: col for k, (_i, col) in evaluation.outcomes.items()},
+        "study": evaluation.study, "study_role": evaluation.study_role,
+        "follow_up_from": evaluation.follow_up_from,
     }
     if evaluation.matching is not None:
         opts["matching"] = evaluation.matching.model_dump(mode="json")
@@ -108,6 +110,28 @@ def add_robustness(evaluation: m.Evaluation, frame, analysis):
 
     extra = causal.robustness(evaluation, frame, analysis, evaluation.seed)
     return dataclasses.replace(analysis, sections={**analysis.sections, **extra})
+
+
+def units_sha256(evaluation: m.Evaluation, frame) -> str | None:
+    """A digest of the units analysed (treated units where there is a treatment column, else all ids).
+
+    Two plans with the same digest analyse one sample, whatever their files look like: the
+    evidence rating counts them as one study. Only the digest is kept, never the ids.
+    """
+    import hashlib
+
+    d = evaluation.data
+    if d is None or d.id not in frame.columns:
+        return None
+    ids = frame[d.id]
+    if d.treatment and d.treatment in frame.columns:
+        import pandas as pd
+
+        ids = ids[pd.to_numeric(frame[d.treatment], errors="coerce") == 1]
+    units = sorted({str(v) for v in ids.dropna()})
+    if not units:
+        return None
+    return hashlib.sha256("\n".join(units).encode("utf-8")).hexdigest()
 
 
 def read_plan_data(evaluation: m.Evaluation):
@@ -184,7 +208,7 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             treatment = evaluation.data.treatment
             inputs.append({"path": evaluation.data.path_as_written, "role": "data",
                            "content_sha256": content_sha256(frame[columns]), "rows": int(len(frame)),
-                           "columns": columns})
+                           "columns": columns, "units_sha256": units_sha256(evaluation, frame)})
             if len(files) == 2:  # participants and comparison pool: the pool's own rows, for the record
                 _role, _path, written = files[1]
                 pool = frame[frame[treatment] == 0]
@@ -196,7 +220,7 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
             frame = prepared_frame(evaluation, frame)
             inputs.append({"path": "(data frame passed in)", "role": "data", "rows": int(len(frame)),
                            "content_sha256": content_sha256(frame[[c for c in columns if c in frame]]),
-                           "columns": columns})
+                           "columns": columns, "units_sha256": units_sha256(evaluation, frame)})
         fz = evaluation.feasibility
         if fz is not None and fz.sessions is not None:  # read by the design itself
             from evalkit.estimate.feasibility import read_sessions

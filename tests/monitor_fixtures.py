@@ -28,6 +28,6 @@ def example_store(tmp_path_factory):
         store = open_store(root / ".evalkit" / "evalkit.duckdb")
         list(ingest_demo_extracts(store, mon, root, report))
         if mon.mapping is not None:
-            refresh_mapping(store, mon.mapping)
+            refresh_mapping(store, mon.mapping, mon.measures)
         yield mon, project, store
         store.close()

@@ -91,7 +91,8 @@ def test_clean_matched_study_is_level_3():
     r = rate(clean_matched("m"))
     assert r.level == "3" and not r.not_effective
     assert "Level 3 rests on m (matched comparison, SMS 3), of Level-3 quality" in text(r)
-    assert "Not Level 4: needs at least 2 studies" in text(r)
+    assert "Not Level 4: needs at least 2 separate studies (samples)" in text(r)
+    assert r.level_words.startswith("Self-assessed Level 3") and "not an EIF rating" in r.level_words
     a = r.studies[0]
     assert a.supports == "3" and a.rigorous
     assert a.check("baseline_equivalence").status == "passed"
@@ -107,7 +108,7 @@ def test_two_clean_studies_with_a_12_month_follow_up_are_level_4():
 def test_two_clean_studies_without_a_12_month_follow_up_are_level_3():
     r = rate(clean_matched("m1", follow_up=11), clean_matched("m2", follow_up=6))
     assert r.level == "3"
-    assert "one of them showing the improvement at 12 months or longer" in text(r)
+    assert "one of them showing the improvement 12 months or longer after the programme ended" in text(r)
 
 
 def test_clean_null_study_sets_ne():
@@ -140,7 +141,7 @@ def test_harmful_effect_is_reported_as_harm_and_sets_ne():
 def test_non_child_outcome_does_not_count():
     r = rate(study("pp", estimates=[estimate("adult_offending")]))
     assert r.level == "NL2"
-    assert "no child or young-person outcome" in text(r)
+    assert "no child outcome among the results: adult_offending (not a child outcome: no EIF outcome category" in text(r)
 
 
 def test_any_child_outcome_or_primary_only():
@@ -184,12 +185,12 @@ def test_pre_post_checks():
     result, ctx = study("pp", sections={"attrition": {"overall": 0.2}})
     a = assess_study(result, ctx, RULES)
     status = {c.id: c.status for c in a.checks}
-    assert status == {"causal_design": "failed", "sample_size": "passed", "attrition_overall": "unknown",
-                      "attrition_differential": "not_applicable", "baseline_equivalence": "not_applicable",
+    assert status == {"causal_design": "failed", "sample_size": "passed", "attrition": "not_applicable",
+                      "baseline_equivalence": "not_applicable",
                       "parallel_trends": "not_applicable", "validated_measures": "passed",
                       "intention_to_treat": "not_applicable", "robustness": "not_applicable",
                       "child_outcome_effect": "passed", "follow_up": "failed", "independent_evaluator": "passed"}
-    assert "20% lost; not judged: the WWC attrition boundary is not filled in" in a.check("attrition_overall").evidence
+    assert "20% lost; one group: the WWC boundary is for two-group designs" in a.check("attrition").evidence
     assert a.sms == 1 and a.design_class == "pre_post"
 
 
@@ -201,22 +202,84 @@ def test_missing_sections_are_unknown():
     assert a.supports == "2"  # a matched study must show baseline equivalence
 
 
-def test_attrition_boundary_when_filled_in():
+def test_wwc_attrition_boundary_is_the_handbook_table():
+    # WWC Standards Handbook v4.1, Table II.1: spot values (percent overall -> points differential)
+    rows = {r["overall"]: (r["cautious"], r["optimistic"]) for r in RULES.value("wwc_attrition_boundary")}
+    assert sorted(rows) == list(range(0, 66))
+    assert rows[0] == (5.7, 10.0) and rows[10] == (6.3, 10.9) and rows[13] == (6.1, 10.8)
+    assert rows[30] == (4.1, 8.2) and rows[50] == (1.0, 3.7) and rows[57] == (0.0, 2.1)
+    assert rows[58] == (None, 1.9) and rows[65] == (None, 0.3)
+    assert RULES.value("attrition_boundary_kind") == "cautious"
+
+
+@pytest.mark.parametrize(("overall", "differential", "status"), [
+    (0.20, 0.054, "passed"),   # cautious boundary at 20% is 5.4 points
+    (0.20, -0.054, "passed"),  # differential is judged in absolute value
+    (0.20, 0.055, "failed"),
+    (0.105, 0.0625, "failed"),  # between rows the stricter neighbour applies (6.2 at 11%, not 6.3 at 10%)
+    (0.105, 0.062, "passed"),
+    (0.57, 0.0, "passed"),
+    (0.58, 0.0, "failed"),     # no differential keeps 58% overall low under the cautious boundary
+    (0.65, 0.30, "failed"),
+])
+def test_attrition_against_the_cautious_wwc_boundary(overall, differential, status):
+    # an external trial that does not report the analysed sample's equivalence: high attrition fails
+    a = assess_study(*_trial(overall=overall, differential=differential), RULES)
+    assert a.check("attrition").status == status, a.check("attrition").evidence
+    assert a.supports == ("3" if status == "passed" else "2")
+
+
+def test_optimistic_boundary_when_chosen():
     rules = load_rules()
-    boundary = [{"overall": 0.1, "cautious": 0.05, "liberal": 0.06},
-                {"overall": 0.3, "cautious": 0.03, "liberal": 0.05}]
-    rule = rules.rules["attrition_boundary"]
-    rules = type(rules)(rules.version, rules.path, {**rules.rules, "attrition_boundary": type(rule)(
-        **{**rule.__dict__, "value": boundary})})
-    def checks(overall, differential):
-        result, ctx = clean_matched("m", sections={"balance": CLEAN_BALANCE, "attrition": {
-            "overall": overall, "differential": differential}})
-        a = assess_study(result, ctx, rules)
-        return a.check("attrition_overall").status, a.check("attrition_differential").status, a.supports
-    assert checks(0.2, 0.03) == ("passed", "passed", "3")
-    assert checks(0.2, -0.04) == ("passed", "failed", "2")
-    assert checks(0.05, 0.05) == ("passed", "passed", "3")
-    assert checks(0.35, 0.0) == ("failed", "failed", "2")
+    rule = rules.rules["attrition_boundary_kind"]
+    rules = type(rules)(rules.version, rules.path, {**rules.rules, "attrition_boundary_kind": type(rule)(
+        **{**rule.__dict__, "value": "optimistic"})})
+    result, ctx = _trial(overall=0.30, differential=0.06)
+    assert assess_study(result, ctx, RULES).check("attrition").status == "failed"   # cautious: 4.1
+    assert assess_study(result, ctx, rules).check("attrition").status == "passed"   # optimistic: 8.2
+    assert "the optimistic WWC boundary allows 8.2 points at 30%" in assess_study(result, ctx, rules).check(
+        "attrition").evidence
+
+
+def _trial(name="trial", *, overall=0.65, differential=0.30, follow_up=12, **ext):
+    section = external_section(attrition={"overall": overall, "differential": differential},
+                               follow_up_months=follow_up, **ext)
+    return study(name, "rct", estimates=[estimate(design="rct", estimand="reported", units="as reported",
+                                                  n_treated=300, n_comparison=290,
+                                                  timepoints=("baseline", f"follow_up_{follow_up}m"))],
+                 sections={"external": section}, follow_up=follow_up)
+
+
+def test_high_attrition_trial_does_not_reach_level_3():
+    # 65% lost, 30 points between arms: level 3 before the boundary was filled in; now level 2
+    r = rate(_trial())
+    assert r.level == "2"
+    a = r.studies[0]
+    assert a.check("attrition").status == "failed"
+    assert "high attrition: 65% overall, 30 points differential" in a.check("attrition").evidence
+    assert "Not Level 3: trial: attrition (WWC boundary) failed" in text(r)
+    # baseline equivalence reported without saying it is of the analysed sample does not rescue it
+    assert rate(_trial(baseline_equivalence=True)).level == "2"
+    # two such trials are never Level 4 either
+    assert rate(_trial("t1"), _trial("t2", citation="Another trial")).level == "2"
+
+
+def test_high_attrition_with_an_equivalent_analysed_sample_meets_standards_with_reservations():
+    r = rate(_trial(overall=0.40, differential=0.08, baseline_equivalence=True, baseline_equivalence_sample="analysed"))
+    assert r.level == "3"
+    assert "meets the WWC standard with reservations" in r.studies[0].check("attrition").evidence
+    r = rate(_trial(overall=0.40, differential=0.08, baseline_equivalence=False, baseline_equivalence_sample="analysed"))
+    assert r.level == "2"
+    # an evalkit-run trial: the balance of the analysed sample is in the results
+    def local(analysed_smd):
+        balance = {"rows": [{"covariate": "age", "smd": 0.01, "adjusted": True}], "sample": "randomised",
+                   "analysed": {"rows": [{"covariate": "age", "smd": analysed_smd, "adjusted": False}],
+                                "sample": "analysed"}}
+        return study("rct", "rct", sections={"balance": balance, "rct": {"intention_to_treat": True},
+                                             "attrition": {"overall": 0.45, "differential": 0.05}},
+                     n_treated=150, n_comparison=150)
+    assert rate(local(0.03)).level == "3"
+    assert rate(local(0.40)).level == "2"
 
 
 def test_validated_measures():
@@ -270,10 +333,11 @@ def test_external_study_checks_come_from_what_it_reports():
     assert a.check("sample_size").evidence.startswith("treated 300, comparison 290")
     assert a.check("baseline_equivalence").status == "unknown"
     assert a.check("intention_to_treat").status == "unknown"
-    assert a.check("attrition_overall").evidence.startswith("10% lost")
+    assert a.check("attrition").evidence.startswith("low attrition: 10% overall, 2 points differential")
     assert a.supports == "3"  # an RCT may leave baseline equivalence and ITT unknown, not failed
     ext = external_section(intention_to_treat=False)
     result2 = type(result)(**{**result.__dict__, "sections": {"external": ext}})
+    assert assess_study(result2, ctx, RULES).check("intention_to_treat").status == "failed"
     assert assess_study(result2, ctx, RULES).supports == "2"
 
 

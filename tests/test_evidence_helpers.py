@@ -9,9 +9,15 @@ ESTIMAND = {"pre_post": "mean_change", "matched_comparison": "att", "difference_
             "interrupted_time_series": "level_change", "rct": "ate"}
 INDICATORS = {
     "wellbeing": IndicatorFacts("wellbeing", "Wellbeing score", child_outcome=True, source="survey",
-                                instrument="SDQ", validated=True),
-    "suspended": IndicatorFacts("suspended", "Suspended", child_outcome=True, source="education"),
-    "adult_offending": IndicatorFacts("adult_offending", "Offences by parents", child_outcome=False, source="police"),
+                                instrument="SDQ", validated=True, node_kind="outcome",
+                                eif_outcome="mental_health_and_wellbeing"),
+    "suspended": IndicatorFacts("suspended", "Suspended", child_outcome=True, source="education", node_kind="outcome",
+                                eif_outcome="school_achievement_and_employment"),
+    "adult_offending": IndicatorFacts("adult_offending", "Offences by parents", child_outcome=False, source="police",
+                                      node_kind="outcome"),
+    "referrals": IndicatorFacts("referrals", "Referrals", child_outcome=False, source="programme", node_kind="output"),
+    "attitude": IndicatorFacts("attitude", "Acceptance of violence", child_outcome=False, source="survey",
+                               instrument="Attitude scale", validated=True, node_kind="outcome"),
 }
 # a balance table where every covariate is within 0.05 SD after matching
 CLEAN_BALANCE = {"rows": [{"covariate": "age", "smd_after": 0.02, "adjusted": False},
@@ -19,8 +25,11 @@ CLEAN_BALANCE = {"rows": [{"covariate": "age", "smd_after": 0.02, "adjusted": Fa
                  "wwc_pass": True}
 
 
-def manifest() -> Manifest:
-    return Manifest(evalkit_version="test", python_version="3", dependencies={}, seed=1, inputs=(), options={})
+def manifest(data_sha256=None, units_sha256=None) -> Manifest:
+    inputs = ()
+    if data_sha256 or units_sha256:
+        inputs = ({"path": "data.csv", "role": "data", "sha256": data_sha256, "units_sha256": units_sha256},)
+    return Manifest(evalkit_version="test", python_version="3", dependencies={}, seed=1, inputs=inputs, options={})
 
 
 def estimate(indicator="wellbeing", design="pre_post", *, est=0.4, p=0.001, n=100, good=True,
@@ -37,20 +46,30 @@ def estimate(indicator="wellbeing", design="pre_post", *, est=0.4, p=0.001, n=10
 
 
 def study(evaluation, design="pre_post", *, intervention="prog", estimates=None, sections=None, flow=(),
-          follow_up=6, independent=True, **est_kwargs):
-    """A (ResultSet, StudyContext) pair; extra keywords go to the one default estimate."""
+          follow_up=6, independent=True, duration=0, follow_up_from="start", data_sha256=None, units_sha256=None,
+          study_id=None, study_role="main", record_status=None, **est_kwargs):
+    """A (ResultSet, StudyContext) pair; extra keywords go to the one default estimate.
+
+    ``duration``: the intervention's length in months (0: follow-up from the start is follow-up
+    after its end); ``data_sha256`` / ``units_sha256`` / ``study_id``: the sample's identity.
+    """
     if estimates is None:
         estimates = [estimate(design=design, **est_kwargs)]
     if sections is None:
         sections = {"balance": CLEAN_BALANCE} if design == "matched_comparison" else {}
     result = ResultSet(evaluation=evaluation, intervention=intervention, title=f"study {evaluation}",
                        design=design, estimates=tuple(estimates), flow=tuple(flow), warnings=(),
-                       sections=sections, manifest=manifest())
+                       sections=sections, manifest=manifest(data_sha256, units_sha256))
+    ext = sections.get("external") if isinstance(sections, dict) else None
     context = StudyContext(evaluation=evaluation, intervention=intervention, design=design, title=evaluation,
                            stage={"pre_post": "pilot_for_outcomes", "feasibility": "test_feasibility"}.get(
                                design, "test_for_efficacy"),
                            evaluator="Evaluator", independent=independent, follow_up_months=follow_up,
-                           primary_outcome=estimates[0].indicator if estimates else None, indicators=INDICATORS)
+                           primary_outcome=estimates[0].indicator if estimates else None, indicators=INDICATORS,
+                           external=ext is not None, duration_months=duration, follow_up_from=follow_up_from,
+                           study=study_id, study_role=study_role,
+                           record_status=record_status or ((ext or {}).get("status", "reported") if ext else None),
+                           citation=(ext or {}).get("citation") if ext else None)
     return result, context
 
 

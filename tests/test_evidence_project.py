@@ -21,15 +21,22 @@ REPO = Path(__file__).resolve().parents[1]
 RULES = load_rules()
 
 
+CONTRACT = Path(__file__).resolve().parent / "contract"
+
+
 @pytest.fixture
 def mvp_project(tmp_path) -> Path:
-    """The MVP logic model with its external trial and a pre/post plan whose data are absent."""
+    """The MVP logic model with the contract's external trial (a reported record) and a pre/post
+    plan whose data are absent. Here bystander confidence is given an EIF outcome category so that
+    the trial's result is a child outcome (in the example it is an attitude and carries no level)."""
     root = tmp_path / "project"
     (root / "logic_models").mkdir(parents=True)
     (root / "evaluations").mkdir()
-    shutil.copy(REPO / "logic_models" / "mvp.yml", root / "logic_models")
+    text = (REPO / "logic_models" / "mvp.yml").read_text()
+    text = text.replace("    measures: confidence\n", "    measures: confidence\n    eif_outcome: crime_violence_and_antisocial_behaviour\n")
+    (root / "logic_models" / "mvp.yml").write_text(text)
     shutil.copy(REPO / "logic_models" / "sport.yml", root / "logic_models")
-    shutil.copy(REPO / "evaluations" / "mvp-external-trial.yml", root / "evaluations")
+    shutil.copy(CONTRACT / "evaluations" / "mvp-external-trial.yml", root / "evaluations")
     shutil.copy(REPO / "evaluations" / "mvp-prepost.yml", root / "evaluations")
     return root
 
@@ -41,18 +48,21 @@ def test_external_trial_rates_mvp_at_level_3(mvp_project):
     assert (mvp.level, mvp.not_effective) == ("3", False)
     explanation = "\n".join(mvp.explanation)
     assert "Level 3 rests on mvp-external-trial (randomised controlled trial, external, SMS 5)" in explanation
-    assert "Not Level 4: needs at least 2 studies" in explanation
+    assert "Not Level 4: needs at least 2 separate studies (samples)" in explanation
     assert "Not rated: mvp-2023-prepost: could not be run" in explanation  # its data file is not there
     trial = mvp.studies[0]
     status = {c.id: c.status for c in trial.checks}
     assert status["intention_to_treat"] == "passed" and status["baseline_equivalence"] == "passed"
-    assert status["attrition_overall"] == "unknown"  # the WWC boundary table is not filled in
+    assert status["attrition"] == "passed"  # 14% overall, 3 points: within the cautious WWC boundary (6.0)
     assert by_id["sport"].level == "NL2"
     assert by_id["sport"].extras["yef"][0]["impact"] == "high"
     path = mvp.extras["pathway"]
-    assert path["current"]["step"] == 6 and path["next"]["name_status"] == "placeholder"
-    assert "(name not found; placeholder)" in path["next"]["label"]
+    # after efficacy comes an effectiveness study (step 7), not monitoring
+    assert path["current"]["step"] == 6 and path["next"]["step"] == 7
+    assert path["next"]["label"] == "7. Test for effectiveness (name unconfirmed)"
     assert any("independent replication" in n for n in path["needs"])
+    assert any("12 months or more after the programme ended" in n for n in path["needs"])
+    assert any(e["approach"] == "Mentoring programmes" and e["year"] == 2021 for e in mvp.extras["evidence_statements"])
 
 
 def test_saved_results_are_used_and_stale_ones_rerun(mvp_project, capsys):
@@ -95,7 +105,8 @@ def test_cli_rate_json(mvp_project, capsys):
 def test_cli_rate_text_and_unknown_intervention(mvp_project, capsys):
     assert main(["rate", "mvp", "--checks", "--project", str(mvp_project)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("mvp: Mentors in Violence Prevention: Level 3")
+    assert out.startswith("mvp: Mentors in Violence Prevention: Self-assessed Level 3 (against the EIF evidence "
+                          "standards with evalkit; not an EIF rating)")
     assert "[pass] intention-to-treat: analysed as randomised (as reported)" in out
     assert main(["rate", "knife-arches", "--project", str(mvp_project)]) == 1
     assert "knife-arches: no such intervention" in capsys.readouterr().err
@@ -104,7 +115,8 @@ def test_cli_rate_text_and_unknown_intervention(mvp_project, capsys):
 def test_cli_compare_writes_a_deterministic_portfolio(mvp_project, capsys):
     assert main(["compare", "--project", str(mvp_project)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split()[:3] == ["intervention", "EIF", "level"]
+    assert out.splitlines()[0].split()[:3] == ["intervention", "self-assessed", "level"]
+    assert "not EIF ratings" in out
     path = mvp_project / "reports" / "portfolio.json"
     first = path.read_bytes()
     assert main(["compare", "--project", str(mvp_project)]) == 0
@@ -144,10 +156,14 @@ def test_pathway_position_and_next_step():
     pos = pathway_position([("m", "test_for_efficacy", "matched_comparison")], r, RULES)
     assert pos["behind"] and pos["needs"][0].startswith("Finish step 6: it aims at Level 3, the rating is 2 "
                                                        "(m: baseline equivalence unknown")
-    # steps 4, 7 and 9 are labelled as placeholders; the rules file says so
+    # the strategy's order: efficacy, effectiveness, refine and monitor, adapt and transport, scale;
+    # step 4's EIF name was not found (a placeholder), step 1 is confirmed, the others are the strategy's
     steps = {s["step"]: s for s in RULES.value("pathway")}
-    assert [steps[i]["name_status"] for i in (4, 7, 9)] == ["placeholder"] * 3
-    assert steps[1]["name_status"] == "confirmed"
+    assert [steps[i]["name"] for i in range(5, 11)] == ["Pilot for outcomes", "Test for efficacy",
+                                                        "Test for effectiveness", "Refine and monitor",
+                                                        "Adapt and transport", "Take to scale"]
+    assert steps[4]["name_status"] == "placeholder" and steps[1]["name_status"] == "confirmed"
+    assert {steps[i]["name_status"] for i in (2, 3, 5, 6, 7, 8, 9, 10)} == {"unconfirmed"}
 
 
 def test_every_rule_is_tagged():
@@ -157,7 +173,7 @@ def test_every_rule_is_tagged():
     assert eif == {"level_scale", "child_outcome_required", "level2_preliminary", "level3_rigorous",
                    "level4_min_studies", "level4_follow_up_months", "not_effective_flag"}
     assert RULES["plus"].value["enabled"] is False  # EIF's '+' criteria are not published
-    assert RULES["attrition_boundary"].value is None  # WWC table not retrieved yet
+    assert len(RULES["wwc_attrition_boundary"].value) == 66  # WWC Handbook v4.1 Table II.1, 0-65% overall
 
 
 @pytest.mark.parametrize(("edit", "message"), [
@@ -215,9 +231,40 @@ def test_every_rating_in_the_example_project_is_explained(example_project_ro):
         if not r.studies:
             assert r.level == "NL2" and "no rated study" in explanation
             continue
+        if not r.applicable:
+            assert "is a place-based strategy" in explanation
+            continue
         rated = [s.evaluation for s in r.studies if s.design != "feasibility"]
         assert any(e in explanation for e in rated), (r.intervention, explanation)
         assert any(label in explanation for label in CHECK_LABELS.values()), (r.intervention, explanation)
     by_id = {r.intervention: r.level for r in ratings}
-    assert by_id["mvp"] == "3"  # the external trial
+    assert by_id["mvp"] == "NL2"  # its outcomes are attitudes; the external trial is illustrative
+    mvp = next(r for r in ratings if r.intervention == "mvp")
+    assert mvp.unverified == ("mvp-external-trial",)
+    assert by_id["strategy"] == "not applicable"
     assert by_id["ete"] == by_id["sport"] == "NL2"  # no studies
+
+
+def test_the_portfolio_page_shows_the_strategy_evidence_statements_and_says_self_assessed(tmp_path):
+    """Issue 14.6 and 14.4: the strategy's evidence statements beside each level, every level self-assessed."""
+    import html as h
+    import re
+
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.publication import Publication
+    from evalkit.report.portfolio import build_portfolio_page
+
+    pub = Publication(Policy(), project_root=tmp_path, out_root=tmp_path / "out", setting="test")
+    portfolio = {"interventions": [
+        {"intervention": "vip", "name": "Violence Intervention Project", "level": "2", "studies": [], "n_studies": 1,
+         "evidence_statements": [{"short": "A&E navigators: high impact (YEF Toolkit)"},
+                                 {"short": "Pre-court diversion: moderate impact (YEF Toolkit)"}]},
+        {"intervention": "strategy", "name": "VRN strategy", "level": "not applicable", "studies": [], "n_studies": 1,
+         "headline": {"label": "Knife crime", "child_outcome": False}}]}
+    build_portfolio_page(pub, "index", [], portfolio, {})
+    out = pub.publish(log=lambda *_: None)
+    assert not out.failed, out.failed
+    text = " ".join(h.unescape(re.sub(r"<[^>]+>", " ", out.pages["index"]["html"].read_text())).split())
+    assert "A&E navigators: high impact (YEF Toolkit); Pre-court diversion: moderate impact (YEF Toolkit)" in text
+    assert "self-assessed EIF level" in text and "none is an EIF rating" in text
+    assert "not applicable" in text and "Knife crime (not a child outcome: carries no level)" in text

@@ -49,9 +49,23 @@ def test_dashboard_files(demo):
     assert not re.search(r'<script[^>]+src="https?:', html)  # self-contained: plotly.js inlined
     # headline tiles with RAG, success measures, data quality notes
     assert all(r in ("green", "amber", "red") for r in rag.values())
-    assert {i["indicator"] for i in data["indicators"] if i["success_measure"]} == {"knife_admissions", "knife_sv",
-                                                                                      "homicides"}
-    assert data["success"]["knife_sv"]["its"]["level_change"]["estimate"] < 1
+    ms = data["measures"]
+    success = {m["id"]: m for m in ms["measures"]}
+    assert set(success) == {"knife_admissions", "knife_offences", "homicides", "serious_violence_local",
+                            "knife_serious_violence_local"}
+    assert {v["variant"] for v in success["homicides"]["variants"]} == {"all", "under_25", "non_domestic"}
+    assert success["knife_offences"]["its"]["level_change"]["estimate"] < 1
+    assert success["serious_violence_local"]["local_definition"] and success["serious_violence_local"]["its"] is None
+    assert ms["version"] == "ho-vru-2024.1" and ms["sv_definition"] == "vrn-2023.1"
+    assert ms["its"]["plan"] == "strategy-its"
+    assert "Home Office success measures (ho-vru-2024.1)" in html and "local definition" in html
+    # each measure's Home Office definition is cited on the page, not only in the YAML
+    assert success["homicides"]["sources"][0]["key"] == "HO-VRU"
+    assert "Violence Reduction Units year ending March 2024 evaluation report" in " ".join(html.split())
+    # rates per 100,000 (per 1,000,000 for homicide) on the mid-year population, each year shown with its count
+    assert success["homicides"]["rate_per"] == 1000000 and success["knife_admissions"]["rate_per"] == 100000
+    latest = success["knife_admissions"]["variants"][0]["years"][-1]
+    assert latest["count"]["status"] == "shown" and latest["rate"]["value"] > 0
     quality = {s["source"]: s for s in data["quality"]["sources"]}
     assert quality["ambulance_callouts"]["missing"] == ["2023-12"]
     assert quality["hospital_admissions"]["late"] == ["2024-03"]
@@ -76,6 +90,30 @@ def test_dashboard_publishes_no_small_counts_and_no_identifiers(demo):
                 assert not 0 < v["value"] < 5
             if v and v["status"] in ("small", "withheld"):
                 assert v["value"] is None
+
+    def values(obj):
+        if isinstance(obj, dict):
+            if {"value", "status", "kind", "shown"} <= set(obj):
+                yield obj
+            else:
+                for v in obj.values():
+                    yield from values(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                yield from values(v)
+
+    published = list(values(data["measures"])) + list(values(data["profile"]))
+    assert published
+    for v in published:
+        if v["kind"] == "count" and v["value"] is not None:
+            assert not 0 < v["value"] < 5, v
+        if v["status"] in ("small", "withheld"):
+            assert v["value"] is None, v
+    # homicides: small months, so only whole years are published (a rolling total would reveal a month)
+    homicides = next(m for m in data["measures"]["measures"] if m["id"] == "homicides")
+    assert all(v["monthly"] is None for v in homicides["variants"])
+    # the raw counts behind the profile's shares are not in the export
+    assert not {"domestic", "knife", "public_place", "serious_violence"} & set(data["profile"]["summary"])
     raw = pd.read_csv(next((root / "monitoring" / "extracts" / "police").glob("police_2023-10.csv")))
     ids = set(raw.victim_id.dropna()) | set(raw.crime_ref)
     text = written["data"].read_text() + html
@@ -83,18 +121,70 @@ def test_dashboard_publishes_no_small_counts_and_no_identifiers(demo):
     assert not ids & words
 
 
-def test_year_ending_totals_do_not_give_away_suppressed_months(demo):
-    """Each hidden month of a success measure stays unknown from the published year-ending totals."""
+def test_dashboard_and_time_series_report_give_the_same_numbers(demo):
+    """Issue 13.5: one store table, one model, the same rate ratios for the same measure and interruption."""
+    from evalkit.monitor.config import load_monitoring
+    from evalkit.monitor.measures import export_its_data, its_estimates
+    from evalkit.project import load_project
+    from evalkit.run import run
+    from evalkit.store import open_store
+
     root, written = demo
+    mon = load_monitoring(root)
+    project = load_project(root, check_data=False)
+    with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
+        paths = export_its_data(store, mon, project)
+        its = its_estimates(store, mon, project)
+    plan = load_project(root, check_data=False).evaluation("strategy-its")
+    assert paths == [plan.data.path] and its["data_file"]["status"] == "current"
+    report = run(plan)
+    by = {(e.indicator, e.estimand): e for e in report.estimates}
+    dashboard = json.loads(written["data"].read_text())["measures"]["measures"]
+    for measure, indicator in (("knife_admissions", "knife_admissions"), ("knife_offences", "knife_sv"),
+                               ("homicides", "homicides")):
+        got = its["measures"][measure]
+        shown = next(m for m in dashboard if m["id"] == measure)["its"]
+        for key, estimand in (("level_change", "level_change"), ("slope_change_per_year", "slope_change")):
+            e = by[(indicator, estimand)]
+            assert (got[key]["estimate"], got[key]["ci_low"], got[key]["ci_high"]) == (e.estimate, e.ci_low, e.ci_high)
+            assert shown[key]["estimate"] == pytest.approx(e.estimate, rel=1e-12)
+        assert got["interruption"] == str(plan.time_series.interruption)[:7]
+        assert got["method"] == by[(indicator, "level_change")].method
+    # a data file that no longer matches the store is called stale, never silently used
+    text = plan.data.path.read_text().splitlines()
+    cells = text[1].split(",")
+    cells[-1] = str(int(cells[-1]) + 1)
+    plan.data.path.write_text("\n".join([text[0], ",".join(cells), *text[2:]]) + "\n")
+    with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
+        assert its_estimates(store, mon, project)["data_file"]["status"] == "stale"
+        export_its_data(store, mon, project)  # the export owns the file (its record is beside it)
+        assert its_estimates(store, mon, project)["data_file"]["status"] == "current"
+    # a file the export did not write is never replaced
+    plan.data.path.with_name(plan.data.path.name + ".json").unlink()
+    with open_store(root / ".evalkit" / "evalkit.duckdb") as store, pytest.raises(Exception, match="was not written"):
+        export_its_data(store, mon, project)
+
+
+def test_year_totals_and_variants_do_not_give_away_suppressed_counts(demo):
+    """A success measure's variants and areas: no hidden count can be worked out from what is shown.
+
+    All victims = under 25 + the rest (latent), year by year and area by area; the latest year = its
+    areas; a year = its months where the months are shown. The page's own audit (the scan, which
+    rebuilds the arithmetic from the page alone) finds nothing.
+    """
+    from evalkit.publish.scan import scan_html
+
+    root, written = demo
+    html = written["html"].read_text()
+    assert scan_html(html) == []
     data = json.loads(written["data"].read_text())
-    for name, entry in data["success"].items():
-        months = next(i for i in data["indicators"] if i["indicator"] == name)["series"]["count"]
-        rolling = entry["rolling"]["count"]
-        for t in range(12, len(months)):
-            m, r_now, r_before, m_old = months[t], rolling[t], rolling[t - 1], months[t - 12]
-            if m and m["status"] in ("small", "withheld") and r_now and r_before and m_old:
-                # R_t - R_t-1 = m_t - m_t-12: never all three published
-                assert not (r_now["status"] == r_before["status"] == m_old["status"] == "shown"), (name, t)
+    for m in data["measures"]["measures"]:
+        base = m["variants"][0]
+        for v in m["variants"][1:]:
+            for y, b in zip(v["years"], base["years"]):
+                if y["count"]["value"] is not None and b["count"]["value"] is not None:
+                    rest = b["count"]["value"] - y["count"]["value"]
+                    assert not 0 < rest < 5, (m["id"], v["variant"], y["to"])  # all minus the part, never small
 
 def test_status_command(demo):
     import os
@@ -156,7 +246,7 @@ def test_every_publishable_indicator_has_an_xmr_chart_of_at_least_20_points(demo
     # every programme indicator and the A&E and ambulance indicators are charted on the example
     assert {"partnership/ae_assault_attendances", "partnership/ambulance_assault_callouts", "reach/referrals",
             "reach/completed", "vip/vip_referrals", "vip/vip_engaged", "ete/ete_starts", "phoenix/engaged",
-            "sport/sport_attendances", "strategy/knife_sv"} <= charted
+            "sport/sport_attendances"} <= charted
     for key in charted:
         values = by_key[key]["series"]["value"]
         assert sum(1 for v in values if v and v["value"] is not None) >= 20
@@ -167,12 +257,10 @@ def test_every_publishable_indicator_has_an_xmr_chart_of_at_least_20_points(demo
         hidden = [v for v in by_key[key]["series"]["value"] if v and v["status"] in ("small", "withheld")]
         if hidden:
             assert not entry["charted"] and "suppressed" in entry["why"]
-    assert not spc["strategy/homicides"]["charted"]
-    # limits recalculated only at the declared step change (monitor.yml: the interruption)
-    knife = spc["strategy/knife_sv"]
-    assert knife["step_changes"] == ["2019-10-01"] and len(knife["baselines"]) == 2
-    assert knife["baselines"][1]["mean"] < knife["baselines"][0]["mean"]
-    for key in charted - {"strategy/knife_sv"}:
+    # the success measures are success_measures.yml's (the store table), not dashboard indicators
+    assert not any(k.startswith("strategy/") for k in spc)
+    # no step change declared (monitor.yml): one baseline each (declared ones: tests/test_monitor_spc*.py)
+    for key in charted:
         assert spc[key]["step_changes"] == [] and len(spc[key]["baselines"]) == 1
 
 
@@ -188,7 +276,12 @@ def test_the_xmr_charts_carry_their_cells_and_icons(demo):
     # (the figure JSON writes < and > as \u003c and \u003e)
     assert len(re.findall(r"(<|\\u003c)b(>|\\u003e)Variation", html)) >= 10
     assert re.search(r"(<|\\u003c)b(>|\\u003e)Assurance", html)
-    assert "Not charted: most months are under the disclosure" in html
+    # a success-measure indicator published as year-ending totals only is never charted (the example's success
+    # measures now come from success_measures.yml, so none is on its dashboard: checked on the spec itself)
+    from evalkit.monitor.spc_dashboard import XmRSpec
+
+    chart, why = XmRSpec({"monthly_hidden": True, "series": {"period": [], "value": []}}, []).chart()
+    assert chart is None and why.startswith("Not charted: most months are under the disclosure threshold")
 
 
 def test_step_changes_are_checked_against_the_data(tmp_path):
@@ -253,11 +346,15 @@ def test_the_needs_assessment_renders_from_the_example_store_and_passes_its_scan
     html = (root / "reports" / "monitoring" / "sna-2023-04-to-2024-03.html").read_text()
     text = " ".join(html.split())
     for part in ("Volumes and trend by category", "the same months a year before", "Offences by hour of day",
-                 "Offences by day of week", "Rate per 100,000 by area", "Domestic abuse", "Night-time economy",
-                 "Knife or sharp object", "Sexual offences", "Per 1,000 residents", "Ages of victims and suspects",
-                 "Victims by sex", "Areas of residence", "A&amp;E attendances for assault",
-                 "Ambulance call-outs to assault", "Hospital admissions for assault"):
+                 "Offences by day of week", "Offences a year per 100,000 residents, by area of offence",
+                 "Domestic abuse", "night-time economy", "Knife or sharp object", "Sexual offences",
+                 "Per 1,000 residents", "Ages of victims and suspects", "Sex of victims and suspects",
+                 "Victims per 100,000 residents, by area of residence", "Suspects per 100,000 residents, by area "
+                 "of residence", "Residents who were a victim", "The hospital and ambulance picture",
+                 "A&amp;E attendances for assault", "Ambulance call-outs to assault", "Hospital admissions for assault"):
         assert part in text, part
+    # issue 14's profile has the areas of residence: no note that they are missing
+    assert "Areas of residence of" not in text
     assert 'id="ek-disclosure"' in html and not re.search(r'<script[^>]+src="https?:', html)
     # the published page is recorded (it passed the scan) and a second run gives the same bytes
     again = _evalkit(root, "sna", "--from", "2023-04", "--to", "2024-03")

@@ -84,11 +84,11 @@ def test_a_derived_police_column_is_checked_against_the_mapping(project):
     text = ("  - {intervention: strategy, indicator: homicides, source: police, date: occurred_at,\n"
             "     where: {sv_category: homicides}}\n")
     _indicators(project, text)
-    with pytest.raises(SpecError, match=r"where.sv_category: not a category of the serious violence mapping "
-                                        r"\(found 'homicides'; expected one of 'aggravated_burglary', "):
+    with pytest.raises(SpecError, match=r"where.sv_category: not a category of the serious violence definition "
+                                        r"\(vrn-2023.1\) \(found 'homicides'; expected one of 'aggravated_burglary', "):
         _compute(project)
     # a category that is in the mapping is fine even in months (or a whole source) without such a crime
-    _indicators(project, text.replace("homicides}", "exploitation_of_prostitution}"))
+    _indicators(project, text.replace("homicides}", "miscellaneous_crimes_against_society}"))
     values = _compute(project)
     assert (values[values.indicator == "homicides"].value == 0).all()
 

@@ -365,3 +365,36 @@ def test_a_failed_ingest_leaves_old_pseudonyms_unconverted(loaded, tmp_path):
     _assert_refused(store, mon, "police", _csv(frame, tmp_path / "p.csv"), "required")
     assert dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
                             "WHERE table_name = 'src_police'").fetchall())["victim_id"] == "VARCHAR"
+
+
+def test_a_store_made_before_a_declaration_gained_optional_columns_is_brought_up_to_date(loaded):
+    """A store from an older evalkit (police rows without the offence code and location type the
+    declaration now lists) is rebuilt with those columns empty for the old rows, the rows kept;
+    querying it before gave a BinderException called "the store could not be used"."""
+    from evalkit.monitor.ingest import align_source_tables
+
+    project, mon, store, _path = loaded
+    src = mon.sources["police"]
+    optional = [c for c, d in src.columns.items() if not d.required][:2]
+    assert optional, "the police declaration has optional columns"
+    before = store.con.execute(f"SELECT count(*) FROM {src.table}").fetchone()[0]
+    for c in optional:  # what an older store looks like
+        store.con.execute(f'ALTER TABLE {src.table} DROP COLUMN "{c}"')
+    changed = align_source_tables(store, mon.sources)
+    assert len(changed) == 1 and all(c in changed[0] for c in optional)
+    cols = [r[0] for r in store.con.execute(f"DESCRIBE {src.table}").fetchall()]
+    assert cols == ["_extract_id", "_line", *src.columns]
+    assert store.con.execute(f"SELECT count(*) FROM {src.table}").fetchone()[0] == before
+    nulls = store.con.execute(f'SELECT count(*) FROM {src.table} WHERE "{optional[0]}" IS NULL').fetchone()[0]
+    assert nulls == before
+    assert align_source_tables(store, mon.sources) == []  # once only
+
+
+def test_a_store_missing_a_required_column_is_left_for_ingest_to_name(loaded):
+    from evalkit.monitor.ingest import align_source_tables
+
+    project, mon, store, _path = loaded
+    src = mon.sources["police"]
+    required = next(c for c, d in src.columns.items() if d.required and c not in src.pseudonymise)
+    store.con.execute(f'ALTER TABLE {src.table} DROP COLUMN "{required}"')
+    assert align_source_tables(store, mon.sources) == []

@@ -84,13 +84,14 @@ def _differences(what: str, duck: pd.DataFrame, pg: pd.DataFrame) -> tuple[list[
 
 def test_every_indicator_and_profile_cell_is_the_same_on_postgresql(example_store, postgres):
     from evalkit.monitor.indicators import expressions, plans
-    from evalkit.monitor.profile import profile_expressions
+    from evalkit.monitor.measures import count_expression
+    from evalkit.monitor.profile import health_profile_expressions, police_profile_expressions
 
     mon, project, store = example_store
-    tables = [t for t in store.tables() if t.startswith("src_") or t == "sv_mapping"]
+    tables = [t for t in store.tables() if t.startswith("src_") or t == "offence_keys"]
     with postgres.connect() as pg:
         loaded = postgres_server.copy_tables(store.con, pg, tables)
-    assert loaded["src_police"] > 100_000 and loaded["sv_mapping"] > 0
+    assert loaded["src_police"] > 100_000 and loaded["offence_keys"] > 0
     duck, remote = store.ibis(), postgres.ibis()
 
     problems, compared, cells, worst, left_out = [], [], 0, 0.0, []
@@ -113,7 +114,17 @@ def test_every_indicator_and_profile_cell_is_the_same_on_postgresql(example_stor
                                  [police.id]).fetchall()[0][0]
         stop = (pd.Timestamp(last) + pd.DateOffset(months=1)).to_pydatetime()
         start = (pd.Timestamp(last) - pd.DateOffset(months=11)).to_pydatetime()
-        for part, expr in profile_expressions(mon, start, stop).items():
+        previous = (pd.Timestamp(start) - pd.DateOffset(months=12)).to_pydatetime()
+        parts = dict(police_profile_expressions(mon, start, stop, previous))
+        health = {sid: (start, stop) for sid, src in mon.sources.items()
+                  if src.kind in ("ambulance", "health") and src.table in loaded}
+        for sid, exprs in health_profile_expressions(mon, health).items():
+            parts.update({f"{sid}.{k}": v for k, v in exprs.items()})
+        # the success measures: the Home Office offence lists (by code, else by description) and the variants
+        for m in mon.measures.measures if mon.measures else ():
+            if mon.sources[m.source].table in loaded:
+                parts[f"measure.{m.id}"] = count_expression(m, mon)
+        for part, expr in parts.items():
             got, n, rel = _differences(f"profile.{part}", duck.execute(expr), remote.execute(expr))
             problems += got
             cells += n

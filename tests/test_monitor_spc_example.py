@@ -36,6 +36,18 @@ def charts(example_store):
                                    step_changes=steps)
         except EstimationError as exc:
             short[d.indicator] = (len(series), str(exc))
+    # the success measures come from the store's success_measures table (Home Office definitions)
+    from evalkit.monitor.measures import compute_success_measures
+
+    measures = compute_success_measures(store, mon, save=False)
+    steps = [pd.Timestamp(mon.settings.interruption)] if mon.settings.interruption is not None else []
+    for m in mon.measures.measures:
+        if not m.indicator:
+            continue
+        series = measures[(measures.measure == m.id) & (measures.variant == "all") & (measures.area == "all")]
+        series = series.sort_values("period")
+        out[m.indicator] = xmr(pd.to_datetime(series["period"]), series["rate"], name=f"{m.id}",
+                               improvement="decrease", step_changes=steps)
     return mon, out, short
 
 

@@ -151,8 +151,9 @@ def _dashboard_model(page):
     model["indicators"] = [prog_item, hom_item]
     D._breakdown_model(page, values, "vip", "referrals", prog_series, model)
     profile = {"summary": {"from": "2023-01", "to": "2023-12", "months": 12, "serious_violence": 100,
-                           "share_domestic": 0.03, "share_night_time_economy": 0.4, "share_knife": 0.25,
-                           "peak_hour": 22, "peak_day": "Saturday", "mapping_version": "v1"},
+                           "domestic": 3, "knife": 25, "location_known": 90, "public_place": 50,
+                           "public_night_time_economy": 20, "peak_hour": 22, "peak_day": "Saturday",
+                           "mapping_version": "v1"},
                "by_hour": pd.DataFrame({"hour": [0, 1, 2], "n": [50, 47, 3]}),
                "by_day": pd.DataFrame({"day_name": ["Mon", "Tue"], "n": [98, 2]}),
                "by_category": pd.DataFrame({"sv_category": ["a", "b", "c"], "n": [60, 37, 3]}),
@@ -325,6 +326,7 @@ def test_the_project_policy_applies_to_every_output(example_project):
     from evalkit.publish.policy import project_policy
 
     root = example_project
+    (root / "monitoring" / "monitor.yml").unlink(missing_ok=True)  # the example's sets min_count 5
     (root / "evalkit.yml").write_text("disclosure:\n  policy: round\n")
     assert project_policy(root) == Policy(kind="round", threshold=8, source="evalkit.yml")
     (root / "monitoring").mkdir(exist_ok=True)

@@ -184,9 +184,40 @@ def test_base_project_is_valid(tmp_path):
     assert ev.data.path == (root / "evaluations" / "data" / "cohort.csv").resolve()
     assert [i.id for i in ev.indicators] == ["sdq_total", "suspended", "offences"]
     assert ev.timepoints["sdq_total"].baseline == "sdq_pre"
-    assert ev.intervention.indicators["sdq_total"].child_outcome is True
+    # no EIF outcome category: not a child outcome, whatever the population's ages
+    assert ev.intervention.indicators["sdq_total"].child_outcome is False
     with pytest.raises(Exception):
         ev.id = "changed"  # frozen
+
+
+def _indicators(tmp_path, text):
+    root = make_project(tmp_path, logic_model=text)
+    return load_project(root, check_data=False).intervention("demo").indicators, problems(root, "warning")
+
+
+def test_a_child_outcome_is_an_outcome_or_impact_in_an_eif_category(tmp_path):
+    text = (LOGIC_MODEL.replace("    source: survey\n", "    source: survey\n    eif_outcome: mental_health_and_wellbeing\n")
+            .replace("    source: police\n", "    source: police\n    eif_outcome: crime_violence_and_antisocial_behaviour\n"))
+    ind, warnings = _indicators(tmp_path, text)
+    assert warnings == []
+    assert ind["sdq_total"].child_outcome and ind["offences"].child_outcome
+    assert not ind["suspended"].child_outcome  # no category: an intermediate measure, shown without a level
+
+
+def test_an_output_or_an_adult_population_is_never_a_child_outcome(tmp_path):
+    output = LOGIC_MODEL.replace("    measures: wellbeing\n", "    measures: sessions\n").replace(
+        "    source: survey\n", "    source: survey\n    eif_outcome: mental_health_and_wellbeing\n")
+    ind, warnings = _indicators(tmp_path / "a", output)
+    assert not ind["sdq_total"].child_outcome
+    assert any("indicators[0].eif_outcome: an indicator of an output is not a child outcome" in w for w in warnings)
+    adults = output.replace("measures: sessions", "measures: wellbeing").replace("age: [10, 17]", "age: [30, 60]")
+    ind, warnings = _indicators(tmp_path / "b", adults)
+    assert not ind["sdq_total"].child_outcome
+    assert any("EIF child outcomes are for children and young people" in w for w in warnings)
+    declared = LOGIC_MODEL.replace("    source: survey\n", "    source: survey\n    child_outcome: true\n")
+    ind, warnings = _indicators(tmp_path / "c", declared)
+    assert not ind["sdq_total"].child_outcome
+    assert any("a child outcome needs its EIF outcome category" in w and "eif_outcome: one of" in w for w in warnings)
 
 
 # ---------------------------------------------------------------- shape
@@ -205,7 +236,7 @@ def test_unknown_key_lists_valid_keys(tmp_path):
     root = make_project(tmp_path, logic_model=text)
     msg = only(root)
     assert msg.startswith(f"logic_models/demo.yml:{line_of(text, 'colour')}: error: colour: unknown key")
-    assert "found 'colour'" in msg and "expected one of id, name, summary, prevention" in msg
+    assert "found 'colour'" in msg and "expected one of id, name, summary, kind, prevention" in msg
 
 
 def test_missing_key(tmp_path):

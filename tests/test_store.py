@@ -13,7 +13,7 @@ from evalkit.store.db import DEFAULT_STORE, MIGRATIONS, STORE_ENV
 def test_new_store_is_at_the_current_version(tmp_path):
     with open_store(tmp_path / "s.duckdb") as store:
         assert store.version == SCHEMA_VERSION == max(MIGRATIONS)
-        assert {"extracts", "replacements", "indicator_values", "evaluation_runs", "sv_mapping"} <= set(store.tables())
+        assert {"extracts", "replacements", "indicator_values", "evaluation_runs", "offence_keys", "success_measures"} <= set(store.tables())
     # opening again applies nothing twice
     with open_store(tmp_path / "s.duckdb") as store:
         rows = store.con.execute("SELECT version FROM schema_version").fetchall()

@@ -13,11 +13,18 @@ second-order cone programs (cvxpy). The one deliberate difference: HonestDiD sim
 folded-normal quantile with 10^6 draws; evalkit computes it exactly (a difference in the 4th
 significant digit at most, tested against HonestDiD's README numbers).
 
+Relative magnitudes, Delta^RM(Mbar): the violation after the start moves by at most Mbar times
+the largest move between consecutive periods before it. The interval is HonestDiD's default for
+it, the conditional least-favourable hybrid (C-LF) of Andrews, Roth & Pakes, on HonestDiD's grid
+and with HonestDiD's simulation draws (see the section below): equal to its bounds to rounding.
+
 Inputs are the event-study coefficients (pre-periods first, the reference period left out) and
 their covariance; the target is the first post-period effect unless ``l_vec`` says otherwise.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -233,7 +240,347 @@ def event_study_sensitivity(event_times, estimates, covariance, alpha: float = A
     if post > 1:
         out["average_post_effect"] = smoothness_sensitivity(b, V, pre, post, l_vec=np.full(post, 1 / post),
                                                             alpha=alpha)
-    out["relative_magnitudes"] = {"status": "not computed", "reason": "relative-magnitude bounds (Delta^RM, "
-                                  "C-LF) are not yet implemented in evalkit; use R HonestDiD with the event-time "
-                                  "estimates and covariance in the group_time section"}
+    if post == 1:  # HonestDiD tests one post period with its no-nuisance ARP test, which evalkit has not ported
+        rm = {"status": "not computed", "reason": "relative-magnitude bounds with a single post period are not "
+              "implemented in evalkit; use R HonestDiD with the event-time estimates and covariance in the "
+              "group_time section"}
+    elif post > RM_MAX_POST:  # each grid point is a block LP then: minutes, not seconds
+        rm = {"status": "not computed", "reason": f"{post} post periods: evalkit computes relative-magnitude bounds "
+              f"for event windows of up to {RM_MAX_POST} post periods (did: event_window: lags: {RM_MAX_POST - 1} in "
+              "the plan), or use R HonestDiD with the event-time estimates and covariance in the group_time section"}
+    else:
+        rm = {"first_post_period": relative_magnitudes_sensitivity(b, V, pre, post, alpha=alpha),
+              "average_post_effect": relative_magnitudes_sensitivity(b, V, pre, post, l_vec=np.full(post, 1 / post),
+                                                                     alpha=alpha)}
+    out["relative_magnitudes"] = rm
     return out
+
+
+# ---------------------------------------------------------------------------- relative magnitudes
+#
+# Delta^RM(Mbar): the post-period violation of parallel trends moves by at most Mbar times the
+# largest pre-period move. The identified set is a union of polyhedra (one per pre-period s where
+# the largest move sits, and its sign), and the confidence set is the union of the conditional
+# least-favourable hybrid (C-LF) tests of Andrews, Roth & Pakes over those polyhedra, tested on
+# a grid of the parameter: a port of R HonestDiD's computeConditionalCS_DeltaRM (deltarm.R) and
+# its ARP nuisance-parameter test (arp-nuisance.R). The least-favourable critical value is
+# simulated in HonestDiD from 1,000 draws of R's generator after set.seed(0); evalkit draws the
+# same numbers (R's Mersenne-Twister and inversion, reproduced below), so the grid decisions, and
+# with them the bounds, are HonestDiD's.
+
+# the dual programs' vertices are enumerated when there are at most this many candidate supports
+# (C(12, 6): six post periods); beyond, each batch of programs is one block-diagonal LP
+RM_MAX_SUPPORTS = 924
+RM_MAX_POST = 6  # in evalkit run: C(12, 6) = 924, so the fast path
+_R_BIG = 134217728  # 2^27: R's inversion combines two uniforms per normal draw
+_I2_32M1 = 2.328306437080797e-10
+
+
+def _r_normals(count: int, seed: int = 0) -> np.ndarray:
+    """``set.seed(seed); rnorm(count)`` in R (Mersenne-Twister, Inversion), bit for bit."""
+    from scipy import stats
+
+    s = seed & 0xFFFFFFFF
+    for _ in range(50):  # R's initial scrambling (RNG_Init)
+        s = (69069 * s + 1) & 0xFFFFFFFF
+    words = []
+    for _ in range(625):
+        s = (69069 * s + 1) & 0xFFFFFFFF
+        words.append(s)
+    gen = np.random.MT19937()
+    # dummy[0] is the position (FixupSeeds sets it to 624: regenerate before the first draw)
+    gen.state = {"bit_generator": "MT19937", "state": {"key": np.array(words[1:], dtype=np.uint32), "pos": 624}}
+    u = gen.random_raw(2 * count).astype(np.float64) * 2.3283064365386963e-10
+    u = np.where(u <= 0.0, 0.5 * _I2_32M1, np.where(1.0 - u <= 0.0, 1.0 - 0.5 * _I2_32M1, u))
+    first, second = u[0::2], u[1::2]
+    return stats.norm.ppf((np.floor(_R_BIG * first) + second) / _R_BIG)
+
+
+def _r_rmvnorm(n: int, sigma: np.ndarray, seed: int = 0) -> np.ndarray:
+    """mvtnorm::rmvnorm(n, sigma = sigma) after set.seed(seed): rows of normals times the symmetric
+    square root of sigma (its eigen method; the symmetric root does not depend on eigenvector signs)."""
+    values, vectors = np.linalg.eigh(sigma)
+    root = (vectors * np.sqrt(np.maximum(values, 0.0))) @ vectors.T
+    return _r_normals(n * sigma.shape[0], seed).reshape(n, sigma.shape[0]) @ root
+
+
+def _rm_constraints(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: bool) -> np.ndarray:
+    """HonestDiD's .create_A_RM: A with A delta <= 0 for Delta^RM_{s,sign}(Mbar) (reference period dropped)."""
+    T = num_pre + num_post
+    first = np.zeros((T, T + 1))
+    for r in range(T):
+        first[r, r:r + 2] = [-1, 1]
+    v = np.zeros(T + 1)
+    v[num_pre + s - 1:num_pre + s + 1] = [-1, 1]
+    if not max_positive:
+        v = -v
+    upper = np.vstack([np.tile(v, (num_pre, 1)), np.tile(Mbar * v, (num_post, 1))])
+    A = np.vstack([first - upper, -first - upper])
+    A = A[np.einsum("ij,ij->i", A, A) > 1e-10]
+    return np.delete(A, num_pre, axis=1)
+
+
+class _DualPolytope:
+    """{lambda >= 0 : sd' lambda = 1, X' lambda = 0}, the dual of HonestDiD's .test_delta_lp_fn.
+
+    min eta s.t. y - X delta <= eta sd has the dual max lambda'y over this polytope, so its optimum
+    for any y is the best vertex. With few moments the vertices are enumerated once and every
+    program (one per simulation draw, per grid point, per bisection step) is a matrix product;
+    with many, the programs of a batch are solved as one block-diagonal LP (HiGHS), whose
+    multipliers are the vertices."""
+
+    def __init__(self, X: np.ndarray, sd: np.ndarray, max_supports: int):
+        self.X, self.sd = X, sd
+        self.W = np.column_stack([sd, X])
+        m, k1 = self.W.shape
+        self.V = self._vertices() if math.comb(m, k1) <= max_supports else None
+
+    def _vertices(self) -> np.ndarray:
+        from itertools import combinations
+
+        m, k1 = self.W.shape
+        target = np.zeros(k1)
+        target[0] = 1.0
+        found = []
+        for support in combinations(range(m), k1):
+            Ws = self.W[list(support)].T
+            if abs(np.linalg.det(Ws)) < 1e-12:
+                continue
+            lam_s = np.linalg.solve(Ws, target)
+            if np.all(lam_s >= -1e-12):
+                lam = np.zeros(m)
+                lam[list(support)] = np.maximum(lam_s, 0.0)
+                if not any(np.allclose(lam, f, atol=1e-12) for f in found):
+                    found.append(lam)
+        return np.array(found).reshape(len(found), m)
+
+    def best(self, Y: np.ndarray):
+        """For each row y of Y: max lambda'y and the lambda attaining it (None, None: no solution)."""
+        Y = np.atleast_2d(Y)
+        if self.V is not None:
+            if len(self.V) == 0:
+                return None, None
+            values = Y @ self.V.T
+            idx = np.argmax(values, axis=1)
+            return values[np.arange(len(Y)), idx], self.V[idx]
+        from scipy import sparse
+        from scipy.optimize import linprog
+
+        n, (m, k1) = len(Y), self.W.shape
+        c = np.tile(np.eye(k1)[0], n)
+        A = sparse.kron(sparse.identity(n, format="csr"), sparse.csr_matrix(-self.W), format="csr")
+        res = linprog(c, A_ub=A, b_ub=-Y.ravel(), bounds=[(None, None)] * (n * k1), method="highs")
+        if res.status != 0:
+            return None, None
+        eta = np.asarray(res.x).reshape(n, k1)[:, 0]
+        return eta, -np.asarray(res.ineqlin.marginals, dtype=float).reshape(n, m)
+
+
+def _lf_cv(P: _DualPolytope, sigma: np.ndarray, kappa: float, sims: int = 1000, seed: int = 0) -> float:
+    """The least-favourable critical value (ARP section 6.2), from HonestDiD's 1,000 draws."""
+    eta, _ = P.best(-_r_rmvnorm(sims, sigma, seed))
+    if eta is None:  # every draw's program is unbounded (HonestDiD: NA, removed)
+        return float("nan")
+    return float(np.quantile(eta, 1 - kappa))
+
+
+def _max_program(s_T, gamma, sigma, P: _DualPolytope, c):
+    """max f'lambda over the dual polytope (HonestDiD's .max_program)."""
+    b = (sigma @ gamma) / float(gamma @ sigma @ gamma)
+    value, lam = P.best(s_T + b * c)
+    return float(value[0]), lam[0]
+
+
+def _is_solution(c, s_T, gamma, sigma, P, tol=1e-6):
+    value, x = _max_program(s_T, gamma, sigma, P, c)
+    return abs(c - value) <= tol, x
+
+
+def _vlo_vup_dual(eta, s_T, gamma, sigma, P):
+    """HonestDiD's .vlo_vup_dual_fn: the truncation points of the dual approach (ARP appendix D)."""
+    tol_c, maxiters, switchiters = 1e-6, 10000, 10
+    sigma_B = float(np.sqrt(gamma @ sigma @ gamma))
+    low0, high0 = min(-100.0, eta - 20 * sigma_B), max(100.0, eta + 20 * sigma_B)
+    ok, _ = _is_solution(eta, s_T, gamma, sigma, P)
+    if not ok:
+        return eta, np.inf
+    b = (sigma @ gamma) / float(gamma @ sigma @ gamma)
+
+    def shortcut(x):
+        top = float(x @ s_T)
+        top = 0.0 if abs(top) < np.finfo(float).eps ** 0.75 else top
+        return top / (1 - float(x @ b))
+
+    def side(start, upper: bool):
+        ok, res = _is_solution(start, s_T, gamma, sigma, P)
+        if ok:
+            return np.inf if upper else -np.inf
+        dif, iters = 0.0, 1
+        mid = shortcut(res)
+        while True:
+            ok, res = _is_solution(mid, s_T, gamma, sigma, P)
+            if ok or iters >= maxiters:
+                break
+            iters += 1
+            if iters >= switchiters:
+                dif = tol_c + 1
+                break
+            mid = shortcut(res)
+        low, high = (eta, mid) if upper else (mid, eta)
+        while dif > tol_c and iters < maxiters:
+            iters += 1
+            mid = (low + high) / 2
+            ok, _ = _is_solution(mid, s_T, gamma, sigma, P)
+            if ok == upper:
+                low = mid
+            else:
+                high = mid
+            dif = high - low
+        return mid
+
+    return side(low0, upper=False), side(high0, upper=True)
+
+
+def _truncated_normal_quantile(p: float, lo: float, hi: float) -> float:
+    from scipy import stats
+
+    return float(stats.truncnorm.ppf(p, lo, hi))
+
+
+def _lf_test_rejects(y, X, sigma, P: _DualPolytope, eta, lam, alpha: float, kappa: float, lf_cv: float) -> bool:
+    """HonestDiD's .lp_conditional_test_fn with hybrid_flag = "LF", given the program's optimum
+    eta and multipliers lam for this y."""
+    sd = P.sd
+    if eta is None:
+        return False  # the program has no solution: HonestDiD does not reject
+    if eta > lf_cv:
+        return True
+    mod_size = (alpha - kappa) / (1 - kappa)
+    k = X.shape[1]
+    B = lam > 1e-6
+    degenerate = int(B.sum()) != k + 1
+    XB = X[B]
+    full_rank = min(XB.shape) > 0 and np.linalg.matrix_rank(XB) == min(XB.shape)
+    if degenerate or not full_rank:
+        s_T = (np.eye(len(y)) - np.outer(sigma @ lam, lam) / float(lam @ sigma @ lam)) @ y
+        vlo, vup = _vlo_vup_dual(eta, s_T, lam, sigma, P)
+        var = float(lam @ sigma @ lam)
+        if abs(var) < np.finfo(float).eps:
+            return eta > 0
+        sB = np.sqrt(var)
+        maxstat, zlo, zup = eta / sB, vlo / sB, min(vup, lf_cv) / sB
+    else:
+        M = len(y)
+        basis = np.column_stack([sd[B], XB])
+        inv = np.linalg.inv(basis)
+        S_B, S_Bc = np.eye(M)[B], np.eye(M)[~B]
+        Gamma_B = np.column_stack([sd[~B], X[~B]]) @ inv @ S_B - S_Bc
+        v_B = (np.eye(int(B.sum()))[0] @ inv @ S_B)
+        s2 = float(v_B @ sigma @ v_B)
+        sB = np.sqrt(s2)
+        rho = Gamma_B @ sigma @ v_B / s2
+        bound = (-Gamma_B @ y) / rho + float(v_B @ y)
+        vlo = float(np.max(bound[rho > 0])) if np.any(rho > 0) else -np.inf
+        vup = float(np.min(bound[rho < 0])) if np.any(rho < 0) else np.inf
+        maxstat, zlo, zup = eta / sB, vlo / sB, min(vup, lf_cv) / sB
+    if not (zlo <= maxstat <= zup):
+        return False
+    return maxstat > max(0.0, _truncated_normal_quantile(1 - mod_size, zlo, zup))
+
+
+def _rm_accepts(betahat, sigma, num_pre, num_post, l_vec, Mbar, s, max_positive, alpha, kappa):
+    """A function thetas -> accepted (array), for one polyhedron of Delta^RM (post-period moments only)."""
+    A = _rm_constraints(num_pre, num_post, Mbar, s, max_positive)
+    A = A[np.any(A[:, num_pre:] != 0, axis=1)]  # postPeriodMomentsOnly
+    # the change of basis that puts l'delta_post first (HonestDiD's .construct_Gamma)
+    AGI = A[:, num_pre:] @ np.linalg.inv(_construct_gamma(l_vec))
+    one, X = AGI[:, 0], AGI[:, 1:]
+    Y = A @ betahat
+    SY = A @ sigma @ A.T
+    P = _DualPolytope(X, np.sqrt(np.diag(SY)), RM_MAX_SUPPORTS)
+    lf = _lf_cv(P, SY, kappa)
+
+    def accepts(thetas) -> np.ndarray:
+        ys = Y[None, :] - np.outer(np.asarray(thetas, dtype=float), one)
+        etas, lams = P.best(ys)
+        if etas is None:
+            return np.ones(len(ys), dtype=bool)
+        return np.array([not _lf_test_rejects(y, X, SY, P, float(e), lam, alpha, kappa, lf)
+                         for y, e, lam in zip(ys, etas, lams)])
+
+    return accepts
+
+
+def _construct_gamma(l_vec: np.ndarray) -> np.ndarray:
+    """An invertible matrix with l' as its first row: the pivot columns of rref([l, I]), as
+    HonestDiD's .construct_Gamma takes them (l, then every e_j but the one at l's last non-zero)."""
+    n = len(l_vec)
+    B = np.column_stack([l_vec, np.eye(n)])
+    last = int(np.flatnonzero(l_vec != 0)[-1])
+    columns = [0] + [1 + j for j in range(n) if j != last]
+    return B[:, columns].T
+
+
+def relative_magnitudes_interval(betahat, sigma, num_pre: int, num_post: int, Mbar: float, l_vec=None,
+                                 alpha: float = ALPHA, grid_points: int = 1000, coarse: int = 10) -> dict:
+    """The C-LF confidence set for l'beta_post under Delta^RM(Mbar) on HonestDiD's grid (+-20 SD).
+
+    HonestDiD tests every point of its 1,000-point grid against every polyhedron; evalkit tests
+    every ``coarse``-th point, then every point next to a change, so it finds the same lowest and
+    highest accepted points unless an accepted stretch shorter than ``coarse`` grid steps lies
+    apart from the rest (the result says how it was searched)."""
+    betahat = np.asarray(betahat, dtype=float)
+    sigma = np.asarray(sigma, dtype=float)
+    l_vec = np.eye(num_post)[0] if l_vec is None else np.asarray(l_vec, dtype=float)
+    if num_post < 2:
+        raise ValueError("relative magnitudes need two post periods or more here (the one-period test of "
+                         "HonestDiD is not ported)")
+    post = slice(num_pre, num_pre + num_post)
+    sd_theta = float(np.sqrt(l_vec @ sigma[post, post] @ l_vec))
+    grid = np.linspace(-20 * sd_theta, 20 * sd_theta, grid_points)
+    tests = [_rm_accepts(betahat, sigma, num_pre, num_post, l_vec, Mbar, s, sign, alpha, alpha / 10)
+             for s in range(-(num_pre - 1), 1) for sign in (True, False)]
+    marks = sorted(set(range(0, grid_points, coarse)) | {grid_points - 1})
+    # every polyhedron on the coarse marks in one batch; the union accepts where any accepts
+    union = np.zeros(len(marks), dtype=bool)
+    for t in tests:
+        union |= t(grid[marks])
+    cache: dict[int, bool] = dict(zip(marks, union.tolist()))
+
+    def accepted(i: int) -> bool:
+        if i not in cache:
+            cache[i] = any(bool(t([grid[i]])[0]) for t in tests)
+        return cache[i]
+
+    hits = [i for i in marks if cache[i]]
+    if not hits:
+        return {"Mbar": float(Mbar), "lb": None, "ub": None, "method": "C-LF", "delta": "DeltaRM",
+                "empty": True}
+    lo, hi = hits[0], hits[-1]
+    while lo > 0 and accepted(lo - 1):  # step outwards to the first rejected neighbour
+        lo -= 1
+    while hi < grid_points - 1 and accepted(hi + 1):
+        hi += 1
+    return {"Mbar": float(Mbar), "lb": float(grid[lo]), "ub": float(grid[hi]), "method": "C-LF",
+            "delta": "DeltaRM", "open_at_grid_edge": lo == 0 or hi == grid_points - 1}
+
+
+def relative_magnitudes_sensitivity(betahat, sigma, num_pre: int, num_post: int, Mbarvec=None, l_vec=None,
+                                    alpha: float = ALPHA) -> dict:
+    """C-LF sets over Mbar (default 0.5, 1, 1.5, 2, as HonestDiD's README) and the breakdown Mbar:
+    the largest Mbar in the grid up to which every set excludes 0."""
+    Mbarvec = [0.5, 1.0, 1.5, 2.0] if Mbarvec is None else list(Mbarvec)
+    rows = [relative_magnitudes_interval(betahat, sigma, num_pre, num_post, float(m), l_vec, alpha)
+            for m in Mbarvec]
+    breakdown = None
+    for r in rows:
+        if r["lb"] is None or not (r["lb"] > 0 or r["ub"] < 0):
+            break
+        breakdown = r["Mbar"]
+    return {"restriction": "relative magnitudes (Delta^RM): after the programme, parallel trends are violated by "
+                           "at most Mbar times the largest change between consecutive periods before it",
+            "rows": rows, "breakdown_Mbar": breakdown, "alpha": alpha,
+            "grid": "HonestDiD's 1,000 points over +-20 standard errors; every 10th tested, then every "
+                    "neighbour of a change",
+            "reference": "Rambachan & Roth (2023) Rev Econ Stud 90(5):2555-2591; R HonestDiD "
+                         "createSensitivityResults_relativeMagnitudes (method C-LF, seed 0)"}

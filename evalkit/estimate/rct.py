@@ -200,6 +200,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
     flow = [FlowStage("randomised", n_arm[1], group="treated"), FlowStage("randomised", n_arm[0], group="comparison")]
     estimates: list[Estimate] = []
     attrition_overall, attrition_diff, attrition_by_timepoint = {}, {}, {}
+    analysed_keep = {}  # indicator -> rows analysed at its first follow-up (for the analysed sample's balance)
     for ind_id, tp in evaluation.timepoints.items():
         ind = tp.indicator
         baseline = _numeric_column(frame, tp.baseline, ind, "baseline") if tp.baseline else None
@@ -209,6 +210,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
             lost = {g: 1 - keep[arm == g].mean() for g in (1, 0)}
             # the first follow-up is the one the primary estimate uses; later ones are kept by timepoint
             attrition_overall.setdefault(ind_id, float(1 - keep.mean()))
+            analysed_keep.setdefault(ind_id, keep)
             attrition_diff.setdefault(ind_id, float(lost[1] - lost[0]))
             attrition_by_timepoint[f"{ind_id}@{tp_name}"] = {"overall": float(1 - keep.mean()),
                                                              "differential": float(lost[1] - lost[0])}
@@ -278,9 +280,15 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
     first_primary = next((i for i in main if estimates[i].indicator == evaluation.primary_outcome.id), None)
     if first_primary is not None:
         estimates[first_primary] = replace(estimates[first_primary], primary=True)
-    balance = {"rows": _balance_rows(evaluation, frame, arm),
-               "formula": "(mean treated - mean comparison) / sqrt((sd_treated^2 + sd_comparison^2) / 2), at randomisation"}
     primary = evaluation.primary_outcome.id
+    balance = {"rows": _balance_rows(evaluation, frame, arm), "sample": "randomised",
+               "formula": "(mean treated - mean comparison) / sqrt((sd_treated^2 + sd_comparison^2) / 2), at randomisation"}
+    if primary in analysed_keep:
+        # with high attrition, WWC asks for baseline equivalence of the sample actually analysed
+        keep = analysed_keep[primary]
+        balance["analysed"] = {"rows": _balance_rows(evaluation, frame[keep].reset_index(drop=True), arm[keep]),
+                               "sample": "analysed", "indicator": primary,
+                               "formula": "as above, among the units analysed for the primary outcome"}
     sections = {
         "rct": {"intention_to_treat": True, "assignment_column": treat_col, "randomised": {"treated": n_arm[1],
                                                                                           "comparison": n_arm[0]},

@@ -37,15 +37,14 @@ P_KINDS = {"p-value": "p", "Holm p-value": "Holm p", "confidence interval": "CI"
 CHECK_LABELS = {
     "causal_design": "causal design",
     "sample_size": "sample size per arm",
-    "attrition_overall": "overall attrition",
-    "attrition_differential": "differential attrition",
+    "attrition": "attrition (WWC boundary)",
     "baseline_equivalence": "baseline equivalence",
     "parallel_trends": "parallel pre-trends",
     "validated_measures": "valid outcome measure",
     "intention_to_treat": "intention-to-treat",
     "robustness": "robustness checks",
     "child_outcome_effect": "significant improvement in a child outcome",
-    "follow_up": "follow-up length",
+    "follow_up": "follow-up after the programme ended",
     "independent_evaluator": "independent evaluator",
 }
 FOLLOW_UP_RE = re.compile(r"^follow_up_(\d+)m$")
@@ -61,6 +60,18 @@ class IndicatorFacts:
     source: str | None = None
     instrument: str | None = None
     validated: bool | None = None
+    node_kind: str | None = None  # activity | output | outcome | impact
+    eif_outcome: str | None = None  # the EIF child-outcome category, if any
+
+    def role(self) -> str:
+        """Why this indicator does or does not carry a level, in words."""
+        if self.child_outcome:
+            return f"child outcome ({(self.eif_outcome or '').replace('_', ' ')})"
+        if self.node_kind in ("activity", "output"):
+            return f"not a child outcome: measures an {self.node_kind}"
+        if self.child_outcome is False:
+            return "not a child outcome: no EIF outcome category (an attitude or intermediate measure)"
+        return "child outcome not known"
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,12 @@ class StudyContext:
     primary_outcome: str | None = None
     indicators: Mapping[str, IndicatorFacts] = field(default_factory=dict)
     external: bool = False
+    study: str | None = None  # declared study (sample) id
+    study_role: str = "main"  # main | sensitivity
+    follow_up_from: str = "start"  # start | programme_end
+    duration_months: float | None = None  # the intervention's length (logic model)
+    record_status: str | None = None  # external records: reported | unverified | illustrative
+    citation: str | None = None  # external records: the study's citation
 
 
 def context_from_plan(evaluation) -> StudyContext:
@@ -87,22 +104,32 @@ def context_from_plan(evaluation) -> StudyContext:
         inst = ind.instrument
         indicators[ind.id] = IndicatorFacts(
             id=ind.id, label=ind.label, child_outcome=ind.child_outcome, source=ind.source.value,
-            instrument=inst.name if inst else None, validated=inst.validated if inst else None)
+            instrument=inst.name if inst else None, validated=inst.validated if inst else None,
+            node_kind=ind.measures.kind, eif_outcome=ind.eif_outcome.value if ind.eif_outcome else None)
+    ext = evaluation.external
     return StudyContext(
         evaluation=evaluation.id, intervention=evaluation.intervention.id, design=evaluation.design.value,
         title=evaluation.title, stage=evaluation.stage.value, evaluator=evaluation.evaluator.name,
         independent=evaluation.evaluator.independent, follow_up_months=evaluation.follow_up_months,
         primary_outcome=evaluation.primary_outcome.id, indicators=indicators,
-        external=evaluation.is_external)
+        external=evaluation.is_external, study=evaluation.study, study_role=evaluation.study_role.value,
+        follow_up_from=evaluation.follow_up_from.value, duration_months=evaluation.intervention.duration_months,
+        record_status=ext.status.value if ext is not None else None,
+        citation=ext.citation if ext is not None else None)
 
 
 def context_from_results(result) -> StudyContext:
     """A context from the results alone (the manifest's options); evaluator and indicators unknown."""
     options = dict(getattr(result.manifest, "options", {}) or {})
+    ext = result.sections.get("external") if isinstance(result.sections, Mapping) else None
     return StudyContext(
         evaluation=result.evaluation, intervention=result.intervention, design=result.design, title=result.title,
         stage=options.get("stage"), follow_up_months=options.get("follow_up_months"),
-        primary_outcome=options.get("primary_outcome"), external="external" in result.sections)
+        primary_outcome=options.get("primary_outcome"), external=ext is not None,
+        study=options.get("study"), study_role=options.get("study_role") or "main",
+        follow_up_from=options.get("follow_up_from") or "start",
+        record_status=_get(ext, "status", default="reported") if ext is not None else None,
+        citation=_get(ext, "citation") if ext is not None else None)
 
 
 @dataclass(frozen=True)
@@ -134,6 +161,8 @@ class OutcomeVerdict:
     follow_up_months: int | None
     effect_size: Mapping[str, Any] | None
     ci_level: float = 0.95
+    months_after_end: float | None = None  # the follow-up counted from the end of the intervention
+    role: str = ""  # child outcome, or why not (output, attitude...)
 
     def words(self) -> str:
         level = f"{self.ci_level * 100:g}%"
@@ -166,6 +195,11 @@ class StudyAssessment:
     supports: str  # "3", "2" or "NL2": the level this study alone supports
     blocking: Mapping[str, tuple[str, ...]]  # level -> checks that stop this study supporting it
     feasibility: Mapping[str, Any] | None = None  # a feasibility study's verdict on moving on
+    months_after_end: float | None = None  # follow-up of the effect the verdict rests on, after the programme
+    study_keys: tuple[str, ...] = ()  # what identifies its sample: declared study, data hash, units, citation
+    study_role: str = "main"
+    record_status: str | None = None  # external: reported | unverified | illustrative
+    counted: bool = True  # False: an unverified or illustrative record, never in a published level
 
     def check(self, check_id: str) -> Check:
         for c in self.checks:
@@ -263,25 +297,39 @@ def significance_rule(rules: Rules) -> SignificanceRule:
                             source=f"evidence rules ({rules.path}, version {rules.version})")
 
 
+def months_after_end(months, context: StudyContext, rules: Rules) -> float | None:
+    """A follow-up as months after the intervention ended (None when its length is not known)."""
+    if months is None:
+        return None
+    if rules.value("follow_up_counts_from") == "start" or context.follow_up_from == "programme_end":
+        return float(months)
+    if context.duration_months is None:
+        return None
+    return float(months) - float(context.duration_months)
+
+
 def _judge(e, facts: IndicatorFacts | None, primary: str | None, follow_up: int | None, rules: Rules,
-           evaluation: str) -> OutcomeVerdict:
+           evaluation: str, context: StudyContext | None = None) -> OutcomeVerdict:
     j = judge(e, significance_rule(rules))
     verdict = EVIDENCE_WORDS[j.outcome]
     p, kind = j.p_value, P_KINDS[j.basis]
     months = _months_from_timepoints(e.timepoints)
     _check_follow_up_value(evaluation, f"estimate timepoints of {e.indicator}", months)
     es = asdict(e.effect_size) if e.effect_size is not None else None
+    recorded = months if months is not None else follow_up
     return OutcomeVerdict(
         indicator=e.indicator, label=facts.label if facts else e.indicator,
         child_outcome=facts.child_outcome if facts else None, primary=e.primary or e.indicator == primary,
         verdict=verdict, estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high, p_value=p, p_kind=kind,
-        n=e.n, units=e.units, estimand=e.estimand, follow_up_months=months if months is not None else follow_up,
-        effect_size=es, ci_level=e.ci_level)
+        n=e.n, units=e.units, estimand=e.estimand, follow_up_months=recorded,
+        effect_size=es, ci_level=e.ci_level,
+        months_after_end=months_after_end(recorded, context, rules) if context is not None else None,
+        role=facts.role() if facts else "child outcome not known")
 
 
 def _why_unknown(o: OutcomeVerdict) -> str:
     if o.child_outcome is None:
-        return "child outcome not known"
+        return o.role or "child outcome not known"
     if o.p_value is None and o.ci_low is None:
         return "no p-value or CI"
     return "significant, but which direction is good is not known"
@@ -298,8 +346,8 @@ def _effect(outcomes: list[OutcomeVerdict], rules: Rules) -> tuple[str, OutcomeV
                                        "the results hold no estimate of an effect on an outcome", rids)
     if not considered:
         return "none", primary, _check("child_outcome_effect", FAILED,
-                                       "no child or young-person outcome among "
-                                       + ", ".join(o.indicator for o in outcomes), rids)
+                                       "no child outcome among the results: "
+                                       + "; ".join(f"{o.indicator} ({o.role})" for o in outcomes), rids)
     positive = [o for o in considered if o.verdict == "positive" and o.child_outcome]
     harmful = [o for o in considered if o.verdict == "harmful" and o.child_outcome]
     unknown = [o for o in considered if o.verdict == "unknown" or o.child_outcome is None]
@@ -385,50 +433,92 @@ def _attrition_values(result, context) -> tuple[Any, Any]:
     return overall, differential
 
 
-def _attrition_checks(result, context, rules) -> list[Check]:
-    rids = ("attrition_boundary", "attrition_boundary_kind")
-    overall, differential = _attrition_values(result, context)
-    boundary = rules.value("attrition_boundary")
+def wwc_boundary(overall_pct: float, rules: Rules) -> float | None:
+    """The largest differential attrition (points) still low at ``overall_pct``; None: high at any differential.
+
+    Between whole percents the stricter of the two neighbouring rows applies.
+    """
+    import math
+
     kind = rules.value("attrition_boundary_kind")
-    out = []
-    if overall is None:
-        out.append(_check("attrition_overall", UNKNOWN, "not reported in the results", rids))
-    elif boundary is None:
-        out.append(_check("attrition_overall", UNKNOWN, f"{overall:.0%} lost; not judged: the WWC attrition "
-                          "boundary is not filled in (rules: attrition_boundary)", rids))
-    else:
-        top = max(row["overall"] for row in boundary)
-        status = PASSED if overall <= top else FAILED
-        out.append(_check("attrition_overall", status, f"{overall:.0%} lost (WWC boundary table goes to "
-                          f"{top:.0%})", rids))
-    if context.design not in COMPARATIVE:
-        out.append(_check("attrition_differential", NA, "one group: no differential attrition", rids))
-    elif differential is None:
-        out.append(_check("attrition_differential", UNKNOWN, "not reported in the results", rids))
-    elif boundary is None or overall is None:
-        why = "the WWC attrition boundary is not filled in (rules: attrition_boundary)" if boundary is None \
-            else "overall attrition unknown"
-        out.append(_check("attrition_differential", UNKNOWN, f"{differential:+.0%} points between arms; "
-                          f"not judged: {why}", rids))
-    else:
-        rows = sorted(boundary, key=lambda r: r["overall"])
-        row = next((r for r in rows if r["overall"] >= overall), None)
-        if row is None:
-            out.append(_check("attrition_differential", FAILED, f"{differential:+.0%} points between arms at "
-                              f"{overall:.0%} overall, beyond the WWC boundary table", rids))
+    kind = "optimistic" if kind == "liberal" else kind
+    rows = {r["overall"]: r[kind] for r in rules.value("wwc_attrition_boundary")}
+    top = max(rows)
+    if overall_pct > top:
+        return None
+    lo, hi = math.floor(overall_pct), math.ceil(overall_pct)
+    values = [rows.get(lo), rows.get(hi)]
+    if any(v is None for v in values):
+        return None
+    return float(min(values))
+
+
+def _analysed_equivalence(result, context, rules) -> tuple[bool | None, str]:
+    """Whether the analysed sample (after attrition) is shown equivalent at baseline, and how we know."""
+    ext = result.sections.get("external")
+    if ext is not None:
+        shown, sample = _get(ext, "baseline_equivalence"), _get(ext, "baseline_equivalence_sample")
+        if shown is True and sample == "analysed":
+            return True, "the study reports the analysed sample equivalent at baseline"
+        if shown is False and sample == "analysed":
+            return False, "the study reports the analysed sample differed at baseline"
+        if shown is True:
+            return None, ("the study reports baseline equivalence, but not of the analysed sample "
+                          "(external.baseline_equivalence_sample: analysed says so)")
+        return None, "the study record does not show the analysed sample's baseline equivalence"
+    balance = result.sections.get("balance")
+    if isinstance(balance, Mapping):
+        # a trial's balance table describes the randomised sample unless it says otherwise; a matched
+        # design's describes the matched (analysed) sample
+        if balance.get("sample") == "analysed" or (context.design != "rct" and balance.get("sample") is None):
+            analysed = balance
         else:
-            allowed = row[kind]
-            status = PASSED if abs(differential) <= allowed else FAILED
-            out.append(_check("attrition_differential", status, f"{differential:+.0%} points between arms; "
-                              f"the {kind} WWC boundary at {row['overall']:.0%} overall allows {allowed:.0%}", rids))
-    return out
+            analysed = balance.get("analysed")
+        if isinstance(analysed, Mapping) and _get(analysed, "rows"):
+            check = _baseline_check(result, context, rules, balance=analysed)
+            if check.status == PASSED:
+                return True, f"analysed sample: {check.evidence}"
+            if check.status == FAILED:
+                return False, f"analysed sample: {check.evidence}"
+    return None, "no baseline balance of the analysed sample in the results"
 
 
-def _baseline_check(result, context, rules) -> Check:
+def _attrition_checks(result, context, rules) -> list[Check]:
+    """One check: low or high attrition against the WWC boundary; high passes only with equivalence."""
+    rids = ("wwc_attrition_boundary", "attrition_boundary_kind", "high_attrition_needs_equivalence")
+    overall, differential = _attrition_values(result, context)
+    kind = rules.value("attrition_boundary_kind")
+    if overall is None:
+        return [_check("attrition", UNKNOWN, "overall attrition not reported in the results", rids)]
+    if context.design not in COMPARATIVE:
+        return [_check("attrition", NA, f"{overall:.0%} lost; one group: the WWC boundary is for two-group "
+                       "designs", rids)]
+    if differential is None:
+        return [_check("attrition", UNKNOWN, f"{overall:.0%} lost overall; differential attrition not reported, "
+                       "so low or high attrition cannot be judged", rids)]
+    o_pct, d_pts = round(100 * overall, 6), round(100 * abs(differential), 6)
+    limit = wwc_boundary(o_pct, rules)
+    shown = f"{o_pct:.0f}" if o_pct == round(o_pct) else f"{o_pct:.1f}"
+    words = f"{shown}% overall, {d_pts:.3g} points differential"
+    if limit is not None and d_pts <= limit:
+        return [_check("attrition", PASSED, f"low attrition: {words} (the {kind} WWC boundary allows "
+                       f"{limit:.1f} points at {shown}%)", rids)]
+    beyond = (f"the {kind} WWC boundary allows {limit:.1f} points at {shown}%" if limit is not None
+              else f"beyond the {kind} WWC boundary at any differential")
+    if not rules.value("high_attrition_needs_equivalence"):
+        return [_check("attrition", FAILED, f"high attrition: {words} ({beyond})", rids)]
+    equivalent, how = _analysed_equivalence(result, context, rules)
+    if equivalent:
+        return [_check("attrition", PASSED, f"high attrition: {words} ({beyond}); {how}, so it meets the WWC "
+                       "standard with reservations", rids)]
+    return [_check("attrition", FAILED, f"high attrition: {words} ({beyond}); {how}", rids)]
+
+
+def _baseline_check(result, context, rules, balance: Mapping | None = None) -> Check:
     rids = ("baseline_equivalence_bands", "baseline_equivalence_required")
     if context.design not in COMPARATIVE:
         return _check("baseline_equivalence", NA, "no comparison group", rids)
-    balance = result.sections.get("balance")
+    balance = result.sections.get("balance") if balance is None else balance
     rows = _get(balance, "rows") if isinstance(balance, Mapping) else None
     if rows:
         bands = rules.value("baseline_equivalence_bands")
@@ -583,7 +673,7 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
 
     headline = _headline(result) if design != "feasibility" else []
     outcomes = [_judge(e, context.indicators.get(e.indicator), context.primary_outcome, follow_up, rules,
-                       context.evaluation) for e in headline]
+                       context.evaluation, context) for e in headline]
     effect, effect_outcome, effect_check = _effect(outcomes, rules)
     feasibility = None
     if design == "feasibility":
@@ -612,14 +702,21 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
         effect_check,
     ]
     months = effect_outcome.follow_up_months if effect_outcome is not None else follow_up
+    after = months_after_end(months, context, rules)
     target = rules.value("level4_follow_up_months")
+    fu_rules = ("level4_follow_up_months", "follow_up_counts_from")
     if months is None:
-        checks.append(_check("follow_up", UNKNOWN, "not recorded",
-                             ("level4_follow_up_months",)))
+        checks.append(_check("follow_up", UNKNOWN, "not recorded", fu_rules))
+    elif after is None:
+        checks.append(_check("follow_up", UNKNOWN, f"{months} months from the start; how long the intervention "
+                             "lasts is not recorded (logic model duration_months), so the months after it ended are "
+                             "not known", fu_rules))
     else:
-        checks.append(_check("follow_up", PASSED if months >= target else FAILED,
-                             f"{months} months ({'at least' if months >= target else 'less than'} {target})",
-                             ("level4_follow_up_months",)))
+        since = (f"{months} months from the start, {after:g} after the {context.duration_months:g}-month programme "
+                 "ended" if context.follow_up_from != "programme_end" and rules.value("follow_up_counts_from")
+                 == "programme_end" else f"{after:g} months after the programme ended")
+        checks.append(_check("follow_up", PASSED if after >= target else FAILED,
+                             f"{since} ({'at least' if after >= target else 'less than'} {target})", fu_rules))
     ind = context.independent
     checks.append(_check("independent_evaluator", UNKNOWN if ind is None else PASSED if ind else FAILED,
                          f"{context.evaluator or 'evaluator not named'}"
@@ -643,6 +740,7 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
                         or (c == "child_outcome_effect" and effect != "positive"))
     supports = "3" if not l3_blocking else "2" if not l2_blocking else "NL2"
     sms, sms_key = _sms(result, context, rules)
+    status = context.record_status or (_get(ext, "status", default="reported") if ext is not None else None)
     return StudyAssessment(
         evaluation=context.evaluation, intervention=context.intervention, title=context.title or result.title,
         design=design, design_class=DESIGNS[design][0], design_words=words, sms=sms, sms_rule=sms_key,
@@ -650,4 +748,26 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
         independent=context.independent, checks=tuple(checks), effect=effect, outcomes=tuple(outcomes),
         effect_outcome=effect_outcome, follow_up_months=months, participants=arms.get("treated"),
         rigorous=rigorous, supports=supports, blocking={"3": l3_blocking, "2": l2_blocking},
-        feasibility=dict(feasibility) if isinstance(feasibility, Mapping) else None)
+        feasibility=dict(feasibility) if isinstance(feasibility, Mapping) else None,
+        months_after_end=after, study_keys=study_keys(result, context), study_role=context.study_role,
+        record_status=status, counted=status not in rules.value("unrated_record_status"))
+
+
+def study_keys(result, context: StudyContext) -> tuple[str, ...]:
+    """What identifies the sample a study analysed: any shared key means one study."""
+    import re as _re
+
+    keys = []
+    if context.study:
+        keys.append(f"{context.intervention}/study:{context.study}")
+    for item in getattr(result.manifest, "inputs", ()) or ():
+        if isinstance(item, Mapping) and item.get("role") == "data":
+            # the data's order-free content hash (a file's bytes in older results)
+            for field_name in ("content_sha256", "sha256"):
+                if item.get(field_name):
+                    keys.append(f"data:{item[field_name]}")
+            if item.get("units_sha256"):
+                keys.append(f"units:{item['units_sha256']}")
+    if context.citation:
+        keys.append("citation:" + _re.sub(r"[^a-z0-9]+", " ", context.citation.lower()).strip())
+    return tuple(keys)

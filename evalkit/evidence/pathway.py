@@ -1,8 +1,9 @@
 """The EIF 10-step pathway: where each intervention stands, and what the next step needs.
 
-The steps live in ``rules.yml`` (``pathway``) as an editable list: only step 1's name is
-confirmed; steps 4, 7 and 9 are placeholders (``name_status: placeholder``), and the level each
-step aims at is evalkit's reading. The position is the furthest step any evaluation plan of the
+The steps live in ``rules.yml`` (``pathway``) as an editable list, in the strategy's order
+(6 efficacy, 7 effectiveness, 8 refine and monitor, 9 adapt and transport, 10 scale): only
+step 1's name is confirmed in a public source, step 4's EIF name was not found
+(``name_status: placeholder``), and the level each step aims at is evalkit's reading. The position is the furthest step any evaluation plan of the
 intervention is at (its ``stage``); with no plans, a logic model means steps 1-2 are done.
 What the next step needs is read from the rating, so it names concrete gaps (a comparison
 group, baseline equivalence, a 12-month follow-up, an independent replication).
@@ -42,11 +43,18 @@ def pathway_position(stages: Iterable[tuple], rating: ProgrammeRating, rules: Ru
     nxt = next((s for s in steps if s["step"] == current["step"] + 1), None)
     needs = []
     aims = current["aims_at"]
+    if not rating.applicable:
+        return {"current": _step_words(current), "next": _step_words(nxt) if nxt else None, "aims_at": None,
+                "behind": False, "basis": basis,
+                "needs": ["none as a programme: a place-based strategy is not rated on the EIF pathway; keep its "
+                          "success measures monitored and evaluated"],
+                "rule": "pathway (toolkit default; step names partly unconfirmed); place_based_not_applicable"}
     behind = level_rank(rating.level.rstrip("+")) < level_rank(str(aims).rstrip("+"))
     if behind and stages:
         at_step = [e for e, st in stages if by_stage[st]["step"] == current["step"]]
-        studies = [s for s in rating.studies if s.evaluation in at_step]
-        gaps = []
+        studies = [s for s in rating.studies if s.evaluation in at_step and s.counted]
+        gaps = [f"{s.evaluation}: an {s.record_status} record, not counted until checked against the published study"
+                for s in rating.studies if s.evaluation in at_step and not s.counted]
         target = "3" if level_rank(str(aims).rstrip("+")) >= level_rank("3") else "2"
         for s in studies:
             blocking = s.blocking.get(target, ())
@@ -67,12 +75,13 @@ def pathway_position(stages: Iterable[tuple], rating: ProgrammeRating, rules: Ru
     if level in ("NL2", "2") and not causal and not planned:
         needs.append("a comparison group (matched comparison, difference-in-differences or RCT)")
     if level == "3" or level == "4":
-        qualifying = [s for s in rating.studies if s.supports == "3"]
+        qualifying = [g.main for g in rating.study_groups if g.main.supports == "3"]
         months = rules.value("level4_follow_up_months")
         if len(qualifying) < rules.value("level4_min_studies"):
-            needs.append("an independent replication: a second rigorous study with a positive child outcome")
-        if not any((s.follow_up_months or 0) >= months for s in qualifying):
-            needs.append(f"a follow-up of {months} months or more on a child outcome")
+            needs.append("an independent replication: a second rigorous study, on a new sample, with a positive "
+                         "child outcome")
+        if not any((s.months_after_end or 0) >= months for s in qualifying):
+            needs.append(f"a child outcome still improved {months} months or more after the programme ended")
         if not any(s.independent for s in qualifying):
             needs.append("an evaluation by an independent evaluator")
     if not (behind and stages) and nxt is not None:

@@ -26,23 +26,35 @@ PORTFOLIO_SCHEMA = "evalkit.portfolio/v1"
 SORT_KEYS = ("level", "name", "step", "studies", "reach")
 
 
-def yef_ratings(logic_model) -> list[dict[str, Any]]:
-    """The YEF Toolkit ratings of the approach recorded in the logic model (with their read date)."""
+def evidence_statements(logic_model) -> list[dict[str, Any]]:
+    """The evidence statements recorded in the logic model: the toolkit ratings of the approach.
+
+    Each says whose statement it is (``stated_in``, e.g. the strategy), which toolkit edition,
+    and when it was read: toolkit ratings change.
+    """
     out = []
     for ev in getattr(logic_model, "evidence", ()) or ():
-        if "yef" not in ev.source.lower():
-            continue
+        edition = f" {ev.year}" if getattr(ev, "year", None) else ""
         out.append({"source": ev.source, "approach": ev.approach, "impact": ev.impact.value,
                     "evidence_quality": ev.evidence_quality, "cost": ev.cost, "note": ev.note, "url": ev.url,
+                    "year": getattr(ev, "year", None), "stated_in": getattr(ev, "stated_in", None),
                     "retrieved": ev.retrieved.isoformat(),
-                    "words": f"{ev.approach}: {ev.impact.value} impact"
+                    "short": f"{ev.approach}: {ev.impact.value} impact ({ev.source}{edition})",
+                    "words": f"{ev.approach}: {ev.impact.value} impact ({ev.source}{edition})"
                              + (f", evidence quality {ev.evidence_quality}/5" if ev.evidence_quality else "")
+                             + (f"; as stated in {ev.stated_in}" if getattr(ev, "stated_in", None) else "")
                              + f" (read {ev.retrieved.isoformat()})"})
     return out
 
 
+def yef_ratings(logic_model) -> list[dict[str, Any]]:
+    """The YEF Toolkit statements among the logic model's evidence statements."""
+    return [e for e in evidence_statements(logic_model) if "yef" in e["source"].lower()]
+
+
 OUTCOME_FIELDS = ("indicator", "label", "estimand", "estimate", "ci_low", "ci_high", "ci_level", "p_value", "p_kind",
-                  "units", "n", "verdict", "follow_up_months", "effect_size")
+                  "units", "n", "verdict", "follow_up_months", "effect_size", "child_outcome", "role",
+                  "months_after_end")
 
 
 def _outcome_row(s, o) -> dict[str, Any]:
@@ -51,8 +63,8 @@ def _outcome_row(s, o) -> dict[str, Any]:
 
 
 def _headline(rating: ProgrammeRating) -> dict[str, Any] | None:
-    """The primary-outcome effect of the study the level rests on (else the strongest study)."""
-    for s in rating.studies:
+    """The primary-outcome effect of the study the level rests on (else the strongest counted study)."""
+    for s in [s for s in rating.studies if s.counted]:
         o = next((o for o in s.outcomes if o.primary), s.effect_outcome)
         if o is not None:
             return _outcome_row(s, o)
@@ -60,7 +72,7 @@ def _headline(rating: ProgrammeRating) -> dict[str, Any] | None:
 
 
 def _reach(rating: ProgrammeRating) -> dict[str, Any]:
-    local = [s.participants for s in rating.studies if not s.external and s.participants is not None]
+    local = [s.participants for s in rating.studies if not s.external and s.participants is not None and s.counted]
     return {"participants": max(local) if local else None,
             "basis": "the most participants (treated group) analysed in any one local study; studies of the "
                      "same cohort are not added together, external studies are not counted"}
@@ -78,8 +90,10 @@ def _forest(rating: ProgrammeRating) -> list[dict[str, Any]]:
 def add_context(rating: ProgrammeRating, *, stages, logic_model, rules: Rules) -> ProgrammeRating:
     """The rating with its pathway position, YEF rating, reach and headline effect attached."""
     extras = {"pathway": pathway_position(stages, rating, rules), "yef": yef_ratings(logic_model),
+              "evidence_statements": evidence_statements(logic_model),
               "reach": _reach(rating), "headline": _headline(rating),
-              "n_studies": len(rating.studies), "n_unrated": len(rating.unrated)}
+              "n_studies": len(rating.study_groups), "n_analyses": len(rating.studies),
+              "n_unrated": len(rating.unrated)}
     return replace(rating, extras=extras)
 
 
@@ -113,7 +127,10 @@ def build_portfolio(ratings: Sequence[ProgrammeRating], rules: Rules, sort: str 
                                    "holm_adjusted_p": bool(rules.value("holm_adjusted_p")),
                                    "parallel_trends_alpha": rules.value("parallel_trends_alpha")}},
         "notes": [
-            "EIF levels belong to programmes; a study only has a design class, an SMS level and checks.",
+            "Every level here is self-assessed against the EIF evidence standards with evalkit; none is an EIF rating.",
+            "EIF levels belong to programmes; a study only has a design class, an SMS level and checks. Re-analyses "
+            "of one sample count as one study; unverified or illustrative study records are shown, never counted; "
+            "a place-based strategy is not applicable.",
             "NE (not_effective) is shown beside the level, with no place in the order.",
             "Rules tagged toolkit_default are evalkit's configurable defaults, not published EIF criteria.",
             "Forest-plot rows keep each study's own units: compare estimates within an intervention only.",

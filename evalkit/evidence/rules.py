@@ -24,7 +24,9 @@ REQUIRED = (
     "level_scale", "child_outcome_required", "level2_preliminary", "level3_rigorous", "level4_min_studies",
     "level4_follow_up_months", "not_effective_flag", "harm_sets_not_effective", "significance_alpha",
     "holm_adjusted_p", "positive_on", "causal_designs", "min_n_per_arm", "baseline_equivalence_bands",
-    "baseline_equivalence_required", "attrition_boundary", "attrition_boundary_kind",
+    "baseline_equivalence_required", "wwc_attrition_boundary", "attrition_boundary_kind",
+    "high_attrition_needs_equivalence", "self_assessment", "place_based_not_applicable", "unrated_record_status",
+    "one_sample_one_study", "follow_up_counts_from",
     "administrative_records_valid", "intention_to_treat_rct", "robustness_must_not_fail",
     "parallel_trends_alpha", "level2_must_pass", "level3_must_pass", "level3_must_not_fail", "plus",
     "maryland_sms", "pathway",
@@ -133,15 +135,26 @@ def _check_values(shown: str, rules: Mapping[str, Rule]) -> None:
             and all(isinstance(v, (int, float)) and v >= 0 for v in bands.values())
             and bands["no_adjustment_max"] <= bands["with_adjustment_max"]):
         bad("baseline_equivalence_bands", "{no_adjustment_max: 0.05, with_adjustment_max: 0.25}")
-    boundary = rules["attrition_boundary"].value
-    if boundary is not None:
-        ok = isinstance(boundary, list) and boundary and all(
-            isinstance(row, dict) and set(row) == {"overall", "cautious", "liberal"}
-            and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in row.values()) for row in boundary)
-        if not ok:
-            bad("attrition_boundary", "null, or rows of {overall, cautious, liberal} as shares between 0 and 1")
-    if rules["attrition_boundary_kind"].value not in ("cautious", "liberal"):
-        bad("attrition_boundary_kind", "'cautious' or 'liberal'")
+    boundary = rules["wwc_attrition_boundary"].value
+
+    def pct(v, none_ok):
+        return (v is None and none_ok) or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 100)
+
+    ok = isinstance(boundary, list) and boundary and all(
+        isinstance(row, dict) and set(row) == {"overall", "cautious", "optimistic"} and pct(row["overall"], False)
+        and pct(row["cautious"], True) and pct(row["optimistic"], True) for row in boundary)
+    if ok:
+        overall = [row["overall"] for row in boundary]
+        ok = overall == sorted(overall) and len(set(overall)) == len(overall)
+    if not ok:
+        bad("wwc_attrition_boundary", "rows of {overall, cautious, optimistic} in percent (0-100; null where no "
+                                      "differential attrition is low), overall rising")
+    if rules["attrition_boundary_kind"].value not in ("cautious", "optimistic", "liberal"):
+        bad("attrition_boundary_kind", "'cautious' or 'optimistic'")
+    if not isinstance(rules["unrated_record_status"].value, list):
+        bad("unrated_record_status", "a list such as [unverified, illustrative]")
+    if rules["follow_up_counts_from"].value not in ("programme_end", "start"):
+        bad("follow_up_counts_from", "'programme_end' or 'start'")
     if rules["positive_on"].value not in ("any_child_outcome", "primary"):
         bad("positive_on", "'any_child_outcome' or 'primary'")
     plus = rules["plus"].value

@@ -20,7 +20,9 @@ def level_words(level: str, not_effective: bool, harm: bool) -> str:
 
 
 def rating_text(r: ProgrammeRating, *, checks: bool = False) -> str:
-    lines = [f"{r.intervention}: {r.name}: {level_words(r.level, r.not_effective, r.harm)}  ({r.basis})"]
+    flags = ("" if not r.not_effective else " + NE") + ("" if not r.harm else " + HARM")
+    lines = [f"{r.intervention}: {r.name}: {r.level_words or level_words(r.level, r.not_effective, r.harm)}{flags}"
+             f"  ({r.basis})"]
     path = r.extras.get("pathway")
     if path:
         nxt = f"; next: {path['next']['label']}" if path.get("next") else ""
@@ -34,8 +36,15 @@ def rating_text(r: ProgrammeRating, *, checks: bool = False) -> str:
         lines.append(f"    {i}. {line}")
     if r.studies:
         lines.append("  studies:")
+        sensitivity = {a.evaluation: g.main.evaluation for g in r.study_groups for a in g.sensitivity}
         for s in r.studies:
             supports = "supports NL2" if s.supports == "NL2" else f"supports Level {s.supports}"
+            if not s.counted:
+                supports = f"UNVERIFIED ({s.record_status}): not counted"
+            elif s.evaluation in sensitivity:
+                supports += f", a sensitivity analysis of {sensitivity[s.evaluation]}'s sample"
+            elif not r.applicable:
+                supports = "no level (place-based strategy)"
             lines.append(f"    {s.evaluation}: {s.design_words}{' (external)' if s.external else ''}, "
                          f"SMS {s.sms if s.sms is not None else 'n/a'}, {supports}, effect {s.effect}")
             if checks:
@@ -56,16 +65,18 @@ def _effect_words(h: Mapping[str, Any] | None) -> str:
 
 
 def portfolio_table(portfolio: Mapping[str, Any]) -> str:
-    header = ("intervention", "EIF level", "NE", "pathway step", "studies", "reach", "headline effect (95% CI)",
-              "YEF rating of the approach")
+    header = ("intervention", "self-assessed level", "NE", "pathway step", "studies", "reach",
+              "headline effect (95% CI)", "evidence statements (YEF)")
     rows = []
     for r in portfolio["interventions"]:
         step = (r.get("pathway") or {}).get("current") or {}
         yef = r.get("yef") or []
         rows.append((
-            r["intervention"], r["level"] + (" HARM" if r.get("harm") else ""), "NE" if r["not_effective"] else "",
+            r["intervention"], (r["level"] if r.get("applicable", True) else "n/a (place-based)")
+            + (" HARM" if r.get("harm") else ""), "NE" if r["not_effective"] else "",
             f"{step.get('step', '?')}. {step.get('name', '')}" + ("*" if step.get("name_status") != "confirmed" else ""),
-            str(r.get("n_studies", 0)) + (f" (+{r['n_unrated']} unrated)" if r.get("n_unrated") else ""),
+            str(r.get("n_studies", 0)) + (f" (+{r['n_unrated']} unrated)" if r.get("n_unrated") else "")
+            + (f" (+{len(r['unverified'])} unverified)" if r.get("unverified") else ""),
             "-" if (r.get("reach") or {}).get("participants") is None else str(r["reach"]["participants"]),
             _effect_words(r.get("headline")),
             "; ".join(f"{y['approach']}: {y['impact']}" for y in yef) or "-",
@@ -74,6 +85,8 @@ def portfolio_table(portfolio: Mapping[str, Any]) -> str:
     out = ["  ".join(str(x).ljust(w) for x, w in zip(header, widths)).rstrip(),
            "  ".join("-" * w for w in widths)]
     out += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in rows]
+    out.append("Levels are self-assessed against the EIF evidence standards with evalkit; they are not EIF ratings. "
+               "Studies: separate samples (re-analyses of one sample count once).")
     out.append("* step name unconfirmed or a placeholder (EIF 10 steps, see rules.yml: pathway). "
                f"Rules {portfolio['rules']['version']}; NE = found not effective in a Level-3-quality study.")
     return "\n".join(out)

@@ -60,6 +60,7 @@ def build_page(page, model: dict, policy) -> None:
             spc_chart(page, model, item)
             page.add(_layout(":::"))
     page.add(_layout("# Success measures\n\n## Row"))
+    measures(page, model, policy)
     success(page, model, policy)
     page.add(_layout("# Breakdowns\n\n## Row"))
     breakdowns(page, model, policy)
@@ -137,6 +138,145 @@ class TrendSpec:
         return None
 
 
+def _variant(entry: dict, name: str = "all") -> dict | None:
+    return next((v for v in entry["variants"] if v["variant"] == name), None)
+
+
+def _esc(text: str) -> str:
+    """Literal text for a Phrase template."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+def measures(page, model: dict, policy) -> None:
+    """The Home Office success measures, and the local-definition counts beside them."""
+    ms = model.get("measures") or {}
+    if not ms.get("measures"):
+        return
+    page.note(phrase("Home Office success measures ({version}); the local definition of serious violence is "
+                     "{sv}. Counts for the years ending in the latest month; rates a year on the mid-year "
+                     "population (homicide per 1,000,000, the others per 100,000). Measures named 'local "
+                     "definition' count the partnership's own definition, not a Home Office measure.",
+                     version=Fixed(ms.get("version")), sv=Fixed(ms.get("sv_definition") or "not set")))
+    out = []
+    for m in ms["measures"]:
+        main = _variant(m)
+        if main is None or not main["years"]:
+            continue
+        latest = main["years"][-1]
+        per = f"{int(m['rate_per']):,}"
+        below = []
+        values = {"rate": latest["rate"] or Fixed("-")}
+        template = "{rate} per " + per + " a year"
+        if latest.get("change") is not None:
+            template += "; {change} on the year before"
+            values["change"] = latest["change"]
+        below.append(Phrase(template, values))
+        for v in m["variants"][1:]:
+            if v["years"]:
+                y = v["years"][-1]
+                below.append(Phrase(_esc(v["words"]) + ": {n} ({rate} per " + per + ")",
+                                    {"n": y["count"], "rate": y["rate"] or Fixed("-")}))
+        its = m.get("its") or {}
+        if its.get("level_change"):
+            lc = its["level_change"]
+            below.append(f"level change at {str(its['interruption'])[:7]}: rate ratio {lc['estimate']:.2f} "
+                         f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
+        out.append(Tile(latest["count"], above=[m["label"], f"year ending {latest['to']}"], below=below,
+                        colour="#5d4037" if m["local_definition"] else "#37474f"))
+    page.add(Tiles(out))
+    its_info = ms.get("its") or {}
+    if its_info.get("plan"):
+        f = its_info.get("data_file") or {}
+        state = {"current": "the same data as its report", "stale": "NOT the data its report was run on: run "
+                 "`evalkit monitor export` and `evalkit run` again", "missing": "its data file is not written yet: "
+                 "run `evalkit monitor export`"}.get(f.get("status"), "")
+        page.note(phrase("Trends fitted as the time series plan {plan} fits them ({state}).",
+                         plan=Fixed(its_info["plan"]), state=Fixed(state)))
+    if its_info.get("note"):
+        page.note(Phrase(_esc(its_info["note"])))
+    for m in ms["measures"]:
+        main = _variant(m)
+        if main is None:
+            continue
+        page.figure(MeasureSpec(m))
+        cited = [f"[{c['key']}] {c['citation']}" if c.get("citation") else f"[{c['key']}]"
+                 for c in m.get("sources") or []]
+        note = m["definition"] + (" Definition as cited: " + "; ".join(cited) + "." if cited else "")
+        its = m.get("its")
+        if its:
+            note += f" Trend: {its['method']}."
+            if its.get("slope_change_per_year"):
+                sc = its["slope_change_per_year"]
+                note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}),"
+                         " as a rate ratio.")
+        if main.get("monthly") is None:
+            note += (" Monthly counts are not shown: some months are under the disclosure threshold; totals of "
+                     "whole years are.")
+        page.add(Para(Phrase(_esc(note)), "note"))
+        if main["latest_by_area"]:
+            rows = [[Col(a["area"], "area"), Col(a["count"], "count"),
+                     Col(a["rate"] if a["rate"] is not None else "-", "rate")] for a in main["latest_by_area"]]
+            page.table([f"area (year ending {main['years'][-1]['to']})", "count", f"rate per {int(m['rate_per']):,}"],
+                       rows, table_id=f"ek-measure-{m['id']}")
+
+
+def _its_traces(fig, its: dict | None) -> None:
+    """The fitted segmented trend and, from the interruption on, the counterfactual (model output, no counts)."""
+    if not its:
+        return
+    import plotly.graph_objects as go
+
+    fig.add_trace(go.Scatter(x=its["period"], y=its["fitted_rate"], mode="lines", name="segmented trend (fitted)",
+                             line={"color": "#1565c0"}))
+    cut = str(its["interruption"])[:7]
+    post = [i for i, p in enumerate(its["period"]) if str(p)[:7] >= cut]
+    fig.add_trace(go.Scatter(x=[its["period"][i] for i in post], y=[its["counterfactual_rate"][i] for i in post],
+                             mode="lines", name="counterfactual (no change)", line={"color": "#c62828", "dash": "dash"}))
+    if post:
+        fig.add_vline(x=its["period"][post[0]], line={"color": "#999", "dash": "dot"})
+
+
+def _rate_layout(fig, label: str, per: int):
+    fig.update_layout(title=_e(f"{label} (rate per {per:,} a month)"), height=360,
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
+                      yaxis={"rangemode": "tozero"})
+    return fig
+
+
+class MeasureSpec:
+    """A success measure: monthly rates (where published), each variant's yearly rate, the fitted trend."""
+
+    def __init__(self, m):
+        self.m = m
+
+    def plotly(self, sink):
+        import plotly.graph_objects as go
+
+        m = self.m
+        per = int(m["rate_per"])
+        fig = go.Figure()
+        main = _variant(m)
+        monthly = main.get("monthly") if main else None
+        if monthly:
+            rates = [r if r is not None else Fixed(None) for r in monthly["rate"]]
+            fig.add_trace(go.Scatter(x=monthly["period"], y=[r.plot() for r in rates], mode="markers",
+                                     name=f"monthly rate per {per:,}", marker={"color": "#546e7a", "size": 5},
+                                     meta=plot_meta(rates, sink)))
+        for v in m["variants"]:
+            rates = [y["rate"] if y["rate"] is not None else Fixed(None) for y in v["years"]]
+            if not rates:
+                continue
+            fig.add_trace(go.Scatter(x=[y["to"] for y in v["years"]],
+                                     y=[None if r.plot() is None else r.plot() / 12 for r in rates],
+                                     mode="lines+markers", name=_e(f"{v['words']}: year's rate / 12"),
+                                     line={"dash": "dot"}, meta=plot_meta(rates, sink)))
+        _its_traces(fig, m.get("its"))
+        return _rate_layout(fig, m["label"], per)
+
+    def matplotlib(self):
+        return None
+
+
 def success(page, model: dict, policy) -> None:
     out = []
     for item in model["indicators"]:
@@ -201,15 +341,7 @@ class SuccessSpec:
         fig.add_trace(go.Scatter(x=s["period"], y=[r.plot() for r in rates], mode="markers",
                                  name=f"monthly rate per {per:,}", marker={"color": "#546e7a", "size": 5},
                                  meta=plot_meta(rates, sink)))
-        if its:
-            fig.add_trace(go.Scatter(x=its["period"], y=its["fitted_rate"], mode="lines",
-                                     name="segmented trend (fitted)", line={"color": "#1565c0"}))
-            cut = its["interruption"]
-            post = [i for i, p in enumerate(its["period"]) if p >= cut]
-            fig.add_trace(go.Scatter(x=[its["period"][i] for i in post], y=[its["counterfactual_rate"][i] for i in post],
-                                     mode="lines", name="counterfactual (no change)",
-                                     line={"color": "#c62828", "dash": "dash"}))
-            fig.add_vline(x=cut, line={"color": "#999", "dash": "dot"})
+        _its_traces(fig, its)
         roll = self.success.get("rolling") or {}
         if roll:
             yearly = [r if r is not None else Fixed(None) for r in roll["rate"]]
@@ -218,10 +350,7 @@ class SuccessSpec:
                                      mode="lines+markers" if annual else "lines", connectgaps=annual,
                                      name="year-ending rate / 12", line={"color": "#6a1b9a", "width": 1},
                                      meta=plot_meta(yearly, sink)))
-        fig.update_layout(title=_e(f"{item['label']} (rate per {per:,} a month)"), height=360,
-                          margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
-                          yaxis={"rangemode": "tozero"})
-        return fig
+        return _rate_layout(fig, item["label"], per)
 
     def matplotlib(self):
         return None
@@ -288,35 +417,77 @@ def breakdowns(page, model: dict, policy) -> None:
                      "have no bar (disclosure control).", k=Fixed(policy.threshold)))
 
 
-def profile(page, model: dict) -> None:
+def profile(page, model: dict, *, health: bool = True) -> None:
+    """The needs-assessment profile; ``health=False`` leaves the health picture to :func:`health_picture`."""
     prof = model.get("profile") or {}
     if not prof:
         page.note("No police records ingested yet.")
         return
     s = prof["summary"]
-    page.add(Para(Phrase(f"Police-recorded serious violence, {s['from']} to {s['to']}, local definition "
-                         f"{s['mapping_version']}.".replace("{", "{{").replace("}", "}}")), "note"))
-    page.add(Tiles([Tile(prof["total"], above=["Serious violence offences"]),
-                    Tile(prof["share_domestic"], above=["Domestic abuse"]),
-                    Tile(prof["share_night_time_economy"], above=["Night-time economy"]),
-                    Tile(prof["share_knife"], above=["Knife or sharp object"]),
-                    Tile(Fixed(f"{s['peak_hour']:02d}:00" if s.get("peak_hour") is not None else "-"),
-                         above=["Peak hour"]),
-                    Tile(Fixed(s.get("peak_day") or "-"), above=["Peak day"])]))
+    page.note(Phrase(_esc(f"Police-recorded serious violence, {s['from']} to {s['to']}, local definition "
+                          f"{s['mapping_version']}. Public place: the recorded location type; the night-time economy "
+                          "share is of public-place serious violence. Residents: distinct (pseudonymised) people "
+                          "living in the partnership area, each in the area of their latest record, as a share of "
+                          "its population.")))
+    tiles_ = [Tile(prof["total"], above=["Serious violence offences"]),
+              Tile(prof["share_domestic"], above=["Domestic abuse"]),
+              Tile(prof["share_knife"], above=["Knife or sharp object"]),
+              Tile(prof["share_public_place"], above=["In a public place"]),
+              Tile(prof["share_public_night_time_economy"], above=["Public-place violence in the night-time economy"]),
+              Tile(Fixed(f"{s['peak_hour']:02d}:00" if s.get("peak_hour") is not None else "-"), above=["Peak hour"]),
+              Tile(Fixed(s.get("peak_day") or "-"), above=["Peak day"])]
+    for who, words in (("victim", "Residents who were a victim"), ("suspect", "Residents who were a suspect")):
+        if f"share_residents_{who}" in prof:
+            tiles_.append(Tile(prof[f"share_residents_{who}"], above=[f"{words} ({s.get('months') or 12} months)"]))
+    page.add(Tiles(tiles_))
 
-    def bars(name, title, horizontal=False, rates=False):
-        items = prof.get(name) or []
+    def bars(items, title, horizontal=False, rates=False, axis_title=None):
+        if not items:
+            return
         values = [r if rates else c for _l, c, r in items]
-        page.figure(BarSpec(title, [lab.replace("_", " ") for lab, _c, _r in items], values, horizontal=horizontal))
+        page.figure(BarSpec(title, [lab.replace("_", " ") for lab, _c, _r in items], values, horizontal=horizontal,
+                            axis_title=axis_title))
 
-    bars("by_hour", "Offences by hour of day")
-    bars("by_day", "Offences by day of week")
-    bars("by_area", "Rate per 100,000 by area", horizontal=True, rates=True)
-    bars("by_category", "Offences by category", horizontal=True)
-    v, sus = prof.get("victim_ages") or [], prof.get("suspect_ages") or []
-    page.figure(BarSpec("Ages of victims and suspects", [], [], series=[
-        ("victims", [lab for lab, _c, _r in v], [c for _l, c, _r in v]),
-        ("suspects", [lab for lab, _c, _r in sus], [c for _l, c, _r in sus])]))
+    bars(prof.get("by_hour"), "Offences by hour of day")
+    bars(prof.get("by_day"), "Offences by day of week")
+    months = s.get("months") or 12
+    per = "a year" if months == 12 else f"in the {months} months"  # the rate is of the window's offences
+    bars(prof.get("by_area"), f"Offences {per} per 100,000 residents, by area of offence", horizontal=True, rates=True)
+    for who in ("victim", "suspect"):
+        bars(prof.get(f"{who}s_by_residence"), f"{who.capitalize()}s per 100,000 residents, by area of residence "
+             "(distinct people)", horizontal=True, rates=True)
+    bars(prof.get("by_category"), "Offences by category", horizontal=True)
+    yoy = prof.get("year_on_year")
+    if yoy:
+        page.para(Phrase(_esc(f"Change on the previous 12 months ({s.get('previous_from') or ''} on), by category")))
+        page.table(["category", "previous 12 months", "last 12 months", "change"],
+                   [[Col(r["category"].replace("_", " "), "category"), Col(r["previous"], "previous"),
+                     Col(r["count"], "count"), Col(r["change"], "change")] for r in yoy], table_id="ek-year-on-year")
+    for what, a, b in (("Ages", "victim_ages", "suspect_ages"), ("Sex", "victim_sex", "suspect_sex")):
+        v, sus = prof.get(a) or [], prof.get(b) or []
+        if v or sus:
+            page.figure(BarSpec(f"{what} of victims and suspects", [], [], series=[
+                ("victims", [lab for lab, _c, _r in v], [c for _l, c, _r in v]),
+                ("suspects", [lab for lab, _c, _r in sus], [c for _l, c, _r in sus])]))
+    if health:
+        health_picture(page, prof)
+
+
+def health_picture(page, prof: dict) -> None:
+    """The profile's ambulance, A&E and hospital admission parts."""
+    def bars(items, title, horizontal=False):
+        if items:
+            page.figure(BarSpec(title, [lab.replace("_", " ") for lab, _c, _r in items], [c for _l, c, _r in items],
+                                horizontal=horizontal))
+
+    for h in (prof.get("health") or {}).values():
+        page.para(Phrase(_esc(f"{h['label']}, {h['from']} to {h['to']}: ") + "{n} in all.", {"n": h["total"]}))
+        for name, title in (("by_category", "by category"), ("by_cause", "by cause (ICD-10)"),
+                            ("sharp_by_place", "assaults by sharp object, by place of occurrence"),
+                            ("by_weapon", "by weapon"), ("by_location", "by location"), ("by_hour", "by hour of day"),
+                            ("by_age", "by age"), ("by_sex", "by sex"), ("by_area", "by area")):
+            bars(h.get(name), f"{h['label']} {title}", horizontal=name in ("by_area", "by_cause", "sharp_by_place",
+                                                                            "by_location", "by_weapon"))
 
 
 def quality(page, model: dict) -> None:

@@ -62,6 +62,15 @@ def register(subparsers, add_common) -> dict:
     q.add_argument("--no-render", action="store_true", help="write the .qmd only")
     add_common(q)
 
+    q = sub.add_parser("export", help="write the strategy time series' data file from the store",
+                       description="Compute the success measures (monitoring/success_measures.yml) into the store "
+                                   "table success_measures and write them, one row per area and month, as the data "
+                                   "file of each interrupted time series plan of the success-measures logic model "
+                                   "(monitor.yml success_measures). A file this command did not write is never "
+                                   "replaced without --force.")
+    q.add_argument("--force", action="store_true", help="replace a data file this command did not write")
+    add_common(q)
+
     q = sub.add_parser("demo-data", help="write synthetic monthly extracts for the example project",
                        description="Write seeded synthetic extracts under monitoring/extracts/ (history files and "
                                    "monthly files for every source, with a missing month, a late extract, a "
@@ -81,7 +90,12 @@ def _root(args) -> Path:
 def _open(root: Path, monitoring, read_only: bool = False):
     from evalkit.store import open_store, store_path
 
-    return open_store(store_path(root, monitoring.settings.store), read_only=read_only)
+    store = open_store(store_path(root, monitoring.settings.store), read_only=read_only)
+    if not store.read_only:
+        from evalkit.monitor.ingest import align_source_tables
+
+        align_source_tables(store, monitoring.sources)  # a store made before a declaration gained columns
+    return store
 
 
 def _say_warnings(problems, out) -> None:
@@ -139,6 +153,12 @@ def cmd_monitor(args) -> int:
             _say_warnings(found.warnings, out)
             out.say(found.text())
             out.result(json_data(found))
+            return 0
+        if action == "export":
+            from evalkit.monitor.measures import export_its_data
+
+            for path in export_its_data(store, monitoring, project, force=args.force):
+                print(f"wrote {path}")
             return 0
         if action == "indicators":
             from evalkit.monitor.indicators import compute_indicators

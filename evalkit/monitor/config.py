@@ -3,8 +3,11 @@
 - ``monitoring/monitor.yml``: store location, reporting period, disclosure threshold, age bands.
 - ``monitoring/sources/*.yml``: one declaration per data source (columns and types, the date
   column that fixes an extract's period, keys, identifiers to pseudonymise, breakdown columns).
-- ``monitoring/serious_violence.yml``: the versioned offence-type mapping of the local
-  serious violence definition, with the knife, domestic-abuse and night-time economy flags.
+- ``monitoring/serious_violence.yml``: the versioned local definition of serious violence as an
+  offence list, with the knife, domestic-abuse, public-place and night-time economy flags
+  (models and checks in :mod:`evalkit.monitor.definitions`).
+- ``monitoring/success_measures.yml``: the Home Office success measures (and local-definition
+  counts) computed into the store (:mod:`evalkit.monitor.measures`).
 - ``monitoring/indicators.yml``: how each logic-model indicator is counted from a source.
 
 Every file is checked for shape (unknown keys rejected) and then cross-checked; all problems
@@ -23,16 +26,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from evalkit.data.load import sha256
 from evalkit.errors import Problem, ProjectError, SpecError
+from evalkit.monitor.definitions import MappingFile, MeasuresFile, check_mapping, check_measures
 
 MONITORING = "monitoring"
 SourceId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 ColumnName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
 
-# the local definition of serious violence in the VRN strategy: these ten categories, no others
-SV_CATEGORIES = ("homicide", "robbery", "arson_endangering_life", "violence_with_injury",
-                 "violence_without_injury", "stalking_and_harassment", "sexual_offences",
-                 "exploitation_of_prostitution", "public_disorder", "aggravated_burglary")
-DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 POPULATION_COLUMN = "population"  # the column of a population source that rates divide by
 
 
@@ -116,28 +115,6 @@ class SourceFile(_Raw):
     columns: dict[ColumnName, ColumnDecl]
 
 
-class NightTimeEconomy(_Raw):
-    hours: list[Annotated[int, Field(ge=0, le=23)]] = Field(description="hours of the day counted as night")
-    evenings: list[Literal[DAYS]] = Field(  # type: ignore[valid-type]
-        description="the evenings counted, an early-morning hour belonging to the evening before")
-
-
-class Flags(_Raw):
-    knife: ColumnName = Field(description="boolean column of the police source: knife or sharp object")
-    domestic: ColumnName = Field(description="boolean column of the police source: domestic abuse")
-    night_time_economy: NightTimeEconomy
-
-
-class MappingFile(_Raw):
-    version: str
-    definition: str
-    source: SourceId = Field("police", description="the police source the mapping classifies")
-    offence_column: ColumnName = "offence_type"
-    categories: dict[str, list[str]]
-    not_serious_violence: list[str] = Field(default_factory=list)
-    flags: Flags
-
-
 class IndicatorDef(_Raw):
     intervention: str
     indicator: str
@@ -209,6 +186,8 @@ class Monitoring:
     warnings: tuple = field(default=())
     settings_file: str = "monitoring/monitor.yml"
     settings_lines: dict = field(default_factory=dict, compare=False)  # key path -> line in monitor.yml
+    measures: MeasuresFile | None = None  # success_measures.yml
+    measures_sha256: str | None = None
 
 
 def _read(path: Path, root: Path, model, problems: list[Problem]):
@@ -346,19 +325,15 @@ def load_monitoring(root: Path | str) -> Monitoring:
     if mpath.exists():
         raw, doc = _read(mpath, root, MappingFile, problems)
         if raw is not None:
-            seen: dict[str, str] = {}
-            for cat, types in list(raw.categories.items()) + [("not_serious_violence", raw.not_serious_violence)]:
-                if cat != "not_serious_violence" and cat not in SV_CATEGORIES:
-                    problems.append(Problem(doc.file, doc.line_of(("categories", cat)), f"categories.{cat}",
-                                            "not a category of the local serious violence definition", repr(cat),
-                                            f"one of {', '.join(SV_CATEGORIES)}"))
-                for t in types:
-                    if t in seen:
-                        problems.append(Problem(doc.file, doc.line_of(("categories", cat)), f"categories.{cat}",
-                                                "offence type mapped twice", f"{t!r} (also under {seen[t]})",
-                                                "each offence type under one category"))
-                    seen[t] = cat
+            check_mapping(raw, doc, sources, problems)
             mapping, mapping_sha = raw, sha256(mpath)
+    measures, measures_sha = None, None
+    spath = folder / "success_measures.yml"
+    if spath.exists():
+        raw, doc = _read(spath, root, MeasuresFile, problems)
+        if raw is not None:
+            check_measures(raw, doc, sources, mapping, problems)
+            measures, measures_sha = raw, sha256(spath)
     ipath = folder / "indicators.yml"
     indicators: tuple = ()
     isha = ""
@@ -374,7 +349,8 @@ def load_monitoring(root: Path | str) -> Monitoring:
     if problems:
         raise SpecError(problems)
     return Monitoring(root, settings, sources, mapping, mapping_sha, indicators, isha,
-                      settings_lines=settings_lines)
+                      settings_lines=settings_lines,
+                      measures=measures, measures_sha256=measures_sha)
 
 
 def source(monitoring: Monitoring, source_id: str) -> Source:

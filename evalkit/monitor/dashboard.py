@@ -10,8 +10,19 @@ linked, and publishes ``dashboard.qmd`` (Quarto ``format: dashboard``), ``dashbo
   group left out is a latent rest, so the sum stays honest);
 - a success measure's year-ending totals are sums of its monthly counts (differencing two
   year-ending totals gives a month minus the month a year before: the audit knows);
-- the needs-assessment categories, hours, days and areas each add up to the total of serious
-  violence; the shares (domestic, night-time economy, knife) are percentages of that total;
+- the Home Office success measures (``success_measures.yml``, :mod:`evalkit.monitor.measures`):
+  each year's total is the sum of its months where the months are shown, and of its areas for
+  the latest year; a variant (victims aged under 25, excluding domestic abuse) and the rest
+  (a latent cell) add up to all victims, year by year and area by area, so "all minus under 25"
+  cannot give a small count away;
+- the needs-assessment categories, hours, days, areas, sexes and ages each add up to the total
+  of serious violence; the shares (domestic, knife, public place, night-time economy of the
+  public-place violence) are percentages of their counts; residents who were a victim or a
+  suspect add up over their areas of residence; each health source's parts add up to its total,
+  and sharp-object admissions by place to the sharp-object count;
+- a count that is the same fact in two places (the local-definition serious violence of the
+  latest year and the profile's total; the knife share's numerator and the local knife measure;
+  hospital sharp-object admissions and the knife admissions measure) is one cell;
 - a proportion is a share of its numerator and denominator, a mean a statistic of its
   denominator; a rate reveals its count.
 
@@ -148,7 +159,7 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
     page = pub.page("dashboard", "Outcomes monitoring", dashboard=True, source="the monitoring store")
     ledger = page.ledger
     model = {"as_of": st.as_of, "period_kind": monitoring.settings.period, "indicators": [], "breakdowns": {},
-             "success": {}, "profile": {}, "quality": {}, "mapping_version":
+             "success": {}, "measures": {}, "profile": {}, "quality": {}, "mapping_version":
              monitoring.mapping.version if monitoring.mapping else None}
     overall = values[values.breakdown == "all"]
     interruption = monitoring.settings.interruption or _plan_interruption(project, monitoring.settings.success_measures)
@@ -181,6 +192,12 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
             model["success"][indicator] = {"its": _its(values, indicator, interruption),
                                            "rolling": _rolling_model(page, rows, series, key,
                                                                      annual_only=monthly_hidden)}
+    if monitoring.measures is not None:
+        from evalkit.monitor.measures import compute_success_measures, its_estimates
+
+        measures = compute_success_measures(store, monitoring)
+        model["measures"] = _measures_model(page, measures, its_estimates(store, monitoring, project, measures),
+                                            monitoring)
     profile = needs_profile(store, monitoring)
     if profile:
         model["profile"] = _profile_model(page, profile)
@@ -319,43 +336,246 @@ def _rolling_model(page, rows, series, key, *, annual_only: bool = False) -> dic
     return out
 
 
+def _same_fact(page, key, value: int, **kw):
+    """The cell of ``key`` when it holds ``value`` (the same fact shown twice is one cell), else a new one."""
+    held = page.ledger.get(key)
+    if held is not None and held.value == int(value):
+        return page.count(int(value), key=key, **kw)
+    if held is not None:
+        return page.count(int(value), **kw)
+    return page.count(int(value), key=key, **kw)
+
+
+def _part_of(page, whole, part, label: str) -> None:
+    """``whole`` = ``part`` + a latent rest (e.g. all victims = victims under 25 + the rest)."""
+    rest = whole.value - part.value
+    if rest < 0:
+        raise ValueError(f"{label}: the part ({part.value}) is larger than the whole ({whole.value})")
+    extra = [page.count(rest, role="detail", label=f"{label} rest", latent=True)] if rest else []
+    page.ledger.sum(whole, [part] + extra)
+
+
+def _windows(periods: list, years: int) -> list[tuple[int, int]]:
+    """Non-overlapping 12-month windows ending at the latest month, oldest first: [(start, stop)] indexes."""
+    out = []
+    end = len(periods)
+    while end - 12 >= 0 and len(out) < years:
+        out.append((end - 12, end))
+        end -= 12
+    return out[::-1]
+
+
+def _rate_fmt(v) -> str:
+    return f"{v:.1f}"
+
+
+def _change_fmt(v) -> str:
+    """A relative change in whole percent; one that rounds to zero reads 0%, never -0%."""
+    return "0%" if round(v * 100) == 0 else f"{v:+.0%}"
+
+
+def _measures_model(page, values: pd.DataFrame, its: dict, monitoring: Monitoring, years: int = 5) -> dict:
+    """The Home Office success measures (and the local-definition counts beside them) as typed values.
+
+    Per measure and variant (whole area): the totals of the last ``years`` non-overlapping years
+    ending at the latest month, with rates on the mid-year population; the monthly counts and
+    rates of all victims where no month is under the threshold (a measure with small months is
+    published as whole years only); the latest year by area. The links are in the module doc.
+    """
+    from evalkit.monitor.measures import ALL, VARIANT_WORDS
+    from evalkit.publish.values import Derived, Rate
+
+    policy = page.ledger.policy
+    measures = monitoring.measures
+    out = {"version": measures.version, "sv_definition": monitoring.mapping.version if monitoring.mapping else None,
+           "its": {k: its.get(k) for k in ("plan", "data_file", "note")}, "measures": []}
+    if values.empty:
+        return out
+    mapping_source = getattr(monitoring.mapping, "source", None)
+    for m in measures.measures:
+        mine = values[values["measure"] == m.id]
+        if mine.empty:
+            continue
+        key = m.id
+        entry = {"id": m.id, "indicator": m.indicator, "label": m.label, "definition": " ".join(m.definition.split()),
+                 "local_definition": m.local_definition, "rate_per": m.rate_per, "cited": list(m.cited),
+                 "sources": [{"key": k, "citation": " ".join(str(measures.sources.get(k, "")).split())}
+                             for k in m.cited],
+                 "source": m.source, "variants": [],
+                 # model output only (fitted rates, rate ratios); the fit's warnings stay in its report
+                 "its": {k: v for k, v in ((its.get("measures") or {}).get(m.id) or {}).items() if k != "warnings"}
+                 or None}
+        base_years: list = []
+        base_areas: dict = {}
+        for variant in m.variants:
+            rows = mine[mine["variant"] == variant.value]
+            whole = rows[rows["area"] == ALL].sort_values("period", ignore_index=True)
+            periods = [str(p) for p in whole["period"]]
+            counts = [int(n) for n in whole["count"]]
+            pops = [_num(p) for p in whole["population"]]
+            vkey = f"{key} {variant.value}"
+            is_all = variant.value == ALL
+            monthly = None
+            if is_all and counts and not any(policy.small(n) for n in counts):
+                cells = [page.count(n, role="normal", label=f"{vkey} {p[:7]}") for n, p in zip(counts, periods)]
+                monthly = {"period": periods, "count": cells,
+                           "rate": [Rate(c, _num(r), lambda v: f"{v:.2f}") if _num(r) is not None else None
+                                    for c, r in zip(cells, whole["rate"])]}
+            windows = _windows(periods, years)
+            yearly = []
+            for j, (a, b) in enumerate(windows):
+                n = sum(counts[a:b])
+                span = (periods[a][:7], periods[b - 1][:7])
+                role = "headline" if j >= len(windows) - 2 else "normal"
+                fact = None
+                if is_all and m.local_definition and m.source == mapping_source:
+                    fact = ("police local serious violence" + (" knife" if m.where.get("knife") else ""), *span)
+                elif is_all and m.source != mapping_source and m.where.get("cause_code") == {"prefix": "X99"}:
+                    fact = (f"{m.source} X99", *span)
+                label = f"{vkey} year ending {span[1]}"
+                c = (_same_fact(page, fact, n, role=role, label=label) if fact is not None
+                     else page.count(n, role=role, label=label))
+                if monthly is not None:
+                    page.ledger.sum(c, monthly["count"][a:b])
+                if not is_all and j < len(base_years):
+                    _part_of(page, base_years[j], c, label)
+                pop = pops[b - 1]
+                rate = Rate(c, n / pop * m.rate_per, _rate_fmt) if pop else None
+                yearly.append({"from": span[0], "to": span[1], "count": c, "rate": rate})
+            for j, y in enumerate(yearly):
+                before = yearly[j - 1]["rate"] if j else None
+                y["change"] = (Derived(y["rate"].value / before.value - 1, [y["rate"], before], _change_fmt)
+                               if y["rate"] is not None and before is not None and before.value else None)
+            if is_all:
+                base_years = [y["count"] for y in yearly]
+            by_area = []
+            if yearly:
+                a, b = windows[-1]
+                last = set(whole["period"].iloc[a:b])
+                latest = rows[(rows["area"] != ALL) & rows["period"].isin(last)]
+                agg = latest.groupby("area", sort=True).agg(n=("count", "sum"), population=("population", "last"))
+                cells = []
+                for area, r in agg.iterrows():
+                    c = page.count(int(r["n"]), role="detail", label=f"{vkey} {area} year ending {yearly[-1]['to']}")
+                    cells.append(c)
+                    if not is_all and area in base_areas:
+                        _part_of(page, base_areas[area], c, f"{vkey} {area}")
+                    if is_all:
+                        base_areas[area] = c
+                    pop = _num(r["population"])
+                    by_area.append({"area": str(area), "count": c,
+                                    "rate": Rate(c, r["n"] / pop * m.rate_per, _rate_fmt) if pop else None})
+                page.ledger.sum(yearly[-1]["count"], cells)
+            entry["variants"].append({"variant": variant.value, "words": VARIANT_WORDS[variant.value],
+                                      "monthly": monthly, "years": yearly, "latest_by_area": by_area})
+        out["measures"].append(entry)
+    return out
+
+
 def _profile_model(page, profile: dict) -> dict:
-    from evalkit.publish.values import Fixed, Rate, Share
+    """The needs-assessment profile (:func:`evalkit.monitor.profile.needs_profile`) as typed values."""
+    from evalkit.publish.values import Derived, Fixed, Rate, Share
 
     s = profile["summary"]
-    total = page.count(int(s["serious_violence"]), role="headline", label="serious violence, last 12 months")
-    out = {"summary": s, "total": total}
+    span = (s["from"], s["to"])
+    total = _same_fact(page, ("police local serious violence", *span), int(s["serious_violence"]), role="headline",
+                       label="serious violence, last 12 months")
+    # the summary's counts are published only as the typed values below, never as they are
+    out = {"summary": {k: s.get(k) for k in ("from", "to", "months", "previous_from", "peak_hour", "peak_day",
+                                             "mapping_version")}, "total": total}
 
-    def parts(name, label_col, rate_col=None, relate=True):
-        frame = profile[name]
+    def parts(frame, name, label_col, whole, count_col="n", rate_col=None):
         items = []
+        if frame is None:
+            return items
         for r in frame.itertuples():
-            c = page.count(int(r.n), role="detail", label=f"profile {name} {getattr(r, label_col)}")
-            rate = Rate(c, _num(getattr(r, rate_col)), lambda v: f"{v:.1f}") if rate_col and hasattr(r, rate_col) \
-                else None
-            items.append((str(getattr(r, label_col)), c, rate))
+            lab = getattr(r, label_col)
+            lab = "not recorded" if lab is None or (isinstance(lab, float) and math.isnan(lab)) else lab
+            c = page.count(int(getattr(r, count_col)), role="detail", label=f"profile {name} {lab}")
+            value = _num(getattr(r, rate_col)) if rate_col and hasattr(r, rate_col) else None
+            rate = Rate(c, value, _rate_fmt) if value is not None else None
+            items.append((str(lab), c, rate))
         cells = [c for _l, c, _r in items]
-        if relate and cells:
-            rest = total.value - sum(c.value for c in cells)
+        if whole is not None and cells:
+            rest = whole.value - sum(c.value for c in cells)
             if rest >= 0:
                 extra = [page.count(rest, role="detail", label=f"profile {name} not recorded", latent=True)] if rest else []
-                page.ledger.sum(total, cells + extra)
+                page.ledger.sum(whole, cells + extra)
         return items
 
-    out["by_hour"] = parts("by_hour", "hour")
-    out["by_day"] = parts("by_day", "day_name")
-    out["by_category"] = parts("by_category", "sv_category")
-    out["by_area"] = parts("by_area", "area", "rate_per_100000")
-    out["victim_ages"] = parts("victim_ages", "age_band")
-    out["suspect_ages"] = parts("suspect_ages", "age_band")
+    for name, col in (("by_hour", "hour"), ("by_day", "day_name"), ("by_category", "sv_category"),
+                      ("victim_ages", "age_band"), ("suspect_ages", "age_band"), ("victim_sex", "sex"),
+                      ("suspect_sex", "sex")):
+        if name in profile:
+            out[name] = parts(profile[name], name, col, total)
+    if "by_area" in profile:
+        out["by_area"] = parts(profile["by_area"], "by_area", "area", total, rate_col="rate_per_100000")
     n = total.value
-    for key in ("share_domestic", "share_night_time_economy", "share_knife"):
-        share = s.get(key)
-        if share is None or not n:
-            out[key] = Fixed(None, lambda v: "-")
+    latent = dict(role="detail", latent=True)
+    knife = _same_fact(page, ("police local serious violence knife", *span), int(s["knife"]), label="profile knife",
+                       **latent)
+    domestic = page.count(int(s["domestic"]), label="profile domestic", **latent)
+    known = page.count(int(s["location_known"]), label="profile location recorded", **latent)
+    public = page.count(int(s["public_place"]), label="profile public place", **latent)
+    public_nte = page.count(int(s["public_night_time_economy"]), label="profile public place, night-time economy",
+                            **latent)
+    _part_of(page, total, knife, "profile knife")
+    _part_of(page, total, domestic, "profile domestic")
+    _part_of(page, total, known, "profile location recorded")
+    _part_of(page, known, public, "profile public place")
+    _part_of(page, public, public_nte, "profile public place, night-time economy")
+    none = Fixed(None, lambda v: "-")
+    out["share_domestic"] = Share(domestic, total, digits=0) if n else none
+    out["share_knife"] = Share(knife, total, digits=0) if n else none
+    out["share_public_place"] = Share(public, known, digits=0) if known.value else none
+    out["share_public_night_time_economy"] = Share(public_nte, public, digits=0) if public.value else none
+    for who in ("victim", "suspect"):
+        people = s.get(f"{who}_residents")
+        if people is None:
             continue
-        part = page.count(int(round(share * n)), role="detail", label=f"profile {key}", latent=True)
-        out[key] = Share(part, total, digits=0)
+        residents = page.count(int(people), role="normal", label=f"profile residents who were a {who}")
+        pop = s.get(f"{who}_resident_population")
+        out[f"{who}_residents"] = residents
+        out[f"share_residents_{who}"] = (Rate(residents, people / pop, lambda v: f"{v:.2%}") if pop else none)
+        frame = profile.get(f"{who}s_by_residence")
+        if frame is not None:
+            out[f"{who}s_by_residence"] = parts(frame, f"{who}s_by_residence", "area", residents, count_col="people",
+                                                rate_col="rate_per_100000")
+    yoy = profile.get("year_on_year")
+    if yoy is not None and len(yoy):
+        now = {lab: c for lab, c, _r in out.get("by_category", [])}
+        prev_total = page.count(int(yoy["n_previous"].sum()), role="normal", label="serious violence, previous 12 months",
+                                latent=True)
+        prev_cells = []
+        rows = []
+        for r in yoy.itertuples():
+            cat = str(r.sv_category)
+            c = now.get(cat) or page.count(int(r.n), role="detail", label=f"profile year on year {cat}")
+            p = page.count(int(r.n_previous), role="detail", label=f"profile previous 12 months {cat}")
+            prev_cells.append(p)
+            change = Derived(c.value / p.value - 1, [c, p], _change_fmt) if p.value else none
+            rows.append({"category": cat, "count": c, "previous": p, "change": change})
+        page.ledger.sum(prev_total, prev_cells)
+        out["year_on_year"] = rows
+    health = {}
+    for sid, h in (profile.get("health") or {}).items():
+        h_total = page.count(int(h["n"]), role="headline", label=f"profile {sid} total")
+        entry = {"label": h["label"], "from": h["from"], "to": h["to"], "total": h_total}
+        for name, col in (("by_category", "category"), ("by_cause", "cause"), ("by_weapon", "weapon"),
+                          ("by_location", "location"), ("by_hour", "hour"), ("by_age", "age_band"),
+                          ("by_sex", "sex"), ("by_area", "area")):
+            if isinstance(h.get(name), pd.DataFrame):
+                entry[name] = parts(h[name], f"{sid} {name}", col, h_total)
+        if isinstance(h.get("sharp_by_place"), pd.DataFrame):
+            sharp = next((c for lab, c, _r in entry.get("by_cause", []) if lab == "sharp object"), None)
+            if sharp is not None:
+                # the same fact as the knife admissions measure's latest year, where the windows agree
+                held = page.ledger.get((f"{sid} X99", h["from"], h["to"]))
+                if held is not None and held.value == sharp.value:
+                    page.ledger.same(held, sharp)
+            entry["sharp_by_place"] = parts(h["sharp_by_place"], f"{sid} sharp_by_place", "place", sharp)
+        health[sid] = entry
+    out["health"] = health
     return out
 
 
@@ -367,6 +587,21 @@ def _typed(v):
     if v is None:
         return None
     return {"value": v.export(), "status": v.status, "kind": v.kind, "shown": v.table_text()}
+
+
+def _plain(obj):
+    """Typed values as ``_typed`` dicts; (label, count, rate) triples as dicts; frames never (none reach here)."""
+    from evalkit.publish.values import Value
+
+    if isinstance(obj, Value):
+        return _typed(obj)
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple) and len(obj) == 3 and isinstance(obj[0], str):
+        return {"label": obj[0], "count": _plain(obj[1]), "rate": _plain(obj[2])}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
 
 
 def export_json(model: dict, policy) -> bytes:
@@ -383,9 +618,8 @@ def export_json(model: dict, policy) -> bytes:
                                   for g in groups] if isinstance(groups, list) and b != "not_shown" else groups)
                              for b, groups in entry.items()} for key, entry in model["breakdowns"].items()},
         "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
-        "profile": ({k: ([{"label": lab, "count": _typed(c), "rate": _typed(r)} for lab, c, r in v]
-                         if isinstance(v, list) else _typed(v) if hasattr(v, "status") else v)
-                     for k, v in model["profile"].items()} if model["profile"] else {}),
+        "measures": _plain(model.get("measures") or {}),
+        "profile": _plain(model["profile"]),
         "spc": _spc_export(model),
         "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}
                   for key, groups in (model.get("areas") or {}).items()},

@@ -20,8 +20,8 @@ from evalkit.monitor.config import ColumnType, Monitoring
 FILE = "monitoring/indicators.yml"
 MAX_SHOWN = 12
 # columns classify_police adds: name -> kind
-DERIVED = {"sv_category": "category", "serious_violence": "boolean", "mapped": "boolean", "knife": "boolean",
-           "domestic": "boolean", "night_time_economy": "boolean"}
+DERIVED = {"sv_category": "category", "sv_offence": "offence", "serious_violence": "boolean", "mapped": "boolean",
+           "knife": "boolean", "domestic": "boolean", "public_place": "boolean", "night_time_economy": "boolean"}
 
 
 def _doc(monitoring: Monitoring):
@@ -46,7 +46,7 @@ def _type_ok(value: Any, kind: ColumnType | str) -> bool:
 EXPECTED = {ColumnType.boolean: "true or false (unquoted)", ColumnType.integer: "a whole number (unquoted)",
             ColumnType.number: "a number (unquoted)", ColumnType.date: "a date such as 2024-01-31",
             ColumnType.datetime: "a date and time", ColumnType.string: "text",
-            "boolean": "true or false (unquoted)", "category": "a category name"}
+            "boolean": "true or false (unquoted)", "category": "a category id", "offence": "an offence's name"}
 
 
 def _kind_of(value: Any) -> str:
@@ -101,9 +101,10 @@ def check_filters(store, monitoring: Monitoring, plans: list) -> list[Problem]:
                     add(i, path, f"not a column of source {src.id}", repr(column), "one of " + ", ".join(names))
                     continue
                 if isinstance(rule, dict):
-                    if rule not in ({"not_null": True}, {"not_null": False}):
+                    prefix = set(rule) == {"prefix"} and isinstance(rule["prefix"], (str, list))
+                    if rule not in ({"not_null": True}, {"not_null": False}) and not prefix:
                         add(i, path, "filter not understood", "a mapping",
-                            "a value, a list of values, or {not_null: true/false}")
+                            "a value, a list of values, {not_null: true/false} or {prefix: text}")
                     continue
                 values = rule if isinstance(rule, list) else [rule]
                 kind = DERIVED[column] if column not in src.columns else src.columns[column].type
@@ -112,12 +113,14 @@ def check_filters(store, monitoring: Monitoring, plans: list) -> list[Problem]:
                     add(i, path, "the filter value is not of the column's type",
                         f"{wrong[0]!r} ({_kind_of(wrong[0])})", EXPECTED[kind])
                     continue
-                if kind == "category":
-                    categories = sorted(mapping.categories)
-                    absent = [v for v in values if v not in categories]
+                if kind in ("category", "offence"):
+                    names = sorted(c.id for c in mapping.categories) if kind == "category" else \
+                        sorted(o.name for _c, o in mapping.offences())
+                    absent = [v for v in values if v not in names]
                     if absent:
-                        add(i, path, "not a category of the serious violence mapping", repr(absent[0]),
-                            "one of " + ", ".join(f"'{c}'" for c in categories))
+                        add(i, path, f"not {'a category' if kind == 'category' else 'an offence'} of the serious "
+                            f"violence definition ({mapping.version})", repr(absent[0]),
+                            "one of " + ", ".join(f"'{c}'" for c in names))
                     continue
                 if kind in ("boolean", ColumnType.boolean):
                     continue  # true/false: either may be absent in a real extract

@@ -16,7 +16,8 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from evalkit.errors import DataError, SpecError, Problem
-from evalkit.monitor.config import ColumnType, IndicatorDef, MappingFile, Monitoring, Source
+from evalkit.monitor.config import ColumnType, IndicatorDef, Monitoring, Source
+from evalkit.monitor.definitions import DASHES, MappingFile, norm_description
 
 IBIS_TYPES = {ColumnType.string: "string", ColumnType.integer: "int64", ColumnType.number: "float64",
               ColumnType.boolean: "boolean", ColumnType.date: "date", ColumnType.datetime: "timestamp"}
@@ -36,34 +37,117 @@ def source_table(src: Source) -> ir.Table:
     return ibis.table(schema, name=src.table)
 
 
-def mapping_table() -> ir.Table:
-    return ibis.table({"version": "string", "offence_type": "string", "category": "string",
-                       "serious_violence": "boolean"}, name="sv_mapping")
+OFFENCE_KEYS = "offence_keys"
+LOCAL, NOT_SV = "local", "not_serious_violence"
 
 
-def classify_police(police: ir.Table, mapping: MappingFile, src: Source) -> ir.Table:
-    """Police records with the serious violence category and flags of the mapping version.
+def offence_keys_table() -> ir.Table:
+    """The store's lookup of offence codes and descriptions (see :func:`offence_key_rows`)."""
+    return ibis.table({"version": "string", "list": "string", "key_kind": "string", "key": "string",
+                       "category": "string", "offence": "string"}, name=OFFENCE_KEYS)
 
-    Adds ``sv_category`` (NULL when not serious violence or unmapped), ``serious_violence``,
-    ``mapped``, ``knife``, ``domestic`` and ``night_time_economy``.
+
+def measure_list(measure_id: str) -> str:
+    return f"measure:{measure_id}"
+
+
+def offence_key_rows(mapping: MappingFile, measures=None) -> list[tuple]:
+    """Rows of ``offence_keys``: (version, list, kind, key, category, offence) for every offence list."""
+    rows = [(mapping.version, LOCAL, kind, key, cat.id, off.name)
+            for cat, off in mapping.offences() for kind, key in off.keys()]
+    rows += [(mapping.version, NOT_SV, kind, key, None, off.name)
+             for off in mapping.not_serious_violence for kind, key in off.keys()]
+    for m in (measures.measures if measures is not None else ()):
+        if m.offences is not None:
+            rows += [(measures.version, measure_list(m.id), kind, key, None, off.name)
+                     for off in m.offences for kind, key in off.keys()]
+    return rows
+
+
+def _norm_code(col: ir.StringValue) -> ir.StringValue:
+    # the SQL twin of definitions.norm_code
+    return col.re_replace(r"\s+", "").upper().replace(".", "/")
+
+
+def _norm_description(col: ir.StringValue) -> ir.StringValue:
+    # the SQL twin of definitions.norm_description
+    for dash in DASHES:
+        col = col.replace(dash, "-")
+    return col.re_replace(r"\s+", " ").strip().lower()
+
+
+def _lookup(t: ir.Table, version: str, list_name: str, tag: str) -> ir.Table:
+    """``t`` with ``_{tag}_offence`` (and ``_{tag}_category``): the offence its code, else its description, names."""
+    k = offence_keys_table()
+    k = k.filter(k.version == version, k.list == list_name)
+    for kind, key_col in (("code", "_code_key"), ("description", "_desc_key")):
+        part = k.filter(k.key_kind == kind).select(k.key.name(f"_{tag}_{kind}_key"),
+                                                   k.offence.name(f"_{tag}_{kind}_off"),
+                                                   k.category.name(f"_{tag}_{kind}_cat"))
+        t = t.left_join(part, t[key_col] == part[f"_{tag}_{kind}_key"]).drop(f"_{tag}_{kind}_key")
+    # a known code decides; a row without one (or with a code the list lacks) falls back to its description
+    return t.mutate(**{f"_{tag}_offence": t[f"_{tag}_code_off"].coalesce(t[f"_{tag}_description_off"]),
+                       f"_{tag}_category": ibis.cases((t[f"_{tag}_code_off"].notnull(), t[f"_{tag}_code_cat"]),
+                                                      else_=t[f"_{tag}_description_cat"])}
+                    ).drop(*[f"_{tag}_{kind}_{x}" for kind in ("code", "description") for x in ("off", "cat")])
+
+
+def classify_police(police: ir.Table, mapping: MappingFile, src: Source, measures=None,
+                    only: set[str] | None = None) -> ir.Table:
+    """Police records classified by the local definition (and the success measures' offence lists).
+
+    Adds ``sv_category`` and ``sv_offence`` (NULL when not serious violence or unmapped),
+    ``serious_violence``, ``mapped`` (listed as serious violence or as not), ``knife``,
+    ``domestic``, ``public_place`` (NULL when the location is not recorded) and
+    ``night_time_economy``; for each measure with an offence list, ``in_<measure id>``.
+    Offences are matched by Home Office code where the row has one the list knows, else by
+    description (see :mod:`evalkit.monitor.definitions`). ``only``: the lists to look up
+    (``local``, ``not_serious_violence``, measure ids); the others' columns are left out, so a
+    query that needs one list does not join the rest.
     """
-    m = mapping_table()
-    m = m.filter(m.version == mapping.version).select(
-        m.offence_type.name("_offence"), m.category.name("sv_category"), m.serious_violence.name("_sv"))
-    j = police.left_join(m, police[mapping.offence_column] == m._offence)
-    when = j[src.date_column]
+    code = police[mapping.code_column] if mapping.code_column else ibis.null("string")
+    t = police.mutate(_code_key=_norm_code(code) if mapping.code_column else code,
+                      _desc_key=_norm_description(police[mapping.offence_column]))
+    wanted = (lambda name: True) if only is None else (lambda name: name in only)  # noqa: E731
+    local, nsv = wanted(LOCAL), wanted(NOT_SV)
+    if local:
+        t = _lookup(t, mapping.version, LOCAL, "sv")
+    if nsv:
+        t = _lookup(t, mapping.version, NOT_SV, "nsv")
+    lists = [m for m in (measures.measures if measures is not None else ()) if m.offences is not None
+             and wanted(m.id)]
+    for m in lists:
+        t = _lookup(t, measures.version, measure_list(m.id), m.id)
+    when = t[src.date_column]
+    timed = src.columns[src.date_column].type is ColumnType.datetime
     nte = mapping.flags.night_time_economy
-    evening = (when - ibis.interval(hours=6)).day_of_week.full_name() if src.columns[src.date_column].type is \
-        ColumnType.datetime else ibis.literal("")
-    night = (when.hour().isin(nte.hours) & evening.isin(nte.evenings)) if src.columns[src.date_column].type is \
-        ColumnType.datetime else ibis.literal(False)
-    return j.mutate(
-        serious_violence=j._sv.fill_null(False),
-        mapped=j._offence.notnull(),
-        knife=j[mapping.flags.knife].fill_null(False),
-        domestic=j[mapping.flags.domestic].fill_null(False),
+    evening = (when - ibis.interval(hours=6)).day_of_week.full_name() if timed else ibis.literal("")
+    night = (when.hour().isin(nte.hours) & evening.isin(nte.evenings)) if timed else ibis.literal(False)
+    pp = mapping.flags.public_place
+    if pp is not None:
+        loc = _norm_description(t[pp.column])
+        public = ibis.cases((loc.isnull(), ibis.null("boolean")),
+                            else_=loc.isin([norm_description(v) for v in pp.values]))
+    else:
+        public = ibis.null("boolean")
+    extra = {}
+    if local:
+        extra.update(sv_category=t._sv_category, sv_offence=t._sv_offence, serious_violence=t._sv_offence.notnull())
+    if local and nsv:
+        extra["mapped"] = t._sv_offence.notnull() | t._nsv_offence.notnull()
+    out = t.mutate(
+        **extra,
+        knife=t[mapping.flags.knife].fill_null(False),
+        domestic=t[mapping.flags.domestic].fill_null(False),
+        public_place=public,
         night_time_economy=night,
-    ).drop("_offence", "_sv")
+        **{f"in_{m.id}": t[f"_{m.id}_offence"].notnull() for m in lists},
+    )
+    drop = ["_code_key", "_desc_key"]
+    drop += ["_sv_offence", "_sv_category"] if local else []
+    drop += ["_nsv_offence", "_nsv_category"] if nsv else []
+    drop += [c for m in lists for c in (f"_{m.id}_offence", f"_{m.id}_category")]
+    return out.drop(*drop)
 
 
 def age_band_labels(bands: list[int]) -> list[str]:
@@ -89,8 +173,12 @@ def _predicate(t: ir.Table, column: str, rule) -> ir.BooleanValue:
             return col.notnull()
         if rule == {"not_null": False}:
             return col.isnull()
+        if set(rule) == {"prefix"} and isinstance(rule["prefix"], (str, list)):
+            # e.g. ICD-10 X99 with any fourth character (X99, X99.4, X994)
+            prefixes = [rule["prefix"]] if isinstance(rule["prefix"], str) else rule["prefix"]
+            return ibis.or_(*[col.upper().startswith(str(p).upper()) for p in prefixes]).fill_null(False)
         raise DataError(f"indicators.yml: filter {column}: {rule!r} not understood; expected a value, a list of "
-                        "values, or {not_null: true/false}")
+                        "values, {not_null: true/false} or {prefix: text}")
     if isinstance(rule, list):
         return col.isin(rule)
     return col == rule
@@ -134,7 +222,7 @@ def rows_of(src: Source, monitoring: Monitoring) -> ir.Table:
     """The source's table, classified by the serious violence mapping when it is the mapped source."""
     t = source_table(src)
     if monitoring.mapping is not None and src.id == monitoring.mapping.source:
-        t = classify_police(t, monitoring.mapping, src)
+        t = classify_police(t, monitoring.mapping, src, monitoring.measures)
     return t
 
 
@@ -281,18 +369,35 @@ def rag(values: pd.Series, target: float | None, amber: float | None, higher_is_
 # ---------------------------------------------------------------- run it
 
 
-def refresh_mapping(store, mapping: MappingFile) -> None:
-    """Hold the mapping version in the store (the classification joins it)."""
-    rows = [(mapping.version, t, cat, True) for cat, types in mapping.categories.items() for t in types]
-    rows += [(mapping.version, t, None, False) for t in mapping.not_serious_violence]
-    if getattr(store, "read_only", False):  # status, indicators: the mapping for this connection only
-        store.con.execute("CREATE OR REPLACE TEMP TABLE sv_mapping (version VARCHAR, offence_type VARCHAR, "
-                          "category VARCHAR, serious_violence BOOLEAN)")
-        store.con.executemany("INSERT INTO sv_mapping VALUES (?, ?, ?, ?)", rows)
+def refresh_mapping(store, mapping: MappingFile, measures=None) -> None:
+    """Hold the definition's (and the measures') offence keys in the store: the classification joins them."""
+    rows = offence_key_rows(mapping, measures)
+    versions = sorted({r[0] for r in rows} | {mapping.version})
+    marks = ", ".join("?" for _ in versions)
+    held = store.con.execute(f"SELECT version, list, key_kind, key, category, offence FROM {OFFENCE_KEYS} "
+                             f"WHERE version IN ({marks})", versions).fetchall()
+    if sorted(held, key=repr) == sorted(rows, key=repr):
+        return  # already held: nothing to write
+    files = {mapping.version: "serious_violence.yml"}
+    if measures is not None:
+        files.setdefault(measures.version, "success_measures.yml")
+    for v in versions:
+        old = sorted((r for r in held if r[0] == v), key=repr)
+        new = sorted((r for r in rows if r[0] == v), key=repr)
+        if old and old != new:
+            # the same version must always mean the same offence list: numbers carry the version
+            raise SpecError([Problem(f"monitoring/{files[v]}", None, "version",
+                                     "the offence lists changed but the version did not; counts already made under "
+                                     "this version used the old lists", repr(v), "a new version for a changed list")])
+    if getattr(store, "read_only", False):  # status, indicators: the lists for this connection only
+        store.con.execute(f"CREATE OR REPLACE TEMP TABLE {OFFENCE_KEYS} AS SELECT * FROM main.{OFFENCE_KEYS}")
+        store.con.execute(f"DELETE FROM temp.{OFFENCE_KEYS} WHERE version IN ({marks})", versions)
+        store.con.executemany(f"INSERT INTO temp.{OFFENCE_KEYS} VALUES (?, ?, ?, ?, ?, ?)", rows)
         return
     with store.transaction():
-        store.con.execute("DELETE FROM sv_mapping WHERE version = ?", [mapping.version])
-        store.con.executemany("INSERT INTO sv_mapping VALUES (?, ?, ?, ?)", rows)
+        for v in versions:
+            store.con.execute(f"DELETE FROM {OFFENCE_KEYS} WHERE version = ?", [v])
+        store.con.executemany(f"INSERT INTO {OFFENCE_KEYS} VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 def _missing_tables(store, tables: list[str]) -> list[str]:
@@ -332,7 +437,7 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
     """
     period_kind = period_kind or monitoring.settings.period
     if monitoring.mapping is not None:
-        refresh_mapping(store, monitoring.mapping)
+        refresh_mapping(store, monitoring.mapping, monitoring.measures)
     backend = store.ibis()
     pop_src = monitoring.sources.get(monitoring.settings.population_source)
     have_pop = pop_src is not None and not _missing_tables(store, [pop_src.table])
@@ -380,7 +485,8 @@ def compute_indicators(store, monitoring: Monitoring, project, period_kind: str 
                           ignore_index=True)
     out.attrs["warnings"] = warnings
     if save:
-        out_save = out.assign(definitions_sha256=monitoring.indicators_sha256)
+        out_save = out.assign(definitions_sha256=monitoring.indicators_sha256,
+                              sv_definition=monitoring.mapping.version if monitoring.mapping else None)
         with store.transaction():
             store.con.execute("DELETE FROM indicator_values")
             store.con.register("_values", out_save)

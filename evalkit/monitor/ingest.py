@@ -349,6 +349,34 @@ def _stored_type(src: Source, column: str) -> str:
     return PSEUDONYM_TYPE if column in src.pseudonymise else SQL_TYPES[src.columns[column].type]
 
 
+def align_source_tables(store: Store, sources) -> list[str]:
+    """Bring stored tables up to their declarations when a declaration has only gained optional
+    columns since the store was made (e.g. the offence code and location type of police records):
+    the table is rebuilt in declared order, and rows stored before have no value in the new
+    columns (their extracts did not carry them). Any other difference is left for ingest to name.
+    Returns a line per table changed."""
+    changed = []
+    for src in sources.values():
+        have = _table_columns(store, src.table)
+        want = [("_extract_id", "INTEGER"), ("_line", "BIGINT")] + [(c, _stored_type(src, c)) for c in src.columns]
+        if not have or have == want:
+            continue
+        stored, declared = dict(have), dict(want)
+        missing = [c for c in declared if c not in stored]
+        if (not missing or any(c not in declared for c in stored) or any(stored[c] != declared[c] for c in stored)
+                or any(src.columns[c].required for c in missing)):
+            continue
+        select = ", ".join(_q(c) if c in stored else f"NULL::{declared[c]} AS {_q(c)}" for c in declared)
+        new = f"{src.table}__aligned"
+        with store.transaction():
+            store.con.execute(f"CREATE TABLE {_q(new)} AS SELECT {select} FROM {_q(src.table)}")
+            store.con.execute(f"DROP TABLE {_q(src.table)}")
+            store.con.execute(f"ALTER TABLE {_q(new)} RENAME TO {_q(src.table)}")
+        changed.append(f"{src.id}: stored rows kept; new optional column(s) {', '.join(missing)} added (no value for "
+                       "rows ingested before)")
+    return changed
+
+
 def _ensure_table(store: Store, src: Source) -> None:
     from evalkit.monitor.keys import PSEUDONYM_TYPE, old_to_new_sql
 

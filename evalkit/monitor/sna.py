@@ -9,14 +9,18 @@ Violence Duty needs assessment reports, for the months asked:
 - rates by area (the community safety partnership areas: the localities of the example);
 - peak hours and days; the shares domestic, in the night-time economy, with a knife, and of
   sexual offences;
-- victims' ages and sex, suspects' ages; prevalence per 1,000 residents;
-- the hospital and ambulance picture: A&E attendances for assault (with a knife share),
-  ambulance call-outs by category, hospital admissions for assault with a sharp object.
+- victims' and suspects' ages and sex; prevalence per 1,000 residents; residents who were a
+  victim or a suspect, by area of residence (distinct pseudonymised people);
+- the hospital and ambulance picture: A&E attendances, ambulance call-outs by category,
+  hospital admissions by cause (ICD-10) and sharp-object assaults by place of occurrence.
 
-Every group adds up to its total in the ledger (a group left out is a latent rest), so a small
-group cannot be worked out from the others. An annual refresh is the same command with the
-next twelve months. Areas of residence are reported only when the police source declares a
-residence column (``breakdowns: {residence: ...}``); the example's does not, and the page says so.
+The profile is :func:`evalkit.monitor.profile.profile_between` and
+:func:`~evalkit.monitor.profile.health_profile` for the months asked (the dashboard's needs
+profile, on another window), published by the dashboard's own ``_profile_model``. Every group
+adds up to its total in the ledger (a group left out is a latent rest), so a small group cannot
+be worked out from the others. An annual refresh is the same command with the next twelve
+months. Areas of residence need the police source's ``victim_id``/``victim_residence`` (and
+``suspect_*``) columns; without them the page says they are not reported.
 """
 
 from __future__ import annotations
@@ -60,14 +64,11 @@ def window(store, monitoring, start: str, end: str) -> tuple[pd.Timestamp, pd.Ti
 
 def _frames(store, monitoring, start, stop) -> dict:
     """The parts of the assessment the dashboard's profile does not have, as small frames."""
-    import ibis
-
     from evalkit.monitor.indicators import classify_police, populations, source_table
 
     backend = store.ibis()
     src = monitoring.sources[monitoring.settings.police_source]
-    police = classify_police(source_table(src), monitoring.mapping, src)
-    when = police[src.date_column]
+    police = classify_police(source_table(src), monitoring.mapping, src, monitoring.measures)
     out = {}
 
     def sv_between(a, b):
@@ -81,9 +82,6 @@ def _frames(store, monitoring, start, stop) -> dict:
     out["before_total"] = int(backend.execute(prior.count()))
     month = sv[src.date_column].truncate("M")
     out["monthly"] = backend.execute(sv.group_by(month=month).agg(n=sv.count()).order_by("month"))
-    sex = src.breakdowns.get("sex")
-    out["victim_sex"] = backend.execute(sv.group_by(sex=sv[sex].fill_null("not recorded")).agg(n=sv.count())
-                                        .order_by("sex")) if sex else None
     pop_src = monitoring.sources.get(monitoring.settings.population_source)
     out["population"] = None
     if pop_src is not None:
@@ -91,18 +89,6 @@ def _frames(store, monitoring, start, stop) -> dict:
         year = min(stop.year - (1 if stop.month == 1 else 0), int(backend.execute(pops.year.max())))
         out["population"] = float(backend.execute(pops.filter(pops.year == year).population.sum()))
         out["population_year"] = year
-    del when
-    # the health picture: every source of kind health or ambulance with data in the window
-    out["health"] = []
-    for s in monitoring.sources.values():
-        if s.kind not in ("health", "ambulance") or not store.has_table(s.table):
-            continue
-        t = source_table(s)
-        w = t.filter(t[s.date_column] >= start, t[s.date_column] < stop)
-        by = next((c for c in ("weapon", "category", "cause_code") if c in s.columns), None)
-        groups = backend.execute(w.group_by(group=w[by].fill_null("not recorded")).agg(n=w.count())
-                                 .order_by(ibis.desc("n"), "group")) if by else None
-        out["health"].append((s, by, int(backend.execute(w.count())), groups))
     return out
 
 
@@ -110,7 +96,7 @@ def sna_publication(store, monitoring, project, start: str, end: str, out_dir: P
     """The needs assessment as a publication (not yet published) and its page path."""
     from evalkit.monitor import charts
     from evalkit.monitor.dashboard import _profile_model
-    from evalkit.monitor.profile import profile_between
+    from evalkit.monitor.profile import health_profile, profile_between
     from evalkit.publish.document import Col, Tile, Tiles
     from evalkit.publish.policy import project_policy
     from evalkit.publish.publication import Publication
@@ -120,6 +106,7 @@ def sna_publication(store, monitoring, project, start: str, end: str, out_dir: P
     policy = policy or project_policy(project.root)
     frames = _frames(store, monitoring, first, stop)
     profile = profile_between(store, monitoring, first, stop)
+    profile["health"] = health_profile(store, monitoring, between=(first, stop))
     path = f"sna-{start}-to-{end}"
     pub = Publication(policy, project_root=project.root, out_root=Path(out_dir), setting=f"--out {out_dir}")
     page = pub.page(path, f"Strategic needs assessment: serious violence, {start} to {end}",
@@ -175,31 +162,20 @@ def sna_publication(store, monitoring, project, start: str, end: str, out_dir: P
                          above=["Sexual offences"], colour="#37474f"),
                     Tile(prevalence, above=["Per 1,000 residents",
                                             f"mid-{frames.get('population_year', '')} population"], colour="#37474f")]))
-    charts.profile(page, model)
-    if frames["victim_sex"] is not None:
-        cells = [page.count(int(n), role="detail", label=f"victims {x}") for x, n in
-                 zip(frames["victim_sex"]["sex"].astype(str), frames["victim_sex"]["n"])]
-        ledger.sum(total, cells)
-        page.figure(charts.BarSpec("Victims by sex", [str(x) for x in frames["victim_sex"]["sex"]], cells))
+    charts.profile(page, model, health=False)
     src = monitoring.sources[monitoring.settings.police_source]
-    if "residence" in src.breakdowns:
-        page.note("Areas of residence: see the breakdown by residence.")
-    else:
-        page.note(phrase("Areas of residence of victims and suspects: not reported; the police source ({s}) declares "
-                         "no residence column (breakdowns: residence).", s=Fixed(src.id)))
+    missing = [who for who in ("victim", "suspect") if f"{who}s_by_residence" not in profile]
+    if missing:
+        page.note(phrase("Areas of residence of {w}: not reported; the police source ({s}) has no {c} columns.",
+                         w=Fixed(" and ".join(f"{w}s" for w in missing)), s=Fixed(src.id),
+                         c=Fixed(", ".join(f"{w}_id and {w}_residence" for w in missing))))
 
     # ---- hospital and ambulance
     page.heading("The hospital and ambulance picture")
-    for s_, by, n, groups in frames["health"]:
-        t = page.count(n, role="headline", label=f"{s_.id} {start} to {end}")
-        page.para(phrase("{label}, {a} to {b}: {n}.", label=Fixed(s_.label), a=Fixed(start), b=Fixed(end), n=t))
-        if groups is not None and len(groups):
-            cells = [page.count(int(k), role="detail", label=f"{s_.id} {g}") for g, k in
-                     zip(groups["group"].astype(str), groups["n"])]
-            ledger.sum(t, cells)
-            page.figure(charts.BarSpec(f"{s_.label} by {by.replace('_', ' ')}", [str(g) for g in groups["group"]],
-                                       cells, horizontal=True))
-    del s
+    if prof.get("health"):
+        charts.health_picture(page, prof)
+    else:
+        page.note("No ambulance, A&E or hospital admission data in these months.")
     return pub, path
 
 

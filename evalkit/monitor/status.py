@@ -32,6 +32,7 @@ class Status:
     off_target: pd.DataFrame
     unmapped: pd.DataFrame
     warnings: list = field(default_factory=list)  # indicator definitions (allow_absent values never seen)
+    definition: str | None = None  # the serious violence definition's version
 
     def text(self) -> str:
         lines = [f"store: {self.store} (schema version {self.schema_version})",
@@ -58,8 +59,9 @@ class Status:
         else:
             lines.append("no indicator is off target in its latest period")
         if len(self.unmapped):
-            lines.append("offence types not in the serious violence mapping (listed, not dropped): "
-                         + ", ".join(f"{r.offence_type} ({r.n})" for r in self.unmapped.itertuples()))
+            version = f" {self.definition}" if self.definition else ""
+            lines.append(f"offence types in no list of the serious violence definition{version} (kept, counted as not "
+                         "serious violence): " + ", ".join(f"{r.offence_type} ({r.n})" for r in self.unmapped.itertuples()))
         return "\n".join(lines)
 
 
@@ -115,4 +117,4 @@ def status(store, monitoring: Monitoring, project, as_of: dt.date | None = None,
     latest = overall.sort_values("period").groupby(["intervention", "indicator"]).tail(1)
     off = latest[latest.rag.isin(["red", "amber"])].sort_values(["intervention", "indicator"], ignore_index=True)
     return Status(str(store.path), store.version, shown, sources, off, unmapped_offences(store, monitoring),
-                  list(values.attrs.get("warnings", [])))
+                  list(values.attrs.get("warnings", [])), monitoring.mapping.version if monitoring.mapping else None)

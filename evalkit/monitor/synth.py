@@ -23,39 +23,62 @@ AREAS = {"Leicester": 368_000, "Charnwood": 185_000, "Hinckley and Bosworth": 11
 # violence is concentrated in the city
 AREA_RISK = {"Leicester": 2.2, "Charnwood": 1.0, "Hinckley and Bosworth": 0.8, "Blaby": 0.7, "Harborough": 0.5,
              "North West Leicestershire": 0.9, "Melton": 0.6, "Oadby and Wigston": 0.7, "Rutland": 0.4}
-# offence type -> (share of police records, probability a knife or sharp object is flagged)
+# offence description -> (Home Office code, share of police records, probability a knife or sharp
+# object is flagged). Descriptions are as a force might record them: some in older wording
+# (matched by description when the code is missing), two types no list knows (shown as unmapped).
 OFFENCES = {
-    "Robbery of personal property": (0.030, 0.22), "Robbery of business property": (0.006, 0.25),
-    "Arson endangering life": (0.002, 0.0), "Attempted murder": (0.001, 0.6),
-    "Wounding with intent to do grievous bodily harm": (0.012, 0.35), "Assault with injury": (0.150, 0.06),
-    "Assault with intent to cause serious harm": (0.004, 0.30), "Common assault": (0.160, 0.01),
-    "Assault without injury on a constable": (0.015, 0.0), "Threats to kill": (0.010, 0.25),
-    "Stalking": (0.040, 0.0), "Harassment": (0.060, 0.0), "Malicious communications": (0.040, 0.0),
-    "Controlling or coercive behaviour": (0.020, 0.0), "Rape of a female aged 16 and over": (0.012, 0.02),
-    "Rape of a male aged 16 and over": (0.001, 0.02), "Sexual assault on a female aged 13 and over": (0.015, 0.01),
-    "Sexual assault on a male aged 13 and over": (0.002, 0.01), "Exploitation of prostitution": (0.001, 0.0),
-    "Violent disorder": (0.003, 0.10), "Affray": (0.006, 0.08), "Public fear, alarm or distress": (0.060, 0.02),
-    "Aggravated burglary in a dwelling": (0.002, 0.30), "Shoplifting": (0.150, 0.005),
-    "Theft from the person": (0.040, 0.01), "Burglary - residential": (0.080, 0.01),
-    "Criminal damage to a vehicle": (0.060, 0.0), "Possession of controlled drugs": (0.0548, 0.0),
-    # not in the mapping: shown as unmapped on the dashboard
-    "Possession of article with blade or point": (0.004, 1.0), "Assault w/injury (legacy code 8N)": (0.0002, 0.05),
+    "Robbery of personal property": ("34B", 0.030, 0.22), "Robbery of business property": ("34A", 0.006, 0.25),
+    "Arson endangering life": ("56A", 0.002, 0.0), "Arson not endangering life": ("56B", 0.010, 0.0),
+    "Attempted murder": ("2", 0.001, 0.6), "Assault with intent to cause serious harm": ("5D", 0.008, 0.35),
+    "Wounding with intent to do grievous bodily harm": ("5D", 0.004, 0.35), "Endangering life": ("5E", 0.001, 0.2),
+    "Assault with injury": ("8N", 0.140, 0.06), "Racially or religiously aggravated assault with injury": ("8P", 0.004, 0.03),
+    "Causing or allowing death of child or vulnerable person": ("4/7", 0.0002, 0.0),
+    "Common assault": ("105A", 0.150, 0.01), "Assault without injury on a constable": ("104", 0.015, 0.0),
+    "Threats to kill": ("3B", 0.010, 0.25), "Kidnapping": ("36", 0.002, 0.1), "Modern slavery": ("106", 0.001, 0.0),
+    "Stalking": ("8Q", 0.040, 0.0), "Harassment": ("8L", 0.060, 0.0), "Malicious communications": ("8R", 0.040, 0.0),
+    "Racially or religiously aggravated harassment": ("8M", 0.003, 0.0),
+    "Controlling or coercive behaviour": ("", 0.020, 0.0), "Rape of a female aged 16 and over": ("19C", 0.010, 0.02),
+    "Rape of a female child under 16": ("19D", 0.002, 0.01), "Rape of a male aged 16 and over": ("19F", 0.001, 0.02),
+    "Sexual assault on a female aged 13 and over": ("20A", 0.012, 0.01),
+    "Sexual assault on a female child under 13": ("20B", 0.002, 0.0), "Sexual assault on a male aged 13 and over": ("17A", 0.002, 0.01),
+    "Sexual activity involving child under 16": ("22B", 0.002, 0.0), "Exposure and voyeurism": ("88E", 0.003, 0.0),
+    "Exploitation of prostitution": ("24", 0.001, 0.0), "Violent disorder": ("62A", 0.003, 0.10),
+    "Affray": ("66", 0.006, 0.08), "Public fear, alarm or distress": ("9A", 0.060, 0.02),
+    "Aggravated Burglary Residential (Home)": ("29A", 0.002, 0.30), "Aggravated Burglary Business and Community": ("31A", 0.0005, 0.30),
+    "Burglary Residential": ("28E", 0.080, 0.01), "Shoplifting": ("46", 0.150, 0.005),
+    "Theft from the person": ("39", 0.040, 0.01), "Criminal damage to a vehicle": ("58C", 0.060, 0.0),
+    "Possession of controlled drugs (excl. Cannabis)": ("92D", 0.0533, 0.0),
+    # on no list: shown as unmapped on the dashboard
+    "Possession of article with blade or point": ("10D", 0.004, 1.0), "Weapon-related incident (local category)": ("", 0.0002, 0.5),
 }
 DOMESTIC_SHARE = {"Assault with injury": 0.35, "Common assault": 0.35, "Stalking": 0.4, "Harassment": 0.3,
                   "Controlling or coercive behaviour": 1.0, "Malicious communications": 0.3, "Threats to kill": 0.3}
+# where offences happen: domestic abuse mostly at home; public places for the rest
+LOCATIONS = ["dwelling", "street or highway", "licensed premises", "shop or retail", "public transport",
+             "park or open space", "other public place", "other private place"]
+LOCATION_P = {True: [0.88, 0.05, 0.01, 0.0, 0.0, 0.01, 0.02, 0.03], False: [0.22, 0.33, 0.13, 0.11, 0.04, 0.06, 0.06, 0.05]}
 # hour-of-day weights: violence peaks in the evening and the early morning at weekends
 HOURS = np.array([5, 4, 3, 2, 1, 1, 1, 2, 3, 4, 4, 5, 5, 5, 6, 7, 7, 7, 8, 9, 10, 10, 9, 7], dtype=float)
 AGE_BANDS = [0, 10, 18, 25, 35, 50, 65]
+# the success measures' built-in change at the interruption, as a segmented model on the log scale:
+# rate x level (a step) x slope ** (months since, / 12): the interrupted time series should find them
+TRUE_CHANGE = {"knife_offences": {"level_change": 0.85, "slope_change": 0.92},
+               "knife_admissions": {"level_change": 0.85, "slope_change": 0.95},
+               "homicides": {"level_change": 0.80, "slope_change": 1.0}}
+OUTSIDE = "Outside the partnership area"
 
 
 def _months(start: str, end: str) -> pd.DatetimeIndex:
     return pd.date_range(start, end, freq="MS")
 
 
-def _effect(month_starts: np.ndarray, size: float) -> np.ndarray:
-    """Multiplier: 1 before the interruption, falling to 1 - size over the following two years."""
-    since = (pd.DatetimeIndex(month_starts) - INTERRUPTION).days.to_numpy() / 365.25
-    return 1 - size * np.clip(since, 0, 2) / 2
+def _effect(month_starts: np.ndarray, measure: str) -> np.ndarray:
+    """Multiplier of the measure's rate: 1 before the interruption; level x slope^(months since / 12) after."""
+    change = TRUE_CHANGE[measure]
+    months = pd.DatetimeIndex(month_starts).to_period("M")
+    since = np.array([(m - INTERRUPTION.to_period("M")).n for m in months], dtype=float)
+    post = since >= 0
+    return np.where(post, change["level_change"] * change["slope_change"] ** (np.maximum(since, 0) / 12), 1.0)
 
 
 def _seasonal(month_starts) -> np.ndarray:
@@ -99,54 +122,96 @@ def _days_in(rng, month: pd.Timestamp, n: int) -> np.ndarray:
     return (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date
 
 
+def _residence(rng, area: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Where a person lives: mostly the area of the offence, some elsewhere, a few outside the partnership."""
+    other = _areas(rng, len(area), AREA_RISK)
+    u = rng.random(len(area))
+    out = np.where(u < 0.75, area, np.where(u < 0.97, other, OUTSIDE)).astype(object)
+    out[~known] = None
+    return out
+
+
+def _person_ids(rng, n: int) -> np.ndarray:
+    """Person identifiers as a force writes them (fixed width), from a pool small enough that people recur."""
+    return np.char.add("P", np.char.zfill(rng.integers(1, 150_000, n).astype(str), 7))
+
+
+def _growth(month_starts) -> np.ndarray:
+    """Population growth as in :func:`populations` (0.8% a year from 2020): counts grow with it, rates do not."""
+    return 1 + 0.008 * (pd.DatetimeIndex(month_starts).year.to_numpy() - 2020)
+
+
 def police_records(rng, start: str, end: str, per_month: float = 3000, prefix: str = "C") -> pd.DataFrame:
     months = _months(start, end)
-    n_month = rng.poisson(per_month * _seasonal(months))
+    n_month = rng.poisson(per_month * _seasonal(months) * _growth(months))
     month_of_row = np.repeat(months.to_numpy(), n_month)
     n = len(month_of_row)
     names = np.array(list(OFFENCES))
-    share = np.array([s for s, _ in OFFENCES.values()])
+    codes = np.array([c for c, _s, _k in OFFENCES.values()], dtype=object)
+    share = np.array([s for _c, s, _k in OFFENCES.values()])
     offence_idx = rng.choice(len(names), n, p=share / share.sum())
-    knife_p = np.array([k for _, k in OFFENCES.values()])[offence_idx] * _effect(month_of_row, 0.3)
+    knife_p = np.array([k for *_x, k in OFFENCES.values()])[offence_idx] * _effect(month_of_row, "knife_offences")
     dom_p = np.array([DOMESTIC_SHARE.get(o, 0.02) for o in names])[offence_idx]
-    offence = names[offence_idx]
-    # homicides are rare: about 1.2 a month, falling by a quarter after the interruption
-    n_hom = rng.poisson(1.2 * _effect(months.to_numpy(), 0.25))
+    offence, code = names[offence_idx], codes[offence_idx]
+    # homicides are rare: about 1.2 a month, falling after the interruption
+    n_hom = rng.poisson(1.2 * _effect(months.to_numpy(), "homicides") * _growth(months))
     hom_month = np.repeat(months.to_numpy(), n_hom)
-    offence = np.concatenate([offence, rng.choice(["Murder", "Manslaughter"], len(hom_month), p=[0.8, 0.2])])
+    hom = rng.choice(["Murder", "Manslaughter"], len(hom_month), p=[0.8, 0.2])
+    offence = np.concatenate([offence, hom])
+    code = np.concatenate([code, np.where(hom == "Murder", "1", "4/1").astype(object)])
     knife_p = np.concatenate([knife_p, np.full(len(hom_month), 0.4)])
     dom_p = np.concatenate([dom_p, np.full(len(hom_month), 0.2)])
     month_of_row = np.concatenate([month_of_row, hom_month])
     n = len(month_of_row)
     order = np.argsort(month_of_row, kind="stable")
-    offence, knife_p, dom_p, month_of_row = offence[order], knife_p[order], dom_p[order], month_of_row[order]
+    offence, code, knife_p, dom_p, month_of_row = (offence[order], code[order], knife_p[order], dom_p[order],
+                                                   month_of_row[order])
+    # some forces' extracts miss the code on a few rows: those are matched by description
+    code = np.where(rng.random(n) < 0.1, "", code).astype(object)
+    code[code == ""] = None
+    domestic = rng.random(n) < dom_p
+    location = np.empty(n, dtype=object)
+    for flag in (True, False):
+        idx = np.flatnonzero(domestic == flag)
+        location[idx] = np.array(LOCATIONS, dtype=object)[rng.choice(len(LOCATIONS), len(idx), p=LOCATION_P[flag])]
+    location[rng.random(n) < 0.03] = None
     victim_known = rng.random(n) < 0.85
     suspect_known = rng.random(n) < 0.6
+    area = _areas(rng, n, AREA_RISK)
     frame = pd.DataFrame({
         "crime_ref": [f"{prefix}{i:09d}" for i in range(n)] if n < 2_000_000 else
         np.char.add(prefix, np.char.zfill(np.arange(n).astype(str), 9)),
         "occurred_at": _timestamps(rng, month_of_row),
+        "offence_code": code,
         "offence_type": offence,
         "knife_flag": rng.random(n) < knife_p,
-        "domestic_flag": rng.random(n) < dom_p,
-        "area": _areas(rng, n, AREA_RISK),
-        "victim_id": np.where(victim_known, np.char.add("P", rng.integers(1, 400_000, n).astype(str)), None),
+        "domestic_flag": domestic,
+        "location_type": location,
+        "area": area,
+        # people appear more than once (repeat victims and offenders): ids from a smaller pool
+        "victim_id": np.where(victim_known, _person_ids(rng, n), None),
         "victim_age": _ages(rng, n, 30, 0.15),
         "victim_sex": np.where(rng.random(n) < 0.58, "M", "F"),
-        "suspect_id": np.where(suspect_known, np.char.add("P", rng.integers(1, 400_000, n).astype(str)), None),
+        "victim_residence": _residence(rng, area, victim_known),
+        "suspect_id": np.where(suspect_known, _person_ids(rng, n), None),
         "suspect_age": _ages(rng, n, 26, 0.45),
+        "suspect_sex": np.where(suspect_known, np.where(rng.random(n) < 0.86, "M", "F"), None),
+        "suspect_residence": _residence(rng, area, suspect_known),
     })
-    frame.loc[~victim_known, "victim_age"] = pd.NA
+    frame.loc[~victim_known, ["victim_age", "victim_sex"]] = pd.NA
     return frame.sort_values("occurred_at", kind="stable", ignore_index=True)
 
 
 def hospital_admissions(rng, start: str, end: str, prefix: str = "H") -> pd.DataFrame:
     months = _months(start, end)
-    n_month = rng.poisson(45 * _seasonal(months))
+    n_month = rng.poisson(45 * _seasonal(months) * _growth(months))
     month_of_row = np.repeat(months.to_numpy(), n_month)
     n = len(month_of_row)
-    knife_p = 0.2 * _effect(month_of_row, 0.3)
-    cause = np.where(rng.random(n) < knife_p, "X99", rng.choice(["Y00", "Y04", "X95", "Y08"], n))
+    knife_p = 0.2 * _effect(month_of_row, "knife_admissions")
+    cause = np.where(rng.random(n) < knife_p, "X99", rng.choice(["Y00", "Y04", "X95", "Y08"], n, p=[0.3, 0.5, 0.05, 0.15]))
+    # the fourth character is the place of occurrence (0 home, 4 street and highway, 5 trade and service, 9 unspecified)
+    place = rng.choice(["0", "4", "5", "8", "9"], n, p=[0.32, 0.4, 0.12, 0.06, 0.1])
+    cause = np.char.add(np.char.add(cause.astype(str), "."), place)
     return pd.DataFrame({
         "admission_id": [f"{prefix}{i:07d}" for i in range(n)],
         "patient_id": np.char.add("NHS", rng.integers(10**6, 10**7, n).astype(str)),
@@ -178,13 +243,18 @@ def ambulance_callouts(rng, start: str, end: str, prefix: str = "AMB") -> pd.Dat
         "incident_id": [f"{prefix}{i:07d}" for i in range(n)],
         "call_at": _timestamps(rng, month_of_row),
         "category": rng.choice(["assault", "stabbing", "gunshot"], n, p=[0.9, 0.09, 0.01]),
+        "location_type": rng.choice(["home", "street", "licensed premises", "other"], n, p=[0.35, 0.4, 0.15, 0.1]),
+        "age": _ages(rng, n, 28, 0.1),
+        "sex": pd.array(np.where(rng.random(n) < 0.7, "M", "F"), dtype="string"),
         "area": _areas(rng, n, AREA_RISK),
     })
 
 
 # programme -> (referrals a month, share engaged)
 # referrals a month and the share engaged; volumes keep every month publishable (at least 5) on the demo
-PROGRAMMES = {"reach": (42, 0.8), "vip": (27, 0.62), "ete": (20, 0.8), "phoenix": (20, 0.7)}
+# monthly referrals and the share engaged: enough that every month of the example clears the
+# disclosure threshold in total (its XmR charts need every point publishable)
+PROGRAMMES = {"reach": (42, 0.8), "vip": (32, 0.62), "ete": (24, 0.8), "phoenix": (26, 0.7)}
 
 
 def programme_referrals(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
@@ -287,6 +357,13 @@ def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None)
         frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S")
 
 
+def _stream(seed: int, name: str) -> np.random.Generator:
+    """An independent random stream per extract: adding or changing one extract leaves the others as they were."""
+    import zlib
+
+    return np.random.default_rng([seed, zlib.crc32(name.encode("utf-8"))])
+
+
 # the example project's sources (monitoring/sources/*.yml), one folder of extracts each
 SOURCES = ("populations", "police", "hospital_admissions", "ae_attendances", "ambulance_callouts",
            "programme_referrals", "programme_sessions", "programme_exits", "school_exclusions", "persistent_absence",
@@ -297,18 +374,20 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
     """The example project's extracts under monitoring/extracts/<source>/: history files plus monthly files.
 
     Built in: a missing ambulance month (2023-12), a late hospital extract (2024-03 not yet
-    sent), a corrected police extract for 2024-01, and two offence types not in the mapping.
+    sent), a corrected police extract for 2024-01, two offence types no list knows, and a
+    change in the success measures at the interruption (:data:`TRUE_CHANGE`, recorded in
+    ``monitoring/extracts/true_effects.json`` for ``evalkit synth --check``).
     """
     root = Path(root)
     out = root / EXTRACTS
-    rng = np.random.default_rng(seed)
     report = DemoReport()
     recent = _months("2023-10-01", "2024-03-01")
     _write(populations(2016, 2024), out / "populations" / "populations_2016-2024.csv", report)
-    _write(police_records(rng, "2016-04-01", "2023-09-01", prefix="H"), out / "police" /
+    write_true_effects(out)
+    _write(police_records(_stream(seed, "police history"), "2016-04-01", "2023-09-01", prefix="H"), out / "police" /
            "police_2016-04_to_2023-09.parquet", report)
     for m in recent:
-        frame = police_records(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"M{m:%y%m}-")
+        frame = police_records(_stream(seed, f"police {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"M{m:%y%m}-")
         _write(frame, out / "police" / f"police_{m:%Y-%m}.csv", report)
         if m == pd.Timestamp("2024-01-01"):
             corrected = frame.copy()
@@ -317,33 +396,55 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
             _write(corrected, path, report)
             report.written.pop()
             report.corrections.append(("police", path))
-    _write(hospital_admissions(rng, "2016-04-01", "2023-09-01", prefix="HH"), out / "hospital_admissions" /
+    _write(hospital_admissions(_stream(seed, "hospital history"), "2016-04-01", "2023-09-01", prefix="HH"), out / "hospital_admissions" /
            "admissions_2016-04_to_2023-09.parquet", report)
     for m in recent[:-1]:  # the March 2024 extract is late
-        _write(hospital_admissions(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"H{m:%y%m}-"),
+        _write(hospital_admissions(_stream(seed, f"hospital {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"H{m:%y%m}-"),
                out / "hospital_admissions" / f"admissions_{m:%Y-%m}.csv", report)
-    _write(ae_attendances(rng, "2022-04-01", "2023-09-01", prefix="AH"), out / "ae_attendances" /
+    _write(ae_attendances(_stream(seed, "ae history"), "2022-04-01", "2023-09-01", prefix="AH"), out / "ae_attendances" /
            "ae_2022-04_to_2023-09.xlsx", report)
     for m in recent:
-        _write(ae_attendances(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
+        _write(ae_attendances(_stream(seed, f"ae {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
                out / "ae_attendances" / f"ae_{m:%Y-%m}.csv", report)
     # two years of monthly files: every indicator has at least 20 points for its XmR chart
-    _write(ambulance_callouts(rng, "2022-04-01", "2023-03-01", prefix="AMH"), out / "ambulance_callouts" /
-           "ambulance_2022-04_to_2023-03.csv", report)
+    _write(ambulance_callouts(_stream(seed, "ambulance history"), "2022-04-01", "2023-03-01", prefix="AMH"),
+           out / "ambulance_callouts" / "ambulance_2022-04_to_2023-03.csv", report)
     for m in _months("2022-04-01", "2024-03-01"):
         if m >= pd.Timestamp("2023-04-01") and m != pd.Timestamp("2023-12-01"):  # 2023-12 never sent
-            _write(ambulance_callouts(rng, m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
+            _write(ambulance_callouts(_stream(seed, f"ambulance {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
                    out / "ambulance_callouts" / f"ambulance_{m:%Y-%m}.csv", report)
-        _write(programme_referrals(rng, m, f"REF{m:%y%m}"), out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv",
+        _write(programme_referrals(_stream(seed, f"referrals {m:%Y-%m}"), m, f"REF{m:%y%m}"), out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv",
                report)
-        _write(programme_sessions(rng, m, f"SES{m:%y%m}"), out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv",
+        _write(programme_sessions(_stream(seed, f"sessions {m:%Y-%m}"), m, f"SES{m:%y%m}"), out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv",
                report)
-        _write(programme_exits(rng, m, f"EXT{m:%y%m}"), out / "programme_exits" / f"exits_{m:%Y-%m}.csv", report)
+        _write(programme_exits(_stream(seed, f"exits {m:%Y-%m}"), m, f"EXT{m:%y%m}"), out / "programme_exits" / f"exits_{m:%Y-%m}.csv", report)
     from evalkit.monitor.synth_partners import write_partner_extracts
 
     # the partnership's other sources, from a stream of their own (the files above do not change)
-    write_partner_extracts(np.random.default_rng(seed + 1), out, lambda frame, path: _write(frame, path, report))
+    write_partner_extracts(_stream(seed, "partners"), out, lambda frame, path: _write(frame, path, report))
     return report
+
+
+TRUE_EFFECTS = "true_effects.json"
+# the strategy plan's indicator for each success measure with a built-in change
+TRUE_INDICATORS = {"knife_offences": "knife_sv", "knife_admissions": "knife_admissions", "homicides": "homicides"}
+
+
+def write_true_effects(folder: Path) -> Path:
+    """The built-in changes, as true effects the strategy's time series should recover."""
+    import json
+
+    effects = []
+    for measure, change in TRUE_CHANGE.items():
+        for estimand, value in change.items():
+            effects.append({"evaluation": "strategy-its", "indicator": TRUE_INDICATORS[measure], "estimand": estimand,
+                            "value": value, "description": f"{measure}: rate ratio "
+                            + ("at the interruption" if estimand == "level_change" else "per 12 months after it")})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / TRUE_EFFECTS
+    path.write_text(json.dumps({"schema": "evalkit.true_effects/v1", "generator": "evalkit monitor demo-data",
+                                "true_effects": effects}, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
 
 
 def ingest_demo_extracts(store, monitoring, root: Path | str, report: DemoReport):

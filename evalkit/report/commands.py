@@ -41,6 +41,10 @@ def cmd_report(args) -> int:
     from evalkit.project import load_project
 
     out = output(args)
+    if args.min_count is not None:
+        from evalkit.publish.policy import check_threshold
+
+        check_threshold(args.min_count, "--min-count")
     project = load_project(_project_dir(args), check_data=False)
     reports_dir = project.root / "reports"
     if args.evaluations:

@@ -79,15 +79,26 @@ def _portfolio_table(page, F: Mapping, report_counts) -> None:
         effect = None
         if head.get("estimate") is not None:
             effect = f"{w.fmt(head['estimate'])} ({w.fmt(head.get('ci_low'))} to {w.fmt(head.get('ci_high'))})"
+        statements = "; ".join(st.get("short") or st.get("words", "") for st in r.get("evidence_statements") or []
+                               if isinstance(st, Mapping))
+        headline = (head.get("label") or head.get("indicator") or "-") \
+            + (" (not a child outcome: carries no level)" if head.get("child_outcome") is False else "")
         rows.append([Col(r.get("name") or r.get("intervention"), "intervention"), Col(r.get("level") or "-", "level"),
                      Col("NE" if r.get("not_effective") else "", "ne"),
-                     Col(str(len(r.get("studies") or [])), "studies"), Col(step if step is not None else "-", "step"),
+                     Col(str(r.get("n_studies", len(r.get("studies") or []))), "studies"),
+                     Col(step if step is not None else "-", "step"),
                      Col(reach_cell if reach_cell is not None else "-", "reach", True),
-                     Col(head.get("label") or head.get("indicator") or "-", "headline"),
+                     Col(headline, "headline"),
                      Col(Stat(effect, of, lambda v: "-" if v is None else v), "effect"),
-                     Col(head.get("verdict") or "-", "verdict"), Col(r.get("basis") or "-", "basis")])
-    page.table(["intervention", "EIF level", "NE", "studies", "pathway step", "reach", "headline outcome",
-                "effect (CI)", "verdict", "rules"], rows, table_id="ek-portfolio")
+                     Col(head.get("verdict") or "-", "verdict"),
+                     # the strategy's evidence statements: author text, guarded like any other
+                     page.untrusted_col(statements, "statements") if statements else Col("-", "statements"),
+                     Col(r.get("basis") or "-", "basis")])
+    page.note("Levels are self-assessed against the EIF evidence standards with evalkit; none is an EIF rating. "
+              "A place-based strategy is not applicable.")
+    page.table(["intervention", "self-assessed EIF level", "NE", "studies", "pathway step", "reach",
+                "headline outcome", "effect (CI)", "verdict", "evidence statements", "rules"], rows,
+               table_id="ek-portfolio")
     notes = list(F.get("notes") or [])
     if notes:
         from evalkit.publish.document import Bullets

@@ -829,6 +829,20 @@ def honest_did_words(entry) -> str | None:
     else:
         text += (f"The interval excludes zero while the trend bends by at most M = {w.fmt(top, 3)} per period "
                  "between consecutive periods; beyond that, the conclusion depends on how far trends diverge.")
+    rm = (entry.get("relative_magnitudes") or {}).get("first_post_period")
+    rm_rows = [r for r in (rm or {}).get("rows") or [] if isinstance(r, Mapping) and r.get("lb") is not None]
+    if rm_rows:
+        one = next((r for r in rm_rows if r.get("Mbar") == 1.0), rm_rows[0])
+        text += (f" With relative-magnitude bounds instead (the violation after the start at most Mbar times the "
+                 f"largest change between consecutive periods before it), the first-period effect would lie "
+                 f"between {w.fmt(one.get('lb'))} and {w.fmt(one.get('ub'))} at Mbar = {w.fmt(one.get('Mbar'), 1)} "
+                 "(95% conditional least-favourable interval). ")
+        top_rm = rm.get("breakdown_Mbar")
+        if top_rm is None:
+            text += f"Already at Mbar = {w.fmt(rm_rows[0].get('Mbar'), 1)} the interval includes zero."
+        else:
+            text += (f"The interval excludes zero up to Mbar = {w.fmt(top_rm, 1)}: a violation after the start up to "
+                     f"{w.fmt(top_rm, 1)} times the largest one before it would not overturn the effect.")
     return text
 
 
@@ -1028,7 +1042,18 @@ def evidence(rep: Report) -> None:
     level = rating.get("level")
     if level:
         ne = " (NE: evidence of no effect or harm)" if rating.get("not_effective") or rating.get("ne") else ""
-        _p(page, f"EIF evidence level for {rating.get('programme') or R.intervention}: {level}{ne}.")
+        # a self-assessment against the EIF standards, never presented as EIF's own rating
+        words = rating.get("level_words") or f"Self-assessed {level} against the EIF evidence standards (not an EIF rating)"
+        _p(page, f"Evidence level for {rating.get('programme') or R.intervention}: {words}{ne}.")
+    statements = [st for st in rating.get("evidence_statements") or [] if isinstance(st, Mapping) and st.get("words")]
+    if statements:
+        # the strategy's evidence statements, as the logic model quotes them (author text: guarded)
+        items: list = [None] * len(statements)
+        for k, st in enumerate(statements):
+            note = str(st.get("note") or "").strip()
+            page.untrusted_item(f"Evidence statement: {st['words']}" + (f". {note[:1].upper()}{note[1:]}" if note else ""),
+                                items, k)
+        page.add(Bullets(items))
     for key in ("explanation", "reasons", "why"):
         value = rating.get(key)
         if isinstance(value, str):
@@ -1043,7 +1068,9 @@ def evidence(rep: Report) -> None:
         bits = [f"This study: {study.get('design_words') or R.design}"]
         if study.get("sms") is not None:
             bits.append(f"Maryland Scientific Methods Scale level {study['sms']}")
-        if study.get("supports"):
+        if study.get("counted") is False:
+            bits.append(f"an {study.get('record_status') or 'unverified'} study record: shown, never counted in a level")
+        elif study.get("supports"):
             bits.append(f"can support up to level {study['supports']}")
         _p(page, ", ".join(str(b) for b in bits) + ".")
         checks = [c for c in study.get("checks") or [] if isinstance(c, Mapping)]

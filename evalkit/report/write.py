@@ -53,10 +53,12 @@ def rating_for(portfolio: Mapping | None, intervention: str, evaluation: str) ->
             study = next((s for s in row.get("studies") or [] if isinstance(s, Mapping)
                           and s.get("evaluation") == evaluation), None)
             keep = {k: row.get(k) for k in ("intervention", "name", "level", "not_effective", "harm", "resting_on",
-                                             "explanation", "rests_on", "basis", "rules_version")}
+                                             "explanation", "rests_on", "basis", "rules_version", "level_words",
+                                             "applicable", "evidence_statements")}
             keep["programme"] = row.get("name") or intervention
             if study:
-                keep["study"] = {k: study.get(k) for k in ("design_words", "sms", "supports", "external")}
+                keep["study"] = {k: study.get(k) for k in ("design_words", "sms", "supports", "external", "counted",
+                                                           "record_status")}
                 keep["study"]["checks"] = [
                     {k: c.get(k) for k in ("id", "label", "status", "evidence")} for c in study.get("checks") or []
                     if isinstance(c, Mapping)]

@@ -20,13 +20,17 @@ from evalkit.spec.raw import (
     Evaluator,
     External,
     ExternalEvidence,
+    EifOutcome,
     Feasibility,
+    FollowUpFrom,
     IndicatorType,
+    InterventionKind,
     Instrument,
     Matching,
     Prevention,
     Source,
     Stage,
+    StudyRole,
     Target,
     TimeSeries,
 )
@@ -60,8 +64,9 @@ class Indicator:
     instrument: Instrument | None
     target: Target | None
     rate_per: int | None
-    child_outcome: bool
+    child_outcome: bool  # measures an outcome or impact node in an EIF child-outcome category
     plausible: tuple[float, float] | None = None
+    eif_outcome: EifOutcome | None = None
 
     @property
     def good_when_higher(self) -> bool:
@@ -86,6 +91,12 @@ class LogicModel:
     assumptions: tuple[str, ...]
     indicators: Mapping[str, Indicator]
     source: Path
+    kind: InterventionKind = InterventionKind.programme
+    duration_months: float | None = None
+
+    @property
+    def place_based(self) -> bool:
+        return self.kind is InterventionKind.place_based_strategy
 
     def indicator(self, indicator_id: str) -> Indicator:
         return self.indicators[indicator_id]
@@ -164,6 +175,9 @@ class Evaluation:
     source: Path
     feasibility: Feasibility | None = None  # design: feasibility
     did: DifferenceInDifferences | None = None  # design: difference_in_differences (defaults filled in)
+    study: str | None = None  # declared study (sample) id
+    study_role: StudyRole = StudyRole.main
+    follow_up_from: FollowUpFrom = FollowUpFrom.start
 
     @property
     def is_external(self) -> bool:

@@ -80,6 +80,27 @@ class YefImpact(str, Enum):
     harmful = "harmful"
 
 
+class EifOutcome(str, Enum):
+    """The child-outcome categories of the EIF Guidebook ("Nine key outcomes essential for
+    children's development", guidebook.eif.org.uk); an indicator in one of them, measuring an
+    outcome or impact node, is a child outcome that can carry an evidence level."""
+
+    family_and_home = "family_and_home"
+    early_child_development = "early_child_development"
+    mental_health_and_wellbeing = "mental_health_and_wellbeing"
+    child_maltreatment = "child_maltreatment"
+    school_achievement_and_employment = "school_achievement_and_employment"
+    crime_violence_and_antisocial_behaviour = "crime_violence_and_antisocial_behaviour"
+    substance_misuse = "substance_misuse"
+    risky_sexual_behaviour_and_teen_pregnancy = "risky_sexual_behaviour_and_teen_pregnancy"
+    obesity_and_physical_health = "obesity_and_physical_health"
+
+
+class InterventionKind(str, Enum):
+    programme = "programme"
+    place_based_strategy = "place_based_strategy"
+
+
 class Population(_Raw):
     description: Text
     age: tuple[Annotated[int, Field(ge=0, le=120)], Annotated[int, Field(ge=0, le=120)]] | None = None
@@ -97,6 +118,8 @@ class ExternalEvidence(_Raw):
     cost: Annotated[int, Field(ge=1, le=3)] | None = Field(None, description="YEF cost, 1-3")
     note: str | None = None
     url: str | None = None
+    year: Annotated[int, Field(ge=2000, le=2100)] | None = Field(None, description="the toolkit edition, e.g. 2021")
+    stated_in: str | None = Field(None, description="where this statement is made, e.g. the partnership's strategy")
     retrieved: dt.date = Field(description="when the rating was read; toolkit ratings change")
 
 
@@ -163,8 +186,12 @@ class Indicator(_Raw):
     target: Target | None = None
     rate_per: Literal[1000, 100000, 1000000] | None = Field(
         None, description="population denominator for rates, e.g. 100000; homicide uses 1000000")
+    eif_outcome: EifOutcome | None = Field(
+        None, description="the EIF child-outcome category this indicator measures (outputs, attitudes and "
+                          "intermediate measures have none: they are shown but carry no evidence level)")
     child_outcome: bool | None = Field(
-        None, description="whether this is a child or young-person outcome (default: from the population ages)")
+        None, description="false: never a child outcome. A child outcome is an indicator of an outcome or impact "
+                          "node with an eif_outcome")
     plausible: Range | None = Field(
         None, description="lowest and highest believable value; anything outside is refused as a data error "
                           "(for scores without an instrument range, counts with a known ceiling...)")
@@ -180,7 +207,12 @@ class LogicModelFile(_Raw):
     id: Slug
     name: Text
     summary: Text
+    kind: InterventionKind = Field(
+        InterventionKind.programme, description="place_based_strategy: a whole-area strategy, not rated as a programme")
     prevention: Prevention
+    duration_months: Annotated[float, Field(gt=0, le=120)] | None = Field(
+        None, description="how long the intervention lasts for one participant, start to end: follow-up "
+                          "'a year or longer' counts from its end")
     population: Population
     problem: Text
     evidence: list[ExternalEvidence] = Field(default_factory=list)
@@ -192,7 +224,7 @@ class LogicModelFile(_Raw):
 
 
 class Stage(str, Enum):
-    """The EIF 10-step pathway. Steps 4, 7 and 9 are unconfirmed names (see evidence.pathway)."""
+    """The EIF 10-step pathway, in order (names and their sources in evidence/rules.yml: pathway)."""
 
     confirm_theory_of_change = "confirm_theory_of_change"
     develop_logic_model = "develop_logic_model"
@@ -200,8 +232,8 @@ class Stage(str, Enum):
     test_feasibility = "test_feasibility"
     pilot_for_outcomes = "pilot_for_outcomes"
     test_for_efficacy = "test_for_efficacy"
-    refine_and_monitor = "refine_and_monitor"
     test_for_effectiveness = "test_for_effectiveness"
+    refine_and_monitor = "refine_and_monitor"
     adapt_and_transport = "adapt_and_transport"
     take_to_scale = "take_to_scale"
 
@@ -393,6 +425,27 @@ class DifferenceInDifferences(_Raw):
         "default)")
 
 
+class StudyRole(str, Enum):
+    main = "main"
+    sensitivity = "sensitivity"
+
+
+class FollowUpFrom(str, Enum):
+    start = "start"
+    programme_end = "programme_end"
+
+
+class RecordStatus(str, Enum):
+    reported = "reported"
+    unverified = "unverified"
+    illustrative = "illustrative"
+
+
+class EquivalenceSample(str, Enum):
+    randomised = "randomised"
+    analysed = "analysed"
+
+
 class ExternalSample(_Raw):
     treated: Annotated[int, Field(ge=0)] | None = None
     comparison: Annotated[int, Field(ge=0)] | None = None
@@ -444,9 +497,15 @@ class External(_Raw):
 
     citation: Text
     url: str | None = None
+    status: RecordStatus = Field(
+        RecordStatus.reported, description="reported: taken from the study's published report; unverified or "
+                                           "illustrative records are shown but never carry a published rating")
     sample: ExternalSample
     attrition: ExternalAttrition | None = None
     baseline_equivalence: bool | None = None
+    baseline_equivalence_sample: EquivalenceSample | None = Field(
+        None, description="which sample baseline_equivalence describes; with high attrition only the analysed "
+                          "sample's equivalence counts (WWC)")
     intention_to_treat: bool | None = None
     follow_up_months: Annotated[int, Field(ge=0)] | None = None
     results: list[ExternalResult] = Field(min_length=1)
@@ -593,6 +652,14 @@ class EvaluationFile(_Raw):
     feasibility: Feasibility | None = None
     primary_outcome: IndicatorId
     follow_up_months: Annotated[int, Field(ge=0, le=600)]
+    follow_up_from: FollowUpFrom = Field(
+        FollowUpFrom.start, description="what follow_up_months and follow_up_<n>m timepoints count from: the "
+                                        "start (baseline) or the end of the programme")
+    study: Slug | None = Field(
+        None, description="the study (sample) this analysis belongs to: plans that analyse the same sample are "
+                          "one study (default: plans with the same data are one study)")
+    study_role: StudyRole = Field(
+        StudyRole.main, description="sensitivity: a re-analysis of the study's sample (another specification)")
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 20240301
 
 

@@ -15,7 +15,8 @@ from evalkit.spec import model as m
 from evalkit.spec import raw as r
 from evalkit.spec.yamlio import Document, format_path
 
-CHILD_AGE_LIMIT = 18  # a population whose youngest age is at or below this includes children
+OLDEST_YOUNG_PERSON = 25  # EIF's remit is children and young people; an older population has no child outcomes
+CHILD_OUTCOME_NODES = ("outcome", "impact")
 
 
 def _problem(doc: Document, path: tuple, message: str, found: str, expected: str,
@@ -77,7 +78,6 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
     if age is not None and age[0] > age[1]:
         problems.append(_problem(doc, ("population", "age"), "age range is reversed",
                                  f"[{age[0]}, {age[1]}]", "[youngest, oldest]"))
-    child_default = age is not None and age[0] <= CHILD_AGE_LIMIT
 
     indicators: dict[str, m.Indicator] = {}
     for i, ind in enumerate(raw.indicators):
@@ -126,11 +126,32 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
                         "the amber threshold is on the good side of the target",
                         f"amber {t.amber} vs target {t.value} for an indicator that should {ind.direction.value}",
                         "amber below the target for 'increase', above it for 'decrease'"))
+        # a child outcome is an outcome or impact of the theory of change in an EIF child-outcome
+        # category; outputs, attitudes and intermediate measures are shown but carry no level
+        child = False
+        if node is not None and ind.child_outcome is not False:
+            if ind.child_outcome is True and ind.eif_outcome is None:
+                problems.append(_problem(doc, base + ("child_outcome",), "a child outcome needs its EIF outcome category",
+                                         "child_outcome: true without eif_outcome",
+                                         f"eif_outcome: one of {', '.join(e.value for e in r.EifOutcome)}",
+                                         severity="warning"))
+            elif ind.eif_outcome is not None and node.kind not in CHILD_OUTCOME_NODES:
+                problems.append(_problem(doc, base + ("eif_outcome",), f"an indicator of a{'n' if node.kind[0] in 'aeiou' else ''} "
+                                         f"{node.kind} is not a child outcome", f"measures '{node.id}' ({node.kind})",
+                                         "eif_outcome only on indicators of outcome or impact nodes",
+                                         severity="warning"))
+            elif ind.eif_outcome is not None and age is not None and age[0] > OLDEST_YOUNG_PERSON:
+                problems.append(_problem(doc, base + ("eif_outcome",), "EIF child outcomes are for children and young "
+                                         "people", f"population aged {age[0]}-{age[1]}",
+                                         f"a population including people aged {OLDEST_YOUNG_PERSON} or under",
+                                         severity="warning"))
+            else:
+                child = ind.eif_outcome is not None
         if node is not None:
             indicators[ind.id] = m.Indicator(
                 id=ind.id, label=ind.label, measures=node, type=ind.type, direction=ind.direction,
                 source=ind.source, instrument=ind.instrument, target=ind.target, rate_per=ind.rate_per,
-                child_outcome=ind.child_outcome if ind.child_outcome is not None else child_default,
+                child_outcome=child, eif_outcome=ind.eif_outcome,
                 plausible=tuple(ind.plausible) if ind.plausible is not None else None)
 
     if any(p.severity == "error" for p in problems):
@@ -140,7 +161,7 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
         population_description=raw.population.description, age=age, area=raw.population.area,
         problem=raw.problem.strip(), evidence=tuple(raw.evidence), nodes=m.frozen_map(nodes),
         links=tuple(tuple(link) for link in toc.links), assumptions=tuple(toc.assumptions),
-        indicators=m.frozen_map(indicators), source=source)
+        indicators=m.frozen_map(indicators), source=source, kind=raw.kind, duration_months=raw.duration_months)
     return logic_model, problems
 
 
@@ -344,7 +365,8 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         primary_outcome=primary, follow_up_months=raw.follow_up_months, seed=raw.seed, source=source,
         feasibility=raw.feasibility,
         did=raw.did if raw.did is not None or design is not r.Design.difference_in_differences
-        else r.DifferenceInDifferences())
+        else r.DifferenceInDifferences(),
+        study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from)
     return evaluation, problems
 
 

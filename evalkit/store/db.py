@@ -102,6 +102,35 @@ MIGRATIONS: dict = {
         "primary" BOOLEAN
     );
     """,
+    3: """
+    -- the offence lists (local serious violence definition, the offences it leaves out, the
+    -- success measures' Home Office lists) as normalised codes and descriptions, per version
+    DROP TABLE sv_mapping;
+    CREATE TABLE offence_keys (
+        version VARCHAR NOT NULL,              -- the definition or measures file version
+        list VARCHAR NOT NULL,                 -- local | not_serious_violence | measure:<id>
+        key_kind VARCHAR NOT NULL,             -- code | description
+        key VARCHAR NOT NULL,
+        category VARCHAR,                      -- local definition: the category id
+        offence VARCHAR NOT NULL               -- the offence's name in the list
+    );
+    ALTER TABLE indicator_values ADD COLUMN sv_definition VARCHAR;
+    -- the success measures per month and area ('all' = the whole partnership area), a cache of
+    -- the last computation, rebuilt whole; the dashboard and the strategy's time series read it
+    CREATE TABLE success_measures (
+        measure VARCHAR NOT NULL,
+        variant VARCHAR NOT NULL,              -- all | under_25 | non_domestic
+        area VARCHAR NOT NULL,
+        period DATE NOT NULL,                  -- first day of the month
+        count BIGINT NOT NULL,
+        population DOUBLE,
+        rate DOUBLE,
+        rate_per INTEGER NOT NULL,
+        source VARCHAR NOT NULL,
+        measures_version VARCHAR NOT NULL,
+        sv_definition VARCHAR
+    );
+    """,
 }
 
 

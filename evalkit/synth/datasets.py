@@ -345,6 +345,11 @@ def phoenix_panel(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
 
 
 def success_measures(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
+    """Area-month success-measure series with a known level and slope change (for the ITS tests).
+
+    Not written for the example project: its strategy plan reads the monitoring store's
+    success measures (``evalkit monitor export``), so the dashboard and the report agree.
+    """
     months = pd.period_range("2016-01", "2023-12", freq="M")
     T = len(months)
     start = months.get_loc(pd.Period("2019-10", "M"))
@@ -355,7 +360,7 @@ def success_measures(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
     # (indicator, column, baseline monthly rate per 100,000 in the county, city multiplier,
     #  pre-trend per year, level rate ratio, slope change per year (rate ratio), NB alpha)
     specs = [
-        ("knife_sv", "knife_sv_offences", 5.5, 2.2, 0.04, 0.88, 0.95, 0.04),
+        ("knife_sv", "knife_offences", 5.5, 2.2, 0.04, 0.88, 0.95, 0.04),
         ("knife_admissions", "knife_admissions", 0.28, 2.0, 0.03, 0.85, 0.96, 0.05),
         ("homicides", "homicides", 0.09, 1.8, 0.0, 0.90, 1.0, 0.0),
     ]
@@ -387,7 +392,7 @@ def success_measures(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
             "area": "community safety partnership area", "month": "calendar month (YYYY-MM)",
             "population": "resident population (interpolated from mid-year estimates)",
             "knife_admissions": "hospital admissions for assault with a knife or sharp object (HES X99)",
-            "knife_sv_offences": "police-recorded knife or sharp object enabled serious violence",
+            "knife_offences": "police-recorded knife or sharp object enabled serious violence",
             "homicides": "homicides recorded in the month",
         },
         true_effects=truth,
@@ -514,7 +519,6 @@ GENERATORS = {
     "vip_attenders.csv": vip_attenders,
     "mvp_survey.csv": mvp_survey,
     "phoenix_panel.csv": phoenix_panel,
-    "success_measures.csv": success_measures,
     "reach_feasibility_cases.csv": reach_feasibility_cases,
     "reach_feasibility_sessions.csv": reach_feasibility_sessions,
 }

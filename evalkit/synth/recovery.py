@@ -22,28 +22,42 @@ def recovery_rows(project_root: Path) -> list[dict]:
 
     validation = validate_project(project_root, check_data=False)
     folders = {ev.data.path.parent for ev in validation.evaluations.values() if ev.data is not None}
-    rows = []
+    truths = []
     for folder in sorted(folders):
-        if not (folder / DICTIONARY_JSON).exists():
-            continue
-        for truth in true_effects(folder):
-            evaluation = truth.get("evaluation")
-            results = validation.root / "reports" / str(evaluation) / "results.json"
-            row = {"evaluation": evaluation, "indicator": truth["indicator"], "estimand": truth["estimand"],
-                   "true": truth["value"], "naive": truth.get("naive_difference"), "estimate": None,
-                   "ci_low": None, "ci_high": None, "covered": None}
-            if results.exists():
-                result = ResultSet.read(results)
-                for wanted in TARGETS.get(truth["estimand"], (truth["estimand"],)):
-                    match = [e for e in result.estimates if e.indicator == truth["indicator"] and e.estimand == wanted
-                             and e.subgroup == "all"]
-                    if match:
-                        e = match[0]
-                        row.update(estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high,
-                                   covered=None if e.ci_low is None else e.ci_low <= truth["value"] <= e.ci_high)
-                        break
-            rows.append(row)
+        if (folder / DICTIONARY_JSON).exists():
+            truths += true_effects(folder)
+    truths += monitoring_true_effects(validation.root)
+    rows = []
+    for truth in truths:
+        evaluation = truth.get("evaluation")
+        results = validation.root / "reports" / str(evaluation) / "results.json"
+        row = {"evaluation": evaluation, "indicator": truth["indicator"], "estimand": truth["estimand"],
+               "true": truth["value"], "naive": truth.get("naive_difference"), "estimate": None,
+               "ci_low": None, "ci_high": None, "covered": None}
+        if results.exists():
+            result = ResultSet.read(results)
+            for wanted in TARGETS.get(truth["estimand"], (truth["estimand"],)):
+                match = [e for e in result.estimates if e.indicator == truth["indicator"] and e.estimand == wanted
+                         and e.subgroup == "all"]
+                if match:
+                    e = match[0]
+                    row.update(estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high,
+                               covered=None if e.ci_low is None else e.ci_low <= truth["value"] <= e.ci_high)
+                    break
+        rows.append(row)
     return rows
+
+
+def monitoring_true_effects(project_root: Path) -> list[dict]:
+    """The changes `evalkit monitor demo-data` built into the success measures (none for real data)."""
+    import json
+
+    from evalkit.monitor.synth import EXTRACTS, TRUE_EFFECTS
+
+    path = Path(project_root) / EXTRACTS / TRUE_EFFECTS
+    if not path.exists():
+        return []
+    return list(json.loads(path.read_text(encoding="utf-8")).get("true_effects", []))
 
 
 def recovery_table(project_root: Path) -> str:

@@ -47,6 +47,13 @@ tw <- unclass(e8$twfe_results)
 V <- tw$cov.scaled
 
 rm <- e4$delta_rm_results; sd <- e6$delta_sd_results
+# two more relative-magnitude runs on the same betahat and sigma, cached by a later HonestDiD
+# (after its commit e304b8e, "Reset random seed"): chunk 5, Mbar = 0, 0.5, ..., 2 for the first
+# post period (chunk 4 was cached by an earlier release; its grid and draws differ slightly), and
+# chunk 7, the average of the two post periods (l_vec = c(0.5, 0.5))
+rm5 <- ld("unnamed-chunk-5")$delta_rm_results; rm7 <- ld("unnamed-chunk-7")$delta_rm_results_avg
+rmjson <- function(x) paste0('{"Mbar": ', json_vec(x$Mbar), ', "lb": ', json_vec(x$lb), ', "ub": ', json_vec(x$ub),
+                             ', "method": "', x$method[1], '"}')
 out <- c(
   "{",
   '  "source": "HonestDiD README knitr cache (asheshrambachan/HonestDiD, README_cache/gfm), objects made by did, fixest and HonestDiD",',
@@ -77,7 +84,9 @@ out <- c(
   '  "honestdid_twfe_no_control": {',
   '    "inputs": "betahat, sigma of fixest::feols(dins ~ i(year, D, ref = 2013) | stfips + year, cluster = \\"stfips\\") on ehec_nonstaggered (without the control); numPrePeriods = 5, numPostPeriods = 2, first post period",',
   paste0('    "relative_magnitudes": {"Mbar": ', json_vec(rm$Mbar), ', "lb": ', json_vec(rm$lb), ', "ub": ', json_vec(rm$ub), ', "method": "', rm$method[1], '"},'),
-  paste0('    "smoothness": {"M": ', json_vec(sd$M), ', "lb": ', json_vec(sd$lb), ', "ub": ', json_vec(sd$ub), ', "method": "', sd$method[1], '"}'),
+  paste0('    "smoothness": {"M": ', json_vec(sd$M), ', "lb": ', json_vec(sd$lb), ', "ub": ', json_vec(sd$ub), ', "method": "', sd$method[1], '"},'),
+  paste0('    "relative_magnitudes_current": ', rmjson(rm5), ','),
+  paste0('    "relative_magnitudes_average_current": ', rmjson(rm7)),
   "  }",
   "}")
 writeLines(out, "ehec_reference.json")

@@ -21,7 +21,7 @@ install: $(STAMP)
 # portfolio, monthly monitoring with its dashboard, and every report rendered (Quarto when
 # installed, else Pandoc). `evalkit demo` runs these steps (evalkit.cli.DEMO_STEPS: synth, monitor
 # demo-data --ingest, monitor export, validate --strict, summary, run, synth --check, compare,
-# monitor status, monitor dashboard, report --pdf) in one process: a progress bar per step and a
+# monitor status, monitor dashboard, monitor sna, report --pdf) in one process: a progress bar per step and a
 # closing summary; `make demo V=1` prints every step's own lines.
 demo: $(STAMP)
 	$(BIN)/evalkit demo$(if $(V), -v)

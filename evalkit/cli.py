@@ -272,6 +272,7 @@ DEMO_STEPS = (
     ("evidence ratings and comparison", ["compare"]),
     ("monitoring status", ["monitor", "status"]),
     ("monitoring dashboard", ["monitor", "dashboard"]),
+    ("strategic needs assessment", ["monitor", "sna", "--from", "2023-04", "--to", "2024-03"]),
     ("reports rendered", ["report", "--pdf"]),
 )
 

@@ -71,7 +71,7 @@ def test_unknown_plan_id_lists_the_valid_ones(example_project_ro):
     assert "reach-2023-prepost" in str(err.value)
     with pytest.raises(ProjectError, match="no logic model with this id .* expected one of .*reach"):
         project.intervention("rech")
-    assert "7 logic model(s)" in repr(project) and "reach-2023-prepost" in repr(project)
+    assert "8 logic model(s)" in repr(project) and "reach-2023-prepost" in repr(project)
 
 
 @pytest.fixture(scope="module")

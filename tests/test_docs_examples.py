@@ -96,7 +96,8 @@ def test_a_block_without_a_language_is_not_a_command(block):
 def docs_project(example_project_ro, tmp_path, monkeypatch) -> Path:
     """A copy of the example project as this repository has it: plans, data, monitoring, schemas."""
     root = tmp_path / "vrn"
-    shutil.copytree(example_project_ro, root, ignore=shutil.ignore_patterns("reports", ".evalkit", "*.tmp"))
+    # the monitoring folder as the repository has it (the session copy also holds generated extracts)
+    shutil.copytree(example_project_ro, root, ignore=shutil.ignore_patterns("reports", ".evalkit", "*.tmp", "monitoring"))
     for folder in ("monitoring", "schemas"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("extracts"))
     (root / "reports").mkdir()

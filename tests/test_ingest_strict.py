@@ -110,7 +110,7 @@ def test_a_population_is_a_positive_whole_number(project, store, tmp_path, value
 def test_a_population_source_must_declare_whole_numbers(project):
     path = project / "monitoring" / "sources" / "populations.yml"
     path.write_text(path.read_text().replace("population: {type: integer}", "population: {type: number}"))
-    with pytest.raises(SpecError, match="columns.population: the population must be a required whole number"):
+    with pytest.raises(SpecError, match="columns.population: the population kind declares .population. as a required integer"):
         load_monitoring(project)
 
 

@@ -222,3 +222,192 @@ def test_dashboard_draws_its_charts_in_headless_chromium(demo, tmp_path):
     shot = tmp_path / "dashboard.png"  # kept out of the repository
     subprocess.run(common + [f"--screenshot={shot}", url], capture_output=True, timeout=180)
     assert shot.exists() and shot.stat().st_size > 50_000
+
+
+# ---------------------------------------------------------------- SPC beside RAG (issue 22)
+
+
+def _traces(html: str) -> list[dict]:
+    decoder = json.JSONDecoder()
+    out = []
+    for m in re.finditer(r"Plotly\.newPlot\(\s*\"[^\"]+\",\s*", html):
+        traces, _ = decoder.raw_decode(html, m.end())
+        out.append(traces)
+    return out
+
+
+def test_every_publishable_indicator_has_an_xmr_chart_of_at_least_20_points(demo):
+    root, written = demo
+    data = json.loads(written["data"].read_text())
+    spc = data["spc"]
+    by_key = {f"{i['intervention']}/{i['indicator']}": i for i in data["indicators"]}
+    assert set(spc) == set(by_key)
+    charted = {k for k, v in spc.items() if v["charted"]}
+    # every programme indicator and the A&E and ambulance indicators are charted on the example
+    assert {"partnership/ae_assault_attendances", "partnership/ambulance_assault_callouts", "reach/referrals",
+            "reach/completed", "vip/vip_referrals", "vip/vip_engaged", "ete/ete_starts", "phoenix/engaged",
+            "sport/sport_attendances"} <= charted
+    for key in charted:
+        values = by_key[key]["series"]["value"]
+        assert sum(1 for v in values if v and v["value"] is not None) >= 20
+        assert all(v is None or v["status"] == "shown" or v["value"] is None for v in values)  # all publishable
+        assert spc[key]["variation"] and spc[key]["convention"].startswith("NHS England Making Data Count")
+    # a chart is never drawn over a suppressed or withheld point: such an indicator says why instead
+    for key, entry in spc.items():
+        hidden = [v for v in by_key[key]["series"]["value"] if v and v["status"] in ("small", "withheld")]
+        if hidden:
+            assert not entry["charted"] and "suppressed" in entry["why"]
+    # the success measures are success_measures.yml's (the store table), not dashboard indicators
+    assert not any(k.startswith("strategy/") for k in spc)
+    # no step change declared (monitor.yml): one baseline each (declared ones: tests/test_monitor_spc*.py)
+    for key in charted:
+        assert spc[key]["step_changes"] == [] and len(spc[key]["baselines"]) == 1
+
+
+def test_the_xmr_charts_carry_their_cells_and_icons(demo):
+    root, written = demo
+    html = written["html"].read_text()
+    xmr = [t for t in _traces(html) if any(tr.get("name") == "process limits" for tr in t)]
+    assert len(xmr) >= 10
+    for traces in xmr:
+        points = traces[0]["meta"]["ek"]  # the scan checks each point against its cell's status
+        assert len(points) == len(traces[0]["y"])
+        assert all(p is None or p["status"] == "shown" for p in points)
+    # (the figure JSON writes < and > as \u003c and \u003e)
+    assert len(re.findall(r"(<|\\u003c)b(>|\\u003e)Variation", html)) >= 10
+    assert re.search(r"(<|\\u003c)b(>|\\u003e)Assurance", html)
+    # a success-measure indicator published as year-ending totals only is never charted (the example's success
+    # measures now come from success_measures.yml, so none is on its dashboard: checked on the spec itself)
+    from evalkit.monitor.spc_dashboard import XmRSpec
+
+    chart, why = XmRSpec({"monthly_hidden": True, "series": {"period": [], "value": []}}, []).chart()
+    assert chart is None and why.startswith("Not charted: most months are under the disclosure threshold")
+
+
+def test_step_changes_are_checked_against_the_data(tmp_path):
+    from evalkit.errors import SpecError
+    from evalkit.monitor.config import load_monitoring
+    from evalkit.monitor.spc_dashboard import declared_step_changes
+
+    root = copy_monitoring_project(tmp_path / "p")
+    settings = root / "monitoring" / "monitor.yml"
+    text = settings.read_text()
+    text = text[:text.index("step_changes:")] + (
+        "step_changes:\n"
+        "  reach/referrals: [2030-01-01]\n"
+        "  reach/refferals: [2023-01-01]\n"
+        "  vip/vip_referrals: [2023-09-01]\n")
+    settings.write_text(text)
+    line = {k: i + 1 for i, t in enumerate(text.splitlines()) for k in ("reach/referrals", "reach/refferals",
+                                                                            "vip/vip_referrals") if f"  {k}:" in t}
+    mon = load_monitoring(root)
+    months = [str(p.date()) for p in pd.date_range("2022-04-01", "2024-03-01", freq="MS")]
+
+    def item(intervention, indicator):
+        return {"intervention": intervention, "indicator": indicator, "series": {"period": months}}
+
+    model = {"period_kind": "month", "indicators": [item("reach", "referrals"), item("vip", "vip_referrals"),
+                                                    item("sport", "sport_attendances")]}
+    raw = {k: [40.0] * len(months) for k in ("reach/referrals", "vip/vip_referrals", "sport/sport_attendances")}
+    with pytest.raises(SpecError) as info:
+        declared_step_changes(mon, model, raw)
+    found = [str(p) for p in info.value.problems]
+    assert found == [
+        f"monitoring/monitor.yml:{line['reach/referrals']}: error: step_changes.reach/referrals[0]: step change "
+        "outside the data (found 2030-01-01; expected a date after the first month with data and no later than the "
+        "last (2022-04 to 2024-03))",
+        f"monitoring/monitor.yml:{line['reach/refferals']}: error: step_changes.reach/refferals: no such indicator on "
+        "the dashboard (found 'reach/refferals'; expected intervention/indicator, one of "
+        + ", ".join(sorted({f"{d.intervention}/{d.indicator}" for d in mon.indicators})) + ")",
+        f"monitoring/monitor.yml:{line['vip/vip_referrals']}: error: step_changes.vip/vip_referrals: too few points "
+        "for an XmR chart (found 7 values from 2023-09 to 2024-03; expected at least 15 values in each baseline (the "
+        "limits rest on them): fewer or later step changes)"]
+    # a date inside a month places the step change at that month; with enough points either side it is accepted
+    months = [str(p.date()) for p in pd.date_range("2021-04-01", "2024-03-01", freq="MS")]
+    ok = {"period_kind": "month", "indicators": [item("sport", "sport_attendances")]}
+    settings.write_text(text[:text.index("step_changes:")] + "step_changes:\n  sport/sport_attendances: [2022-10-15]\n")
+    mon2 = load_monitoring(root)
+    assert declared_step_changes(mon2, ok, {"sport/sport_attendances": [400.0] * 36}) == {
+        "sport/sport_attendances": [pd.Timestamp("2022-10-01")]}
+
+
+# ---------------------------------------------------------------- the strategic needs assessment
+
+
+def _evalkit(root, *args):
+    return subprocess.run([sys.executable, "-m", "evalkit", "monitor", *args, "--project", str(root)],
+                          capture_output=True, text=True)
+
+
+def test_the_needs_assessment_renders_from_the_example_store_and_passes_its_scan(demo):
+    root, _ = demo
+    out = _evalkit(root, "sna", "--from", "2023-04", "--to", "2024-03")
+    assert out.returncode == 0, out.stderr
+    html = (root / "reports" / "monitoring" / "sna-2023-04-to-2024-03.html").read_text()
+    text = " ".join(html.split())
+    for part in ("Volumes and trend by category", "the same months a year before", "Offences by hour of day",
+                 "Offences by day of week", "Offences a year per 100,000 residents, by area of offence",
+                 "Domestic abuse", "night-time economy", "Knife or sharp object", "Sexual offences",
+                 "Per 1,000 residents", "Ages of victims and suspects", "Sex of victims and suspects",
+                 "Victims per 100,000 residents, by area of residence", "Suspects per 100,000 residents, by area "
+                 "of residence", "Residents who were a victim", "The hospital and ambulance picture",
+                 "A&amp;E attendances for assault", "Ambulance call-outs to assault", "Hospital admissions for assault"):
+        assert part in text, part
+    # issue 14's profile has the areas of residence: no note that they are missing
+    assert "Areas of residence of" not in text
+    assert 'id="ek-disclosure"' in html and not re.search(r'<script[^>]+src="https?:', html)
+    # the published page is recorded (it passed the scan) and a second run gives the same bytes
+    again = _evalkit(root, "sna", "--from", "2023-04", "--to", "2024-03")
+    assert again.returncode == 0
+    assert (root / "reports" / "monitoring" / "sna-2023-04-to-2024-03.html").read_text() == html
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--from", "2024-05", "--to", "2024-03"), "--from 2024-05 is after --to 2024-03"),
+    (("--from", "2010-01", "--to", "2010-12"), "--from 2010-01 --to 2010-12: outside the police data (2016-04 to "
+                                               "2024-03); expected months within it"),
+    (("--from", "2023-4", "--to", "2024-03"), "--from: '2023-4' is not a month; expected YYYY-MM"),
+])
+def test_needs_assessment_bad_months_are_one_line(demo, args, message):
+    root, _ = demo
+    out = _evalkit(root, "sna", *args)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    lines = [x for x in out.stderr.splitlines() if x.startswith("evalkit")]
+    assert len(lines) == 1 and message in lines[0], out.stderr
+
+
+# ---------------------------------------------------------------- the filters, in a real browser
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs headless Chromium (apt-get install -y chromium)")
+def test_area_and_period_filters_work_offline_in_headless_chromium(demo, tmp_path):
+    root, written = demo
+    html = written["html"].read_text()
+    assert 'id="ek-area"' in html and 'id="ek-from"' in html and not re.search(r'<(script|link)[^>]+(src|href)="https?:', html)
+    probe = """<script>window.addEventListener('load', function () { setTimeout(function () {
+      var a = document.getElementById('ek-area'); var f = document.getElementById('ek-from');
+      a.value = 'Leicester'; a.dispatchEvent(new Event('change'));
+      f.value = '2023-01'; f.dispatchEvent(new Event('change'));
+      var out = [], plots = document.querySelectorAll('.js-plotly-plot');
+      plots.forEach(function (gd) {
+        gd.data.forEach(function (t) {
+          if (t.meta && t.meta.ek_area === 'Leicester') { out.push('area:' + (t.visible === true)); }
+          if (t.meta && t.meta.ek_all && t.meta.ek_has_areas) { out.push('all:' + (t.visible === false)); }
+        });
+        if (gd.layout.xaxis && gd.layout.xaxis.range && String(gd.layout.xaxis.range[0]).slice(0, 7) === '2022-12') {
+          out.push('range');
+        }
+      });
+      var o = document.createElement('pre'); o.id = 'ek-probe'; o.textContent = out.join(' ');
+      document.body.appendChild(o); }, 200); }); </script>"""
+    page = tmp_path / "filtered.html"  # the published page with a probe that picks Leicester from 2023-01
+    page.write_text(html.replace("</body>", probe + "</body>"))
+    dom = subprocess.run([_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          "--virtual-time-budget=8000", "--window-size=1400,3000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=180)
+    probe_out = re.search(r'<pre id="ek-probe">([^<]*)</pre>', dom.stdout)
+    assert probe_out, dom.stderr[-2000:]
+    words = probe_out.group(1).split()
+    assert words.count("area:true") >= 3 and "area:false" not in words  # each area series shown
+    assert words.count("all:true") >= 3 and "all:false" not in words  # the whole-area trace and target hidden
+    assert words.count("range") >= 10  # every dated chart zoomed to the months chosen

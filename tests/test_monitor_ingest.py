@@ -257,7 +257,9 @@ def test_bad_source_declaration_lists_every_problem(project):
     with pytest.raises(SpecError) as info:
         load_monitoring(project)
     text = str(info.value)
-    assert "monitoring/sources/bad.yml:3: error: kind: invalid value (found 'polices'" in text
+    assert "monitoring/sources/bad.yml:3: error: kind: unknown source kind (found 'polices'; expected one of " \
+        "ambulance, anti_social_behaviour, comparator, education, health, police, population, programme, " \
+        "social_care, survey, youth_justice (or a kind declared in monitoring/kinds/*.yml))" in text
     assert "monitoring/sources/bad.yml:6: error: columns.a.type: invalid value (found 'text'" in text
 
 

@@ -43,10 +43,22 @@ def build_page(page, model: dict, policy) -> None:
                          "amber between target and the amber threshold, red beyond it; a suppressed value has no "
                          "RAG colour.", as_of=Fixed(model["as_of"] or "no data yet")), "note"))
     tiles(page, model)
+    from evalkit.monitor import interactive
+
+    page.add(interactive.filter_block())
+    hidden_areas = [i["label"] for i in model["indicators"]
+                    if f"{i['intervention']}/{i['indicator']}" in (model.get("areas_not_shown") or [])]
+    if hidden_areas:
+        page.note(phrase("No area series for {what}: too many of their area-months are under {k}, so the area "
+                         "filter shows them for the whole area only.", what=Fixed("; ".join(hidden_areas)),
+                         k=Fixed(policy.threshold)))
     page.add(_layout("## Row"))
     for item in model["indicators"]:
         if not item["success_measure"]:
-            page.figure(TrendSpec(item))
+            page.add(_layout("::: {.ek-pair}"))  # the RAG trend and its XmR chart side by side
+            page.figure(interactive.trend_spec(item, model))
+            spc_chart(page, model, item)
+            page.add(_layout(":::"))
     page.add(_layout("# Success measures\n\n## Row"))
     measures(page, model, policy)
     success(page, model, policy)
@@ -56,6 +68,15 @@ def build_page(page, model: dict, policy) -> None:
     profile(page, model)
     page.add(_layout("# Data quality\n\n## Row"))
     quality(page, model)
+
+
+def spc_chart(page, model: dict, item: dict) -> None:
+    """The indicator's XmR chart (statistical process control) beside its RAG trend."""
+    from evalkit.monitor.spc_dashboard import XmRSpec
+
+    key = f"{item['intervention']}/{item['indicator']}"
+    steps = (model.get("spc") or {}).get("step_changes", {}).get(key, [])
+    page.figure(XmRSpec(item, steps, model.get("period_kind", "month")))
 
 
 def _last(values):
@@ -285,7 +306,10 @@ def success(page, model: dict, policy) -> None:
         if not item["success_measure"]:
             continue
         success_ = model["success"].get(item["indicator"], {})
+        page.add(_layout("::: {.ek-pair}"))
         page.figure(SuccessSpec(item, success_))
+        spc_chart(page, model, item)
+        page.add(_layout(":::"))
         if item.get("monthly_hidden"):
             page.note(phrase("Most months have fewer than {k} {what}: the monthly counts are not shown, only the "
                              "totals of whole years ending with the latest month (totals for every month would let "
@@ -393,7 +417,8 @@ def breakdowns(page, model: dict, policy) -> None:
                      "have no bar (disclosure control).", k=Fixed(policy.threshold)))
 
 
-def profile(page, model: dict) -> None:
+def profile(page, model: dict, *, health: bool = True) -> None:
+    """The needs-assessment profile; ``health=False`` leaves the health picture to :func:`health_picture`."""
     prof = model.get("profile") or {}
     if not prof:
         page.note("No police records ingested yet.")
@@ -413,7 +438,7 @@ def profile(page, model: dict) -> None:
               Tile(Fixed(s.get("peak_day") or "-"), above=["Peak day"])]
     for who, words in (("victim", "Residents who were a victim"), ("suspect", "Residents who were a suspect")):
         if f"share_residents_{who}" in prof:
-            tiles_.append(Tile(prof[f"share_residents_{who}"], above=[f"{words} (12 months)"]))
+            tiles_.append(Tile(prof[f"share_residents_{who}"], above=[f"{words} ({s.get('months') or 12} months)"]))
     page.add(Tiles(tiles_))
 
     def bars(items, title, horizontal=False, rates=False, axis_title=None):
@@ -425,7 +450,9 @@ def profile(page, model: dict) -> None:
 
     bars(prof.get("by_hour"), "Offences by hour of day")
     bars(prof.get("by_day"), "Offences by day of week")
-    bars(prof.get("by_area"), "Offences a year per 100,000 residents, by area of offence", horizontal=True, rates=True)
+    months = s.get("months") or 12
+    per = "a year" if months == 12 else f"in the {months} months"  # the rate is of the window's offences
+    bars(prof.get("by_area"), f"Offences {per} per 100,000 residents, by area of offence", horizontal=True, rates=True)
     for who in ("victim", "suspect"):
         bars(prof.get(f"{who}s_by_residence"), f"{who.capitalize()}s per 100,000 residents, by area of residence "
              "(distinct people)", horizontal=True, rates=True)
@@ -442,6 +469,17 @@ def profile(page, model: dict) -> None:
             page.figure(BarSpec(f"{what} of victims and suspects", [], [], series=[
                 ("victims", [lab for lab, _c, _r in v], [c for _l, c, _r in v]),
                 ("suspects", [lab for lab, _c, _r in sus], [c for _l, c, _r in sus])]))
+    if health:
+        health_picture(page, prof)
+
+
+def health_picture(page, prof: dict) -> None:
+    """The profile's ambulance, A&E and hospital admission parts."""
+    def bars(items, title, horizontal=False):
+        if items:
+            page.figure(BarSpec(title, [lab.replace("_", " ") for lab, _c, _r in items], [c for _l, c, _r in items],
+                                horizontal=horizontal))
+
     for h in (prof.get("health") or {}).values():
         page.para(Phrase(_esc(f"{h['label']}, {h['from']} to {h['to']}: ") + "{n} in all.", {"n": h["total"]}))
         for name, title in (("by_category", "by category"), ("by_cause", "by cause (ICD-10)"),

@@ -50,6 +50,18 @@ def register(subparsers, add_common) -> dict:
     q.add_argument("--no-render", action="store_true", help="write the .qmd and data only")
     add_common(q)
 
+    q = sub.add_parser("sna", help="write the strategic needs assessment for a span of months",
+                       description="Publish the Serious Violence Duty strategic needs assessment for the months "
+                                   "--from to --to (disclosure-controlled, scanned before it is moved into place): "
+                                   "volumes and trend by category, rates by area, peak hours and days, shares "
+                                   "domestic, night-time economy, knife and sexual offences, victims and suspects, "
+                                   "prevalence per resident, and the hospital and ambulance picture.")
+    q.add_argument("--from", dest="start", metavar="YYYY-MM", required=True, help="first month")
+    q.add_argument("--to", dest="end", metavar="YYYY-MM", required=True, help="last month")
+    q.add_argument("--out", metavar="DIR", default=None, help="output folder (default: PROJECT/reports/monitoring)")
+    q.add_argument("--no-render", action="store_true", help="write the .qmd only")
+    add_common(q)
+
     q = sub.add_parser("export", help="write the strategy time series' data file from the store",
                        description="Compute the success measures (monitoring/success_measures.yml) into the store "
                                    "table success_measures and write them, one row per area and month, as the data "
@@ -172,6 +184,15 @@ def cmd_monitor(args) -> int:
 
         folder = Path(args.out) if args.out else root / "reports" / "monitoring"
         check_writable(folder, "--out" if args.out else "reports/monitoring")
+        if action == "sna":
+            from evalkit.monitor.sna import write_sna
+
+            with progress(out, None, "writing the needs assessment"):
+                files = write_sna(store, monitoring, project, args.start, args.end, folder, render=not args.no_render)
+            for path in files.values():
+                out.say(f"wrote {path}")
+            out.result({"written": {k: str(v) for k, v in files.items()}})
+            return 0
         with progress(out, None, "writing the dashboard"):
             written = write_dashboard(store, monitoring, project, folder, as_of=_date(args.as_of),
                                       render=not args.no_render)

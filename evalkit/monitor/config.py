@@ -62,6 +62,8 @@ class ColumnDecl(_Raw):
 
 
 class SourceKind(str, Enum):
+    """The built-in kinds (each declared in ``evalkit/monitor/kinds/<kind>.yml``)."""
+
     programme = "programme"
     police = "police"
     health = "health"
@@ -69,12 +71,36 @@ class SourceKind(str, Enum):
     population = "population"
 
 
+KindId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+KINDS_DIR = Path(__file__).parent / "kinds"  # the built-in kinds; a project adds its own in monitoring/kinds/
+
+
+class KindColumn(_Raw):
+    type: ColumnType
+    required: bool = Field(True, description="the source must declare the column as required")
+    description: str | None = None
+
+
+class KindFile(_Raw):
+    """A kind of source: what every source of the kind must declare."""
+
+    kind: KindId
+    label: str
+    periods: list[Literal["month", "year"]] = Field(description="the periods an extract of this kind may cover")
+    identifiers: Literal["optional", "none"] = Field(
+        "optional", description="none: the kind holds aggregates, so a source of it may not declare person "
+                                "identifiers (pseudonymise)")
+    columns: dict[ColumnName, KindColumn] = Field(
+        default_factory=dict, description="columns every source of the kind declares, with these types")
+    description: str | None = None
+
+
 class SourceFile(_Raw):
     """One data source: what each extract of it must hold."""
 
     id: SourceId
     label: str
-    kind: SourceKind
+    kind: KindId = Field(description="a kind declared in evalkit/monitor/kinds/ or the project's monitoring/kinds/")
     period: Literal["month", "year"] = Field("month", description="extracts cover whole months or years")
     date_column: ColumnName = Field(description="the column that places each row in a period")
     expected_by_day: int | None = Field(
@@ -121,6 +147,10 @@ class MonitorFile(_Raw):
     police_source: SourceId = "police"
     success_measures: str = Field("strategy", description="the logic model whose indicators are the success measures")
     interruption: dt.date | None = Field(None, description="ISO date the success-measure trends are split at")
+    step_changes: dict[str, list[dt.date]] = Field(
+        default_factory=dict,
+        description="SPC charts: 'intervention/indicator' -> dates (ISO) where the process changed on purpose; the "
+                    "XmR limits are recalculated from the period holding each date, and only there")
 
 
 @dataclass(frozen=True)
@@ -154,6 +184,8 @@ class Monitoring:
     indicators: tuple
     indicators_sha256: str
     warnings: tuple = field(default=())
+    settings_file: str = "monitoring/monitor.yml"
+    settings_lines: dict = field(default_factory=dict, compare=False)  # key path -> line in monitor.yml
     measures: MeasuresFile | None = None  # success_measures.yml
     measures_sha256: str | None = None
 
@@ -173,7 +205,7 @@ def _read(path: Path, root: Path, model, problems: list[Problem]):
     return raw, doc
 
 
-def _check_source(raw: SourceFile, doc, problems: list[Problem]) -> None:
+def _check_source(raw: SourceFile, doc, problems: list[Problem], kinds: dict) -> None:
     def bad(path, message, found=None, expected=None):
         problems.append(Problem(doc.file, doc.line_of(path), ".".join(map(str, path)), message, found, expected))
 
@@ -204,19 +236,55 @@ def _check_source(raw: SourceFile, doc, problems: list[Problem]) -> None:
                 "type: integer or number")
         if d.min is not None and d.max is not None and d.min > d.max:
             bad(("columns", c, "min"), "min is above max", f"min {d.min:g}, max {d.max:g}", "min <= max")
-    if raw.kind is SourceKind.population:
-        # rates divide by it: a population must be a positive whole number on every row
-        pop = cols.get(POPULATION_COLUMN)
-        if pop is None:
-            bad(("columns",), f"a population source needs a '{POPULATION_COLUMN}' column", "none",
-                f"{POPULATION_COLUMN}: {{type: integer}}")
-        elif pop.type is not ColumnType.integer or not pop.required:
-            bad(("columns", POPULATION_COLUMN), "the population must be a required whole number",
-                f"type {pop.type.value}" + ("" if pop.required else ", required: false"), "type: integer, required")
+    kind = kinds.get(raw.kind)
+    if kind is None:
+        problems.append(_unknown_kind(doc, raw.kind, kinds))
+    else:
+        if raw.period not in kind.periods:
+            bad(("period",), f"a {raw.kind} source covers {' or '.join(kind.periods)}", raw.period,
+                " or ".join(kind.periods))
+        if kind.identifiers == "none" and raw.pseudonymise:
+            bad(("pseudonymise",), f"a {raw.kind} source holds aggregates, not people", ", ".join(raw.pseudonymise),
+                "no pseudonymise list (or a person-level kind)")
+        for c, want in kind.columns.items():
+            have = cols.get(c)
+            if have is None:
+                bad(("columns",), f"a {raw.kind} source needs a '{c}' column", "none",
+                    f"{c}: {{type: {want.type.value}}}")
+            elif have.type is not want.type or (want.required and not have.required):
+                bad(("columns", c), f"the {raw.kind} kind declares '{c}' as "
+                    + ("a required " if want.required else "") + want.type.value,
+                    f"type {have.type.value}" + ("" if have.required else ", required: false"),
+                    f"type: {want.type.value}" + (", required" if want.required else ""))
     if raw.id.startswith("_") or raw.id in ("extracts", "meta"):
         bad(("id",), "reserved name", raw.id, "another id")
     if not raw.columns:
         bad(("columns",), "no columns declared", "none", "at least one column")
+
+
+def _unknown_kind(doc, kind: str, kinds: dict) -> Problem:
+    return Problem(doc.file, doc.line_of(("kind",)), "kind", "unknown source kind", repr(kind),
+                   "one of " + ", ".join(sorted(kinds)) + " (or a kind declared in monitoring/kinds/*.yml)")
+
+
+def load_kinds(root: Path, problems: list[Problem]) -> dict[str, KindFile]:
+    """The built-in kinds of source, then the project's own (``monitoring/kinds/*.yml``); a kind declared twice is
+    a problem."""
+    kinds: dict[str, KindFile] = {}
+    where: dict[str, str] = {}
+    paths = sorted(KINDS_DIR.glob("*.yml")) + sorted((root / MONITORING / "kinds").glob("*.y*ml"))
+    for path in paths:
+        raw, doc = _read(path, root, KindFile, problems)
+        if raw is None:
+            continue
+        if raw.kind in kinds:
+            problems.append(Problem(doc.file, doc.line_of(("kind",)), "kind", "kind declared twice",
+                                    f"{raw.kind!r} (also in {where[raw.kind]})", "a new kind name"))
+            continue
+        if path.parent == KINDS_DIR and path.stem != raw.kind:
+            problems.append(Problem(doc.file, 1, "kind", "file name and kind differ", raw.kind, path.stem))
+        kinds[raw.kind], where[raw.kind] = raw, doc.file
+    return kinds
 
 
 def load_monitoring(root: Path | str) -> Monitoring:
@@ -228,21 +296,27 @@ def load_monitoring(root: Path | str) -> Monitoring:
                            "sources/*.yml, serious_violence.yml and indicators.yml")
     problems: list[Problem] = []
     settings = MonitorFile()
+    settings_lines: dict = {}
     if (folder / "monitor.yml").exists():
-        raw, _ = _read(folder / "monitor.yml", root, MonitorFile, problems)
+        raw, sdoc = _read(folder / "monitor.yml", root, MonitorFile, problems)
         settings = raw or settings
+        settings_lines = dict(getattr(sdoc, "lines", {}) or {})
+    kinds = load_kinds(root, problems)
     sources: dict[str, Source] = {}
     for path in sorted((folder / "sources").glob("*.y*ml")):
         raw, doc = _read(path, root, SourceFile, problems)
         if raw is None:
+            kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+            if isinstance(kind, str) and kind not in kinds:  # said beside the file's other problems
+                problems.append(_unknown_kind(doc, kind, kinds))
             continue
         before = len(problems)
-        _check_source(raw, doc, problems)
+        _check_source(raw, doc, problems, kinds)
         if raw.id in sources:
             problems.append(Problem(doc.file, doc.line_of(("id",)), "id", "source id used by another file",
                                     repr(raw.id), "a different id in each source file"))
         if len(problems) == before:
-            sources[raw.id] = Source(raw.id, raw.label, raw.kind.value, raw.period, raw.date_column,
+            sources[raw.id] = Source(raw.id, raw.label, raw.kind, raw.period, raw.date_column,
                                      raw.expected_by_day, tuple(raw.key), tuple(raw.pseudonymise),
                                      dict(raw.breakdowns), dict(raw.columns), path, sha256(path),
                                      tuple(raw.missing_values))
@@ -275,6 +349,7 @@ def load_monitoring(root: Path | str) -> Monitoring:
     if problems:
         raise SpecError(problems)
     return Monitoring(root, settings, sources, mapping, mapping_sha, indicators, isha,
+                      settings_lines=settings_lines,
                       measures=measures, measures_sha256=measures_sha)
 
 

@@ -44,6 +44,7 @@ from evalkit.monitor.config import Monitoring
 DATA_JSON = "dashboard_data.json"
 QMD = "dashboard.qmd"
 HTML = "dashboard.html"
+AREA_SMALL_SHARE = 0.4  # area series only for indicators with fewer small area-months than this share
 
 
 def _num(v):
@@ -162,6 +163,7 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
              monitoring.mapping.version if monitoring.mapping else None}
     overall = values[values.breakdown == "all"]
     interruption = monitoring.settings.interruption or _plan_interruption(project, monitoring.settings.success_measures)
+    raw_values = {}  # unpublished values, only to check the declared SPC step changes against the data
     for (intervention, indicator), rows in overall.groupby(["intervention", "indicator"], sort=False):
         lm = project.interventions[intervention]
         ind = lm.indicators[indicator]
@@ -181,8 +183,11 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
                 "amber_default": ind.target is not None and ind.target.amber is None, "series": series,
                 "success_measure": success_measure, "monthly_hidden": monthly_hidden}
         model["indicators"].append(item)
+        raw_values[key] = [_num(v) for v in rows["value"]]
         if item["measure"] == "count":
             _breakdown_model(page, values, intervention, indicator, series, model)
+            if not success_measure:
+                _area_series_model(page, values, intervention, indicator, series, model)
         if item["success_measure"]:
             model["success"][indicator] = {"its": _its(values, indicator, interruption),
                                            "rolling": _rolling_model(page, rows, series, key,
@@ -201,6 +206,9 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
                                                                   label=f"unmapped {r.offence_type}"))
                                      for r in st.unmapped.itertuples()]}
     del ledger
+    from evalkit.monitor.spc_dashboard import declared_step_changes
+
+    model["spc"] = {"step_changes": declared_step_changes(monitoring, model, raw_values)}
     charts.build_page(page, model, policy)
     pub.export(DATA_JSON, lambda: export_json(model, policy))
     return pub
@@ -246,6 +254,45 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
         if mostly_small:
             entry.setdefault("not_shown", []).append(breakdown)
     model["breakdowns"][key] = entry
+
+
+def _area_series_model(page, values, intervention, indicator, series, model) -> None:
+    """Each area's monthly counts, for the dashboard's area filter: cells linked to the month's total.
+
+    An indicator with more than a few area-months under the threshold (two in five or more) has no area
+    series: its small area-months would have to be withheld with others, and the others can include
+    the whole area's month, which would cost the trend (and the XmR chart) a point."""
+    rows = values[(values.intervention == intervention) & (values.indicator == indicator)
+                  & (values.breakdown == "area") & (values.measure == "count")]
+    if rows.empty:
+        return
+    key = f"{intervention}/{indicator}"
+    policy = page.ledger.policy
+    if rows["numerator"].map(policy.small).mean() >= AREA_SMALL_SHARE:
+        model.setdefault("areas_not_shown", []).append(key)
+        return
+    by = {(str(p), str(g)): _whole(n) for p, g, n in zip(rows["period"], rows["group"], rows["numerator"])}
+    groups = sorted({str(g) for g in rows["group"]})
+    out = {g: [] for g in groups}
+    for i, period in enumerate(series["period"]):
+        month = series["count"][i]
+        cells = []
+        for g in groups:
+            n = by.get((period, g))
+            if month is None or n is None:
+                out[g].append(None)
+                continue
+            c = page.count(n, role="detail", label=f"{key} {g} {period[:7]}")
+            out[g].append(c)
+            cells.append(c)
+        if month is not None and cells:
+            rest = month.value - sum(c.value for c in cells)
+            if rest < 0:
+                raise ValueError(f"{key} {period}: the areas add up to more than the month's total")
+            extra = [page.count(rest, role="detail", label=f"{key} {period[:7]} area not recorded", latent=True)] \
+                if rest else []
+            page.ledger.sum(month, cells + extra)
+    model.setdefault("areas", {})[key] = out
 
 
 def _rolling_model(page, rows, series, key, *, annual_only: bool = False) -> dict:
@@ -573,10 +620,23 @@ def export_json(model: dict, policy) -> bytes:
         "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
         "measures": _plain(model.get("measures") or {}),
         "profile": _plain(model["profile"]),
+        "spc": _spc_export(model),
+        "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}
+                  for key, groups in (model.get("areas") or {}).items()},
         "quality": {"sources": model["quality"]["sources"],
                     "unmapped": [{"offence_type": t, "count": _typed(c)} for t, c in model["quality"]["unmapped"]]},
     }
     return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
+def _spc_export(model: dict) -> dict:
+    """Each indicator's XmR chart as drawn: icons, limits and step changes (from published values only)."""
+    from evalkit.monitor.spc_dashboard import spc_summary
+
+    steps = (model.get("spc") or {}).get("step_changes", {})
+    return {f"{i['intervention']}/{i['indicator']}": spc_summary(i, steps.get(f"{i['intervention']}/{i['indicator']}", []),
+                                                              model.get("period_kind", "month"))
+            for i in model["indicators"]}
 
 
 def write_dashboard(store, monitoring: Monitoring, project, out_dir: Path | str, *, as_of=None,

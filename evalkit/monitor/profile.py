@@ -208,6 +208,22 @@ def needs_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MON
     if window is None:
         return {}
     start, stop, previous = window
+    frames = profile_between(store, monitoring, start, stop, previous)
+    frames["health"] = health_profile(store, monitoring, months)
+    return frames
+
+
+def profile_between(store, monitoring: Monitoring, start: pd.Timestamp, stop: pd.Timestamp,
+                    previous: pd.Timestamp | None = None) -> dict:
+    """The police profile of ``start`` up to (not including) ``stop`` as small frames (no ``health``).
+
+    ``previous``: the start of the comparison window (which ends at ``start``) for ``year_on_year``;
+    None leaves it out. The needs assessment (:mod:`evalkit.monitor.sna`) asks for any span of
+    months; :func:`needs_profile` for the last loaded ones.
+    """
+    from evalkit.monitor.indicators import refresh_mapping
+
+    refresh_mapping(store, monitoring.mapping, monitoring.measures)
     backend = store.ibis()
     pop_src = monitoring.sources.get(monitoring.settings.population_source)
     exprs = police_profile_expressions(monitoring, start.to_pydatetime(), stop.to_pydatetime(),
@@ -240,19 +256,28 @@ def needs_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MON
             summary[f"{who}_resident_population"] = None if pd.isna(pop) else float(pop)
             summary[f"share_residents_{who}"] = None if pd.isna(pop) or not pop else people / float(pop)
     frames["summary"] = summary
-    frames["health"] = health_profile(store, monitoring, months)
     return frames
 
 
-def health_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MONTHS) -> dict:
-    """{source id: {"label", "from", "to", part: frame}} for the ambulance and health sources with data."""
+def health_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MONTHS, between=None) -> dict:
+    """{source id: {"label", "from", "to", part: frame}} for the ambulance and health sources with data.
+
+    Each source's last ``months`` loaded months, or with ``between=(start, stop)`` those months
+    (cut to the months the source has loaded; a source with none of them is left out).
+    """
     windows = {}
     for sid, src in monitoring.sources.items():
         if src.kind not in ("ambulance", "health") or not store.has_table(src.table):
             continue
-        w = _loaded_window(store, src, months)
-        if w is not None:
-            windows[sid] = (w[0], w[1])
+        w = _loaded_window(store, src, None if between is not None else months)
+        if w is None:
+            continue
+        a, b = w[0], w[1]
+        if between is not None:
+            a, b = max(a, pd.Timestamp(between[0])), min(b, pd.Timestamp(between[1]))
+            if a >= b:
+                continue
+        windows[sid] = (a, b)
     exprs = health_profile_expressions(monitoring, {k: (a.to_pydatetime(), b.to_pydatetime())
                                                     for k, (a, b) in windows.items()})
     backend = store.ibis()

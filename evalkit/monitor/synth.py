@@ -251,7 +251,10 @@ def ambulance_callouts(rng, start: str, end: str, prefix: str = "AMB") -> pd.Dat
 
 
 # programme -> (referrals a month, share engaged)
-PROGRAMMES = {"reach": (42, 0.8), "vip": (27, 0.62), "ete": (14, 0.8), "phoenix": (9, 0.7)}
+# referrals a month and the share engaged; volumes keep every month publishable (at least 5) on the demo
+# monthly referrals and the share engaged: enough that every month of the example clears the
+# disclosure threshold in total (its XmR charts need every point publishable)
+PROGRAMMES = {"reach": (42, 0.8), "vip": (32, 0.62), "ete": (24, 0.8), "phoenix": (26, 0.7)}
 
 
 def programme_referrals(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
@@ -289,7 +292,7 @@ def programme_sessions(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
 
 def programme_exits(rng, month: pd.Timestamp, prefix: str) -> pd.DataFrame:
     frames = []
-    for name, rate, p_complete in (("reach", 38, 0.68), ("ete", 12, 0.7), ("vip", 24, 0.6)):
+    for name, rate, p_complete in (("reach", 38, 0.68), ("ete", 30, 0.7), ("vip", 24, 0.6)):
         n = rng.poisson(rate)
         done = rng.random(n) < p_complete
         frames.append(pd.DataFrame({
@@ -363,7 +366,8 @@ def _stream(seed: int, name: str) -> np.random.Generator:
 
 # the example project's sources (monitoring/sources/*.yml), one folder of extracts each
 SOURCES = ("populations", "police", "hospital_admissions", "ae_attendances", "ambulance_callouts",
-           "programme_referrals", "programme_sessions", "programme_exits")
+           "programme_referrals", "programme_sessions", "programme_exits", "school_exclusions", "persistent_absence",
+           "social_care_referrals", "youth_justice", "asb_incidents", "survey_waves", "national_comparators")
 
 
 def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoReport:
@@ -402,8 +406,11 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
     for m in recent:
         _write(ae_attendances(_stream(seed, f"ae {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
                out / "ae_attendances" / f"ae_{m:%Y-%m}.csv", report)
-    for m in _months("2023-04-01", "2024-03-01"):
-        if m != pd.Timestamp("2023-12-01"):  # never sent
+    # two years of monthly files: every indicator has at least 20 points for its XmR chart
+    _write(ambulance_callouts(_stream(seed, "ambulance history"), "2022-04-01", "2023-03-01", prefix="AMH"),
+           out / "ambulance_callouts" / "ambulance_2022-04_to_2023-03.csv", report)
+    for m in _months("2022-04-01", "2024-03-01"):
+        if m >= pd.Timestamp("2023-04-01") and m != pd.Timestamp("2023-12-01"):  # 2023-12 never sent
             _write(ambulance_callouts(_stream(seed, f"ambulance {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
                    out / "ambulance_callouts" / f"ambulance_{m:%Y-%m}.csv", report)
         _write(programme_referrals(_stream(seed, f"referrals {m:%Y-%m}"), m, f"REF{m:%y%m}"), out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv",
@@ -411,6 +418,10 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
         _write(programme_sessions(_stream(seed, f"sessions {m:%Y-%m}"), m, f"SES{m:%y%m}"), out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv",
                report)
         _write(programme_exits(_stream(seed, f"exits {m:%Y-%m}"), m, f"EXT{m:%y%m}"), out / "programme_exits" / f"exits_{m:%Y-%m}.csv", report)
+    from evalkit.monitor.synth_partners import write_partner_extracts
+
+    # the partnership's other sources, from a stream of their own (the files above do not change)
+    write_partner_extracts(_stream(seed, "partners"), out, lambda frame, path: _write(frame, path, report))
     return report
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
+from pathlib import Path
+
 from evalkit.publish.document import Col, Markdown
 from evalkit.publish.text import md_text
 from evalkit.publish.values import Fixed, Phrase, Stat
@@ -35,10 +37,7 @@ def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: 
         _approaches(page, approaches, names)
     page.heading("Every report", anchor="sec-reports")
     _report_list(page, reports, names)
-    if dashboard:
-        page.heading("Monitoring", anchor="sec-monitoring")
-        page.add(Markdown("\n- [The monitoring dashboard](monitoring/dashboard.html): serious violence and the "
-                          "success measures month by month\n"))
+    _monitoring_links(page, Path(pub.out_root))  # the dashboard and any needs assessment beside the reports
     return page
 
 
@@ -68,6 +67,25 @@ def _approaches(page, approaches: Mapping[str, list], names: Mapping[str, str]) 
 # the rating's words for a headline, as a reader says them (never "null")
 VERDICT_WORDS = {"positive": "improved", "harmful": "worsened", "null": "no clear change", "unknown": "unclear",
                  None: "-"}
+
+
+def _monitoring_links(page, out_root: Path) -> None:
+    """Links to the monitoring dashboard and the needs assessments published beside the reports (issue 22)."""
+    import re
+
+    folder = out_root / "monitoring"
+    sna = sorted(p.name for p in folder.glob("sna-*.html") if re.fullmatch(r"sna-\d{4}-\d{2}-to-\d{4}-\d{2}\.html", p.name))
+    if not (folder / "dashboard.html").exists() and not sna:
+        return
+    page.heading("Monitoring", anchor="sec-monitoring")
+    lines = []
+    if (folder / "dashboard.html").exists():  # names written by evalkit itself, never data
+        lines.append("- [Outcomes monitoring dashboard](monitoring/dashboard.html): indicators against their "
+                     "targets, XmR charts, area and period filters")
+    for name in sna:
+        span = name[len("sna-"):-len(".html")].replace("-to-", " to ")
+        lines.append(f"- [Strategic needs assessment, {span}](monitoring/{name})")
+    page.add(Markdown("\n" + "\n".join(lines) + "\n"))
 
 
 def _portfolio_table(page, F: Mapping, report_counts) -> None:

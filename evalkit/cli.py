@@ -282,6 +282,7 @@ def cmd_demo(args) -> int:
 
     Quiet (the default): each step runs with --json, its document kept for the closing summary
     and its remarks (stderr) kept to be shown if it fails. -v: each step prints as on its own."""
+    import contextlib
     import io
     import json
     import resource

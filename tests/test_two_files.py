@@ -144,7 +144,8 @@ def test_missing_comparison_file(two_files):
     assert _errors(two_files) == [
         f"evaluations/two.yml:9: error: data.comparison: data file not found (found no file at "
         f"{two_files / 'evaluations' / 'data' / 'pool.csv'}; expected a CSV, Parquet or XLSX file, relative to the "
-        "plan (for the example project, `evalkit synth` writes it))"]
+        "plan (for the example project, `evalkit synth` writes it; a success-measures time series's file is written "
+        "by `evalkit monitor export`))"]
 
 
 @pytest.mark.parametrize("change, message", [

@@ -508,8 +508,8 @@ def check_data(evaluation: m.Evaluation, doc: Document) -> list[Problem]:
     c = _Collector(doc, doc.file, label, kind)
     if not spec.path.exists() and not spec.path.is_symlink():
         c.add(("data", "path"), "data file not found", f"no file at {spec.path}",
-              "a CSV, Parquet or XLSX file, relative to the plan "
-              "(for the example project, `evalkit synth` writes it)")
+              "a CSV, Parquet or XLSX file, relative to the plan (for the example project, `evalkit synth` "
+              "writes it; a success-measures time series's file is written by `evalkit monitor export`)")
         return c.problems
     try:
         check_location(spec)

@@ -296,10 +296,6 @@ def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str |
             found = _version(con)  # the first read: a damaged file fails here if not at connect
         except duckdb.Error as exc:
             raise DataError(f"{path}: {_open_problem(exc)}") from None
-        if _shorter_than_its_blocks(con, path):
-            # a truncated file can open and answer queries that touch only its first blocks: tables
-            # whose blocks are gone fail later, or not at all (an empty result), so check the length
-            raise DataError(f"{path}: {_open_problem(duckdb.IOException('could not read enough bytes'))}")
         if not read_only:
             migrate(con, path)  # its own errors (a full disk...) are the CLI's one-line faults
         elif found != SCHEMA_VERSION:
@@ -309,19 +305,6 @@ def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str |
         con.close()
         raise
     return Store(path, con, read_only=read_only)
-
-
-def _shorter_than_its_blocks(con, path: Path) -> bool:
-    """True when the file ends before the blocks its header counts (a truncated copy or a cut-off
-    write): DuckDB's file is a 12 KiB header then total_blocks blocks of block_size bytes."""
-    try:
-        row = con.execute("SELECT block_size, total_blocks FROM pragma_database_size() "
-                          "WHERE database_name = current_database()").fetchone()
-    except Exception:  # an engine without the pragma: nothing to compare
-        return False
-    if not row or row[0] is None or row[1] is None:
-        return False
-    return path.stat().st_size < 3 * 4096 + int(row[0]) * int(row[1])
 
 
 def _open_problem(exc: Exception) -> str:

@@ -199,11 +199,7 @@ def test_a_read_only_project_run_is_one_line_and_status_still_works(project, tmp
 # ------------------------------------------------------------------ a damaged or locked store
 
 
-@pytest.mark.parametrize("damage", ["garbage", pytest.param("truncated", marks=pytest.mark.xfail(
-    strict=True, reason="known gap: a store cut to a third still opens, and `monitor indicators` on a project whose "
-    "indicators read only empty tables answers (empty) without touching the lost blocks; checking the file's "
-    "length against its header's block count gave false alarms on healthy stores under the suite, so it is not "
-    "done")), "empty"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_a_damaged_store_is_one_line_and_left_as_it_is(project, tmp_path, damage):
     store = _ingest_one(project)
     data = store.read_bytes()

@@ -294,6 +294,10 @@ def open_store(path: Path | str, *, read_only: bool = False, memory_limit: str |
             _owner_only(path, 0o600)
         try:
             found = _version(con)  # the first read: a damaged file fails here if not at connect
+            # every row of the two small bookkeeping tables: an aggregate can come from block
+            # statistics alone, so a truncated file may answer it and fail only later, or never
+            for table in ("schema_version", "meta") if found else ():  # (a new, empty file has neither)
+                con.execute(f"SELECT * FROM {table}").fetchall()
         except duckdb.Error as exc:
             raise DataError(f"{path}: {_open_problem(exc)}") from None
         if not read_only:

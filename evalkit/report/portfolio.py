@@ -23,7 +23,7 @@ from evalkit.verdict import REPORT_WORDS, null_for
 
 def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: Mapping | None,
                          names: Mapping[str, str], *, reports_built: Mapping | None = None,
-                         approaches: Mapping[str, list] | None = None, dashboard: bool = False, **_kw):
+                         approaches: Mapping[str, list] | None = None, **_kw):
     page = pub.page(path, "Evaluations and the evidence portfolio", source="portfolio.json and the reports")
     report_counts = [c for p in pub.pages if p is not page for c in p.counts]
     page.heading("Interventions by evidence level", anchor="sec-portfolio")

@@ -204,8 +204,7 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
         names = {lm.id: lm.name for lm in project.interventions.values()} if project is not None else {}
         approaches = {lm.id: approach_evidence_of(lm) for lm in project.interventions.values()} \
             if project is not None else {}
-        build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results, approaches=approaches,
-                             dashboard=(reports_dir / "monitoring" / "dashboard.html").exists())
+        build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results, approaches=approaches)
     pdf_pages = {f"{e.id}/index" for e in evaluations} if pdf else set()
     published = pub.publish(render=True, pdf_pages=pdf_pages, log=log, commit_rendered=render)
     built = []

@@ -156,16 +156,27 @@ def start_worker(force: bool = False) -> bool:
         return True
     if not (worker_wanted() or (force and "fork" in multiprocessing.get_all_start_methods())):
         return False
+    # what both processes load anyway (this one for the estimates' distributions and the logic
+    # model's paths, DoWhy for its own): loaded once, before the fork, instead of once in each
+    import networkx  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    import scipy.stats  # noqa: F401
+
     ctx = multiprocessing.get_context("fork")
     mine, theirs = ctx.Pipe()
     proc = ctx.Process(target=_serve, args=(theirs, mine), name="evalkit-dowhy", daemon=True)
     proc.start()
     theirs.close()
-    _worker.update(process=proc, conn=mine)
+    if not _worker.get("atexit"):
+        import atexit
+
+        atexit.register(stop_worker)  # told to stop, not killed, when this process ends
+    _worker.update(process=proc, conn=mine, atexit=True)
     return True
 
 
 def stop_worker() -> None:
+    """Tell the worker to stop and wait for it (a no-op when none runs)."""
     conn, proc = _worker.pop("conn", None), _worker.pop("process", None)
     if conn is not None:
         with contextlib.suppress(OSError, ValueError):

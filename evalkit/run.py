@@ -90,7 +90,7 @@ def add_robustness(evaluation: m.Evaluation, frame, analysis):
         return analysis
     from evalkit.estimate import causal
 
-    extra = causal.robustness(evaluation, frame, analysis, evaluation.seed)
+    extra = causal.robustness(evaluation, frame, analysis, evaluation.seed, in_worker=True)
     return dataclasses.replace(analysis, sections={**analysis.sections, **extra})
 
 
@@ -182,6 +182,10 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
                                "cannot be run by this version of evalkit yet") from exc
         columns = needed_columns(evaluation)
         check_not_private(evaluation)
+        if evaluation.design.value in ROBUSTNESS_DESIGNS:
+            from evalkit.estimate.causal import start_worker
+
+            start_worker()  # DoWhy loads in a worker while the data are read and the design runs
         # the data's identity is its content, not the order of its rows: the same rows in any order
         # give byte-identical results.json (the file's own SHA-256 goes to run-info.json)
         if frame is None:

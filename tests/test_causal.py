@@ -220,3 +220,23 @@ def test_the_dowhy_worker_gives_the_same_section_as_this_process(project):
     assert not proc.is_alive()
     dump = [json.dumps(x, sort_keys=True, default=str) for x in (here, there, again)]
     assert dump[0] == dump[1] == dump[2]
+
+
+def test_a_worker_that_never_answers_does_not_hang_the_run(project, monkeypatch):
+    # a worker stuck after the fork (a lock held at fork time, say) is stopped after WORKER_TIMEOUT
+    # and the checks run here instead, with the same section
+    frame = _panel(np.random.default_rng(9))
+    plan = _did_plan(project)
+    analysis = did.analyse(plan, frame, 1)
+    here = causal.robustness(plan, frame, analysis, seed=5)
+    assert causal.start_worker(force=True)
+    proc = causal._worker["process"]
+    proc_conn = causal._worker["conn"]
+    monkeypatch.setattr(causal, "WORKER_TIMEOUT", 0.01)
+    monkeypatch.setattr(proc_conn, "poll", lambda timeout=None: False)  # as if no answer ever came
+    try:
+        there = causal.robustness(plan, frame, analysis, seed=5, in_worker=True)
+    finally:
+        causal.stop_worker()
+    assert "process" not in causal._worker and not proc.is_alive()
+    assert json.dumps(there, sort_keys=True, default=str) == json.dumps(here, sort_keys=True, default=str)

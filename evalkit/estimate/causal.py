@@ -134,6 +134,7 @@ def dowhy_section(job: tuple) -> dict:
 # tests) run in this process unless ``in_worker=True``.
 
 WORKER_ENV = "EVALKIT_DOWHY_WORKER"
+WORKER_TIMEOUT = 900.0  # seconds to wait for the worker's answer before running the checks here
 _worker: dict[str, Any] = {}
 
 
@@ -194,6 +195,11 @@ def _refute_in_worker(job: tuple) -> dict:
         return dowhy_section(job)
     try:
         conn.send(job)
+        if not conn.poll(WORKER_TIMEOUT):
+            # a worker that never answers (a lock held across the fork, say) must not hang the run:
+            # stopped, and the same checks run here with the same result
+            stop_worker()
+            return dowhy_section(job)
         return conn.recv()
     except (OSError, EOFError):
         # the worker is gone (killed, out of memory): the same checks here, with the same result

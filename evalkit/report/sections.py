@@ -51,7 +51,7 @@ SECTION_HOMES = {
     "propensity": "sec-balance", "feasibility": "sec-feasibility", "reliable_change": "sec-reliable-change",
     "counterfactual": "sec-counterfactual", "event_study": "sec-event-study", "honest_did": "sec-event-study",
     "group_time": "sec-group-time", "robustness": "sec-robustness", "sensitivity": "sec-robustness",
-    "rct": "sec-methods",
+    "rct": "sec-methods", "subgroups": "sec-subgroups",
 }
 MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio")
@@ -167,6 +167,11 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     page.heading("Results", anchor="sec-results")
     results_table(rep)
     forest(rep)
+    if "subgroups" in sec:
+        from evalkit.report import who_and_how
+
+        page.heading("Who benefits", anchor="sec-subgroups")
+        who_and_how.who_benefits(rep)
     if "reliable_change" in sec:
         page.heading("Reliable change", anchor="sec-reliable-change")
         reliable_change(rep)

@@ -513,6 +513,38 @@ def reach_feasibility_sessions(rng: np.random.Generator) -> tuple[pd.DataFrame, 
     return sessions, entry
 
 
+# ---------------------------------------------------------------------------- demographics
+
+
+def reach_with_comparison_demographics(frame: pd.DataFrame, entry: Entry, seed: int) -> tuple[pd.DataFrame, Entry]:
+    """The standard subgroup columns for the matched example, from their own seeded streams (every
+    column the generator wrote stays as it was), with a larger attendance gain planted among
+    care-experienced Reach pupils (evalkit.synth.demographics.PlantedByGain)."""
+    from evalkit.synth.demographics import PlantedByGain, add_demographics, plant_by_gain
+
+    att_err = 5.0  # as reach_with_comparison draws attendance
+    out, _ = add_demographics(frame, id_column="pupil_id", seed=seed)
+    expected_untreated = clipped_normal_mean(0.75 * frame["attend_pre"].to_numpy(float) + 21.0
+                                             - 1.0 * frame["susp_pre"].to_numpy(float), att_err, 0, 100)
+    gain = frame["attend_12m"].to_numpy(float) - expected_untreated
+    out, truth = plant_by_gain(out, id_column="pupil_id", treatment="reach", gain=gain, seed=seed,
+                               planted=PlantedByGain(), outcome="attend_12m")
+    columns = {**entry.columns,
+               "sex": "female or male (from female)", "ethnicity": "broad ethnic group (five Census groups; synthetic)",
+               "deprivation_quintile": "IMD quintile, 1 = most deprived 20% (from imd_decile)",
+               "care_experienced": "1 = care experienced (synthetic; more common among Reach pupils)",
+               "age_band": "age band 10-13, 14-15, 16-17 (from age)"}
+    true_effects = [*entry.true_effects, truth.as_true_effect("reach-2023-matched", "attendance_pct")]
+    notes = [*entry.notes, "The demographic columns are drawn from their own seeded streams, keyed by pupil id; "
+             "among Reach pupils, care experience is more likely the larger a pupil's attendance gain, so the "
+             "programme's effect on attendance is larger for care-experienced pupils (the planted subgroup "
+             "difference)."]
+    return out, Entry(description=entry.description, columns=columns, true_effects=true_effects, notes=notes)
+
+
+# file -> the step that adds its demographic columns (run after the generator, with its own streams)
+DEMOGRAPHICS = {"reach_with_comparison.csv": reach_with_comparison_demographics}
+
 GENERATORS = {
     "reach_cohort.csv": reach_cohort,
     "reach_with_comparison.csv": reach_with_comparison,

@@ -227,6 +227,20 @@ class ExternalStudy(SectionRecord):
     results: JSON = _opt()
 
 
+@dataclasses.dataclass(frozen=True)
+class DeliverySummary(SectionRecord):
+    """How it was delivered (evalkit.estimate.delivery_run): fidelity, dosage, engagement by month and
+    retention, and the dose-response association of each declared indicator (never causal)."""
+
+    KEY: typing.ClassVar[str] = "delivery"
+    plan: dict[str, JSON]
+    fidelity: dict[str, JSON]
+    dosage: dict[str, JSON]
+    engagement: dict[str, JSON]
+    sessions_file: str = _opt()
+    dose_response: dict[str, JSON] = _opt()
+
+
 class PerIndicator(SectionRecord):
     """A section kept per indicator: indicator id -> that indicator's entry (a JSON object)."""
 
@@ -310,7 +324,7 @@ class Subgroups(PerIndicator):
 SECTION_TYPES: dict[str, type[SectionRecord]] = {
     t.KEY: t for t in (Attrition, Balance, MatchingSummary, Propensity, Rct, Robustness, Sensitivity,
                        FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, Counterfactual,
-                       Subgroups)
+                       Subgroups, DeliverySummary)
 }
 
 

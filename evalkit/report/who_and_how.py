@@ -204,3 +204,189 @@ def _one_indicator(rep, ind: str, entry: Mapping, s, w) -> None:
                 and c.get("code") not in ("subgroups_not_powered", "subgroups_exploratory", *DESIGN_CAVEATS)]
     for c in problems:
         page.untrusted_para(str(c.get("message")), style="note")
+
+
+# --------------------------------------------------------------------------------------------
+# how it was delivered
+
+
+def how_delivered(rep) -> None:
+    """Fidelity, the dosage distribution, engagement over time and retention, and dose-response
+    (an association, labelled as not causal), from the results section ``delivery``."""
+    from evalkit.publish.values import Share
+    from evalkit.report import sections as s
+    from evalkit.report import wording as w
+
+    d = _sec(rep.R, "delivery")
+    if not d:
+        return
+    page = rep.page
+    plan = d.get("plan") or {}
+    blueprint = f"The blueprint: {plan.get('planned_sessions')} sessions per participant"
+    if plan.get("session_hours"):
+        blueprint += f" of {w.fmt(plan['session_hours'], 2)} hour(s)"
+    if plan.get("weeks"):
+        blueprint += f" over {plan['weeks']} weeks"
+    if plan.get("minimum_dose"):
+        blueprint += f"; the programme counts {plan['minimum_dose']} sessions as its minimum dose"
+    _p(page, blueprint + ". Session records: " + str(d.get("sessions_file") or "-") + ".")
+
+    def cnt(v, what, role="detail"):
+        if not isinstance(v, (int, float)) or float(v) != int(v):
+            return None
+        return rep.tie(rep.count(int(v), role, f"delivery {what}"))
+
+    fid = d.get("fidelity") or {}
+    dos = d.get("dosage") or {}
+    people = cnt(dos.get("participants"), "participants", "normal")
+    page.heading("Fidelity: delivered as designed", 4)
+    rows = []
+    words = {"adherence": "checked sessions delivered as the blueprint says", "checked": "attended sessions with a "
+             "fidelity check", "duration": "attended sessions of at least the planned length (less the tolerance)"}
+    for key in ("adherence", "checked", "duration"):
+        sh = fid.get(key)
+        if not isinstance(sh, Mapping):
+            continue
+        num, den = cnt(sh.get("numerator"), f"fidelity {key} sessions"), cnt(sh.get("denominator"), f"fidelity {key} of")
+        if num is None or den is None:
+            continue
+        ci = Stat((sh.get("ci_low"), sh.get("ci_high")) if sh.get("reported") else None, [num, den],
+                  lambda v: "-" if v is None or v[0] is None else f"{100 * v[0]:.1f}% to {100 * v[1]:.1f}%")
+        rows.append([Col(words[key], "measure"), Col(num, "sessions", True), Col(den, "of", True),
+                     Col(Share(num, den), "share", True), Col(ci, "ci", True)])
+    for comp in fid.get("components") or []:
+        if isinstance(comp, Mapping):
+            num, den = cnt(comp.get("numerator"), f"component {comp.get('name')}"), cnt(comp.get("denominator"), "of")
+            if num is not None and den is not None:
+                rows.append([Col(f"component: {comp.get('name')}", "measure"), Col(num, "sessions", True),
+                             Col(den, "of", True), Col(Share(num, den), "share", True), Col(Fixed("-"), "ci", True)])
+    if rows:
+        page.table(["measure", "sessions", "of", "share", "95% CI"], rows, table_id="ek-delivery-fidelity")
+        _p(page, f"Intervals are cluster-robust by {fid.get('cluster_by') or 'participant'} (sessions of one "
+           "deliverer or participant are alike, so they are not independent).", style="note")
+    if isinstance(fid.get("offered_vs_plan"), (int, float)):
+        _p(page, f"On average each participant was offered {w.fmt(fid.get('offered_per_participant'), 1)} sessions, "
+           f"{w.fmt_pct(fid['offered_vs_plan'])} of the {plan.get('planned_sessions')} planned.")
+    for wn in fid.get("warnings") or []:
+        if isinstance(wn, Mapping):
+            page.untrusted_para(str(wn.get("message")), style="note")
+
+    page.heading("Dosage: sessions received", 4)
+    dist = [x for x in dos.get("distribution") or [] if isinstance(x, Mapping)]
+    if dist and people is not None:
+        parts = [cnt(x.get("participants"), f"received {x.get('sessions')} sessions") for x in dist]
+        if all(p is not None for p in parts) and sum(p.value for p in parts) == people.value:
+            page.ledger.sum(people, parts)
+        of = [people]
+        q = lambda v: "-" if v is None else w.fmt(v, 1)  # noqa: E731
+
+        page.add(_para_values("Participants: {n}. Sessions attended: median {med} (quartiles {q1} to {q3}), "
+                              "mean {mean}; R's default (type 7) quantiles.",
+                              n=people, med=Stat(dos.get("median"), of, q), q1=Stat(dos.get("q1"), of, q),
+                              q3=Stat(dos.get("q3"), of, q), mean=Stat(dos.get("mean"), of, q)))
+        shares = []
+        for key, what in (("full_dose", f"the full {plan.get('planned_sessions')} sessions"),
+                          ("minimum_dose", f"the minimum dose ({plan.get('minimum_dose')} sessions)")):
+            sh = dos.get(key)
+            if isinstance(sh, Mapping):
+                num = cnt(sh.get("numerator"), f"dosage {key}")
+                if num is not None:
+                    shares.append((what, num))
+        for what, num in shares:
+            page.add(_para_values("Received " + what.replace("{", "{{").replace("}", "}}") + ": {num} of {n} ({pct}).",
+                                  num=num, n=people, pct=Share(num, people)))
+        page.table(["sessions attended", "participants"], [[Col(str(x.get("sessions")), "sessions"),
+                                                             Col(p, "participants", True)]
+                                                            for x, p in zip(dist, parts) if p is not None],
+                   table_id="ek-delivery-dosage")
+        table = page.blocks.pop()
+        from evalkit.publish.document import Details
+
+        page.add(Details(f"Show the number of participants at each number of sessions ({len(dist)} rows)", [table]))
+
+    eng = d.get("engagement") or {}
+    months = [m for m in eng.get("months") or [] if isinstance(m, Mapping)]
+    if months:
+        page.heading("Engagement over time", 4)
+        rows, starters = [], []
+        for m in months:
+            c = {k: cnt(m.get(k), f"{m.get('month')} {k}") for k in ("sessions_offered", "sessions_attended",
+                                                                      "active", "starters", "ended")}
+            starters.append(c["starters"])
+            rate = (Share(c["sessions_attended"], c["sessions_offered"], digits=0)
+                    if c["sessions_offered"] is not None and c["sessions_offered"].value else Fixed("-"))
+            rows.append([Col(str(m.get("month")), "month"), Col(c["sessions_offered"], "offered", True),
+                         Col(c["sessions_attended"], "attended", True), Col(rate, "rate", True),
+                         Col(c["active"], "active", True), Col(c["starters"], "starters", True),
+                         Col(c["ended"], "ended", True)])
+        started = cnt(sum(x.value for x in starters if x is not None), "starters all", "normal")
+        if started is not None and all(x is not None for x in starters):
+            page.ledger.sum(started, starters)
+        page.table(["month", "sessions offered", "attended", "attendance", "participants attending", "first session",
+                    "last session"], rows, table_id="ek-delivery-engagement")
+        _p(page, "Last session: participants whose last attended session fell in that month (none can be known "
+           f"to have ended in the last month the records cover, {eng.get('observed_until')}).", style="note")
+    retention = [r for r in eng.get("retention") or [] if isinstance(r, Mapping)]
+    if retention:
+        rows = []
+        for r in retention:
+            obs, att = cnt(r.get("observed"), f"retention {r.get('programme_month')} followed"), \
+                cnt(r.get("attending"), f"retention {r.get('programme_month')} attending")
+            if obs is None or att is None:
+                continue
+            rows.append([Col(str(r.get("programme_month")), "month"), Col(obs, "followed", True),
+                         Col(att, "attending", True), Col(Share(att, obs), "share", True)])
+        page.table(["month of the programme", "participants followed that long", "still attending", "share"],
+                   rows, table_id="ek-delivery-retention")
+        _p(page, "Retention counts in each month only participants the records cover for the whole of that month, "
+           "so recent starters do not look like drop-outs.", style="note")
+
+    drs = d.get("dose_response") or {}
+    if drs:
+        page.heading("Dose and response: an association, not an effect", 4)
+    for ind, dr in drs.items():
+        if not isinstance(dr, Mapping):
+            continue
+        n = cnt(dr.get("n"), f"dose-response {ind} n", "normal")
+        slope = dr.get("slope") or {}
+        fmt = lambda v: w.fmt(v)  # noqa: E731
+        of = [n] if n is not None else []
+        _p(page, "Participants choose how much they attend, and those who attend more differ in ways no adjustment "
+           "removes: this is not a causal effect of the sessions, and it is not evidence for or against the "
+           "programme.")
+        page.add(_para_values(
+            s.label(rep.C, ind).replace("{", "{{").replace("}", "}}") + " at " + str(dr.get("timepoint"))
+            + ", per session attended" + (", adjusted for the baseline" if dr.get("adjusted_for") else "")
+            + ": {est} (95% CI {lo} to {hi}; p = {p}; {n} participants). " + str(dr.get("label") or "")
+            .replace("{", "{{").replace("}", "}}").capitalize() + ".",
+            est=Stat(slope.get("estimate"), of, fmt), lo=Stat(slope.get("ci_low"), of, fmt),
+            hi=Stat(slope.get("ci_high"), of, fmt), p=Stat(slope.get("p_value"), of, w.fmt_p),
+            n=n if n is not None else Fixed("-")))
+        bands = [b for b in dr.get("bands") or [] if isinstance(b, Mapping)]
+        if bands:
+            rows = []
+            for b in bands:
+                bn = cnt(b.get("n"), f"dose-response {ind} band {b.get('name')}")
+                ob = [x for x in (bn, n) if x is not None]
+                rows.append([Col(str(b.get("name")), "band"), Col(bn if bn is not None else "-", "n", True),
+                             Col(Stat(b.get("estimate") if b.get("reported") else None, ob,
+                                      lambda v: "-" if v is None else fmt(v)), "estimate", True),
+                             Col(Stat((b.get("ci_low"), b.get("ci_high")) if b.get("reported") else None, ob,
+                                      lambda v: "-" if v is None or v[0] is None else f"{fmt(v[0])} to {fmt(v[1])}"),
+                                 "ci", True)])
+            band_cells = [r[1].content for r in rows if isinstance(r[1].content, Count)]
+            if n is not None and len(band_cells) == len(rows) and sum(c.value for c in band_cells) <= n.value:
+                # the reference band's participants are the rest: a count the audit must know
+                ref_n = rep.page.count(n.value - sum(c.value for c in band_cells), role="detail", latent=True,
+                                       label=f"{rep.R.evaluation}: dose-response {ind} reference band")
+                page.ledger.sum(n, [*band_cells, ref_n])
+            page.table([f"sessions attended (against {dr.get('reference_band')})", "participants",
+                        "difference (association)", "95% CI"], rows, table_id=f"ek-delivery-dose-{ind}")
+        _p(page, f"Standard errors: {_convention(dr.get('covariance'))}.", style="note")
+
+
+def _para_values(template: str, **values):
+    from evalkit.publish.document import Para
+    from evalkit.publish.values import Phrase
+
+    return Para(Phrase(template, values))

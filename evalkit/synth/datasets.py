@@ -542,6 +542,39 @@ def reach_with_comparison_demographics(frame: pd.DataFrame, entry: Entry, seed: 
     return out, Entry(description=entry.description, columns=columns, true_effects=true_effects, notes=notes)
 
 
+def reach_sessions(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
+    """Routine delivery of Reach 2023/24: one row per weekly session offered to each referred pupil,
+    drawn after the cohort from the cohort's own stream (so every session belongs to a pupil and the
+    cohort file is unchanged). Completers attend most of their 24 sessions; the others stop coming."""
+    cohort, _entry = reach_cohort(rng)
+    weeks, mentors = 24, [f"M{i:02d}" for i in range(1, 13)]
+    rows = []
+    for pid, ref, done in zip(cohort["pupil_id"], pd.to_datetime(cohort["referral_date"]), cohort["completed"]):
+        start = ref + pd.Timedelta(days=int(rng.integers(3, 15)))
+        mentor = mentors[int(rng.integers(0, len(mentors)))]
+        last = weeks if done == 1 else int(rng.integers(2, weeks))  # non-completers stop after a few weeks
+        p_attend = 0.86 if done == 1 else 0.62
+        for k in range(last):
+            attended = bool(rng.random() < p_attend)
+            hours = float(rng.choice([0.75, 1.0, 1.0, 1.0, 1.25])) if attended else 0.0
+            fid = (float(rng.random() < (0.88 if mentor not in ("M03", "M09") else 0.7)) if attended
+                   and rng.random() < 0.9 else np.nan)
+            rows.append((pid, (start + pd.Timedelta(weeks=k)).strftime("%Y-%m-%d"), int(attended), hours, fid,
+                         mentor))
+    frame = pd.DataFrame(rows, columns=["pupil_id", "session_date", "attended", "hours", "fidelity", "mentor"])
+    frame = frame.sort_values(["session_date", "pupil_id"], kind="stable").reset_index(drop=True)
+    entry = Entry(
+        description="Reach 2023/24 routine delivery: one row per weekly mentoring session offered to a referred "
+                    "pupil, until they completed 24 weeks or stopped coming.",
+        columns={"pupil_id": "pupil identifier, as in reach_cohort.csv", "session_date": "date of the session",
+                 "attended": "1 = the pupil attended", "hours": "contact hours (0 if not attended)",
+                 "fidelity": "1 = delivered as the blueprint says (mentor's checklist); empty if not attended or "
+                             "not checked", "mentor": "the mentor (12 mentors)"},
+        notes=["Drawn after the cohort, from the cohort's random stream: reach_cohort.csv is unchanged.",
+               "Two mentors (M03, M09) follow the blueprint less often than the others."])
+    return frame, entry
+
+
 # file -> the step that adds its demographic columns (run after the generator, with its own streams)
 DEMOGRAPHICS = {"reach_with_comparison.csv": reach_with_comparison_demographics}
 
@@ -553,6 +586,7 @@ GENERATORS = {
     "phoenix_panel.csv": phoenix_panel,
     "reach_feasibility_cases.csv": reach_feasibility_cases,
     "reach_feasibility_sessions.csv": reach_feasibility_sessions,
+    "reach_sessions.csv": reach_sessions,
 }
 # file -> the file whose random stream it is drawn from (records that must agree with each other)
-COMPANIONS = {"reach_feasibility_sessions.csv": "reach_feasibility_cases.csv"}
+COMPANIONS = {"reach_feasibility_sessions.csv": "reach_feasibility_cases.csv", "reach_sessions.csv": "reach_cohort.csv"}

@@ -89,6 +89,8 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
             else:
                 report.unknown.append((ev.id, written))
         sessions = ev.feasibility.sessions if ev.feasibility is not None else None
+        if sessions is None and getattr(ev, "delivery", None) is not None:  # routine delivery's records
+            sessions = ev.delivery.sessions
         if sessions is not None:  # a feasibility plan's session records
             extra = (ev.source.parent / sessions.path).resolve()
             if extra.name in generators and extra.suffix == ".csv":

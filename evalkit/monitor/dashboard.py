@@ -637,7 +637,7 @@ def export_json(model: dict, policy) -> bytes:
 def _equity_export(model: dict) -> dict:
     from evalkit.monitor.equity_panel import export
 
-    return export(model)
+    return export(model, _plain)
 
 
 def _spc_export(model: dict) -> dict:

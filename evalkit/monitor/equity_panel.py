@@ -321,11 +321,10 @@ WORDS = {"area": "area", "age_band": "age band", "sex": "sex", "ethnicity": "eth
 
 def render(page, model: dict, policy) -> None:
     """The "Equity" page of the dashboard."""
-    from evalkit.monitor.charts import _layout
-    from evalkit.publish.document import Col
+    from evalkit.publish.document import Col, Markdown
     from evalkit.publish.values import Fixed, phrase
 
-    page.add(_layout("# Equity\n\n## Row"))
+    page.add(Markdown("\n# Equity\n\n## Row\n"))
     equity = model.get("equity") or {}
     if not equity:
         page.note("No programme referrals with engagement recorded yet: no equity breakdowns.")
@@ -386,10 +385,9 @@ def _cell(value, field):
     return Col(value if value is not None else Fixed("-"), field, True)
 
 
-def export(model: dict) -> dict:
-    """The equity page's values for ``dashboard_data.json`` (typed, as published)."""
-    from evalkit.monitor.dashboard import _plain
-
+def export(model: dict, _plain) -> dict:
+    """The equity page's values for ``dashboard_data.json`` (typed, as published by ``_plain``, the
+    dashboard's own writer of typed values, passed in so this module does not import the dashboard)."""
     out = {}
     for key, entry in (model.get("equity") or {}).items():
         out[key] = {k: v for k, v in entry.items() if k != "tables"}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,7 +166,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
         from evalkit.report import who_and_how
 
         page.heading("How it was delivered", anchor="sec-delivery")
-        who_and_how.how_delivered(rep)
+        who_and_how.how_delivered(rep, sys.modules[__name__])
     if "feasibility" in sec:
         page.heading("Feasibility criteria", anchor="sec-feasibility")
         feasibility(rep)
@@ -176,7 +177,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
         from evalkit.report import who_and_how
 
         page.heading("Who benefits", anchor="sec-subgroups")
-        who_and_how.who_benefits(rep)
+        who_and_how.who_benefits(rep, sys.modules[__name__])
     if "reliable_change" in sec:
         page.heading("Reliable change", anchor="sec-reliable-change")
         reliable_change(rep)

@@ -47,9 +47,11 @@ def _p(page, text: str, style: str = "") -> None:
 # who benefits
 
 
-def who_benefits(rep) -> None:
-    """One table per indicator: the effect in each subgroup level, its interval, the interaction test."""
-    from evalkit.report import sections as s
+def who_benefits(rep, s) -> None:
+    """One table per indicator: the effect in each subgroup level, its interval, the interaction test.
+
+    ``s`` gives the report's shared helpers (``label``, ``estimand_words``, ``estimate_counts``):
+    :mod:`evalkit.report.sections` passes itself, so this module does not import it back."""
     from evalkit.report import wording as w
 
     section = _sec(rep.R, "subgroups")
@@ -210,11 +212,11 @@ def _one_indicator(rep, ind: str, entry: Mapping, s, w) -> None:
 # how it was delivered
 
 
-def how_delivered(rep) -> None:
+def how_delivered(rep, s) -> None:
     """Fidelity, the dosage distribution, engagement over time and retention, and dose-response
-    (an association, labelled as not causal), from the results section ``delivery``."""
+    (an association, labelled as not causal), from the results section ``delivery``; ``s`` as for
+    :func:`who_benefits`."""
     from evalkit.publish.values import Share
-    from evalkit.report import sections as s
     from evalkit.report import wording as w
 
     d = _sec(rep.R, "delivery")

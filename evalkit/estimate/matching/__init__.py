@@ -302,8 +302,8 @@ def matched_data(evaluation, frame: pd.DataFrame | None = None, seed: int | None
         from evalkit.data.load import file_kind, read_data_files
 
         mt = evaluation.matching or Matching()
-        cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *mt.exact, *mt.calipers,
-                mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
+        cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *evaluation.subgroups,
+                *mt.exact, *mt.calipers, mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
         check_location(evaluation.data)
         frame = read_data_files(evaluation.data, list(dict.fromkeys(c for c in cols if c)))
         # one file: its lines in messages; two (participants, pool) stacked: rows of the frame

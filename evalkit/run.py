@@ -219,6 +219,15 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
         with one_blas_thread():  # every design: see evalkit._threads
             analysis = module.analyse(evaluation, frame, evaluation.seed)
             analysis = add_robustness(evaluation, frame, analysis)
+            if evaluation.delivery is not None:  # "How it was delivered", for any design
+                import dataclasses
+
+                from evalkit.estimate.delivery_run import delivery_section
+
+                section, delivered = delivery_section(evaluation, frame)
+                analysis = dataclasses.replace(analysis, sections={**analysis.sections, "delivery": section})
+                inputs.append({"path": evaluation.delivery.sessions.path, "role": "delivery session records",
+                               "content_sha256": content_sha256(delivered), "rows": int(len(delivered))})
     manifest = Manifest(
         evalkit_version=evalkit_version(), python_version=platform.python_version(),
         dependencies=dependency_versions(), seed=evaluation.seed, inputs=tuple(inputs),
@@ -242,6 +251,8 @@ def input_files(evaluation: m.Evaluation) -> dict[str, Path]:
     fz = evaluation.feasibility
     if fz is not None and fz.sessions is not None:
         files["session records"] = (evaluation.source.parent / fz.sessions.path).resolve()
+    if getattr(evaluation, "delivery", None) is not None:
+        files["delivery session records"] = (evaluation.source.parent / evaluation.delivery.sessions.path).resolve()
     return files
 
 

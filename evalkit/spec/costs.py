@@ -167,9 +167,19 @@ def resolve_costs(raw: r.CostsBlock, *, file: str = "costs", line_of: Callable |
             continue
         outcomes[ind_id] = m.OutcomeCosting(ind_id, " ".join(costing.outcome.split()), costing.valued_as)
 
+    which = raw.participants_indicator
+    if which is not None and indicators is not None:
+        ind = indicators.get(which)
+        if ind is None:
+            err(("participants_indicator",), "costs name an indicator that is not in the logic model", f"'{which}'",
+                "one of " + (", ".join(indicators) or "(no indicators)"))
+        elif getattr(ind, "type", None) is not r.IndicatorType.count:
+            err(("participants_indicator",), "the participants indicator must count people",
+                f"'{which}' of type {ind.type.value}", "a count indicator, e.g. referrals received")
+
     if any(p.severity == "error" for p in problems):
         return None, problems
     costs = m.Costs(periods=tuple(sorted(periods, key=lambda p: p.start)), source=raw.source,
                     illustrative=raw.illustrative, currency=raw.currency, analysis_year=analysis_year,
-                    outcomes=m.frozen_map(outcomes))
+                    outcomes=m.frozen_map(outcomes), participants_indicator=which)
     return costs, problems

@@ -145,6 +145,7 @@ class Costs:
     currency: str = "GBP"
     analysis_year: PriceYear | None = None  # None: the latest price year of the periods
     outcomes: Mapping[str, OutcomeCosting] = field(default_factory=dict)
+    participants_indicator: str | None = None  # its monthly count in the monitoring store: the dashboard's participants
 
     @property
     def report_year(self) -> PriceYear:

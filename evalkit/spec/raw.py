@@ -276,6 +276,10 @@ class CostsBlock(_Raw):
     outcomes: dict[IndicatorId, OutcomeCosting] = Field(
         default_factory=dict, description="indicator -> how its effect is costed (cost per outcome, and costs of "
                                           "crime avoided)")
+    participants_indicator: IndicatorId | None = Field(
+        None, description="a count indicator whose monthly count in the monitoring store is the number of "
+                          "participants (e.g. referrals received): the dashboard shows the running cost per "
+                          "participant per month with it")
 
 
 class LogicModelFile(_Raw):

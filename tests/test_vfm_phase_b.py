@@ -284,3 +284,14 @@ def test_the_dashboard_cost_per_month_by_hand():
     jan = months["2024-01"]
     assert jan.running_cash + jan.running_in_kind == pytest.approx(272000 * 31 / 366)
     assert jan.set_up == 0
+
+
+def test_an_offence_the_table_does_not_price_is_refused_at_validate(tmp_path):
+    root = _project(tmp_path, COSTS.replace("valued_as: violence_with_injury", "valued_as: domestic_burglary"))
+    proc = run_cli("validate", "--no-data", cwd=root)
+    assert proc.returncode == 1
+    (line,) = _lines_of(proc)
+    start = _logic_model_text(COSTS).splitlines().index("costs:") + 1
+    assert line.startswith(f"logic_models/sport.yml:{start + 13}: error: costs.outcomes.reoffended.valued_as: the "
+                           "unit-cost table has no confirmed figure for this offence (found 'domestic_burglary' "
+                           "(home-office-2018 v1.0.0); expected one of homicide, violence_with_injury"), line

@@ -124,7 +124,10 @@ def _effect_for(result, indicator, started: int, outcome: str) -> tuple[Effect, 
             if e is not None and e.ci_low is not None and e.ci_high is not None:
                 effect = Effect(outcome, e.estimate, e.ci_low, e.ci_high, EffectScale.difference, good, n=started,
                                 ci_level=e.ci_level or 0.95, source=f"{result.evaluation}: {indicator.id} {estimand}")
-                return effect, estimand, "the difference in the proportion, per participant"
+                how = ("the change in the proportion from before to after, per participant"
+                       if estimand == "change_in_proportion" else
+                       "the difference in the proportion from the comparison group, per participant")
+                return effect, estimand, how
         return "no difference in proportions with a confidence interval in the results"
     if kind in ("count", "rate") and "did_att" in rows and result.design == "difference_in_differences":
         e = rows["did_att"]
@@ -143,7 +146,7 @@ def _effect_for(result, indicator, started: int, outcome: str) -> tuple[Effect, 
             effect = Effect(outcome, share.estimate, share.ci_low, share.ci_high, EffectScale.difference,
                             GoodWhen.increase, n=started, ci_level=share.ci_level, source=share.source)
             return effect, "reliable_change", "the share who improved reliably (Wilson interval), per participant"
-        return "a change in a score is not a count of outcomes (the cost per reliable improvement needs reliable change)"
+        return "a change in a score is not a count of outcomes; a cost per reliable improvement needs reliable change"
     if result.design == "interrupted_time_series":
         return "a time series' change in level or slope is not yet turned into events avoided with an interval"
     return f"a {kind} indicator with no difference per participant to cost"
@@ -205,3 +208,29 @@ def assess(logic_model, result) -> Assessment | None:
 
 def as_plain(assessment: Assessment) -> dict:
     return res.as_plain(assessment)
+
+
+def costs_problems(doc, logic_model) -> list:
+    """What the spec layer cannot check in a logic model's costs (it reads nothing of evalkit.vfm): each
+    ``valued_as`` must be an offence the unit-cost table prices. One problem per offence, with its line."""
+    from evalkit.errors import Problem
+    from evalkit.spec.yamlio import format_path
+    from evalkit.vfm.crime_costs import load_crime_costs
+
+    costs = logic_model.costs
+    if costs is None or not any(c.valued_as for c in costs.outcomes.values()):
+        return []
+    table = load_crime_costs()
+    priced = [k for k, o in table.offences.items() if o.unit_cost is not None]
+    out = []
+    for ind, costing in costs.outcomes.items():
+        offence = costing.valued_as
+        if offence is None or offence in priced:
+            continue
+        path = ("costs", "outcomes", ind, "valued_as")
+        known = table.offences.get(offence)
+        why = ("the unit-cost table has no confirmed figure for this offence" if known is not None else
+               "the unit-cost table has no such offence")
+        out.append(Problem(doc.file, doc.line_of(path), format_path(path), why,
+                           found=f"'{offence}' ({table.label})", expected="one of " + ", ".join(priced)))
+    return out

@@ -214,6 +214,9 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
     model["spc"] = {"step_changes": declared_step_changes(monitoring, model, raw_values)}
     charts.build_page(page, model, policy)
     equity_panel.render(page, model, policy)
+    from evalkit.monitor.costs import cost_panel  # issue 19: running cost per participant per month
+
+    model["costs"] = cost_panel(page, project, model)
     pub.export(DATA_JSON, lambda: export_json(model, policy))
     return pub
 
@@ -624,6 +627,7 @@ def export_json(model: dict, policy) -> bytes:
         "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
         "measures": _plain(model.get("measures") or {}),
         "profile": _plain(model["profile"]),
+        "costs": _plain(model.get("costs") or {}),
         "spc": _spc_export(model),
         "equity": _equity_export(model),
         "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}

@@ -33,6 +33,7 @@ from evalkit.publish.document import Bullets, Callout, Col, Details, Figure, Mar
 from evalkit.publish.text import md_text
 from evalkit.publish.markup import svg_value
 from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, phrase
+from evalkit.report import value_for_money
 from evalkit.report import wording as w
 from evalkit.results import Estimate, ResultSet, fill_template
 
@@ -196,6 +197,8 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     if unknown:
         page.heading("Further results", anchor="sec-further")
         further_results(rep, unknown)
+    if value_for_money.has_section(C):
+        value_for_money.value_for_money(rep)
     page.heading("Evidence rating", anchor="sec-evidence")
     evidence(rep)
     page.heading("Limitations", anchor="sec-limitations")
@@ -1496,6 +1499,7 @@ def _evidence(rep: Report) -> None:
     if not isinstance(rating, Mapping) or not rating:
         _p(page, "No evidence rating was available when this report was written (run `evalkit compare` and then "
                  "`evalkit report` again).", style="note")
+        value_for_money.cost_rating(rep)
         return
     level = rating.get("level")
     if level:
@@ -1503,6 +1507,7 @@ def _evidence(rep: Report) -> None:
         # a self-assessment against the EIF standards, never presented as EIF's own rating
         words = rating.get("level_words") or f"Self-assessed {level} against the EIF evidence standards (not an EIF rating)"
         _p(page, f"Evidence level for {rating.get('programme') or R.intervention}: {words}{ne}.")
+    value_for_money.cost_rating(rep)  # beside the evidence level, labelled with who set its bands
     statements = [st for st in rating.get("evidence_statements") or [] if isinstance(st, Mapping) and st.get("words")]
     if statements:
         # the strategy's evidence statements, as the logic model quotes them (author text: guarded)

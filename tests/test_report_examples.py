@@ -216,7 +216,7 @@ def test_every_section_of_each_example_results_file_is_shown(published, evaluati
 
     from evalkit.report.sections import SECTION_HOMES
 
-    result = json.loads((published / "reports" / evaluation / "results.json").read_text())
+    result = json.loads((published / ".evalkit" / "results" / evaluation / "results.json").read_text())
     text = page(published, evaluation)
     flat = words(text)
     for key, sec in result["sections"].items():

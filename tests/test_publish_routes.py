@@ -377,10 +377,126 @@ def test_person_level_rows_live_outside_reports_owner_only(example_project):
 
 
 def test_no_code_writes_person_level_rows_under_reports():
-    """The done-when's `git grep`: nothing in the package joins reports/ with private rows."""
+    """The done-when's `git grep`: nothing in the package joins reports/ with private rows, or with
+    the results files (unsuppressed aggregates) but the one function that moves an older project's out."""
     src = Path(__file__).resolve().parents[1] / "evalkit"
     hits = [p for p in src.rglob("*.py") if re.search(r"""["']private["']""", p.read_text())
             and re.search(r"reports", p.read_text()) and p.name not in ("run.py",)]
     run = (src / "run.py").read_text()
     assert '/ "private"' in run and '".evalkit"' in run and 'out / "private"' not in run
     assert not hits, hits
+    joined = re.compile(r"""(["']reports["']|\breports(_dir)?)\s*/[^\n]*["'](results\.json|run-info\.json|portfolio\.json)["']"""
+                        r"|reports/(<[^>]+>|\*|\{[^}]+\})/(results|run-info)\.json|reports/portfolio\.json")
+    aggregates = [f"{p.name}:{i}" for p in src.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
+                  if joined.search(line) and p.name != "project.py"]
+    assert not aggregates, aggregates
+    assert "def move_old_results" in (src / "project.py").read_text()
+
+
+# ------------------------------------------------------------------------------- results files outside reports/
+
+
+def test_results_files_live_in_the_working_area_owner_only(example_project):
+    from evalkit.project import results_path
+
+    root = example_project
+    assert run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store").returncode == 0
+    for name in ("results.json", "run-info.json"):
+        path = results_path(root, "mvp-external-trial", name)
+        assert path.is_file() and path.stat().st_mode & 0o777 == 0o600, path
+    assert path.parent.stat().st_mode & 0o777 == 0o700 and path.parent.parent.stat().st_mode & 0o777 == 0o700
+    assert not (root / "reports" / "mvp-external-trial").exists()
+    # and nowhere inside reports/, even when asked
+    refused = run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store", "--out",
+                      str(root / "reports" / "x"))
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "--out:" in refused.stderr and "inside reports/, the folder people upload" in refused.stderr
+    assert not (root / "reports" / "x").exists()
+
+
+def test_an_older_projects_results_in_reports_are_moved_and_said_in_one_line(example_project):
+    from evalkit.project import results_path
+
+    root = example_project
+    assert run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store").returncode == 0
+    old = root / "reports" / "mvp-external-trial"
+    old.mkdir(parents=True)
+    for name in ("results.json", "run-info.json"):  # the layout an older evalkit left
+        os.replace(results_path(root, "mvp-external-trial", name), old / name)
+    (root / "reports" / "portfolio.json").write_text('{"schema": "old"}\n')
+    done = run_cli("report", "mvp-external-trial", "--project", str(root), "--no-index")
+    assert done.returncode == 0, done.stderr
+    moved = [line for line in done.stderr.splitlines() if line.startswith("moved ")]
+    assert len(moved) == 1 and "moved 3 results file(s) an older evalkit left in reports/" in moved[0]
+    assert "reports/mvp-external-trial/results.json" in moved[0]
+    assert not (old / "results.json").exists() and not (old / "run-info.json").exists()
+    assert not (root / "reports" / "portfolio.json").exists()
+    assert results_path(root, "mvp-external-trial").stat().st_mode & 0o777 == 0o600
+    assert results_path(root, None, "portfolio.json").read_text() == '{"schema": "old"}\n'
+    assert (old / "index.html").exists()  # published from the moved results
+    # a second old copy does not replace the current one: it is kept beside it, and said
+    (old / "results.json").write_text("{}")
+    again = run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store")
+    assert again.returncode == 0 and "moved 1 results file(s)" in again.stderr
+    assert results_path(root, "mvp-external-trial", "results.json.from-reports").read_text() == "{}"
+    assert json.loads(results_path(root, "mvp-external-trial").read_text())["evaluation"] == "mvp-external-trial"
+
+
+# what may sit in reports/ after the example project has run end to end: each pattern, and how it was checked
+PUBLISHED_FILES = {
+    r"index\.(html|qmd)": "portfolio page",
+    r"[a-z0-9-]+/index\.(html|pdf|qmd)": "evaluation report",
+    r"[a-z0-9-]+/index-assets/(flow|logic-model)\.svg": "report diagram (PDF)",
+    r"[a-z0-9-]+/index-assets/figure-\d+\.png": "report figure (PDF)",
+    r"monitoring/dashboard\.(html|qmd)": "dashboard",
+    r"monitoring/dashboard_data\.json": "dashboard export",
+    r"monitoring/sna-\d{4}-\d{2}-to-\d{4}-\d{2}\.(html|qmd)": "needs assessment",
+    r"(monitoring/)?_evalkit/plotly\.min\.js": "plotly's library",
+}
+
+
+@pytest.mark.slow
+def test_after_the_demo_reports_holds_only_scanned_publications(example_project, monkeypatch):
+    """Every file under reports/ after `evalkit demo` is a scanned publication or the static README."""
+    from plotly.offline import get_plotlyjs
+
+    from evalkit.monitor.keys import KEY_ENV
+    from evalkit.project import REPORTS_README
+    from evalkit.publish.scan import scan_asset, scan_export, scan_pdf
+
+    root = example_project
+    (root / "reports").mkdir()
+    (root / "reports" / "README.md").write_text(REPORTS_README)
+    monkeypatch.setenv(KEY_ENV, "k" * 40)
+    done = run_cli("demo", "--project", str(root))
+    assert done.returncode == 0, done.stderr[-3000:]
+    receipts = json.loads((root / ".evalkit" / "published.json").read_text())
+    pol = Policy(threshold=5)
+    kinds: dict[str, int] = {}
+    for path in sorted(p for p in (root / "reports").rglob("*") if not p.is_dir()):
+        rel = str(path.relative_to(root / "reports"))
+        if rel == "README.md":
+            assert path.read_text() == REPORTS_README
+            continue
+        kind = next((k for pattern, k in PUBLISHED_FILES.items() if re.fullmatch(pattern, rel)), None)
+        assert kind is not None, f"reports/{rel}: not a file type the publishing layer scans"
+        kinds[kind] = kinds.get(kind, 0) + 1
+        data = path.read_bytes()
+        assert receipts.get(f"reports/{rel}") == hashlib.sha256(data).hexdigest(), f"reports/{rel}: not as scanned"
+        if path.suffix == ".html":
+            assert scan_html(data.decode(), pol) == [], rel
+        elif path.suffix == ".pdf":
+            assert scan_pdf(path, pol, path.with_suffix(".html").read_text()) == [], rel
+        elif path.suffix == ".json":
+            assert scan_export(path, pol) == [], rel
+        elif path.suffix == ".js":
+            assert data.decode() == get_plotlyjs(), rel
+        else:
+            assert scan_asset(path, pol) == [], rel
+    assert set(kinds) == set(PUBLISHED_FILES.values()), kinds  # the demo made every kind of output
+    assert kinds["evaluation report"] >= 3 * 8  # each evaluation's HTML, PDF and .qmd
+    # the analyst's files are where results_path says, not in the upload
+    assert len(list((root / ".evalkit" / "results").glob("*/results.json"))) >= 8
+    assert (root / ".evalkit" / "results" / "portfolio.json").is_file()
+    assert not [p for p in (root / "reports").rglob("*") if p.name in ("results.json", "run-info.json",
+                                                                      "portfolio.json", "analysed_data.csv")]

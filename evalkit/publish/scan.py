@@ -376,6 +376,49 @@ def _numeric(cell: str) -> bool:
         return False
 
 
+# --------------------------------------------------------------------------------------------
+# the other files a page publishes: its .qmd source and its figure files (for the PDF and Quarto)
+
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # Pandoc's backslash escapes: "2\.00" is "2.00"
+_PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt", b"eXIf"}
+SCANNED_ASSETS = (".qmd", ".svg", ".png")  # what scan_asset reads; any other file type in a page is refused
+
+
+def scan_source(text: str, policy: Policy, name: str = "source") -> list[str]:
+    """A page's ``.qmd``: the same marks and prose rules as its HTML (its disclosure map is checked
+    with the HTML, so the linked-table audit is not run twice). Pandoc escapes are read as text."""
+    view, found = read_page(_MAP.sub("", _MD_ESCAPE.sub(r"\1", text)), name, policy)
+    return found
+
+
+def scan_png(path: Path) -> list[str]:
+    """A figure image: a PNG, with no text chunks (nothing but pixels; a chunk could carry any text)."""
+    data = Path(path).read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return [f"{Path(path).name}: not a PNG image"]
+    found, i = [], 8
+    while i + 8 <= len(data):
+        length = int.from_bytes(data[i:i + 4], "big")
+        kind = data[i + 4:i + 8]
+        if kind in _PNG_TEXT:
+            found.append(f"{Path(path).name}: holds a {kind.decode()} text chunk")
+        i += 12 + length
+    return found
+
+
+def scan_asset(path: Path, policy: Policy) -> list[str]:
+    """One file a page publishes beside its HTML and PDF, read back by its type."""
+    path = Path(path)
+    if path.suffix == ".png":
+        return scan_png(path)
+    if path.suffix == ".svg":  # SVG text and its marked tspans, as in the HTML
+        return [f"{path.name}: {f}" for f in read_page(path.read_text(encoding="utf-8"), path.name, policy)[1]]
+    if path.suffix == ".qmd":
+        return [f"{path.name}: {f}" for f in scan_source(path.read_text(encoding="utf-8"), policy, path.name)]
+    return [f"{path.name}: a {path.suffix or 'suffix-less'} file the scan cannot read (expected one of "
+            f"{', '.join(SCANNED_ASSETS)})"]
+
+
 def check(found: Iterable[str], what: str, policy: Policy) -> None:
     found = list(dict.fromkeys(found))
     if found:

@@ -185,9 +185,10 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
         model["indicators"].append(item)
         raw_values[key] = [_num(v) for v in rows["value"]]
         if item["measure"] == "count":
-            _breakdown_model(page, values, intervention, indicator, series, model)
+            group_cells = _breakdown_model(page, values, intervention, indicator, series, model)
             if not success_measure:
-                _area_series_model(page, values, intervention, indicator, series, model)
+                _area_series_model(page, values, intervention, indicator, series, model,
+                                   (group_cells or {}).get("area"))
         if item["success_measure"]:
             model["success"][indicator] = {"its": _its(values, indicator, interruption),
                                            "rolling": _rolling_model(page, rows, series, key,
@@ -214,8 +215,11 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
     return pub
 
 
-def _breakdown_model(page, values, intervention, indicator, series, model, months: int = 12) -> None:
-    """Group totals over the last ``months`` months, linked to the monthly totals they add up to."""
+def _breakdown_model(page, values, intervention, indicator, series, model, months: int = 12) -> dict | None:
+    """Group totals over the last ``months`` months, linked to the monthly totals they add up to.
+
+    Returns each breakdown's group cells with the months they cover ({breakdown: {group: cell},
+    "periods": [...]}), so the area series can be linked to its area's total."""
     from evalkit.publish.values import Rate
 
     rows = values[(values.intervention == intervention) & (values.indicator == indicator)
@@ -226,13 +230,14 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
     idx = [i for i, p in enumerate(series["period"]) if p in {str(x) for x in last}]
     monthly = [series["count"][i] for i in idx]
     if not monthly or any(m is None for m in monthly):
-        return
+        return None
     total = page.count(sum(m.value for m in monthly), role="normal", label=f"{key} last {months} months",
                        latent=True)
     page.ledger.sum(total, monthly)
     n_months = rows["period"].nunique()
     rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
     entry = {"months": int(n_months), "from": str(min(rows["period"])), "to": str(max(rows["period"]))}
+    out: dict = {"periods": [str(x) for x in last]}
     for breakdown, parts in rows[rows.breakdown != "all"].groupby("breakdown"):
         agg = parts.groupby("group").agg(n=("numerator", "sum"), population=("population", "mean")).reset_index()
         groups = []
@@ -253,11 +258,16 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
         entry[breakdown] = [] if mostly_small else groups
         if mostly_small:
             entry.setdefault("not_shown", []).append(breakdown)
+        out[breakdown] = dict(zip((str(g) for g in agg["group"]), cells))
     model["breakdowns"][key] = entry
+    out["area"] = {"cells": out.get("area") or {}, "periods": out["periods"]} if "area" in out else None
+    return out
 
 
-def _area_series_model(page, values, intervention, indicator, series, model) -> None:
-    """Each area's monthly counts, for the dashboard's area filter: cells linked to the month's total.
+def _area_series_model(page, values, intervention, indicator, series, model, area_totals: dict | None = None) -> None:
+    """Each area's monthly counts, for the dashboard's area filter: cells linked to the month's total,
+    and an area's months of the breakdown's window to that area's 12-month total (``area_totals``:
+    else the total less the shown months would give a hidden area-month away).
 
     An indicator with more than a few area-months under the threshold (two in five or more) has no area
     series: its small area-months would have to be withheld with others, and the others can include
@@ -292,6 +302,15 @@ def _area_series_model(page, values, intervention, indicator, series, model) -> 
             extra = [page.count(rest, role="detail", label=f"{key} {period[:7]} area not recorded", latent=True)] \
                 if rest else []
             page.ledger.sum(month, cells + extra)
+    if area_totals:
+        window = set(area_totals["periods"])
+        for g, total in area_totals["cells"].items():
+            parts = [c for period, c in zip(series["period"], out.get(g, ())) if period in window and c is not None]
+            if not parts:
+                continue
+            if sum(c.value for c in parts) != total.value:
+                raise ValueError(f"{key} {g}: the area's months do not add up to its {len(window)}-month total")
+            page.ledger.sum(total, parts)
     model.setdefault("areas", {})[key] = out
 
 

@@ -83,7 +83,11 @@ def _its(values: pd.DataFrame, indicator: str, interruption) -> dict | None:
     b, se = float(fit["params"]["level_change"]), float(np.sqrt(fit["cov"].loc["level_change", "level_change"]))
     s, sse = float(fit["params"]["slope_change"]), float(np.sqrt(fit["cov"].loc["slope_change", "slope_change"]))
     pop = series["population"].to_numpy()
-    return {"period": [str(p) for p in rows["period"]], "interruption": str(cut.start_time.date()),
+    from evalkit.estimate.its import design_matrix
+
+    design = design_matrix(series, cut, Seasonality.month).to_numpy(float)
+    return {"_design": design,  # for its_published: never exported or drawn
+            "period": [str(p) for p in rows["period"]], "interruption": str(cut.start_time.date()),
             "fitted_rate": [float(v) for v in np.asarray(fit["fitted"]) / pop * rate_per],
             "counterfactual_rate": [float(v) for v in np.asarray(fit["counterfactual"]) / pop * rate_per],
             "level_change": {"estimate": math.exp(b), "ci_low": math.exp(b - crit * se),
@@ -92,6 +96,40 @@ def _its(values: pd.DataFrame, indicator: str, interruption) -> dict | None:
                                       "ci_high": math.exp(12 * (s + crit * sse))},
             "method": "evalkit.estimate.its: quasi-Poisson segmented regression, population offset, month-of-year terms",
             "rate_per": rate_per}
+
+
+def its_published(item: dict, success: dict) -> dict | None:
+    """A success measure's fitted trend as published, or None when it would give a hidden month away.
+
+    The fit's fitted values tell a reader ``X'y`` (see :func:`evalkit.publish.audit.fixed_by_moments`):
+    with the months shown and the year-ending totals shown, a few hidden months can then be worked
+    out exactly. Decided after disclosure control (it reads the values' status), like the XmR chart."""
+    from evalkit.publish.audit import fixed_by_moments
+
+    its = (success or {}).get("its")
+    if not its:
+        return None
+    shown = {k: v for k, v in its.items() if not k.startswith("_")}
+    design = its.get("_design")
+    if design is None:
+        return shown
+    periods = list(its["period"])
+    at = {p: i for i, p in enumerate(periods)}
+    counts = dict(zip(item["series"]["period"], item["series"]["count"]))
+    known = [counts.get(p) is not None and not counts[p].hidden and counts[p].shown_value is not None for p in periods]
+    sums = []
+    roll = (success or {}).get("rolling") or {}
+    for t, r in enumerate(roll.get("count") or []):
+        if r is None or r.hidden or r.shown_value is None or t < 11:
+            continue
+        row = [0.0] * len(periods)
+        for p in roll["period"][t - 11:t + 1]:
+            if p in at:
+                row[at[p]] = 1.0
+        sums.append(row)
+    if fixed_by_moments(design, known, sums):
+        return None
+    return shown
 
 
 def _plan_interruption(project, intervention: str):
@@ -563,8 +601,14 @@ def _profile_model(page, profile: dict) -> dict:
     yoy = profile.get("year_on_year")
     if yoy is not None and len(yoy):
         now = {lab: c for lab, c, _r in out.get("by_category", [])}
-        prev_total = page.count(int(yoy["n_previous"].sum()), role="normal", label="serious violence, previous 12 months",
-                                latent=True)
+        # the same fact as the local-definition measure's year before (when it is on the page): one cell,
+        # else that published year total less the shown categories would give a hidden one away
+        prev_span = (s.get("previous_from"), (pd.Period(s["from"], "M") - 1).strftime("%Y-%m")) \
+            if s.get("previous_from") and s.get("from") else None
+        prev_total = _same_fact(page, ("police local serious violence", *prev_span), int(yoy["n_previous"].sum()),
+                                role="normal", label="serious violence, previous 12 months", latent=True) \
+            if prev_span else page.count(int(yoy["n_previous"].sum()), role="normal",
+                                         label="serious violence, previous 12 months", latent=True)
         prev_cells = []
         rows = []
         for r in yoy.itertuples():
@@ -636,16 +680,23 @@ def export_json(model: dict, policy) -> bytes:
         "breakdowns": {key: {b: ([{"group": g["group"], "count": _typed(g["count"]), "rate": _typed(g["rate"])}
                                   for g in groups] if isinstance(groups, list) and b != "not_shown" else groups)
                              for b, groups in entry.items()} for key, entry in model["breakdowns"].items()},
-        "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
+        "success": {k: {"its": its_published(_item_of(model, k), v), "rolling": series(v["rolling"])}
+                    for k, v in model["success"].items()},
         "measures": _plain(model.get("measures") or {}),
         "profile": _plain(model["profile"]),
         "spc": _spc_export(model),
         "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}
                   for key, groups in (model.get("areas") or {}).items()},
-        "quality": {"sources": model["quality"]["sources"],
+        # each source's extracts and periods; not its rows (a count of records, never disclosure-controlled:
+        # all referrals ever, less the months shown, would be a suppressed month)
+        "quality": {"sources": [{k: v for k, v in s.items() if k != "rows"} for s in model["quality"]["sources"]],
                     "unmapped": [{"offence_type": t, "count": _typed(c)} for t, c in model["quality"]["unmapped"]]},
     }
     return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
+def _item_of(model: dict, indicator: str) -> dict:
+    return next(i for i in model["indicators"] if i["indicator"] == indicator and i["success_measure"])
 
 
 def _spc_export(model: dict) -> dict:

@@ -325,6 +325,9 @@ def scan_pdf(path: Path, policy: Policy, html_twin: str | None = None) -> list[s
     return found
 
 
+UNTYPED_COUNT_KEYS = {"n", "count", "rows", "people", "total", "records", "persons"}
+
+
 def scan_export(path: Path, policy: Policy, count_columns: Sequence[str] = ()) -> list[str]:
     """A published export: typed values (``{"value", "status"}``) in JSON; in CSV/XLSX the
     ``count_columns`` hold no small number; no text cell starts a spreadsheet formula."""
@@ -335,6 +338,9 @@ def scan_export(path: Path, policy: Policy, count_columns: Sequence[str] = ()) -
 
         def walk(node, where):
             if isinstance(node, dict):
+                for k, v in node.items():  # a count by its name but not a typed value: never checked
+                    if k in UNTYPED_COUNT_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool):
+                        found.append(f"{path.name}: {where}.{k} is a count ({v!r}) outside disclosure control")
                 if "status" in node and "value" in node:
                     v, s = node["value"], node["status"]
                     if s in _HIDDEN and v is not None:
@@ -380,6 +386,7 @@ def _numeric(cell: str) -> bool:
 # the other files a page publishes: its .qmd source and its figure files (for the PDF and Quarto)
 
 _MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # Pandoc's backslash escapes: "2\.00" is "2.00"
+_RAW_BLOCK = re.compile(r"^```\{=\w+\}\n.*?^```[ \t]*$", re.S | re.M)
 _PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt", b"eXIf"}
 SCANNED_ASSETS = (".qmd", ".svg", ".png")  # what scan_asset reads; any other file type in a page is refused
 
@@ -387,7 +394,12 @@ SCANNED_ASSETS = (".qmd", ".svg", ".png")  # what scan_asset reads; any other fi
 def scan_source(text: str, policy: Policy, name: str = "source") -> list[str]:
     """A page's ``.qmd``: the same marks and prose rules as its HTML (its disclosure map is checked
     with the HTML, so the linked-table audit is not run twice). Pandoc escapes are read as text."""
-    view, found = read_page(_MAP.sub("", _MD_ESCAPE.sub(r"\1", text)), name, policy)
+    parts, pos = [], 0
+    for m in _RAW_BLOCK.finditer(text):  # raw HTML/Typst blocks are not Markdown: read them as they are
+        parts += [_MD_ESCAPE.sub(r"\1", text[pos:m.start()]), m.group(0)]
+        pos = m.end()
+    parts.append(_MD_ESCAPE.sub(r"\1", text[pos:]))
+    view, found = read_page(_MAP.sub("", "".join(parts)), name, policy)
     return found
 
 

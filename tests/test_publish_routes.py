@@ -546,6 +546,10 @@ def test_results_files_live_in_the_working_area_owner_only(example_project):
     assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
     assert "--out:" in refused.stderr and "inside reports/, the folder people upload" in refused.stderr
     assert not (root / "reports" / "x").exists()
+    # nor the unsuppressed indicator values
+    refused = run_cli("monitor", "indicators", "--project", str(root), "--out", str(root / "reports" / "values.csv"))
+    assert refused.returncode == 1 and "inside reports/, the folder people upload" in refused.stderr, refused.stderr
+    assert not (root / "reports" / "values.csv").exists()
 
 
 def test_an_older_projects_results_in_reports_are_moved_and_said_in_one_line(example_project):

@@ -98,40 +98,6 @@ def _its(values: pd.DataFrame, indicator: str, interruption) -> dict | None:
             "rate_per": rate_per}
 
 
-def its_published(item: dict, success: dict) -> dict | None:
-    """A success measure's fitted trend as published, or None when it would give a hidden month away.
-
-    The fit's fitted values tell a reader ``X'y`` (see :func:`evalkit.publish.audit.fixed_by_moments`):
-    with the months shown and the year-ending totals shown, a few hidden months can then be worked
-    out exactly. Decided after disclosure control (it reads the values' status), like the XmR chart."""
-    from evalkit.publish.audit import fixed_by_moments
-
-    its = (success or {}).get("its")
-    if not its:
-        return None
-    shown = {k: v for k, v in its.items() if not k.startswith("_")}
-    design = its.get("_design")
-    if design is None:
-        return shown
-    periods = list(its["period"])
-    at = {p: i for i, p in enumerate(periods)}
-    counts = dict(zip(item["series"]["period"], item["series"]["count"]))
-    known = [counts.get(p) is not None and not counts[p].hidden and counts[p].shown_value is not None for p in periods]
-    sums = []
-    roll = (success or {}).get("rolling") or {}
-    for t, r in enumerate(roll.get("count") or []):
-        if r is None or r.hidden or r.shown_value is None or t < 11:
-            continue
-        row = [0.0] * len(periods)
-        for p in roll["period"][t - 11:t + 1]:
-            if p in at:
-                row[at[p]] = 1.0
-        sums.append(row)
-    if fixed_by_moments(design, known, sums):
-        return None
-    return shown
-
-
 def _plan_interruption(project, intervention: str):
     for e in project.evaluations.values():
         if e.intervention.id == intervention and e.time_series is not None:
@@ -237,7 +203,7 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
         measures = compute_success_measures(store, monitoring)
         model["measures"] = _measures_model(page, measures, its_estimates(store, monitoring, project, measures),
                                             monitoring)
-    profile = needs_profile(store, monitoring)
+    profile = needs_profile(store, monitoring, save=not getattr(store, "read_only", False))
     if profile:
         model["profile"] = _profile_model(page, profile)
     model["quality"] = {"sources": [asdict(s) for s in st.sources],
@@ -669,6 +635,8 @@ def _plain(obj):
 
 def export_json(model: dict, policy) -> bytes:
     """``dashboard_data.json``: every value as published (``{"value", "status", "kind", "shown"}``)."""
+    from evalkit.monitor.its_disclosure import its_published
+
     def series(s):
         return {k: ([_typed(v) for v in vals] if k in ("value", "count", "rate", "change") else vals)
                 for k, vals in s.items()}
@@ -703,10 +671,15 @@ def _spc_export(model: dict) -> dict:
     """Each indicator's XmR chart as drawn: icons, limits and step changes (from published values only)."""
     from evalkit.monitor.spc_dashboard import spc_summary
 
+    from evalkit.monitor.spc_dashboard import measure_items
+
     steps = (model.get("spc") or {}).get("step_changes", {})
-    return {f"{i['intervention']}/{i['indicator']}": spc_summary(i, steps.get(f"{i['intervention']}/{i['indicator']}", []),
-                                                              model.get("period_kind", "month"))
-            for i in model["indicators"]}
+    kind = model.get("period_kind", "month")
+    out = {f"{i['intervention']}/{i['indicator']}": spc_summary(i, steps.get(f"{i['intervention']}/{i['indicator']}", []),
+                                                             kind)
+           for i in model["indicators"]}
+    out.update({key: spc_summary(item, steps.get(key, []), kind) for key, item in measure_items(model).items()})
+    return out
 
 
 def write_dashboard(store, monitoring: Monitoring, project, out_dir: Path | str, *, as_of=None,

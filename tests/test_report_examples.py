@@ -202,6 +202,13 @@ def _probes(key: str, sec, result) -> list[str]:
         return ["E-value"]
     if key == "rct":
         return ["analysed by intention to treat"]
+    if key == "subgroups":  # "Who benefits": the caveat, and each subgroup column's interaction sentence
+        cols = {t["label"] for e in (sec or {}).values() for t in e.get("tests", [])}
+        return ["not pre-registered" if not any(e.get("pre_registered") for e in (sec or {}).values())
+                else "pre-registered"] + sorted(cols)
+    if key == "delivery":
+        return ["Fidelity: delivered as designed", "Dosage: sessions received", "Engagement over time"] + (
+            ["an association, not an effect", "not a causal effect"] if (sec or {}).get("dose_response") else [])
     raise AssertionError(f"results section '{key}' has no home in the report test: give it one in "
                          "evalkit/report/sections.py (SECTION_HOMES) and a probe here")
 

@@ -210,11 +210,15 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
                         "unmapped": [(r.offence_type, page.count(int(r.n), role="normal",
                                                                   label=f"unmapped {r.offence_type}"))
                                      for r in st.unmapped.itertuples()]}
+    from evalkit.monitor import equity_panel
+
+    model["equity"] = equity_panel.equity_model(page, store, monitoring, project, model)
     del ledger
     from evalkit.monitor.spc_dashboard import declared_step_changes
 
     model["spc"] = {"step_changes": declared_step_changes(monitoring, model, raw_values)}
     charts.build_page(page, model, policy)
+    equity_panel.render(page, model, policy)
     pub.export(DATA_JSON, lambda: export_json(model, policy))
     return pub
 
@@ -653,6 +657,7 @@ def export_json(model: dict, policy) -> bytes:
         "measures": _plain(model.get("measures") or {}),
         "profile": _plain(model["profile"]),
         "spc": _spc_export(model),
+        "equity": _equity_export(model),
         "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}
                   for key, groups in (model.get("areas") or {}).items()},
         # each source's extracts and periods; not its rows (a count of records, never disclosure-controlled:
@@ -665,6 +670,12 @@ def export_json(model: dict, policy) -> bytes:
 
 def _item_of(model: dict, indicator: str) -> dict:
     return next(i for i in model["indicators"] if i["indicator"] == indicator and i["success_measure"])
+
+
+def _equity_export(model: dict) -> dict:
+    from evalkit.monitor.equity_panel import export
+
+    return export(model, _plain)
 
 
 def _spc_export(model: dict) -> dict:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,7 @@ SECTION_HOMES = {
     "propensity": "sec-balance", "feasibility": "sec-feasibility", "reliable_change": "sec-reliable-change",
     "counterfactual": "sec-counterfactual", "event_study": "sec-event-study", "honest_did": "sec-event-study",
     "group_time": "sec-group-time", "robustness": "sec-robustness", "sensitivity": "sec-robustness",
-    "rct": "sec-methods",
+    "rct": "sec-methods", "subgroups": "sec-subgroups", "delivery": "sec-delivery",
 }
 MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio")
@@ -161,12 +162,22 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
                      if R.design == "matched_comparison" else "Baseline balance", anchor="sec-balance")
         matching(rep)
         balance(rep)
+    if "delivery" in sec:
+        from evalkit.report import who_and_how
+
+        page.heading("How it was delivered", anchor="sec-delivery")
+        who_and_how.how_delivered(rep, sys.modules[__name__])
     if "feasibility" in sec:
         page.heading("Feasibility criteria", anchor="sec-feasibility")
         feasibility(rep)
     page.heading("Results", anchor="sec-results")
     results_table(rep)
     forest(rep)
+    if "subgroups" in sec:
+        from evalkit.report import who_and_how
+
+        page.heading("Who benefits", anchor="sec-subgroups")
+        who_and_how.who_benefits(rep, sys.modules[__name__])
     if "reliable_change" in sec:
         page.heading("Reliable change", anchor="sec-reliable-change")
         reliable_change(rep)

@@ -179,6 +179,7 @@ class Evaluation:
     study: str | None = None  # declared study (sample) id
     study_role: StudyRole = StudyRole.main
     follow_up_from: FollowUpFrom = FollowUpFrom.start
+    delivery: object = None  # evalkit.spec.raw.Delivery: session records for "How it was delivered"
 
     @property
     def is_external(self) -> bool:

@@ -611,6 +611,21 @@ class SampleSizePlanning(_Raw):
         0.9, description="share of treated units expected to find a match")
 
 
+class Delivery(_Raw):
+    """How the programme was delivered in routine practice: the session records and the blueprint
+    (fidelity, dosage, engagement over time, dose-response; evalkit.estimate.delivery)."""
+
+    sessions: SessionRecords
+    planned_sessions: Annotated[int, Field(ge=1)] = Field(description="sessions each participant should receive")
+    minimum_dose: Annotated[int, Field(ge=1)] | None = Field(None, description="the programme's own 'received enough'")
+    session_hours: Annotated[float, Field(gt=0)] | None = Field(None, description="planned length of one session")
+    weeks: Annotated[int, Field(ge=1)] | None = Field(None, description="planned length: retention is followed this long")
+    deliverer: Column | None = Field(None, description="session column naming the mentor or worker (fidelity "
+                                                       "intervals cluster by it)")
+    dose_response: list[IndicatorId] = Field(default_factory=list, description="indicators whose change is "
+                                             "related to the sessions received (an association, never an effect)")
+
+
 class Feasibility(_Raw):
     cases: CaseColumns
     sessions: SessionRecords | None = None
@@ -650,6 +665,8 @@ class EvaluationFile(_Raw):
     weights: Column | None = Field(None, description="column of analysis weights")
     external: External | None = None
     feasibility: Feasibility | None = None
+    delivery: Delivery | None = Field(None, description="session records and blueprint: the report's 'How it was "
+                                                         "delivered' section (any design)")
     primary_outcome: IndicatorId
     follow_up_months: Annotated[int, Field(ge=0, le=600)]
     follow_up_from: FollowUpFrom = Field(

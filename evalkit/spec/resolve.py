@@ -332,6 +332,11 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
              "the same number of months")
 
     _check_feasibility(raw, timepoints, err, warn)
+    if raw.delivery is not None:
+        for i, ind in enumerate(raw.delivery.dose_response):
+            if ind not in raw.timepoints:
+                err(("delivery", "dose_response", i), "not an indicator of this plan's timepoints", repr(ind),
+                    "one of " + (", ".join(raw.timepoints) or "(no timepoints)"))
     if raw.data is not None:
         _check_data_options(raw.data, err)
 
@@ -366,7 +371,7 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         feasibility=raw.feasibility,
         did=raw.did if raw.did is not None or design is not r.Design.difference_in_differences
         else r.DifferenceInDifferences(),
-        study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from)
+        study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from, delivery=raw.delivery)
     return evaluation, problems
 
 

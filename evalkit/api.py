@@ -35,7 +35,7 @@ def _evaluations(project, evaluations):
 def rate(project=None, interventions: Sequence[str] = (), *, run_missing: bool = True, rules=None) -> list:
     """The EIF evidence level of each intervention, as ``evalkit rate`` gives it.
 
-    ``project`` is a loaded project or its folder. Each plan's saved ``reports/<id>/results.json``
+    ``project`` is a loaded project or its folder. Each plan's saved ``.evalkit/results/<id>/results.json``
     is read; a plan without (current) results is run in memory unless ``run_missing`` is False.
     Returns one :class:`~evalkit.evidence.rate.ProgrammeRating` per intervention, best level first;
     ``evalkit.evidence.text.rating_text(rating)`` words one as the CLI prints it.
@@ -83,7 +83,8 @@ def report(project=None, evaluations=None, *, pdf: bool = False, min_count: int 
            render: bool = True, index: bool = True, allow_stale: bool = False, log=None) -> list:
     """Write, render, scan and publish the reports of ``evaluations`` (ids or plans; default: every plan with results).
 
-    As ``evalkit report``: ``reports/<id>/index.qmd`` from each saved ``results.json``, rendered to
+    As ``evalkit report``: ``reports/<id>/index.qmd`` from each saved ``results.json`` (kept, owner-only, in
+    ``.evalkit/results/<id>/``; one moved there from ``reports/`` by an older evalkit is said in ``log``), rendered to
     self-contained HTML (and PDF with ``pdf``) under the project's disclosure policy
     (``evalkit.yml``, ``disclosure``); ``min_count`` overrides its threshold for this call. Stale
     results are refused unless ``allow_stale``. Then the portfolio page and index. Returns what was
@@ -92,13 +93,18 @@ def report(project=None, evaluations=None, *, pdf: bool = False, min_count: int 
     from evalkit.publish.policy import project_policy
     from evalkit.report.write import build_reports
 
+    from evalkit.project import move_old_results, results_path
+
     loaded = _project(project)
     reports_dir = Path(loaded.root) / "reports"
+    moved = move_old_results(loaded.root)
+    if moved:
+        (log or (lambda _message: None))(moved)
     policy = project_policy(loaded.root)
     if min_count is not None:
         policy = policy.with_threshold(min_count, "min_count (--min-count)")
     chosen = _evaluations(loaded, evaluations)
     if chosen is None:
-        chosen = [e for e in loaded.evaluations.values() if (reports_dir / e.id / "results.json").exists()]
+        chosen = [e for e in loaded.evaluations.values() if results_path(loaded.root, e.id).exists()]
     return build_reports(loaded, chosen, reports_dir=reports_dir, policy=policy, pdf=pdf, render=render,
                          index=index, allow_stale=allow_stale, log=log or (lambda _message: None))

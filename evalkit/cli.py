@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="seed (default 20240301)")
     p.add_argument("--force", action="store_true", help="overwrite data files that synth did not write")
     p.add_argument("--check", action="store_true",
-                   help="instead of writing, compare the true effects with the estimates in reports/*/results.json")
+                   help="instead of writing, compare the true effects with the estimates in .evalkit/results/*/results.json")
     _common(p)
 
     p = sub.add_parser("summary", help="print the project's interventions, indicators and evaluations")
@@ -73,10 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run evaluations and write results.json",
                        description="Run the named evaluation plans (default: every plan in the project) and "
-                                   "write results.json under reports/<evaluation id>/.")
+                                   "write results.json and run-info.json under .evalkit/results/<evaluation id>/ "
+                                   "(owner-only: they hold unsuppressed counts, so never under reports/, the "
+                                   "folder people upload; `evalkit report` publishes them with disclosure "
+                                   "control). Results files an older evalkit left in reports/ are moved there "
+                                   "first, in one line.")
     p.add_argument("evaluations", nargs="*", metavar="EVALUATION", help="plan files or evaluation ids")
     p.add_argument("--out", metavar="DIR", default=None,
-                   help="output folder (one evaluation) or parent folder (several)")
+                   help="output folder (one evaluation) or parent folder (several); not under reports/ "
+                        "(default: .evalkit/results/<evaluation id>/)")
     p.add_argument("--no-store", action="store_true",
                    help="do not record the results in the project's store (.evalkit/evalkit.duckdb)")
     _common(p)
@@ -183,10 +188,13 @@ def cmd_synth(args) -> int:
 
     out = output(args)
     if args.check:
-        from evalkit.project import find_project
+        from evalkit.project import find_project, move_old_results
         from evalkit.synth.recovery import recovery_rows, recovery_table
 
         root = find_project(_project_dir(args))
+        moved = move_old_results(root)
+        if moved:
+            out.note(moved)
         if out.json:
             out.result({"rows": recovery_rows(root)})
         else:
@@ -219,13 +227,18 @@ def cmd_summary(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from evalkit.project import load_project
-    from evalkit.run import default_out, run_and_write
+    from evalkit.project import load_project, move_old_results
+    from evalkit.run import check_out_folder, default_out, run_and_write
 
     out = output(args)
     first = Path(args.evaluations[0]) if args.evaluations and Path(args.evaluations[0]).exists() else None
     project = load_project(_project_dir(args) or first)
     chosen = _select_evaluations(project, args.evaluations)
+    if args.out:
+        check_out_folder(project.root, Path(args.out))
+    moved = move_old_results(project.root)
+    if moved:
+        out.note(moved)
     store = None
     done = []
     try:
@@ -338,10 +351,12 @@ def cmd_demo(args) -> int:
 
 def demo_made(root: Path) -> dict:
     """What the demo leaves behind, from the files themselves (so the summary cannot overstate it)."""
+    from evalkit.project import results_path
+
     reports = root / "reports"
-    evals = sorted(p.parent.name for p in reports.glob("*/results.json"))
+    evals = sorted(p.parent.name for p in results_path(root, None, "").glob("*/results.json"))
     return {
-        "results": [str(reports / e / "results.json") for e in evals],
+        "results": [str(results_path(root, e)) for e in evals],
         "reports_html": sorted(str(p) for p in reports.glob("*/index.html") if p.parent.name != "monitoring"),
         "reports_pdf": sorted(str(p) for p in reports.glob("*/*.pdf") if p.parent.name != "monitoring"),
         "portfolio": str(reports / "index.html") if (reports / "index.html").exists() else None,
@@ -362,7 +377,7 @@ def demo_summary(root: Path, documents: dict, seconds: float) -> str:
             covered = f" ({sum(map(bool, judged))} of {len(judged)} true effects inside their 95% CIs)"
     lines = [f"evalkit demo: the example project, end to end, in {seconds:.0f} s",
              f"  data:        {made['data']} (synthetic, seeded)",
-             f"  results:     {len(made['results'])} evaluations run{covered}, each reports/<evaluation>/results.json",
+             f"  results:     {len(made['results'])} evaluations run{covered}, each .evalkit/results/<evaluation>/results.json",
              f"  reports:     {len(made['reports_html'])} HTML, {len(made['reports_pdf'])} PDF under {root / 'reports'}"]
     if made["store"]:
         lines.append(f"  store:       {made['store']} (monitoring extracts and evaluation results)")

@@ -22,6 +22,74 @@ PROJECT_FILE = "evalkit.yml"
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
+WORK_DIR = ".evalkit"  # the project's working area: owner-only, never uploaded
+RESULTS_DIR = "results"
+OLD_RESULTS_FILES = ("results.json", "run-info.json")  # what an older evalkit left in reports/<id>/
+
+
+# reports/README.md of a new project: the one static file allowed in reports/ beside the scanned pages
+REPORTS_README = """# reports
+
+What `evalkit report` and `evalkit monitor` publish: each page was rendered and scanned
+(disclosure control on every count) before it was moved here, so this folder is the one to upload.
+Nothing else belongs here: the results files with unsuppressed counts (`evalkit run`,
+`evalkit compare`) and person-level rows live, owner-only, in the project's `.evalkit/` folder.
+"""
+
+
+def results_path(root: Path | str, evaluation: str | None = None, name: str = "results.json", *,
+                 create: bool = False) -> Path:
+    """Where an analyst-only results file lives: ``.evalkit/results/<evaluation>/<name>``.
+
+    ``results.json`` and ``run-info.json`` (unsuppressed aggregates and the run's record) go here,
+    and, with ``evaluation`` None, ``.evalkit/results/<name>`` (the portfolio, ``portfolio.json``);
+    never under ``reports/``, the folder people upload. With ``create`` the folders are made
+    owner-only (0700), like the store and the private rows. The one place this path is spelt."""
+    folder = Path(root) / WORK_DIR / RESULTS_DIR
+    if evaluation is not None:
+        folder = folder / evaluation
+    if create:
+        from evalkit.publish.atomic import private_dir
+
+        private_dir(Path(root) / WORK_DIR)
+        private_dir(Path(root) / WORK_DIR / RESULTS_DIR)
+        private_dir(folder)
+    return folder / name
+
+
+def move_old_results(root: Path | str) -> str | None:
+    """Move the results files an older evalkit left under ``reports/`` into ``.evalkit/results/``.
+
+    ``reports/<id>/results.json`` and ``run-info.json`` and ``reports/portfolio.json`` hold
+    unsuppressed aggregates; an older evalkit wrote them beside the pages. They are moved (owner-only)
+    rather than published or ignored, and one line says so (None when there was nothing to move).
+    Where a current file already sits in ``.evalkit/results/``, the old one is kept beside it as
+    ``<name>.from-reports`` so nothing is lost or silently preferred."""
+    import os
+
+    reports = Path(root) / "reports"
+    if not reports.is_dir():
+        return None
+    old = [(p, p.parent.name, p.name) for name in OLD_RESULTS_FILES for p in sorted(reports.glob(f"*/{name}"))]
+    if (reports / "portfolio.json").is_file():
+        old.append((reports / "portfolio.json", None, "portfolio.json"))
+    moved = []
+    for path, evaluation, name in old:
+        if not path.is_file():
+            continue
+        dest = results_path(root, evaluation, name, create=True)
+        if dest.exists():
+            dest = dest.with_name(name + ".from-reports")
+        os.chmod(path, 0o600)
+        os.replace(path, dest)
+        moved.append(str(path.relative_to(Path(root))))
+    if not moved:
+        return None
+    shown = ", ".join(moved[:3]) + (f" and {len(moved) - 3} more" if len(moved) > 3 else "")
+    return (f"moved {len(moved)} results file(s) an older evalkit left in reports/ (the folder people upload) to "
+            f"{WORK_DIR}/{RESULTS_DIR}/ (owner-only): {shown}")
+
+
 def is_project(path: Path) -> bool:
     return (path / LOGIC_MODELS).is_dir() and (path / EVALUATIONS).is_dir()
 

@@ -2,7 +2,8 @@
 
 The same path for every design. ``run`` returns the ResultSet; ``run_and_write`` also writes
 ``results.json`` (byte-identical for the same inputs) and ``run-info.json`` (the one file
-allowed to hold the time of the run) into the output folder.
+allowed to hold the time of the run) into ``.evalkit/results/<evaluation>/`` (owner-only; never under
+``reports/``, which people upload: results hold unsuppressed counts).
 """
 
 from __future__ import annotations
@@ -240,7 +241,21 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
 
 
 def default_out(project_root: Path, evaluation: m.Evaluation) -> Path:
-    return project_root / "reports" / evaluation.id
+    """The folder of an evaluation's results files: ``.evalkit/results/<id>/`` (see ``project.results_path``)."""
+    from evalkit.project import results_path
+
+    return results_path(project_root, evaluation.id, create=True).parent
+
+
+def check_out_folder(project_root: Path, out: Path, setting: str = "--out") -> None:
+    """Refuse to write results files into ``reports/``: they hold unsuppressed counts, and that folder is uploaded."""
+    try:
+        inside = Path(out).resolve().is_relative_to((Path(project_root) / "reports").resolve())
+    except (OSError, ValueError):
+        return
+    if inside:
+        raise EvalkitError(f"{setting}: {out} is inside reports/, the folder people upload, and results files hold "
+                           "unsuppressed counts; expected a folder outside it (default: .evalkit/results/<evaluation>/)")
 
 
 def input_files(evaluation: m.Evaluation) -> dict[str, Path]:
@@ -289,15 +304,17 @@ def private_dir(project_root: Path, evaluation_id: str) -> Path:
 
 
 def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
-    """Run and write ``results.json`` and ``run-info.json`` into ``out``; where the design keeps the analysed
-    (person-level) rows, they go to the project's ``.evalkit/private/<evaluation>/`` (folders 0700, files
-    0600), never beside the results: ``reports/`` is what people publish."""
+    """Run and write ``results.json`` and ``run-info.json`` into ``out`` (default ``.evalkit/results/<evaluation>/``,
+    owner-only: files 0600, folder 0700); where the design keeps the analysed (person-level) rows, they go to
+    the project's ``.evalkit/private/<evaluation>/``. Nothing goes under ``reports/``: that is what people publish."""
     import datetime as dt
     import os
 
+    from evalkit.publish.atomic import private_dir as owner_only
+
     result, analysis = run_analysis(evaluation)
-    out.mkdir(parents=True, exist_ok=True)
-    result.write(out / "results.json")
+    owner_only(out)  # unsuppressed aggregates: owner-only (folder 0700, files 0600), like the private rows
+    os.chmod(result.write(out / "results.json"), 0o600)
     analysed = analysis.analysed_data
     if analysed is not None:
         root = _project_root(evaluation)
@@ -315,6 +332,7 @@ def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
 
         info["data_file_sha256"] = sha256(evaluation.data.path)
     (out / "run-info.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    os.chmod(out / "run-info.json", 0o600)
     return result
 
 
@@ -363,15 +381,19 @@ def saved_results_stale(result, evaluation) -> str | None:
 
 
 def project_results(project, *, run_missing: bool = True, saved: Path | None = None):
-    """Each evaluation's ResultSet: saved ``results.json`` if current, else run in memory.
+    """Each evaluation's ResultSet: saved ``results.json`` (``.evalkit/results/<id>/``) if current, else run in memory.
 
     Returns (results, notes, unrated): notes say which studies were run now; unrated holds
     (intervention, evaluation, reason) for studies that have no results and could not be run.
     """
-    reports = saved or project.root / "reports"
+    from evalkit.project import move_old_results, results_path
+
+    moved = move_old_results(project.root)
     results, notes, unrated = [], [], []
+    if moved:
+        notes.append(moved)
     for evaluation in project.evaluations.values():
-        path = reports / evaluation.id / "results.json"
+        path = saved / evaluation.id / "results.json" if saved else results_path(project.root, evaluation.id)
         why = "no results.json"
         if path.exists():
             try:

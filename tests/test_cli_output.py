@@ -115,7 +115,7 @@ def test_errors_stay_on_stderr_with_json(project):
 def test_run_json_holds_the_estimates(project):
     data = json.loads(run_cli("run", "mentoring-prepost", "--no-store", "--json", cwd=project).stdout)
     (run,) = data["runs"]
-    saved = json.loads((project / "reports" / "mentoring-prepost" / "results.json").read_text())
+    saved = json.loads((project / ".evalkit" / "results" / "mentoring-prepost" / "results.json").read_text())
     assert run["estimates"] == saved["estimates"] and run["warnings"] == saved["warnings"]
 
 
@@ -157,7 +157,8 @@ def test_demo_stops_at_the_failing_step_and_names_it(tmp_path):
 def test_demo_summary_says_what_was_made_and_where_to_open_it(tmp_path):
     from evalkit.cli import demo_summary
 
-    for rel in ("reports/a/results.json", "reports/a/index.html", "reports/a/index.pdf", "reports/b/results.json",
+    for rel in (".evalkit/results/a/results.json", "reports/a/index.html", "reports/a/index.pdf",
+                ".evalkit/results/b/results.json",
                 "reports/index.html", "reports/monitoring/dashboard.html", ".evalkit/evalkit.duckdb"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("x")

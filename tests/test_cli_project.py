@@ -57,7 +57,7 @@ def test_contract_files_validate_unchanged(tmp_path):
     # and they run unchanged
     result = run_cli("run", "--project", str(root))
     assert result.returncode == 0, result.stderr
-    assert all((root / "reports" / e / "results.json").exists() for e in full.evaluations)
+    assert all((root / ".evalkit" / "results" / e / "results.json").exists() for e in full.evaluations)
 
 
 def test_example_project_validates(example_project_ro):

@@ -76,11 +76,11 @@ def test_the_shuffled_files_really_differ(runs):
 
 def test_results_are_byte_identical_across_hash_seeds_and_row_orders(runs):
     plain, shuffled, _ = runs
-    plans = sorted(p.name for p in (plain / "reports").iterdir() if (p / "results.json").exists())
+    plans = sorted(p.name for p in (plain / ".evalkit" / "results").iterdir() if (p / "results.json").exists())
     assert len(plans) == 8
     for name in plans:
-        a = (plain / "reports" / name / "results.json").read_bytes()
-        b = (shuffled / "reports" / name / "results.json").read_bytes()
+        a = (plain / ".evalkit" / "results" / name / "results.json").read_bytes()
+        b = (shuffled / ".evalkit" / "results" / name / "results.json").read_bytes()
         assert a == b, f"{name}: results.json differs between hash seeds / row orders"
 
 
@@ -93,12 +93,12 @@ def test_ratings_are_the_same(runs):
 def test_a_third_hash_seed_in_the_same_order_gives_the_same_bytes(runs, tmp_path):
     plain, _, _ = runs
     again = _copy_project(plain, tmp_path / "again")
-    shutil.rmtree(again / "reports", ignore_errors=True)
+    shutil.rmtree(again / ".evalkit" / "results", ignore_errors=True)
     env_seed = "4242"
     for name in ("reach-2023-matched", "phoenix-2023-did"):
         _finish(_start(again, env_seed, "run", name, "--no-store"))
-        assert (again / "reports" / name / "results.json").read_bytes() == \
-            (plain / "reports" / name / "results.json").read_bytes()
+        assert (again / ".evalkit" / "results" / name / "results.json").read_bytes() == \
+            (plain / ".evalkit" / "results" / name / "results.json").read_bytes()
 
 
 def test_the_dowhy_checks_in_this_process_give_the_same_bytes_as_in_the_worker(runs, tmp_path):
@@ -106,11 +106,11 @@ def test_the_dowhy_checks_in_this_process_give_the_same_bytes_as_in_the_worker(r
     run in the same process, and results.json is the same, byte for byte, under another hash seed."""
     plain, _, _ = runs
     again = _copy_project(plain, tmp_path / "in-process")
-    shutil.rmtree(again / "reports", ignore_errors=True)
+    shutil.rmtree(again / ".evalkit" / "results", ignore_errors=True)
     for name in ("reach-2023-matched", "phoenix-2023-did"):
         _finish(_start(again, "99", "run", name, "--no-store", env_extra={"EVALKIT_DOWHY_WORKER": "0"}))
-        assert (again / "reports" / name / "results.json").read_bytes() == \
-            (plain / "reports" / name / "results.json").read_bytes()
+        assert (again / ".evalkit" / "results" / name / "results.json").read_bytes() == \
+            (plain / ".evalkit" / "results" / name / "results.json").read_bytes()
 
 
 def test_a_parquet_copy_in_another_order_gives_the_same_estimates(runs, tmp_path):
@@ -118,7 +118,7 @@ def test_a_parquet_copy_in_another_order_gives_the_same_estimates(runs, tmp_path
     content hash, and so the manifest, is the same too)."""
     plain, _, _ = runs
     other = _copy_project(plain, tmp_path / "parquet")
-    shutil.rmtree(other / "reports", ignore_errors=True)
+    shutil.rmtree(other / ".evalkit" / "results", ignore_errors=True)
     plan = other / "evaluations" / "reach-matched.yml"
     data = other / "evaluations" / "data" / "reach_with_comparison.csv"
     frame = pd.read_csv(data).sample(frac=1, random_state=3)
@@ -127,7 +127,7 @@ def test_a_parquet_copy_in_another_order_gives_the_same_estimates(runs, tmp_path
     _finish(_start(other, "7", "run", "reach-2023-matched", "--no-store"))
     import json
 
-    a = json.loads((plain / "reports" / "reach-2023-matched" / "results.json").read_text())
-    b = json.loads((other / "reports" / "reach-2023-matched" / "results.json").read_text())
+    a = json.loads((plain / ".evalkit" / "results" / "reach-2023-matched" / "results.json").read_text())
+    b = json.loads((other / ".evalkit" / "results" / "reach-2023-matched" / "results.json").read_text())
     assert a["estimates"] == b["estimates"]
     assert a["sections"] == b["sections"]

@@ -118,7 +118,7 @@ def test_cli_compare_writes_a_deterministic_portfolio(mvp_project, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:3] == ["intervention", "self-assessed", "level"]
     assert "not EIF ratings" in out
-    path = mvp_project / "reports" / "portfolio.json"
+    path = mvp_project / ".evalkit" / "results" / "portfolio.json"
     first = path.read_bytes()
     assert main(["compare", "--project", str(mvp_project)]) == 0
     assert path.read_bytes() == first

@@ -150,7 +150,7 @@ def test_a_full_disk_writing_results_is_one_line_and_leaves_no_partial_file(exam
     line = _one_line((tmp_path / "err.txt").read_text())
     assert "No space left on device (ENOSPC)" in line and "free some space" in line
     left = (tmp_path / "left.txt").read_text().split()
-    assert "results.json.tmp" not in left
+    assert "results.json.tmp" not in left and not [f for f in left if f.endswith((".tmp", ".partial"))]
 
 
 # ------------------------------------------------------------------ a read-only project folder

@@ -146,7 +146,7 @@ def prepost(tmp_path_factory, example_project_ro):
     text = frame.to_csv(index=False, lineterminator="\n")
     (root / "evaluations" / "data" / "reach_cohort.csv").write_text(text)
     assert main(["run", "--no-store", "--project", str(root)]) == 0
-    clean = json.loads((root / "reports" / "reach-2023-prepost" / "results.json").read_text())
+    clean = json.loads((root / ".evalkit" / "results" / "reach-2023-prepost" / "results.json").read_text())
     names = list(frame.columns)
     numeric = [names.index(c) for c in ("sdq_pre", "sdq_post", "attend_pre", "attend_post", "susp_pre", "susp_post")]
     return root, text, clean, set(frame["pupil_id"]), names.index("pupil_id"), numeric
@@ -173,7 +173,7 @@ def test_broken_evaluation_data_is_refused_or_gives_the_clean_numbers(prepost, t
         assert rc in (0, 1), f"{kind}: exit {rc}"
         _check_messages(out, err, ids, kind)
         if rc == 0:
-            got = json.loads((work / "reports" / "reach-2023-prepost" / "results.json").read_text())
+            got = json.loads((work / ".evalkit" / "results" / "reach-2023-prepost" / "results.json").read_text())
             assert _numbers(got) == _numbers(clean), f"{kind}: exit 0 with other numbers"
             seen["same"] += 1
         else:
@@ -212,7 +212,7 @@ def test_broken_xlsx_cells_are_refused_or_give_the_clean_numbers(prepost, tmp_pa
         out, err = capsys.readouterr()
         _check_messages(out, err, ids | {"IDX1234567"}, repr(value))
         if rc == 0:
-            got = json.loads((work / "reports" / "reach-2023-prepost" / "results.json").read_text())
+            got = json.loads((work / ".evalkit" / "results" / "reach-2023-prepost" / "results.json").read_text())
             assert _numbers(got) == _numbers(clean), f"{value!r}: exit 0 with other numbers"
         else:
             assert rc == 1 and err.strip()
@@ -345,7 +345,7 @@ def test_broken_parquet_columns_are_refused_or_give_the_clean_numbers(prepost, t
         out, err = capsys.readouterr()
         _check_messages(out, err, ids | {"IDX7654321"}, kind)
         if rc == 0:
-            got = json.loads((work / "reports" / "reach-2023-prepost" / "results.json").read_text())
+            got = json.loads((work / ".evalkit" / "results" / "reach-2023-prepost" / "results.json").read_text())
             assert _numbers(got) == _numbers(clean), f"{kind}: exit 0 with other numbers"
         else:
             assert rc == 1 and err.strip() and not kind.startswith("same_as"), (kind, err)

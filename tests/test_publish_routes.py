@@ -139,8 +139,11 @@ def _dashboard_model(page):
                            for p, tot in zip(periods[-3:], prog_vals)
                            for b, g, n in [("all", "all", tot), ("area", "A", tot - 2 if tot > 3 else 1),
                                            ("area", "B", 2 if tot > 3 else 2)]])
+    # a source's record count (all referrals ever) less the months shown would be a hidden month
+    source = {"source": "referrals", "label": "Referrals", "extracts": 3, "rows": int(sum(prog_vals)),
+              "first": "2023-10", "last": "2023-12", "missing": [], "late": [], "replacements": 0}
     model = {"as_of": "2023-12", "period_kind": "month", "mapping_version": "v1", "breakdowns": {},
-             "success": {"homicides": {"its": None, "rolling": rolling}}, "quality": {"sources": [], "unmapped": []}}
+             "success": {"homicides": {"its": None, "rolling": rolling}}, "quality": {"sources": [source], "unmapped": []}}
     prog_item = {"intervention": "vip", "intervention_name": "VIP", "indicator": "referrals", "label": "Referrals",
                  "measure": "count", "direction": "increase", "rate_per": None, "target": 30.0, "amber": 27.0,
                  "target_per": None, "amber_default": False, "series": prog_series, "success_measure": False}
@@ -150,13 +153,19 @@ def _dashboard_model(page):
                 "success_measure": True}
     model["indicators"] = [prog_item, hom_item]
     D._breakdown_model(page, values, "vip", "referrals", prog_series, model)
+    # the local-definition measure's year before the profile's window, published elsewhere on the page
+    model["measure_year_before"] = D._same_fact(page, ("police local serious violence", "2022-01", "2022-12"), 97,
+                                                role="headline", label="local serious violence year ending 2022-12")
     profile = {"summary": {"from": "2023-01", "to": "2023-12", "months": 12, "serious_violence": 100,
+                           "previous_from": "2022-01",
                            "domestic": 3, "knife": 25, "location_known": 90, "public_place": 50,
                            "public_night_time_economy": 20, "peak_hour": 22, "peak_day": "Saturday",
                            "mapping_version": "v1"},
                "by_hour": pd.DataFrame({"hour": [0, 1, 2], "n": [50, 47, 3]}),
                "by_day": pd.DataFrame({"day_name": ["Mon", "Tue"], "n": [98, 2]}),
                "by_category": pd.DataFrame({"sv_category": ["a", "b", "c"], "n": [60, 37, 3]}),
+               "year_on_year": pd.DataFrame({"sv_category": ["a", "b", "c"], "n": [60, 37, 3],
+                                             "n_previous": [50, 45, 2]}),
                "by_area": pd.DataFrame({"area": ["X", "Y"], "n": [96, 4], "rate_per_100000": [960.0, 40.0]}),
                "victim_ages": pd.DataFrame({"age_band": ["10-17", "18-24"], "n": [2, 98]}),
                "suspect_ages": pd.DataFrame({"age_band": ["10-17", "18-24"], "n": [99, 1]})}
@@ -174,6 +183,7 @@ def test_dashboard_routes_are_closed(tmp_path):
     page = pub.page("dashboard", "Outcomes monitoring", dashboard=True)
     model, small = _dashboard_model(page)
     charts.build_page(page, model, Policy())
+    page.para("Local serious violence, year ending 2022-12: {n}.", n=model["measure_year_before"])
     pub.export("dashboard_data.json", lambda: export_json(model, Policy()))
     out = pub.publish(log=lambda *_: None)
     assert not out.failed, out.failed
@@ -191,6 +201,11 @@ def test_dashboard_routes_are_closed(tmp_path):
     cats = {c["label"]: c["count"] for c in data["profile"]["by_category"]}
     assert cats["c"]["status"] == "small" and sum(c["status"] == "withheld" for c in cats.values()) >= 1
     assert data["profile"]["share_domestic"]["status"] != "shown"  # 3% of 100 is 3 people
+    assert data["quality"]["sources"][0]["extracts"] == 3 and "rows" not in data["quality"]["sources"][0]
+    # the year before by category: the published year total less the other categories is not the small one
+    before = {r["category"]: r["previous"] for r in data["profile"]["year_on_year"]}
+    assert before["c"]["status"] == "small" and "97" in _text(html)
+    assert not all(before[k]["status"] == "shown" for k in ("a", "b"))
     # the programme's latest month (3, red on the raw number) shows no RAG band
     tile = re.search(r'<div class="ek-tile[^"]*" data-ek-rag="([^"]+)" style="background:([^"]+)">(?:(?!</div></div>).)*'
                      r'Referrals', html, re.S)
@@ -206,11 +221,130 @@ def test_dashboard_routes_are_closed(tmp_path):
                     assert v is None
 
 
+def test_dashboard_under_the_rounding_policy(tmp_path):
+    """The same small months, groups and categories under the HES-style rule: 1-7 hidden, the rest
+    rounded to 5, in the page, its figures and the export; nothing recoverable."""
+    from evalkit.monitor import charts
+    from evalkit.monitor.dashboard import export_json
+    from evalkit.publish.publication import Publication
+    from evalkit.publish.scan import scan_export
+
+    pol = Policy(kind="round", threshold=8)
+    pub = Publication(pol, project_root=tmp_path, out_root=tmp_path / "out", setting="--out")
+    page = pub.page("dashboard", "Outcomes monitoring", dashboard=True)
+    model, _small = _dashboard_model(page)
+    charts.build_page(page, model, pol)
+    pub.export("dashboard_data.json", lambda: export_json(model, pol))
+    out = pub.publish(log=lambda *_: None)
+    assert not out.failed, out.failed
+    html = out.pages["dashboard"]["html"].read_text()
+    assert scan_html(html, pol) == [] and scan_export(out.exports[0], pol) == []
+    shown = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("kind") == "count" and "status" in node:
+                if node["status"] in ("small", "withheld"):
+                    assert node["value"] is None and not re.search(r"\d", str(node.get("shown") or "").replace("8", ""))
+                elif node["value"] is not None:
+                    shown.append(node["value"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(json.loads(out.exports[0].read_text()))
+    assert shown and all(v == 0 or (v % 5 == 0 and v >= 8) for v in shown), sorted(set(shown))[:10]
+    assert "fewer than 8" in _text(html) or "[c]" in _text(html)
+    assert "RED" not in _text(html)
+
+
+def _its_dashboard(tmp_path, months):
+    """A success measure with a fitted trend (ITS), published as the dashboard publishes it."""
+    import numpy as np
+
+    from evalkit.monitor import charts
+    from evalkit.monitor import dashboard as D
+    from evalkit.monitor.dashboard import export_json
+    from evalkit.publish.publication import Publication
+
+    periods = [f"{y}-{m:02d}-01" for y in (2020, 2021, 2022, 2023) for m in range(1, 13)]
+    pop = 1_000_000.0
+    values = pd.DataFrame({"intervention": "strategy", "indicator": "knife", "measure": "count", "breakdown": "all",
+                           "group": "all", "period": periods, "numerator": [float(v) for v in months],
+                           "denominator": float("nan"), "population": pop, "rate_per": 100000.0})
+    pub = Publication(Policy(), project_root=tmp_path, out_root=tmp_path / "out", setting="--out")
+    page = pub.page("dashboard", "Outcomes monitoring", dashboard=True)
+    rows = values.assign(rate=values["numerator"] / pop * 1e5, rag=None, value=values["numerator"])
+    series = D._indicator_model(page, rows, "strategy/knife")
+    rolling = D._rolling_model(page, rows, series, "strategy/knife")
+    its = D._its(values, "knife", "2022-01")
+    item = {"intervention": "strategy", "intervention_name": "Strategy", "indicator": "knife", "label": "Knife crime",
+            "measure": "count", "direction": "decrease", "rate_per": 100000, "target": None, "amber": None,
+            "target_per": None, "amber_default": False, "series": series, "success_measure": True}
+    model = {"as_of": "2023-12", "period_kind": "month", "mapping_version": "v1", "breakdowns": {},
+             "indicators": [item], "success": {"knife": {"its": its, "rolling": rolling}},
+             "quality": {"sources": [], "unmapped": []}, "profile": {}}
+    charts.build_page(page, model, Policy())
+    pub.export("dashboard_data.json", lambda: export_json(model, Policy()))
+    out = pub.publish(log=lambda *_: None)
+    assert not out.failed, out.failed
+    data = json.loads(out.exports[0].read_text())
+    return data, out.pages["dashboard"]["html"].read_text(), its, np
+
+
+def test_a_fitted_trend_does_not_give_a_suppressed_month_away(tmp_path):
+    """A quasi-Poisson ITS solves X'y = X'mu: its fitted values and the shown months give the sum of the
+    hidden ones. With one month of 48 suppressed, that sum is the month: the trend is not published."""
+    rng = random.Random(7)
+    months = [rng.randint(20, 40) for _ in range(48)]
+    months[30] = 3
+    data, html, its, np = _its_dashboard(tmp_path / "one", months)
+    # the route is real: the unpublished fit gives the hidden month back exactly
+    from evalkit.estimate.its import design_matrix
+    from evalkit.spec.raw import Seasonality
+
+    frame = pd.DataFrame({"area": "all", "month": pd.PeriodIndex(data["indicators"][0]["series"]["period"], freq="M")})
+    X = design_matrix(frame, pd.Period("2022-01", "M"), Seasonality.month).to_numpy(float)
+    mu = np.asarray(its["fitted_rate"]) * 1_000_000 / 100000
+    counts = data["indicators"][0]["series"]["count"]
+    known = np.array([v["status"] == "shown" for v in counts])
+    y = np.array([v["value"] if v["status"] == "shown" else 0 for v in counts], dtype=float)
+    rows, rhs = [X.T], [X.T @ mu - X.T @ y]  # X'y = X'mu, the shown months moved to the right
+    for t, r in enumerate(data["success"]["knife"]["rolling"]["count"]):
+        if r is not None and r["status"] == "shown":
+            ones = np.zeros(48)
+            ones[t - 11:t + 1] = 1
+            rows.append(ones[None, :])
+            rhs.append(np.array([r["value"] - ones @ y]))
+    A, b = np.vstack(rows)[:, ~known], np.concatenate(rhs)
+    solved = np.linalg.lstsq(A, b, rcond=None)[0]
+    assert not known[30] and round(float(solved[list(np.flatnonzero(~known)).index(30)]), 6) == 3
+    assert data["success"]["knife"]["its"] is None
+    assert "segmented trend (fitted)" not in html and "rate ratio [c]" in _text(html)
+    assert "Slope change: [c]" in _text(html) and scan_html(html) == []
+    # every month shown: the trend is published
+    months[30] = 30
+    data, html, _its, _np = _its_dashboard(tmp_path / "all", months)
+    assert data["success"]["knife"]["its"]["level_change"]["estimate"] > 0 and "segmented trend (fitted)" in html
+    assert "rate ratio [c]" not in _text(html) and re.search(r"rate ratio \d\.\d\d \(", _text(html))
+    assert "_design" not in json.dumps(data)
+
+
 # ------------------------------------------------------------------------------- publishing atomically
 
 
 def _publish_prepost(root, **kw):
     return publish_report(root, prepost_result(), context(), **kw)
+
+
+def test_the_export_scan_refuses_a_count_outside_disclosure_control(tmp_path):
+    from evalkit.publish.scan import scan_export
+
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps({"sources": [{"source": "referrals", "rows": 3}],
+                                "months": [{"value": None, "status": "small", "kind": "count"}]}))
+    assert scan_export(path, Policy()) == ["data.json: $.sources[0].rows is a count (3) outside disclosure control"]
 
 
 def test_a_page_that_fails_the_scan_is_not_published_and_the_old_one_stays(tmp_path, monkeypatch):
@@ -377,10 +511,130 @@ def test_person_level_rows_live_outside_reports_owner_only(example_project):
 
 
 def test_no_code_writes_person_level_rows_under_reports():
-    """The done-when's `git grep`: nothing in the package joins reports/ with private rows."""
+    """The done-when's `git grep`: nothing in the package joins reports/ with private rows, or with
+    the results files (unsuppressed aggregates) but the one function that moves an older project's out."""
     src = Path(__file__).resolve().parents[1] / "evalkit"
     hits = [p for p in src.rglob("*.py") if re.search(r"""["']private["']""", p.read_text())
             and re.search(r"reports", p.read_text()) and p.name not in ("run.py",)]
     run = (src / "run.py").read_text()
     assert '/ "private"' in run and '".evalkit"' in run and 'out / "private"' not in run
     assert not hits, hits
+    joined = re.compile(r"""(["']reports["']|\breports(_dir)?)\s*/[^\n]*["'](results\.json|run-info\.json|portfolio\.json)["']"""
+                        r"|reports/(<[^>]+>|\*|\{[^}]+\})/(results|run-info)\.json|reports/portfolio\.json")
+    aggregates = [f"{p.name}:{i}" for p in src.rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
+                  if joined.search(line) and p.name != "project.py"]
+    assert not aggregates, aggregates
+    assert "def move_old_results" in (src / "project.py").read_text()
+
+
+# ------------------------------------------------------------------------------- results files outside reports/
+
+
+def test_results_files_live_in_the_working_area_owner_only(example_project):
+    from evalkit.project import results_path
+
+    root = example_project
+    assert run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store").returncode == 0
+    for name in ("results.json", "run-info.json"):
+        path = results_path(root, "mvp-external-trial", name)
+        assert path.is_file() and path.stat().st_mode & 0o777 == 0o600, path
+    assert path.parent.stat().st_mode & 0o777 == 0o700 and path.parent.parent.stat().st_mode & 0o777 == 0o700
+    assert not (root / "reports" / "mvp-external-trial").exists()
+    # and nowhere inside reports/, even when asked
+    refused = run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store", "--out",
+                      str(root / "reports" / "x"))
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "--out:" in refused.stderr and "inside reports/, the folder people upload" in refused.stderr
+    assert not (root / "reports" / "x").exists()
+    # nor the unsuppressed indicator values
+    refused = run_cli("monitor", "indicators", "--project", str(root), "--out", str(root / "reports" / "values.csv"))
+    assert refused.returncode == 1 and "inside reports/, the folder people upload" in refused.stderr, refused.stderr
+    assert not (root / "reports" / "values.csv").exists()
+
+
+def test_an_older_projects_results_in_reports_are_moved_and_said_in_one_line(example_project):
+    from evalkit.project import results_path
+
+    root = example_project
+    assert run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store").returncode == 0
+    old = root / "reports" / "mvp-external-trial"
+    old.mkdir(parents=True)
+    for name in ("results.json", "run-info.json"):  # the layout an older evalkit left
+        os.replace(results_path(root, "mvp-external-trial", name), old / name)
+    (root / "reports" / "portfolio.json").write_text('{"schema": "old"}\n')
+    done = run_cli("report", "mvp-external-trial", "--project", str(root), "--no-index")
+    assert done.returncode == 0, done.stderr
+    moved = [line for line in done.stderr.splitlines() if line.startswith("moved ")]
+    assert len(moved) == 1 and "moved 3 results file(s) an older evalkit left in reports/" in moved[0]
+    assert "reports/mvp-external-trial/results.json" in moved[0]
+    assert not (old / "results.json").exists() and not (old / "run-info.json").exists()
+    assert not (root / "reports" / "portfolio.json").exists()
+    assert results_path(root, "mvp-external-trial").stat().st_mode & 0o777 == 0o600
+    assert results_path(root, None, "portfolio.json").read_text() == '{"schema": "old"}\n'
+    assert (old / "index.html").exists()  # published from the moved results
+    # a second old copy does not replace the current one: it is kept beside it, and said
+    (old / "results.json").write_text("{}")
+    again = run_cli("run", "mvp-external-trial", "--project", str(root), "--no-store")
+    assert again.returncode == 0 and "moved 1 results file(s)" in again.stderr
+    assert results_path(root, "mvp-external-trial", "results.json.from-reports").read_text() == "{}"
+    assert json.loads(results_path(root, "mvp-external-trial").read_text())["evaluation"] == "mvp-external-trial"
+
+
+# what may sit in reports/ after the example project has run end to end: each pattern, and how it was checked
+PUBLISHED_FILES = {
+    r"index\.(html|qmd)": "portfolio page",
+    r"[a-z0-9-]+/index\.(html|pdf|qmd)": "evaluation report",
+    r"[a-z0-9-]+/index-assets/(flow|logic-model)\.svg": "report diagram (PDF)",
+    r"[a-z0-9-]+/index-assets/figure-\d+\.png": "report figure (PDF)",
+    r"monitoring/dashboard\.(html|qmd)": "dashboard",
+    r"monitoring/dashboard_data\.json": "dashboard export",
+    r"monitoring/sna-\d{4}-\d{2}-to-\d{4}-\d{2}\.(html|qmd)": "needs assessment",
+    r"(monitoring/)?_evalkit/plotly\.min\.js": "plotly's library",
+}
+
+
+@pytest.mark.slow
+def test_after_the_demo_reports_holds_only_scanned_publications(example_project, monkeypatch):
+    """Every file under reports/ after `evalkit demo` is a scanned publication or the static README."""
+    from plotly.offline import get_plotlyjs
+
+    from evalkit.monitor.keys import KEY_ENV
+    from evalkit.project import REPORTS_README
+    from evalkit.publish.scan import scan_asset, scan_export, scan_pdf
+
+    root = example_project
+    (root / "reports").mkdir()
+    (root / "reports" / "README.md").write_text(REPORTS_README)
+    monkeypatch.setenv(KEY_ENV, "k" * 40)
+    done = run_cli("demo", "--project", str(root))
+    assert done.returncode == 0, done.stderr[-3000:]
+    receipts = json.loads((root / ".evalkit" / "published.json").read_text())
+    pol = Policy(threshold=5)
+    kinds: dict[str, int] = {}
+    for path in sorted(p for p in (root / "reports").rglob("*") if not p.is_dir()):
+        rel = str(path.relative_to(root / "reports"))
+        if rel == "README.md":
+            assert path.read_text() == REPORTS_README
+            continue
+        kind = next((k for pattern, k in PUBLISHED_FILES.items() if re.fullmatch(pattern, rel)), None)
+        assert kind is not None, f"reports/{rel}: not a file type the publishing layer scans"
+        kinds[kind] = kinds.get(kind, 0) + 1
+        data = path.read_bytes()
+        assert receipts.get(f"reports/{rel}") == hashlib.sha256(data).hexdigest(), f"reports/{rel}: not as scanned"
+        if path.suffix == ".html":
+            assert scan_html(data.decode(), pol) == [], rel
+        elif path.suffix == ".pdf":
+            assert scan_pdf(path, pol, path.with_suffix(".html").read_text()) == [], rel
+        elif path.suffix == ".json":
+            assert scan_export(path, pol) == [], rel
+        elif path.suffix == ".js":
+            assert data.decode() == get_plotlyjs(), rel
+        else:
+            assert scan_asset(path, pol) == [], rel
+    assert set(kinds) == set(PUBLISHED_FILES.values()), kinds  # the demo made every kind of output
+    assert kinds["evaluation report"] >= 3 * 8  # each evaluation's HTML, PDF and .qmd
+    # the analyst's files are where results_path says, not in the upload
+    assert len(list((root / ".evalkit" / "results").glob("*/results.json"))) >= 8
+    assert (root / ".evalkit" / "results" / "portfolio.json").is_file()
+    assert not [p for p in (root / "reports").rglob("*") if p.name in ("results.json", "run-info.json",
+                                                                      "portfolio.json", "analysed_data.csv")]

@@ -16,6 +16,7 @@ import pytest
 from conftest import run_cli
 from test_report_data import EVIL, PERSON_ID, context, est, matched_result, prepost_result, publish_report
 
+from evalkit.project import results_path
 from evalkit.publish.policy import Policy
 from evalkit.publish.render import RenderError, RenderSettings, render
 from evalkit.publish.scan import scan_html
@@ -59,7 +60,7 @@ def _flow(page: str) -> str:
 @pytest.mark.parametrize("name", ["prepost", "matched"])
 def test_every_number_in_the_results_table_equals_results_json(rendered, name):
     result, page, qmd = rendered[name]
-    saved = json.loads((qmd.parent / "results.json").read_text())["estimates"]
+    saved = json.loads(results_path(qmd.parents[2], qmd.parent.name).read_text())["estimates"]
     rows = _table_rows(page, "ek-results")
     assert len(rows) == len(saved)
     for row in rows:
@@ -419,7 +420,7 @@ def test_every_example_report_matches_its_results_and_is_safe(example_project):
         page = (folder / "index.html").read_text()
         assert scan_html(page) == [], evaluation.id
         assert scan_pdf(folder / "index.pdf", Policy(), page) == [], evaluation.id
-        saved = json.loads((folder / "results.json").read_text())["estimates"]
+        saved = json.loads((root / ".evalkit" / "results" / evaluation.id / "results.json").read_text())["estimates"]
         rows = _table_rows(page, "ek-results")
         if 'id="ek-results-more"' in page:
             rows += _table_rows(page, "ek-results-more")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from evalkit.project import results_path
 from evalkit.results import EffectSize, Estimate, FlowStage, Manifest, ResultSet, RunWarning
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -112,9 +113,7 @@ def publish_report(root: Path, result: ResultSet, ctx: dict, *, policy=None, pdf
 
     root = Path(root)
     reports = root / "reports"
-    folder = reports / result.evaluation
-    folder.mkdir(parents=True, exist_ok=True)
-    result.write(folder / "results.json")
+    result.write(results_path(root, result.evaluation, create=True))  # the analyst's file, outside reports/
     # person-level rows live in the project's working area, never beside the results
     private = root / ".evalkit" / "private" / result.evaluation
     private.mkdir(parents=True, exist_ok=True)

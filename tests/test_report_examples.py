@@ -223,7 +223,7 @@ def test_every_section_of_each_example_results_file_is_shown(published, evaluati
 
     from evalkit.report.sections import SECTION_HOMES
 
-    result = json.loads((published / "reports" / evaluation / "results.json").read_text())
+    result = json.loads((published / ".evalkit" / "results" / evaluation / "results.json").read_text())
     text = page(published, evaluation)
     flat = words(text)
     for key, sec in result["sections"].items():
@@ -439,7 +439,7 @@ def test_value_for_money_section_matches_a_hand_calculation(published):
     y2324 = 212000 + 3000 + 8000 + 4000 + 6500 + 31000 + 7500
     total = y2223 * _fy_deflator(2023) / _fy_deflator(2022) + y2324
     assert f"£{total:,.0f}" in text and f"£{total / 214:,.0f}" in text and f"£{total / 146:,.0f}" in text
-    result = json.loads((published / "reports" / "reach-2023-matched" / "results.json").read_text())
+    result = json.loads((published / ".evalkit" / "results" / "reach-2023-matched" / "results.json").read_text())
     att = next(e for e in result["estimates"] if e["indicator"] == "suspended" and e["estimand"] == "att"
                and e["subgroup"] == "all")
     assert f"£{total / (-att['estimate'] * 214):,.0f}" in text  # cost per suspension avoided
@@ -454,7 +454,7 @@ def test_value_for_money_benefit_cost_ratio_and_pdf(published):
     from evalkit.publish.scan import pdf_text
 
     text = words(page(published, "vip-2023-matched"))
-    result = json.loads((published / "reports" / "vip-2023-matched" / "results.json").read_text())
+    result = json.loads((published / ".evalkit" / "results" / "vip-2023-matched" / "results.json").read_text())
     att = next(e for e in result["estimates"] if e["indicator"] == "reattend_violence" and e["estimand"] == "att"
                and e["subgroup"] == "all")
     total = 236000 + 2500 + 4500 + 1500 + 35000 + 5000 + 12000
@@ -472,7 +472,7 @@ def test_portfolio_shows_cost_columns(published):
     assert "£956 (illustrative)" in text and "3 (medium cost; toolkit default bands)" in text
     import json
 
-    rows = {r["intervention"]: r for r in json.loads((published / "reports" / "portfolio.json").read_text())
+    rows = {r["intervention"]: r for r in json.loads((published / ".evalkit" / "results" / "portfolio.json").read_text())
             ["interventions"]}
     vfm = rows["vip"]["value_for_money"]
     assert vfm["rating"] == 3 and vfm["rating_published_by"] == "toolkit_default" and vfm["started"] == 310

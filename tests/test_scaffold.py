@@ -76,7 +76,7 @@ def test_init_project_runs_the_whole_path(starter, tmp_path, monkeypatch):
     runs = _json(run_cli("run", "--json", cwd=root))["runs"]
     assert sorted(r["evaluation"] for r in runs) == sorted(checked["evaluations"])
     for r in runs:
-        assert (root / "reports" / r["evaluation"] / "results.json").exists()
+        assert (root / ".evalkit" / "results" / r["evaluation"] / "results.json").exists()
         assert r["estimates"], r["evaluation"]
 
     # the data's true effects are all covered by their 95% CIs

@@ -162,6 +162,6 @@ def test_two_files_mistakes(two_files, change, message):
 def test_cli_runs_two_files(two_files):
     result = run_cli("run", "reach-two-files", "--no-store", "--json", cwd=two_files)
     assert result.returncode == 0, result.stderr
-    saved = json.loads((two_files / "reports" / "reach-two-files" / "results.json").read_text())
+    saved = json.loads((two_files / ".evalkit" / "results" / "reach-two-files" / "results.json").read_text())
     assert [i["role"] for i in saved["manifest"]["inputs"]] == ["evaluation plan", "logic model", "data",
                                                                "comparison data"]

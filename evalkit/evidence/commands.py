@@ -16,7 +16,7 @@ def register(subparsers, add_common) -> dict:
         description="Rate each intervention's evidence (EIF levels NL2, 2, 3, 4, '+' and the NE flag) from its "
                     "studies' results, and explain each rating: which study, which checks, why not the next "
                     "level, and which rules are EIF's and which are toolkit defaults. Reads "
-                    "reports/<evaluation>/results.json, running a plan in memory when its results are missing "
+                    ".evalkit/results/<evaluation>/results.json, running a plan in memory when its results are missing "
                     "or out of date.")
     p.add_argument("interventions", nargs="*", metavar="INTERVENTION", help="intervention ids (default: all)")
     p.add_argument("--rules", metavar="FILE", default=None, help="a rules file (default: evalkit's rules.yml)")
@@ -28,9 +28,10 @@ def register(subparsers, add_common) -> dict:
         "compare", help="the portfolio: every intervention's level, pathway step, reach and effect",
         description="Print the portfolio table (one row per intervention: EIF level, NE, pathway step, studies, "
                     "reach, headline effect on the primary outcome with its CI, YEF rating of the approach) and "
-                    "write it to reports/portfolio.json (schema evalkit.portfolio/v1).")
+                    "write it to .evalkit/results/portfolio.json (schema evalkit.portfolio/v1; owner-only, not "
+                    "for upload: `evalkit report` publishes the portfolio page from it).")
     p.add_argument("--sort", default="level", choices=SORT_KEYS, help="row order (default: level)")
-    p.add_argument("--out", metavar="FILE", default=None, help="portfolio file (default: PROJECT/reports/portfolio.json)")
+    p.add_argument("--out", metavar="FILE", default=None, help="portfolio file (default: PROJECT/.evalkit/results/portfolio.json; not under reports/)")
     p.add_argument("--rules", metavar="FILE", default=None, help="a rules file (default: evalkit's rules.yml)")
     p.add_argument("--no-run", action="store_true", help="use saved results only; never run a plan")
     add_common(p)
@@ -77,14 +78,22 @@ def cmd_compare(args) -> int:
     from evalkit.evidence.portfolio import build_portfolio, portfolio_json, write_portfolio
     from evalkit.evidence.text import portfolio_table
 
+    import os
+
+    from evalkit.project import results_path
+    from evalkit.run import check_out_folder
+
     rules, ratings, project = _rated(args)
     from evalkit.vfm.portfolio import add_value_for_money
 
     portfolio = build_portfolio(ratings, rules, sort=args.sort)
     # value for money beside the level: costs from the logic models, the headline study's results
-    portfolio = add_value_for_money(portfolio, project, project.root / "reports")
-    out = Path(args.out) if args.out else project.root / "reports" / "portfolio.json"
+    portfolio = add_value_for_money(portfolio, project)
+    if args.out:
+        check_out_folder(project.root, Path(args.out).parent)
+    out = Path(args.out) if args.out else results_path(project.root, None, "portfolio.json", create=True)
     write_portfolio(portfolio, out)
+    os.chmod(out, 0o600)  # unsuppressed reach and counts: the analyst's, like results.json
     if getattr(args, "json", False):
         print(portfolio_json(portfolio), end="")
     else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from evalkit.monitor.figure_parts import RagWord, _e, wrapped_title
 from evalkit.publish.document import Col, Markdown, Para, Tile, Tiles
 from evalkit.publish.markup import plot_meta
-from evalkit.publish.values import Fixed, Phrase, phrase
+from evalkit.publish.values import Fixed, Gated, Phrase, phrase
 
 
 def _layout(text: str) -> Markdown:
@@ -237,13 +237,16 @@ class MeasureSpec:
 
 
 def success(page, model: dict, policy) -> None:
+    from evalkit.monitor.its_disclosure import its_published
+
     out = []
     for item in model["indicators"]:
         if not item["success_measure"]:
             continue
         roll = model["success"].get(item["indicator"], {}).get("rolling") or {}
         n, rate, change = _last(roll.get("count") or []), _last(roll.get("rate") or []), _last(roll.get("change") or [])
-        its = model["success"].get(item["indicator"], {}).get("its")
+        success_ = model["success"].get(item["indicator"], {})
+        its = success_.get("its")  # shown only if its_published allows, once disclosure control has run
         per = int(item["rate_per"] or 100000)
         below = []
         values = {}
@@ -255,8 +258,9 @@ def success(page, model: dict, policy) -> None:
         below.append(Phrase(template, values))
         if its and its.get("level_change"):
             lc = its["level_change"]
-            below.append(f"level change at {its['interruption'][:7]}: rate ratio {lc['estimate']:.2f} "
-                         f"({lc['ci_low']:.2f} to {lc['ci_high']:.2f})")
+            gate = (lambda item=item, s=success_: its_published(item, s) is not None)
+            below.append(Phrase(f"level change at {its['interruption'][:7]}: rate ratio {{lc}}",
+                                {"lc": Gated(f"{lc['estimate']:.2f} ({lc['ci_low']:.2f} to {lc['ci_high']:.2f})", gate)}))
         period = (roll.get("period") or ["?"])[-1][:7]
         out.append(Tile(n if n is not None else Fixed("-"), above=[item["label"], f"year ending {period}"],
                         below=below, colour="#37474f"))
@@ -276,14 +280,17 @@ def success(page, model: dict, policy) -> None:
                              what=Fixed(item["label"].lower())))
         its = success_.get("its")
         if its:
+            gate = (lambda item=item, s=success_: its_published(item, s) is not None)
             note = f"Trend: {its['method']}."
+            values = {}
             if its.get("slope_change_per_year"):
                 sc = its["slope_change_per_year"]
-                note += (f" Slope change: {sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f}), "
-                         "as a rate ratio.")
+                note += " Slope change: {slope}, as a rate ratio."
+                values["slope"] = Gated(f"{sc['estimate']:.2f} a year ({sc['ci_low']:.2f} to {sc['ci_high']:.2f})", gate)
             note += (" Months and year-ending totals that would show or give away a count under the disclosure "
-                     "threshold are not plotted.")
-            page.add(Para(Phrase(note.replace("{", "{{").replace("}", "}}")), "note"))
+                     "threshold are not plotted, and the fitted trend and its estimates are withheld ([c]) where, "
+                     "beside the months and totals shown, they would let a suppressed month be worked out.")
+            page.add(Para(Phrase(note, values), "note"))
 
 
 class SuccessSpec:
@@ -293,7 +300,9 @@ class SuccessSpec:
     def plotly(self, sink):
         import plotly.graph_objects as go
 
-        item, s, its = self.item, self.item["series"], self.success.get("its")
+        from evalkit.monitor.its_disclosure import its_published
+
+        item, s, its = self.item, self.item["series"], its_published(self.item, self.success)
         per = int(item["rate_per"] or 100000)
         rates = [r if r is not None else Fixed(None) for r in s["rate"]]
         fig = go.Figure()

@@ -126,6 +126,10 @@ def cmd_monitor(args) -> int:
     action = args.monitor_command
     if action == "demo-data":
         return _demo(args, root, monitoring, out)
+    if action == "indicators" and args.out:  # every value, unsuppressed: never into the folder people upload
+        from evalkit.run import check_out_folder
+
+        check_out_folder(root, Path(args.out).parent)
     # status and indicators only read: they work on a read-only store (the indicator values they
     # compute are not saved), and never need the write lock an ingest holds
     with _open(root, monitoring, read_only=action in ("status", "indicators")) as store:

@@ -83,7 +83,11 @@ def _its(values: pd.DataFrame, indicator: str, interruption) -> dict | None:
     b, se = float(fit["params"]["level_change"]), float(np.sqrt(fit["cov"].loc["level_change", "level_change"]))
     s, sse = float(fit["params"]["slope_change"]), float(np.sqrt(fit["cov"].loc["slope_change", "slope_change"]))
     pop = series["population"].to_numpy()
-    return {"period": [str(p) for p in rows["period"]], "interruption": str(cut.start_time.date()),
+    from evalkit.estimate.its import design_matrix
+
+    design = design_matrix(series, cut, Seasonality.month).to_numpy(float)
+    return {"_design": design,  # for its_published: never exported or drawn
+            "period": [str(p) for p in rows["period"]], "interruption": str(cut.start_time.date()),
             "fitted_rate": [float(v) for v in np.asarray(fit["fitted"]) / pop * rate_per],
             "counterfactual_rate": [float(v) for v in np.asarray(fit["counterfactual"]) / pop * rate_per],
             "level_change": {"estimate": math.exp(b), "ci_low": math.exp(b - crit * se),
@@ -185,9 +189,10 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
         model["indicators"].append(item)
         raw_values[key] = [_num(v) for v in rows["value"]]
         if item["measure"] == "count":
-            _breakdown_model(page, values, intervention, indicator, series, model)
+            group_cells = _breakdown_model(page, values, intervention, indicator, series, model)
             if not success_measure:
-                _area_series_model(page, values, intervention, indicator, series, model)
+                _area_series_model(page, values, intervention, indicator, series, model,
+                                   (group_cells or {}).get("area"))
         if item["success_measure"]:
             model["success"][indicator] = {"its": _its(values, indicator, interruption),
                                            "rolling": _rolling_model(page, rows, series, key,
@@ -221,8 +226,11 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
     return pub
 
 
-def _breakdown_model(page, values, intervention, indicator, series, model, months: int = 12) -> None:
-    """Group totals over the last ``months`` months, linked to the monthly totals they add up to."""
+def _breakdown_model(page, values, intervention, indicator, series, model, months: int = 12) -> dict | None:
+    """Group totals over the last ``months`` months, linked to the monthly totals they add up to.
+
+    Returns each breakdown's group cells with the months they cover ({breakdown: {group: cell},
+    "periods": [...]}), so the area series can be linked to its area's total."""
     from evalkit.publish.values import Rate
 
     rows = values[(values.intervention == intervention) & (values.indicator == indicator)
@@ -233,13 +241,14 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
     idx = [i for i, p in enumerate(series["period"]) if p in {str(x) for x in last}]
     monthly = [series["count"][i] for i in idx]
     if not monthly or any(m is None for m in monthly):
-        return
+        return None
     total = page.count(sum(m.value for m in monthly), role="normal", label=f"{key} last {months} months",
                        latent=True)
     page.ledger.sum(total, monthly)
     n_months = rows["period"].nunique()
     rate_per = rows["rate_per"].dropna().iat[0] if rows["rate_per"].notna().any() else None
     entry = {"months": int(n_months), "from": str(min(rows["period"])), "to": str(max(rows["period"]))}
+    out: dict = {"periods": [str(x) for x in last]}
     for breakdown, parts in rows[rows.breakdown != "all"].groupby("breakdown"):
         agg = parts.groupby("group").agg(n=("numerator", "sum"), population=("population", "mean")).reset_index()
         groups = []
@@ -260,11 +269,16 @@ def _breakdown_model(page, values, intervention, indicator, series, model, month
         entry[breakdown] = [] if mostly_small else groups
         if mostly_small:
             entry.setdefault("not_shown", []).append(breakdown)
+        out[breakdown] = dict(zip((str(g) for g in agg["group"]), cells))
     model["breakdowns"][key] = entry
+    out["area"] = {"cells": out.get("area") or {}, "periods": out["periods"]} if "area" in out else None
+    return out
 
 
-def _area_series_model(page, values, intervention, indicator, series, model) -> None:
-    """Each area's monthly counts, for the dashboard's area filter: cells linked to the month's total.
+def _area_series_model(page, values, intervention, indicator, series, model, area_totals: dict | None = None) -> None:
+    """Each area's monthly counts, for the dashboard's area filter: cells linked to the month's total,
+    and an area's months of the breakdown's window to that area's 12-month total (``area_totals``:
+    else the total less the shown months would give a hidden area-month away).
 
     An indicator with more than a few area-months under the threshold (two in five or more) has no area
     series: its small area-months would have to be withheld with others, and the others can include
@@ -299,6 +313,15 @@ def _area_series_model(page, values, intervention, indicator, series, model) -> 
             extra = [page.count(rest, role="detail", label=f"{key} {period[:7]} area not recorded", latent=True)] \
                 if rest else []
             page.ledger.sum(month, cells + extra)
+    if area_totals:
+        window = set(area_totals["periods"])
+        for g, total in area_totals["cells"].items():
+            parts = [c for period, c in zip(series["period"], out.get(g, ())) if period in window and c is not None]
+            if not parts:
+                continue
+            if sum(c.value for c in parts) != total.value:
+                raise ValueError(f"{key} {g}: the area's months do not add up to its {len(window)}-month total")
+            page.ledger.sum(total, parts)
     model.setdefault("areas", {})[key] = out
 
 
@@ -551,8 +574,14 @@ def _profile_model(page, profile: dict) -> dict:
     yoy = profile.get("year_on_year")
     if yoy is not None and len(yoy):
         now = {lab: c for lab, c, _r in out.get("by_category", [])}
-        prev_total = page.count(int(yoy["n_previous"].sum()), role="normal", label="serious violence, previous 12 months",
-                                latent=True)
+        # the same fact as the local-definition measure's year before (when it is on the page): one cell,
+        # else that published year total less the shown categories would give a hidden one away
+        prev_span = (s.get("previous_from"), (pd.Period(s["from"], "M") - 1).strftime("%Y-%m")) \
+            if s.get("previous_from") and s.get("from") else None
+        prev_total = _same_fact(page, ("police local serious violence", *prev_span), int(yoy["n_previous"].sum()),
+                                role="normal", label="serious violence, previous 12 months", latent=True) \
+            if prev_span else page.count(int(yoy["n_previous"].sum()), role="normal",
+                                         label="serious violence, previous 12 months", latent=True)
         prev_cells = []
         rows = []
         for r in yoy.itertuples():
@@ -613,6 +642,8 @@ def _plain(obj):
 
 def export_json(model: dict, policy) -> bytes:
     """``dashboard_data.json``: every value as published (``{"value", "status", "kind", "shown"}``)."""
+    from evalkit.monitor.its_disclosure import its_published
+
     def series(s):
         return {k: ([_typed(v) for v in vals] if k in ("value", "count", "rate", "change") else vals)
                 for k, vals in s.items()}
@@ -624,7 +655,8 @@ def export_json(model: dict, policy) -> bytes:
         "breakdowns": {key: {b: ([{"group": g["group"], "count": _typed(g["count"]), "rate": _typed(g["rate"])}
                                   for g in groups] if isinstance(groups, list) and b != "not_shown" else groups)
                              for b, groups in entry.items()} for key, entry in model["breakdowns"].items()},
-        "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
+        "success": {k: {"its": its_published(_item_of(model, k), v), "rolling": series(v["rolling"])}
+                    for k, v in model["success"].items()},
         "measures": _plain(model.get("measures") or {}),
         "profile": _plain(model["profile"]),
         "costs": _plain(model.get("costs") or {}),
@@ -632,10 +664,16 @@ def export_json(model: dict, policy) -> bytes:
         "equity": _equity_export(model),
         "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}
                   for key, groups in (model.get("areas") or {}).items()},
-        "quality": {"sources": model["quality"]["sources"],
+        # each source's extracts and periods; not its rows (a count of records, never disclosure-controlled:
+        # all referrals ever, less the months shown, would be a suppressed month)
+        "quality": {"sources": [{k: v for k, v in s.items() if k != "rows"} for s in model["quality"]["sources"]],
                     "unmapped": [{"offence_type": t, "count": _typed(c)} for t, c in model["quality"]["unmapped"]]},
     }
     return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
+def _item_of(model: dict, indicator: str) -> dict:
+    return next(i for i in model["indicators"] if i["indicator"] == indicator and i["success_measure"])
 
 
 def _equity_export(model: dict) -> dict:

@@ -299,3 +299,28 @@ def describe(cell_labels: Mapping[int, str], found: Mapping[int, tuple[float, fl
 
 
 __all__: Sequence[str] = ("Facts", "components", "exposed", "describe", "INF")
+
+
+def fixed_by_moments(design, known, sums=()) -> list[int]:
+    """Which unknown entries of a series a reader can work out from a fitted model and sums.
+
+    A log-linear model (Poisson, quasi-Poisson) with an intercept solves ``X'y = X'mu``: who sees
+    its fitted values ``mu`` (a fitted trend, a counterfactual, or the estimates with the design)
+    knows ``X'y``, a linear fact for every column of ``design`` (n x p). ``known``: n booleans, the
+    entries shown; ``sums``: 0/1 rows of length n whose totals are published (year-ending totals).
+    Returns the positions of the unknown entries these facts fix (exact linear algebra, no bounds):
+    a model fitted on a series with such entries must not be published beside it."""
+    import numpy as np
+    from scipy.linalg import null_space
+
+    X = np.asarray(design, dtype=float)
+    known = np.asarray(known, dtype=bool)
+    unknown = np.flatnonzero(~known)
+    if not len(unknown):
+        return []
+    rows = [X.T] + [np.asarray(r, dtype=float)[None, :] for r in sums]
+    A = np.vstack(rows)[:, unknown]
+    N = null_space(A)
+    if N.size == 0:
+        return [int(i) for i in unknown]
+    return [int(i) for j, i in enumerate(unknown) if np.all(np.abs(N[j]) < 1e-8)]

@@ -97,7 +97,7 @@ class Publication:
         from evalkit.publish.atomic import PublishError, Staging
         from evalkit.publish.render import RenderSettings
         from evalkit.publish.render import render as render_doc
-        from evalkit.publish.scan import check, scan_export, scan_html, scan_pdf, scan_publication
+        from evalkit.publish.scan import check, scan_asset, scan_export, scan_html, scan_pdf, scan_publication
 
         self.solve()
         out = Published()
@@ -121,6 +121,8 @@ class Publication:
                     if (st.dir / assets_rel).exists():
                         files += [str(p.relative_to(st.dir)) for p in sorted((st.dir / assets_rel).rglob("*"))
                                   if p.is_file()]
+                    for rel in files:  # the source and figure files are published too: each is read back
+                        check(scan_asset(st.dir / rel, pol), rel, pol)
                     if render:
                         if 'src="' + plotly_src + '"' in text:
                             self._plotly(st)

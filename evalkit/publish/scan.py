@@ -325,6 +325,9 @@ def scan_pdf(path: Path, policy: Policy, html_twin: str | None = None) -> list[s
     return found
 
 
+UNTYPED_COUNT_KEYS = {"n", "count", "rows", "people", "total", "records", "persons"}
+
+
 def scan_export(path: Path, policy: Policy, count_columns: Sequence[str] = ()) -> list[str]:
     """A published export: typed values (``{"value", "status"}``) in JSON; in CSV/XLSX the
     ``count_columns`` hold no small number; no text cell starts a spreadsheet formula."""
@@ -335,6 +338,9 @@ def scan_export(path: Path, policy: Policy, count_columns: Sequence[str] = ()) -
 
         def walk(node, where):
             if isinstance(node, dict):
+                for k, v in node.items():  # a count by its name but not a typed value: never checked
+                    if k in UNTYPED_COUNT_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool):
+                        found.append(f"{path.name}: {where}.{k} is a count ({v!r}) outside disclosure control")
                 if "status" in node and "value" in node:
                     v, s = node["value"], node["status"]
                     if s in _HIDDEN and v is not None:
@@ -374,6 +380,55 @@ def _numeric(cell: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+# --------------------------------------------------------------------------------------------
+# the other files a page publishes: its .qmd source and its figure files (for the PDF and Quarto)
+
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")  # Pandoc's backslash escapes: "2\.00" is "2.00"
+_RAW_BLOCK = re.compile(r"^```\{=\w+\}\n.*?^```[ \t]*$", re.S | re.M)
+_PNG_TEXT = {b"tEXt", b"zTXt", b"iTXt", b"eXIf"}
+SCANNED_ASSETS = (".qmd", ".svg", ".png")  # what scan_asset reads; any other file type in a page is refused
+
+
+def scan_source(text: str, policy: Policy, name: str = "source") -> list[str]:
+    """A page's ``.qmd``: the same marks and prose rules as its HTML (its disclosure map is checked
+    with the HTML, so the linked-table audit is not run twice). Pandoc escapes are read as text."""
+    parts, pos = [], 0
+    for m in _RAW_BLOCK.finditer(text):  # raw HTML/Typst blocks are not Markdown: read them as they are
+        parts += [_MD_ESCAPE.sub(r"\1", text[pos:m.start()]), m.group(0)]
+        pos = m.end()
+    parts.append(_MD_ESCAPE.sub(r"\1", text[pos:]))
+    view, found = read_page(_MAP.sub("", "".join(parts)), name, policy)
+    return found
+
+
+def scan_png(path: Path) -> list[str]:
+    """A figure image: a PNG, with no text chunks (nothing but pixels; a chunk could carry any text)."""
+    data = Path(path).read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return [f"{Path(path).name}: not a PNG image"]
+    found, i = [], 8
+    while i + 8 <= len(data):
+        length = int.from_bytes(data[i:i + 4], "big")
+        kind = data[i + 4:i + 8]
+        if kind in _PNG_TEXT:
+            found.append(f"{Path(path).name}: holds a {kind.decode()} text chunk")
+        i += 12 + length
+    return found
+
+
+def scan_asset(path: Path, policy: Policy) -> list[str]:
+    """One file a page publishes beside its HTML and PDF, read back by its type."""
+    path = Path(path)
+    if path.suffix == ".png":
+        return scan_png(path)
+    if path.suffix == ".svg":  # SVG text and its marked tspans, as in the HTML
+        return [f"{path.name}: {f}" for f in read_page(path.read_text(encoding="utf-8"), path.name, policy)[1]]
+    if path.suffix == ".qmd":
+        return [f"{path.name}: {f}" for f in scan_source(path.read_text(encoding="utf-8"), policy, path.name)]
+    return [f"{path.name}: a {path.suffix or 'suffix-less'} file the scan cannot read (expected one of "
+            f"{', '.join(SCANNED_ASSETS)})"]
 
 
 def check(found: Iterable[str], what: str, policy: Policy) -> None:

@@ -248,6 +248,19 @@ class Fixed(Value):
         return self.value if isinstance(self.value, (int, float)) else None
 
 
+class Gated(Fixed):
+    """A model's output (no count of its own) shown only if ``shown()``, asked after disclosure control:
+    e.g. a fitted trend whose fit, beside the published months, would give a suppressed month away."""
+
+    def __init__(self, value: Any, shown: Callable[[], bool], fmt: Callable[[Any], str] = str):
+        super().__init__(value, fmt)
+        self.shown = shown
+
+    @property
+    def hidden(self) -> bool:
+        return not self.shown()
+
+
 @dataclass
 class Phrase:
     """A sentence with typed values in it: ``Phrase("{lost} of {pool} have no match", lost=c1, pool=c2)``.

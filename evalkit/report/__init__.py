@@ -3,7 +3,7 @@
 Verbs
 -----
 ``evalkit report [EVALUATION ...] [--pdf] [--min-count K] [--allow-stale]``
-(``evalkit.report.commands``): for each evaluation with ``reports/<id>/results.json`` it checks
+(``evalkit.report.commands``): for each evaluation with ``.evalkit/results/<id>/results.json`` it checks
 the results are current (plan, logic model, data, evidence rules and evalkit unchanged;
 :func:`evalkit.run.stale_reasons`), then builds every report and the portfolio page as one
 publication of :mod:`evalkit.publish` (:func:`evalkit.report.write.build_reports`) and publishes
@@ -13,7 +13,7 @@ publication of :mod:`evalkit.publish` (:func:`evalkit.report.write.build_reports
 What reads what
 ---------------
 - :mod:`evalkit.report.sections` builds a report's blocks from ``results.json`` and the context
-  (labels, logic model, evaluator, the programme's EIF rating copied from ``reports/portfolio.json``
+  (labels, logic model, evaluator, the programme's EIF rating copied from ``.evalkit/results/portfolio.json``
   when ``evalkit compare`` has written it). Every count is a typed value of the publication's
   ledger and every statistic carries the counts of its group, so no page can show a count its
   table hides; person-level rows (``.evalkit/private/``) are never read.

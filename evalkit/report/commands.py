@@ -9,10 +9,13 @@ def register(subparsers, add_common) -> dict:
     p = subparsers.add_parser(
         "report", help="write and render evaluation reports, the portfolio page and the index",
         description="Build every report (reports/<evaluation>/index.qmd, .html and with --pdf .pdf) and the "
-                    "portfolio page (reports/index.html) from each evaluation's results.json, as one publication: "
+                    "portfolio page (reports/index.html) from each evaluation's results.json (.evalkit/results/"
+                    "<evaluation>/, never published itself), as one publication: "
                     "disclosure control on every count (project setting: evalkit.yml, disclosure), each page "
                     "rendered (Quarto when on PATH, otherwise Pandoc) and scanned before it replaces the "
-                    "published one. Stale results (plan, logic model, data, rules or evalkit changed) are refused.")
+                    "published one. Stale results (plan, logic model, data, rules or evalkit changed) are refused. "
+                    "Results files an older evalkit left in reports/ are first moved to .evalkit/results/ "
+                    "(one line says so).")
     p.add_argument("evaluations", nargs="*", metavar="EVALUATION",
                    help="evaluation ids or plan files (default: every evaluation with results)")
     p.add_argument("--pdf", action="store_true", help="also render each report to PDF (Typst)")
@@ -40,7 +43,7 @@ def cmd_report(args) -> int:
     from evalkit.console import json_data, output, progress
     from evalkit.console import project_dir as _project_dir
     from evalkit.console import select_evaluations as _select_evaluations
-    from evalkit.project import load_project
+    from evalkit.project import load_project, move_old_results, results_path
 
     out = output(args)
     if args.min_count is not None:
@@ -48,11 +51,13 @@ def cmd_report(args) -> int:
 
         check_threshold(args.min_count, "--min-count")
     project = load_project(_project_dir(args), check_data=False)
-    reports_dir = project.root / "reports"
+    moved = move_old_results(project.root)
+    if moved:
+        out.note(moved)
     if args.evaluations:
         chosen = _select_evaluations(project, args.evaluations)
     else:
-        chosen = [e for e in project.evaluations.values() if (reports_dir / e.id / "results.json").exists()]
+        chosen = [e for e in project.evaluations.values() if results_path(project.root, e.id).exists()]
         if not chosen:
             out.say("evalkit report: no results yet; run `evalkit run` first")
     with progress(out, len(chosen) + (0 if args.no_index else 1), "writing reports") as steps:

@@ -1,6 +1,6 @@
 """The portfolio page: interventions compared by EIF level, and an index of every report.
 
-Built from ``reports/portfolio.json`` (``evalkit compare``) and the list of reports, as one page of
+Built from ``.evalkit/results/portfolio.json`` (``evalkit compare``) and the list of reports, as one page of
 the same publication as the reports: the reach of an intervention is the same count (the same
 cell of the ledger) as the report's number of participants, so it is hidden wherever the report
 hides it; a headline effect of a small group is not shown. Either input may be missing, and the

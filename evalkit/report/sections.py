@@ -137,7 +137,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     """Add the report of ``R`` to the publication ``pub`` at ``path`` (e.g. ``"reach-2023-matched/index"``)."""
     iv = C.get("intervention") or {}
     page = pub.page(path, R.title, subtitle=f"{iv.get('name') or R.intervention}: evaluation report",
-                    formats=("html", "typst") if pdf else ("html",), source=f"{R.evaluation}/results.json")
+                    formats=("html", "typst") if pdf else ("html",), source=f".evalkit/results/{R.evaluation}/results.json")
     rep = Report(page, R, C)
     if stale:
         page.add(Callout("important", "These results are out of date", [Para(Phrase(

@@ -1,8 +1,9 @@
 """Build the reports and the portfolio page as one publication, and publish it.
 
-``build_reports(project, evaluations, ...)`` reads each evaluation's ``results.json`` (refusing
-stale ones unless ``allow_stale``), the context the results do not hold (labels and the logic
-model from the project's YAML, the rating from ``reports/portfolio.json``), builds one report
+``build_reports(project, evaluations, ...)`` reads each evaluation's ``results.json`` from
+``.evalkit/results/<id>/`` (refusing stale ones unless ``allow_stale``), the context the results do
+not hold (labels and the logic model from the project's YAML, the rating from
+``.evalkit/results/portfolio.json``), builds one report
 page per evaluation (:func:`evalkit.report.sections.build_report`) and the portfolio page and
 index (:func:`evalkit.report.portfolio.build_portfolio_page`) in one
 :class:`~evalkit.publish.publication.Publication`, then publishes it: one disclosure decision for
@@ -34,8 +35,11 @@ class StaleResultsError(EvalkitError):
 # context
 
 
-def read_portfolio(reports_dir: Path) -> dict | None:
-    path = Path(reports_dir) / PORTFOLIO_FILE
+def read_portfolio(project_root: Path) -> dict | None:
+    """The portfolio `evalkit compare` wrote (``.evalkit/results/portfolio.json``), if any."""
+    from evalkit.project import results_path
+
+    path = results_path(project_root, None, PORTFOLIO_FILE)
     if not path.exists():
         return None
     try:
@@ -161,6 +165,7 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
                   pdf: bool = False, render: bool = True, index: bool = True, allow_stale: bool = False,
                   log=print) -> list[Built]:
     """Build every report (and the portfolio page and index) as one publication and publish it."""
+    from evalkit.project import results_path
     from evalkit.publish.policy import project_policy
     from evalkit.publish.publication import Publication
     from evalkit.report.portfolio import build_portfolio_page
@@ -171,14 +176,14 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
     reports_dir = Path(reports_dir)
     root = project.root if project is not None else reports_dir.parent
     policy = policy or project_policy(root)
-    portfolio = read_portfolio(reports_dir)
+    portfolio = read_portfolio(root)
     rules_change = rules_stale(portfolio)
     pub = Publication(policy, project_root=root, out_root=reports_dir, setting="reports folder")
     results: dict[str, ResultSet] = {}
     refused = []
     stale_of: dict[str, list[str]] = {}
     for evaluation in evaluations:
-        path = reports_dir / evaluation.id / "results.json"
+        path = results_path(root, evaluation.id)
         if not path.exists():
             raise EvalkitError(f"{evaluation.id}: no results at {path}; run `evalkit run {evaluation.id}` first")
         result = ResultSet.read(path)
@@ -197,13 +202,14 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
                      stale=stale_of[evaluation.id], pdf=pdf)
     if index:
         listing = []
-        for folder in sorted(p.parent for p in reports_dir.glob("*/results.json")):
-            r = results.get(folder.name)
+        for saved in sorted(p.parent for p in results_path(root, None, "").glob("*/results.json")):
+            folder = reports_dir / saved.name  # the published pages of that evaluation
+            r = results.get(saved.name)
             if r is None:
                 if not (folder / "index.html").exists():
                     continue
                 try:
-                    r = ResultSet.read(folder / "results.json")
+                    r = ResultSet.read(saved / "results.json")
                 except (OSError, EvalkitError, ValueError, KeyError, TypeError):
                     continue
             has_pdf = (pdf and r.evaluation in results) or (folder / "index.pdf").exists()
@@ -214,7 +220,7 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
             if project is not None else {}
         from evalkit.vfm.portfolio import value_for_money_rows
 
-        vfm = value_for_money_rows(project, portfolio or {}, reports_dir) if project is not None else {}
+        vfm = value_for_money_rows(project, portfolio or {}) if project is not None else {}
         build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results, approaches=approaches,
                              value_for_money=vfm)
     pdf_pages = {f"{e.id}/index" for e in evaluations} if pdf else set()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evalkit.errors import ProjectError
+from evalkit.project import REPORTS_README
 
 STARTER = Path(__file__).resolve().parent / "starter"
 # the months of the example monitoring extracts (the last is the month before "today" in the demo)
@@ -48,8 +49,7 @@ def _gitignore() -> str:
         "# person-level data: keep it out of version control (`evalkit synth` rewrites the example data)",
         "/evaluations/data/",
         "/monitoring/extracts/",
-        "# analysed rows of each evaluation (person-level) and the rendered site",
-        "/reports/*/private/",
+        "# the rendered site (results files and analysed rows live in .evalkit/, above)",
         "/_site/",
         "*.tmp",
         "",
@@ -93,7 +93,8 @@ design evalkit runs and a little data for each, so every command works before yo
 | `evaluations/` | one YAML per evaluation study: design, data, columns, options |
 | `evaluations/data/` | the example data (written by `evalkit synth`; `DICTIONARY.md` says what each column is) |
 | `monitoring/` | outcomes monitoring: settings, the `referrals` source, how indicators are counted, example extracts |
-| `reports/` | `evalkit run` writes `reports/<evaluation>/results.json`; `evalkit report` the pages |
+| `reports/` | what is published: `evalkit report` and `evalkit monitor dashboard` move each page here after its scan (upload this folder) |
+| `.evalkit/` | working area, owner-only, never uploaded: results (`evalkit run`, `evalkit compare`), the store, person-level rows |
 | `schemas/` | the JSON Schema of both YAML formats; `.vscode/settings.json` points editors at them |
 
 | plan | design |
@@ -104,10 +105,10 @@ design evalkit runs and a little data for each, so every command works before yo
 
 ```sh
 evalkit validate                  # every file checked: shape, meaning, data
-evalkit run                       # every plan: reports/<plan>/results.json
+evalkit run                       # every plan: .evalkit/results/<plan>/results.json
 evalkit synth --check             # the true effects built into the data, beside the estimates
 evalkit rate                      # the EIF evidence level of the intervention, explained
-evalkit compare                   # the portfolio (reports/portfolio.json)
+evalkit compare                   # the portfolio (.evalkit/results/portfolio.json)
 evalkit report                    # one HTML page per plan, and reports/index.html
 evalkit monitor ingest referrals monitoring/extracts/referrals/*.csv
 evalkit monitor status            # what is in, missing or late; what is off target
@@ -165,10 +166,7 @@ def init_project(path: Path | str | None = None, *, title: str | None = None) ->
         shutil.copytree(STARTER, work, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         plans = sorted((p.stem, _design_of(p)) for p in (work / "evaluations").glob("*.yml"))
         (work / "reports").mkdir()
-        (work / "reports" / "README.md").write_text(
-            "# reports\n\n`evalkit run` writes `<evaluation>/results.json` here, `evalkit report` each report's "
-            "`index.qmd` and HTML, and `evalkit compare` `portfolio.json`. `<evaluation>/private/` holds "
-            "person-level rows: never publish or commit it.\n", encoding="utf-8")
+        (work / "reports" / "README.md").write_text(REPORTS_README, encoding="utf-8")
         write_schemas(work / "schemas")
         (work / ".vscode").mkdir()
         (work / ".vscode" / "settings.json").write_text(_vscode(), encoding="utf-8")

@@ -1,7 +1,7 @@
 """Did the estimators recover the truth? The example data's true effects beside the estimates.
 
 Reads the data dictionary that `evalkit synth` wrote and the `results.json` files that
-`evalkit run` wrote, and lines them up: true effect, estimate, 95% CI, whether the CI covers
+`evalkit run` wrote (``.evalkit/results/<evaluation>/``), and lines them up: true effect, estimate, 95% CI, whether the CI covers
 the truth, and the naive difference where the dictionary has one. Used by `make demo`.
 """
 
@@ -16,7 +16,7 @@ TARGETS = {"att": ("att", "did_att", "itt"), "mean_change": ("mean_change",),
 
 
 def recovery_rows(project_root: Path) -> list[dict]:
-    from evalkit.project import validate_project
+    from evalkit.project import results_path, validate_project
     from evalkit.results import ResultSet
     from evalkit.synth.writer import DICTIONARY_JSON, true_effects
 
@@ -30,7 +30,7 @@ def recovery_rows(project_root: Path) -> list[dict]:
     rows = []
     for truth in truths:
         evaluation = truth.get("evaluation")
-        results = validation.root / "reports" / str(evaluation) / "results.json"
+        results = results_path(validation.root, str(evaluation))
         row = {"evaluation": evaluation, "indicator": truth["indicator"], "estimand": truth["estimand"],
                "true": truth["value"], "naive": truth.get("naive_difference"), "estimate": None,
                "ci_low": None, "ci_high": None, "covered": None}

@@ -11,7 +11,6 @@ figures are the same records the report's "Value for money" section shows
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from evalkit.vfm.assess import Assessment, assess, assess_costs
@@ -40,8 +39,10 @@ def _row(a: Assessment, indicator: str | None) -> dict[str, Any]:
     return row
 
 
-def value_for_money_rows(project, portfolio: Mapping, reports_dir: Path) -> dict[str, dict[str, Any]]:
-    """{intervention id: its value for money} for the interventions with costs."""
+def value_for_money_rows(project, portfolio: Mapping) -> dict[str, dict[str, Any]]:
+    """{intervention id: its value for money} for the interventions with costs (the headline
+    study's saved results, :func:`evalkit.project.results_path`, where there are any)."""
+    from evalkit.project import results_path
     from evalkit.results import ResultSet
 
     out: dict[str, dict[str, Any]] = {}
@@ -52,18 +53,18 @@ def value_for_money_rows(project, portfolio: Mapping, reports_dir: Path) -> dict
         head = (rows.get(lm.id) or {}).get("headline") or {}
         evaluation, indicator = head.get("evaluation"), head.get("indicator")
         a = None
-        path = Path(reports_dir) / str(evaluation) / "results.json"
+        path = results_path(project.root, str(evaluation))
         if evaluation and path.exists():
             a = assess(lm, ResultSet.read(path))
         out[lm.id] = _row(a or assess_costs(lm), indicator)
     return out
 
 
-def add_value_for_money(portfolio: dict, project, reports_dir: Path) -> dict:
+def add_value_for_money(portfolio: dict, project) -> dict:
     """The portfolio with each costed intervention's ``value_for_money`` entry (plain data)."""
     from evalkit.vfm.results import _plain
 
-    found = value_for_money_rows(project, portfolio, reports_dir)
+    found = value_for_money_rows(project, portfolio)
     for row in portfolio.get("interventions") or []:
         if isinstance(row, dict) and row.get("intervention") in found:
             row["value_for_money"] = _plain(found[row["intervention"]])

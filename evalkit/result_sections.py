@@ -274,9 +274,31 @@ class Counterfactual(PerIndicator):
     KEY = "counterfactual"
 
 
+@dataclasses.dataclass(frozen=True)
+class ComparisonAreasSection(SectionRecord):
+    """Comparison areas (synthetic control, area DiD): the treated area, window and donors; per measure
+    (outcome and age group) the synthetic control's paths, weights, placebos and events prevented."""
+
+    KEY: typing.ClassVar[str] = "comparison_areas"
+    treated_area: str
+    start: str
+    measures: dict[str, JSON]
+    first_month: str = _opt()
+    last_month: str = _opt()
+    pre_months: int = _opt()
+    post_months: int = _opt()
+    n_donors: int = _opt()
+    donors: list[str] = _opt()
+    excluded: list[str] = _opt()
+    method: str = _opt()
+    level: float = _opt()
+    second_estimate: str = _opt()
+
+
 SECTION_TYPES: dict[str, type[SectionRecord]] = {
     t.KEY: t for t in (Attrition, Balance, MatchingSummary, Propensity, Rct, Robustness, Sensitivity,
-                       FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, Counterfactual)
+                       FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, Counterfactual,
+                       ComparisonAreasSection)
 }
 
 

@@ -63,7 +63,7 @@ def test_contract_files_validate_unchanged(tmp_path):
 def test_example_project_validates(example_project_ro):
     result = run_cli("validate", "--project", str(example_project_ro))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok: 8 logic model(s), 8 evaluation plan(s) valid")
+    assert result.stdout.startswith("ok: 8 logic model(s), 9 evaluation plan(s) valid")
     project = load_project(example_project_ro)
     assert set(project.interventions) == {"mvp", "reach", "vip", "phoenix", "sport", "ete", "strategy", "partnership"}
     designs = {e.id: e.design.value for e in project.evaluations.values()}

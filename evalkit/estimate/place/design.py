@@ -166,8 +166,9 @@ def analyse(evaluation, frame, seed: int) -> Analysis:
         entry = {"indicator": ind_id, "age_group": m.age_group, "rate_per": per, "count_column": m.count,
                  "population_column": m.population, "synthetic_control": sc_entry}
         common = dict(indicator=ind_id, design=DESIGN, timepoints=(t.start, panel.months[-1]), n=J + 1,
-                      primary=ind_id == primary and subgroup == "all", subgroup=subgroup,
-                      n_treated=1, n_comparison=J)
+                      subgroup=subgroup)
+        # the headline is the events prevented; the rate gap and the area DiD are the same finding another way
+        lead = ind_id == primary and subgroup == "all"
         what = (f"synthetic control ({'ADH 2010, nested V as R Synth' if sc.method == 'synth' else 'ridge augmented'}) "
                 f"of the rate {m.rate_label()}; placebo in space over {J} donor areas: exact rank p-value, "
                 "permutation interval")
@@ -178,7 +179,7 @@ def analyse(evaluation, frame, seed: int) -> Analysis:
             estimand="events_prevented", estimate=sc.events_prevented, std_error=None, ci_low=ev.low, ci_high=ev.high,
             p_value=sc.p_value, method=what, units="events", ci_level=ev.level,
             direction_good=(sc.events_prevented > 0) == good_down if sc.events_prevented != 0 else None,
-            comparison=f"{area} against its synthetic control, {t.start} to {panel.months[-1]}",
+            comparison=f"{area} against its synthetic control, {t.start} to {panel.months[-1]}", primary=lead,
             details={**sc_details, "prevented_per_population": sc_entry["prevented_per_population"]}, **common))
         gi = sc.mean_gap_interval
         estimates.append(Estimate(

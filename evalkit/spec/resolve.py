@@ -380,13 +380,13 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
 def _check_comparison_areas(raw: r.EvaluationFile, err) -> None:
     """What a comparison-area plan needs before any data is read (the panel's own rules run on the data)."""
     ca = raw.comparison_areas
+    if raw.data.population is None:
+        err(("data",), "a comparison-area design compares rates per population", "no data.population",
+            "data.population: the residents column (ONS mid-year estimates by month)")
     if ca is None:
         err(("comparison_areas",), "required key is missing", "nothing",
             "comparison_areas: {treated_from: <column of start months>, method: synth}")
         return
-    if raw.data.population is None:
-        err(("data",), "a comparison-area design compares rates per population", "no data.population",
-            "data.population: the residents column (ONS mid-year estimates by month)")
     if raw.data.treatment is not None:
         err(("data", "treatment"), "areas are treated from a month, named by comparison_areas.treated_from",
             f"'{raw.data.treatment}'", "no data.treatment with design: comparison_areas")

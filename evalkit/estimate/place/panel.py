@@ -275,7 +275,7 @@ def comparison_panel(
             close = difflib.get_close_matches(a, area_list, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise PanelError(f"{source}: treated area '{a}' is not in the panel{hint}; found {len(area_list)} areas: "
-                             f"{_listed(area_list, 6)}")
+                             f"{_listed(area_list, 6)}; expected its name spelt as in column '{area}'")
         start = _month(s, f"the start month of {a}", source)
         if a in starts and starts[a] != start:
             raise PanelError(f"{source}: the start month of {a} is {start} but column '{treated_from}' says "

@@ -527,7 +527,7 @@ GENERATORS = {
 def _area_panel(rng):  # issue 18: its own stream and folder (data/areas/), so no other file changed
     from evalkit.synth.place import area_panel
 
-    return area_panel(rng)
+    return area_panel(rng, Entry)
 
 
 GENERATORS["area_panel.csv"] = _area_panel

@@ -116,10 +116,9 @@ EXAMPLE_EVALUATION = "strategy-areas"
 INDICATORS = {"knife_sv_offences": "knife_sv", "knife_admissions": "knife_admissions", "homicides": "homicides"}
 
 
-def area_panel(rng: np.random.Generator):
-    """``area_panel.csv`` for ``evalkit synth``: the panel, and its dictionary entry with the true effects."""
-    from evalkit.synth.datasets import Entry
-
+def area_panel(rng: np.random.Generator, Entry):
+    """``area_panel.csv`` for ``evalkit synth``: the panel, and its dictionary entry (an ``Entry`` of
+    :mod:`evalkit.synth.datasets`, passed in so this module does not import that one) with the true effects."""
     frame, truths = place_panel(rng)
     effects = []
     for truth in truths:

@@ -241,7 +241,9 @@ def test_every_publishable_indicator_has_an_xmr_chart_of_at_least_20_points(demo
     data = json.loads(written["data"].read_text())
     spc = data["spc"]
     by_key = {f"{i['intervention']}/{i['indicator']}": i for i in data["indicators"]}
-    assert set(spc) == set(by_key)
+    measures = {k for k in spc if k.startswith("success_measures/")}  # test_the_success_measures_have_xmr_charts
+    assert set(spc) - measures == set(by_key)
+    spc = {k: v for k, v in spc.items() if k not in measures}
     charted = {k for k, v in spc.items() if v["charted"]}
     # every programme indicator and the A&E and ambulance indicators are charted on the example
     assert {"partnership/ae_assault_attendances", "partnership/ambulance_assault_callouts", "reach/referrals",
@@ -259,9 +261,93 @@ def test_every_publishable_indicator_has_an_xmr_chart_of_at_least_20_points(demo
             assert not entry["charted"] and "suppressed" in entry["why"]
     # the success measures are success_measures.yml's (the store table), not dashboard indicators
     assert not any(k.startswith("strategy/") for k in spc)
-    # no step change declared (monitor.yml): one baseline each (declared ones: tests/test_monitor_spc*.py)
+    # no step change declared for them (monitor.yml): one baseline each
     for key in charted:
         assert spc[key]["step_changes"] == [] and len(spc[key]["baselines"]) == 1
+
+
+def test_the_success_measures_have_xmr_charts_split_where_the_network_began(demo):
+    root, written = demo
+    data = json.loads(written["data"].read_text())
+    spc = {k.split("/", 1)[1]: v for k, v in data["spc"].items() if k.startswith("success_measures/")}
+    measures = {m["id"]: m for m in data["measures"]["measures"]}
+    assert set(spc) == set(measures)
+    for mid, entry in spc.items():
+        monthly = next(v for v in measures[mid]["variants"] if v["variant"] == "all")["monthly"]
+        if monthly is None:  # some months under the threshold: only whole years are published, never charted
+            assert not entry["charted"] and "only totals of whole years are published" in entry["why"]
+            continue
+        # charted on the monthly rates exactly as published, with the step change monitor.yml declares
+        assert entry["charted"] and all(r["status"] == "shown" for r in monthly["rate"])
+        assert entry["step_changes"] == ["2019-10-01"]
+        before, after = entry["baselines"]
+        assert (before["from"], before["to"], after["from"], after["to"]) == (
+            "2016-04-01", "2019-09-01", "2019-10-01", "2024-03-01")
+        rates = [r["value"] for r in monthly["rate"]]
+        assert before["mean"] == pytest.approx(sum(rates[:42]) / 42) and after["mean"] == pytest.approx(
+            sum(rates[42:]) / 54)
+    # the knife measures were built to fall after October 2019 (evalkit.monitor.synth.TRUE_CHANGE)
+    assert spc["knife_offences"]["baselines"][1]["mean"] < spc["knife_offences"]["baselines"][0]["mean"]
+    assert {k for k, v in spc.items() if v["charted"]} == {"knife_offences", "serious_violence_local",
+                                                          "knife_serious_violence_local"}
+    html = written["html"].read_text()
+    assert "XmR chart: Police-recorded knife or sharp" in html
+    assert "Limits recalculated from Oct 2019 (step change)." in html
+
+
+def test_the_needs_profile_is_saved_in_the_store_as_the_dashboard_publishes_it(demo):
+    from evalkit.monitor.config import load_monitoring
+    from evalkit.monitor.profile import PROFILE_COLUMNS, needs_profile, profile_rows, read_needs_profile
+    from evalkit.store import open_store
+
+    root, written = demo
+    mon = load_monitoring(root)
+    with open_store(root / ".evalkit" / "evalkit.duckdb", read_only=True) as store:
+        stored = read_needs_profile(store)
+        again = needs_profile(store, mon)  # computed afresh, not saved (a read-only store)
+    assert list(stored.columns) == PROFILE_COLUMNS and len(stored) > 100
+    expected = profile_rows(again, mon).sort_values(["source", "part", "position", "statistic"], ignore_index=True)
+    pd.testing.assert_frame_equal(stored, expected, check_dtype=False)
+    police = stored[stored.source == mon.settings.police_source]
+    summary = police[police.part == "summary"].set_index("item")
+    s = again["summary"]
+    assert summary.loc["serious_violence", "value"] == s["serious_violence"] > 0
+    assert summary.loc["peak_day", "text"] == s["peak_day"] and summary.loc["mapping_version", "text"] == "vrn-2023.1"
+    assert set(police["sv_definition"]) == {"vrn-2023.1"}
+    # every group of every part, e.g. the categories add up to the serious violence counted
+    cats = police[(police.part == "by_category") & (police.statistic == "n")]
+    assert cats["value"].sum() == s["serious_violence"]
+    assert list(cats["item"]) == [str(c) if c is not None else "not recorded" for c in again["by_category"]["sv_category"]]
+    days = police[(police.part == "by_day") & (police.statistic == "n")]
+    assert len(days) == 7 and set(days["item"]) == set(again["by_day"]["day_name"])
+    # the hospital and ambulance profiles are there too, each in its own window
+    for sid, health in again["health"].items():
+        mine = stored[stored.source == sid]
+        assert (mine["window_from"] == health["from"]).all() and (mine["window_to"] == health["to"]).all()
+        assert mine[(mine.part == "summary") & (mine.item == "n")]["value"].item() == health["n"]
+    assert {"ae_attendances", "ambulance_callouts", "hospital_admissions"} <= set(stored.source)
+
+
+def test_a_step_change_on_a_measure_without_published_months_is_refused(demo, tmp_path):
+    from evalkit.errors import SpecError
+    from evalkit.monitor.config import load_monitoring
+    from evalkit.monitor.spc_dashboard import declared_step_changes, measure_items
+
+    root = copy_monitoring_project(tmp_path / "p")
+    settings = root / "monitoring" / "monitor.yml"
+    text = settings.read_text()
+    settings.write_text(text[:text.index("step_changes:")] + "step_changes:\n  success_measures/homicides: [2019-10-01]\n")
+    mon = load_monitoring(root)
+    hidden = {"id": "homicides", "label": "Homicides", "rate_per": 1_000_000,
+              "variants": [{"variant": "all", "monthly": None}]}
+    model = {"period_kind": "month", "indicators": [], "measures": {"measures": [hidden]}}
+    assert measure_items(model)["success_measures/homicides"]["monthly_hidden"]
+    with pytest.raises(SpecError) as info:
+        declared_step_changes(mon, model, {})
+    (problem,) = info.value.problems
+    assert str(problem).endswith("step_changes.success_measures/homicides: the measure has no XmR chart (found "
+                                 "monthly values not published (some months under the disclosure threshold); "
+                                 "expected step changes only for a measure whose months are published)")
 
 
 def test_the_xmr_charts_carry_their_cells_and_icons(demo):
@@ -317,7 +403,8 @@ def test_step_changes_are_checked_against_the_data(tmp_path):
         "outside the data (found 2030-01-01; expected a date after the first month with data and no later than the "
         "last (2022-04 to 2024-03))",
         f"monitoring/monitor.yml:{line['reach/refferals']}: error: step_changes.reach/refferals: no such indicator on "
-        "the dashboard (found 'reach/refferals'; expected intervention/indicator, one of "
+        "the dashboard (found 'reach/refferals'; expected intervention/indicator or success_measures/<measure id>, "
+        "one of "
         + ", ".join(sorted({f"{d.intervention}/{d.indicator}" for d in mon.indicators})) + ")",
         f"monitoring/monitor.yml:{line['vip/vip_referrals']}: error: step_changes.vip/vip_referrals: too few points "
         "for an XmR chart (found 7 values from 2023-09 to 2024-03; expected at least 15 values in each baseline (the "

@@ -230,7 +230,7 @@ def test_the_figure_draws_no_suppressed_value():
     assert "4.375" not in fig.to_json()
     mr = next(t for t in data["data"] if t.get("name") == "moving range")
     assert mr["y"][7] is None and mr["y"][8] is None
-    notes = " ".join(a["text"] for a in data["layout"]["annotations"])
+    notes = " ".join(a["text"].replace("<br>", " ") for a in data["layout"]["annotations"])
     assert "1 period suppressed (counts from 1 to 4)" in notes
     assert len(data["layout"]["shapes"]) == 2  # the shaded period, on both rows
 
@@ -255,7 +255,7 @@ def test_the_figure_shows_icons_limits_per_baseline_and_the_target():
     assert mean["y"] == [61.0, 61.0, None, 41.0, 41.0]
     target = next(t for t in data["data"] if t.get("name") == "target")
     assert target["y"] == [45.0, 45.0]
-    texts = [a["text"] for a in data["layout"]["annotations"]]
+    texts = [a["text"].replace("<br>", " ") for a in data["layout"]["annotations"]]  # wrapped to fit
     assert any(t.startswith("<b>Variation</b> (Dec 2020): Common cause") for t in texts)
     assert any("Assurance</b>: The process will consistently meet the target" in t for t in texts)
     assert any("Limits recalculated from Jul 2019 (step change)" in t for t in texts)

@@ -261,8 +261,9 @@ def test_a_store_written_before_the_fix_is_repaired_on_opening(project, tmp_path
     con.execute("INSERT INTO src_programme_referrals SELECT * FROM src_programme_referrals WHERE _line % 4 = 0")
     con.execute("INSERT INTO src_programme_referrals SELECT * FROM src_programme_referrals WHERE _line % 8 = 0")
     con.execute("DELETE FROM schema_version WHERE version > 1")
-    # and without what later versions added (migration 3: the offence lists and success measures)
-    con.execute("DROP TABLE offence_keys; DROP TABLE success_measures; "
+    # and without what later versions added (migration 3: the offence lists and success measures;
+    # migration 4: the needs profile)
+    con.execute("DROP TABLE needs_profile; DROP TABLE offence_keys; DROP TABLE success_measures; "
                 "ALTER TABLE indicator_values DROP COLUMN sv_definition; "
                 "CREATE TABLE sv_mapping (version VARCHAR NOT NULL, offence_type VARCHAR NOT NULL, category VARCHAR, "
                 "serious_violence BOOLEAN NOT NULL)")

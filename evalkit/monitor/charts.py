@@ -9,28 +9,10 @@ adding one is one call (``page.add(Tiles([...]))``, ``page.figure(BarSpec(...))`
 
 from __future__ import annotations
 
-import html
-
+from evalkit.monitor.figure_parts import RagWord, _e, wrapped_title
 from evalkit.publish.document import Col, Markdown, Para, Tile, Tiles
 from evalkit.publish.markup import plot_meta
-from evalkit.publish.values import Derived, Fixed, Phrase, phrase
-
-RAG_COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", None: "#607d8b"}
-NEUTRAL = "#90a4ae"
-
-
-class RagWord(Derived):
-    """The RAG status of a value, in words: withheld with its value (the band would tell the value)."""
-
-    def __init__(self, rag: str | None, value):
-        super().__init__((rag or "no status").upper(), [value])
-
-    def mark(self) -> str:
-        return "status not shown (value suppressed)"
-
-
-def _e(text) -> str:
-    return html.escape(str(text))
+from evalkit.publish.values import Fixed, Phrase, phrase
 
 
 def _layout(text: str) -> Markdown:
@@ -105,39 +87,6 @@ def tiles(page, model: dict) -> None:
     page.add(Tiles(out))
 
 
-class TrendSpec:
-    """A programme indicator month by month, markers coloured by RAG (none for a hidden value)."""
-
-    def __init__(self, item: dict):
-        self.item = item
-
-    def plotly(self, sink):
-        import plotly.graph_objects as go
-
-        item, s = self.item, self.item["series"]
-        y = [v.plot() if v is not None else None for v in s["value"]]
-        colours = [NEUTRAL if (v is None or v.hidden) else RAG_COLOURS.get(r, RAG_COLOURS[None])
-                   for v, r in zip(s["value"], s["rag"])]
-        fig = go.Figure()
-        fig.add_trace(go.Scatter(x=s["period"], y=y, mode="lines+markers", name=_e(item["label"]),
-                                 marker={"color": colours, "size": 9}, line={"color": "#37474f"},
-                                 meta=plot_meta(s["value"], sink), connectgaps=False))
-        if item["target"] is not None:
-            fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["target"]] * 2, mode="lines",
-                                     name="target", line={"color": RAG_COLOURS["green"], "dash": "dash"}))
-            if item["amber"] is not None:
-                fig.add_trace(go.Scatter(x=[s["period"][0], s["period"][-1]], y=[item["amber"]] * 2, mode="lines",
-                                         name="amber from", line={"color": RAG_COLOURS["amber"], "dash": "dot"}))
-        fig.update_layout(title=_e(f"{item['intervention_name']}: {item['label']}"), height=330,
-                          margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
-                          yaxis={"tickformat": ".0%" if item["measure"] == "proportion" else None,
-                                 "rangemode": "tozero"})
-        return fig
-
-    def matplotlib(self):
-        return None
-
-
 def _variant(entry: dict, name: str = "all") -> dict | None:
     return next((v for v in entry["variants"] if v["variant"] == name), None)
 
@@ -194,11 +143,19 @@ def measures(page, model: dict, policy) -> None:
                          plan=Fixed(its_info["plan"]), state=Fixed(state)))
     if its_info.get("note"):
         page.note(Phrase(_esc(its_info["note"])))
+    from evalkit.monitor.spc_dashboard import MEASURE_PREFIX, XmRSpec, measure_items
+
+    xmr_items = measure_items(model)
+    steps = (model.get("spc") or {}).get("step_changes", {})
     for m in ms["measures"]:
         main = _variant(m)
         if main is None:
             continue
+        key = MEASURE_PREFIX + m["id"]
+        page.add(_layout("::: {.ek-pair}"))  # the measure's rates and its XmR chart side by side
         page.figure(MeasureSpec(m))
+        page.figure(XmRSpec(xmr_items[key], steps.get(key, []), model.get("period_kind", "month")))
+        page.add(_layout(":::"))
         cited = [f"[{c['key']}] {c['citation']}" if c.get("citation") else f"[{c['key']}]"
                  for c in m.get("sources") or []]
         note = m["definition"] + (" Definition as cited: " + "; ".join(cited) + "." if cited else "")
@@ -237,8 +194,10 @@ def _its_traces(fig, its: dict | None) -> None:
 
 
 def _rate_layout(fig, label: str, per: int):
-    fig.update_layout(title=_e(f"{label} (rate per {per:,} a month)"), height=360,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40}, legend={"orientation": "h"},
+    title = wrapped_title(f"{label} (rate per {per:,} a month)")
+    lines = title.count("<br>") + 1
+    fig.update_layout(title={"text": title, "y": 0.98, "yanchor": "top"}, height=338 + 22 * lines,
+                      margin={"l": 50, "r": 20, "t": 28 + 22 * lines, "b": 40}, legend={"orientation": "h"},
                       yaxis={"rangemode": "tozero"})
     return fig
 

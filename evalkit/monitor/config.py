@@ -149,7 +149,8 @@ class MonitorFile(_Raw):
     interruption: dt.date | None = Field(None, description="ISO date the success-measure trends are split at")
     step_changes: dict[str, list[dt.date]] = Field(
         default_factory=dict,
-        description="SPC charts: 'intervention/indicator' -> dates (ISO) where the process changed on purpose; the "
+        description="SPC charts: 'intervention/indicator' or 'success_measures/<measure id>' -> dates (ISO) where the "
+                    "process changed on purpose; the "
                     "XmR limits are recalculated from the period holding each date, and only there")
 
 

@@ -198,7 +198,7 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
         measures = compute_success_measures(store, monitoring)
         model["measures"] = _measures_model(page, measures, its_estimates(store, monitoring, project, measures),
                                             monitoring)
-    profile = needs_profile(store, monitoring)
+    profile = needs_profile(store, monitoring, save=not getattr(store, "read_only", False))
     if profile:
         model["profile"] = _profile_model(page, profile)
     model["quality"] = {"sources": [asdict(s) for s in st.sources],
@@ -633,10 +633,15 @@ def _spc_export(model: dict) -> dict:
     """Each indicator's XmR chart as drawn: icons, limits and step changes (from published values only)."""
     from evalkit.monitor.spc_dashboard import spc_summary
 
+    from evalkit.monitor.spc_dashboard import measure_items
+
     steps = (model.get("spc") or {}).get("step_changes", {})
-    return {f"{i['intervention']}/{i['indicator']}": spc_summary(i, steps.get(f"{i['intervention']}/{i['indicator']}", []),
-                                                              model.get("period_kind", "month"))
-            for i in model["indicators"]}
+    kind = model.get("period_kind", "month")
+    out = {f"{i['intervention']}/{i['indicator']}": spc_summary(i, steps.get(f"{i['intervention']}/{i['indicator']}", []),
+                                                             kind)
+           for i in model["indicators"]}
+    out.update({key: spc_summary(item, steps.get(key, []), kind) for key, item in measure_items(model).items()})
+    return out
 
 
 def write_dashboard(store, monitoring: Monitoring, project, out_dir: Path | str, *, as_of=None,

@@ -15,7 +15,7 @@ area's points like any other (a withheld area-month is a gap, never a value).
 
 from __future__ import annotations
 
-from evalkit.monitor.charts import NEUTRAL, TrendSpec, _e
+from evalkit.monitor.figure_parts import NEUTRAL, TrendSpec, _e
 
 FILTER_HTML = """<div id="ek-filters" class="ek-filters" role="group" aria-label="Filters">
 <label>Area <select id="ek-area"><option value="">All areas</option></select></label>

@@ -16,6 +16,8 @@ publishes them as typed values of its ledger (:func:`evalkit.monitor.dashboard._
 
 from __future__ import annotations
 
+import math
+
 import ibis
 import numpy as np
 import ibis.expr.types as ir
@@ -198,19 +200,95 @@ def _share(num, den):
     return float(num) / float(den) if den else None
 
 
-def needs_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MONTHS) -> dict:
+def needs_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MONTHS, save: bool = False) -> dict:
     """The profile of the last ``months`` loaded months as small frames; empty dict without police data.
 
     ``summary`` holds the window, the counts behind every share (so that a publisher can
-    suppress a share built on a small count) and the definition version.
+    suppress a share built on a small count) and the definition version. ``save``: replace the
+    store's ``needs_profile`` table with it (:func:`profile_rows`), in one transaction.
     """
     window = _window(store, monitoring, months)
-    if window is None:
-        return {}
-    start, stop, previous = window
-    frames = profile_between(store, monitoring, start, stop, previous)
-    frames["health"] = health_profile(store, monitoring, months)
+    frames = {}
+    if window is not None:
+        start, stop, previous = window
+        frames = profile_between(store, monitoring, start, stop, previous)
+        frames["health"] = health_profile(store, monitoring, months)
+    if save:
+        rows = profile_rows(frames, monitoring)
+        with store.transaction():
+            store.con.execute(f"DELETE FROM {PROFILE_TABLE}")
+            if len(rows):
+                store.con.register("_profile", rows)
+                store.con.execute(f"INSERT INTO {PROFILE_TABLE} BY NAME SELECT * FROM _profile")
+                store.con.unregister("_profile")
     return frames
+
+
+PROFILE_TABLE = "needs_profile"
+PROFILE_COLUMNS = ["source", "window_from", "window_to", "part", "position", "item", "statistic", "value", "text",
+                   "sv_definition"]
+
+
+def _label_column(frame: pd.DataFrame) -> str:
+    """The column naming a part's groups: its first text column (``day_name``, not the ``day`` that orders it)."""
+    text = [c for c in frame.columns if frame[c].dtype == object]
+    return text[0] if text else frame.columns[0]
+
+
+def _frame_rows(source: str, window: tuple[str, str], part: str, frame: pd.DataFrame, sv) -> list[dict]:
+    label = _label_column(frame)
+    out = []
+    for position, row in enumerate(frame.to_dict("records")):
+        item = row[label]
+        item = "not recorded" if item is None or (isinstance(item, float) and math.isnan(item)) else str(item)
+        for statistic, value in row.items():
+            if statistic == label:
+                continue
+            value = None if value is None or pd.isna(value) else float(value)
+            out.append({"source": source, "window_from": window[0], "window_to": window[1], "part": part,
+                        "position": position, "item": item, "statistic": statistic, "value": value, "text": None,
+                        "sv_definition": sv})
+    return out
+
+
+def profile_rows(profile: dict, monitoring: Monitoring) -> pd.DataFrame:
+    """The profile (:func:`needs_profile`) in long form, the ``needs_profile`` table's rows (PROFILE_COLUMNS).
+
+    One row per source, part, group and statistic, in the order the dashboard publishes them;
+    the summary's entries are rows of part ``summary`` (a number in ``value``, a text in ``text``)."""
+    rows: list[dict] = []
+    if profile:
+        police = monitoring.settings.police_source
+        summary = profile["summary"]
+        window = (summary["from"], summary["to"])
+        sv = summary.get("mapping_version")
+        for position, (key, value) in enumerate(summary.items()):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            rows.append({"source": police, "window_from": window[0], "window_to": window[1], "part": "summary",
+                         "position": position, "item": key, "statistic": "value",
+                         "value": float(value) if number else None,
+                         "text": None if number or value is None else str(value), "sv_definition": sv})
+        for part, frame in profile.items():
+            if isinstance(frame, pd.DataFrame):
+                rows += _frame_rows(police, window, part, frame, sv)
+        for sid, health in (profile.get("health") or {}).items():
+            window = (health["from"], health["to"])
+            rows.append({"source": sid, "window_from": window[0], "window_to": window[1], "part": "summary",
+                         "position": 0, "item": "n", "statistic": "value", "value": float(health["n"]), "text": None,
+                         "sv_definition": None})
+            for part, frame in health.items():
+                if isinstance(frame, pd.DataFrame):
+                    rows += _frame_rows(sid, window, part, frame, None)
+    out = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+    out["position"] = out["position"].astype("int32")
+    out["value"] = out["value"].astype("float64")
+    return out
+
+
+def read_needs_profile(store) -> pd.DataFrame:
+    """The store's ``needs_profile`` table in its canonical order (source, part, position, statistic)."""
+    return store.con.execute(f"SELECT {', '.join(PROFILE_COLUMNS)} FROM {PROFILE_TABLE} "
+                             "ORDER BY source, part, position, statistic").df()
 
 
 def profile_between(store, monitoring: Monitoring, start: pd.Timestamp, stop: pd.Timestamp,

@@ -16,6 +16,7 @@ Plotly is imported inside the function so ``evalkit --help`` stays fast.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import pandas as pd
@@ -65,6 +66,11 @@ def _segments(frame: pd.DataFrame, column: str) -> tuple[list, list]:
     return xs, ys
 
 
+BADGE_WIDTH = 60  # characters a line of a variation or assurance badge holds (a half-width chart)
+BADGE_LINE = 14  # pixels per line of a badge (11 px type)
+TITLE_LINE = 22  # pixels per line of the title (plotly's 17 px title type)
+
+
 def _icon_text(variation: VariationIcon, assurance: AssuranceIcon | None) -> tuple[str, str, str | None, str | None]:
     kind = "common" if variation is VariationIcon.common_cause else variation.value.split("_")[0]
     label = VARIATION_LABELS[variation]
@@ -73,14 +79,15 @@ def _icon_text(variation: VariationIcon, assurance: AssuranceIcon | None) -> tup
     return label, ICON_COLOURS[kind], ASSURANCE_LABELS[assurance], ICON_COLOURS[assurance]
 
 
-def xmr_figure(frame: pd.DataFrame, *, title: str = "", y_title: str = "", suppressed: Sequence[bool] | None = None,
+def xmr_figure(frame: pd.DataFrame, *, title: str = "", y_title: str = "", value_name: str = "", suppressed: Sequence[bool] | None = None,
                counts: bool = False, min_count: int | None = None, moving_range: bool = False, value_format: str = "",
                height: int = 380):
     """The XmR chart of ``frame`` as a plotly figure (with the moving-range chart below when ``moving_range``).
 
     ``suppressed`` (one flag per row of ``frame``) adds to the frame's own ``suppressed``
     column; ``counts`` marks the value trace for the disclosure scanner (``meta: ek-counts``);
-    ``min_count`` names the threshold in the note about suppressed periods.
+    ``min_count`` names the threshold in the note about suppressed periods; ``value_name`` names
+    the points in the legend (default: ``y_title``).
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -96,7 +103,7 @@ def xmr_figure(frame: pd.DataFrame, *, title: str = "", y_title: str = "", suppr
     colours = [COLOURS.get(t, COLOURS["common_cause"]) for t in frame["point_type"]]
     why = [("" if not r else RULE_LABELS[Rule(r)]) for r in frame["rule"]]
     why = [("suppressed" if h else w) for w, h in zip(why, hidden)]
-    fig.add_trace(go.Scatter(x=x, y=_plain(value), mode="lines+markers", name=y_title or "value",
+    fig.add_trace(go.Scatter(x=x, y=_plain(value), mode="lines+markers", name=value_name or y_title or "value",
                              line={"color": COLOURS["common_cause"], "width": 1.5}, connectgaps=False,
                              marker={"color": colours, "size": 8}, customdata=why,
                              hovertemplate="%{x|%b %Y}: " + (f"%{{y:{value_format}}}" if value_format else "%{y}")
@@ -131,18 +138,16 @@ def xmr_figure(frame: pd.DataFrame, *, title: str = "", y_title: str = "", suppr
                       row="all", col=1)
     shown = frame[~hidden & frame["value"].notna()]
     notes = []
+    badges = []  # (text, colour), drawn from the bottom up just above the plot, under the title
     if len(shown):
         latest = shown.iloc[-1]
         variation = VariationIcon(latest["icon"])
         assurance = _assurance_of(frame)
         v_label, v_colour, a_label, a_colour = _icon_text(variation, assurance)
-        fig.add_annotation(text=f"<b>Variation</b> ({pd.Timestamp(latest['period']):%b %Y}): {v_label}",
-                           xref="paper", yref="paper", x=1, y=1.13, showarrow=False, xanchor="right",
-                           font={"size": 11, "color": "#ffffff"}, bgcolor=v_colour, borderpad=3)
         if a_label:
-            fig.add_annotation(text=f"<b>Assurance</b>: {a_label}", xref="paper", yref="paper", x=1, y=1.05,
-                               showarrow=False, xanchor="right", font={"size": 11, "color": "#ffffff"},
-                               bgcolor=a_colour, borderpad=3)
+            badges.append((f"<b>Assurance</b>: {a_label}", a_colour))
+        badges.append((f"<b>Variation</b> ({pd.Timestamp(latest['period']):%b %Y}): {v_label}", v_colour))
+    title_lines = str(title).count("<br>") + 1 if title else 0
     n_hidden = int(hidden.sum())
     if n_hidden:
         below = f" (counts from 1 to {min_count - 1})" if min_count else ""
@@ -151,11 +156,23 @@ def xmr_figure(frame: pd.DataFrame, *, title: str = "", y_title: str = "", suppr
     steps = [pd.Timestamp(p) for p in frame.loc[frame["baseline"].diff().fillna(0) > 0, "period"]]
     if steps:
         notes.append("Limits recalculated from " + ", ".join(f"{p:%b %Y}" for p in steps) + " (step change).")
-    if notes:
-        fig.add_annotation(text="<br>".join(notes), xref="paper", yref="paper", x=0, y=-0.2, showarrow=False,
-                           xanchor="left", yanchor="top", align="left", font={"size": 11, "color": "#455a64"})
-    fig.update_layout(title={"text": title, "x": 0, "y": 0.98}, height=height + (150 if moving_range else 0),
-                      margin={"l": 55, "r": 20, "t": 95, "b": 70 + 16 * len(notes)},
+    # above the plot, from the bottom up: the notes, then each badge, left-aligned and wrapped to fit a
+    # half-width chart; stacked by pixels, not by fractions of the plot, so that nothing overlaps the
+    # points, the legend (whose height depends on the width) or each other
+    shift = 4
+    stack = [("<br>".join(line for n in notes for line in textwrap.wrap(n, BADGE_WIDTH + 10)), None)] if notes else []
+    for text, colour in stack + [(b, c) for b, c in badges]:
+        lines = text.split("<br>") if colour is None else (textwrap.wrap(text, BADGE_WIDTH) or [text])
+        style = ({"font": {"size": 11, "color": "#455a64"}} if colour is None else
+                 {"font": {"size": 11, "color": "#ffffff"}, "bgcolor": colour, "borderpad": 3})
+        fig.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=0, y=1, yanchor="bottom",
+                           yshift=shift, showarrow=False, xanchor="left", align="left", **style)
+        shift += BADGE_LINE * len(lines) + (10 if colour is not None else 4)
+    top = 14 + TITLE_LINE * title_lines + shift
+    # the plot keeps its height: the title's and badges' lines are added above it
+    fig.update_layout(title={"text": title, "x": 0, "y": 0.98, "yanchor": "top"},
+                      height=height + (150 if moving_range else 0) + max(0, top - 95),
+                      margin={"l": 55, "r": 20, "t": top, "b": 70},
                       legend={"orientation": "h", "x": 0, "y": -0.09, "yanchor": "top"}, plot_bgcolor="#ffffff",
                       hovermode="closest")
     fig.update_yaxes(title_text=y_title, tickformat=value_format or None, gridcolor="#eeeeee", row=1, col=1)

@@ -16,9 +16,15 @@ measure published only as year-ending totals (its months mostly small) is not ch
 an XmR chart of overlapping year-ending totals would break its own assumption of independent
 points.
 
+The Home Office success measures (:mod:`evalkit.monitor.measures`) get the same chart, on their
+monthly rate per 100,000 (per 1,000,000 for homicide) of the whole area, wherever those monthly
+rates are published (no month under the threshold); a measure published as whole years only is
+not charted, and says so. Their keys are ``success_measures/<measure id>``
+(:func:`measure_items`).
+
 Limits are recalculated only at the step changes declared in ``monitor.yml``
-(``step_changes: {"intervention/indicator": [dates]}``); a step change is placed in the period
-holding its date. The declarations are checked against the data before anything is written: a
+(``step_changes: {"intervention/indicator": [dates], "success_measures/<id>": [dates]}``); a step
+change is placed in the period holding its date. The declarations are checked against the data before anything is written: a
 key that names no charted indicator, a date outside the data, or a baseline left with fewer
 points than its limits need is one line naming ``monitor.yml``, its line, what was found and
 what was expected.
@@ -34,6 +40,7 @@ from evalkit.errors import EstimationError, Problem, SpecError
 from evalkit.monitor.spc import DEFAULT_MIN_POINTS, Improvement
 
 MIN_POINTS = DEFAULT_MIN_POINTS
+MEASURE_PREFIX = "success_measures/"
 PERIOD_FREQ = {"month": "M", "quarter": "Q"}
 
 
@@ -59,6 +66,29 @@ def _problem(monitoring, path: tuple, message: str, found: str, expected: str) -
                    message, found, expected)
 
 
+def measure_items(model: dict) -> dict[str, dict]:
+    """Each success measure as an XmR item (the shape of a dashboard indicator), by its key.
+
+    The points are the whole area's monthly rates as published: the typed
+    :class:`~evalkit.publish.values.Rate` values of the measure's table, so the chart reveals
+    nothing the monthly series does not. ``monthly_hidden`` when the months are not published."""
+    out = {}
+    for m in (model.get("measures") or {}).get("measures") or []:
+        main = next((v for v in m["variants"] if v["variant"] == "all"), None)
+        if main is None:
+            continue
+        monthly = main.get("monthly")
+        per = int(m["rate_per"])
+        out[MEASURE_PREFIX + m["id"]] = {
+            "label": m["label"], "y_title": f"rate per {per:,} a month", "measure": "rate", "direction": "decrease",
+            "target": None, "monthly_hidden": monthly is None,
+            "hidden_why": "Not charted: some months are under the disclosure threshold, so only totals of whole "
+                          "years are published (an XmR chart needs independent monthly points).",
+            "series": {"period": list(monthly["period"]) if monthly else [],
+                       "value": list(monthly["rate"]) if monthly else []}}
+    return out
+
+
 def declared_step_changes(monitoring, model: dict, raw_values: dict) -> dict[str, list[pd.Timestamp]]:
     """The step changes of ``monitor.yml`` per indicator key, checked against the dashboard's data.
 
@@ -68,15 +98,25 @@ def declared_step_changes(monitoring, model: dict, raw_values: dict) -> dict[str
     declared = dict(getattr(monitoring.settings, "step_changes", None) or {})
     period_kind = model.get("period_kind", "month")
     items = {f"{i['intervention']}/{i['indicator']}": i for i in model["indicators"]}
+    measures = measure_items(model)
     configured = {f"{d.intervention}/{d.indicator}" for d in getattr(monitoring, "indicators", ()) or ()}
     problems, out = [], {}
     for key, dates in declared.items():
-        item = items.get(key)
+        item = items.get(key) or measures.get(key)
         if item is None and key in configured:  # an indicator with no data yet: nothing to chart, nothing to check
             continue
+        if key in measures:
+            if item["monthly_hidden"]:
+                problems.append(_problem(monitoring, ("step_changes", key), "the measure has no XmR chart",
+                                         "monthly values not published (some months under the disclosure "
+                                         "threshold)", "step changes only for a measure whose months are published"))
+                continue
+            # published or not, these are the values the chart is drawn on (a measure's months are all shown)
+            raw_values = {**raw_values, key: [None if v is None else v.value for v in item["series"]["value"]]}
         if item is None:
             problems.append(_problem(monitoring, ("step_changes", key), "no such indicator on the dashboard",
-                                     repr(key), "intervention/indicator, one of " + ", ".join(sorted(set(items) | configured))))
+                                     repr(key), "intervention/indicator or success_measures/<measure id>, one of "
+                                     + ", ".join(sorted(set(items) | configured | set(measures)))))
             continue
         periods = [pd.Timestamp(p) for p in item["series"]["period"]]
         raw = raw_values.get(key) or []
@@ -150,6 +190,8 @@ class XmRSpec:
         item, s = self.item, self.item["series"]
         values = s["value"]
         what = "months" if self.period_kind == "month" else "quarters"
+        if item.get("monthly_hidden") and item.get("hidden_why"):
+            return None, item["hidden_why"]
         if item.get("monthly_hidden"):
             return None, (f"Not charted: most {what} are under the disclosure threshold, so only year-ending totals "
                           "are published (an XmR chart needs independent points).")
@@ -170,16 +212,18 @@ class XmRSpec:
         return chart, None
 
     def plotly(self, sink):
-        from evalkit.monitor.charts import _e
+        from evalkit.monitor.figure_parts import _e, wrapped_title
         from evalkit.monitor.spc_chart import xmr_figure
         from evalkit.publish.markup import plot_meta
 
         item = self.item
-        title = _e(f"XmR chart: {item['label']}")
+        title = wrapped_title(f"XmR chart: {item['label']}")
         chart, why = self.chart()
         if chart is None:
             return _note_figure(title, why)
-        fig = xmr_figure(chart.frame, title=title, y_title=_e(item["label"]),
+        unit = item.get("y_title") or {"proportion": "share", "count": f"number a {self.period_kind}"}.get(
+            item["measure"], item["measure"])
+        fig = xmr_figure(chart.frame, title=title, y_title=_e(unit), value_name=wrapped_title(item["label"], 60),
                          value_format=".0%" if item["measure"] == "proportion" else "", height=360)
         values = item["series"]["value"]
         trace = fig.data[0]

@@ -161,6 +161,24 @@ def _drop_repeated_rows(con) -> None:
 
 # a step is SQL, or a function of the connection for steps that depend on the tables a store holds
 MIGRATIONS[2] = _drop_repeated_rows
+MIGRATIONS[4] = """
+    -- the needs-assessment profile the dashboard publishes (the last loaded months), a cache of the
+    -- last computation, rebuilt whole: one row per source, part, group and statistic, unsuppressed
+    -- (disclosure control applies when it is published, as for every store table)
+    CREATE TABLE needs_profile (
+        source VARCHAR NOT NULL,               -- the police source, or a health or ambulance source
+        window_from VARCHAR NOT NULL,          -- first month, YYYY-MM
+        window_to VARCHAR NOT NULL,            -- last month, YYYY-MM
+        part VARCHAR NOT NULL,                 -- summary | by_hour | by_category | victim_ages | ...
+        position INTEGER NOT NULL,             -- the group's place in its part (the published order)
+        item VARCHAR NOT NULL,                 -- the group ('21', 'Tuesday', 'Leicester', 'not recorded'), or
+                                               -- the summary's key
+        statistic VARCHAR NOT NULL,            -- n | n_previous | people | population | rate_per_100000 | value
+        value DOUBLE,                          -- NULL where it cannot be computed, or for text
+        text VARCHAR,                          -- a summary's text value (peak day, definition version)
+        sv_definition VARCHAR                  -- the serious violence definition version (police rows)
+    );
+"""
 SCHEMA_VERSION = max(MIGRATIONS)
 
 

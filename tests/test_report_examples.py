@@ -202,6 +202,8 @@ def _probes(key: str, sec, result) -> list[str]:
         return ["E-value"]
     if key == "rct":
         return ["analysed by intention to treat"]
+    if key == "comparison_areas":
+        return ["What a place-based estimate can and cannot say", "Placebo gaps of the comparison areas"]
     raise AssertionError(f"results section '{key}' has no home in the report test: give it one in "
                          "evalkit/report/sections.py (SECTION_HOMES) and a probe here")
 

@@ -35,14 +35,9 @@ test: $(STAMP)
 
 # Benchmarks print comparisons measured in the same run, each against its target (issue 20);
 # they are not part of the test suite.
+# bench/bench_all.py runs each bench/bench_*.py in turn and prints every target line together at the end.
 bench: $(STAMP)
-	$(BIN)/python bench/bench_cli.py
-	$(BIN)/python bench/bench_run.py
-	$(BIN)/python bench/bench_matching.py
-	$(BIN)/python bench/bench_demo.py
-	$(BIN)/python bench/bench_monitor.py
-	$(BIN)/python bench/bench_prepost.py
-	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache _site

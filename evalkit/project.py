@@ -197,6 +197,12 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
                 unreadable.append(doc.file)
             continue
         logic_model, problems = resolve_logic_model(doc, raw, path)
+        if logic_model is not None and logic_model.costs is not None:
+            from evalkit.vfm.assess import costs_problems  # the unit costs of crime a costs block names
+
+            problems = problems + costs_problems(doc, logic_model)
+            if any(p.severity == "error" for p in problems):
+                logic_model = None
         result.problems += problems
         if logic_model is None:
             broken.add(raw.id)

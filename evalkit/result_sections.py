@@ -227,6 +227,20 @@ class ExternalStudy(SectionRecord):
     results: JSON = _opt()
 
 
+@dataclasses.dataclass(frozen=True)
+class DeliverySummary(SectionRecord):
+    """How it was delivered (evalkit.estimate.delivery_run): fidelity, dosage, engagement by month and
+    retention, and the dose-response association of each declared indicator (never causal)."""
+
+    KEY: typing.ClassVar[str] = "delivery"
+    plan: dict[str, JSON]
+    fidelity: dict[str, JSON]
+    dosage: dict[str, JSON]
+    engagement: dict[str, JSON]
+    sessions_file: str = _opt()
+    dose_response: dict[str, JSON] = _opt()
+
+
 class PerIndicator(SectionRecord):
     """A section kept per indicator: indicator id -> that indicator's entry (a JSON object)."""
 
@@ -295,10 +309,43 @@ class ComparisonAreasSection(SectionRecord):
     second_estimate: str = _opt()
 
 
+@dataclasses.dataclass(frozen=True)
+class SubgroupEntry:
+    """One indicator's subgroup analysis: rows of evalkit.estimate.subgroups.subgroup_frame (effects) and
+    interaction_frame (tests); a level with too few units has its counts and no statistic."""
+
+    timepoint: str
+    design: str
+    estimand: str
+    scale: str
+    interaction: str
+    covariance: str
+    pre_registered: bool
+    min_arm: int
+    few_per_arm: int
+    ci_level: float
+    families: dict[str, str]
+    effects: list[dict[str, JSON]]
+    tests: list[dict[str, JSON]]
+    caveats: list[dict[str, str]]
+
+
+class Subgroups(PerIndicator):
+    """Per indicator (first follow-up): the effect in each subgroup level with its interval, the interaction
+    test per subgroup column, Holm across both families, the caveats (evalkit.estimate.design_subgroups)."""
+
+    KEY = "subgroups"
+    ENTRY = SubgroupEntry
+
+    def entry(self, indicator: str) -> SubgroupEntry:
+        """The typed entry of ``indicator``."""
+        return SubgroupEntry(**self.entries[indicator])
+
+
 SECTION_TYPES: dict[str, type[SectionRecord]] = {
     t.KEY: t for t in (Attrition, Balance, MatchingSummary, Propensity, Rct, Robustness, Sensitivity,
                        FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, Counterfactual,
-                       ComparisonAreasSection)
+                       Subgroups, DeliverySummary, ComparisonAreasSection)
 }
 
 

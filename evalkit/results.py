@@ -308,8 +308,9 @@ def results_json_schema() -> dict:
     sections = {}
     for key, kind in SECTION_TYPES.items():
         if issubclass(kind, PerIndicator):
+            entry = getattr(kind, "ENTRY", None)  # a typed entry where the section declares one
             sections[key] = {"type": "object", "description": " ".join(kind.__doc__.split()),
-                             "additionalProperties": {"type": "object"}}
+                             "additionalProperties": type_schema(entry, defs) if entry else {"type": "object"}}
         else:
             sections[key] = type_schema(kind, defs)
     top = record_schema(ResultSet, defs)

@@ -92,7 +92,7 @@ def add_robustness(evaluation: m.Evaluation, frame, analysis):
         return analysis
     from evalkit.estimate import causal
 
-    extra = causal.robustness(evaluation, frame, analysis, evaluation.seed)
+    extra = causal.robustness(evaluation, frame, analysis, evaluation.seed, in_worker=True)
     return dataclasses.replace(analysis, sections={**analysis.sections, **extra})
 
 
@@ -184,6 +184,10 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
                                "cannot be run by this version of evalkit yet") from exc
         columns = needed_columns(evaluation)
         check_not_private(evaluation)
+        if evaluation.design.value in ROBUSTNESS_DESIGNS:
+            from evalkit.estimate.causal import start_worker
+
+            start_worker()  # DoWhy loads in a worker while the data are read and the design runs
         # the data's identity is its content, not the order of its rows: the same rows in any order
         # give byte-identical results.json (the file's own SHA-256 goes to run-info.json)
         if frame is None:
@@ -217,6 +221,15 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
         with one_blas_thread():  # every design: see evalkit._threads
             analysis = module.analyse(evaluation, frame, evaluation.seed)
             analysis = add_robustness(evaluation, frame, analysis)
+            if evaluation.delivery is not None:  # "How it was delivered", for any design
+                import dataclasses
+
+                from evalkit.estimate.delivery_run import delivery_section
+
+                section, delivered = delivery_section(evaluation, frame)
+                analysis = dataclasses.replace(analysis, sections={**analysis.sections, "delivery": section})
+                inputs.append({"path": evaluation.delivery.sessions.path, "role": "delivery session records",
+                               "content_sha256": content_sha256(delivered), "rows": int(len(delivered))})
     manifest = Manifest(
         evalkit_version=evalkit_version(), python_version=platform.python_version(),
         dependencies=dependency_versions(), seed=evaluation.seed, inputs=tuple(inputs),
@@ -240,6 +253,8 @@ def input_files(evaluation: m.Evaluation) -> dict[str, Path]:
     fz = evaluation.feasibility
     if fz is not None and fz.sessions is not None:
         files["session records"] = (evaluation.source.parent / fz.sessions.path).resolve()
+    if getattr(evaluation, "delivery", None) is not None:
+        files["delivery session records"] = (evaluation.source.parent / evaluation.delivery.sessions.path).resolve()
     return files
 
 

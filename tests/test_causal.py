@@ -198,3 +198,45 @@ def test_large_data_is_refuted_on_a_seeded_stated_sample(project, monkeypatch):
     assert first["refutations"][0]["original_effect"] != pytest.approx(full["refutations"][0]["original_effect"])
     other = causal.robustness(plan, frame, analysis, seed=12)["robustness"]
     assert other["refutation_sample"]["original_effect_on_sample"] != sample["original_effect_on_sample"]
+
+
+def test_the_dowhy_worker_gives_the_same_section_as_this_process(project):
+    # issue 20: `evalkit run` sends the DoWhy checks to a forked worker (DoWhy imported there while
+    # this process reads and matches), whose refuters are shared with a second forked helper; the
+    # section must be the same, byte for byte, as when everything runs here
+    frame = _panel(np.random.default_rng(9))
+    plan = _did_plan(project)
+    analysis = did.analyse(plan, frame, 1)
+    here = causal.robustness(plan, frame, analysis, seed=5)
+    assert here["robustness"]["status"] == "run"
+    assert causal.start_worker(force=True)
+    try:
+        proc = causal._worker["process"]
+        there = causal.robustness(plan, frame, analysis, seed=5, in_worker=True)
+        assert proc.is_alive() and causal._worker["process"] is proc  # answered by the worker, which stays
+        again = causal.robustness(plan, frame, analysis, seed=5, in_worker=True)
+    finally:
+        causal.stop_worker()
+    assert not proc.is_alive()
+    dump = [json.dumps(x, sort_keys=True, default=str) for x in (here, there, again)]
+    assert dump[0] == dump[1] == dump[2]
+
+
+def test_a_worker_that_never_answers_does_not_hang_the_run(project, monkeypatch):
+    # a worker stuck after the fork (a lock held at fork time, say) is stopped after WORKER_TIMEOUT
+    # and the checks run here instead, with the same section
+    frame = _panel(np.random.default_rng(9))
+    plan = _did_plan(project)
+    analysis = did.analyse(plan, frame, 1)
+    here = causal.robustness(plan, frame, analysis, seed=5)
+    assert causal.start_worker(force=True)
+    proc = causal._worker["process"]
+    proc_conn = causal._worker["conn"]
+    monkeypatch.setattr(causal, "WORKER_TIMEOUT", 0.01)
+    monkeypatch.setattr(proc_conn, "poll", lambda timeout=None: False)  # as if no answer ever came
+    try:
+        there = causal.robustness(plan, frame, analysis, seed=5, in_worker=True)
+    finally:
+        causal.stop_worker()
+    assert "process" not in causal._worker and not proc.is_alive()
+    assert json.dumps(there, sort_keys=True, default=str) == json.dumps(here, sort_keys=True, default=str)

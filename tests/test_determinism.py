@@ -36,8 +36,8 @@ def _shuffle_rows(root: Path, seed: int) -> list[str]:
     return changed
 
 
-def _start(root: Path, hash_seed: str, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+def _start(root: Path, hash_seed: str, *args: str, env_extra: dict | None = None) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONHASHSEED=hash_seed, **(env_extra or {}))
     env.pop("EVALKIT_STORE", None)
     return subprocess.Popen([sys.executable, "-m", "evalkit", *args, "--project", str(root)], cwd=root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -97,6 +97,18 @@ def test_a_third_hash_seed_in_the_same_order_gives_the_same_bytes(runs, tmp_path
     env_seed = "4242"
     for name in ("reach-2023-matched", "phoenix-2023-did"):
         _finish(_start(again, env_seed, "run", name, "--no-store"))
+        assert (again / "reports" / name / "results.json").read_bytes() == \
+            (plain / "reports" / name / "results.json").read_bytes()
+
+
+def test_the_dowhy_checks_in_this_process_give_the_same_bytes_as_in_the_worker(runs, tmp_path):
+    """`evalkit run` refutes in a forked worker (issue 20); with the worker switched off the checks
+    run in the same process, and results.json is the same, byte for byte, under another hash seed."""
+    plain, _, _ = runs
+    again = _copy_project(plain, tmp_path / "in-process")
+    shutil.rmtree(again / "reports", ignore_errors=True)
+    for name in ("reach-2023-matched", "phoenix-2023-did"):
+        _finish(_start(again, "99", "run", name, "--no-store", env_extra={"EVALKIT_DOWHY_WORKER": "0"}))
         assert (again / "reports" / name / "results.json").read_bytes() == \
             (plain / "reports" / name / "results.json").read_bytes()
 

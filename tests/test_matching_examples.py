@@ -22,7 +22,9 @@ def project(example_project_ro):
 @pytest.fixture(scope="module")
 def truths(example_project_ro):
     d = json.loads((example_project_ro / "evaluations" / "data" / "dictionary.json").read_text())
-    return {(t["evaluation"], t["indicator"]): t for f in d["files"].values() for t in f.get("true_effects", [])}
+    # the effects on everyone (a planted subgroup difference is checked in test_who_and_how)
+    return {(t["evaluation"], t["indicator"]): t for f in d["files"].values() for t in f.get("true_effects", [])
+            if t["estimand"] != "subgroup_difference"}
 
 
 @pytest.fixture(scope="module")

@@ -90,6 +90,8 @@ def test_ingest_records_provenance_and_pseudonymises(loaded):
     assert stored.victim_id.isna().sum() == frame.victim_id.isna().sum()
     assert not set(frame.victim_id.dropna()) & set(stored.victim_id.dropna())
     assert stored._line.tolist() == list(range(2, len(frame) + 2))  # line numbers of the CSV
+    # the CSV was streamed through an owner-only Parquet copy beside the store, removed when done
+    assert not list((project / ".evalkit").glob(".ingest-*"))
 
 
 def test_same_file_twice_changes_nothing(loaded):
@@ -304,6 +306,28 @@ def test_killed_ingest_leaves_the_store_unchanged_and_usable(loaded, tmp_path, m
         report = ingest(again, mon, "police", big)
         assert report.rows == again.con.execute(
             "SELECT count(*) FROM src_police WHERE _extract_id = ?", [report.extract_id]).fetchone()[0] > 250_000
+    # the killed process's Parquet copy of the CSV (person-level rows) is gone too: removed by the
+    # next ingest, since its process no longer runs; the new ingest's own copy is removed when done
+    assert not list((project / ".evalkit").glob(".ingest-*"))
+
+
+def test_the_csv_copy_is_owner_only_while_it_exists(loaded, tmp_path, monkeypatch):
+    from evalkit.monitor import ingest as ingest_module
+
+    project, mon, store, _path = loaded
+    seen = []
+    real = ingest_module._read
+
+    def spy(con, path, kind, scratch=None):
+        out = real(con, path, kind, scratch)
+        seen.append((scratch, scratch.stat().st_mode & 0o777, scratch.stat().st_size))
+        return out
+
+    monkeypatch.setattr(ingest_module, "_read", spy)
+    ingest(store, mon, "police", _csv(_police("2024-02-01", prefix="F"), tmp_path / "police_2024-02.csv"))
+    (scratch, mode, size), = seen
+    assert scratch.parent == project / ".evalkit" and mode == 0o600 and size > 0
+    assert not scratch.exists()
 
 
 def test_parquet_strings_are_trimmed_and_empty_is_missing(project, tmp_path):

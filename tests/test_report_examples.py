@@ -204,6 +204,13 @@ def _probes(key: str, sec, result) -> list[str]:
         return ["analysed by intention to treat"]
     if key == "comparison_areas":
         return ["What a place-based estimate can and cannot say", "Placebo gaps of the comparison areas"]
+    if key == "subgroups":  # "Who benefits": the caveat, and each subgroup column's interaction sentence
+        cols = {t["label"] for e in (sec or {}).values() for t in e.get("tests", [])}
+        return ["not pre-registered" if not any(e.get("pre_registered") for e in (sec or {}).values())
+                else "pre-registered"] + sorted(cols)
+    if key == "delivery":
+        return ["Fidelity: delivered as designed", "Dosage: sessions received", "Engagement over time"] + (
+            ["an association, not an effect", "not a causal effect"] if (sec or {}).get("dose_response") else [])
     raise AssertionError(f"results section '{key}' has no home in the report test: give it one in "
                          "evalkit/report/sections.py (SECTION_HOMES) and a probe here")
 
@@ -412,3 +419,63 @@ def test_html_fits_a_1400_pixel_window(published, evaluation, tmp_path):
         assert shot.exists() and shot.stat().st_size > 10_000
     finally:
         probe.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------- value for money (issue 19)
+
+
+def _fy_deflator(year: int) -> float:
+    """A financial year's GDP deflator: the mean of its four ONS YBGB quarters (read from the CSV here)."""
+    path = Path(__file__).resolve().parents[1] / "evalkit" / "vfm" / "data" / "deflators_ons_ybgb_2025-06.csv"
+    rows = dict(ln.split(",") for ln in path.read_text().splitlines() if ln and not ln.startswith(("#", "period")))
+    return sum(float(rows[q]) for q in (f"{year} Q2", f"{year} Q3", f"{year} Q4", f"{year + 1} Q1")) / 4
+
+
+def test_value_for_money_section_matches_a_hand_calculation(published):
+    import json
+
+    text = words(page(published, "reach-2023-matched"))
+    assert "Value for money" in text and "Illustrative costs" in text
+    # reach.yml: 2022-23 costs (in 2022-23 prices) moved to 2023-24, plus 2023-24's; 64 + 150 started
+    y2223 = 12000 + 6500 + 2000 + 98000 + 4000 + 1500 + 3200 + 15000
+    y2324 = 212000 + 3000 + 8000 + 4000 + 6500 + 31000 + 7500
+    total = y2223 * _fy_deflator(2023) / _fy_deflator(2022) + y2324
+    assert f"£{total:,.0f}" in text and f"£{total / 214:,.0f}" in text and f"£{total / 146:,.0f}" in text
+    result = json.loads((published / "reports" / "reach-2023-matched" / "results.json").read_text())
+    att = next(e for e in result["estimates"] if e["indicator"] == "suspended" and e["estimand"] == "att"
+               and e["subgroup"] == "all")
+    assert f"£{total / (-att['estimate'] * 214):,.0f}" in text  # cost per suspension avoided
+    assert f"£{total / (-att['ci_low'] * 214):,.0f} to £{total / (-att['ci_high'] * 214):,.0f}" in text
+    assert "Fieller" in text and "Sensitivity: suspension avoided" in text
+    assert "Cost rating: 4 (medium-high cost" in text and "toolkit default (evalkit's own bands, not EIF's)" in text
+
+
+def test_value_for_money_benefit_cost_ratio_and_pdf(published):
+    import json
+
+    from evalkit.publish.scan import pdf_text
+
+    text = words(page(published, "vip-2023-matched"))
+    result = json.loads((published / "reports" / "vip-2023-matched" / "results.json").read_text())
+    att = next(e for e in result["estimates"] if e["indicator"] == "reattend_violence" and e["estimand"] == "att"
+               and e["subgroup"] == "all")
+    total = 236000 + 2500 + 4500 + 1500 + 35000 + 5000 + 12000
+    unit = 14050 * _fy_deflator(2023) / _fy_deflator(2015)
+    bcr = -att["estimate"] * 310 * unit / total
+    assert "Costs of crime avoided" in text and f"{bcr:.2f} pounds of crime avoided for every pound spent" in text
+    assert "Not counted: " in text and "fear of crime" in text and "displacement" in text
+    pdf = " ".join(pdf_text(published / "reports" / "vip-2023-matched" / "index.pdf").split())
+    assert "Value for money" in pdf and f"£{total:,.0f}" in pdf
+
+
+def test_portfolio_shows_cost_columns(published):
+    text = words((published / "reports" / "index.html").read_text(encoding="utf-8"))
+    assert "cost per participant" in text and "cost rating" in text and "cost per outcome (95% CI)" in text
+    assert "£956 (illustrative)" in text and "3 (medium cost; toolkit default bands)" in text
+    import json
+
+    rows = {r["intervention"]: r for r in json.loads((published / "reports" / "portfolio.json").read_text())
+            ["interventions"]}
+    vfm = rows["vip"]["value_for_money"]
+    assert vfm["rating"] == 3 and vfm["rating_published_by"] == "toolkit_default" and vfm["started"] == 310
+    assert vfm["outcome"]["indicator"] == "reattend_violence" and vfm["outcome"]["bcr"] > 0

@@ -75,7 +75,7 @@ def test_weights_on_a_matched_comparison_are_refused(tmp_path):
     assert only(root) == (
         f"evaluations/m.yml:{line_of(text, 'weights:')}: error: weights: not used by design 'matched_comparison' "
         "(found 'age'; expected no weights with this design (it is used by difference_in_differences); this "
-        "design uses covariates)")
+        "design uses covariates, subgroups)")
 
 
 def test_every_design_and_method_has_its_options_listed():

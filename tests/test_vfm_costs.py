@@ -100,7 +100,7 @@ def test_period_with_costs_and_no_participants(tmp_path):
         "costs.yml:7: error: interventions.demo.periods[0].participants: this period has costs but no "
         "participants, so no cost per participant can be given (found £51,000 of costs and no "
         "participants.started; expected participants.started: the number who started in the period, from the "
-        "plan's data or the monitoring store)"]
+        "plan's data or the programme's records)"]
 
 
 def test_period_with_costs_and_zero_started(tmp_path):
@@ -109,7 +109,7 @@ def test_period_with_costs_and_zero_started(tmp_path):
         "costs.yml:10: error: interventions.demo.periods[0].participants.started: this period has costs but no "
         "participants, so no cost per participant can be given (found £51,000 of costs and participants.started: "
         "0; expected participants.started: the number who started in the period, from the plan's data or the "
-        "monitoring store)"]
+        "programme's records)"]
 
 
 def test_unknown_category_lists_the_valid_choices(tmp_path):

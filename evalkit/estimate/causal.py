@@ -66,12 +66,20 @@ RULES = {
                       "should show no effect", 2.0),
 }
 DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness)  # the design registry's
+# DoWhy's refuter behind each check, with its options (in the order the section lists them)
+REFUTERS = {
+    "placebo_treatment": ("placebo_treatment_refuter", {"placebo_type": "permute"}),
+    "random_common_cause": ("random_common_cause", {}),
+    "data_subset": ("data_subset_refuter", {"subset_fraction": SUBSET_FRACTION}),
+    "dummy_outcome": ("dummy_outcome_refuter", {}),
+}
 
 
 def robustness(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, seed: int,
-               num_simulations: int = NUM_SIMULATIONS) -> dict:
+               num_simulations: int = NUM_SIMULATIONS, in_worker: bool = False) -> dict:
     """``{'robustness': ..., 'sensitivity': ...}`` for a matched or DiD analysis (never raises on
-    a design it cannot handle: the section then says why it was not run)."""
+    a design it cannot handle: the section then says why it was not run). ``in_worker``: the
+    DoWhy checks go to the worker process when one was started (:func:`start_worker`)."""
     design = evaluation.design.value
     primary = _primary_estimate(evaluation, analysis)
     out: dict[str, Any] = {"sensitivity": _sensitivity(evaluation, analysis, primary)}
@@ -83,16 +91,191 @@ def robustness(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, see
         else:
             return {"robustness": {"status": "not run", "reason": f"no DoWhy checks for design '{design}'"},
                     **out}
-        with did_module.one_blas_thread():
-            out["robustness"] = run_dowhy(evaluation, data, treatment, outcome, common, mediators, primary, seed,
-                                          num_simulations, same)
     except _NotApplicable as exc:
         out["robustness"] = {"status": "not run", "reason": str(exc)}
+        return out
     except Exception as exc:  # noqa: BLE001
-        # the checks add to an analysis that has already succeeded; a refuter failing on odd data
-        # (tiny samples, a constant column) is reported in the section rather than losing the run
-        out["robustness"] = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        out["robustness"] = _failed(exc)
+        return out
+    job = (evaluation.primary_outcome.id, data, treatment, outcome, common, mediators, primary, seed,
+           num_simulations, same)
+    out["robustness"] = _refute_in_worker(job) if in_worker else dowhy_section(job)
     return out
+
+
+def _failed(exc: BaseException) -> dict:
+    # the checks add to an analysis that has already succeeded; a refuter failing on odd data
+    # (tiny samples, a constant column) is reported in the section rather than losing the run
+    return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+
+
+def dowhy_section(job: tuple) -> dict:
+    """The robustness section for one job (the arguments of :func:`run_dowhy`), with one BLAS thread;
+    a failure becomes the section's reason. The same in this process or in the worker."""
+    try:
+        with did_module.one_blas_thread():
+            return run_dowhy(*job)
+    except Exception as exc:  # noqa: BLE001
+        return _failed(exc)
+
+
+# ------------------------------------------------------------------------------ the DoWhy worker
+#
+# Importing DoWhy costs seconds of CPU (sympy, scikit-learn, statsmodels, matplotlib): more than
+# reading, matching and writing a 110,000-row plan together. ``evalkit run`` therefore starts a
+# worker process when it begins a design that is refuted (:func:`start_worker`, from
+# ``evalkit.run``): forked from the running process (numpy, pandas and scipy already loaded), it
+# imports DoWhy while this process reads the data and runs the design, then runs the refutations
+# sent to it and stays for the next evaluation of the run. The work and its inputs are the same as
+# in this process (the data frame is pickled exactly, one BLAS thread in both, the same seeds):
+# the sections are byte-identical whichever process computed them (tests/test_causal.py). Where
+# fork is not available (macOS, Windows), when ``EVALKIT_DOWHY_WORKER=0``, or once DoWhy is loaded
+# here anyway, the checks run in this process. Direct calls of :func:`robustness` (notebooks,
+# tests) run in this process unless ``in_worker=True``.
+
+WORKER_ENV = "EVALKIT_DOWHY_WORKER"
+WORKER_TIMEOUT = 900.0  # seconds to wait for the worker's answer before running the checks here
+_worker: dict[str, Any] = {}
+
+
+def worker_wanted() -> bool:
+    import multiprocessing
+    import os
+    import sys
+
+    return (os.environ.get(WORKER_ENV, "1") != "0" and "dowhy" not in sys.modules
+            and "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux"))
+
+
+def start_worker(force: bool = False) -> bool:
+    """Start the DoWhy worker if it helps (or ``force``, where fork exists) and is not running yet;
+    True when one is running."""
+    import multiprocessing
+
+    proc = _worker.get("process")
+    if proc is not None and proc.is_alive():
+        return True
+    if not (worker_wanted() or (force and "fork" in multiprocessing.get_all_start_methods())):
+        return False
+    # what both processes load anyway (this one for the estimates' distributions and the logic
+    # model's paths, DoWhy for its own): loaded once, before the fork, instead of once in each
+    import networkx  # noqa: F401
+    import scipy.linalg  # noqa: F401
+    import scipy.stats  # noqa: F401
+
+    ctx = multiprocessing.get_context("fork")
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(theirs, mine), name="evalkit-dowhy", daemon=True)
+    proc.start()
+    theirs.close()
+    if not _worker.get("atexit"):
+        import atexit
+
+        atexit.register(stop_worker)  # told to stop, not killed, when this process ends
+    _worker.update(process=proc, conn=mine, atexit=True)
+    return True
+
+
+def stop_worker() -> None:
+    """Tell the worker to stop and wait for it (a no-op when none runs)."""
+    conn, proc = _worker.pop("conn", None), _worker.pop("process", None)
+    if conn is not None:
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(None)
+        conn.close()
+    if proc is not None:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.terminate()
+
+
+def _refute_in_worker(job: tuple) -> dict:
+    conn, proc = _worker.get("conn"), _worker.get("process")
+    if conn is None or proc is None or not proc.is_alive():
+        return dowhy_section(job)
+    try:
+        conn.send(job)
+        if not conn.poll(WORKER_TIMEOUT):
+            # a worker that never answers (a lock held across the fork, say) must not hang the run:
+            # stopped, and the same checks run here with the same result
+            stop_worker()
+            return dowhy_section(job)
+        return conn.recv()
+    except (OSError, EOFError):
+        # the worker is gone (killed, out of memory): the same checks here, with the same result
+        stop_worker()
+        return dowhy_section(job)
+
+
+_split_refuters = False  # True in the worker: the refuters are shared with a forked helper
+
+
+def _in_two_processes(fn, names: tuple) -> dict:
+    """``fn(names)``, with every other name computed by a forked helper meanwhile. If either part
+    fails, everything is computed again here in order: the same result, or the same error, as
+    ``fn(names)`` in one process."""
+    import os
+    import pickle
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the helper (the worker is a daemon: multiprocessing would refuse it children)
+        try:
+            os.close(read)
+            sys_streams_to_devnull()
+            try:
+                payload = pickle.dumps(("ok", fn(names[::2])))
+            except BaseException:  # noqa: BLE001 - the worker computes this part itself
+                payload = pickle.dumps(("failed",))
+            with os.fdopen(write, "wb") as fh:
+                fh.write(payload)
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        out = fn(names[1::2])
+    except Exception:  # noqa: BLE001 - recomputed below, in order
+        out = None
+    with os.fdopen(read, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    try:
+        got = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a helper that died mid-write
+        got = None
+    if out is None or not (isinstance(got, tuple) and got[0] == "ok"):
+        return fn(names)
+    return {**got[1], **out}
+
+
+def sys_streams_to_devnull() -> None:
+    """Fresh output streams to /dev/null in a forked process: another thread of the parent may have
+    held the old streams' locks at fork time, and the process has nothing to say (results go back
+    through a pipe)."""
+    import os
+    import sys
+
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+
+
+def _serve(conn, parent_end) -> None:
+    """The worker: import DoWhy at once, then answer jobs until told to stop (None) or orphaned."""
+    global _split_refuters
+    parent_end.close()
+    _split_refuters = True
+    sys_streams_to_devnull()
+    _quiet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import dowhy  # noqa: F401
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        conn.send(dowhy_section(job))
 
 
 class _NotApplicable(Exception):
@@ -216,7 +399,7 @@ def _quiet():
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def run_dowhy(evaluation: m.Evaluation, data: pd.DataFrame, treatment: str, outcome: str, common: list[str],
+def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, common: list[str],
               mediators: list[tuple[str, str]], primary, seed: int, num_simulations: int,
               same: tuple[bool, str]) -> dict:
     from dowhy import CausalModel
@@ -260,18 +443,26 @@ def run_dowhy(evaluation: m.Evaluation, data: pd.DataFrame, treatment: str, outc
                  else None, "same_method": same[0], "note": same[1]}
     refutations = []
     sd_t = float(np.std(_residual(data, treatment, common)))
-    for name, method, kwargs in (
-            ("placebo_treatment", "placebo_treatment_refuter", {"placebo_type": "permute"}),
-            ("random_common_cause", "random_common_cause", {}),
-            ("data_subset", "data_subset_refuter", {"subset_fraction": SUBSET_FRACTION}),
-            ("dummy_outcome", "dummy_outcome_refuter", {})):
+
+    def new_effects(names: tuple[str, ...]) -> dict[str, float]:
+        out = {}
+        for name in names:
+            method, kwargs = REFUTERS[name]
+            with warnings.catch_warnings(), _global_numpy_seed(seed):
+                warnings.simplefilter("ignore")
+                result = model.refute_estimate(estimand, estimate, method_name=method, random_state=seed,
+                                               num_simulations=num_simulations, **kwargs)
+            result = result[0] if isinstance(result, list) else result
+            out[name] = float(np.asarray(result.new_effect).ravel()[0])
+        return out
+
+    names = tuple(REFUTERS)
+    # each refuter is seeded on its own (random_state and numpy's global RNG), so none depends on
+    # another having run: in the worker two processes share them, with the same results
+    news = _in_two_processes(new_effects, names) if _split_refuters else new_effects(names)
+    for name in names:
+        new = news[name]
         rule, k = RULES[name]
-        with warnings.catch_warnings(), _global_numpy_seed(seed):
-            warnings.simplefilter("ignore")
-            result = model.refute_estimate(estimand, estimate, method_name=method, random_state=seed,
-                                           num_simulations=num_simulations, **kwargs)
-        result = result[0] if isinstance(result, list) else result
-        new = float(np.asarray(result.new_effect).ravel()[0])
         row = {"name": name, "original_effect": refute_original, "new_effect": new, "rule": rule,
                "simulations": num_simulations, "rows": int(len(data))}
         if name == "dummy_outcome":
@@ -290,7 +481,7 @@ def run_dowhy(evaluation: m.Evaluation, data: pd.DataFrame, treatment: str, outc
         if sample is not None and name != "dummy_outcome":
             row["rule"] += " (SE scaled to the refutation sample)"
         refutations.append(row)
-    out = {"status": "run", "library": "dowhy", "seed": seed, "indicator": evaluation.primary_outcome.id,
+    out = {"status": "run", "library": "dowhy", "seed": seed, "indicator": indicator,
            "graph": {"nodes": sorted(graph.nodes), "edges": edges},
            "identification": {"estimand": "backdoor", "adjustment_set": sorted(estimand.get_backdoor_variables())},
            "estimate_method": "backdoor.linear_regression", "agreement": agreement,

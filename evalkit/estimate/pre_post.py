@@ -293,6 +293,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
     reliable: dict = {}
     rtm_selected: list[str] = []  # indicators at risk because participants were selected on need
     ordered = [i.id for i in evaluation.indicators if i.id in evaluation.timepoints]
+    subgroup_frames = []
     primary_key = None
     for ind_id in ordered:
         tp = evaluation.timepoints[ind_id]
@@ -362,6 +363,8 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                     _add_reliable_change(reliable, ind, rel, tp_name, label, pre_all[sel], post_all[sel])
                 if label == "all":
                     _regression_to_mean(evaluation, ind, pre_all[sel], post_all[sel], warnings, rtm_selected)
+            if evaluation.subgroups and n_pairs >= 2:
+                subgroup_frames.append(_subgroup_frame(evaluation, frame, ind.id, tp_name, pre_all, post_all, pair))
             by_sub = _subgroup_attrition(ind, comparison, pair, subgroups, warnings)
             if by_sub:
                 attr["by_subgroup"] = by_sub
@@ -389,10 +392,32 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
     sections = {"attrition": attrition}
     if reliable:
         sections["reliable_change"] = reliable
+    if subgroup_frames:
+        from evalkit.estimate.design_subgroups import subgroup_section
+
+        sections["subgroups"], caveats = subgroup_section(evaluation, subgroup_frames)
+        warnings += caveats
     analysed_cols = [c for c in [evaluation.data.id if evaluation.data else None] if c]
     return Analysis(estimates=tuple(estimates), flow=tuple(flow), warnings=tuple(_dedupe(warnings)),
                     sections=sections, analysed_data=frame[analysed_cols + _plan_columns(evaluation, frame)]
                     if analysed_cols else None)
+
+
+def _subgroup_frame(evaluation: m.Evaluation, frame: pd.DataFrame, indicator: str, timepoint: str, pre, post, pair):
+    """The complete pairs of one indicator as the subgroup engine reads them: the change score
+    (follow-up minus baseline; for a 0/1 indicator its mean is the change in proportion), the
+    plan's cluster and subgroup columns."""
+    from evalkit.estimate import subgroups as sg
+    from evalkit.estimate.design_subgroups import OutcomeFrame, with_subgroups
+
+    rows = np.flatnonzero(pair)
+    part = pd.DataFrame({"change": post[rows] - pre[rows]})
+    if evaluation.cluster:
+        part[evaluation.cluster] = frame[evaluation.cluster].to_numpy()[rows]
+    part = with_subgroups(part, evaluation, frame, rows)
+    model = sg.EffectModel(design=sg.Design.pre_post, outcome="change", treatment=None,
+                           clusters=(evaluation.cluster,) if evaluation.cluster else ())
+    return OutcomeFrame(indicator, timepoint, part, model)
 
 
 def _plan_columns(evaluation: m.Evaluation, frame: pd.DataFrame) -> list[str]:

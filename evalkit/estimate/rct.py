@@ -204,6 +204,7 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
     flow = [FlowStage("randomised", n_arm[1], group="treated"), FlowStage("randomised", n_arm[0], group="comparison")]
     estimates: list[Estimate] = []
     attrition_overall, attrition_diff, attrition_by_timepoint = {}, {}, {}
+    subgroup_frames = []
     analysed_keep = {}  # indicator -> rows analysed at its first follow-up (for the analysed sample's balance)
     for ind_id, tp in evaluation.timepoints.items():
         ind = tp.indicator
@@ -225,6 +226,9 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                                                          "outcome in an arm, so no effect was estimated", ind_id))
                 continue
             a, yy = arm[keep], y[keep]
+            if evaluation.subgroups:
+                subgroup_frames.append(_subgroup_frame(evaluation, frame, ind_id, tp_name, keep, yy, a,
+                                                       baseline, Z, z_names, clusters))
             X = _design_matrix(a, baseline[keep] if baseline is not None else None, Z[keep] if Z is not None else None)
             cl = clusters[keep] if clusters is not None else None
             est, se, df, se_kind = _ols(yy, X, cl)
@@ -304,4 +308,33 @@ def analyse(evaluation: m.Evaluation, frame: pd.DataFrame, seed: int) -> Analysi
                                     "indicator's first follow-up (later ones under by_timepoint); "
                                     "differential = treated minus comparison"},
     }
+    if subgroup_frames:
+        from evalkit.estimate.design_subgroups import subgroup_section
+
+        sections["subgroups"], caveats = subgroup_section(evaluation, subgroup_frames)
+        warnings += caveats
     return Analysis(estimates=tuple(estimates), flow=tuple(flow), warnings=tuple(warnings), sections=sections)
+
+
+def _subgroup_frame(evaluation, frame, indicator, timepoint, keep, y, arm, baseline, Z, z_names, clusters):
+    """The ITT analysis of one outcome as the subgroup engine reads it: follow-up, randomised arm,
+    the baseline and covariates it adjusts for (as the ITT model enters them), the plan's cluster."""
+    from evalkit.estimate import subgroups as sg
+    from evalkit.estimate.design_subgroups import OutcomeFrame, with_subgroups
+
+    rows = np.flatnonzero(keep)
+    part = pd.DataFrame({"outcome": y, "arm": arm.astype(int)})
+    covariates = []
+    if baseline is not None:
+        part["baseline"] = baseline[rows]
+        covariates.append("baseline")
+    if Z is not None:
+        for j, name in enumerate(z_names):
+            part[f"z{j}"] = Z[rows, j]
+            covariates.append(f"z{j}")
+    if clusters is not None:
+        part[evaluation.cluster] = clusters[rows]
+    part = with_subgroups(part, evaluation, frame, rows)
+    model = sg.EffectModel(design=sg.Design.rct, outcome="outcome", treatment="arm", covariates=tuple(covariates),
+                           clusters=(evaluation.cluster,) if clusters is not None else ())
+    return OutcomeFrame(indicator, timepoint, part, model)

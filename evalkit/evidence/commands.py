@@ -78,7 +78,11 @@ def cmd_compare(args) -> int:
     from evalkit.evidence.text import portfolio_table
 
     rules, ratings, project = _rated(args)
+    from evalkit.vfm.portfolio import add_value_for_money
+
     portfolio = build_portfolio(ratings, rules, sort=args.sort)
+    # value for money beside the level: costs from the logic models, the headline study's results
+    portfolio = add_value_for_money(portfolio, project, project.root / "reports")
     out = Path(args.out) if args.out else project.root / "reports" / "portfolio.json"
     write_portfolio(portfolio, out)
     if getattr(args, "json", False):

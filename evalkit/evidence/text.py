@@ -64,11 +64,21 @@ def _effect_words(h: Mapping[str, Any] | None) -> str:
     return f"{h['indicator']} {f(h['estimate'])}{ci} {h['units']}".strip()
 
 
+def _cost_columns(row) -> tuple[str, str, str]:
+    from evalkit.vfm.portfolio import cost_columns
+
+    return cost_columns(row)
+
+
 def portfolio_table(portfolio: Mapping[str, Any]) -> str:
     header = ("intervention", "self-assessed level", "NE", "pathway step", "studies", "reach",
-              "headline effect (95% CI)", "evidence statements (YEF)")
+              "headline effect (95% CI)", "evidence statements (YEF)", "cost per participant", "cost rating",
+              "cost per outcome (95% CI)")
     rows = []
-    for r in portfolio["interventions"]:
+    for r in [*portfolio["interventions"], *portfolio.get("costs_only", [])]:
+        if "level" not in r:  # costs declared, no evaluation rated yet
+            rows.append((r["intervention"], "-", "", "-", "0", "-", "-", "-", *_cost_columns(r)))
+            continue
         step = (r.get("pathway") or {}).get("current") or {}
         yef = r.get("yef") or []
         rows.append((
@@ -80,6 +90,7 @@ def portfolio_table(portfolio: Mapping[str, Any]) -> str:
             "-" if (r.get("reach") or {}).get("participants") is None else str(r["reach"]["participants"]),
             _effect_words(r.get("headline")),
             "; ".join(f"{y['approach']}: {y['impact']}" for y in yef) or "-",
+            *_cost_columns(r.get("value_for_money")),
         ))
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     out = ["  ".join(str(x).ljust(w) for x, w in zip(header, widths)).rstrip(),
@@ -87,6 +98,10 @@ def portfolio_table(portfolio: Mapping[str, Any]) -> str:
     out += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip() for row in rows]
     out.append("Levels are self-assessed against the EIF evidence standards with evalkit; they are not EIF ratings. "
                "Studies: separate samples (re-analyses of one sample count once).")
+    if any(r.get("value_for_money") for r in portfolio["interventions"]) or portfolio.get("costs_only"):
+        out.append("Costs: full cost (cash and in kind) per participant who started, in the analysis year's prices; "
+                   "cost rating 1 (low) to 5 (high) with toolkit default bands unless marked EIF; cost per outcome of "
+                   "the headline study (docs/value-for-money.md).")
     out.append("* step name unconfirmed or a placeholder (EIF 10 steps, see rules.yml: pathway). "
                f"Rules {portfolio['rules']['version']}; NE = found not effective in a Level-3-quality study.")
     return "\n".join(out)

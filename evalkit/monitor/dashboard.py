@@ -205,11 +205,18 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
                         "unmapped": [(r.offence_type, page.count(int(r.n), role="normal",
                                                                   label=f"unmapped {r.offence_type}"))
                                      for r in st.unmapped.itertuples()]}
+    from evalkit.monitor import equity_panel
+
+    model["equity"] = equity_panel.equity_model(page, store, monitoring, project, model)
     del ledger
     from evalkit.monitor.spc_dashboard import declared_step_changes
 
     model["spc"] = {"step_changes": declared_step_changes(monitoring, model, raw_values)}
     charts.build_page(page, model, policy)
+    equity_panel.render(page, model, policy)
+    from evalkit.monitor.costs import cost_panel  # issue 19: running cost per participant per month
+
+    model["costs"] = cost_panel(page, project, model)
     pub.export(DATA_JSON, lambda: export_json(model, policy))
     return pub
 
@@ -620,13 +627,21 @@ def export_json(model: dict, policy) -> bytes:
         "success": {k: {"its": v["its"], "rolling": series(v["rolling"])} for k, v in model["success"].items()},
         "measures": _plain(model.get("measures") or {}),
         "profile": _plain(model["profile"]),
+        "costs": _plain(model.get("costs") or {}),
         "spc": _spc_export(model),
+        "equity": _equity_export(model),
         "areas": {key: {g: [_typed(v) for v in vals] for g, vals in groups.items()}
                   for key, groups in (model.get("areas") or {}).items()},
         "quality": {"sources": model["quality"]["sources"],
                     "unmapped": [{"offence_type": t, "count": _typed(c)} for t, c in model["quality"]["unmapped"]]},
     }
     return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8")
+
+
+def _equity_export(model: dict) -> dict:
+    from evalkit.monitor.equity_panel import export
+
+    return export(model, _plain)
 
 
 def _spc_export(model: dict) -> dict:

@@ -70,8 +70,9 @@ def _where(line: int, kind: str) -> str:
     return f"line {line}" if kind in ("csv", "xlsx") else f"row {line - 1}"
 
 
-def _read(con, path: Path, kind: str) -> tuple[str, int]:
-    """Make ``_raw`` (the file with a ``_line`` column): a view over Parquet, a table for CSV/XLSX."""
+def _read(con, path: Path, kind: str, scratch: Path | None = None) -> tuple[str, int]:
+    """Make ``_raw`` (the file with a ``_line`` column): a view over Parquet; for CSV a view over a
+    Parquet copy at ``scratch`` (or a table when no scratch file is given); a table for XLSX."""
     import duckdb
 
     from evalkit.data.files import check_regular, read_reason, xlsx_frame
@@ -86,11 +87,27 @@ def _read(con, path: Path, kind: str) -> tuple[str, int]:
                         f"(file_row_number + 2)::BIGINT AS _line FROM read_parquet({_lit(str(path))}, "
                         "file_row_number = true)")
         else:
+            csv = (f"read_csv({_lit(str(path))}, all_varchar = true, header = true, delim = ',', quote = '\"', "
+                   "escape = '\"', strict_mode = true)")
+            if kind == "csv" and scratch is not None:
+                # CSV as evaluation data read it: commas, double quotes; a malformed row is an error.
+                # DuckDB streams the text into a Parquet copy (row groups, in file order), and every
+                # later pass reads that copy as it reads a Parquet extract: the extract is never
+                # held in memory whole (a table of its text was the peak of a 3-million-row ingest)
+                # DuckDB writes the copy anew: the umask keeps it owner-only (in an owner-only folder)
+                mask = os.umask(0o077)
+                try:
+                    con.execute(f"COPY (SELECT * FROM {csv}) TO {_lit(str(scratch))} (FORMAT parquet)")
+                finally:
+                    os.umask(mask)
+                os.chmod(scratch, 0o600)
+                con.execute(f"CREATE OR REPLACE TEMP VIEW _raw AS SELECT * EXCLUDE (file_row_number), "
+                            f"(file_row_number + 2)::BIGINT AS _line FROM read_parquet({_lit(str(scratch))}, "
+                            "file_row_number = true)")
+                n = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
+                return kind, int(n)
             if kind == "csv":
-                # CSV as evaluation data read it: commas, double quotes; a malformed row is an error
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM read_csv({_lit(str(path))}, "
-                            "all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
-                            "strict_mode = true)")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _raw0 AS SELECT * FROM {csv}")
             else:
                 # the shared XLSX reader refuses formula cells without a saved value (never read as empty)
                 frame = xlsx_frame(path, dtype=str, keep_default_na=False, na_values=[""])
@@ -405,7 +422,54 @@ def _ensure_table(store: Store, src: Source) -> None:
 
 def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | str, *, replace: bool = False,
            key: bytes | None = None, progress: Callable[[str], None] | None = None) -> IngestReport:
-    """Ingest ``path`` as an extract of ``source_id``; see the module docstring for the rules."""
+    """Ingest ``path`` as an extract of ``source_id``; see the module docstring for the rules.
+
+    A CSV extract is first streamed into a Parquet copy beside the store (owner-only, like the
+    store: it holds the person-level rows until they are pseudonymised), removed when done."""
+    scratch = _scratch_file(store)
+    try:
+        return _ingest(store, monitoring, source_id, path, replace=replace, key=key, progress=progress,
+                       scratch=scratch)
+    finally:
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+
+
+SCRATCH_PREFIX = ".ingest-"
+
+
+def _scratch_file(store: Store) -> Path | None:
+    """A fresh owner-only file name beside the store for this ingest's Parquet copy of a CSV (and
+    the copies a killed ingest left behind removed), or None when the store has no folder."""
+    folder = Path(store.path).parent
+    if not folder.is_dir():
+        return None
+    for old in folder.glob(f"{SCRATCH_PREFIX}*.parquet"):
+        pid = old.name[len(SCRATCH_PREFIX):].split("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            old.unlink(missing_ok=True)
+    import uuid
+
+    path = folder / f"{SCRATCH_PREFIX}{os.getpid()}-{uuid.uuid4().hex}.parquet"
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # owner-only before a byte is written
+    except OSError:
+        return None
+    return path
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | str, *, replace: bool,
+            key: bytes | None, progress: Callable[[str], None] | None, scratch: Path | None) -> IngestReport:
     from evalkit.monitor.config import source as get_source
     from evalkit.monitor.keys import PSEUDONYM_TYPE, fingerprint, hmac_sql, load_key, pseudonym_sql
 
@@ -442,7 +506,7 @@ def ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | st
 
     say(f"reading {path.name}")
     try:
-        kind, n = _read(con, path, kind)
+        kind, n = _read(con, path, kind, scratch)
         if n == 0:
             raise DataError(f"{path}: no rows under the header; expected at least one row of {src.id}")
         native = _native_types(con)

@@ -23,7 +23,8 @@ from evalkit.verdict import REPORT_WORDS, null_for
 
 def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: Mapping | None,
                          names: Mapping[str, str], *, reports_built: Mapping | None = None,
-                         approaches: Mapping[str, list] | None = None, **_kw):
+                         approaches: Mapping[str, list] | None = None,
+                         value_for_money: Mapping[str, Mapping] | None = None, **_kw):
     page = pub.page(path, "Evaluations and the evidence portfolio", source="portfolio.json and the reports")
     report_counts = [c for p in pub.pages if p is not page for c in p.counts]
     page.heading("Interventions by evidence level", anchor="sec-portfolio")
@@ -31,7 +32,7 @@ def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: 
         page.note("No evidence portfolio yet: run `evalkit compare` to rate every intervention, then "
                   "`evalkit report` again.")
     else:
-        _portfolio_table(page, portfolio, report_counts)
+        _portfolio_table(page, portfolio, report_counts, value_for_money or {})
         _portfolio_forest(page, portfolio)
     if approaches and any(approaches.values()):
         _approaches(page, approaches, names)
@@ -88,7 +89,25 @@ def _monitoring_links(page, out_root: Path) -> None:
     page.add(Markdown("\n" + "\n".join(lines) + "\n"))
 
 
-def _portfolio_table(page, F: Mapping, report_counts) -> None:
+def _cost_cols(page, intervention: str, row: Mapping | None) -> list:
+    """Cost per participant, cost rating and cost per outcome: hidden with the count of starters they
+    divide by (the same ledger cell as the reports' value-for-money tables)."""
+    from evalkit.publish.values import Derived
+    from evalkit.report.value_for_money import _key
+    from evalkit.vfm.portfolio import cost_columns
+
+    if not row:
+        return [Col("-", "cost_per_participant"), Col("-", "cost_rating"), Col("-", "cost_per_outcome")]
+    started = None
+    if isinstance(row.get("started"), int):
+        started = page.count(row["started"], role="headline", key=_key(intervention, "all", "started"),
+                             label=f"{intervention}: cost period all started")
+    per, rating, cpo = cost_columns(row)
+    return [Col(Derived(per, [started]), "cost_per_participant", True), Col(Derived(rating, [started]), "cost_rating"),
+            Col(Derived(cpo, [started]), "cost_per_outcome")]
+
+
+def _portfolio_table(page, F: Mapping, report_counts, vfm: Mapping) -> None:
     rows = []
     for r in F.get("interventions") or []:
         if not isinstance(r, Mapping):
@@ -124,12 +143,20 @@ def _portfolio_table(page, F: Mapping, report_counts) -> None:
                      Col(VERDICT_WORDS.get(head.get("verdict"), head.get("verdict") or "-"), "verdict"),
                      # the strategy's evidence statements: author text, guarded like any other
                      page.untrusted_col(statements, "statements") if statements else Col("-", "statements"),
-                     Col(r.get("basis") or "-", "basis")])
+                     Col(r.get("basis") or "-", "basis"),
+                     *_cost_cols(page, r.get("intervention"), vfm.get(r.get("intervention")))])
     page.note("Levels are self-assessed against the EIF evidence standards with evalkit; none is an EIF rating. "
               "A place-based strategy is not applicable.")
     page.table(["intervention", "self-assessed EIF level", "NE", "studies", "pathway step", "reach",
-                "headline outcome", "effect (CI)", "verdict", "evidence statements", "rules"], rows,
+                "headline outcome", "effect (CI)", "verdict", "evidence statements", "rules",
+                "cost per participant", "cost rating", "cost per outcome (95% CI)"], rows,
                table_id="ek-portfolio")
+    if vfm:
+        page.note("Costs: the full cost (cash and in kind) per participant who started, in each intervention's "
+                  "analysis-year prices; the cost rating runs from 1 (low) to 5 (high), with evalkit's own bands (a "
+                  "toolkit default, not EIF's); the cost per outcome is from the study of the headline effect, with "
+                  "its 95% interval and method. The example's costs are illustrative. See each report's Value for "
+                  "money section.")
     notes = list(F.get("notes") or [])
     if notes:
         from evalkit.publish.document import Bullets

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from evalkit.publish.document import Bullets, Callout, Col, Details, Figure, Mar
 from evalkit.publish.text import md_text
 from evalkit.publish.markup import svg_value
 from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, phrase
+from evalkit.report import value_for_money
 from evalkit.report import wording as w
 from evalkit.results import Estimate, ResultSet, fill_template
 
@@ -52,7 +54,8 @@ SECTION_HOMES = {
     "propensity": "sec-balance", "feasibility": "sec-feasibility", "reliable_change": "sec-reliable-change",
     "counterfactual": "sec-counterfactual", "event_study": "sec-event-study", "honest_did": "sec-event-study",
     "group_time": "sec-group-time", "robustness": "sec-robustness", "sensitivity": "sec-robustness",
-    "rct": "sec-methods", "comparison_areas": "sec-comparison-areas",
+    "rct": "sec-methods", "subgroups": "sec-subgroups", "delivery": "sec-delivery",
+    "comparison_areas": "sec-comparison-areas",
 }
 MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio", "events_prevented", "rate_gap")
@@ -166,12 +169,22 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
                      if R.design == "matched_comparison" else "Baseline balance", anchor="sec-balance")
         matching(rep)
         balance(rep)
+    if "delivery" in sec:
+        from evalkit.report import who_and_how
+
+        page.heading("How it was delivered", anchor="sec-delivery")
+        who_and_how.how_delivered(rep, sys.modules[__name__])
     if "feasibility" in sec:
         page.heading("Feasibility criteria", anchor="sec-feasibility")
         feasibility(rep)
     page.heading("Results", anchor="sec-results")
     results_table(rep)
     forest(rep)
+    if "subgroups" in sec:
+        from evalkit.report import who_and_how
+
+        page.heading("Who benefits", anchor="sec-subgroups")
+        who_and_how.who_benefits(rep, sys.modules[__name__])
     if "reliable_change" in sec:
         page.heading("Reliable change", anchor="sec-reliable-change")
         reliable_change(rep)
@@ -195,6 +208,8 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     if unknown:
         page.heading("Further results", anchor="sec-further")
         further_results(rep, unknown)
+    if value_for_money.has_section(C):
+        value_for_money.value_for_money(rep)
     page.heading("Evidence rating", anchor="sec-evidence")
     evidence(rep)
     page.heading("Limitations", anchor="sec-limitations")
@@ -1495,6 +1510,7 @@ def _evidence(rep: Report) -> None:
     if not isinstance(rating, Mapping) or not rating:
         _p(page, "No evidence rating was available when this report was written (run `evalkit compare` and then "
                  "`evalkit report` again).", style="note")
+        value_for_money.cost_rating(rep)
         return
     level = rating.get("level")
     if level:
@@ -1502,6 +1518,7 @@ def _evidence(rep: Report) -> None:
         # a self-assessment against the EIF standards, never presented as EIF's own rating
         words = rating.get("level_words") or f"Self-assessed {level} against the EIF evidence standards (not an EIF rating)"
         _p(page, f"Evidence level for {rating.get('programme') or R.intervention}: {words}{ne}.")
+    value_for_money.cost_rating(rep)  # beside the evidence level, labelled with who set its bands
     statements = [st for st in rating.get("evidence_statements") or [] if isinstance(st, Mapping) and st.get("words")]
     if statements:
         # the strategy's evidence statements, as the logic model quotes them (author text: guarded)

@@ -112,6 +112,13 @@ def build_context(evaluation, *, portfolio: Mapping | None = None) -> dict:
     }
 
 
+def value_for_money_of(evaluation, result):
+    """The evaluation's value for money (None when its logic model declares no costs)."""
+    from evalkit.vfm.assess import assess
+
+    return assess(evaluation.intervention, result)
+
+
 def rules_stale(portfolio: Mapping | None) -> str | None:
     """Whether the evidence rules changed since `evalkit compare` rated the portfolio."""
     if not portfolio:
@@ -185,6 +192,7 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
         raise StaleResultsError("\n".join(refused))
     for evaluation in evaluations:
         context = build_context(evaluation, portfolio=portfolio)
+        context["value_for_money"] = value_for_money_of(evaluation, results[evaluation.id])
         build_report(pub, f"{evaluation.id}/index", results[evaluation.id], context,
                      stale=stale_of[evaluation.id], pdf=pdf)
     if index:
@@ -204,7 +212,11 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
         names = {lm.id: lm.name for lm in project.interventions.values()} if project is not None else {}
         approaches = {lm.id: approach_evidence_of(lm) for lm in project.interventions.values()} \
             if project is not None else {}
-        build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results, approaches=approaches)
+        from evalkit.vfm.portfolio import value_for_money_rows
+
+        vfm = value_for_money_rows(project, portfolio or {}, reports_dir) if project is not None else {}
+        build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results, approaches=approaches,
+                             value_for_money=vfm)
     pdf_pages = {f"{e.id}/index" for e in evaluations} if pdf else set()
     published = pub.publish(render=True, pdf_pages=pdf_pages, log=log, commit_rendered=render)
     built = []

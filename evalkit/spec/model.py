@@ -28,6 +28,7 @@ from evalkit.spec.raw import (
     IndicatorType,
     InterventionKind,
     Instrument,
+    CostCategory,
     Matching,
     Prevention,
     Source,
@@ -75,6 +76,91 @@ class Indicator:
         return self.direction is Direction.increase
 
 
+# ---------------------------------------------------------------------------- costs (value for money)
+
+
+@dataclass(frozen=True, order=True)
+class PriceYear:
+    """A calendar year, or the financial year starting in April of ``year``."""
+
+    year: int
+    financial: bool
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-{(self.year + 1) % 100:02d}" if self.financial else str(self.year)
+
+    @property
+    def kind(self) -> str:
+        return "financial year" if self.financial else "calendar year"
+
+    def __str__(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True)
+class CostItem:
+    category: CostCategory
+    amount: float  # in the period's price year
+    cash: bool  # False: an in-kind contribution
+    one_off: bool  # True: set-up
+    provided_by: str | None = None
+
+
+@dataclass(frozen=True)
+class CostPeriod:
+    id: str
+    start: dt.date
+    end: dt.date
+    price_year: PriceYear
+    started: int | None
+    completed: int | None
+    items: tuple[CostItem, ...]
+    note: str | None = None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def amount(self, *, cash: bool | None = None, one_off: bool | None = None) -> float:
+        return sum(i.amount for i in self.items
+                   if (cash is None or i.cash is cash) and (one_off is None or i.one_off is one_off))
+
+    @property
+    def total(self) -> float:
+        return self.amount()
+
+
+@dataclass(frozen=True)
+class OutcomeCosting:
+    indicator: str
+    outcome: str  # one good outcome in words, e.g. "suspension avoided"
+    valued_as: str | None = None  # an offence of the unit-cost table of crime
+
+
+@dataclass(frozen=True)
+class Costs:
+    periods: tuple[CostPeriod, ...]
+    source: str | None
+    illustrative: bool
+    currency: str = "GBP"
+    analysis_year: PriceYear | None = None  # None: the latest price year of the periods
+    outcomes: Mapping[str, OutcomeCosting] = field(default_factory=dict)
+    participants_indicator: str | None = None  # its monthly count in the monitoring store: the dashboard's participants
+
+    @property
+    def report_year(self) -> PriceYear:
+        return self.analysis_year or max(p.price_year for p in self.periods)
+
+    def period(self, period_id: str) -> CostPeriod:
+        for p in self.periods:
+            if p.id == period_id:
+                return p
+        from evalkit.errors import EvalkitError
+
+        raise EvalkitError(f"no cost period {period_id!r}; expected one of {', '.join(p.id for p in self.periods)}")
+
+
 @dataclass(frozen=True)
 class LogicModel:
     """One intervention: its theory of change and indicators."""
@@ -95,6 +181,7 @@ class LogicModel:
     source: Path
     kind: InterventionKind = InterventionKind.programme
     duration_months: float | None = None
+    costs: Costs | None = None  # value for money: what it costs, by period
 
     @property
     def place_based(self) -> bool:
@@ -181,6 +268,7 @@ class Evaluation:
     study_role: StudyRole = StudyRole.main
     follow_up_from: FollowUpFrom = FollowUpFrom.start
     comparison_areas: ComparisonAreas | None = None  # design: comparison_areas
+    delivery: object = None  # evalkit.spec.raw.Delivery: session records for "How it was delivered"
 
     @property
     def is_external(self) -> bool:

@@ -197,6 +197,91 @@ class Indicator(_Raw):
                           "(for scores without an instrument range, counts with a known ceiling...)")
 
 
+# ---------------------------------------------------------------------------- costs (value for money)
+
+
+class CostCategory(str, Enum):
+    staff = "staff"
+    training = "training"
+    venues = "venues"
+    materials = "materials"
+    travel = "travel"
+    overheads = "overheads"
+
+
+# strict: "12000" or true is a mistake to report, not a number to guess
+Amount = Annotated[float, Field(strict=True, description="pounds, in the price year")]
+Count = Annotated[int, Field(strict=True, ge=0)]
+OffenceId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=80)]
+
+
+class CategoryAmounts(_Raw):
+    """Amounts by category; a category left out costs nothing."""
+
+    staff: Amount | None = None
+    training: Amount | None = None
+    venues: Amount | None = None
+    materials: Amount | None = None
+    travel: Amount | None = None
+    overheads: Amount | None = None
+
+
+class InKindRaw(_Raw):
+    category: CostCategory
+    amount: Amount = Field(description="what it would have cost to buy, in pounds")
+    provided_by: Text = Field(description="who gave it, e.g. 'Schools (rooms for sessions)'")
+    one_off: bool = Field(False, description="a set-up contribution rather than a running one")
+    note: str | None = None
+
+
+class ParticipantsRaw(_Raw):
+    started: Count | None = Field(None, description="people who started in this period")
+    completed: Count | None = Field(None, description="of those, how many completed")
+
+
+class CostPeriodRaw(_Raw):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+        description="the period's name, e.g. 2023-24 or pilot")
+    start: dt.date
+    end: dt.date
+    price_year: str | int | None = Field(None, description="overrides the block's price_year")
+    participants: ParticipantsRaw | None = None
+    set_up: CategoryAmounts | None = Field(None, description="one-off costs: recruitment, training, materials")
+    running: CategoryAmounts | None = Field(None, description="costs of delivery in the period")
+    in_kind: list[InKindRaw] = Field(default_factory=list)
+    note: str | None = None
+
+
+class OutcomeCosting(_Raw):
+    """How an indicator's effect is costed: the good outcome in words, and the unit cost of crime
+    that values it (for offences, admissions and homicides)."""
+
+    outcome: Text = Field(description="one good outcome in words, e.g. 'suspension avoided'")
+    valued_as: OffenceId | None = Field(
+        None, description="an offence of the unit-cost table of crime (e.g. violence_with_injury) that values "
+                          "each outcome; gives the monetised benefit, net benefit and benefit-cost ratio")
+
+
+class CostsBlock(_Raw):
+    """Costs of one intervention, by period, in one price year (or one per period)."""
+
+    price_year: str | int | None = Field(
+        None, description="e.g. 2023-24 (financial year) or 2023 (calendar year); required unless every period has one")
+    analysis_year: str | int | None = Field(
+        None, description="the year whose prices every figure is reported in (default: the latest price year)")
+    currency: Literal["GBP"] = "GBP"
+    source: str | None = Field(None, description="where the figures come from")
+    illustrative: bool = Field(False, description="true for made-up example figures; every output says so")
+    periods: list[CostPeriodRaw] = Field(min_length=1)
+    outcomes: dict[IndicatorId, OutcomeCosting] = Field(
+        default_factory=dict, description="indicator -> how its effect is costed (cost per outcome, and costs of "
+                                          "crime avoided)")
+    participants_indicator: IndicatorId | None = Field(
+        None, description="a count indicator whose monthly count in the monitoring store is the number of "
+                          "participants (e.g. referrals received): the dashboard shows the running cost per "
+                          "participant per month with it")
+
+
 class LogicModelFile(_Raw):
     """A logic model: one intervention's theory of change and the indicators that measure it."""
 
@@ -218,6 +303,8 @@ class LogicModelFile(_Raw):
     evidence: list[ExternalEvidence] = Field(default_factory=list)
     theory_of_change: TheoryOfChange
     indicators: list[Indicator] = Field(min_length=1)
+    costs: CostsBlock | None = Field(
+        None, description="what the intervention costs, by period (value for money; docs/value-for-money.md)")
 
 
 # ---------------------------------------------------------------------------- evaluation plans
@@ -661,6 +748,21 @@ class SampleSizePlanning(_Raw):
         0.9, description="share of treated units expected to find a match")
 
 
+class Delivery(_Raw):
+    """How the programme was delivered in routine practice: the session records and the blueprint
+    (fidelity, dosage, engagement over time, dose-response; evalkit.estimate.delivery)."""
+
+    sessions: SessionRecords
+    planned_sessions: Annotated[int, Field(ge=1)] = Field(description="sessions each participant should receive")
+    minimum_dose: Annotated[int, Field(ge=1)] | None = Field(None, description="the programme's own 'received enough'")
+    session_hours: Annotated[float, Field(gt=0)] | None = Field(None, description="planned length of one session")
+    weeks: Annotated[int, Field(ge=1)] | None = Field(None, description="planned length: retention is followed this long")
+    deliverer: Column | None = Field(None, description="session column naming the mentor or worker (fidelity "
+                                                       "intervals cluster by it)")
+    dose_response: list[IndicatorId] = Field(default_factory=list, description="indicators whose change is "
+                                             "related to the sessions received (an association, never an effect)")
+
+
 class Feasibility(_Raw):
     cases: CaseColumns
     sessions: SessionRecords | None = None
@@ -701,6 +803,8 @@ class EvaluationFile(_Raw):
     weights: Column | None = Field(None, description="column of analysis weights")
     external: External | None = None
     feasibility: Feasibility | None = None
+    delivery: Delivery | None = Field(None, description="session records and blueprint: the report's 'How it was "
+                                                         "delivered' section (any design)")
     primary_outcome: IndicatorId
     follow_up_months: Annotated[int, Field(ge=0, le=600)]
     follow_up_from: FollowUpFrom = Field(

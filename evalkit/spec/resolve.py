@@ -155,6 +155,13 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
                 child_outcome=child, eif_outcome=ind.eif_outcome,
                 plausible=tuple(ind.plausible) if ind.plausible is not None else None)
 
+    costs = None
+    if raw.costs is not None:
+        from evalkit.spec.costs import resolve_costs
+
+        costs, more = resolve_costs(raw.costs, file=doc.file, line_of=doc.line_of, indicators=indicators,
+                                    place_based=raw.kind is r.InterventionKind.place_based_strategy)
+        problems += more
     if any(p.severity == "error" for p in problems):
         return None, problems
     logic_model = m.LogicModel(
@@ -162,7 +169,8 @@ def resolve_logic_model(doc: Document, raw: r.LogicModelFile, source: Path) -> t
         population_description=raw.population.description, age=age, area=raw.population.area,
         problem=raw.problem.strip(), evidence=tuple(raw.evidence), nodes=m.frozen_map(nodes),
         links=tuple(tuple(link) for link in toc.links), assumptions=tuple(toc.assumptions),
-        indicators=m.frozen_map(indicators), source=source, kind=raw.kind, duration_months=raw.duration_months)
+        indicators=m.frozen_map(indicators), source=source, kind=raw.kind, duration_months=raw.duration_months,
+        costs=costs)
     return logic_model, problems
 
 
@@ -338,6 +346,11 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
              "the same number of months")
 
     _check_feasibility(raw, timepoints, err, warn)
+    if raw.delivery is not None:
+        for i, ind in enumerate(raw.delivery.dose_response):
+            if ind not in raw.timepoints:
+                err(("delivery", "dose_response", i), "not an indicator of this plan's timepoints", repr(ind),
+                    "one of " + (", ".join(raw.timepoints) or "(no timepoints)"))
     if raw.data is not None:
         _check_data_options(raw.data, err)
 
@@ -372,7 +385,7 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         feasibility=raw.feasibility,
         did=raw.did if raw.did is not None or design is not r.Design.difference_in_differences
         else r.DifferenceInDifferences(),
-        study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from,
+        study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from, delivery=raw.delivery,
         comparison_areas=raw.comparison_areas if design is r.Design.comparison_areas else None)
     return evaluation, problems
 

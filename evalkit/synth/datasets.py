@@ -513,6 +513,71 @@ def reach_feasibility_sessions(rng: np.random.Generator) -> tuple[pd.DataFrame, 
     return sessions, entry
 
 
+# ---------------------------------------------------------------------------- demographics
+
+
+def reach_with_comparison_demographics(frame: pd.DataFrame, entry: Entry, seed: int) -> tuple[pd.DataFrame, Entry]:
+    """The standard subgroup columns for the matched example, from their own seeded streams (every
+    column the generator wrote stays as it was), with a larger attendance gain planted among
+    care-experienced Reach pupils (evalkit.synth.demographics.PlantedByGain)."""
+    from evalkit.synth.demographics import PlantedByGain, add_demographics, plant_by_gain
+
+    att_err = 5.0  # as reach_with_comparison draws attendance
+    out, _ = add_demographics(frame, id_column="pupil_id", seed=seed)
+    expected_untreated = clipped_normal_mean(0.75 * frame["attend_pre"].to_numpy(float) + 21.0
+                                             - 1.0 * frame["susp_pre"].to_numpy(float), att_err, 0, 100)
+    gain = frame["attend_12m"].to_numpy(float) - expected_untreated
+    out, truth = plant_by_gain(out, id_column="pupil_id", treatment="reach", gain=gain, seed=seed,
+                               planted=PlantedByGain(), outcome="attend_12m")
+    columns = {**entry.columns,
+               "sex": "female or male (from female)", "ethnicity": "broad ethnic group (five Census groups; synthetic)",
+               "deprivation_quintile": "IMD quintile, 1 = most deprived 20% (from imd_decile)",
+               "care_experienced": "1 = care experienced (synthetic; more common among Reach pupils)",
+               "age_band": "age band 10-13, 14-15, 16-17 (from age)"}
+    true_effects = [*entry.true_effects, truth.as_true_effect("reach-2023-matched", "attendance_pct")]
+    notes = [*entry.notes, "The demographic columns are drawn from their own seeded streams, keyed by pupil id; "
+             "among Reach pupils, care experience is more likely the larger a pupil's attendance gain, so the "
+             "programme's effect on attendance is larger for care-experienced pupils (the planted subgroup "
+             "difference)."]
+    return out, Entry(description=entry.description, columns=columns, true_effects=true_effects, notes=notes)
+
+
+def reach_sessions(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
+    """Routine delivery of Reach 2023/24: one row per weekly session offered to each referred pupil,
+    drawn after the cohort from the cohort's own stream (so every session belongs to a pupil and the
+    cohort file is unchanged). Completers attend most of their 24 sessions; the others stop coming."""
+    cohort, _entry = reach_cohort(rng)
+    weeks, mentors = 24, [f"M{i:02d}" for i in range(1, 13)]
+    rows = []
+    for pid, ref, done in zip(cohort["pupil_id"], pd.to_datetime(cohort["referral_date"]), cohort["completed"]):
+        start = ref + pd.Timedelta(days=int(rng.integers(3, 15)))
+        mentor = mentors[int(rng.integers(0, len(mentors)))]
+        last = weeks if done == 1 else int(rng.integers(2, weeks))  # non-completers stop after a few weeks
+        p_attend = 0.86 if done == 1 else 0.62
+        for k in range(last):
+            attended = bool(rng.random() < p_attend)
+            hours = float(rng.choice([0.75, 1.0, 1.0, 1.0, 1.25])) if attended else 0.0
+            fid = (float(rng.random() < (0.88 if mentor not in ("M03", "M09") else 0.7)) if attended
+                   and rng.random() < 0.9 else np.nan)
+            rows.append((pid, (start + pd.Timedelta(weeks=k)).strftime("%Y-%m-%d"), int(attended), hours, fid,
+                         mentor))
+    frame = pd.DataFrame(rows, columns=["pupil_id", "session_date", "attended", "hours", "fidelity", "mentor"])
+    frame = frame.sort_values(["session_date", "pupil_id"], kind="stable").reset_index(drop=True)
+    entry = Entry(
+        description="Reach 2023/24 routine delivery: one row per weekly mentoring session offered to a referred "
+                    "pupil, until they completed 24 weeks or stopped coming.",
+        columns={"pupil_id": "pupil identifier, as in reach_cohort.csv", "session_date": "date of the session",
+                 "attended": "1 = the pupil attended", "hours": "contact hours (0 if not attended)",
+                 "fidelity": "1 = delivered as the blueprint says (mentor's checklist); empty if not attended or "
+                             "not checked", "mentor": "the mentor (12 mentors)"},
+        notes=["Drawn after the cohort, from the cohort's random stream: reach_cohort.csv is unchanged.",
+               "Two mentors (M03, M09) follow the blueprint less often than the others."])
+    return frame, entry
+
+
+# file -> the step that adds its demographic columns (run after the generator, with its own streams)
+DEMOGRAPHICS = {"reach_with_comparison.csv": reach_with_comparison_demographics}
+
 GENERATORS = {
     "reach_cohort.csv": reach_cohort,
     "reach_with_comparison.csv": reach_with_comparison,
@@ -521,6 +586,7 @@ GENERATORS = {
     "phoenix_panel.csv": phoenix_panel,
     "reach_feasibility_cases.csv": reach_feasibility_cases,
     "reach_feasibility_sessions.csv": reach_feasibility_sessions,
+    "reach_sessions.csv": reach_sessions,
 }
 
 
@@ -532,4 +598,4 @@ def _area_panel(rng):  # issue 18: its own stream and folder (data/areas/), so n
 
 GENERATORS["area_panel.csv"] = _area_panel
 # file -> the file whose random stream it is drawn from (records that must agree with each other)
-COMPANIONS = {"reach_feasibility_sessions.csv": "reach_feasibility_cases.csv"}
+COMPANIONS = {"reach_feasibility_sessions.csv": "reach_feasibility_cases.csv", "reach_sessions.csv": "reach_cohort.csv"}

@@ -163,3 +163,54 @@ def _plant(work: pd.DataFrame, p: PlantedDifference, rng: np.random.Generator):
                          description=f"{what} for units with {who}: the effect in that subgroup minus the effect "
                                      f"elsewhere (built in {p.shift:+g}; realised on this sample {value:+.4f})")
     return work, truth
+
+
+@dataclass(frozen=True)
+class PlantedByGain:
+    """A difference in effect planted without changing any outcome: among the treated units, the
+    level ``column=1`` is drawn with odds that rise with each unit's *gain* (its outcome less its
+    expected outcome without the programme), so the programme's effect in that level is larger by
+    the realised difference below. Among comparison units the level is drawn at ``share_comparison``,
+    independently of everything. Each unit's untreated outcome is a draw independent of its treated
+    one, so who is in the level says nothing about the untreated outcome: the difference is a true
+    difference in the effect (effect modification), not confounding.
+
+    Used where the example data's existing columns must stay byte-identical (their numbers are
+    pinned elsewhere): the planted difference lives in the new column, not in the outcome."""
+
+    column: str = "care_experienced"
+    share_treated: float = 0.20  # about this share of the treated are in the level
+    share_comparison: float = 0.06
+    strength: float = 1.6  # log-odds per SD of gain
+
+
+def plant_by_gain(frame: pd.DataFrame, *, id_column: str, treatment: str, gain: np.ndarray, seed: int,
+                  planted: PlantedByGain, outcome: str) -> tuple[pd.DataFrame, PlantedTruth]:
+    """``frame`` with ``planted.column`` (0/1) drawn as :class:`PlantedByGain` says, and the truth:
+    the mean gain of the treated in the level less that of the other treated."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+
+    order = np.argsort(frame[id_column].astype(str).to_numpy(), kind="stable")
+    t = pd.to_numeric(frame[treatment]).to_numpy()[order] == 1
+    g = np.asarray(gain, dtype=float)[order]
+    u = _rng(seed, f"demographics/{planted.column}/by_gain").random(len(frame))
+    z = np.zeros(len(frame))
+    sd = float(np.std(g[t])) or 1.0
+    z[t] = (g[t] - float(np.mean(g[t]))) / sd
+    # the intercept that gives the asked share among the treated
+    a = brentq(lambda c: float(np.mean(expit(c + planted.strength * z[t]))) - planted.share_treated, -20, 20)
+    p = np.where(t, expit(a + planted.strength * z), planted.share_comparison)
+    flag = (u < p).astype(int)
+    value = float(np.mean(g[t & (flag == 1)]) - np.mean(g[t & (flag == 0)]))
+    back = np.empty(len(frame), dtype=np.intp)
+    back[order] = np.arange(len(frame))
+    out = frame.copy()
+    out[planted.column] = flag[back]
+    truth = PlantedTruth(
+        outcome=outcome, subgroup=f"{planted.column}=1", built_in=float(planted.strength), value=value,
+        units_shifted=int((t & (flag == 1)).sum()),
+        description=f"the effect on {outcome} among treated units with {planted.column}=1 minus that among the "
+                    f"other treated units: the level is drawn, among the treated, with odds rising with each "
+                    f"unit's gain (log-odds {planted.strength:g} per SD); realised on this sample {value:+.4f}")
+    return out, truth

@@ -38,7 +38,9 @@ def recovery_rows(project_root: Path) -> list[dict]:
                "estimand": truth["estimand"],
                "true": truth["value"], "naive": truth.get("naive_difference"), "estimate": None,
                "ci_low": None, "ci_high": None, "covered": None}
-        if results.exists():
+        if results.exists() and truth["estimand"] == "subgroup_difference":
+            row.update(_subgroup_difference(ResultSet.read(results), truth))
+        elif results.exists():
             result = ResultSet.read(results)
             for wanted in TARGETS.get(truth["estimand"], (truth["estimand"],)):
                 match = [e for e in result.estimates if e.indicator == truth["indicator"] and e.estimand == wanted
@@ -50,6 +52,19 @@ def recovery_rows(project_root: Path) -> list[dict]:
                     break
         rows.append(row)
     return rows
+
+
+def _subgroup_difference(result, truth: dict) -> dict:
+    """A planted subgroup difference against the subgroup section's difference from the reference
+    level (the effect in ``truth['subgroup']`` minus the effect in the reference level)."""
+    entry = ((result.sections or {}).get("subgroups") or {}).get(truth["indicator"]) or {}
+    row = next((e for e in entry.get("effects") or [] if e.get("label") == truth.get("subgroup")), None)
+    if row is None or row.get("difference_vs_reference") is None:
+        return {}
+    lo, hi = row.get("difference_ci_low"), row.get("difference_ci_high")
+    return {"estimate": row["difference_vs_reference"], "ci_low": lo, "ci_high": hi,
+            "covered": None if lo is None else lo <= truth["value"] <= hi,
+            "estimand": f"subgroup_difference ({truth['subgroup']})"}
 
 
 def monitoring_true_effects(project_root: Path) -> list[dict]:
@@ -69,11 +84,12 @@ def recovery_table(project_root: Path) -> str:
         return "-" if x is None else f"{x:.3f}"
 
     rows = recovery_rows(project_root)
-    lines = [f"{'evaluation':20} {'indicator':28} {'estimand':20} {'true':>8} {'estimate':>9} {'95% CI':>18} "
+    width = max([20] + [len(str(r["estimand"])) for r in rows])
+    lines = [f"{'evaluation':20} {'indicator':28} {'estimand':{width}} {'true':>8} {'estimate':>9} {'95% CI':>18} "
              f"{'covers':>6} {'naive':>8}"]
     for r in rows:
         ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         covers = "-" if r["covered"] is None else ("yes" if r["covered"] else "NO")
-        lines.append(f"{r['evaluation']:20} {r['indicator']:28} {r['estimand']:20} {f(r['true']):>8} "
+        lines.append(f"{r['evaluation']:20} {r['indicator']:28} {r['estimand']:{width}} {f(r['true']):>8} "
                      f"{f(r['estimate']):>9} {ci:>18} {covers:>6} {f(r['naive']):>8}")
     return "\n".join(lines)

@@ -70,6 +70,7 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
     from evalkit.synth.starter import COMPANIONS as STARTER_COMPANIONS
     from evalkit.synth.starter import GENERATORS as STARTER
     from evalkit.synth.datasets import COMPANIONS as EXAMPLE_COMPANIONS
+    from evalkit.synth.datasets import DEMOGRAPHICS
     from evalkit.synth.datasets import GENERATORS as EXAMPLE
 
     # the example project's files and those of the starter project `evalkit init` writes
@@ -88,6 +89,8 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
             else:
                 report.unknown.append((ev.id, written))
         sessions = ev.feasibility.sessions if ev.feasibility is not None else None
+        if sessions is None and getattr(ev, "delivery", None) is not None:  # routine delivery's records
+            sessions = ev.delivery.sessions
         if sessions is not None:  # a feasibility plan's session records
             extra = (ev.source.parent / sessions.path).resolve()
             if extra.name in generators and extra.suffix == ".csv":
@@ -118,6 +121,8 @@ def synthesise(project: Path | str | None = None, seed: int = DEFAULT_SEED, forc
                     report.kept.append(path)
                     continue
             frame, entry = generators[name](rng_for(seed, companions.get(name, name)))
+            if name in DEMOGRAPHICS:  # new columns from their own streams; the generator's stay as they are
+                frame, entry = DEMOGRAPHICS[name](frame, entry, seed)
             data = frame_to_csv_bytes(frame)
             tmp = path.with_name(path.name + ".tmp")
             tmp.write_bytes(data)

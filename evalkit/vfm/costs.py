@@ -39,254 +39,27 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from evalkit.errors import Problem, SpecError
+from evalkit.spec.costs import CATEGORIES, resolve_costs
+from evalkit.spec.model import CostItem, CostPeriod, Costs
+from evalkit.spec.raw import (CategoryAmounts, CostCategory, CostPeriodRaw, CostsBlock, InKindRaw,
+                              ParticipantsRaw)
 from evalkit.vfm import deflators as d
 from evalkit.vfm import results as res
 
 COSTS_FILE_SCHEMA = "evalkit.costs/v1"
+__all__ = ["CATEGORIES", "CategoryAmounts", "CostCategory", "CostItem", "CostPeriod", "CostPeriodRaw", "Costs",
+           "CostsBlock", "CostsFile", "InKindRaw", "ParticipantsRaw", "check_costs_mapping", "example_costs",
+           "load_costs_file", "monthly_costs", "resolve_costs", "summarise_costs"]
 
 
-class CostCategory(str, Enum):
-    staff = "staff"
-    training = "training"
-    venues = "venues"
-    materials = "materials"
-    travel = "travel"
-    overheads = "overheads"
-
-
-CATEGORIES = tuple(c.value for c in CostCategory)
-
-# ---------------------------------------------------------------------------- raw YAML types
-
-# strict: "12000" or true is a mistake to report, not a number to guess
-Amount = Annotated[float, Field(strict=True, description="pounds, in the price year")]
-Count = Annotated[int, Field(strict=True, ge=0)]
-Text = Annotated[str, StringConstraints(min_length=1)]
-
-
-class _Raw(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CategoryAmounts(_Raw):
-    """Amounts by category; a category left out costs nothing."""
-
-    staff: Amount | None = None
-    training: Amount | None = None
-    venues: Amount | None = None
-    materials: Amount | None = None
-    travel: Amount | None = None
-    overheads: Amount | None = None
-
-
-class InKindRaw(_Raw):
-    category: CostCategory
-    amount: Amount = Field(description="what it would have cost to buy, in pounds")
-    provided_by: Text = Field(description="who gave it, e.g. 'Schools (rooms for sessions)'")
-    one_off: bool = Field(False, description="a set-up contribution rather than a running one")
-    note: str | None = None
-
-
-class ParticipantsRaw(_Raw):
-    started: Count | None = Field(None, description="people who started in this period")
-    completed: Count | None = Field(None, description="of those, how many completed")
-
-
-class CostPeriodRaw(_Raw):
-    id: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
-        description="the period's name, e.g. 2023-24 or pilot")
-    start: dt.date
-    end: dt.date
-    price_year: str | int | None = Field(None, description="overrides the block's price_year")
-    participants: ParticipantsRaw | None = None
-    set_up: CategoryAmounts | None = Field(None, description="one-off costs: recruitment, training, materials")
-    running: CategoryAmounts | None = Field(None, description="costs of delivery in the period")
-    in_kind: list[InKindRaw] = Field(default_factory=list)
-    note: str | None = None
-
-
-class CostsBlock(_Raw):
-    """Costs of one intervention, by period, in one price year (or one per period)."""
-
-    price_year: str | int | None = Field(
-        None, description="e.g. 2023-24 (financial year) or 2023 (calendar year); required unless every period has one")
-    currency: Literal["GBP"] = "GBP"
-    source: str | None = Field(None, description="where the figures come from")
-    illustrative: bool = Field(False, description="true for made-up example figures; every output says so")
-    periods: list[CostPeriodRaw] = Field(min_length=1)
-
-
-class CostsFile(_Raw):
-    """A file of costs per intervention (until they move into the logic models)."""
+class CostsFile(BaseModel):
+    """A file of costs per intervention (``schema: evalkit.costs/v1``), apart from the logic models."""
 
     schema_: Literal["evalkit.costs/v1"] = Field(alias="schema")
     note: str | None = None
     interventions: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$")], CostsBlock]
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-# ---------------------------------------------------------------------------- resolved objects
-
-
-@dataclass(frozen=True)
-class CostItem:
-    category: CostCategory
-    amount: float  # in the period's price year
-    cash: bool  # False: an in-kind contribution
-    one_off: bool  # True: set-up
-    provided_by: str | None = None
-
-
-@dataclass(frozen=True)
-class CostPeriod:
-    id: str
-    start: dt.date
-    end: dt.date
-    price_year: d.PriceYear
-    started: int | None
-    completed: int | None
-    items: tuple[CostItem, ...]
-    note: str | None = None
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    def amount(self, *, cash: bool | None = None, one_off: bool | None = None) -> float:
-        return sum(i.amount for i in self.items
-                   if (cash is None or i.cash is cash) and (one_off is None or i.one_off is one_off))
-
-    @property
-    def total(self) -> float:
-        return self.amount()
-
-
-@dataclass(frozen=True)
-class Costs:
-    periods: tuple[CostPeriod, ...]
-    source: str | None
-    illustrative: bool
-    currency: str = "GBP"
-
-    def period(self, period_id: str) -> CostPeriod:
-        for p in self.periods:
-            if p.id == period_id:
-                return p
-        from evalkit.vfm.errors import VfmError
-
-        raise VfmError(f"no cost period {period_id!r}; expected one of {', '.join(p.id for p in self.periods)}")
-
-
-# ---------------------------------------------------------------------------- resolve
-
-
-def _money(x: float) -> str:
-    sign, x = ("-", -x) if x < 0 else ("", x)
-    return sign + (f"£{x:,.0f}" if float(x).is_integer() else f"£{x:,.2f}")
-
-
-def resolve_costs(raw: CostsBlock, *, file: str = "costs", line_of=None, prefix: tuple = ("costs",),
-                  participants: Mapping[str, tuple[int | None, int | None]] | None = None,
-                  ) -> tuple[Costs | None, list[Problem]]:
-    """Check a costs block's meaning; every problem at once, each with its key path and line.
-
-    ``line_of(path)`` gives the line of a key path (``Document.line_of``); ``prefix`` is where the
-    block sits in its file. ``participants`` ({period id: (started, completed)}) replaces the
-    declared counts, for phase B to fill them from the plan's data or the monitoring store.
-    """
-    from evalkit.spec.yamlio import format_path
-
-    problems: list[Problem] = []
-
-    def err(path: tuple, message: str, found: str, expected: str, severity: str = "error") -> None:
-        full = prefix + path
-        problems.append(Problem(file, line_of(full) if line_of else None, format_path(full), message,
-                                found=found, expected=expected, severity=severity))  # type: ignore[arg-type]
-
-    block_year: d.PriceYear | None = None
-    if raw.price_year is not None:
-        try:
-            block_year = d.parse_price_year(raw.price_year)
-        except ValueError as exc:
-            err(("price_year",), "price year is not a year", str(exc), d.PRICE_YEAR_EXPECTED)
-    elif not all(p.price_year is not None for p in raw.periods):
-        err(("price_year",), "price year is missing: the costs must say which year's prices they are in",
-            "nothing", f"price_year: {d.PRICE_YEAR_EXPECTED}")
-
-    periods: list[CostPeriod] = []
-    spans: list[tuple[dt.date, dt.date, int]] = []  # (start, end, index in the file) of well-formed periods
-    seen: dict[str, int] = {}
-    for i, p in enumerate(raw.periods):
-        where = ("periods", i)
-        if p.id in seen:
-            err(where + ("id",), "period id is used twice", f"'{p.id}' (also periods[{seen[p.id]}])",
-                "each period id once")
-        seen.setdefault(p.id, i)
-        if p.end < p.start:
-            err(where + ("end",), "period ends before it starts", f"start {p.start}, end {p.end}",
-                "an end date on or after the start date")
-        else:
-            spans.append((p.start, p.end, i))
-        year = block_year
-        if p.price_year is not None:
-            try:
-                year = d.parse_price_year(p.price_year)
-            except ValueError as exc:
-                err(where + ("price_year",), "price year is not a year", str(exc), d.PRICE_YEAR_EXPECTED)
-                year = None
-        items: list[CostItem] = []
-        for key, one_off in (("set_up", True), ("running", False)):
-            amounts = getattr(p, key)
-            if amounts is None:
-                continue
-            for cat in CostCategory:
-                value = getattr(amounts, cat.value)
-                if value is None:
-                    continue
-                if value < 0:
-                    err(where + (key, cat.value), "a cost cannot be negative", _money(value),
-                        "an amount of 0 or more, in pounds; record income or savings apart, not as a negative cost")
-                    continue
-                items.append(CostItem(cat, float(value), cash=True, one_off=one_off))
-        for j, gift in enumerate(p.in_kind):
-            if gift.amount < 0:
-                err(where + ("in_kind", j, "amount"), "a cost cannot be negative", _money(gift.amount),
-                    "the amount it would have cost to buy, 0 or more")
-                continue
-            items.append(CostItem(gift.category, float(gift.amount), cash=False, one_off=gift.one_off,
-                                  provided_by=gift.provided_by))
-        started = p.participants.started if p.participants else None
-        completed = p.participants.completed if p.participants else None
-        if participants is not None and p.id in participants:
-            started, completed = participants[p.id]
-        total = sum(it.amount for it in items)
-        if total > 0 and not started:
-            err(where + ("participants",) + (("started",) if p.participants else ()),
-                "this period has costs but no participants, so no cost per participant can be given",
-                f"{_money(total)} of costs and " + ("participants.started: 0" if started == 0 else "no participants.started"),
-                "participants.started: the number who started in the period, from the plan's data or the monitoring store")
-        if started is not None and completed is not None and completed > started:
-            err(where + ("participants", "completed"), "more participants completed than started",
-                f"completed {completed}, started {started}", "completed no more than started")
-        declared = p.in_kind or any(getattr(a, c) is not None for a in (p.set_up, p.running) if a for c in CATEGORIES)
-        if not declared:
-            err(where, "period has no costs", f"period '{p.id}' with no set_up, running or in_kind amounts",
-                "the period's costs, or remove the period", severity="warning")
-        if year is not None:
-            periods.append(CostPeriod(p.id, p.start, p.end, year, started, completed, tuple(items), p.note))
-
-    spans.sort()
-    for (_, e1, i1), (s2, _, i2) in zip(spans, spans[1:]):
-        if s2 <= e1:
-            err(("periods", i2, "start"), "periods overlap, so costs and participants would be counted twice",
-                f"'{raw.periods[i2].id}' starts {s2}, before '{raw.periods[i1].id}' ends ({e1})",
-                "periods that do not overlap")
-    if any(p.severity == "error" for p in problems):
-        return None, problems
-    costs = Costs(periods=tuple(sorted(periods, key=lambda p: p.start)), source=raw.source,
-                  illustrative=raw.illustrative, currency=raw.currency)
-    return costs, problems
 
 
 def check_costs_mapping(data: object, *, file: str, lines: Mapping[tuple, int] | None = None,

@@ -35,50 +35,8 @@ _CY = re.compile(r"^(\d{4})$")
 _QUARTER = re.compile(r"^(\d{4}) Q([1-4])$")
 
 
-@dataclass(frozen=True, order=True)
-class PriceYear:
-    """A calendar year, or the financial year starting in April of ``year``."""
-
-    year: int
-    financial: bool
-
-    @property
-    def label(self) -> str:
-        return f"{self.year}-{(self.year + 1) % 100:02d}" if self.financial else str(self.year)
-
-    @property
-    def kind(self) -> str:
-        return "financial year" if self.financial else "calendar year"
-
-    def __str__(self) -> str:
-        return self.label
-
-
-PRICE_YEAR_EXPECTED = "a price year such as 2023-24 (financial year, April to March) or 2023 (calendar year)"
-
-
-def parse_price_year(value: object) -> PriceYear:
-    """``2023``, ``"2023"`` or ``"2023-24"``; anything else raises ``ValueError`` saying why."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"{value!r} is not a year")
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value.strip()
-    else:
-        raise ValueError(f"{value!r} is not a year")
-    m = _CY.match(text)
-    if m:
-        return PriceYear(int(m.group(1)), financial=False)
-    m = _FY.match(text)
-    if m:
-        first, second = int(m.group(1)), int(m.group(2))
-        if (first + 1) % 100 != second:
-            raise ValueError(f"'{text}' is not a financial year (the second part must be the year after the first)")
-        return PriceYear(first, financial=True)
-    if re.match(r"^\d{4}/\d{2,4}$", text):
-        raise ValueError(f"'{text}' uses '/'; write a financial year with a hyphen, e.g. 2023-24")
-    raise ValueError(f"{text!r} is not a year")
+from evalkit.spec.costs import PRICE_YEAR_EXPECTED, parse_price_year  # noqa: E402  (one home: the spec)
+from evalkit.spec.model import PriceYear  # noqa: E402
 
 
 def as_price_year(value: "PriceYear | object", what: str = "analysis year") -> PriceYear:

@@ -107,12 +107,12 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
     estimand = opt.estimand.value
     estimates: list[Estimate] = []
     warnings = [RunWarning(code, msg) for code, msg in res.notes]
-    unused = [f"{key} ('{getattr(evaluation, key)}')" if key != "subgroups" else f"subgroups ({', '.join(evaluation.subgroups)})"
-              for key in ("weights", "cluster", "subgroups") if getattr(evaluation, key)]
+    unused = [f"{key} ('{getattr(evaluation, key)}')" for key in ("weights", "cluster") if getattr(evaluation, key)]
     if unused:
         warnings.append(RunWarning("option_ignored", "the matched-comparison design does not use the plan's "
                                    + ", ".join(unused) + " yet: estimates are for the whole matched sample, "
                                    "unweighted by survey weights, with SEs clustered by matched set only"))
+    subgroup_frames = []
     flow = [FlowStage("in_data", res.counts["in_data"][g], group=g) for g in ("treated", "comparison")]
     flow += [FlowStage("treated_pool", res.counts["pool"]["treated"], group="treated"),
              FlowStage("comparison_pool", res.counts["pool"]["comparison"], group="comparison")]
@@ -128,6 +128,8 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
         units = {IndicatorType.binary: "proportion (risk difference)", IndicatorType.proportion: "proportion",
                  IndicatorType.count: "count", IndicatorType.rate: "rate"}.get(ind.type, "points")
         eff = effect(res, y)
+        if evaluation.subgroups:
+            subgroup_frames.append(subgroup_frame(res, evaluation, ind.id, tp_name, y))
         is_primary = ind.id == evaluation.primary_outcome.id and not primary_done
         if is_primary:
             primary_missing = eff["missing_outcome"]
@@ -200,11 +202,46 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
             "(caliper, exact columns or common support): the estimate applies to the matched treated only",
             lost=lost, pool=res.counts['pool']['treated']))
     sections = {"balance": bal, "matching": res.matching, "attrition": _attrition(res, primary_missing)}
+    if subgroup_frames:
+        from evalkit.estimate.design_subgroups import subgroup_section
+
+        sections["subgroups"], caveats = subgroup_section(evaluation, subgroup_frames)
+        warnings += caveats
     sections["matching"]["missing"] = res.missing
     if res.propensity is not None:
         sections["propensity"] = res.propensity
     return Analysis(estimates=tuple(estimates), flow=tuple(flow), warnings=tuple(warnings), sections=sections,
                     analysed_data=_analysed_frame(res, evaluation, outcomes))
+
+
+def subgroup_frame(res: MatchResult, evaluation, indicator: str, timepoint: str, y: np.ndarray):
+    """The matched (or weighted) sample of one outcome as the subgroup engine reads it: the rows,
+    weights and clusters :func:`effect` uses, with the plan's subgroup columns beside them."""
+    from evalkit.estimate import subgroups as sg
+    from evalkit.estimate.design_subgroups import OutcomeFrame, with_subgroups
+
+    long = res.long
+    rows = long["row"].to_numpy()
+    yy = np.asarray(y, float)[rows]
+    ok = ~np.isnan(yy)
+    lg = long[ok].reset_index(drop=True)
+    frame = pd.DataFrame({"outcome": yy[ok], "treated": lg["treated"].to_numpy().astype(int),
+                          "weight": lg["weight"].to_numpy(float), "matched_set": lg["set"].to_numpy(),
+                          "unit": lg["unit"].to_numpy()})
+    covariates: list[str] = []
+    if res.options.adjust and res.design is not None:
+        Z = res.design.model_matrix()[rows[ok]]
+        for j in range(Z.shape[1]):
+            frame[f"z{j}"] = Z[:, j]
+            covariates.append(f"z{j}")
+    frame = with_subgroups(frame, evaluation, res.pool, rows[ok])
+    ipw = res.options.method.value == "ipw"
+    model = sg.EffectModel(
+        design=sg.Design.weighting if ipw else sg.Design.matched_comparison, outcome="outcome", treatment="treated",
+        weights="weight", clusters=tuple({"set": "matched_set"}.get(c, c) for c in res.clusters), covariates=tuple(covariates), unit="unit",
+        covariates_by_treatment=bool(covariates),
+        target=sg.Target.treated if res.options.estimand.value == "att" else sg.Target.all)
+    return OutcomeFrame(indicator, timepoint, frame, model)
 
 
 def _holm(estimates: list[Estimate], estimand: str) -> list[Estimate]:
@@ -265,8 +302,8 @@ def matched_data(evaluation, frame: pd.DataFrame | None = None, seed: int | None
         from evalkit.data.load import file_kind, read_data_files
 
         mt = evaluation.matching or Matching()
-        cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *mt.exact, *mt.calipers,
-                mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
+        cols = [evaluation.data.id, evaluation.data.treatment, *evaluation.covariates, *evaluation.subgroups,
+                *mt.exact, *mt.calipers, mt.score_column] + [c for _i, _n, col, base in _outcomes(evaluation) for c in (col, base)]
         check_location(evaluation.data)
         frame = read_data_files(evaluation.data, list(dict.fromkeys(c for c in cols if c)))
         # one file: its lines in messages; two (participants, pool) stacked: rows of the frame

@@ -191,7 +191,6 @@ class ScoreModel:
 
 def fit(design: Design, treated: np.ndarray, link: str, treatment_name: str) -> ScoreModel:
     """Logistic (default) or probit regression of treatment on the design (statsmodels, Newton)."""
-    from statsmodels.discrete.discrete_model import Probit
     from statsmodels.tools.sm_exceptions import (ConvergenceWarning, PerfectSeparationError,
                                                  PerfectSeparationWarning)
 
@@ -207,6 +206,9 @@ def fit(design: Design, treated: np.ndarray, link: str, treatment_name: str) -> 
             if link == "logit":
                 params, cov, conv = _newton_logit(X, y)
             else:
+                # imported only here: statsmodels' discrete models cost a third of a second to load
+                from statsmodels.discrete.discrete_model import Probit
+
                 res = Probit(y, X).fit(method="newton", maxiter=100, tol=1e-10, disp=0)
                 params, cov = np.asarray(res.params), np.asarray(res.cov_params())
                 conv = bool(res.mle_retvals.get("converged", True))

@@ -31,7 +31,8 @@ class DesignEntry:
     design: Design
     analysis: str  # module under evalkit.estimate exposing analyse(evaluation, frame, seed)
     options: frozenset[str]  # top-level plan options it reads: covariates, subgroups, cluster, weights
-    sections: tuple[str, ...]  # results sections it writes (keys of evalkit.result_sections.SECTION_TYPES)
+    sections: tuple[str, ...]  # results sections it writes (keys of evalkit.result_sections.SECTION_TYPES);
+    # "delivery" is written for any design whose plan has a delivery block (evalkit.estimate.delivery_run)
     evidence_class: str  # the design class of the evidence rules (evalkit/evidence/rules.yml)
     words: str  # the design in an evaluator's words
     options_section: str | None = None  # its own options block in the plan (a model in spec/raw.py)

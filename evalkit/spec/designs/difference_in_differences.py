@@ -5,6 +5,6 @@ from evalkit.spec.raw import Design
 
 DESIGN = DesignEntry(
     design=Design.difference_in_differences, analysis="did", options_section="did",
-    options=frozenset({"covariates", "cluster", "weights"}),
-    sections=("event_study", "group_time"),
+    options=frozenset({"covariates", "cluster", "weights", "subgroups"}),
+    sections=("event_study", "group_time", "subgroups", "delivery"),
     evidence_class="DiD", words="difference-in-differences", comparative=True, long_form=True, robustness=True)

@@ -7,5 +7,5 @@ DESIGN = DesignEntry(
     design=Design.feasibility, analysis="feasibility", options_section="feasibility",
     # the cluster column gives the ICC of the sample-size planning
     options=frozenset({"cluster"}),
-    sections=("feasibility",),
+    sections=("feasibility", "delivery"),
     evidence_class="feasibility", words="feasibility study")

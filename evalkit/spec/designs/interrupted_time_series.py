@@ -7,5 +7,5 @@ DESIGN = DesignEntry(
     design=Design.interrupted_time_series, analysis="its", options_section="time_series",
     # counts against the population at risk, one series per area: no unit-level options
     options=frozenset(),
-    sections=("counterfactual",),
+    sections=("counterfactual", "delivery"),
     evidence_class="ITS", words="interrupted time series", long_form=True)

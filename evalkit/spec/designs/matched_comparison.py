@@ -5,7 +5,7 @@ from evalkit.spec.raw import Design
 
 DESIGN = DesignEntry(
     design=Design.matched_comparison, analysis="matching", options_section="matching",
-    # SEs are clustered by matched set; survey weights and subgroup estimates are not built yet
-    options=frozenset({"covariates"}),
-    sections=("attrition", "balance", "matching", "propensity"),
+    # SEs are clustered by matched set; survey weights are not built yet
+    options=frozenset({"covariates", "subgroups"}),
+    sections=("attrition", "balance", "matching", "propensity", "subgroups", "delivery"),
     evidence_class="matched_QED", words="matched comparison", comparative=True, robustness=True)

@@ -7,5 +7,5 @@ DESIGN = DesignEntry(
     design=Design.pre_post, analysis="pre_post",
     # a single-group change: no comparison group to adjust or weight
     options=frozenset({"subgroups", "cluster"}),
-    sections=("reliable_change", "attrition"),
+    sections=("reliable_change", "attrition", "subgroups", "delivery"),
     evidence_class="pre_post", words="pre/post")

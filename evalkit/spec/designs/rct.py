@@ -5,6 +5,6 @@ from evalkit.spec.raw import Design
 
 DESIGN = DesignEntry(
     design=Design.rct, analysis="rct",
-    options=frozenset({"covariates", "cluster"}),
-    sections=("attrition", "balance", "rct", "external"),
+    options=frozenset({"covariates", "subgroups", "cluster"}),
+    sections=("attrition", "balance", "rct", "external", "subgroups", "delivery"),
     evidence_class="RCT", words="randomised controlled trial", comparative=True)

@@ -1,0 +1,271 @@
+"""The "Value for money" section of an evaluation report, and the cost rating beside the evidence level.
+
+It shows :func:`evalkit.vfm.assess.assess`'s records (put in the report's context as
+``C["value_for_money"]`` by :mod:`evalkit.report.write`); nothing here computes a figure. The
+numbers of participants are cells of the publication's ledger (each period's, and all periods' as
+their sum; completers as a part of starters), and every amount per participant is a
+:class:`~evalkit.publish.values.Derived` of the count it divides by, so a small count hidden in
+the table cannot be worked out from the cost per participant beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from evalkit.publish.document import Bullets, Callout, Col, Para
+from evalkit.publish.values import Count, Derived, Fixed, Phrase, Value
+
+ANCHOR = "sec-value-for-money"
+METHOD_DOC = "docs/value-for-money.md"
+
+
+def _money(x) -> str:
+    if x is None:
+        return "-"
+    return f"-£{-x:,.0f}" if x < 0 else f"£{x:,.0f}"
+
+
+def _ratio(x) -> str:
+    return "-" if x is None else f"{x:,.2f}"
+
+
+def _n(x) -> str:
+    return "-" if x is None else f"{x:,.1f}"
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
+def _para(page, template: str, style: str = "", **values: Value) -> None:
+    page.add(Para(Phrase(template, values), style))
+
+
+def _text(page, text: str, style: str = "") -> None:
+    _para(page, _esc(text), style)
+
+
+def _interval(lo, hi, fmt) -> str:
+    return "-" if lo is None or hi is None else f"{fmt(lo)} to {fmt(hi)}"
+
+
+def assessment_of(C: Mapping):
+    return C.get("value_for_money")
+
+
+def has_section(C: Mapping) -> bool:
+    return assessment_of(C) is not None
+
+
+def _key(intervention: str, period: str, what: str) -> tuple:
+    return ("vfm", intervention, period, what)
+
+
+def participant_cells(page, summary, role_all: str = "headline"):
+    """(started, completed) Count cells per period and for all periods ("all"), one set per
+    intervention in the whole publication (its reports and the portfolio show the same cells), with
+    completers + those who did not complete = starters and the periods' sum = all periods."""
+    ledger = page.ledger
+    iv = summary.intervention
+    fresh = ledger.get(_key(iv, "all", "started")) is None
+    cells = {}
+    for row in (*summary.periods, summary.overall):
+        last = row.period == "all"
+        kw = dict(role=role_all if last else "normal")
+
+        def cell(value, what):
+            return None if value is None else page.count(value, label=f"{iv}: cost period {row.period} {what}",
+                                                          key=_key(iv, row.period, what), **kw)
+
+        started, completed = cell(row.started, "started"), cell(row.completed, "completed")
+        if fresh and started is not None and completed is not None:
+            # those who did not complete are a count too: a hidden completer count cannot be worked out
+            rest = page.count(row.started - row.completed, role="detail", key=_key(iv, row.period, "rest"),
+                              label=f"{iv}: cost period {row.period} not completed")
+            ledger.sum(started, [completed, rest])
+        cells[row.period] = (started, completed)
+    if fresh and len(summary.periods) > 1:
+        for k in (0, 1):
+            total = cells["all"][k]
+            parts = [cells[p.period][k] for p in summary.periods]
+            if total is not None and all(parts):
+                ledger.sum(total, parts)
+    return cells
+
+
+def value_for_money(rep) -> None:
+    """The section: costs, cost per participant, cost per outcome, crime costs avoided, sensitivity."""
+    a = assessment_of(rep.C)
+    page = rep.page
+    page.heading("Value for money", anchor=ANCHOR)
+    s = a.summary
+    o = s.overall
+    if a.illustrative:
+        page.add(Callout("warning", "Illustrative costs", [Para(Phrase(_esc(
+            "The costs in this section are made up to show how evalkit reports value for money. They are not the "
+            "costs of any real programme and must not be quoted.")))]))
+    up = "; ".join(f"{u.from_year} to {u.to_year} x {u.factor:.4f}" for u in s.uplifts if u.from_year != u.to_year)
+    _text(page, f"All amounts are in {s.analysis_year} prices (GDP deflator: {s.deflator}"
+                + (f"; {up}" if up else "") + f"). Source of the costs: {s.source or 'not stated'}. "
+                f"Participants: {a.participants_from}.")
+    cells = participant_cells(page, s)
+    rows = []
+    for row in (*s.periods, s.overall) if len(s.periods) > 1 else s.periods:
+        started, completed = cells[row.period]
+        rows.append([
+            Col("all periods" if row.period == "all" else row.period, "period"),
+            Col(f"{row.start} to {row.end}", "dates"),
+            Col(row.price_year, "price_year"),
+            Col(Fixed(row.cash, _money), "cash", True), Col(Fixed(row.in_kind, _money), "in_kind", True),
+            Col(Fixed(row.total, _money), "total", True),
+            Col(started if started is not None else "-", "started", True),
+            Col(completed if completed is not None else "-", "completed", True),
+            Col(Derived(row.per_started, [started], _money), "per_started", True),
+            Col(Derived(row.per_completed, [completed], _money), "per_completed", True),
+        ])
+    page.table(["period", "dates", "price year", "cash", "in kind", "full cost", "started", "completed",
+                "cost per participant started", "cost per participant completed"], rows,
+               table_id="ek-vfm-costs", secondary=(1, 2), print_columns=(0, 3, 4, 5, 6, 7, 8, 9))
+    started, completed = cells["all"]
+    # amounts come after their nouns: "£2,542 per participant" would read as a count of people
+    _para(page, "The full cost (cash and in kind, set-up and running) is {total}. Cost per participant who started: "
+                "{per_started}; per participant who completed: {per_completed}. Cash cost per participant who "
+                "started: {cash_per}; running cost alone (without set-up): {running_per}.",
+          total=Fixed(o.total, _money), per_started=Derived(o.per_started, [started], _money),
+          per_completed=Derived(o.per_completed, [completed], _money),
+          cash_per=Derived(o.per_started_cash, [started], _money),
+          running_per=Derived(o.per_started_running, [started], _money))
+    lines = [ln for ln in s.lines if ln.funding == "in_kind"]
+    if lines:
+        page.add(Bullets([Phrase(_esc(f"In kind, {ln.period}: {ln.category} from {ln.provided_by or 'a partner'}, "
+                                      f"valued at {_money(ln.amount)}")) for ln in lines]))
+    cost_rating(rep)
+
+    if a.outcomes:
+        page.heading("Cost per outcome", level=3)
+        rows = []
+        for c in a.outcomes:
+            k = c.cost_per_outcome
+            per = (Derived(k.cost_per_outcome, [started], _money) if k.cost_per_outcome is not None
+                   else Fixed("no figure" if k.at_least is None else f"at least {_money(k.at_least)}"))
+            rows.append([Col(k.outcome, "outcome"), Col(c.label, "indicator"),
+                         Col(_esc_words(c.estimand), "effect used"),
+                         Col(Fixed(k.outcomes.central, _n), "outcomes", True),
+                         Col(Fixed(_interval(k.outcomes.low, k.outcomes.high, _n)), "outcomes_interval", True),
+                         Col(per, "cost_per_outcome", True),
+                         Col(Fixed(_interval(k.ci_low, k.ci_high, _money)), "interval", True),
+                         Col("yes" if c.comparison_group else "no (descriptive)", "comparison_group")])
+        page.table(["outcome", "indicator", "effect used", "outcomes", "95% interval", "cost per outcome",
+                    "95% interval", "comparison group"], rows, table_id="ek-vfm-per-outcome", secondary=(1, 2))
+        items = []
+        for c in a.outcomes:
+            k = c.cost_per_outcome
+            per = k.outcomes.central / started.value if started is not None and started.value else None
+            words = (f"{_esc(k.outcome)}: outcomes = {_esc(c.per_participant)} ({_esc(f'{per:.4g}' if per else '-')}) "
+                     "x the participants who started ({started}); interval by " + _esc(k.method_text) + ".")
+            if k.note:
+                words += " " + _esc(k.note)
+            if not c.comparison_group:
+                words += (" With no comparison group this is descriptive: it is not the cost of an outcome the "
+                          "programme caused.")
+            items.append(Phrase(words, {"started": started}))
+        page.add(Bullets(items))
+
+    money = [c for c in a.outcomes if c.monetised is not None]
+    if money:
+        page.heading("Costs of crime avoided", level=3)
+        rows = []
+        for c in money:
+            m = c.monetised
+            rows.append([Col(m.outcome, "outcome"), Col(m.offence_label, "valued as"),
+                         Col(Fixed(m.unit_cost, _money), "unit_cost", True),
+                         Col(Fixed(m.benefit, _money), "benefit", True),
+                         Col(Fixed(_interval(m.benefit_low, m.benefit_high, _money)), "benefit_interval", True),
+                         Col(Fixed(m.net_benefit, _money), "net_benefit", True),
+                         Col(Fixed(_interval(m.net_benefit_low, m.net_benefit_high, _money)), "net_interval", True),
+                         Col(Fixed(m.bcr, _ratio), "bcr", True),
+                         Col(Fixed(_interval(m.bcr_low, m.bcr_high, _ratio)), "bcr_interval", True)])
+        page.table(["outcome", "valued as", f"unit cost ({a.analysis_year})", "benefit", "95% interval",
+                    "net benefit", "95% interval", "benefit-cost ratio", "95% interval"], rows,
+                   table_id="ek-vfm-benefit", secondary=(1,), print_columns=(0, 2, 3, 5, 7, 8))
+        for c in money:
+            m = c.monetised
+            _text(page, f"{m.outcome}: {_ratio(m.bcr)} pounds of crime avoided for every pound spent (95% interval "
+                        f"{_interval(m.bcr_low, m.bcr_high, _ratio)}). {_valuation(c)}; "
+                        f"unit cost {_money(m.unit_cost_price_year)} in {m.table_price_year} prices, x "
+                        f"{m.uplift_factor:.4f} to {a.analysis_year}. Intervals: {m.method_text}."
+                        + (f" Note: {m.note.rstrip('.')}." if m.note else ""))
+        first = money[0].monetised
+        page.add(Bullets([Phrase(_esc("Counted: " + "; ".join(first.counted) + ".")),
+                          Phrase(_esc("Not counted: " + "; ".join(first.not_counted) + "."))]))
+        _text(page, "A benefit-cost ratio from the unit costs of crime is a social value, not a cash saving: it "
+                    "includes the harm to victims and their lost output, which no public budget pays, and police "
+                    "or NHS budgets do not shrink by the unit cost when one offence is avoided.", style="note")
+
+    for c in a.outcomes:
+        t = c.sensitivity
+        page.heading(f"Sensitivity: {t.outcome}", level=3)
+        by = {(x.cost_case, x.effect_case): x for x in t.cells}
+        rows = []
+        for cost_case in ("low", "central", "high"):
+            row = [Col(f"costs {cost_case} ({_money(by[(cost_case, 'central')].cost)})", "costs")]
+            for effect_case in ("low", "central", "high"):
+                x = by[(cost_case, effect_case)]
+                text = _money(x.cost_per_outcome) if x.cost_per_outcome is not None else "no figure"
+                if x.bcr is not None:
+                    text += f" (ratio {_ratio(x.bcr)})"
+                row.append(Col(Derived(text, [started]), f"effect_{effect_case}", True))
+            rows.append(row)
+        central = by[("central", "low")].outcomes, by[("central", "central")].outcomes, by[("central", "high")].outcomes
+        page.table(["", f"effect low ({_n(central[0])})", f"effect central ({_n(central[1])})",
+                    f"effect high ({_n(central[2])})"], rows, table_id=f"ek-vfm-sensitivity-{c.indicator}")
+        _text(page, f"Cost per outcome{' (and benefit-cost ratio)' if t.unit_value is not None else ''} for "
+                    f"costs {t.cost_low_factor:.0%} and {t.cost_high_factor:.0%} of those declared "
+                    f"({t.cost_factors_source}) against the effect: {t.effect_cases}. Outcomes in brackets.",
+              style="note")
+
+    if a.not_costed:
+        page.add(Bullets([Phrase(_esc(f"Not costed: {n.label} ({n.reason}).")) for n in a.not_costed]))
+    _text(page, "What these figures cannot tell you: they are only as causal as the evaluation (attribution: a "
+                "before-and-after study cannot separate the programme from everything else that changed, and where "
+                "several programmes work in one area a fall cannot be credited to each in full); violence prevented "
+                "here may move elsewhere (displacement), and nothing displaced is subtracted; costs estimated before "
+                "delivery tend to be too low and benefits too high (optimism bias; no adjustment is applied, so read "
+                "the high-cost row); benefits beyond the follow-up are not counted and nothing is discounted. "
+                f"The method and its limits: {METHOD_DOC}.", style="note")
+
+
+def _valuation(c) -> str:
+    m = c.monetised
+    if c.valuation_note:
+        return c.valuation_note[:1].upper() + c.valuation_note[1:]
+    return f"Each {m.outcome} is valued as one {m.offence_label.lower()} offence ({m.table})"
+
+
+def _esc_words(estimand: str) -> str:
+    return {"att": "matched ATT (difference in proportions)", "did_att": "DiD ATT", "itt": "ITT",
+            "ate": "ATE", "change_in_proportion": "change in proportion (pre/post)",
+            "reliable_change": "reliable improvement (pre/post)"}.get(estimand, estimand.replace("_", " "))
+
+
+def rating_words(rating) -> str:
+    """The cost rating in words, with who published its bands."""
+    if rating.rating is None:
+        return f"Cost rating: not rated ({rating.note})."
+    who = ("EIF's published bands" if rating.published_by == "EIF" else
+           "a toolkit default (evalkit's own bands, not EIF's)")
+    basis = "started" if rating.basis == "per_participant_started" else "completed"
+    limit = f"up to {_money(rating.band_up_to)}" if rating.band_up_to is not None else "above the top limit"
+    return (f"Cost rating: {rating.rating} ({rating.label}; the scale runs from 1, lowest cost, to 5, highest), read "
+            f"from the full cost per participant who {basis}, in {rating.bands_price_year} prices: {_money(rating.value)}, "
+            f"band {limit}. Bands: {who}, cost rules version {rating.rules_version}.")
+
+
+def cost_rating(rep) -> None:
+    """The cost rating line (shown in this section and beside the evidence level). The rating is read
+    from the cost per participant, so it is hidden with the count of those who started."""
+    a = assessment_of(rep.C)
+    if a is None:
+        return
+    started = rep.page.ledger.get(_key(a.intervention, "all", "started"))
+    _para(rep.page, "{words}", words=Derived(rating_words(a.rating), [started]))

@@ -289,6 +289,27 @@ class Counterfactual(PerIndicator):
 
 
 @dataclasses.dataclass(frozen=True)
+class ComparisonAreasSection(SectionRecord):
+    """Comparison areas (synthetic control, area DiD): the treated area, window and donors; per measure
+    (outcome and age group) the synthetic control's paths, weights, placebos and events prevented."""
+
+    KEY: typing.ClassVar[str] = "comparison_areas"
+    treated_area: str
+    start: str
+    measures: dict[str, JSON]
+    first_month: str = _opt()
+    last_month: str = _opt()
+    pre_months: int = _opt()
+    post_months: int = _opt()
+    n_donors: int = _opt()
+    donors: list[str] = _opt()
+    excluded: list[str] = _opt()
+    method: str = _opt()
+    level: float = _opt()
+    second_estimate: str = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
 class SubgroupEntry:
     """One indicator's subgroup analysis: rows of evalkit.estimate.subgroups.subgroup_frame (effects) and
     interaction_frame (tests); a level with too few units has its counts and no statistic."""
@@ -324,7 +345,7 @@ class Subgroups(PerIndicator):
 SECTION_TYPES: dict[str, type[SectionRecord]] = {
     t.KEY: t for t in (Attrition, Balance, MatchingSummary, Propensity, Rct, Robustness, Sensitivity,
                        FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, Counterfactual,
-                       Subgroups, DeliverySummary)
+                       Subgroups, DeliverySummary, ComparisonAreasSection)
 }
 
 

@@ -65,6 +65,8 @@ def plan_options(evaluation: m.Evaluation) -> dict:
         opts["time_series"] = evaluation.time_series.model_dump(mode="json")
     if evaluation.did is not None:
         opts["did"] = evaluation.did.model_dump(mode="json")
+    if evaluation.comparison_areas is not None:
+        opts["comparison_areas"] = evaluation.comparison_areas.model_dump(mode="json")
     if evaluation.feasibility is not None:
         opts["feasibility"] = evaluation.feasibility.model_dump(mode="json")
     if evaluation.data is not None:

@@ -63,7 +63,7 @@ def test_contract_files_validate_unchanged(tmp_path):
 def test_example_project_validates(example_project_ro):
     result = run_cli("validate", "--project", str(example_project_ro))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("ok: 8 logic model(s), 8 evaluation plan(s) valid")
+    assert result.stdout.startswith("ok: 8 logic model(s), 9 evaluation plan(s) valid")
     project = load_project(example_project_ro)
     assert set(project.interventions) == {"mvp", "reach", "vip", "phoenix", "sport", "ete", "strategy", "partnership"}
     designs = {e.id: e.design.value for e in project.evaluations.values()}
@@ -196,10 +196,12 @@ def test_synth_is_deterministic_and_never_overwrites_real_data(tmp_path, example
                     ignore=shutil.ignore_patterns("data"))
     assert run_cli("synth", "--project", str(root)).returncode == 0
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
-    for path in (example_project_ro / "evaluations" / "data").iterdir():
+    data = example_project_ro / "evaluations" / "data"
+    for path in sorted(p for p in data.rglob("*") if p.is_file()):  # data/areas/ too (issue 18's panel)
         if path.name.startswith("success_measures.csv"):
             continue  # written from the monitoring store by `evalkit monitor export`, not by synth
-        assert digest(path) == digest(root / "evaluations" / "data" / path.name), path.name
+        rel = path.relative_to(data)
+        assert digest(path) == digest(root / "evaluations" / "data" / rel), str(rel)
     real = root / "evaluations" / "data" / "reach_cohort.csv"
     real.write_text("pupil_id,sdq_pre\nreal,1\n")
     result = run_cli("synth", "--project", str(root))

@@ -77,7 +77,7 @@ def test_the_shuffled_files_really_differ(runs):
 def test_results_are_byte_identical_across_hash_seeds_and_row_orders(runs):
     plain, shuffled, _ = runs
     plans = sorted(p.name for p in (plain / ".evalkit" / "results").iterdir() if (p / "results.json").exists())
-    assert len(plans) == 8
+    assert len(plans) == 9
     for name in plans:
         a = (plain / ".evalkit" / "results" / name / "results.json").read_bytes()
         b = (shuffled / ".evalkit" / "results" / name / "results.json").read_bytes()

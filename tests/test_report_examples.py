@@ -202,6 +202,8 @@ def _probes(key: str, sec, result) -> list[str]:
         return ["E-value"]
     if key == "rct":
         return ["analysed by intention to treat"]
+    if key == "comparison_areas":
+        return ["What a place-based estimate can and cannot say", "Placebo gaps of the comparison areas"]
     if key == "subgroups":  # "Who benefits": the caveat, and each subgroup column's interaction sentence
         cols = {t["label"] for e in (sec or {}).values() for t in e.get("tests", [])}
         return ["not pre-registered" if not any(e.get("pre_registered") for e in (sec or {}).values())

@@ -35,7 +35,7 @@ def example_results(example_project_ro):
 
 def test_every_example_results_file_validates(example_results, tmp_path):
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
-    assert len(example_results) == 8
+    assert len(example_results) == 9
     designs = set()
     for name, result in example_results.items():
         path = result.write(tmp_path / name / "results.json")
@@ -50,7 +50,7 @@ def test_every_example_results_file_validates(example_results, tmp_path):
         assert set(result.sections) <= set(entry.sections) | set(ROBUSTNESS_SECTIONS if entry.robustness else ())
         assert ResultSet.read(path).to_json() == path.read_text(encoding="utf-8")
     assert designs == {"pre_post", "matched_comparison", "difference_in_differences", "interrupted_time_series",
-                       "rct", "feasibility"}
+                       "rct", "feasibility", "comparison_areas"}
 
 
 def test_the_schema_refuses_what_the_types_do_not_declare(example_results):

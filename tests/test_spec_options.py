@@ -66,7 +66,7 @@ def test_covariates_on_a_pre_post_are_refused_not_warned_at_run_time(tmp_path):
     assert only(root) == (
         f"evaluations/p.yml:{line_of(text, 'covariates:')}: error: covariates: not used by design 'pre_post' "
         "(found age; expected no covariates with this design (it is used by matched_comparison, "
-        "difference_in_differences, rct); this design uses cluster, subgroups)")
+        "difference_in_differences, rct, comparison_areas); this design uses cluster, subgroups)")
 
 
 def test_weights_on_a_matched_comparison_are_refused(tmp_path):

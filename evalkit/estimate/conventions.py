@@ -95,6 +95,15 @@ CONVENTIONS = (
                "matched comparison sensitivity (Gamma)", "rbounds (Stata: rbounds)",
                "rbounds::psens / sensitivitymw::senmw", "exact bounds for pairs: sensitivitymw "
                "or rbounds::psens(exact = TRUE)"),
+    Convention("placebo_permutation", "none: inference by placebo in space (each donor area in turn as if "
+               "treated)", "exact rank among the treated area and its J donors (p = rank / (J + 1)); intervals "
+               "invert the permutation test of a shift, level 1 - 2m/(J + 1)",
+               "comparison areas: synthetic control events prevented and rate gap; area DiD with one treated area",
+               "synth_runner (Galiani & Quistorff 2017)", "Synth::synth with a loop over donors; "
+               "SCtools::generate.placebos, mspe.test",
+               "area DiD: CR1 t(G-1) and the wild cluster restricted bootstrap are in the estimate's details "
+               "(unreliable with one treated area, MacKinnon & Webb 2017); conformal intervals "
+               "(Chernozhukov, Wuethrich & Zhu 2021) are not in evalkit"),
     Convention("reported", "as reported by the study", "as reported", "external studies", "-", "-", "-"),
 )
 BY_ID = {c.id: c for c in CONVENTIONS}

@@ -374,8 +374,9 @@ def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | No
             return {"treated": _get(sample, "treated"), "comparison": _get(sample, "comparison")}
         return {"treated": _get(sample, "treated")}
     e = primary_estimate
-    if design in ("interrupted_time_series", "feasibility"):
-        return {"treated": None}  # a population series, or delivery records: no analysed participants
+    if design in ("interrupted_time_series", "feasibility", "comparison_areas"):
+        # a population series, delivery records, or areas against areas: no analysed participants
+        return {"treated": None}
     if design in COMPARATIVE:
         treated = e.n_treated if e is not None else None
         comparison = e.n_comparison if e is not None else None
@@ -396,7 +397,7 @@ def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | No
 def _sample_check(arms, context, rules) -> Check:
     rid = ("min_n_per_arm",)
     minimum = rules.value("min_n_per_arm")
-    if context.design == "interrupted_time_series":
+    if context.design in ("interrupted_time_series", "comparison_areas"):
         return _check("sample_size", NA, "a population series: participants are not counted", rid)
     if context.design == "feasibility":
         return _check("sample_size", NA, "a feasibility study: sample size is planned, not tested", rid)
@@ -510,6 +511,9 @@ def _attrition_checks(result, context, rules) -> list[Check]:
 
 def _baseline_check(result, context, rules, balance: Mapping | None = None) -> Check:
     rids = ("baseline_equivalence_bands", "baseline_equivalence_required")
+    if context.design == "comparison_areas":  # the synthetic control is fitted to the pre-period itself
+        return _check("baseline_equivalence", NA, "comparison areas weighted to track the treated area before the "
+                      "start (the pre-period fit is in the results)", rids)
     if context.design not in COMPARATIVE:
         return _check("baseline_equivalence", NA, "no comparison group", rids)
     balance = result.sections.get("balance") if balance is None else balance
@@ -612,6 +616,9 @@ def _itt_check(result, context, rules) -> Check:
 
 def _robustness_check(result, context, rules) -> Check:
     rids = ("robustness_must_not_fail",)
+    if context.design == "comparison_areas":  # its checks are the placebos in space and time, in the results
+        return _check("robustness", NA, "placebos in space and in time instead (in the report); no DoWhy "
+                      "refutations for area panels", rids)
     if context.design not in COMPARATIVE:
         return _check("robustness", NA, "not a causal design", rids)
     section = result.sections.get("robustness")

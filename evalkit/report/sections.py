@@ -45,6 +45,7 @@ DESIGN_WORDS = {
     "interrupted_time_series": "interrupted time series",
     "rct": "randomised controlled trial",
     "feasibility": "feasibility study",
+    "comparison_areas": "synthetic control against comparison areas, with area difference-in-differences",
 }
 # Where each section a results file can hold is shown (issue 16: every result has a home; a test
 # walks these). A section not listed here is still shown, under "Further results".
@@ -54,9 +55,10 @@ SECTION_HOMES = {
     "counterfactual": "sec-counterfactual", "event_study": "sec-event-study", "honest_did": "sec-event-study",
     "group_time": "sec-group-time", "robustness": "sec-robustness", "sensitivity": "sec-robustness",
     "rct": "sec-methods", "subgroups": "sec-subgroups", "delivery": "sec-delivery",
+    "comparison_areas": "sec-comparison-areas",
 }
 MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
-                  "slope_change", "risk_ratio", "rate_ratio")
+                  "slope_change", "risk_ratio", "rate_ratio", "events_prevented", "rate_gap")
 STAGE_WORDS = {"in_data": "In the data", "with_baseline": "With a baseline measure",
                "with_follow_up": "With a follow-up measure", "analysed": "Analysed", "treated_pool": "Eligible",
                "comparison_pool": "Eligible", "matched": "Matched", "discarded": "Not matched (discarded)",
@@ -146,6 +148,10 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
             .replace("}", "}}")))]))
     flow_cells(rep)  # first, so every later count can be tied to the flow
     sec = R.sections or {}
+    if "comparison_areas" in sec:  # its monthly counts, before any estimate that reveals their total is shown
+        from evalkit.report.place import declare
+
+        declare(rep, estimate_counts)
     page.heading("Summary", anchor="sec-summary")
     summary(rep)
     if (C.get("logic_model") or {}).get("nodes"):
@@ -185,6 +191,11 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     if "counterfactual" in sec:
         page.heading("Observed and expected without the programme", anchor="sec-counterfactual")
         counterfactual(rep)
+    if "comparison_areas" in sec:  # issue 18: its own module, evalkit/report/place.py
+        from evalkit.report.place import comparison_areas
+
+        page.heading("Against comparison areas", anchor="sec-comparison-areas")
+        comparison_areas(rep, label)
     if "event_study" in sec:
         page.heading("Event study", anchor="sec-event-study")
         event_study(rep)

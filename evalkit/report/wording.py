@@ -235,6 +235,9 @@ def design_caveat(design: str) -> str:
         "interrupted_time_series": ("The effect is estimated against the trend before the programme started; other "
                                     "changes at the same time could explain a break in the series."),
         "rct": "Participants were allocated at random, which supports a causal interpretation if the trial was well run.",
+        "comparison_areas": ("The effect is the gap between the area and a weighted average of comparison areas that "
+                             "tracked it before the start; anything else that changed only in this area at the same "
+                             "time could explain the gap."),
     }.get(design, "")
 
 

@@ -15,6 +15,7 @@ from typing import Mapping
 
 from evalkit.spec.designs import REGISTRY
 from evalkit.spec.raw import (
+    ComparisonAreas,
     Design,
     DifferenceInDifferences,
     Direction,
@@ -266,6 +267,7 @@ class Evaluation:
     study: str | None = None  # declared study (sample) id
     study_role: StudyRole = StudyRole.main
     follow_up_from: FollowUpFrom = FollowUpFrom.start
+    comparison_areas: ComparisonAreas | None = None  # design: comparison_areas
     delivery: object = None  # evalkit.spec.raw.Delivery: session records for "How it was delivered"
 
     @property
@@ -302,6 +304,11 @@ class Evaluation:
             cols += [c for pair in mt.interactions for c in pair]
         if self.time_series is not None:
             cols.append(self.time_series.control)
+        ca = self.comparison_areas
+        if ca is not None:
+            cols.append(ca.treated_from)
+            if ca.under_25 is not None:
+                cols += [ca.under_25.population] + list(ca.under_25.outcomes.values())
         if self.feasibility is not None:  # case-record columns; session records are read by the design
             cols += [c for c in self.feasibility.cases.model_dump().values() if c]
         return tuple(dict.fromkeys(c for c in cols if c))

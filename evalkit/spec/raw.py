@@ -332,6 +332,7 @@ class Design(str, Enum):
     interrupted_time_series = "interrupted_time_series"
     rct = "rct"
     feasibility = "feasibility"
+    comparison_areas = "comparison_areas"
 
 
 class Evaluator(_Raw):
@@ -510,6 +511,55 @@ class DifferenceInDifferences(_Raw):
         DidBasePeriod.universal, description="base of the group-time effects before treatment: universal (g-1 "
         "for every cell, as event-study plots and HonestDiD expect) or varying (the period before each, R did's "
         "default)")
+
+
+class SyntheticMethod(str, Enum):
+    synth = "synth"  # Abadie, Diamond & Hainmueller (2010), nested V as R Synth
+    augmented = "augmented"  # ridge augmented synthetic control (Ben-Michael, Feller & Rothstein 2021)
+
+
+class AreaEstimate(str, Enum):
+    area_did = "area_did"  # comparison-area difference-in-differences on rates beside the synthetic control
+    none = "none"
+
+
+class AreaWeighting(str, Enum):
+    none = "none"  # each area counts equally (fixest/Stata default)
+    population = "population"  # each resident counts equally
+
+
+class UnderTwentyFive(_Raw):
+    """The under-25s' counts and population, for the events prevented among them."""
+
+    population: Column = Field(description="column of residents aged under 25")
+    outcomes: dict[IndicatorId, Column] = Field(
+        min_length=1, description="indicator -> column of events among under-25s (indicators of the plan's outcomes)")
+
+
+class ComparisonAreas(_Raw):
+    """Options of a comparison-area design (design: comparison_areas): synthetic control, and area DiD beside it."""
+
+    treated_from: Column = Field(
+        description="column holding the first month under the intervention (YYYY-MM) on every row of a treated "
+                    "area, empty for comparison areas; an area whose month falls inside the window cannot be a donor")
+    treated_area: Text | None = Field(
+        None, description="the treated area to analyse (as in the data.id column); default: the only one")
+    exclude: list[Text] = Field(
+        default_factory=list, description="areas left out of the donors (e.g. other areas with a Violence Reduction "
+                                          "Unit or a comparable programme during the window)")
+    method: SyntheticMethod = Field(SyntheticMethod.synth, description="synth (ADH 2010) or augmented (ridge ASCM)")
+    second_estimate: AreaEstimate = Field(
+        AreaEstimate.area_did, description="area_did: comparison-area difference-in-differences beside it; none")
+    did_weighting: AreaWeighting = Field(AreaWeighting.none, description="weighting of the area DiD")
+    under_25: UnderTwentyFive | None = Field(None, description="events and residents aged under 25")
+    level: Annotated[float, Field(gt=0.5, lt=1)] = Field(
+        0.95, description="interval level asked for (the permutation reaches 1 - 2m/(J+1), reported)")
+    placebo_in_time_months: Annotated[int, Field(ge=0, le=60)] = Field(
+        12, description="months the placebo-in-time start is moved earlier (0: no placebo in time)")
+    min_donors: Annotated[int, Field(ge=2, le=1000)] = Field(
+        19, description="fewest comparison areas accepted (19: the rank p-value can reach 0.05)")
+    min_pre_periods: Annotated[int, Field(ge=2, le=600)] = Field(
+        24, description="fewest months before the start accepted (24: the seasonal cycle twice)")
 
 
 class StudyRole(str, Enum):
@@ -748,6 +798,7 @@ class EvaluationFile(_Raw):
     matching: Matching | None = None
     time_series: TimeSeries | None = None
     did: DifferenceInDifferences | None = None
+    comparison_areas: ComparisonAreas | None = None
     cluster: Column | None = Field(None, description="standard errors clustered by this column")
     weights: Column | None = Field(None, description="column of analysis weights")
     external: External | None = None

@@ -230,7 +230,8 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
             "a data section (path, id, ...) or an 'external' record of a published study")
 
     if not is_external and raw.data is not None:
-        if design in (r.Design.difference_in_differences, r.Design.interrupted_time_series) and not long_form:
+        if design in (r.Design.difference_in_differences, r.Design.interrupted_time_series,
+                      r.Design.comparison_areas) and not long_form:
             err(("data",), f"design '{design.value}' needs data in long form", "no data.period",
                 "data.period: the time column (one row per unit per period)")
         two_files = raw.data.comparison is not None
@@ -262,6 +263,8 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if design is r.Design.interrupted_time_series and raw.time_series is None:
             err(("time_series",), "required key is missing", "nothing",
                 "time_series: {interruption: YYYY-MM-DD, model: ...}")
+        if design is r.Design.comparison_areas:
+            _check_comparison_areas(raw, err)
         if design is r.Design.matched_comparison and not raw.covariates:
             err(("covariates",), "a matched comparison needs covariates to match on", "none",
                 "a list of baseline covariate columns")
@@ -271,6 +274,9 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
     if raw.did is not None and design is not r.Design.difference_in_differences and not is_external:
         warn(("did",), f"ignored: design '{design.value}' is not difference-in-differences", "a did section",
              "did only with design: difference_in_differences")
+    if raw.comparison_areas is not None and design is not r.Design.comparison_areas and not is_external:
+        warn(("comparison_areas",), f"ignored: design '{design.value}' does not compare areas",
+             "a comparison_areas section", "comparison_areas only with design: comparison_areas")
     if raw.time_series is not None and design is not r.Design.interrupted_time_series and not is_external:
         warn(("time_series",), f"ignored: design '{design.value}' is not a time series",
              "a time_series section", "time_series only with design: interrupted_time_series")
@@ -379,8 +385,31 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         feasibility=raw.feasibility,
         did=raw.did if raw.did is not None or design is not r.Design.difference_in_differences
         else r.DifferenceInDifferences(),
-        study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from, delivery=raw.delivery)
+        study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from, delivery=raw.delivery,
+        comparison_areas=raw.comparison_areas if design is r.Design.comparison_areas else None)
     return evaluation, problems
+
+
+def _check_comparison_areas(raw: r.EvaluationFile, err) -> None:
+    """What a comparison-area plan needs before any data is read (the panel's own rules run on the data)."""
+    ca = raw.comparison_areas
+    if raw.data.population is None:
+        err(("data",), "a comparison-area design compares rates per population", "no data.population",
+            "data.population: the residents column (ONS mid-year estimates by month)")
+    if ca is None:
+        err(("comparison_areas",), "required key is missing", "nothing",
+            "comparison_areas: {treated_from: <column of start months>, method: synth}")
+        return
+    if raw.data.treatment is not None:
+        err(("data", "treatment"), "areas are treated from a month, named by comparison_areas.treated_from",
+            f"'{raw.data.treatment}'", "no data.treatment with design: comparison_areas")
+    for ind, column in (ca.under_25.outcomes.items() if ca.under_25 is not None else ()):
+        if ind not in raw.outcomes:
+            err(("comparison_areas", "under_25", "outcomes", ind), "an under-25s' count needs its all-ages outcome",
+                f"'{ind}'", "one of the plan's outcomes: " + (", ".join(raw.outcomes) or "(none listed)"))
+        if column in raw.outcomes.values():
+            err(("comparison_areas", "under_25", "outcomes", ind), "the under-25s' count is an all-ages outcome column",
+                f"'{column}'", "the column of events among under-25s")
 
 
 def _check_data_options(data: r.DataSource, err) -> None:

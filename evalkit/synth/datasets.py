@@ -588,5 +588,14 @@ GENERATORS = {
     "reach_feasibility_sessions.csv": reach_feasibility_sessions,
     "reach_sessions.csv": reach_sessions,
 }
+
+
+def _area_panel(rng):  # issue 18: its own stream and folder (data/areas/), so no other file changed
+    from evalkit.synth.place import area_panel
+
+    return area_panel(rng, Entry)
+
+
+GENERATORS["area_panel.csv"] = _area_panel
 # file -> the file whose random stream it is drawn from (records that must agree with each other)
 COMPANIONS = {"reach_feasibility_sessions.csv": "reach_feasibility_cases.csv", "reach_sessions.csv": "reach_cohort.csv"}

@@ -11,7 +11,9 @@ events prevented that this implies are recorded as the truth: the expected count
 programme minus the expected count with it, summed over the post-period.
 
 Names of comparison areas are invented ("Comparison CSP 01" ...): these are not real places.
-A later phase wires :func:`place_panel` into ``evalkit synth``.
+:func:`area_panel` is the example project's ``data/areas/area_panel.csv`` (read by
+``evaluations/strategy-areas.yml``), drawn from its own random stream (``evalkit.synth._util.rng_for``
+keyed by the file name), so adding it changed no other generated file.
 """
 
 from __future__ import annotations
@@ -107,3 +109,44 @@ def place_panel(rng: np.random.Generator, n_donors: int = 39) -> tuple[pd.DataFr
             truths.append(PlaceTruth(measure=name + suffix, rate_ratio=ratio, events_prevented=prevented,
                                      mean_rate_gap=gap, rate_per=per))
     return frame, tuple(truths)
+
+
+# the example plan that reads the panel, and the logic model's indicator of each count column
+EXAMPLE_EVALUATION = "strategy-areas"
+INDICATORS = {"knife_sv_offences": "knife_sv", "knife_admissions": "knife_admissions", "homicides": "homicides"}
+
+
+def area_panel(rng: np.random.Generator, Entry):
+    """``area_panel.csv`` for ``evalkit synth``: the panel, and its dictionary entry (an ``Entry`` of
+    :mod:`evalkit.synth.datasets`, passed in so this module does not import that one) with the true effects."""
+    frame, truths = place_panel(rng)
+    effects = []
+    for truth in truths:
+        base = truth.measure.removesuffix("_u25")
+        under_25 = truth.measure.endswith("_u25")
+        effects.append({
+            "evaluation": EXAMPLE_EVALUATION, "indicator": INDICATORS[base], "estimand": "events_prevented",
+            "subgroup": "under 25" if under_25 else "all", "value": truth.events_prevented,
+            "rate_ratio": truth.rate_ratio,
+            "description": f"expected {truth.measure} events without the strategy minus with it in {TREATED_AREA}, "
+                           f"{START} to {LAST} (built in as a rate ratio of {truth.rate_ratio:g}"
+                           + (", under-25s" if under_25 else "") + ")"})
+    columns = {
+        "area": f"{TREATED_AREA} (treated) and 39 invented comparison community safety partnership areas",
+        "month": "calendar month, YYYY-MM", "population": "residents, all ages (grows 0.8% a year)",
+        "population_u25": "residents aged under 25",
+        "treated_from": f"first month under the Violence Reduction Network ({START}) on {TREATED_AREA}'s rows; empty "
+                        "for comparison areas",
+    }
+    for name, *_rest in MEASURES:
+        columns[name] = f"{name.replace('_', ' ')} in the month, all ages"
+        if _rest[4] is not None:
+            columns[f"{name}_u25"] = f"{name.replace('_', ' ')} in the month, victims aged under 25"
+    entry = Entry(
+        description="Comparison-area panel: 40 areas by month, 2016-01 to 2023-12, with a known effect in the "
+                    "treated area from 2019-10 (for the synthetic control of strategy-areas).",
+        columns=columns, true_effects=effects,
+        notes=["Rates follow an interactive fixed-effects model (area level, national trend and summer peak, two "
+               "latent factors with area loadings); counts are negative binomial (Poisson for homicides). The "
+               "comparison areas are invented: not real places."])
+    return frame, entry

@@ -12,7 +12,8 @@ from pathlib import Path
 # a true effect's estimand -> the estimands in results.json that target it, in order of preference
 TARGETS = {"att": ("att", "did_att", "itt"), "mean_change": ("mean_change",),
            "change_in_proportion": ("change_in_proportion",), "rate_ratio": ("rate_ratio",),
-           "level_change": ("level_change",), "slope_change": ("slope_change",)}
+           "level_change": ("level_change",), "slope_change": ("slope_change",),
+           "events_prevented": ("events_prevented",)}
 
 
 def recovery_rows(project_root: Path) -> list[dict]:
@@ -31,7 +32,10 @@ def recovery_rows(project_root: Path) -> list[dict]:
     for truth in truths:
         evaluation = truth.get("evaluation")
         results = results_path(validation.root, str(evaluation))
-        row = {"evaluation": evaluation, "indicator": truth["indicator"], "estimand": truth["estimand"],
+        subgroup = truth.get("subgroup", "all")  # e.g. the under-25s of a comparison-area panel
+        row = {"evaluation": evaluation, "indicator": truth["indicator"] + ("" if subgroup == "all" else
+                                                                            f" ({subgroup})"),
+               "estimand": truth["estimand"],
                "true": truth["value"], "naive": truth.get("naive_difference"), "estimate": None,
                "ci_low": None, "ci_high": None, "covered": None}
         if results.exists() and truth["estimand"] == "subgroup_difference":
@@ -40,7 +44,7 @@ def recovery_rows(project_root: Path) -> list[dict]:
             result = ResultSet.read(results)
             for wanted in TARGETS.get(truth["estimand"], (truth["estimand"],)):
                 match = [e for e in result.estimates if e.indicator == truth["indicator"] and e.estimand == wanted
-                         and e.subgroup == "all"]
+                         and e.subgroup == subgroup]
                 if match:
                     e = match[0]
                     row.update(estimate=e.estimate, ci_low=e.ci_low, ci_high=e.ci_high,
@@ -81,11 +85,11 @@ def recovery_table(project_root: Path) -> str:
 
     rows = recovery_rows(project_root)
     width = max([20] + [len(str(r["estimand"])) for r in rows])
-    lines = [f"{'evaluation':20} {'indicator':22} {'estimand':{width}} {'true':>8} {'estimate':>9} {'95% CI':>18} "
+    lines = [f"{'evaluation':20} {'indicator':28} {'estimand':{width}} {'true':>8} {'estimate':>9} {'95% CI':>18} "
              f"{'covers':>6} {'naive':>8}"]
     for r in rows:
         ci = "-" if r["ci_low"] is None else f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         covers = "-" if r["covered"] is None else ("yes" if r["covered"] else "NO")
-        lines.append(f"{r['evaluation']:20} {r['indicator']:22} {r['estimand']:{width}} {f(r['true']):>8} "
+        lines.append(f"{r['evaluation']:20} {r['indicator']:28} {r['estimand']:{width}} {f(r['true']):>8} "
                      f"{f(r['estimate']):>9} {ci:>18} {covers:>6} {f(r['naive']):>8}")
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """Place-based designs: treated areas against comparison areas, month by month.
 
-The statistical core (phase A of issue 18), not yet wired into ``evalkit run``:
+The statistical core, and the design a plan runs (``design: comparison_areas``, :mod:`.design`):
 
 - :mod:`.panel`: :func:`comparison_panel` checks an area-by-month frame (counts, populations,
   start months) into a frozen :class:`ComparisonPanel`, with one-line :class:`PanelError`s;
@@ -10,6 +10,9 @@ The statistical core (phase A of issue 18), not yet wired into ``evalkit run``:
   with a tidy monthly frame;
 - :mod:`.area_did`: :func:`area_did`, two-way fixed effects on rates with cluster-robust,
   wild-bootstrap (hook) and permutation inference.
+
+- :mod:`.design`: ``analyse(evaluation, frame, seed)`` for ``evalkit run``: both estimators for each
+  outcome (all ages and under-25s), the estimates and the ``comparison_areas`` results section.
 
 See docs/place-based.md.
 """

@@ -138,7 +138,18 @@ class ComparisonPanel:
 
 
 def _lines(frame: pd.DataFrame, mask: np.ndarray, k: int = 4) -> str:
-    """Line numbers of a CSV read with a header (data row i is line i + 2), listed briefly."""
+    """Line numbers of a CSV read with a header (data row i is line i + 2), listed briefly.
+
+    A frame no longer in file order (``evalkit run`` sorts the rows canonically) carries
+    ``attrs["row_labels"] = (area column, month column)``: its rows are then named by area and month.
+    """
+    labels = frame.attrs.get("row_labels")
+    if labels:
+        area, month = labels
+        pos = np.flatnonzero(mask)
+        names = [f"{frame[area].iloc[i]} {frame[month].iloc[i]}" for i in pos[:k]]
+        return ("the row for " if len(pos) == 1 else "the rows for ") + ", ".join(names) + (
+            f" and {len(pos) - k} more" if len(pos) > k else "")
     pos = np.flatnonzero(mask) + 2
     text = ", ".join(str(p) for p in pos[:k])
     return ("line " if len(pos) == 1 else "lines ") + text + (f" and {len(pos) - k} more" if len(pos) > k else "")
@@ -264,7 +275,7 @@ def comparison_panel(
             close = difflib.get_close_matches(a, area_list, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise PanelError(f"{source}: treated area '{a}' is not in the panel{hint}; found {len(area_list)} areas: "
-                             f"{_listed(area_list, 6)}")
+                             f"{_listed(area_list, 6)}; expected its name spelt as in column '{area}'")
         start = _month(s, f"the start month of {a}", source)
         if a in starts and starts[a] != start:
             raise PanelError(f"{source}: the start month of {a} is {start} but column '{treated_from}' says "

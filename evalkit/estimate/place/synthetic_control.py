@@ -363,6 +363,8 @@ class SyntheticControlResult:
     placebo_in_time: dict  # fake start, its pre/post RMSPE, mean gap in the fake post-period
     penalty: float | None = None  # ridge lambda of the augmented method
     months: pd.DataFrame = field(repr=False, default=None)  # the tidy frame: one row per month
+    # each placebo's gap path (placebos x months, in the order of ``placebos``), for the spaghetti plot
+    placebo_gaps: np.ndarray = field(repr=False, default=None)
 
     def to_frame(self) -> pd.DataFrame:
         return self.months
@@ -533,4 +535,4 @@ def synthetic_control(panel: ComparisonPanel, measure: str, area: str | None = N
         rank=rank, n_donors=J, mean_gap=mean_gap, mean_gap_interval=mean_iv,
         events_observed=float(observed_events[post].sum()), events_counterfactual=float(counterfactual_events[post].sum()),
         events_prevented=-effect_events, events_prevented_interval=prevented_iv,
-        placebos=tuple(runs), placebo_in_time=in_time, penalty=penalty, months=months)
+        placebos=tuple(runs), placebo_in_time=in_time, penalty=penalty, months=months, placebo_gaps=placebo_gaps)

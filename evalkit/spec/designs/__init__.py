@@ -23,7 +23,7 @@ from evalkit.spec.raw import Design
 
 # one line per design, in the order they are listed to users
 MODULES = ("pre_post", "matched_comparison", "difference_in_differences", "interrupted_time_series", "rct",
-           "feasibility")
+           "feasibility", "comparison_areas")
 
 
 @dataclass(frozen=True)

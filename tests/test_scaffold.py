@@ -71,7 +71,7 @@ def test_init_project_runs_the_whole_path(starter, tmp_path, monkeypatch):
     monkeypatch.setenv("EVALKIT_KEY_FILE", str(tmp_path / "keys" / "pseudonym.key"))
     root = _copy(starter, tmp_path / "p")
     checked = _json(run_cli("validate", "--strict", "--json", cwd=root))
-    assert checked["ok"] and checked["problems"] == [] and len(checked["evaluations"]) == 6
+    assert checked["ok"] and checked["problems"] == [] and len(checked["evaluations"]) == len(Design)
 
     runs = _json(run_cli("run", "--json", cwd=root))["runs"]
     assert sorted(r["evaluation"] for r in runs) == sorted(checked["evaluations"])
@@ -81,7 +81,7 @@ def test_init_project_runs_the_whole_path(starter, tmp_path, monkeypatch):
 
     # the data's true effects are all covered by their 95% CIs
     rows = _json(run_cli("synth", "--check", "--json", cwd=root))["rows"]
-    assert len(rows) == 9 and all(row["covered"] for row in rows), rows
+    assert len(rows) == 10 and all(row["covered"] for row in rows), rows
 
     ratings = _json(run_cli("rate", "--json", cwd=root))["ratings"]
     assert [r["intervention"] for r in ratings] == ["mentoring"]
@@ -177,6 +177,10 @@ FILL = {
         "data.path": "data/mentoring_referrals.csv", "data.id": "case_id",
         "timepoints.wellbeing.baseline": "wellbeing_baseline", "timepoints.wellbeing.follow_up_6m": "wellbeing_6m",
         "feasibility.cases.referral_date": "referral_date", "feasibility.targets.referrals": "48"}),
+    Design.comparison_areas: ("violent_offences", {
+        "data.path": "data/mentoring_comparison_areas.csv", "data.id": "area", "data.period": "month",
+        "data.population": "population", "outcomes.violent_offences": "violent_offences",
+        "comparison_areas.treated_from": "treated_from"}),
 }
 # the same in every plan
 COMMON = {"title": "A study written from a skeleton", "evaluator.name": "The evaluation team",
@@ -216,7 +220,7 @@ def test_new_evaluation_validates_and_runs_once_filled_in(starter, tmp_path, des
     # the valid choices are in the comments, read off the format's enums
     assert "# " + " | ".join(d.value for d in Design) in text
     assert "baseline | mid | exit | follow_up_<months>m" in text or design in (
-        Design.difference_in_differences, Design.interrupted_time_series)
+        Design.difference_in_differences, Design.interrupted_time_series, Design.comparison_areas)
 
     # as written, validate names each placeholder on its line, and nothing else of this file
     before = [p for p in validate_project(root).problems if p.file == "evaluations/my-study.yml"]

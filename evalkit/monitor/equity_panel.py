@@ -183,6 +183,8 @@ def _table(page, rows: pd.DataFrame, breakdown: str, groups_shown: list, pop: di
     exs = rows[(rows["stage_source"] == "exits") & rows[breakdown].notna()] if "stage_source" in rows else rows.iloc[:0]
     by = refs.groupby(breakdown, sort=True).agg(referred=("referral_id", "size"),
                                                engaged=("engaged", lambda s: int(s.astype(bool).sum())))
+    if "completed" not in exs.columns:  # no exits source (e.g. the starter project's referrals alone): no exit stages
+        exs = exs.assign(completed=pd.Series(dtype="boolean"), improved=pd.Series(dtype="boolean"))
     flags = exs.assign(completed=exs["completed"].astype("boolean").fillna(False).astype(bool))
     with_outcome = bool(flags.loc[flags["completed"], "improved"].notna().any()) if len(flags) else False
     ex = flags.groupby(breakdown, sort=True).agg(

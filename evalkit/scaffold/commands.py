@@ -6,7 +6,7 @@ from pathlib import Path
 
 # the designs a plan can have (spec/raw.py Design; listed here so `--help` imports no pydantic)
 DESIGNS = ("pre_post", "matched_comparison", "difference_in_differences", "interrupted_time_series", "rct",
-           "feasibility")
+           "feasibility", "comparison_areas")
 
 
 def register(subparsers, add_common) -> dict:

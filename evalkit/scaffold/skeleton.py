@@ -261,8 +261,10 @@ DESIGN_STAGE = {
     r.Design.interrupted_time_series: r.Stage.refine_and_monitor,
     r.Design.rct: r.Stage.test_for_efficacy,
     r.Design.feasibility: r.Stage.test_feasibility,
+    r.Design.comparison_areas: r.Stage.refine_and_monitor,
 }
-LONG_FORM = {r.Design.difference_in_differences, r.Design.interrupted_time_series}
+LONG_FORM = {r.Design.difference_in_differences, r.Design.interrupted_time_series, r.Design.comparison_areas}
+AREA_DESIGNS = {r.Design.interrupted_time_series, r.Design.comparison_areas}  # counts in areas, with populations
 # what the data file holds, in the user's words, per design
 DATA_WORDS = {
     r.Design.pre_post: "one row per participant, each measure at each timepoint in its own column",
@@ -272,6 +274,8 @@ DATA_WORDS = {
     r.Design.interrupted_time_series: "one row per area per month (long form), with the population",
     r.Design.rct: "one row per randomised unit, the arm as a 0/1 column",
     r.Design.feasibility: "one row per referral (case records)",
+    r.Design.comparison_areas: "one row per area per month (long form): the treated area and every comparison "
+                               "area, with the population",
 }
 
 
@@ -289,6 +293,9 @@ def pick_indicators(design: r.Design, indicators: dict | None, wanted: list[str]
     ids = [i for i, ind in indicators.items() if ind.measures.kind in ("outcome", "impact")] or list(indicators)
     if design is r.Design.interrupted_time_series:  # a segmented regression of counts
         ids = [i for i in ids if indicators[i].type is r.IndicatorType.count] or ids
+    if design is r.Design.comparison_areas:  # rates of counts in areas: a count with its rate_per first
+        counts = [i for i in ids if indicators[i].type is r.IndicatorType.count]
+        ids = [i for i in counts if indicators[i].rate_per] or counts or ids
     return ids[:1]
 
 
@@ -322,7 +329,7 @@ def evaluation_skeleton(plan_id: str, design: r.Design | str, intervention: str,
         data["treatment"] = placeholder("0/1 treatment column")
     if long_form:
         data["period"] = placeholder("period column")
-    if design is r.Design.interrupted_time_series:
+    if design in AREA_DESIGNS:
         data["id"] = placeholder("area column")
         data["population"] = placeholder("population column")
     data["sheet"] = Commented(placeholder("worksheet, for .xlsx"))
@@ -361,11 +368,15 @@ def evaluation_skeleton(plan_id: str, design: r.Design | str, intervention: str,
         values["matching"] = {name: v if name in main else Commented(v) for name, v in defaults.items()}
         values["matching"].update(caliper=0.2, score_column=Commented(placeholder("score column")),
                                   trim=Commented(0.01))
+    elif design is r.Design.comparison_areas:  # the only top-level option it reads (no subgroups, cluster, weights)
+        values["covariates"] = Commented([placeholder("area characteristic column")])
+        comments["covariates"] = "area characteristics, extra predictors of the synthetic control"
     else:
         values["covariates"] = Commented([placeholder("baseline column")])
-    values["subgroups"] = Commented([placeholder("column to split results by")])
-    values["cluster"] = Commented(placeholder("cluster column, e.g. school"))
-    values["weights"] = Commented(placeholder("column of analysis weights"))
+    if design is not r.Design.comparison_areas:
+        values["subgroups"] = Commented([placeholder("column to split results by")])
+        values["cluster"] = Commented(placeholder("cluster column, e.g. school"))
+        values["weights"] = Commented(placeholder("column of analysis weights"))
     if design is r.Design.interrupted_time_series:
         values["time_series"] = {"interruption": placeholder("YYYY-MM-DD"), "model": r.CountModel.negative_binomial,
                                  "seasonality": r.Seasonality.month, "control": Commented(placeholder("column"))}
@@ -374,6 +385,8 @@ def evaluation_skeleton(plan_id: str, design: r.Design | str, intervention: str,
                                    "event_window": {"leads": 12, "lags": 12}, "min_cell_units": 10})
     if design is r.Design.feasibility:
         values["feasibility"] = _feasibility_values(primary)
+    if design is r.Design.comparison_areas:
+        values["comparison_areas"] = _comparison_areas_values(chosen, bool(indicators))
     values["primary_outcome"] = primary
     values["follow_up_months"] = placeholder("months")
     values["seed"] = r.EvaluationFile.model_fields["seed"].default
@@ -396,6 +409,25 @@ def _note_data(lines: list[Line], notes: dict[str, str]) -> None:
         key = line.text.split(":", 1)[0]
         if inside and line.indent == 2 and notes.get(key):
             line.comment = notes.pop(key)
+
+
+def _comparison_areas_values(chosen: list[str], named: bool) -> dict:
+    """The comparison-area options: the start-month column to fill in, the method and second estimate
+    at their defaults, and every other option commented out at its default (or an example)."""
+    fields = r.ComparisonAreas.model_fields
+    out: dict[str, Any] = {
+        "treated_from": placeholder("start month column"),
+        "treated_area": Commented(placeholder("the treated area, as in the area column")),
+        "exclude": Commented([placeholder("an area with a comparable programme")]),
+        "method": fields["method"].default, "second_estimate": fields["second_estimate"].default,
+        "did_weighting": Commented(fields["did_weighting"].default),
+        "under_25": Commented({"population": placeholder("under-25 population column"),
+                               "outcomes": {i: placeholder(f"under-25 column of {i}" if named else "under-25 column")
+                                            for i in chosen}}),
+    }
+    for name in ("level", "placebo_in_time_months", "min_donors", "min_pre_periods"):
+        out[name] = Commented(fields[name].default)
+    return out
 
 
 def _feasibility_values(primary: str) -> dict:

@@ -3,7 +3,8 @@
 One generator per data file, in the shape of :mod:`evalkit.synth.datasets` (frame and
 dictionary entry with the true effects built in), so ``evalkit synth`` writes them with their
 data dictionary and ``evalkit synth --check`` puts each true effect beside its estimate. Small on
-purpose (a few hundred rows): every design runs in seconds, and a user can read the files.
+purpose (a few hundred rows; the comparison-area panel, 40 areas by 48 months, the largest): every
+design runs in seconds, and a user can read the files.
 
 Also :func:`referral_extracts`, the monthly monitoring extracts ``evalkit init`` writes under
 ``monitoring/extracts/referrals/``.
@@ -169,6 +170,60 @@ def area_offences(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
     return pd.concat(rows, ignore_index=True), entry
 
 
+COMPARISON_DONORS = 39  # comparison areas: 40 areas in all, so the permutation interval reaches 95% (1 - 2/40)
+
+
+def comparison_areas(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
+    """Comparison areas (synthetic control): the three areas served, as one, against 39 others, 2021-2024.
+
+    Drawn from the stream of ``mentoring_area_offences.csv`` (see ``COMPANIONS``): that file is drawn
+    again first, so the treated area's counts are exactly its three areas' added up (the two files
+    agree), and the comparison areas come after it from the same stream. Each comparison area's rate
+    has its own level and loadings on two slow latent factors (so no single area tracks the areas
+    served and a weighted comparison is needed); counts are negative binomial as in that file.
+    """
+    its, _entry = area_offences(rng)
+    months = pd.period_range("2021-01", "2024-12", freq="M")
+    t = np.arange(len(months))
+    level = 0.85  # the same planted effect as the time series: rates x 0.85 from January 2023
+    after = months >= pd.Period("2023-01", "M")
+    season = 1 + 0.1 * np.sin(2 * np.pi * (months.month.to_numpy() - 4) / 12)
+    trend = 1 + 0.002 * t
+    served = its.groupby("month", sort=True)["violent_offences"].sum().to_numpy()
+    population = sum(AREAS.values())
+    mu0 = 95 / 100_000 * population * season * trend  # expected count without the programme
+    f1 = np.sin(2 * np.pi * t / 36.0)
+    f2 = np.clip((t - 6) / 30.0, 0, 1) - 0.5
+    names = [f"Comparison area {i:02d}" for i in range(1, COMPARISON_DONORS + 1)]
+    pops = np.round(rng.uniform(60_000, 300_000, COMPARISON_DONORS), -3).astype(int)
+    levels = rng.normal(0.0, 0.2, COMPARISON_DONORS)
+    load1 = rng.normal(0.0, 0.1, COMPARISON_DONORS)
+    load2 = rng.normal(0.0, 0.1, COMPARISON_DONORS)
+    rows = [pd.DataFrame({"area": "Areas served", "month": months.strftime("%Y-%m"), "population": population,
+                          "treated_from": "2023-01", "violent_offences": served})]
+    for j, name in enumerate(names):
+        mu = (95 / 100_000 * pops[j] * season * trend
+              * np.exp(levels[j] + load1[j] * f1 + load2[j] * f2))
+        rows.append(pd.DataFrame({"area": name, "month": months.strftime("%Y-%m"), "population": pops[j],
+                                  "treated_from": "", "violent_offences": rng.negative_binomial(40, 40 / (40 + mu))}))
+    entry = Entry(
+        description="Comparison-area panel: the three areas served as one (\"Areas served\", the sum of "
+                    "mentoring_area_offences.csv) and 39 comparison areas, per month, 2021 to 2024; the programme "
+                    "began in January 2023.",
+        columns={"area": "\"Areas served\" (treated) or an invented comparison area", "month": "calendar month (YYYY-MM)",
+                 "population": "resident population",
+                 "treated_from": "first month under the programme (2023-01) on the treated rows; empty for comparison "
+                                 "areas",
+                 "violent_offences": "offences recorded in the month"},
+        true_effects=[{"evaluation": "mentoring-areas", "indicator": "violent_offences", "estimand": "events_prevented",
+                       "subgroup": "all", "value": float(np.sum(mu0[after] * (1 - level))), "rate_ratio": level,
+                       "description": "expected offences without the programme minus with it in the areas served, "
+                                      f"2023-01 to 2024-12 (built in as a rate ratio of {level:g})"}],
+        notes=["Drawn with the stream of mentoring_area_offences.csv, so the treated rows are that file's three areas "
+               "added up. The comparison areas are invented: not real places."])
+    return pd.concat(rows, ignore_index=True), entry
+
+
 def trial(rng: np.random.Generator) -> tuple[pd.DataFrame, Entry]:
     """RCT: wellbeing and arrests six months after randomisation (1:1, 120 young people)."""
     n, effect, err = 120, 2.5, 2.2
@@ -260,12 +315,14 @@ GENERATORS = {
     "mentoring_comparison_pool.csv": comparison_pool,
     "mentoring_panel.csv": panel,
     "mentoring_area_offences.csv": area_offences,
+    "mentoring_comparison_areas.csv": comparison_areas,
     "mentoring_trial.csv": trial,
     "mentoring_referrals.csv": referrals,
     "mentoring_sessions.csv": sessions,
 }
 # file -> the file whose random stream it shares (records that must agree with each other)
 COMPANIONS = {"mentoring_comparison_pool.csv": "mentoring_participants.csv",
+              "mentoring_comparison_areas.csv": "mentoring_area_offences.csv",
               "mentoring_sessions.csv": "mentoring_referrals.csv"}
 
 

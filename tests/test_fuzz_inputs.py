@@ -142,7 +142,15 @@ def prepost(tmp_path_factory, example_project_ro):
     shutil.copy(REPO / "evaluations" / "reach-prepost.yml", root / "evaluations")
     frame = pd.read_csv(example_project_ro / "evaluations" / "data" / "reach_cohort.csv", dtype=str,
                         keep_default_na=False)
-    frame = _with_ids(frame, "pupil_id", np.random.default_rng(1))
+    renamed = _with_ids(frame, "pupil_id", np.random.default_rng(1))
+    # the plan's session records (its delivery block) follow the pupils to their new ids
+    new_id = dict(zip(frame["pupil_id"], renamed["pupil_id"]))
+    frame = renamed
+    sessions = pd.read_csv(example_project_ro / "evaluations" / "data" / "reach_sessions.csv", dtype=str,
+                           keep_default_na=False)
+    sessions["pupil_id"] = sessions["pupil_id"].map(new_id)
+    assert sessions["pupil_id"].notna().all()
+    (root / "evaluations" / "data" / "reach_sessions.csv").write_text(sessions.to_csv(index=False, lineterminator="\n"))
     text = frame.to_csv(index=False, lineterminator="\n")
     (root / "evaluations" / "data" / "reach_cohort.csv").write_text(text)
     assert main(["run", "--no-store", "--project", str(root)]) == 0

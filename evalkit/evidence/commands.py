@@ -88,7 +88,7 @@ def cmd_compare(args) -> int:
 
     portfolio = build_portfolio(ratings, rules, sort=args.sort)
     # value for money beside the level: costs from the logic models, the headline study's results
-    portfolio = add_value_for_money(portfolio, project)
+    portfolio = add_value_for_money(portfolio, project, lambda e: results_path(project.root, e))
     if args.out:
         check_out_folder(project.root, Path(args.out).parent)
     out = Path(args.out) if args.out else results_path(project.root, None, "portfolio.json", create=True)

@@ -10,6 +10,8 @@ transaction durable only at COMMIT.
 
 from __future__ import annotations
 
+import errno
+
 import os
 import time
 from collections.abc import Callable
@@ -122,6 +124,8 @@ def _read(con, path: Path, kind: str, scratch: Path | None = None) -> tuple[str,
     except DataError:
         raise
     except (duckdb.Error, ValueError, OSError, KeyError, MemoryError) as exc:
+        if "no space left" in str(exc).lower() or getattr(exc, "errno", None) == errno.ENOSPC:
+            raise  # the Parquet copy beside the store filled the disk: not a fault of the file (said as such)
         # the library's message quotes the offending line: keep only what went wrong and where
         raise DataError(f"{path}: cannot be read as {kind.upper()} ({read_reason(exc, kind)}); expected a "
                         f"{kind.upper()} file with a header line") from None

@@ -220,7 +220,8 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
             if project is not None else {}
         from evalkit.vfm.portfolio import value_for_money_rows
 
-        vfm = value_for_money_rows(project, portfolio or {}) if project is not None else {}
+        vfm = (value_for_money_rows(project, portfolio or {}, lambda e: results_path(project.root, e))
+               if project is not None else {})
         build_portfolio_page(pub, "index", listing, portfolio, names, reports_built=results, approaches=approaches,
                              value_for_money=vfm)
     pdf_pages = {f"{e.id}/index" for e in evaluations} if pdf else set()

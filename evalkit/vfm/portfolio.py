@@ -1,4 +1,4 @@
-"""Value for money in the portfolio (``evalkit compare``, ``reports/portfolio.json``, the portfolio page).
+"""Value for money in the portfolio (``evalkit compare``, its ``portfolio.json``, the portfolio page).
 
 For each intervention whose logic model declares costs: the full cost, the cost per participant
 who started and completed, the cost rating (with who published its bands), and, for the study the
@@ -10,7 +10,8 @@ figures are the same records the report's "Value for money" section shows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from evalkit.vfm.assess import Assessment, assess, assess_costs
@@ -39,10 +40,10 @@ def _row(a: Assessment, indicator: str | None) -> dict[str, Any]:
     return row
 
 
-def value_for_money_rows(project, portfolio: Mapping) -> dict[str, dict[str, Any]]:
-    """{intervention id: its value for money} for the interventions with costs (the headline
-    study's saved results, :func:`evalkit.project.results_path`, where there are any)."""
-    from evalkit.project import results_path
+def value_for_money_rows(project, portfolio: Mapping, results_file: Callable[[str], Path]) -> dict[str, dict[str, Any]]:
+    """{intervention id: its value for money} for the interventions with costs, from the headline
+    study's saved results where there are any (``results_file(evaluation id)``: the caller passes
+    :func:`evalkit.project.results_path`, which this layer does not import)."""
     from evalkit.results import ResultSet
 
     out: dict[str, dict[str, Any]] = {}
@@ -53,18 +54,18 @@ def value_for_money_rows(project, portfolio: Mapping) -> dict[str, dict[str, Any
         head = (rows.get(lm.id) or {}).get("headline") or {}
         evaluation, indicator = head.get("evaluation"), head.get("indicator")
         a = None
-        path = results_path(project.root, str(evaluation))
+        path = results_file(str(evaluation))
         if evaluation and path.exists():
             a = assess(lm, ResultSet.read(path))
         out[lm.id] = _row(a or assess_costs(lm), indicator)
     return out
 
 
-def add_value_for_money(portfolio: dict, project) -> dict:
+def add_value_for_money(portfolio: dict, project, results_file: Callable[[str], Path]) -> dict:
     """The portfolio with each costed intervention's ``value_for_money`` entry (plain data)."""
     from evalkit.vfm.results import _plain
 
-    found = value_for_money_rows(project, portfolio)
+    found = value_for_money_rows(project, portfolio, results_file)
     for row in portfolio.get("interventions") or []:
         if isinstance(row, dict) and row.get("intervention") in found:
             row["value_for_money"] = _plain(found[row["intervention"]])

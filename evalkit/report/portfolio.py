@@ -26,7 +26,14 @@ def build_portfolio_page(pub, path: str, reports: Sequence[Mapping], portfolio: 
                          approaches: Mapping[str, list] | None = None,
                          value_for_money: Mapping[str, Mapping] | None = None, **_kw):
     page = pub.page(path, "Evaluations and the evidence portfolio", source="portfolio.json and the reports")
-    report_counts = [c for p in pub.pages if p is not page for c in p.counts]
+    # each intervention's counts on its own reports' pages: a portfolio row is the same fact as one of
+    # those (its reach, its headline n), never as an equal number about another programme (linking
+    # those withheld Reach's cost-period starters to protect a count on Phoenix's page)
+    page_intervention = {f"{r.get('id')}/index": r.get("intervention") for r in reports}
+    report_counts: dict = {}
+    for p in pub.pages:
+        if p is not page:
+            report_counts.setdefault(page_intervention.get(p.path), []).extend(p.counts)
     page.heading("Interventions by evidence level", anchor="sec-portfolio")
     if not portfolio:
         page.note("No evidence portfolio yet: run `evalkit compare` to rate every intervention, then "
@@ -117,12 +124,12 @@ def _portfolio_table(page, F: Mapping, report_counts, vfm: Mapping) -> None:
         reach_cell = None
         if isinstance(reach, int):
             reach_cell = page.count(reach, role="headline", label=f"portfolio {r.get('intervention')} reach")
-            page.ledger.link_by_value(reach_cell, report_counts)
+            page.ledger.link_by_value(reach_cell, report_counts.get(r.get("intervention"), []))
         n = head.get("n")
         of = []
         if isinstance(n, int):
             nc = page.count(n, role="normal", label=f"portfolio {r.get('intervention')} headline n")
-            page.ledger.link_by_value(nc, report_counts)
+            page.ledger.link_by_value(nc, report_counts.get(r.get("intervention"), []))
             of.append(nc)
         current = (r.get("pathway") or {}).get("current") or {}
         step = current.get("name") or current.get("step")

@@ -150,10 +150,13 @@ def value_for_money(rep) -> None:
                    else Fixed("no figure" if k.at_least is None else f"at least {_money(k.at_least)}"))
             rows.append([Col(k.outcome, "outcome"), Col(c.label, "indicator"),
                          Col(_esc_words(c.estimand), "effect used"),
-                         Col(Fixed(k.outcomes.central, _n), "outcomes", True),
-                         Col(Fixed(_interval(k.outcomes.low, k.outcomes.high, _n)), "outcomes_interval", True),
+                         # outcomes and the intervals are the starters times an effect: with the effect
+                         # shown they give the starters away, so they are withheld with them
+                         Col(Derived(k.outcomes.central, [started], _n), "outcomes", True),
+                         Col(Derived(_interval(k.outcomes.low, k.outcomes.high, _n), [started]), "outcomes_interval",
+                             True),
                          Col(per, "cost_per_outcome", True),
-                         Col(Fixed(_interval(k.ci_low, k.ci_high, _money)), "interval", True),
+                         Col(Derived(_interval(k.ci_low, k.ci_high, _money), [started]), "interval", True),
                          Col("yes" if c.comparison_group else "no (descriptive)", "comparison_group")])
         page.table(["outcome", "indicator", "effect used", "outcomes", "95% interval", "cost per outcome",
                     "95% interval", "comparison group"], rows, table_id="ek-vfm-per-outcome", secondary=(1, 2))
@@ -179,22 +182,28 @@ def value_for_money(rep) -> None:
             m = c.monetised
             rows.append([Col(m.outcome, "outcome"), Col(m.offence_label, "valued as"),
                          Col(Fixed(m.unit_cost, _money), "unit_cost", True),
-                         Col(Fixed(m.benefit, _money), "benefit", True),
-                         Col(Fixed(_interval(m.benefit_low, m.benefit_high, _money)), "benefit_interval", True),
-                         Col(Fixed(m.net_benefit, _money), "net_benefit", True),
-                         Col(Fixed(_interval(m.net_benefit_low, m.net_benefit_high, _money)), "net_interval", True),
-                         Col(Fixed(m.bcr, _ratio), "bcr", True),
-                         Col(Fixed(_interval(m.bcr_low, m.bcr_high, _ratio)), "bcr_interval", True)])
+                         # benefits are the starters times the effect times the unit cost: withheld with them
+                         Col(Derived(m.benefit, [started], _money), "benefit", True),
+                         Col(Derived(_interval(m.benefit_low, m.benefit_high, _money), [started]), "benefit_interval",
+                             True),
+                         Col(Derived(m.net_benefit, [started], _money), "net_benefit", True),
+                         Col(Derived(_interval(m.net_benefit_low, m.net_benefit_high, _money), [started]),
+                             "net_interval", True),
+                         Col(Derived(m.bcr, [started], _ratio), "bcr", True),
+                         Col(Derived(_interval(m.bcr_low, m.bcr_high, _ratio), [started]), "bcr_interval", True)])
         page.table(["outcome", "valued as", f"unit cost ({a.analysis_year})", "benefit", "95% interval",
                     "net benefit", "95% interval", "benefit-cost ratio", "95% interval"], rows,
                    table_id="ek-vfm-benefit", secondary=(1,), print_columns=(0, 2, 3, 5, 7, 8))
         for c in money:
             m = c.monetised
-            _text(page, f"{m.outcome}: {_ratio(m.bcr)} pounds of crime avoided for every pound spent (95% interval "
-                        f"{_interval(m.bcr_low, m.bcr_high, _ratio)}). {_valuation(c)}; "
-                        f"unit cost {_money(m.unit_cost_price_year)} in {m.table_price_year} prices, x "
-                        f"{m.uplift_factor:.4f} to {a.analysis_year}. Intervals: {m.method_text}."
-                        + (f" Note: {m.note.rstrip('.')}." if m.note else ""))
+            # the ratio is the starters times the effect times the unit cost over the cost: withheld with them
+            _para(page, _esc(f"{m.outcome}: ") + "{bcr} pounds of crime avoided for every pound spent (95% interval "
+                        "{bcr_ci}). " + _esc(f"{_valuation(c)}; unit cost {_money(m.unit_cost_price_year)} in "
+                                             f"{m.table_price_year} prices, x {m.uplift_factor:.4f} to "
+                                             f"{a.analysis_year}. Intervals: {m.method_text}."
+                                             + (f" Note: {m.note.rstrip('.')}." if m.note else "")),
+                  bcr=Derived(m.bcr, [started], _ratio),
+                  bcr_ci=Derived(_interval(m.bcr_low, m.bcr_high, _ratio), [started]))
         first = money[0].monetised
         page.add(Bullets([Phrase(_esc("Counted: " + "; ".join(first.counted) + ".")),
                           Phrase(_esc("Not counted: " + "; ".join(first.not_counted) + "."))]))
@@ -216,12 +225,13 @@ def value_for_money(rep) -> None:
                     text += f" (ratio {_ratio(x.bcr)})"
                 row.append(Col(Derived(text, [started]), f"effect_{effect_case}", True))
             rows.append(row)
-        central = by[("central", "low")].outcomes, by[("central", "central")].outcomes, by[("central", "high")].outcomes
-        page.table(["", f"effect low ({_n(central[0])})", f"effect central ({_n(central[1])})",
-                    f"effect high ({_n(central[2])})"], rows, table_id=f"ek-vfm-sensitivity-{c.indicator}")
+        # (the outcomes behind each column are the starters times an effect: not printed in the headers,
+        # which cannot be withheld with the starters)
+        page.table(["", "effect low", "effect central", "effect high"], rows,
+                   table_id=f"ek-vfm-sensitivity-{c.indicator}")
         _text(page, f"Cost per outcome{' (and benefit-cost ratio)' if t.unit_value is not None else ''} for "
                     f"costs {t.cost_low_factor:.0%} and {t.cost_high_factor:.0%} of those declared "
-                    f"({t.cost_factors_source}) against the effect: {t.effect_cases}. Outcomes in brackets.",
+                    f"({t.cost_factors_source}) against the effect: {t.effect_cases}.",
               style="note")
 
     if a.not_costed:

@@ -193,12 +193,7 @@ def compute_success_measures(store, monitoring: Monitoring, save: bool = True) -
     out = out.sort_values(["measure", "variant", "area_order", "area", "period"], kind="stable",
                           ignore_index=True).drop(columns="area_order")
     if save:
-        with store.transaction():
-            store.con.execute(f"DELETE FROM {TABLE}")
-            if len(out):
-                store.con.register("_measures", out)
-                store.con.execute(f"INSERT INTO {TABLE} BY NAME SELECT * FROM _measures")
-                store.con.unregister("_measures")
+        store.replace_rows(TABLE, out)
     return out
 
 

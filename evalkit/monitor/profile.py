@@ -214,13 +214,7 @@ def needs_profile(store, monitoring: Monitoring, months: int | None = WINDOW_MON
         frames = profile_between(store, monitoring, start, stop, previous)
         frames["health"] = health_profile(store, monitoring, months)
     if save:
-        rows = profile_rows(frames, monitoring)
-        with store.transaction():
-            store.con.execute(f"DELETE FROM {PROFILE_TABLE}")
-            if len(rows):
-                store.con.register("_profile", rows)
-                store.con.execute(f"INSERT INTO {PROFILE_TABLE} BY NAME SELECT * FROM _profile")
-                store.con.unregister("_profile")
+        store.replace_rows(PROFILE_TABLE, profile_rows(frames, monitoring))
     return frames
 
 

@@ -212,6 +212,16 @@ class Store:
         """All of the block or none of it: an error (or a killed process) leaves the store as it was."""
         return _transaction(self.con)
 
+    def replace_rows(self, table: str, frame) -> None:
+        """Replace every row of a cache table (``success_measures``, ``needs_profile``) with ``frame``'s,
+        matched by column name, in one transaction."""
+        with self.transaction():
+            self.con.execute(f"DELETE FROM {table}")
+            if len(frame):
+                self.con.register("_replacement", frame)
+                self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _replacement")
+                self.con.unregister("_replacement")
+
     @property
     def version(self) -> int:
         return _version(self.con)

@@ -42,6 +42,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_matching import machine, probe_matchit, r_env  # noqa: E402
+from evalkit.synth.demographics import add_demographics  # noqa: E402
+from evalkit.project import results_path  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDED_MATCHIT_S = 10.8  # issue 20: MatchIt's whole script on this plan and size, 2-core machine
@@ -72,9 +74,13 @@ def make_data(n_treated: int, n_controls: int, seed: int = 20) -> pd.DataFrame:
     lin = -2.3 + 1.2 * susp_pre + 0.05 * (92 - attend_pre) + 0.3 * fsm + 0.3 * sen + 0.1 * (age - 13)
     susp_12m = (rng.random(n) < logistic(lin - 0.6 * reach)).astype(int)
     attend_12m = np.round(np.clip(0.75 * attend_pre + 21.0 - susp_pre + 3.0 * reach + rng.normal(0, 5, n), 0, 100), 1)
-    return pd.DataFrame({"pupil_id": [f"P{i:07d}" for i in range(n)], "reach": reach, "age": age, "female": female,
-                         "sen": sen, "fsm": fsm, "imd_decile": imd, "attend_pre": attend_pre, "susp_pre": susp_pre,
-                         "attend_12m": attend_12m, "susp_12m": susp_12m})
+    frame = pd.DataFrame({"pupil_id": [f"P{i:07d}" for i in range(n)], "reach": reach, "age": age, "female": female,
+                          "sen": sen, "fsm": fsm, "imd_decile": imd, "attend_pre": attend_pre, "susp_pre": susp_pre,
+                          "attend_12m": attend_12m, "susp_12m": susp_12m})
+    # the plan's subgroups (sex, ethnicity, deprivation quintile, care experience) need the columns
+    # the example data carries; the same generator adds them (no planted difference here)
+    frame, _ = add_demographics(frame, id_column="pupil_id", seed=seed)
+    return frame
 
 
 def make_project(root: Path, frame: pd.DataFrame) -> Path:
@@ -174,7 +180,7 @@ def main(argv=None) -> int:
         wall, cpu = min(r[0] for r in runs), min(r[1] for r in runs)
         import json
 
-        results = json.loads((root / "reports" / "reach-2023-matched" / "results.json").read_text())
+        results = json.loads(results_path(root, "reach-2023-matched").read_text())
         rob = results["sections"]["robustness"]
         sample = rob.get("refutation_sample")
         print(f"evalkit run (best of {args.repeat}, fresh process each): {wall:.2f} s wall, {cpu:.2f} s CPU "

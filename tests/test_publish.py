@@ -232,6 +232,29 @@ def test_exports_neutralise_formulas_and_keep_numbers(tmp_path):
         assert scan_export(path, Policy()) == []
 
 
+def test_xlsx_exports_and_extracts_carry_no_save_time(tmp_path):
+    """openpyxl stamps the save time into docProps/core.xml and every zip entry, so the same rows
+    gave other bytes a second later; the exports and `monitor demo-data`'s XLSX extracts are now a
+    function of their cells only."""
+    import io
+    import re
+    import zipfile
+
+    import pandas as pd
+
+    from evalkit.monitor.synth import _to_file
+    from evalkit.publish.export import encode, read_rows
+
+    frame = pd.DataFrame({"area": ["Blaby", "Melton"], "n": [12, 30]})
+    _to_file(frame, tmp_path / "extract.xlsx")
+    for data in (encode(["area", "n"], [["Blaby", 12], ["Melton", 30]], ".xlsx"), (tmp_path / "extract.xlsx").read_bytes()):
+        z = zipfile.ZipFile(io.BytesIO(data))
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+        assert re.findall(r'W3CDTF">([^<]*)<', core) == ["1980-01-01T00:00:00Z"] * 2, core
+    assert read_rows(tmp_path / "extract.xlsx")[1] == [["Blaby", 12], ["Melton", 30]]
+
+
 def test_monitor_indicators_export_is_formula_safe(tmp_path, monkeypatch):
     import pandas as pd
 

@@ -7,6 +7,7 @@ so the success-measure trends have something to show.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -352,7 +353,11 @@ def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None)
     if path.suffix == ".parquet":
         frame.to_parquet(path, index=False, row_group_size=row_group_size)
     elif path.suffix == ".xlsx":
-        frame.to_excel(path, index=False)
+        from evalkit.publish.export import fixed_xlsx
+
+        buf = io.BytesIO()
+        frame.to_excel(buf, index=False)
+        path.write_bytes(fixed_xlsx(buf.getvalue()))  # same rows, same bytes (no save time inside)
     else:
         frame.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d %H:%M:%S")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,8 +81,33 @@ def encode(header: Sequence[str], rows: Sequence[Sequence], suffix: str) -> byte
                     c.data_type = "s"  # text, never a formula, whatever it starts with
         out = io.BytesIO()
         wb.save(out)
-        return out.getvalue()
+        return fixed_xlsx(out.getvalue())
     raise EvalkitError(f"export: found suffix {suffix!r}; expected one of .csv, .xlsx")
+
+
+# openpyxl stamps the save time into docProps/core.xml and into every zip entry, so the same rows
+# gave different bytes on every run; a fixed stamp (the zip format's earliest date) makes an XLSX a
+# function of its cells alone, as a CSV is
+_FIXED_STAMP = (1980, 1, 1, 0, 0, 0)
+_W3CDTF = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:(?:created|modified)>)")
+
+
+def fixed_xlsx(data: bytes) -> bytes:
+    """The XLSX ``data`` with its save times replaced by a fixed stamp (same cells, same bytes)."""
+    import zipfile
+
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            body = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _W3CDTF.sub(rb"\g<1>1980-01-01T00:00:00Z\g<2>", body)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_STAMP)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, body)
+    return out.getvalue()
 
 
 def write_table(frame, path: Path | str, *, staging_root: Path | None = None) -> Path:

@@ -71,6 +71,11 @@ class Assessment:
     not_costed: tuple[NotCosted, ...]
     participants_from: str  # where the participant counts come from, in words
     illustrative: bool
+    # a whole-area strategy's evaluation (comparison areas, a time series): each outcome's events spared in
+    # the area against the strategy's cost over the same months (evalkit.vfm.area)
+    area_events: tuple = ()
+    # participant counts declared and counted from the plan's data or the store that disagree, in words
+    participant_checks: tuple[str, ...] = ()
 
 
 def participants_words(costs) -> str:
@@ -164,6 +169,13 @@ def assess(logic_model, result) -> Assessment | None:
         return None
     summary = cost_summary(costs, logic_model.id)
     year = summary.analysis_year
+    from evalkit.vfm import area
+
+    if area.covers(result):
+        events, skipped_area = area.area_events(logic_model, result, analysis_year=year)
+        return Assessment(logic_model.id, result.evaluation, year, summary, rate_cost(summary), (),
+                          tuple(NotCosted(i, i, why) for i, why in skipped_area), participants_words(costs),
+                          costs.illustrative, area_events=events)
     total = summary.overall.total
     started = summary.overall.started
     costed: list[CostedOutcome] = []

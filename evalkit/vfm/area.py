@@ -67,6 +67,7 @@ class AreaEvents:
     cost: WindowCost
     cost_per_outcome: res.CostPerOutcome
     monetised: res.Monetised | None
+    sensitivity: res.SensitivityTable
     valuation_note: str
     not_valued: str = ""  # why there is no benefit (no unit cost for the outcome)
     note: str = ""  # a caution about how the events were estimated
@@ -186,7 +187,10 @@ def _events(result) -> list[dict]:
                 note=("" if share is None else
                       f"the counterfactual carries the trend from before the interruption on for {ev.get('months')} "
                       f"months; the events avoided are {share:.0%} of its {cf:,.1f} events, and rest on that "
-                      "extrapolation (the further it runs, the less it can be trusted)")))
+                      "extrapolation (the further it runs, the less it can be trusted)"
+                      + ("; with more than half the counterfactual's events avoided, the figure is mostly that "
+                         "extrapolation: do not quote it without the comparison-area estimate beside it"
+                         if share > 0.5 else ""))))
     return out
 
 
@@ -194,6 +198,7 @@ def area_events(logic_model, result, *, analysis_year) -> tuple[tuple[AreaEvents
     """(each outcome's events spared against the cost over its months, (indicator, reason) not costed)."""
     from evalkit.vfm.crime_costs import monetise
     from evalkit.vfm.ratio import cost_per_outcome
+    from evalkit.vfm.sensitivity import sensitivity_table
 
     costs = logic_model.costs
     found, skipped = [], []
@@ -228,10 +233,12 @@ def area_events(logic_model, result, *, analysis_year) -> tuple[tuple[AreaEvents
                                  method="fieller", valuation=valuation or None)
             except VfmError as exc:
                 why = str(exc)
+        table = sensitivity_table(cost.total, effect, unit_value=money.unit_cost if money else None,
+                                  analysis_year=str(analysis_year))
         found.append(AreaEvents(
             indicator=ev["indicator"], label=ind.label, age_group=ev["age_group"], estimand=ev["estimand"],
             measure_key=ev["measure_key"], model_based=ev["model_based"], how=ev["how"],
-            interval_words=ev["interval"], cost=cost, cost_per_outcome=cpo, monetised=money,
+            interval_words=ev["interval"], cost=cost, cost_per_outcome=cpo, monetised=money, sensitivity=table,
             valuation_note=valuation, not_valued=why, note=ev["note"]))
     return tuple(found), tuple(skipped)
 

@@ -213,21 +213,28 @@ def events_avoided(rows: pd.DataFrame, fit: dict, interruption: pd.Period, seed:
     u, s, _vt = np.linalg.svd(cov, hermitian=True)
     root = u * np.sqrt(np.clip(s, 0.0, None))
     sums = np.empty(draws)
-    for start in range(0, draws, 2_000):
-        k = min(2_000, draws - start)
-        th = theta[:, None] + root @ rng.standard_normal((len(theta), k))
-        sums[start:start + k] = (np.exp(Xc @ th + offset[:, None]).sum(axis=0)
-                                 - np.exp(X @ th + offset[:, None]).sum(axis=0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, draws, 2_000):
+            k = min(2_000, draws - start)
+            th = theta[:, None] + root @ rng.standard_normal((len(theta), k))
+            sums[start:start + k] = (np.exp(Xc @ th + offset[:, None]).sum(axis=0)
+                                     - np.exp(X @ th + offset[:, None]).sum(axis=0))
     alpha = 1 - level
-    low, high = (float(q) for q in np.quantile(sums, [alpha / 2, 1 - alpha / 2], method="inverted_cdf"))
     months = rows.loc[post, "month"]
-    return {"estimate": central, "low": low, "high": high, "level": level, "std_error_draws": float(sums.std(ddof=1)),
+    interval = (f"percentile interval of {draws:,} draws of the coefficients from a normal with their "
+                f"estimated covariance (Krinsky & Robb 1986), seed {int(seed)}")
+    low = high = sd = None
+    if np.all(np.isfinite(sums)):
+        low, high = (float(q) for q in np.quantile(sums, [alpha / 2, 1 - alpha / 2], method="inverted_cdf"))
+        sd = float(sums.std(ddof=1))
+    else:  # a covariance so wide that exp() of some draws overflows: no interval rather than a wrong one
+        interval = "no interval: the coefficients' covariance is too wide for the draws to stay finite"
+    return {"estimate": central, "low": low, "high": high, "level": level, "std_error_draws": sd,
             "std_error_delta": delta_se, "method": "monte_carlo", "draws": draws, "seed": int(seed),
             "first_month": str(months.min()), "last_month": str(months.max()), "months": int(months.nunique()),
             "counterfactual": float(mu_c.sum()), "fitted": float(mu.sum()),
             "definition": "counterfactual minus fitted events, summed over every area and month from the interruption",
-            "interval": (f"percentile interval of {draws:,} draws of the coefficients from a normal with their "
-                         f"estimated covariance (Krinsky & Robb 1986), seed {int(seed)}")}
+            "interval": interval}
 
 
 def critical_value(info: dict, level: float = 0.95) -> float:

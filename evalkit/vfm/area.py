@@ -123,7 +123,7 @@ def window_cost(costs, first_month: str, last_month: str, *, analysis_year) -> W
     missing = [m for m in months if m not in costed]
     note = ""
     if missing:
-        note = (f"no costs are declared for {len(missing)} of the {len(months)} months ({missing[0]} to {missing[-1]}"
+        note = (f"no costs are declared for {len(missing)} of the {len(months)} months ({missing[0]} to {missing[-1]})"
                 if len(missing) > 1 else f"no costs are declared for {missing[0]}")
         note += ": the events of those months are counted with no cost against them, so the ratio is too high"
     year = rows[0].analysis_year if rows else str(analysis_year)
@@ -175,6 +175,10 @@ def _events(result) -> list[dict]:
             ev = entry.get("events_avoided") if isinstance(entry, dict) else None
             if not isinstance(ev, dict):
                 continue
+            if ev.get("low") is None or ev.get("high") is None:
+                out.append(dict(indicator=ind_id, age_group="all ages", skip=f"the time series' events avoided have "
+                                f"no interval ({ev.get('interval') or 'none recorded'})"))
+                continue
             cf = float(ev.get("counterfactual") or 0.0)
             share = ev["estimate"] / cf if cf > 0 else None
             out.append(dict(
@@ -207,6 +211,9 @@ def area_events(logic_model, result, *, analysis_year) -> tuple[tuple[AreaEvents
         if ind is None:
             continue
         who = " (under 25)" if ev["age_group"] == UNDER_25 else ""
+        if "skip" in ev:
+            skipped.append((ev["indicator"] + who, ev["skip"]))
+            continue
         chosen = costs.outcomes.get(ev["indicator"])
         outcome = (chosen.outcome if chosen else f"{_label(ind)}: one event prevented") + who
         cost = window_cost(costs, ev["first"], ev["last"], analysis_year=analysis_year)

@@ -93,6 +93,21 @@ def participant_cells(page, summary, role_all: str = "headline"):
     return cells
 
 
+def disagreements(page, a, cells) -> None:
+    """Each period whose declared participants differ from those counted in the plan's data or the store:
+    said, with both figures (the declared one a count of the publication too), never settled silently."""
+    for x in a.participant_checks:
+        counted = (cells.get(x.period) or (None, None))[0 if x.which == "started" else 1]
+        declared = page.count(x.declared, role="normal", key=_key(a.intervention, x.period, f"declared {x.which}"),
+                              label=f"{a.intervention}: cost period {x.period} {x.which} as declared")
+        page.add(Callout("warning", "Participants: the declared and counted figures disagree", [Para(Phrase(
+            _esc(f"Cost period {x.period}: ") + "{declared}" + _esc(f" {x.which} as declared in the logic model's "
+                                                                    "costs, ") + "{counted}"
+            + _esc(f" counted from {x.counted_from}. The count is used for every figure below; check which is right "
+                   "(a plan's data may hold only part of a period's participants, or the records may be out of "
+                   "date)."), {"declared": declared, "counted": counted}))]))
+
+
 def value_for_money(rep) -> None:
     """The section: costs, cost per participant, cost per outcome, crime costs avoided, sensitivity."""
     a = assessment_of(rep.C)
@@ -112,6 +127,7 @@ def value_for_money(rep) -> None:
                 + (f"; {up}" if up else "") + f"). Source of the costs: {s.source or 'not stated'}. "
                 f"Participants: {a.participants_from}.")
     cells = participant_cells(page, s)
+    disagreements(page, a, cells)
     rows = []
     for row in (*s.periods, s.overall) if len(s.periods) > 1 else s.periods:
         started, completed = cells[row.period]

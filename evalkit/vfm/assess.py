@@ -83,7 +83,7 @@ def participants_words(costs, counted=None) -> str:
                 "and of them those who completed)")
     if counted is None:
         return declared
-    return "participants counted: " + "; ".join(counted.words) + (
+    return "counted, " + "; ".join(counted.words) + (
         "; the other counts as declared in the logic model's costs block"
         if any(getattr(p, w) is not None and getattr(p, f"{w}_from") is None
                for p in costs.periods for w in ("started", "completed")) else "")

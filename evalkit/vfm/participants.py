@@ -8,8 +8,8 @@ in (``docs/value-for-money.md``, section 1)::
       completed: {from: data, evaluation: reach-2023-prepost, date: referral_date, where: {completed: 1}}
       # or: started: {from: store, indicator: ete_starts}
 
-- ``from: data``: the distinct ids (the plan's ``data.id``) of the evaluation plan's data, read as
-  ``evalkit run`` reads it; with ``date``, only rows whose date falls inside the period; with
+- ``from: data``: the distinct ids (the plan's ``data.id``) in the evaluation plan's data file (the
+  participants' file of a matched comparison), read strictly; with ``date``, only rows whose date falls inside the period; with
   ``where``, only rows holding those values.
 - ``from: store``: the monitoring store's monthly counts of a count indicator of this logic model
   (``indicator_values``, every area together), summed over the calendar months that start inside the
@@ -75,8 +75,6 @@ def _where(project, logic_model, period_index: int, which: str) -> str:
 def _from_data(project, logic_model, period, spec, where_words: str) -> tuple[int, str]:
     import pandas as pd
 
-    from evalkit.run import read_plan_data
-
     try:
         plan = project.evaluation(spec.evaluation)
     except (EvalkitError, KeyError):
@@ -85,12 +83,17 @@ def _from_data(project, logic_model, period, spec, where_words: str) -> tuple[in
     if plan.intervention.id != logic_model.id:
         raise EvalkitError(f"{where_words}: evaluation '{spec.evaluation}' is of {plan.intervention.id}, not "
                            f"{logic_model.id}; expected a plan of this intervention")
-    frame = read_plan_data(plan)
-    source = plan.data.path_as_written
-    for column in [spec.date, *(k for k, _v in spec.where), plan.data.id]:
-        if column is not None and column not in frame.columns:
-            raise EvalkitError(f"{where_words}: {source} has no column '{column}'; expected one of "
-                               f"{', '.join(map(str, frame.columns))}")
+    from evalkit.data.checks import check_location
+    from evalkit.data.load import read_table
+
+    spec_data = plan.data  # with two files (a matched comparison's pool), the participants' own file
+    source = spec_data.path_as_written
+    columns = list(dict.fromkeys(c for c in [spec_data.id, spec.date, *(k for k, _v in spec.where)] if c))
+    try:
+        check_location(spec_data)
+        frame = read_table(spec_data.path, columns, spec_data.sheet, spec_data.missing_values)
+    except EvalkitError as exc:
+        raise EvalkitError(f"{where_words}: counting participants in {source}: {exc}") from None
     keep = pd.Series(True, index=frame.index)
     bits = []
     if spec.date is not None:
@@ -104,8 +107,8 @@ def _from_data(project, logic_model, period, spec, where_words: str) -> tuple[in
             match = pd.to_numeric(col, errors="coerce") == float(value)
         keep &= match
         bits.append(f"{column} = {value}")
-    n = int(frame.loc[keep, plan.data.id].nunique())
-    words = (f"{n:,} distinct '{plan.data.id}' in {source} (evaluation {plan.id})"
+    n = int(frame.loc[keep, spec_data.id].nunique())
+    words = (f"{n:,} distinct '{spec_data.id}' in {source} (evaluation {plan.id})"
              + (f", rows with {' and '.join(bits)}" if bits else ", the whole file (not limited to the period)"))
     return n, words
 

@@ -141,7 +141,7 @@ def test_time_series_events_avoided_by_hand(tmp_path):
     section = {"counterfactual": {"knife_sv": {"events_avoided": {
         "estimate": 30.0, "low": 10.0, "high": 55.0, "level": 0.95, "first_month": "2023-10",
         "last_month": "2023-12", "months": 3, "counterfactual": 300.0, "fitted": 270.0,
-        "interval": "percentile interval of 10,000 draws"}}}}
+        "interval": "percentile interval of 10000 draws"}}}}
     result = SimpleNamespace(evaluation="test-its", design="interrupted_time_series", sections=section,
                              estimates=[SimpleNamespace(indicator="knife_sv")])
     (x,) = assess(strategy, result).area_events

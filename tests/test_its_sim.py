@@ -47,3 +47,29 @@ def test_negative_binomial_its_coverage_500_replications():
     assert np.mean(estimates["level_change"]) == pytest.approx(np.log(level), abs=0.02)
     assert np.mean(estimates["slope_change"]) == pytest.approx(np.log(slope), abs=0.02)
     print(coverage)
+
+
+@pytest.mark.slow
+def test_events_avoided_interval_coverage_200_replications():
+    # the events avoided (counterfactual minus fitted, summed after the interruption) against the truth of the
+    # simulation (the expected events without and with the change): the Monte Carlo interval over the
+    # coefficients should cover it about 95% of the time
+    rng = np.random.default_rng(20240302)
+    months = pd.period_range("2016-01", "2023-12", freq="M")
+    k = months.get_loc(pd.Period("2019-10", "M"))
+    level, slope, pop, base = 0.88, 0.95, 1_000_000, 5.5e-5
+    rows = pd.DataFrame({"area": "county", "month": months, "population": pop})
+    interruption = pd.Period("2019-10", "M")
+    t = np.arange(len(months))
+    post = t >= k
+    season = 0.12 * np.sin(2 * np.pi * (months.month.to_numpy() - 4) / 12)
+    cf_true = pop * base * np.exp(0.04 / 12 * t + season)
+    mu_true = cf_true * np.exp(np.log(level) * post + np.log(slope) * np.where(post, t - k, 0) / 12)
+    truth = float((cf_true - mu_true)[post].sum())
+    hits, reps = 0, 200
+    for r in range(reps):
+        y = _series(rng, months, k, level, slope, alpha=0.04)
+        fit = its.fit_its(rows.assign(count=y), interruption, CountModel.negative_binomial, Seasonality.month)
+        ev = its.events_avoided(rows.assign(count=y), fit, interruption, seed=r, draws=2000)
+        hits += ev["low"] < truth < ev["high"]
+    assert 0.90 <= hits / reps <= 0.99, hits / reps

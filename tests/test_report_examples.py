@@ -434,20 +434,83 @@ def _fy_deflator(year: int) -> float:
 def test_value_for_money_section_matches_a_hand_calculation(published):
     import json
 
+    import csv
+
     text = words(page(published, "reach-2023-matched"))
     assert "Value for money" in text and "Illustrative costs" in text
-    # reach.yml: 2022-23 costs (in 2022-23 prices) moved to 2023-24, plus 2023-24's; 64 + 150 started
+    # reach.yml: 2022-23 costs (in 2022-23 prices) moved to 2023-24, plus 2023-24's; 64 started in 2022-23 (as
+    # declared) and 2023-24's counted from the pre/post cohort's records: pupils referred in the year
+    with (published / "evaluations" / "data" / "reach_cohort.csv").open(newline="") as f:
+        year = [r for r in csv.DictReader(f) if "2023-04-01" <= r["referral_date"][:10] <= "2024-03-31"]
+    started, completed = 64 + len({r["pupil_id"] for r in year}), 41 + sum(r["completed"] == "1" for r in year)
+    assert started != 64 + 150  # the declared 150 disagrees with the records, and the report says so
+    assert (f"Cost period 2023-24: 150 started as declared in the logic model's costs, {started - 64} counted from "
+            "the plan's data") in text
     y2223 = 12000 + 6500 + 2000 + 98000 + 4000 + 1500 + 3200 + 15000
     y2324 = 212000 + 3000 + 8000 + 4000 + 6500 + 31000 + 7500
     total = y2223 * _fy_deflator(2023) / _fy_deflator(2022) + y2324
-    assert f"£{total:,.0f}" in text and f"£{total / 214:,.0f}" in text and f"£{total / 146:,.0f}" in text
+    assert f"£{total:,.0f}" in text and f"£{total / started:,.0f}" in text and f"£{total / completed:,.0f}" in text
     result = json.loads((published / ".evalkit" / "results" / "reach-2023-matched" / "results.json").read_text())
     att = next(e for e in result["estimates"] if e["indicator"] == "suspended" and e["estimand"] == "att"
                and e["subgroup"] == "all")
-    assert f"£{total / (-att['estimate'] * 214):,.0f}" in text  # cost per suspension avoided
-    assert f"£{total / (-att['ci_low'] * 214):,.0f} to £{total / (-att['ci_high'] * 214):,.0f}" in text
+    assert f"£{total / (-att['estimate'] * started):,.0f}" in text  # cost per suspension avoided
+    assert f"£{total / (-att['ci_low'] * started):,.0f} to £{total / (-att['ci_high'] * started):,.0f}" in text
     assert "Fieller" in text and "Sensitivity: suspension avoided" in text
     assert "Cost rating: 4 (medium-high cost" in text and "toolkit default (evalkit's own bands, not EIF's)" in text
+
+
+def _strategy_cost(last_month_2023_24: str) -> float:
+    """The example strategy's illustrative costs (logic_models/strategy.yml) from October 2019 to the end of
+    ``last_month_2023_24`` (2023-12 or 2024-03), in 2023-24 prices, by hand: whole periods moved with their
+    deflators, and 2023-24's running costs for the days up to that month's end (of 366)."""
+    d23 = _fy_deflator(2023)
+    whole = {2019: 220000 + 1300000 + 90000, 2020: 2600000 + 180000, 2021: 2655000 + 185000,
+             2022: 2785000 + 190000}
+    days = {"2023-12": 275, "2024-03": 366}[last_month_2023_24]
+    return sum(v * d23 / _fy_deflator(y) for y, v in whole.items()) + (2905000 + 200000) * days / 366
+
+
+def _tight(text: str) -> str:
+    """Words with no space inside brackets or before punctuation (a withheld or derived value is its own
+    element, so the page's text has "( 95% interval -0.24 to 1.28 )")."""
+    return re.sub(r"\(\s+", "(", re.sub(r"\s+([).,;:])", r"\1", text))
+
+
+def test_strategy_events_prevented_are_costed_and_valued(published):
+    import json
+
+    text = _tight(words(page(published, "strategy-areas")))
+    result = json.loads((published / ".evalkit" / "results" / "strategy-areas" / "results.json").read_text())
+    ev = {(e["indicator"], e["subgroup"]): e for e in result["estimates"] if e["estimand"] == "events_prevented"}
+    cost = _strategy_cost("2023-12")  # the synthetic control's months: 2019-10 to 2023-12
+    unit = 14050 * _fy_deflator(2023) / _fy_deflator(2015)
+    assert f"set against what the strategy cost over those months: £{cost:,.0f}" in text
+    sv = ev[("knife_sv", "all")]
+    assert f"£{sv['estimate'] * unit:,.0f}" in text  # benefit = events prevented x unit cost
+    assert f"{sv['estimate'] * unit / cost:.2f} pounds of crime avoided for every pound spent (95% interval " \
+           f"{sv['ci_low'] * unit / cost:.2f} to {sv['ci_high'] * unit / cost:.2f})" in text
+    assert f"£{sv['estimate'] * unit - cost:,.0f}".replace("£-", "-£") in text  # net benefit
+    # homicides: few a month, so the recorded total is withheld in the place-based section, and with it the
+    # events prevented; every figure made from them is withheld too
+    homicide_unit = 3217740 * _fy_deflator(2023) / _fy_deflator(2015)
+    h = ev[("homicides", "all")]
+    assert "homicide prevented: [c] pounds of crime avoided for every pound spent (95% interval [c])" in text
+    assert f"£{h['estimate'] * homicide_unit:,.0f}" not in text and f"£{cost / h['ci_high']:,.0f}" not in text
+    assert "must not be added together" in text and "Cost rating: not rated (a whole-area strategy" in text
+
+
+def test_strategy_time_series_events_avoided_are_costed_and_valued(published):
+    import json
+
+    text = _tight(words(page(published, "strategy-its")))
+    result = json.loads((published / ".evalkit" / "results" / "strategy-its" / "results.json").read_text())
+    ev = result["sections"]["counterfactual"]["knife_sv"]["events_avoided"]
+    cost = _strategy_cost("2024-03")  # every month from the interruption: all the declared costs
+    unit = 14050 * _fy_deflator(2023) / _fy_deflator(2015)
+    assert f"£{cost:,.0f}" in text and f"£{cost / ev['estimate']:,.0f}" in text  # cost per offence prevented
+    assert f"{ev['estimate'] * unit / cost:.2f} pounds of crime avoided for every pound spent (95% interval " \
+           f"{ev['low'] * unit / cost:.2f} to {ev['high'] * unit / cost:.2f})" in text
+    assert "Krinsky & Robb 1986" in text and "rest on that extrapolation" in text
 
 
 def test_value_for_money_benefit_cost_ratio_and_pdf(published):

@@ -116,11 +116,12 @@ def build_context(evaluation, *, portfolio: Mapping | None = None) -> dict:
     }
 
 
-def value_for_money_of(evaluation, result):
-    """The evaluation's value for money (None when its logic model declares no costs)."""
+def value_for_money_of(evaluation, result, project=None):
+    """The evaluation's value for money (None when its logic model declares no costs); with the
+    project, participants the costs say to count are counted from the plan's data or the store."""
     from evalkit.vfm.assess import assess
 
-    return assess(evaluation.intervention, result)
+    return assess(evaluation.intervention, result, project)
 
 
 def rules_stale(portfolio: Mapping | None) -> str | None:
@@ -197,7 +198,7 @@ def build_reports(project, evaluations: Sequence, *, reports_dir: Path, policy: 
         raise StaleResultsError("\n".join(refused))
     for evaluation in evaluations:
         context = build_context(evaluation, portfolio=portfolio)
-        context["value_for_money"] = value_for_money_of(evaluation, results[evaluation.id])
+        context["value_for_money"] = value_for_money_of(evaluation, results[evaluation.id], project)
         build_report(pub, f"{evaluation.id}/index", results[evaluation.id], context,
                      stale=stale_of[evaluation.id], pdf=pdf)
     if index:

@@ -49,6 +49,47 @@ def parse_price_year(value: object) -> m.PriceYear:
     raise ValueError(f"{text!r} is not a year")
 
 
+COUNT_KEYS = {"data": ("evaluation", "date", "where"), "store": ("indicator",)}
+
+
+def _participant_count(raw: r.ParticipantCountRaw, path: tuple, err, indicators) -> m.ParticipantCount | None:
+    """A period's participants counted from the plan's data or the store: each key the source does not use
+    is a mistake, and what it needs must be there (the count itself is made when a report is built)."""
+    source = raw.from_.value
+    ok = True
+    for other, keys in COUNT_KEYS.items():
+        if other == source:
+            continue
+        for key in keys:
+            if getattr(raw, key) not in (None, {}):
+                err(path + (key,), f"'{key}' is for participants counted from: {other}", f"from: {source} with {key}",
+                    f"for from: {source}, only " + ", ".join(COUNT_KEYS[source]) + " (and declared)")
+                ok = False
+    if source == "data" and raw.evaluation is None:
+        err(path + ("evaluation",), "participants counted from the plan's data need the plan", "no evaluation",
+            "evaluation: the id of an evaluation plan of this intervention, whose data has a row per participant")
+        ok = False
+    if source == "store":
+        if raw.indicator is None:
+            err(path + ("indicator",), "participants counted from the monitoring store need an indicator",
+                "no indicator", "indicator: a count indicator of this logic model that the store holds by month")
+            ok = False
+        elif indicators is not None:
+            ind = indicators.get(raw.indicator)
+            if ind is None:
+                err(path + ("indicator",), "costs name an indicator that is not in the logic model",
+                    f"'{raw.indicator}'", "one of " + (", ".join(indicators) or "(no indicators)"))
+                ok = False
+            elif getattr(ind, "type", None) is not r.IndicatorType.count:
+                err(path + ("indicator",), "participants must be counted with a count indicator",
+                    f"'{raw.indicator}' of type {ind.type.value}", "a count indicator, e.g. starts in the month")
+                ok = False
+    if not ok:
+        return None
+    return m.ParticipantCount(source, evaluation=raw.evaluation, date=raw.date,
+                              where=tuple(sorted(raw.where.items())), indicator=raw.indicator, declared=raw.declared)
+
+
 def money(x: float) -> str:
     sign, x = ("-", -x) if x < 0 else ("", x)
     return sign + (f"£{x:,.0f}" if float(x).is_integer() else f"£{x:,.2f}")
@@ -131,12 +172,20 @@ def resolve_costs(raw: r.CostsBlock, *, file: str = "costs", line_of: Callable |
                 continue
             items.append(m.CostItem(gift.category, float(gift.amount), cash=False, one_off=gift.one_off,
                                     provided_by=gift.provided_by))
-        started = p.participants.started if p.participants else None
-        completed = p.participants.completed if p.participants else None
+        counted: dict[str, m.ParticipantCount | None] = {"started": None, "completed": None}
+        declared: dict[str, int | None] = {"started": None, "completed": None}
+        for which in ("started", "completed"):
+            value = getattr(p.participants, which) if p.participants else None
+            if isinstance(value, r.ParticipantCountRaw):
+                counted[which] = _participant_count(value, where + ("participants", which), err, indicators)
+                declared[which] = value.declared
+            else:
+                declared[which] = value
+        started, completed = declared["started"], declared["completed"]
         if participants is not None and p.id in participants:
             started, completed = participants[p.id]
         total = sum(it.amount for it in items)
-        if total > 0 and not started and not place_based:
+        if total > 0 and not started and not place_based and counted["started"] is None:
             err(where + ("participants",) + (("started",) if p.participants else ()),
                 "this period has costs but no participants, so no cost per participant can be given",
                 f"{money(total)} of costs and " + ("participants.started: 0" if started == 0 else "no participants.started"),
@@ -150,7 +199,8 @@ def resolve_costs(raw: r.CostsBlock, *, file: str = "costs", line_of: Callable |
             err(where, "period has no costs", f"period '{p.id}' with no set_up, running or in_kind amounts",
                 "the period's costs, or remove the period", severity="warning")
         if year is not None:
-            periods.append(m.CostPeriod(p.id, p.start, p.end, year, started, completed, tuple(items), p.note))
+            periods.append(m.CostPeriod(p.id, p.start, p.end, year, started, completed, tuple(items), p.note,
+                                        started_from=counted["started"], completed_from=counted["completed"]))
 
     spans.sort()
     for (_, e1, i1), (s2, _, i2) in zip(spans, spans[1:]):

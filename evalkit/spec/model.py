@@ -108,15 +108,29 @@ class CostItem:
 
 
 @dataclass(frozen=True)
+class ParticipantCount:
+    """Where a period's participants are counted (``from: data`` or ``from: store``), and the figure declared."""
+
+    from_: str  # data | store
+    evaluation: str | None = None
+    date: str | None = None
+    where: tuple[tuple[str, object], ...] = ()
+    indicator: str | None = None
+    declared: int | None = None
+
+
+@dataclass(frozen=True)
 class CostPeriod:
     id: str
     start: dt.date
     end: dt.date
     price_year: PriceYear
-    started: int | None
+    started: int | None  # as declared (a count's `declared`, when it is counted from data or the store)
     completed: int | None
     items: tuple[CostItem, ...]
     note: str | None = None
+    started_from: ParticipantCount | None = None  # counted from the plan's data or the store (evalkit.vfm.participants)
+    completed_from: ParticipantCount | None = None
 
     @property
     def days(self) -> int:

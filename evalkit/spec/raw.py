@@ -12,7 +12,7 @@ import datetime as dt
 from enum import Enum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StringConstraints, model_validator
 
 LOGIC_MODEL_SCHEMA_ID = "https://evalkit.dev/schemas/logic_model.schema.json"
 EVALUATION_SCHEMA_ID = "https://evalkit.dev/schemas/evaluation.schema.json"
@@ -234,9 +234,66 @@ class InKindRaw(_Raw):
     note: str | None = None
 
 
+class CountedFrom(str, Enum):
+    data = "data"  # the distinct ids of an evaluation plan's data (rows in the period, optionally filtered)
+    store = "store"  # the monitoring store's monthly counts of a count indicator, over the period's months
+
+
+class ParticipantCountRaw(_Raw):
+    """Participants counted, not typed in: from an evaluation plan's data or the monitoring store."""
+
+    from_: CountedFrom = Field(alias="from", description="where the count comes from: data or store")
+    evaluation: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$", max_length=80)] | None = Field(
+        None, description="from: data: the evaluation plan whose data holds one row (or more) per participant")
+    date: Text | None = Field(None, description="from: data: a date column; only rows dated inside the period count")
+    where: dict[Text, str | int | bool] = Field(
+        default_factory=dict, description="from: data: column -> value the counted rows must have, e.g. completed: 1")
+    indicator: IndicatorId | None = Field(
+        None, description="from: store: a count indicator of this logic model, summed over the period's months")
+    declared: Count | None = Field(None, description="the programme's own figure, shown beside the count; a "
+                                                     "disagreement is said, never silently settled")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data):
+        # reached through a plain validator, so the shape check cannot list the keys itself: say them here
+        from collections.abc import Mapping
+
+        from pydantic_core import PydanticCustomError
+
+        if isinstance(data, Mapping):
+            unknown = [k for k in data if k not in ("from", "evaluation", "date", "where", "indicator", "declared")]
+            if unknown:
+                raise PydanticCustomError("unknown_count_key", "keys from, evaluation, date, where (from: data), "
+                                          "indicator (from: store) and declared; unknown key {key}",
+                                          {"key": repr(str(unknown[0]))})
+        return data
+
+
+def _count_or_counted(value):
+    """A number of people, or where to count them ({from: data | store, ...}): one error either way (a plain
+    union would report the mapping's mistakes twice, once as 'not a whole number')."""
+    from collections.abc import Mapping
+
+    from pydantic_core import PydanticCustomError
+
+    if isinstance(value, Mapping):
+        return ParticipantCountRaw.model_validate(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PydanticCustomError("count_or_counted", "a whole number of 0 or more, or {from: data, ...} or "
+                                  "{from: store, ...} saying where they are counted")
+    return value
+
+
+ParticipantNumber = Annotated[object, PlainValidator(_count_or_counted,
+                                                     json_schema_input_type=Count | ParticipantCountRaw)]
+
+
 class ParticipantsRaw(_Raw):
-    started: Count | None = Field(None, description="people who started in this period")
-    completed: Count | None = Field(None, description="of those, how many completed")
+    started: ParticipantNumber | None = Field(
+        None, description="people who started in this period: a number, or {from: data | store, ...}")
+    completed: ParticipantNumber | None = Field(
+        None, description="of those, how many completed: a number, or {from: data | store, ...}")
 
 
 class CostPeriodRaw(_Raw):

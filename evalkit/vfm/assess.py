@@ -71,29 +71,51 @@ class Assessment:
     not_costed: tuple[NotCosted, ...]
     participants_from: str  # where the participant counts come from, in words
     illustrative: bool
+    # a whole-area strategy's evaluation (comparison areas, a time series): each outcome's events spared in
+    # the area against the strategy's cost over the same months (evalkit.vfm.area)
+    area_events: tuple = ()
+    # participant counts declared and counted from the plan's data or the store that disagree
+    participant_checks: tuple = ()  # of evalkit.vfm.participants.Disagreement
 
 
-def participants_words(costs) -> str:
-    return ("participants as declared for each cost period in the logic model's costs block (those who started, "
-            "and of them those who completed)")
+def participants_words(costs, counted=None) -> str:
+    declared = ("participants as declared for each cost period in the logic model's costs block (those who started, "
+                "and of them those who completed)")
+    if counted is None:
+        return declared
+    return "counted, " + "; ".join(counted.words) + (
+        "; the other counts as declared in the logic model's costs block"
+        if any(getattr(p, w) is not None and getattr(p, f"{w}_from") is None
+               for p in costs.periods for w in ("started", "completed")) else "")
 
 
-def cost_summary(costs, intervention: str):
+def cost_summary(costs, intervention: str, counted=None):
     from evalkit.vfm.costs import summarise_costs
 
-    return summarise_costs(costs, intervention=intervention, analysis_year=costs.report_year)
+    return summarise_costs(costs, intervention=intervention, analysis_year=costs.report_year,
+                           counted=counted.by_period if counted is not None else None)
 
 
-def assess_costs(logic_model) -> Assessment | None:
-    """Costs, cost per participant and cost rating of an intervention, without an evaluation."""
+def counted_for(project, logic_model):
+    """The participants the costs say to count (from the plan's data or the store), or None."""
+    from evalkit.vfm.participants import count_participants
+
+    return count_participants(project, logic_model) if project is not None else None
+
+
+def assess_costs(logic_model, project=None) -> Assessment | None:
+    """Costs, cost per participant and cost rating of an intervention, without an evaluation (with
+    ``project``, participants the costs say to count are counted from the plan's data or the store)."""
     from evalkit.vfm.cost_rating import rate_cost
 
     costs = logic_model.costs
     if costs is None:
         return None
-    summary = cost_summary(costs, logic_model.id)
+    counted = counted_for(project, logic_model)
+    summary = cost_summary(costs, logic_model.id, counted)
     return Assessment(logic_model.id, None, summary.analysis_year, summary, rate_cost(summary), (), (),
-                      participants_words(costs), costs.illustrative)
+                      participants_words(costs, counted), costs.illustrative,
+                      participant_checks=counted.disagreements if counted else ())
 
 
 def _mean_post_periods(section: Mapping | None) -> float | None:
@@ -152,8 +174,9 @@ def _effect_for(result, indicator, started: int, outcome: str) -> tuple[Effect, 
     return f"a {kind} indicator with no difference per participant to cost"
 
 
-def assess(logic_model, result) -> Assessment | None:
-    """The value for money of one evaluation (``result``: its :class:`~evalkit.results.ResultSet`)."""
+def assess(logic_model, result, project=None) -> Assessment | None:
+    """The value for money of one evaluation (``result``: its :class:`~evalkit.results.ResultSet`); with
+    ``project``, participants the costs say to count are counted from the plan's data or the store."""
     from evalkit.vfm.cost_rating import rate_cost
     from evalkit.vfm.crime_costs import default_valuation, monetise
     from evalkit.vfm.ratio import cost_per_outcome
@@ -162,8 +185,17 @@ def assess(logic_model, result) -> Assessment | None:
     costs = logic_model.costs
     if costs is None:
         return None
-    summary = cost_summary(costs, logic_model.id)
+    counted = counted_for(project, logic_model)
+    summary = cost_summary(costs, logic_model.id, counted)
+    checks = counted.disagreements if counted else ()
     year = summary.analysis_year
+    from evalkit.vfm import area
+
+    if area.covers(result):
+        events, skipped_area = area.area_events(logic_model, result, analysis_year=year)
+        return Assessment(logic_model.id, result.evaluation, year, summary, rate_cost(summary), (),
+                          tuple(NotCosted(i, i, why) for i, why in skipped_area), participants_words(costs),
+                          costs.illustrative, area_events=events, participant_checks=checks)
     total = summary.overall.total
     started = summary.overall.started
     costed: list[CostedOutcome] = []
@@ -203,7 +235,8 @@ def assess(logic_model, result) -> Assessment | None:
         costed.append(CostedOutcome(ind.id, ind.label, estimand, CAUSAL.get(estimand, False), how, cpo, table, money,
                                     valuation))
     return Assessment(logic_model.id, result.evaluation, year, summary, rate_cost(summary), tuple(costed),
-                      tuple(skipped), participants_words(costs), costs.illustrative)
+                      tuple(skipped), participants_words(costs, counted), costs.illustrative,
+                      participant_checks=checks)
 
 
 def as_plain(assessment: Assessment) -> dict:

@@ -158,10 +158,17 @@ def _period_row(period_id: str, start: dt.date, end: dt.date, price_year: str, a
 
 
 def summarise_costs(costs: Costs, *, intervention: str, analysis_year: d.PriceYear | str,
-                    series: d.DeflatorSeries | None = None) -> res.CostSummary:
+                    series: d.DeflatorSeries | None = None,
+                    counted: Mapping[str, tuple[int | None, int | None]] | None = None) -> res.CostSummary:
     """Costs per period and overall, per participant started and completed, in the analysis
     year's prices. Participants are added across periods: each is counted in the period they
-    started in."""
+    started in. ``counted`` ({period id: (started, completed)}, from
+    :func:`evalkit.vfm.participants.count_participants`) replaces the declared counts."""
+    if counted:
+        from dataclasses import replace
+
+        costs = replace(costs, periods=tuple(replace(p, started=counted[p.id][0], completed=counted[p.id][1])
+                                             if p.id in counted else p for p in costs.periods))
     analysis_year = d.as_price_year(analysis_year)
     series = series or d.load_deflator_series()
     uplifts: dict[d.PriceYear, res.Uplift] = {}

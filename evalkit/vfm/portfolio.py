@@ -25,7 +25,8 @@ def _row(a: Assessment, indicator: str | None) -> dict[str, Any]:
         "started": o.started, "completed": o.completed, "per_started": o.per_started, "per_completed": o.per_completed,
         "rating": r.rating, "rating_label": r.label, "rating_published_by": r.published_by,
         "rating_source": r.source, "rules_version": r.rules_version, "evaluation": a.evaluation,
-        "outcome": None,
+        "outcome": None, "participants_from": a.participants_from,
+        "participant_checks": [x.words for x in a.participant_checks],
     }
     costed = next((c for c in a.outcomes if c.indicator == indicator), None) or (a.outcomes[0] if a.outcomes else None)
     if costed is not None:
@@ -56,8 +57,8 @@ def value_for_money_rows(project, portfolio: Mapping, results_file: Callable[[st
         a = None
         path = results_file(str(evaluation))
         if evaluation and path.exists():
-            a = assess(lm, ResultSet.read(path))
-        out[lm.id] = _row(a or assess_costs(lm), indicator)
+            a = assess(lm, ResultSet.read(path), project)
+        out[lm.id] = _row(a or assess_costs(lm, project), indicator)
     return out
 
 

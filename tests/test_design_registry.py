@@ -6,18 +6,20 @@ import importlib.util
 
 from evalkit.result_sections import SECTION_TYPES
 from evalkit.spec import raw as r
-from evalkit.spec.designs import MODULES, REGISTRY, ROBUSTNESS_SECTIONS, entry
+from evalkit.spec.design_list import MODULES
+from evalkit.spec.designs import REGISTRY, ROBUSTNESS_SECTIONS, entry
 
 
 def test_every_design_has_one_entry_in_its_own_module():
     assert set(REGISTRY) == set(r.Design)
     assert [e.design.value for e in REGISTRY.values()] == list(MODULES)  # the module is named as the design
+    assert list(r.Design) == list(REGISTRY)  # the plan's choices are the registry's, in its order
 
 
 def test_each_entry_names_what_exists():
     plan_fields = set(r.EvaluationFile.model_fields)
     for design, e in REGISTRY.items():
-        spec = importlib.util.find_spec(f"evalkit.estimate.{e.analysis}")
+        spec = importlib.util.find_spec(e.analysis_module)
         assert spec is not None, design
         assert set(e.sections) <= set(SECTION_TYPES), design
         assert e.options <= {"covariates", "subgroups", "cluster", "weights"}, design
@@ -32,7 +34,7 @@ def test_the_other_tables_are_the_registrys():
     from evalkit.spec.options import DESIGN_OPTIONS
 
     run_module = importlib.import_module("evalkit.run")
-    assert run_module.DESIGN_MODULES["matched_comparison"] == "matching"
+    assert run_module.DESIGN_MODULES["matched_comparison"] == "evalkit.estimate.matching"
     assert run_module.ROBUSTNESS_DESIGNS == causal.DESIGNS == ("matched_comparison", "difference_in_differences")
     assert assess.COMPARATIVE == ("matched_comparison", "difference_in_differences", "rct")
     assert {d.value for d in model.COMPARATIVE_DESIGNS} == set(assess.COMPARATIVE)

@@ -17,13 +17,19 @@ from typing import Any
 
 from evalkit.evidence.errors import EvidenceError
 from evalkit.evidence.rules import Rules, load_rules
-from evalkit.spec.designs import REGISTRY
+from evalkit.spec.designs import REGISTRY, EvidenceFacts, resolve
 from evalkit.verdict import EVIDENCE_WORDS, SignificanceRule, judge
 
 PASSED, FAILED, UNKNOWN, NA = "passed", "failed", "unknown", "not_applicable"
 # design -> (design class, words)
 DESIGNS = {d.value: (e.evidence_class, e.words) for d, e in REGISTRY.items()}  # the design registry's
 COMPARATIVE = tuple(d.value for d, e in REGISTRY.items() if e.comparative)
+# design -> how the rating treats it where it is not the default (each entry's EvidenceFacts)
+FACTS = {d.value: e.evidence for d, e in REGISTRY.items()}
+
+
+def _facts(context) -> EvidenceFacts:
+    return FACTS.get(context.design) or EvidenceFacts()
 # the one estimate per indicator a study is judged on (not event-time cells, not slopes)
 HEADLINE_ESTIMANDS = ("reported", "att", "ate", "did_att", "itt", "risk_ratio", "mean_change", "change_in_proportion",
                       "rate_ratio", "level_change")
@@ -374,7 +380,7 @@ def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | No
             return {"treated": _get(sample, "treated"), "comparison": _get(sample, "comparison")}
         return {"treated": _get(sample, "treated")}
     e = primary_estimate
-    if design in ("interrupted_time_series", "feasibility", "comparison_areas"):
+    if not _facts(context).counts_participants:
         # a population series, delivery records, or areas against areas: no analysed participants
         return {"treated": None}
     if design in COMPARATIVE:
@@ -397,10 +403,8 @@ def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | No
 def _sample_check(arms, context, rules) -> Check:
     rid = ("min_n_per_arm",)
     minimum = rules.value("min_n_per_arm")
-    if context.design in ("interrupted_time_series", "comparison_areas"):
-        return _check("sample_size", NA, "a population series: participants are not counted", rid)
-    if context.design == "feasibility":
-        return _check("sample_size", NA, "a feasibility study: sample size is planned, not tested", rid)
+    if _facts(context).sample_size_not_applicable:
+        return _check("sample_size", NA, _facts(context).sample_size_not_applicable, rid)
     if any(v is None for v in arms.values()):
         known = ", ".join(f"{k} {v}" for k, v in arms.items() if v is not None) or "none reported"
         return _check("sample_size", UNKNOWN, f"participants per arm not all known ({known})", rid)
@@ -465,7 +469,8 @@ def _analysed_equivalence(result, context, rules) -> tuple[bool | None, str]:
     if isinstance(balance, Mapping):
         # a trial's balance table describes the randomised sample unless it says otherwise; a matched
         # design's describes the matched (analysed) sample
-        if balance.get("sample") == "analysed" or (context.design != "rct" and balance.get("sample") is None):
+        if balance.get("sample") == "analysed" or (_facts(context).balance_describes == "analysed"
+                                                    and balance.get("sample") is None):
             analysed = balance
         else:
             analysed = balance.get("analysed")
@@ -511,9 +516,8 @@ def _attrition_checks(result, context, rules) -> list[Check]:
 
 def _baseline_check(result, context, rules, balance: Mapping | None = None) -> Check:
     rids = ("baseline_equivalence_bands", "baseline_equivalence_required")
-    if context.design == "comparison_areas":  # the synthetic control is fitted to the pre-period itself
-        return _check("baseline_equivalence", NA, "comparison areas weighted to track the treated area before the "
-                      "start (the pre-period fit is in the results)", rids)
+    if _facts(context).baseline_not_applicable:  # e.g. a synthetic control, fitted to the pre-period itself
+        return _check("baseline_equivalence", NA, _facts(context).baseline_not_applicable, rids)
     if context.design not in COMPARATIVE:
         return _check("baseline_equivalence", NA, "no comparison group", rids)
     balance = result.sections.get("balance") if balance is None else balance
@@ -562,7 +566,7 @@ def _baseline_check(result, context, rules, balance: Mapping | None = None) -> C
 
 def _parallel_trends_check(result, context, rules) -> Check:
     rids = ("parallel_trends_alpha",)
-    if context.design != "difference_in_differences":
+    if not _facts(context).pre_trend_check:
         return _check("parallel_trends", NA, "not a difference-in-differences study", rids)
     study = result.sections.get("event_study")
     if isinstance(study, Mapping) and context.primary_outcome in study and isinstance(study[context.primary_outcome], Mapping):
@@ -600,7 +604,7 @@ def _measure_check(outcome: OutcomeVerdict | None, context, rules) -> Check:
 
 def _itt_check(result, context, rules) -> Check:
     rids = ("intention_to_treat_rct",)
-    if context.design != "rct":
+    if not _facts(context).intention_to_treat_check:
         return _check("intention_to_treat", NA, "not a randomised trial", rids)
     ext = result.sections.get("external")
     value = _get(ext, "intention_to_treat") if ext is not None else None
@@ -616,9 +620,8 @@ def _itt_check(result, context, rules) -> Check:
 
 def _robustness_check(result, context, rules) -> Check:
     rids = ("robustness_must_not_fail",)
-    if context.design == "comparison_areas":  # its checks are the placebos in space and time, in the results
-        return _check("robustness", NA, "placebos in space and in time instead (in the report); no DoWhy "
-                      "refutations for area panels", rids)
+    if _facts(context).robustness_not_applicable:  # e.g. placebos in space and time, in the results
+        return _check("robustness", NA, _facts(context).robustness_not_applicable, rids)
     if context.design not in COMPARATIVE:
         return _check("robustness", NA, "not a causal design", rids)
     section = result.sections.get("robustness")
@@ -643,17 +646,24 @@ def _robustness_check(result, context, rules) -> Check:
 def _sms(result, context, rules) -> tuple[int | None, str]:
     table = rules.value("maryland_sms")
     design = context.design
-    key = design
-    if design == "interrupted_time_series":
-        control = _get(getattr(result.manifest, "options", {}) or {}, "time_series", default={}) or {}
-        if _get(control, "control"):
-            key = "interrupted_time_series_with_control"
-    if design == "matched_comparison":
-        if any("baseline" in e.timepoints for e in result.estimates) or _get(result.sections.get("external") or {},
-                                                                            "baseline_equivalence") is not None:
-            key = "matched_comparison_with_baseline"
-    level = table.get(key, table.get(design))
+    facts = _facts(context)
+    key = resolve(facts.sms_variant)(result) or design if facts.sms_variant else design
+    level = table.get(key, table.get(design, facts.sms))
     return (int(level) if level is not None else None), key
+
+
+def sms_with_control(result) -> str | None:
+    """An interrupted time series with a control series (the plan's time_series.control) is SMS 3."""
+    control = _get(getattr(result.manifest, "options", {}) or {}, "time_series", default={}) or {}
+    return f"{result.design}_with_control" if _get(control, "control") else None
+
+
+def sms_with_baseline(result) -> str | None:
+    """A matched comparison with a baseline outcome (a before/after comparison with a comparison group) is SMS 3."""
+    if any("baseline" in e.timepoints for e in result.estimates) or _get(result.sections.get("external") or {},
+                                                                        "baseline_equivalence") is not None:
+        return f"{result.design}_with_baseline"
+    return None
 
 
 # ---------------------------------------------------------------------------- the assessment
@@ -672,16 +682,17 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
     if ext is not None and _get(ext, "follow_up_months") is not None:
         follow_up = _get(ext, "follow_up_months")
 
-    headline = _headline(result) if design != "feasibility" else []
+    facts = _facts(context)
+    headline = _headline(result) if not facts.effects_not_applicable else []
     outcomes = [_judge(e, context.indicators.get(e.indicator), context.primary_outcome, follow_up, rules,
                        context.evaluation, context) for e in headline]
     effect, effect_outcome, effect_check = _effect(outcomes, rules)
     feasibility = None
-    if design == "feasibility":
-        effect_check = _check("child_outcome_effect", NA,
-                              "a feasibility study measures delivery, not effects", effect_check.rules)
+    if facts.effects_not_applicable:
+        effect_check = _check("child_outcome_effect", NA, facts.effects_not_applicable, effect_check.rules)
         effect = "none"
-        section = result.sections.get("feasibility")
+    if facts.pathway_section:
+        section = result.sections.get(facts.pathway_section)
         feasibility = _get(section, "pathway") if isinstance(section, Mapping) else None
     primary_estimate = next((e for e in headline if e.primary or e.indicator == context.primary_outcome),
                             headline[0] if headline else None)

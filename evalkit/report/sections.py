@@ -36,27 +36,19 @@ from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, p
 from evalkit.report import value_for_money
 from evalkit.report import wording as w
 from evalkit.results import Estimate, ResultSet, fill_template
+from evalkit.spec.designs import REGISTRY, ReportFacts, report_sections, resolve
 
 CONTEXT_SCHEMA = "evalkit.report-context/v1"
-DESIGN_WORDS = {
-    "pre_post": "before-and-after (pre/post) comparison in one group",
-    "matched_comparison": "matched comparison group (propensity score matching)",
-    "difference_in_differences": "difference-in-differences against a comparison group",
-    "interrupted_time_series": "interrupted time series",
-    "rct": "randomised controlled trial",
-    "feasibility": "feasibility study",
-    "comparison_areas": "synthetic control against comparison areas, with area difference-in-differences",
-}
 # Where each section a results file can hold is shown (issue 16: every result has a home; a test
-# walks these). A section not listed here is still shown, under "Further results".
-SECTION_HOMES = {
-    "attrition": "sec-flow", "external": "sec-external", "balance": "sec-balance", "matching": "sec-balance",
-    "propensity": "sec-balance", "feasibility": "sec-feasibility", "reliable_change": "sec-reliable-change",
-    "counterfactual": "sec-counterfactual", "event_study": "sec-event-study", "honest_did": "sec-event-study",
-    "group_time": "sec-group-time", "robustness": "sec-robustness", "sensitivity": "sec-robustness",
-    "rct": "sec-methods", "subgroups": "sec-subgroups", "delivery": "sec-delivery",
-    "comparison_areas": "sec-comparison-areas",
+# walks these). These are the sections several designs write; a design's own sections have their
+# home in its registry entry (report_sections, evalkit/spec/designs/). A section with no home is
+# still shown, under "Further results".
+SHARED_HOMES = {
+    "attrition": "sec-flow", "balance": "sec-balance", "matching": "sec-balance", "propensity": "sec-balance",
+    "robustness": "sec-robustness", "sensitivity": "sec-robustness", "rct": "sec-methods",
+    "subgroups": "sec-subgroups", "delivery": "sec-delivery",
 }
+SECTION_HOMES = {**SHARED_HOMES, **{k: s.anchor for s in report_sections() for k in (s.key, *s.also)}}
 MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio", "events_prevented", "rate_gap")
 STAGE_WORDS = {"in_data": "In the data", "with_baseline": "With a baseline measure",
@@ -83,6 +75,23 @@ def label(C: Mapping, indicator: str | None) -> str:
 def sec_get(R: ResultSet, key: str) -> Mapping | None:
     value = (R.sections or {}).get(key)
     return value if isinstance(value, Mapping) and value else None
+
+
+def facts(R: ResultSet) -> ReportFacts:
+    """What the design's registry entry says the report should say about it (a design no longer
+    registered reads as its name in words)."""
+    for design, e in REGISTRY.items():
+        if design.value == R.design:
+            return e.report_facts
+    return ReportFacts(words=R.design.replace("_", " "))
+
+
+def _own_sections(rep: Report, own, place: str) -> None:
+    """The sections registry entries declare for this place on the page, in registry order."""
+    for s in own:
+        if s.place == place:
+            rep.page.heading(s.heading, anchor=s.anchor)
+            resolve(s.builder)(rep)
 
 
 def _main(R: ResultSet) -> list[Estimate]:
@@ -148,10 +157,10 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
             .replace("}", "}}")))]))
     flow_cells(rep)  # first, so every later count can be tied to the flow
     sec = R.sections or {}
-    if "comparison_areas" in sec:  # its monthly counts, before any estimate that reveals their total is shown
-        from evalkit.report.place import declare
-
-        declare(rep, estimate_counts)
+    own = [s for s in report_sections() if s.key in sec]  # the design's own sections (registry entries)
+    for s in own:
+        if s.prepare:
+            resolve(s.prepare)(rep)
     page.heading("Summary", anchor="sec-summary")
     summary(rep)
     if (C.get("logic_model") or {}).get("nodes"):
@@ -161,12 +170,10 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     flow(rep)
     page.heading("Methods", anchor="sec-methods")
     methods(rep)
-    if "external" in sec:
-        page.heading("The study", anchor="sec-external")
-        external(rep)
+    _own_sections(rep, own, "after_methods")
     if "balance" in sec or "matching" in sec:
-        page.heading(("Balance after weighting" if _weighting(R) else "Balance after matching")
-                     if R.design == "matched_comparison" else "Baseline balance", anchor="sec-balance")
+        heading = facts(R).balance_heading
+        page.heading(heading.replace("matching", "weighting") if _weighting(R) else heading, anchor="sec-balance")
         matching(rep)
         balance(rep)
     if "delivery" in sec:
@@ -174,9 +181,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
 
         page.heading("How it was delivered", anchor="sec-delivery")
         who_and_how.how_delivered(rep, sys.modules[__name__])
-    if "feasibility" in sec:
-        page.heading("Feasibility criteria", anchor="sec-feasibility")
-        feasibility(rep)
+    _own_sections(rep, own, "before_results")
     page.heading("Results", anchor="sec-results")
     results_table(rep)
     forest(rep)
@@ -185,23 +190,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
 
         page.heading("Who benefits", anchor="sec-subgroups")
         who_and_how.who_benefits(rep, sys.modules[__name__])
-    if "reliable_change" in sec:
-        page.heading("Reliable change", anchor="sec-reliable-change")
-        reliable_change(rep)
-    if "counterfactual" in sec:
-        page.heading("Observed and expected without the programme", anchor="sec-counterfactual")
-        counterfactual(rep)
-    if "comparison_areas" in sec:  # issue 18: its own module, evalkit/report/place.py
-        from evalkit.report.place import comparison_areas
-
-        page.heading("Against comparison areas", anchor="sec-comparison-areas")
-        comparison_areas(rep, label)
-    if "event_study" in sec:
-        page.heading("Event study", anchor="sec-event-study")
-        event_study(rep)
-    if "group_time" in sec:
-        page.heading("Effects by cohort and period", anchor="sec-group-time")
-        group_time(rep)
+    _own_sections(rep, own, "after_results")
     page.heading("Robustness and sensitivity", anchor="sec-robustness")
     robustness(rep)
     unknown = [k for k in sec if k not in SECTION_HOMES]
@@ -360,7 +349,7 @@ def summary(rep: Report) -> None:
             bullets.append(Phrase(template, values))
         page.add(Bullets(bullets))
     page.heading("How sure we are", 3)
-    sure = [w.design_caveat(R.design)]
+    sure = [facts(R).caveat]
     trend = _pre_trend_words(rep)
     if trend:
         sure.append(trend)
@@ -452,7 +441,7 @@ def _flow_stages(R: ResultSet, C: Mapping | None = None):
             keep = next((s for s in analysed if tp is not None and s.note.split(":", 1)[0] == tp), analysed[-1])
             per_ind = [s for s in per_ind if s.stage != "analysed" or s.group != group or s is keep]
     columns: dict[str, list] = {}
-    if R.design == "feasibility" and per_ind:
+    if facts(R).outcome_flow_column and per_ind:
         # delivery (referred >= eligible >= consented >= started >= completed), then the primary
         # outcome's measurements among those recruited, in a column of their own: people who did not
         # complete the programme can still be measured, so these are not a subset of "completed"
@@ -467,7 +456,7 @@ def _flow_stages(R: ResultSet, C: Mapping | None = None):
 
 
 def _area_months(R: ResultSet) -> bool:
-    return R.design == "interrupted_time_series" or any("area(s) x months" in s.note for s in R.flow)
+    return facts(R).area_months or any("area(s) x months" in s.note for s in R.flow)
 
 
 def flow_cells(rep: Report) -> None:
@@ -512,9 +501,10 @@ def flow_cells(rep: Report) -> None:
 
 
 def design_words(R: ResultSet) -> str:
-    if R.design == "matched_comparison" and _weighting(R):
-        return "weighted comparison group (inverse probability of taking part, from a propensity score)"
-    return DESIGN_WORDS.get(R.design, R.design.replace("_", " "))
+    f = facts(R)
+    if f.words_when_weighted and _weighting(R):
+        return f.words_when_weighted
+    return f.words
 
 
 def _weighting(R: ResultSet) -> bool:
@@ -527,7 +517,7 @@ def _stage_title(rep: Report, group: str, stage: str) -> str:
         return "Weighted (positive weight)"
     if _area_months(rep.R) and stage == "analysed":
         return "Area-months analysed"
-    if stage == "analysed" and (rep.R.design in ("pre_post", "feasibility") or group == OUTCOME_GROUP):
+    if stage == "analysed" and (facts(rep.R).analysed_has_both_measures or group == OUTCOME_GROUP):
         return "Analysed (baseline and follow-up)"
     return STAGE_WORDS.get(stage, stage.replace("_", " ").capitalize())
 
@@ -697,7 +687,7 @@ def conventions_in_words(R: ResultSet) -> list[str]:
 
 def methods(rep: Report) -> None:
     R, page = rep.R, rep.page
-    _p(page, f"Design: {design_words(R)}.", w.design_caveat(R.design).replace(
+    _p(page, f"Design: {design_words(R)}.", facts(R).caveat.replace(
         "chosen by matching", "weighted" if _weighting(R) else "chosen by matching"))
     by_method: dict[str, set] = {}
     for e in R.estimates:
@@ -783,7 +773,7 @@ def _results_rows(rep: Report, items, table_id: str) -> None:
     for i, e in items:
         v = w.verdict(e, rule)
         # a feasibility criterion is a proportion judged against its thresholds, not tested against zero
-        judged = rep.R.design != "feasibility" or e.estimand in MAIN_ESTIMANDS
+        judged = not facts(rep.R).criteria_not_tests or e.estimand in MAIN_ESTIMANDS
         marker, reading = (v.marker, v.outcome) if judged else ("-", "see thresholds")
         of = _stat_of(rep, i)
         es = e.effect_size
@@ -1416,6 +1406,20 @@ class CounterfactualSpec:
 
         return mpl_counterfactual(self.periods, [v.plot() for v in self.observed], self.fitted, self.counter,
                                   self.interruption, self.y_title)
+
+
+def declare_comparison_areas(rep: Report) -> None:
+    """The areas' monthly counts, before any estimate that reveals their total is shown."""
+    from evalkit.report.place import declare
+
+    declare(rep, estimate_counts)
+
+
+def comparison_areas(rep: Report) -> None:
+    """Against comparison areas (issue 18: its own module, evalkit/report/place.py)."""
+    from evalkit.report.place import comparison_areas as areas
+
+    areas(rep, label)
 
 
 def counterfactual(rep: Report) -> None:

@@ -51,3 +51,35 @@ def test_an_unknown_design_lists_the_known_ones():
     with pytest.raises(OptionError, match="design 'synthetic_control' is not known; expected one of pre_post, "
                                           "matched_comparison"):
         entry("synthetic_control")
+
+
+def test_every_name_an_entry_gives_resolves():
+    # the registry names what belongs to the layers above it; a misspelt hook would fail only when a
+    # plan of that design is rated or reported, so each one is resolved here
+    import typing
+
+    from evalkit.spec.designs import REPORT_PLACES, resolve
+
+    plan_fields = r.EvaluationFile.model_fields
+    for design, e in REGISTRY.items():
+        for s in e.report_sections:
+            assert callable(resolve(s.builder)), (design, s.builder)
+            assert s.prepare is None or callable(resolve(s.prepare)), (design, s.prepare)
+            assert s.place in REPORT_PLACES, (design, s.place)
+            assert s.key in e.sections, (design, s.key)
+        if e.evidence.sms_variant:
+            assert callable(resolve(e.evidence.sms_variant)), design
+        for name in e.records:
+            assert resolve(name).KEY in e.sections, (design, name)
+        if e.options_section:  # the block's model is the one the plan validates it with
+            assert e.options_model in typing.get_args(plan_fields[e.options_section].annotation), design
+
+
+def test_the_report_and_the_rating_read_the_entries():
+    from evalkit.evidence import assess
+    from evalkit.report import sections
+
+    assert sections.SECTION_HOMES["feasibility"] == "sec-feasibility"  # from the feasibility entry
+    assert sections.SECTION_HOMES["honest_did"] == "sec-event-study"  # shown by the event study's section
+    assert assess.FACTS["rct"].intention_to_treat_check and not assess.FACTS["pre_post"].intention_to_treat_check
+    assert entry("matched_comparison").report_facts.balance_heading == "Balance after matching"

@@ -608,9 +608,8 @@ def _itt_check(result, context, rules) -> Check:
         return _check("intention_to_treat", NA, "not a randomised trial", rids)
     ext = result.sections.get("external")
     value = _get(ext, "intention_to_treat") if ext is not None else None
-    if value is None:
-        rct = result.sections.get("rct")
-        value = _get(rct, "intention_to_treat", "itt") if isinstance(rct, Mapping) else None
+    if value is None and isinstance(result.sections.get("rct"), Mapping):
+        value = result.section("rct").intention_to_treat
     if value is True:
         return _check("intention_to_treat", PASSED, "analysed as randomised" + (" (as reported)" if ext else ""), rids)
     if value is False:
@@ -691,9 +690,8 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
     if facts.effects_not_applicable:
         effect_check = _check("child_outcome_effect", NA, facts.effects_not_applicable, effect_check.rules)
         effect = "none"
-    if facts.pathway_section:
-        section = result.sections.get(facts.pathway_section)
-        feasibility = _get(section, "pathway") if isinstance(section, Mapping) else None
+    if facts.pathway_section and isinstance(result.sections.get(facts.pathway_section), Mapping):
+        feasibility = result.section(facts.pathway_section).pathway  # ABSENT (not written) is not a verdict
     primary_estimate = next((e for e in headline if e.primary or e.indicator == context.primary_outcome),
                             headline[0] if headline else None)
     arms = _arms(result, context, primary_estimate)

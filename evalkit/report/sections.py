@@ -35,6 +35,7 @@ from evalkit.publish.markup import svg_value
 from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, phrase
 from evalkit.report import value_for_money
 from evalkit.report import wording as w
+from evalkit.result_sections import ABSENT
 from evalkit.results import Estimate, ResultSet, fill_template
 from evalkit.spec.designs import REGISTRY, ReportFacts, report_sections, resolve
 
@@ -508,8 +509,7 @@ def design_words(R: ResultSet) -> str:
 
 
 def _weighting(R: ResultSet) -> bool:
-    mt = (R.sections or {}).get("matching")
-    return isinstance(mt, Mapping) and mt.get("method") == "ipw"
+    return sec_get(R, "matching") is not None and R.section("matching").method == "ipw"
 
 
 def _stage_title(rep: Report, group: str, stage: str) -> str:
@@ -889,9 +889,17 @@ def _group_counts(rep: Report) -> list[Count]:
     return out
 
 
+def _given(record, name: str):
+    """A field of a typed section record, None where the design did not write it (as a missing key)."""
+    value = getattr(record, name)
+    return None if value is ABSENT else value
+
+
 def balance(rep: Report) -> None:
-    bal = sec_get(rep.R, "balance")
-    if not bal or not bal.get("rows"):
+    if sec_get(rep.R, "balance") is None:
+        return
+    bal = rep.R.section("balance")
+    if not bal.rows:
         return
     of = _group_counts(rep)
     rows, covs, before, after = [], [], [], []
@@ -899,7 +907,7 @@ def balance(rep: Report) -> None:
     def s(x):
         return Stat(x, of, lambda v: w.fmt(v))
 
-    for r in bal["rows"]:
+    for r in bal.rows:
         name = str(r.get("covariate") or r.get("name") or r.get("term") or "?")
         covs.append(name)
         before.append(s(r.get("smd_before")))
@@ -914,16 +922,16 @@ def balance(rep: Report) -> None:
                     "eCDF mean after", "eCDF max after", "WWC band after"], rows, table_id="ek-balance")
     flags = []
     done = "after weighting" if _weighting(rep.R) else "after matching"
-    if bal.get("flag_any_smd_ge_0_1") is not None:
-        flags.append(f"Some covariate still has |SMD| of 0.1 or more {done}." if bal["flag_any_smd_ge_0_1"]
+    if _given(bal, "flag_any_smd_ge_0_1") is not None:
+        flags.append(f"Some covariate still has |SMD| of 0.1 or more {done}." if bal.flag_any_smd_ge_0_1
                      else f"Every covariate has |SMD| under 0.1 {done}.")
-    if bal.get("flag_var_ratio_outside"):
+    if _given(bal, "flag_var_ratio_outside"):
         flags.append("Some variance ratio lies outside 0.5 to 2.")
-    if bal.get("wwc_pass") is not None:
-        flags.append("Baseline equivalence meets the WWC standard." if bal["wwc_pass"]
+    if _given(bal, "wwc_pass") is not None:
+        flags.append("Baseline equivalence meets the WWC standard." if bal.wwc_pass
                      else "Baseline equivalence does not meet the WWC standard.")
-    if bal.get("formula"):
-        flags.append(f"Standardised mean difference: {bal['formula']}.")
+    if _given(bal, "formula"):
+        flags.append(f"Standardised mean difference: {bal.formula}.")
     _p(rep.page, *flags)
     rep.page.figure(LoveSpec(covs, before, after), "Love plot: absolute standardised mean differences before and "
                     f"{done} (dashed line: 0.1).", "fig-love")

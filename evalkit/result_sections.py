@@ -105,6 +105,8 @@ class Balance(SectionRecord):
     flag_var_ratio_outside: bool = _opt()
     wwc_pass: bool = _opt()
     wwc_rule: str = _opt()
+    sample: str = _opt()  # rct: "randomised" (the table at randomisation)
+    analysed: dict[str, JSON] = _opt()  # rct: the same table among those analysed for the primary outcome
 
 
 @dataclasses.dataclass(frozen=True)

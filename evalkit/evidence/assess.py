@@ -17,6 +17,7 @@ from typing import Any
 
 from evalkit.evidence.errors import EvidenceError
 from evalkit.evidence.rules import Rules, load_rules
+from evalkit.result_sections import ABSENT, SectionRecord
 from evalkit.spec.designs import REGISTRY, EvidenceFacts, resolve
 from evalkit.verdict import EVIDENCE_WORDS, SignificanceRule, judge
 
@@ -121,7 +122,7 @@ def context_from_plan(evaluation) -> StudyContext:
 def context_from_results(result) -> StudyContext:
     """A context from the results alone (the manifest's options); evaluator and indicators unknown."""
     options = dict(getattr(result.manifest, "options", {}) or {})
-    ext = result.sections.get("external") if isinstance(result.sections, Mapping) else None
+    ext = _section(result, "external")
     return StudyContext(
         evaluation=result.evaluation, intervention=result.intervention, design=result.design, title=result.title,
         stage=options.get("stage"), follow_up_months=options.get("follow_up_months"),
@@ -234,10 +235,23 @@ def _p(p) -> str:
 
 
 def _get(mapping, *keys, default=None):
+    """The first of ``keys`` a section (a typed record or a JSON object) holds, else ``default``."""
+    if isinstance(mapping, SectionRecord):
+        for key in keys:
+            value = getattr(mapping, key)  # a field the record does not declare fails here, in a test
+            if value is not ABSENT:
+                return value
+        return default
     for key in keys:
         if isinstance(mapping, Mapping) and key in mapping:
             return mapping[key]
     return default
+
+
+def _section(result, key: str):
+    """Section ``key`` of the results as its typed record (evalkit.result_sections), None if not written."""
+    data = result.sections.get(key) if isinstance(result.sections, Mapping) else None
+    return result.section(key) if isinstance(data, Mapping) else data
 
 
 def _months_from_timepoints(timepoints: Iterable[str]) -> int | None:
@@ -259,7 +273,7 @@ def validate_study(result, context: StudyContext) -> None:
         raise EvidenceError(f"{context.evaluation}: design {design!r} cannot be rated; expected one of "
                             f"{', '.join(repr(d) for d in DESIGNS)}")
     _check_follow_up_value(context.evaluation, "follow_up_months", context.follow_up_months)
-    ext = result.sections.get("external") if isinstance(result.sections, Mapping) else None
+    ext = _section(result, "external")
     if ext is not None:
         _check_follow_up_value(context.evaluation, "external.follow_up_months", _get(ext, "follow_up_months"))
         reported = _get(ext, "results", default=None) or []
@@ -373,7 +387,7 @@ def _effect(outcomes: list[OutcomeVerdict], rules: Rules) -> tuple[str, OutcomeV
 
 def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | None]:
     design = context.design
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     if ext is not None:
         sample = _get(ext, "sample", default={}) or {}
         if design in COMPARATIVE:
@@ -417,9 +431,9 @@ def _sample_check(arms, context, rules) -> Check:
 
 
 def _attrition_values(result, context) -> tuple[Any, Any]:
-    ext = result.sections.get("external")
-    section = _get(ext, "attrition") if ext is not None else result.sections.get("attrition")
-    if not isinstance(section, Mapping):
+    ext = _section(result, "external")
+    section = _get(ext, "attrition") if ext is not None else _section(result, "attrition")
+    if not isinstance(section, (Mapping, SectionRecord)):
         return None, None
     overall, differential = _get(section, "overall"), _get(section, "differential")
     # a design may report attrition per indicator: use the primary outcome's
@@ -454,7 +468,7 @@ def wwc_boundary(overall_pct: float, rules: Rules) -> float | None:
 
 def _analysed_equivalence(result, context, rules) -> tuple[bool | None, str]:
     """Whether the analysed sample (after attrition) is shown equivalent at baseline, and how we know."""
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     if ext is not None:
         shown, sample = _get(ext, "baseline_equivalence"), _get(ext, "baseline_equivalence_sample")
         if shown is True and sample == "analysed":
@@ -465,16 +479,16 @@ def _analysed_equivalence(result, context, rules) -> tuple[bool | None, str]:
             return None, ("the study reports baseline equivalence, but not of the analysed sample "
                           "(external.baseline_equivalence_sample: analysed says so)")
         return None, "the study record does not show the analysed sample's baseline equivalence"
-    balance = result.sections.get("balance")
-    if isinstance(balance, Mapping):
+    balance = _section(result, "balance")
+    if isinstance(balance, SectionRecord):
         # a trial's balance table describes the randomised sample unless it says otherwise; a matched
         # design's describes the matched (analysed) sample
-        if balance.get("sample") == "analysed" or (_facts(context).balance_describes == "analysed"
-                                                    and balance.get("sample") is None):
+        sample = _get(balance, "sample")
+        if sample == "analysed" or (_facts(context).balance_describes == "analysed" and sample is None):
             analysed = balance
         else:
-            analysed = balance.get("analysed")
-        if isinstance(analysed, Mapping) and _get(analysed, "rows"):
+            analysed = _get(balance, "analysed")  # the analysed sample's table, a JSON object
+        if isinstance(analysed, (Mapping, SectionRecord)) and _get(analysed, "rows"):
             check = _baseline_check(result, context, rules, balance=analysed)
             if check.status == PASSED:
                 return True, f"analysed sample: {check.evidence}"
@@ -520,8 +534,11 @@ def _baseline_check(result, context, rules, balance: Mapping | None = None) -> C
         return _check("baseline_equivalence", NA, _facts(context).baseline_not_applicable, rids)
     if context.design not in COMPARATIVE:
         return _check("baseline_equivalence", NA, "no comparison group", rids)
-    balance = result.sections.get("balance") if balance is None else balance
-    rows = _get(balance, "rows") if isinstance(balance, Mapping) else None
+    balance = _section(result, "balance") if balance is None else balance
+    rows = _get(balance, "rows") if isinstance(balance, (Mapping, SectionRecord)) else None
+    # an "adjusted" flag for the whole table: only in a JSON object (the analysed sample's table); the
+    # typed record holds none, so each row says whether the analysis adjusted for its covariate
+    table_adjusted = _get(balance, "adjusted", default=False) if isinstance(balance, Mapping) else False
     if rows:
         bands = rules.value("baseline_equivalence_bands")
         lo, hi = bands["no_adjustment_max"], bands["with_adjustment_max"]
@@ -533,7 +550,7 @@ def _baseline_check(result, context, rules, balance: Mapping | None = None) -> C
                 unknown.append(name)
                 continue
             g = abs(float(smd))
-            adjusted = bool(_get(row, "adjusted", default=_get(balance, "adjusted", default=False)))
+            adjusted = bool(_get(row, "adjusted", default=table_adjusted))
             if g <= lo:
                 within.append(name)
             elif g <= hi and adjusted:
@@ -553,7 +570,7 @@ def _baseline_check(result, context, rules, balance: Mapping | None = None) -> C
         if unknown:
             return _check("baseline_equivalence", UNKNOWN, f"{words}; no SMD for {', '.join(unknown)}", rids)
         return _check("baseline_equivalence", PASSED, f"{words} (WWC bands)", rids)
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     if ext is not None:
         reported = _get(ext, "baseline_equivalence")
         if reported is True:
@@ -606,7 +623,7 @@ def _itt_check(result, context, rules) -> Check:
     rids = ("intention_to_treat_rct",)
     if not _facts(context).intention_to_treat_check:
         return _check("intention_to_treat", NA, "not a randomised trial", rids)
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     value = _get(ext, "intention_to_treat") if ext is not None else None
     if value is None and isinstance(result.sections.get("rct"), Mapping):
         value = result.section("rct").intention_to_treat
@@ -623,8 +640,8 @@ def _robustness_check(result, context, rules) -> Check:
         return _check("robustness", NA, _facts(context).robustness_not_applicable, rids)
     if context.design not in COMPARATIVE:
         return _check("robustness", NA, "not a causal design", rids)
-    section = result.sections.get("robustness")
-    items = _get(section, "refutations", "rows") if isinstance(section, Mapping) else section
+    section = _section(result, "robustness")
+    items = _get(section, "refutations", "rows") if isinstance(section, SectionRecord) else section
     if not isinstance(items, (list, tuple)) or not items:
         return _check("robustness", UNKNOWN, "no refutation tests in the results", rids)
     passed, failed, unknown = [], [], []
@@ -659,7 +676,7 @@ def sms_with_control(result) -> str | None:
 
 def sms_with_baseline(result) -> str | None:
     """A matched comparison with a baseline outcome (a before/after comparison with a comparison group) is SMS 3."""
-    if any("baseline" in e.timepoints for e in result.estimates) or _get(result.sections.get("external") or {},
+    if any("baseline" in e.timepoints for e in result.estimates) or _get(_section(result, "external") or {},
                                                                         "baseline_equivalence") is not None:
         return f"{result.design}_with_baseline"
     return None
@@ -676,7 +693,7 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
         context = replace(context, design=result.design)
     validate_study(result, context)
     design = context.design
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     follow_up = context.follow_up_months
     if ext is not None and _get(ext, "follow_up_months") is not None:
         follow_up = _get(ext, "follow_up_months")

@@ -78,6 +78,12 @@ def sec_get(R: ResultSet, key: str) -> Mapping | None:
     return value if isinstance(value, Mapping) and value else None
 
 
+def record(R: ResultSet, key: str):
+    """The typed record of section ``key`` (evalkit.result_sections), None where the results hold none:
+    a field the record does not declare fails in a test rather than printing nothing on a page."""
+    return R.section(key) if sec_get(R, key) is not None else None
+
+
 def facts(R: ResultSet) -> ReportFacts:
     """What the design's registry entry says the report should say about it (a design no longer
     registered reads as its name in words)."""
@@ -312,11 +318,11 @@ def summary(rep: Report) -> None:
     primary = [(i, e) for i, e in main if e.primary] or main[:1]
     rest = [(i, e) for i, e in main if (i, e) not in primary and e.subgroup == "all"]
     page.heading("What was found", 3)
-    fs = sec_get(R, "feasibility")
+    fs = record(R, "feasibility")
     if fs:
-        if isinstance(fs.get("verdict"), str):
-            page.untrusted_para(f"Feasibility: {fs['verdict']}")
-        path = fs.get("pathway")
+        if isinstance(fs.verdict, str):
+            page.untrusted_para(f"Feasibility: {fs.verdict}")
+        path = fs.pathway
         if isinstance(path, Mapping) and path.get("verdict"):
             page.untrusted_para(f"Next step: {path['verdict']} (next stage: "
                                 f"{str(path.get('next_stage', '-')).replace('_', ' ')}).")
@@ -711,14 +717,14 @@ def methods(rep: Report) -> None:
         first = next(iter(rc.values()))
         if isinstance(first, Mapping) and first.get("method"):
             _p(page, "Reliable change: " + str(first["method"]) + ".")
-    rct = sec_get(R, "rct")
+    rct = record(R, "rct")
     if rct:
         bits = ["Randomised controlled trial"]
-        if rct.get("intention_to_treat"):
+        if rct.intention_to_treat:
             bits.append("analysed by intention to treat (everyone in the arm they were randomised to)")
-        if rct.get("assignment_column"):
-            bits.append(f"assignment recorded in the column '{rct['assignment_column']}'")
-        bits.append(f"randomised by cluster ('{rct['cluster']}')" if rct.get("cluster")
+        if _given(rct, "assignment_column"):
+            bits.append(f"assignment recorded in the column '{rct.assignment_column}'")
+        bits.append(f"randomised by cluster ('{rct.cluster}')" if _given(rct, "cluster")
                     else "randomised individually")
         _p(page, "; ".join(bits) + ". The numbers randomised to each arm are in the participant flow.")
     rows = [[Col(_words(k)), Col(str(v))] for k, v in _flatten(R.manifest.options or {})]
@@ -896,10 +902,8 @@ def _given(record, name: str):
 
 
 def balance(rep: Report) -> None:
-    if sec_get(rep.R, "balance") is None:
-        return
-    bal = rep.R.section("balance")
-    if not bal.rows:
+    bal = record(rep.R, "balance")
+    if not bal or not bal.rows:
         return
     of = _group_counts(rep)
     rows, covs, before, after = [], [], [], []
@@ -998,10 +1002,10 @@ def matching(rep: Report) -> None:
     if opts:
         _p(rep.page, ("Weighting (inverse probability of taking part): " if _weighting(rep.R) else "Matching: ")
            + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + ".")
-    ps = sec_get(rep.R, "propensity")
-    if ps and ps.get("formula"):
-        link = f" ({ps['model']})" if ps.get("model") else ""
-        _p(rep.page, f"Propensity model{link}: {ps['formula']}.")
+    ps = record(rep.R, "propensity")
+    if ps and _given(ps, "formula"):
+        link = f" ({ps.model})" if _given(ps, "model") else ""
+        _p(rep.page, f"Propensity model{link}: {ps.formula}.")
 
 
 class ReliableChangeSpec:

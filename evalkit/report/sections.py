@@ -1284,11 +1284,11 @@ def robustness(rep: Report) -> None:
 
 
 def feasibility(rep: Report) -> None:
-    fs = sec_get(rep.R, "feasibility")
+    fs = record(rep.R, "feasibility")
     if not fs:
         return
     rows = []
-    for r in fs.get("criteria") or []:
+    for r in _given(fs, "criteria") or []:
         if not isinstance(r, Mapping):
             continue
         key = r.get("key") or r.get("label")
@@ -1325,14 +1325,14 @@ def feasibility(rep: Report) -> None:
         rep.page.table(["criterion", "value", "CI", "count", "of", "thresholds", "RAG"], rows,
                        table_id="ek-feasibility")
     bits = []
-    if isinstance(fs.get("verdict"), str):
-        bits.append(fs["verdict"])
-    if isinstance(fs.get("thresholds_rule"), str):
-        bits.append(f"Thresholds: {fs['thresholds_rule']}.")
+    if isinstance(fs.verdict, str):
+        bits.append(fs.verdict)
+    if isinstance(fs.thresholds_rule, str):
+        bits.append(f"Thresholds: {fs.thresholds_rule}.")
     if bits:
         rep.page.untrusted_para(" ".join(bits))
-    if isinstance(fs.get("planning"), Mapping):
-        feasibility_planning(rep, fs["planning"])
+    if isinstance(fs.planning, Mapping):
+        feasibility_planning(rep, fs.planning)
 
 
 DESIGN_NAMES = {"two_arm_trial": "two-arm trial", "matched_comparison": "matched comparison",
@@ -1462,25 +1462,25 @@ def counterfactual(rep: Report) -> None:
 
 
 def external(rep: Report) -> None:
-    ex = (rep.R.sections or {}).get("external")
-    if not isinstance(ex, Mapping):
+    if not isinstance((rep.R.sections or {}).get("external"), Mapping):
         return
-    bits = [f"Source: {ex.get('citation') or 'not given'}."]
-    sample = ex.get("sample") or {}
+    ex = rep.R.section("external")  # the typed record: a field it does not declare fails in a test
+    bits = [f"Source: {_given(ex, 'citation') or 'not given'}."]
+    sample = _given(ex, "sample") or {}
     rows = []
     for key, name in (("treated", "took part"), ("comparison", "comparison"), ("clusters", "clusters")):
         v = sample.get(key)
         if isinstance(v, int):
             rows.append([Col(name), Col(rep.tie(rep.count(v, "headline", f"external sample {key}")), key)])
-    attr = ex.get("attrition") or {}
+    attr = _given(ex, "attrition") or {}
     if attr.get("overall") is not None:
         bits.append(f"Overall attrition {w.fmt_pct(attr['overall'])}, differential {w.fmt_pct(attr.get('differential'))}.")
-    if ex.get("baseline_equivalence") is not None:
-        bits.append("Baseline equivalence was " + ("shown." if ex["baseline_equivalence"] else "not shown."))
-    if ex.get("intention_to_treat") is not None:
-        bits.append("Analysis by intention to treat." if ex["intention_to_treat"] else "Not analysed by intention to treat.")
-    if ex.get("follow_up_months"):
-        bits.append(f"Follow-up: {ex['follow_up_months']} months.")
+    if _given(ex, "baseline_equivalence") is not None:
+        bits.append("Baseline equivalence was " + ("shown." if ex.baseline_equivalence else "not shown."))
+    if _given(ex, "intention_to_treat") is not None:
+        bits.append("Analysis by intention to treat." if ex.intention_to_treat else "Not analysed by intention to treat.")
+    if _given(ex, "follow_up_months"):
+        bits.append(f"Follow-up: {ex.follow_up_months} months.")
     rep.page.untrusted_para(" ".join(bits))
     if rows:
         rep.page.table(["sample", "count"], rows, table_id="ek-external-sample")

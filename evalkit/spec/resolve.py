@@ -231,15 +231,13 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
             "a data section (path, id, ...) or an 'external' record of a published study")
 
     if not is_external and raw.data is not None:
-        if design in (r.Design.difference_in_differences, r.Design.interrupted_time_series,
-                      r.Design.comparison_areas) and not long_form:
+        if REGISTRY[design].long_form and not long_form:
             err(("data",), f"design '{design.value}' needs data in long form", "no data.period",
                 "data.period: the time column (one row per unit per period)")
         two_files = raw.data.comparison is not None
         if two_files:
             _check_two_files(raw, design, err)
-        if design in (r.Design.matched_comparison, r.Design.difference_in_differences, r.Design.rct) \
-                and raw.data.treatment is None and not two_files:
+        if REGISTRY[design].comparative and raw.data.treatment is None and not two_files:
             err(("data",), f"design '{design.value}' compares treated and comparison units",
                 "no data.treatment", "data.treatment: a 0/1 column")
         if design is r.Design.pre_post and long_form:

@@ -130,9 +130,12 @@ def balance_summary_lines(section: dict, max_rows: int | None = None) -> list[st
 
 
 def _balance_lines(result) -> list[str]:
-    balance = result.sections.get("balance")
-    if result.design == "matched_comparison" and isinstance(balance, dict) and balance.get("rows"):
-        return balance_summary_lines(balance)
+    from evalkit.result_sections import ABSENT
+
+    # a before-and-after balance table (a matched or weighted comparison's; a trial's has one column)
+    balance = result.section("balance")
+    if balance is not None and balance.rows and balance.max_abs_smd_before is not ABSENT:
+        return balance_summary_lines(balance.to_mapping())
     return []
 
 

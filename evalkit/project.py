@@ -244,8 +244,11 @@ def _data_roots(root: Path, problems: list[Problem]) -> list[Path]:
 
 def validate_project(root: Path | str | None = None, *, check_data: bool = True) -> Validation:
     """Validate every logic model and evaluation plan in the project at ``root``."""
-    from evalkit.spec.raw import EvaluationFile, LogicModelFile
+    from evalkit.spec.designs import plan_model
+    from evalkit.spec.raw import LogicModelFile
     from evalkit.spec.resolve import resolve_evaluation, resolve_logic_model
+
+    EvaluationFile = plan_model()  # with the options block of every registered design
 
     if root is not None and not Path(root).exists():
         raise ProjectError(f"{root}: no such folder; expected a project folder holding "

@@ -105,6 +105,8 @@ class Balance(SectionRecord):
     flag_var_ratio_outside: bool = _opt()
     wwc_pass: bool = _opt()
     wwc_rule: str = _opt()
+    sample: str = _opt()  # rct: "randomised" (the table at randomisation)
+    analysed: dict[str, JSON] = _opt()  # rct: the same table among those analysed for the primary outcome
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,14 +351,35 @@ SECTION_TYPES: dict[str, type[SectionRecord]] = {
 }
 
 
+_ALL_TYPES: dict[str, type[SectionRecord]] | None = None
+
+
+def section_types() -> dict[str, type[SectionRecord]]:
+    """Every section record: those above and the ones design registry entries name (``records``, for a
+    design added by its module alone). Read when first asked, because a design module that holds its
+    own record imports this module while the registry loads."""
+    global _ALL_TYPES
+    if _ALL_TYPES is None:
+        from evalkit.spec.designs import REGISTRY, resolve
+
+        extra = {}
+        for e in REGISTRY.values():
+            for name in e.records:
+                kind = resolve(name)
+                extra[kind.KEY] = kind
+        _ALL_TYPES = {**SECTION_TYPES, **extra}
+    return _ALL_TYPES
+
+
 def section_record(key: str, data: Mapping[str, Any]) -> SectionRecord:
     """The typed record of section ``key`` (an unknown key is an error naming the known ones)."""
     from evalkit.errors import EvalkitError
 
-    kind = SECTION_TYPES.get(key)
+    kinds = section_types()
+    kind = kinds.get(key)
     if kind is None:
         raise EvalkitError(f"results section '{key}' is not part of evalkit.results/v2; expected one of "
-                           f"{', '.join(sorted(SECTION_TYPES))}")
+                           f"{', '.join(sorted(kinds))}")
     return kind.from_mapping(data)
 
 

@@ -195,9 +195,9 @@ class ResultSet:
 
         data = self.sections.get(key)
         if data is None:
-            from evalkit.result_sections import SECTION_TYPES
+            from evalkit.result_sections import section_types
 
-            if key not in SECTION_TYPES:
+            if key not in section_types():
                 section_record(key, {})  # raises, naming the known sections
             return None
         return section_record(key, data)
@@ -302,11 +302,11 @@ def _plain(value: Any) -> Any:
 
 def results_json_schema() -> dict:
     """The JSON Schema of ``results.json`` (``evalkit.results/v2``), generated from the records."""
-    from evalkit.result_sections import RESULTS_SCHEMA_ID, SECTION_TYPES, PerIndicator, record_schema, type_schema
+    from evalkit.result_sections import RESULTS_SCHEMA_ID, PerIndicator, record_schema, section_types, type_schema
 
     defs: dict = {}
     sections = {}
-    for key, kind in SECTION_TYPES.items():
+    for key, kind in section_types().items():
         if issubclass(kind, PerIndicator):
             entry = getattr(kind, "ENTRY", None)  # a typed entry where the section declares one
             sections[key] = {"type": "object", "description": " ".join(kind.__doc__.split()),

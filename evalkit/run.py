@@ -19,8 +19,8 @@ from evalkit.results import Manifest, ResultSet
 from evalkit.spec import model as m
 from evalkit.spec.designs import REGISTRY
 
-# design -> module under evalkit.estimate exposing analyse(evaluation, frame, seed): the registry's
-DESIGN_MODULES = {d.value: e.analysis for d, e in REGISTRY.items()}
+# design -> module exposing analyse(evaluation, frame, seed): the registry's
+DESIGN_MODULES = {d.value: e.analysis_module for d, e in REGISTRY.items()}
 DEPENDENCIES = ("numpy", "pandas", "scipy", "statsmodels", "linearmodels", "scikit-learn", "dowhy",
                 "pydantic", "PyYAML", "duckdb", "plotly")
 
@@ -69,6 +69,8 @@ def plan_options(evaluation: m.Evaluation) -> dict:
         opts["comparison_areas"] = evaluation.comparison_areas.model_dump(mode="json")
     if evaluation.feasibility is not None:
         opts["feasibility"] = evaluation.feasibility.model_dump(mode="json")
+    for key, block in evaluation.design_options.items():  # the block of a design added by its module alone
+        opts[key] = block.model_dump(mode="json")
     if evaluation.data is not None:
         d = evaluation.data
         opts["data"] = {"path": d.path_as_written, "id": d.id, "treatment": d.treatment,
@@ -177,9 +179,9 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
     else:
         module_name = DESIGN_MODULES.get(evaluation.design.value)
         try:
-            module = importlib.import_module(f"evalkit.estimate.{module_name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"evalkit.estimate.{module_name}":
+            if exc.name != module_name:
                 raise
             raise EvalkitError(f"{evaluation.source.name}: design '{evaluation.design.value}' "
                                "cannot be run by this version of evalkit yet") from exc

@@ -6,18 +6,20 @@ import importlib.util
 
 from evalkit.result_sections import SECTION_TYPES
 from evalkit.spec import raw as r
-from evalkit.spec.designs import MODULES, REGISTRY, ROBUSTNESS_SECTIONS, entry
+from evalkit.spec.design_list import MODULES
+from evalkit.spec.designs import REGISTRY, ROBUSTNESS_SECTIONS, entry
 
 
 def test_every_design_has_one_entry_in_its_own_module():
     assert set(REGISTRY) == set(r.Design)
     assert [e.design.value for e in REGISTRY.values()] == list(MODULES)  # the module is named as the design
+    assert list(r.Design) == list(REGISTRY)  # the plan's choices are the registry's, in its order
 
 
 def test_each_entry_names_what_exists():
     plan_fields = set(r.EvaluationFile.model_fields)
     for design, e in REGISTRY.items():
-        spec = importlib.util.find_spec(f"evalkit.estimate.{e.analysis}")
+        spec = importlib.util.find_spec(e.analysis_module)
         assert spec is not None, design
         assert set(e.sections) <= set(SECTION_TYPES), design
         assert e.options <= {"covariates", "subgroups", "cluster", "weights"}, design
@@ -32,7 +34,7 @@ def test_the_other_tables_are_the_registrys():
     from evalkit.spec.options import DESIGN_OPTIONS
 
     run_module = importlib.import_module("evalkit.run")
-    assert run_module.DESIGN_MODULES["matched_comparison"] == "matching"
+    assert run_module.DESIGN_MODULES["matched_comparison"] == "evalkit.estimate.matching"
     assert run_module.ROBUSTNESS_DESIGNS == causal.DESIGNS == ("matched_comparison", "difference_in_differences")
     assert assess.COMPARATIVE == ("matched_comparison", "difference_in_differences", "rct")
     assert {d.value for d in model.COMPARATIVE_DESIGNS} == set(assess.COMPARATIVE)
@@ -49,3 +51,35 @@ def test_an_unknown_design_lists_the_known_ones():
     with pytest.raises(OptionError, match="design 'synthetic_control' is not known; expected one of pre_post, "
                                           "matched_comparison"):
         entry("synthetic_control")
+
+
+def test_every_name_an_entry_gives_resolves():
+    # the registry names what belongs to the layers above it; a misspelt hook would fail only when a
+    # plan of that design is rated or reported, so each one is resolved here
+    import typing
+
+    from evalkit.spec.designs import REPORT_PLACES, resolve
+
+    plan_fields = r.EvaluationFile.model_fields
+    for design, e in REGISTRY.items():
+        for s in e.report_sections:
+            assert callable(resolve(s.builder)), (design, s.builder)
+            assert s.prepare is None or callable(resolve(s.prepare)), (design, s.prepare)
+            assert s.place in REPORT_PLACES, (design, s.place)
+            assert s.key in e.sections, (design, s.key)
+        if e.evidence.sms_variant:
+            assert callable(resolve(e.evidence.sms_variant)), design
+        for name in e.records:
+            assert resolve(name).KEY in e.sections, (design, name)
+        if e.options_section:  # the block's model is the one the plan validates it with
+            assert e.options_model in typing.get_args(plan_fields[e.options_section].annotation), design
+
+
+def test_the_report_and_the_rating_read_the_entries():
+    from evalkit.evidence import assess
+    from evalkit.report import sections
+
+    assert sections.SECTION_HOMES["feasibility"] == "sec-feasibility"  # from the feasibility entry
+    assert sections.SECTION_HOMES["honest_did"] == "sec-event-study"  # shown by the event study's section
+    assert assess.FACTS["rct"].intention_to_treat_check and not assess.FACTS["pre_post"].intention_to_treat_check
+    assert entry("matched_comparison").report_facts.balance_heading == "Balance after matching"

@@ -191,3 +191,23 @@ def test_a_column_missing_from_a_frame_passed_in_is_named(tmp_path):
 
     with pytest.raises(DataError, match="column 'school' \\(cluster\\) is not in the data"):
         run(project.evaluation("demo-rct"), frame=frame.drop(columns=["school"]))
+
+
+def test_a_trial_run_by_evalkit_validates_against_the_results_schema(tmp_path):
+    # the trial's balance says which sample it describes and holds the analysed sample's table;
+    # the typed record declared neither, so these results failed their own schema (and section())
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "results-v2.json").read_text())
+    frame = _data()
+    frame.loc[frame.index[:300], "conf_12m"] = np.nan  # high attrition: the analysed sample's table is written
+    result = run(_project(tmp_path, frame).evaluation("demo-rct"))
+    path = result.write(tmp_path / "out" / "results.json")
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(json.loads(path.read_text()))]
+    assert errors == []
+    balance = result.section("balance")
+    assert balance.sample == "randomised" and balance.rows
+    assert balance.analysed["sample"] == "analysed"

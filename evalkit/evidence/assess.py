@@ -17,13 +17,20 @@ from typing import Any
 
 from evalkit.evidence.errors import EvidenceError
 from evalkit.evidence.rules import Rules, load_rules
-from evalkit.spec.designs import REGISTRY
+from evalkit.result_sections import ABSENT, SectionRecord
+from evalkit.spec.designs import REGISTRY, EvidenceFacts, resolve
 from evalkit.verdict import EVIDENCE_WORDS, SignificanceRule, judge
 
 PASSED, FAILED, UNKNOWN, NA = "passed", "failed", "unknown", "not_applicable"
 # design -> (design class, words)
 DESIGNS = {d.value: (e.evidence_class, e.words) for d, e in REGISTRY.items()}  # the design registry's
 COMPARATIVE = tuple(d.value for d, e in REGISTRY.items() if e.comparative)
+# design -> how the rating treats it where it is not the default (each entry's EvidenceFacts)
+FACTS = {d.value: e.evidence for d, e in REGISTRY.items()}
+
+
+def _facts(context) -> EvidenceFacts:
+    return FACTS.get(context.design) or EvidenceFacts()
 # the one estimate per indicator a study is judged on (not event-time cells, not slopes)
 HEADLINE_ESTIMANDS = ("reported", "att", "ate", "did_att", "itt", "risk_ratio", "mean_change", "change_in_proportion",
                       "rate_ratio", "level_change")
@@ -115,7 +122,7 @@ def context_from_plan(evaluation) -> StudyContext:
 def context_from_results(result) -> StudyContext:
     """A context from the results alone (the manifest's options); evaluator and indicators unknown."""
     options = dict(getattr(result.manifest, "options", {}) or {})
-    ext = result.sections.get("external") if isinstance(result.sections, Mapping) else None
+    ext = _section(result, "external")
     return StudyContext(
         evaluation=result.evaluation, intervention=result.intervention, design=result.design, title=result.title,
         stage=options.get("stage"), follow_up_months=options.get("follow_up_months"),
@@ -228,10 +235,23 @@ def _p(p) -> str:
 
 
 def _get(mapping, *keys, default=None):
+    """The first of ``keys`` a section (a typed record or a JSON object) holds, else ``default``."""
+    if isinstance(mapping, SectionRecord):
+        for key in keys:
+            value = getattr(mapping, key)  # a field the record does not declare fails here, in a test
+            if value is not ABSENT:
+                return value
+        return default
     for key in keys:
         if isinstance(mapping, Mapping) and key in mapping:
             return mapping[key]
     return default
+
+
+def _section(result, key: str):
+    """Section ``key`` of the results as its typed record (evalkit.result_sections), None if not written."""
+    data = result.sections.get(key) if isinstance(result.sections, Mapping) else None
+    return result.section(key) if isinstance(data, Mapping) else data
 
 
 def _months_from_timepoints(timepoints: Iterable[str]) -> int | None:
@@ -253,7 +273,7 @@ def validate_study(result, context: StudyContext) -> None:
         raise EvidenceError(f"{context.evaluation}: design {design!r} cannot be rated; expected one of "
                             f"{', '.join(repr(d) for d in DESIGNS)}")
     _check_follow_up_value(context.evaluation, "follow_up_months", context.follow_up_months)
-    ext = result.sections.get("external") if isinstance(result.sections, Mapping) else None
+    ext = _section(result, "external")
     if ext is not None:
         _check_follow_up_value(context.evaluation, "external.follow_up_months", _get(ext, "follow_up_months"))
         reported = _get(ext, "results", default=None) or []
@@ -367,14 +387,14 @@ def _effect(outcomes: list[OutcomeVerdict], rules: Rules) -> tuple[str, OutcomeV
 
 def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | None]:
     design = context.design
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     if ext is not None:
         sample = _get(ext, "sample", default={}) or {}
         if design in COMPARATIVE:
             return {"treated": _get(sample, "treated"), "comparison": _get(sample, "comparison")}
         return {"treated": _get(sample, "treated")}
     e = primary_estimate
-    if design in ("interrupted_time_series", "feasibility", "comparison_areas"):
+    if not _facts(context).counts_participants:
         # a population series, delivery records, or areas against areas: no analysed participants
         return {"treated": None}
     if design in COMPARATIVE:
@@ -397,10 +417,8 @@ def _arms(result, context: StudyContext, primary_estimate) -> dict[str, int | No
 def _sample_check(arms, context, rules) -> Check:
     rid = ("min_n_per_arm",)
     minimum = rules.value("min_n_per_arm")
-    if context.design in ("interrupted_time_series", "comparison_areas"):
-        return _check("sample_size", NA, "a population series: participants are not counted", rid)
-    if context.design == "feasibility":
-        return _check("sample_size", NA, "a feasibility study: sample size is planned, not tested", rid)
+    if _facts(context).sample_size_not_applicable:
+        return _check("sample_size", NA, _facts(context).sample_size_not_applicable, rid)
     if any(v is None for v in arms.values()):
         known = ", ".join(f"{k} {v}" for k, v in arms.items() if v is not None) or "none reported"
         return _check("sample_size", UNKNOWN, f"participants per arm not all known ({known})", rid)
@@ -413,9 +431,9 @@ def _sample_check(arms, context, rules) -> Check:
 
 
 def _attrition_values(result, context) -> tuple[Any, Any]:
-    ext = result.sections.get("external")
-    section = _get(ext, "attrition") if ext is not None else result.sections.get("attrition")
-    if not isinstance(section, Mapping):
+    ext = _section(result, "external")
+    section = _get(ext, "attrition") if ext is not None else _section(result, "attrition")
+    if not isinstance(section, (Mapping, SectionRecord)):
         return None, None
     overall, differential = _get(section, "overall"), _get(section, "differential")
     # a design may report attrition per indicator: use the primary outcome's
@@ -450,7 +468,7 @@ def wwc_boundary(overall_pct: float, rules: Rules) -> float | None:
 
 def _analysed_equivalence(result, context, rules) -> tuple[bool | None, str]:
     """Whether the analysed sample (after attrition) is shown equivalent at baseline, and how we know."""
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     if ext is not None:
         shown, sample = _get(ext, "baseline_equivalence"), _get(ext, "baseline_equivalence_sample")
         if shown is True and sample == "analysed":
@@ -461,15 +479,16 @@ def _analysed_equivalence(result, context, rules) -> tuple[bool | None, str]:
             return None, ("the study reports baseline equivalence, but not of the analysed sample "
                           "(external.baseline_equivalence_sample: analysed says so)")
         return None, "the study record does not show the analysed sample's baseline equivalence"
-    balance = result.sections.get("balance")
-    if isinstance(balance, Mapping):
+    balance = _section(result, "balance")
+    if isinstance(balance, SectionRecord):
         # a trial's balance table describes the randomised sample unless it says otherwise; a matched
         # design's describes the matched (analysed) sample
-        if balance.get("sample") == "analysed" or (context.design != "rct" and balance.get("sample") is None):
+        sample = _get(balance, "sample")
+        if sample == "analysed" or (_facts(context).balance_describes == "analysed" and sample is None):
             analysed = balance
         else:
-            analysed = balance.get("analysed")
-        if isinstance(analysed, Mapping) and _get(analysed, "rows"):
+            analysed = _get(balance, "analysed")  # the analysed sample's table, a JSON object
+        if isinstance(analysed, (Mapping, SectionRecord)) and _get(analysed, "rows"):
             check = _baseline_check(result, context, rules, balance=analysed)
             if check.status == PASSED:
                 return True, f"analysed sample: {check.evidence}"
@@ -511,13 +530,15 @@ def _attrition_checks(result, context, rules) -> list[Check]:
 
 def _baseline_check(result, context, rules, balance: Mapping | None = None) -> Check:
     rids = ("baseline_equivalence_bands", "baseline_equivalence_required")
-    if context.design == "comparison_areas":  # the synthetic control is fitted to the pre-period itself
-        return _check("baseline_equivalence", NA, "comparison areas weighted to track the treated area before the "
-                      "start (the pre-period fit is in the results)", rids)
+    if _facts(context).baseline_not_applicable:  # e.g. a synthetic control, fitted to the pre-period itself
+        return _check("baseline_equivalence", NA, _facts(context).baseline_not_applicable, rids)
     if context.design not in COMPARATIVE:
         return _check("baseline_equivalence", NA, "no comparison group", rids)
-    balance = result.sections.get("balance") if balance is None else balance
-    rows = _get(balance, "rows") if isinstance(balance, Mapping) else None
+    balance = _section(result, "balance") if balance is None else balance
+    rows = _get(balance, "rows") if isinstance(balance, (Mapping, SectionRecord)) else None
+    # an "adjusted" flag for the whole table: only in a JSON object (the analysed sample's table); the
+    # typed record holds none, so each row says whether the analysis adjusted for its covariate
+    table_adjusted = _get(balance, "adjusted", default=False) if isinstance(balance, Mapping) else False
     if rows:
         bands = rules.value("baseline_equivalence_bands")
         lo, hi = bands["no_adjustment_max"], bands["with_adjustment_max"]
@@ -529,7 +550,7 @@ def _baseline_check(result, context, rules, balance: Mapping | None = None) -> C
                 unknown.append(name)
                 continue
             g = abs(float(smd))
-            adjusted = bool(_get(row, "adjusted", default=_get(balance, "adjusted", default=False)))
+            adjusted = bool(_get(row, "adjusted", default=table_adjusted))
             if g <= lo:
                 within.append(name)
             elif g <= hi and adjusted:
@@ -549,7 +570,7 @@ def _baseline_check(result, context, rules, balance: Mapping | None = None) -> C
         if unknown:
             return _check("baseline_equivalence", UNKNOWN, f"{words}; no SMD for {', '.join(unknown)}", rids)
         return _check("baseline_equivalence", PASSED, f"{words} (WWC bands)", rids)
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     if ext is not None:
         reported = _get(ext, "baseline_equivalence")
         if reported is True:
@@ -562,7 +583,7 @@ def _baseline_check(result, context, rules, balance: Mapping | None = None) -> C
 
 def _parallel_trends_check(result, context, rules) -> Check:
     rids = ("parallel_trends_alpha",)
-    if context.design != "difference_in_differences":
+    if not _facts(context).pre_trend_check:
         return _check("parallel_trends", NA, "not a difference-in-differences study", rids)
     study = result.sections.get("event_study")
     if isinstance(study, Mapping) and context.primary_outcome in study and isinstance(study[context.primary_outcome], Mapping):
@@ -600,13 +621,12 @@ def _measure_check(outcome: OutcomeVerdict | None, context, rules) -> Check:
 
 def _itt_check(result, context, rules) -> Check:
     rids = ("intention_to_treat_rct",)
-    if context.design != "rct":
+    if not _facts(context).intention_to_treat_check:
         return _check("intention_to_treat", NA, "not a randomised trial", rids)
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     value = _get(ext, "intention_to_treat") if ext is not None else None
-    if value is None:
-        rct = result.sections.get("rct")
-        value = _get(rct, "intention_to_treat", "itt") if isinstance(rct, Mapping) else None
+    if value is None and isinstance(result.sections.get("rct"), Mapping):
+        value = result.section("rct").intention_to_treat
     if value is True:
         return _check("intention_to_treat", PASSED, "analysed as randomised" + (" (as reported)" if ext else ""), rids)
     if value is False:
@@ -616,13 +636,12 @@ def _itt_check(result, context, rules) -> Check:
 
 def _robustness_check(result, context, rules) -> Check:
     rids = ("robustness_must_not_fail",)
-    if context.design == "comparison_areas":  # its checks are the placebos in space and time, in the results
-        return _check("robustness", NA, "placebos in space and in time instead (in the report); no DoWhy "
-                      "refutations for area panels", rids)
+    if _facts(context).robustness_not_applicable:  # e.g. placebos in space and time, in the results
+        return _check("robustness", NA, _facts(context).robustness_not_applicable, rids)
     if context.design not in COMPARATIVE:
         return _check("robustness", NA, "not a causal design", rids)
-    section = result.sections.get("robustness")
-    items = _get(section, "refutations", "rows") if isinstance(section, Mapping) else section
+    section = _section(result, "robustness")
+    items = _get(section, "refutations", "rows") if isinstance(section, SectionRecord) else section
     if not isinstance(items, (list, tuple)) or not items:
         return _check("robustness", UNKNOWN, "no refutation tests in the results", rids)
     passed, failed, unknown = [], [], []
@@ -643,17 +662,24 @@ def _robustness_check(result, context, rules) -> Check:
 def _sms(result, context, rules) -> tuple[int | None, str]:
     table = rules.value("maryland_sms")
     design = context.design
-    key = design
-    if design == "interrupted_time_series":
-        control = _get(getattr(result.manifest, "options", {}) or {}, "time_series", default={}) or {}
-        if _get(control, "control"):
-            key = "interrupted_time_series_with_control"
-    if design == "matched_comparison":
-        if any("baseline" in e.timepoints for e in result.estimates) or _get(result.sections.get("external") or {},
-                                                                            "baseline_equivalence") is not None:
-            key = "matched_comparison_with_baseline"
-    level = table.get(key, table.get(design))
+    facts = _facts(context)
+    key = resolve(facts.sms_variant)(result) or design if facts.sms_variant else design
+    level = table.get(key, table.get(design, facts.sms))
     return (int(level) if level is not None else None), key
+
+
+def sms_with_control(result) -> str | None:
+    """An interrupted time series with a control series (the plan's time_series.control) is SMS 3."""
+    control = _get(getattr(result.manifest, "options", {}) or {}, "time_series", default={}) or {}
+    return f"{result.design}_with_control" if _get(control, "control") else None
+
+
+def sms_with_baseline(result) -> str | None:
+    """A matched comparison with a baseline outcome (a before/after comparison with a comparison group) is SMS 3."""
+    if any("baseline" in e.timepoints for e in result.estimates) or _get(_section(result, "external") or {},
+                                                                        "baseline_equivalence") is not None:
+        return f"{result.design}_with_baseline"
+    return None
 
 
 # ---------------------------------------------------------------------------- the assessment
@@ -667,22 +693,22 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
         context = replace(context, design=result.design)
     validate_study(result, context)
     design = context.design
-    ext = result.sections.get("external")
+    ext = _section(result, "external")
     follow_up = context.follow_up_months
     if ext is not None and _get(ext, "follow_up_months") is not None:
         follow_up = _get(ext, "follow_up_months")
 
-    headline = _headline(result) if design != "feasibility" else []
+    facts = _facts(context)
+    headline = _headline(result) if not facts.effects_not_applicable else []
     outcomes = [_judge(e, context.indicators.get(e.indicator), context.primary_outcome, follow_up, rules,
                        context.evaluation, context) for e in headline]
     effect, effect_outcome, effect_check = _effect(outcomes, rules)
     feasibility = None
-    if design == "feasibility":
-        effect_check = _check("child_outcome_effect", NA,
-                              "a feasibility study measures delivery, not effects", effect_check.rules)
+    if facts.effects_not_applicable:
+        effect_check = _check("child_outcome_effect", NA, facts.effects_not_applicable, effect_check.rules)
         effect = "none"
-        section = result.sections.get("feasibility")
-        feasibility = _get(section, "pathway") if isinstance(section, Mapping) else None
+    if facts.pathway_section and isinstance(result.sections.get(facts.pathway_section), Mapping):
+        feasibility = result.section(facts.pathway_section).pathway  # ABSENT (not written) is not a verdict
     primary_estimate = next((e for e in headline if e.primary or e.indicator == context.primary_outcome),
                             headline[0] if headline else None)
     arms = _arms(result, context, primary_estimate)

@@ -14,16 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# the shared helpers, imported here too because callers (and tests) reach them as synth.<name>
+from evalkit.monitor.synth_base import AREA_RISK, AREAS, HOURS, _areas, _days_in, _months, _seasonal, _timestamps  # noqa: F401
+
 DEFAULT_SEED = 20240301
 EXTRACTS = Path("monitoring") / "extracts"
 INTERRUPTION = pd.Timestamp("2019-10-01")
-# community safety partnership areas of Leicester, Leicestershire and Rutland, mid-2020 populations (rounded)
-AREAS = {"Leicester": 368_000, "Charnwood": 185_000, "Hinckley and Bosworth": 114_000, "Blaby": 102_000,
-         "Harborough": 97_000, "North West Leicestershire": 105_000, "Melton": 52_000,
-         "Oadby and Wigston": 58_000, "Rutland": 41_000}
-# violence is concentrated in the city
-AREA_RISK = {"Leicester": 2.2, "Charnwood": 1.0, "Hinckley and Bosworth": 0.8, "Blaby": 0.7, "Harborough": 0.5,
-             "North West Leicestershire": 0.9, "Melton": 0.6, "Oadby and Wigston": 0.7, "Rutland": 0.4}
 # offence description -> (Home Office code, share of police records, probability a knife or sharp
 # object is flagged). Descriptions are as a force might record them: some in older wording
 # (matched by description when the code is missing), two types no list knows (shown as unmapped).
@@ -58,8 +54,6 @@ DOMESTIC_SHARE = {"Assault with injury": 0.35, "Common assault": 0.35, "Stalking
 LOCATIONS = ["dwelling", "street or highway", "licensed premises", "shop or retail", "public transport",
              "park or open space", "other public place", "other private place"]
 LOCATION_P = {True: [0.88, 0.05, 0.01, 0.0, 0.0, 0.01, 0.02, 0.03], False: [0.22, 0.33, 0.13, 0.11, 0.04, 0.06, 0.06, 0.05]}
-# hour-of-day weights: violence peaks in the evening and the early morning at weekends
-HOURS = np.array([5, 4, 3, 2, 1, 1, 1, 2, 3, 4, 4, 5, 5, 5, 6, 7, 7, 7, 8, 9, 10, 10, 9, 7], dtype=float)
 AGE_BANDS = [0, 10, 18, 25, 35, 50, 65]
 # the success measures' built-in change at the interruption, as a segmented model on the log scale:
 # rate x level (a step) x slope ** (months since, / 12): the interrupted time series should find them
@@ -67,10 +61,6 @@ TRUE_CHANGE = {"knife_offences": {"level_change": 0.85, "slope_change": 0.92},
                "knife_admissions": {"level_change": 0.85, "slope_change": 0.95},
                "homicides": {"level_change": 0.80, "slope_change": 1.0}}
 OUTSIDE = "Outside the partnership area"
-
-
-def _months(start: str, end: str) -> pd.DatetimeIndex:
-    return pd.date_range(start, end, freq="MS")
 
 
 def _effect(month_starts: np.ndarray, measure: str) -> np.ndarray:
@@ -82,22 +72,6 @@ def _effect(month_starts: np.ndarray, measure: str) -> np.ndarray:
     return np.where(post, change["level_change"] * change["slope_change"] ** (np.maximum(since, 0) / 12), 1.0)
 
 
-def _seasonal(month_starts) -> np.ndarray:
-    m = pd.DatetimeIndex(month_starts).month.to_numpy()
-    return 1 + 0.12 * np.sin((m - 4) / 12 * 2 * np.pi)
-
-
-def _timestamps(rng, month_of_row: np.ndarray) -> np.ndarray:
-    """A time within each row's month, weighted to evenings and weekend nights."""
-    starts = pd.DatetimeIndex(month_of_row)
-    days = starts.days_in_month.to_numpy()
-    day = np.floor(rng.random(len(starts)) * days).astype(int)
-    hour = rng.choice(24, size=len(starts), p=HOURS / HOURS.sum())
-    minute = rng.integers(0, 60, len(starts))
-    ts = starts.to_numpy() + (day * 86400 + hour * 3600 + minute * 60).astype("timedelta64[s]")
-    return ts.astype("datetime64[s]")
-
-
 def _ages(rng, n: int, centre: float, missing: float) -> pd.array:
     ages = np.clip(np.round(10 + rng.gamma(2.2, (centre - 10) / 2.2, n)), 10, 90).astype("int64")
     out = pd.array(ages, dtype="Int64")
@@ -105,22 +79,11 @@ def _ages(rng, n: int, centre: float, missing: float) -> pd.array:
     return out
 
 
-def _areas(rng, n: int, weights: dict) -> np.ndarray:
-    names = np.array(list(AREAS))
-    w = np.array([AREAS[a] * weights.get(a, 1.0) for a in names])
-    return names[rng.choice(len(names), n, p=w / w.sum())]
-
-
 def _age_sex_area(rng, n: int, age_centre: float, male_share: float) -> dict:
     """The people columns the health extracts share: age (none missing), sex and area."""
     return {"age": _ages(rng, n, age_centre, 0.0).astype("int64"),
             "sex": np.where(rng.random(n) < male_share, "M", "F"),
             "area": _areas(rng, n, AREA_RISK)}
-
-
-def _days_in(rng, month: pd.Timestamp, n: int) -> np.ndarray:
-    """``n`` dates spread over the days of ``month``."""
-    return (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date
 
 
 def _residence(rng, area: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.monitor.synth import AREA_RISK, AREAS, _areas, _days_in, _months, _seasonal, _timestamps
+from evalkit.monitor.synth_base import AREA_RISK, AREAS, _areas, _days_in, _months, _seasonal, _timestamps
 
 SOURCES = ("school_exclusions", "persistent_absence", "social_care_referrals", "youth_justice", "asb_incidents",
            "survey_waves", "national_comparators")

@@ -35,28 +35,21 @@ from evalkit.publish.markup import svg_value
 from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, phrase
 from evalkit.report import value_for_money
 from evalkit.report import wording as w
+from evalkit.result_sections import ABSENT
 from evalkit.results import Estimate, ResultSet, fill_template
+from evalkit.spec.designs import REGISTRY, ReportFacts, report_sections, resolve
 
 CONTEXT_SCHEMA = "evalkit.report-context/v1"
-DESIGN_WORDS = {
-    "pre_post": "before-and-after (pre/post) comparison in one group",
-    "matched_comparison": "matched comparison group (propensity score matching)",
-    "difference_in_differences": "difference-in-differences against a comparison group",
-    "interrupted_time_series": "interrupted time series",
-    "rct": "randomised controlled trial",
-    "feasibility": "feasibility study",
-    "comparison_areas": "synthetic control against comparison areas, with area difference-in-differences",
-}
 # Where each section a results file can hold is shown (issue 16: every result has a home; a test
-# walks these). A section not listed here is still shown, under "Further results".
-SECTION_HOMES = {
-    "attrition": "sec-flow", "external": "sec-external", "balance": "sec-balance", "matching": "sec-balance",
-    "propensity": "sec-balance", "feasibility": "sec-feasibility", "reliable_change": "sec-reliable-change",
-    "counterfactual": "sec-counterfactual", "event_study": "sec-event-study", "honest_did": "sec-event-study",
-    "group_time": "sec-group-time", "robustness": "sec-robustness", "sensitivity": "sec-robustness",
-    "rct": "sec-methods", "subgroups": "sec-subgroups", "delivery": "sec-delivery",
-    "comparison_areas": "sec-comparison-areas",
+# walks these). These are the sections several designs write; a design's own sections have their
+# home in its registry entry (report_sections, evalkit/spec/designs/). A section with no home is
+# still shown, under "Further results".
+SHARED_HOMES = {
+    "attrition": "sec-flow", "balance": "sec-balance", "matching": "sec-balance", "propensity": "sec-balance",
+    "robustness": "sec-robustness", "sensitivity": "sec-robustness", "rct": "sec-methods",
+    "subgroups": "sec-subgroups", "delivery": "sec-delivery",
 }
+SECTION_HOMES = {**SHARED_HOMES, **{k: s.anchor for s in report_sections() for k in (s.key, *s.also)}}
 MAIN_ESTIMANDS = ("mean_change", "change_in_proportion", "att", "ate", "did_att", "itt", "reported", "level_change",
                   "slope_change", "risk_ratio", "rate_ratio", "events_prevented", "rate_gap")
 STAGE_WORDS = {"in_data": "In the data", "with_baseline": "With a baseline measure",
@@ -83,6 +76,29 @@ def label(C: Mapping, indicator: str | None) -> str:
 def sec_get(R: ResultSet, key: str) -> Mapping | None:
     value = (R.sections or {}).get(key)
     return value if isinstance(value, Mapping) and value else None
+
+
+def record(R: ResultSet, key: str):
+    """The typed record of section ``key`` (evalkit.result_sections), None where the results hold none:
+    a field the record does not declare fails in a test rather than printing nothing on a page."""
+    return R.section(key) if sec_get(R, key) is not None else None
+
+
+def facts(R: ResultSet) -> ReportFacts:
+    """What the design's registry entry says the report should say about it (a design no longer
+    registered reads as its name in words)."""
+    for design, e in REGISTRY.items():
+        if design.value == R.design:
+            return e.report_facts
+    return ReportFacts(words=R.design.replace("_", " "))
+
+
+def _own_sections(rep: Report, own, place: str) -> None:
+    """The sections registry entries declare for this place on the page, in registry order."""
+    for s in own:
+        if s.place == place:
+            rep.page.heading(s.heading, anchor=s.anchor)
+            resolve(s.builder)(rep)
 
 
 def _main(R: ResultSet) -> list[Estimate]:
@@ -148,10 +164,10 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
             .replace("}", "}}")))]))
     flow_cells(rep)  # first, so every later count can be tied to the flow
     sec = R.sections or {}
-    if "comparison_areas" in sec:  # its monthly counts, before any estimate that reveals their total is shown
-        from evalkit.report.place import declare
-
-        declare(rep, estimate_counts)
+    own = [s for s in report_sections() if s.key in sec]  # the design's own sections (registry entries)
+    for s in own:
+        if s.prepare:
+            resolve(s.prepare)(rep)
     page.heading("Summary", anchor="sec-summary")
     summary(rep)
     if (C.get("logic_model") or {}).get("nodes"):
@@ -161,12 +177,10 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
     flow(rep)
     page.heading("Methods", anchor="sec-methods")
     methods(rep)
-    if "external" in sec:
-        page.heading("The study", anchor="sec-external")
-        external(rep)
+    _own_sections(rep, own, "after_methods")
     if "balance" in sec or "matching" in sec:
-        page.heading(("Balance after weighting" if _weighting(R) else "Balance after matching")
-                     if R.design == "matched_comparison" else "Baseline balance", anchor="sec-balance")
+        heading = facts(R).balance_heading
+        page.heading(heading.replace("matching", "weighting") if _weighting(R) else heading, anchor="sec-balance")
         matching(rep)
         balance(rep)
     if "delivery" in sec:
@@ -174,9 +188,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
 
         page.heading("How it was delivered", anchor="sec-delivery")
         who_and_how.how_delivered(rep, sys.modules[__name__])
-    if "feasibility" in sec:
-        page.heading("Feasibility criteria", anchor="sec-feasibility")
-        feasibility(rep)
+    _own_sections(rep, own, "before_results")
     page.heading("Results", anchor="sec-results")
     results_table(rep)
     forest(rep)
@@ -185,23 +197,7 @@ def build_report(pub, path: str, R: ResultSet, C: Mapping, *, stale: Sequence[st
 
         page.heading("Who benefits", anchor="sec-subgroups")
         who_and_how.who_benefits(rep, sys.modules[__name__])
-    if "reliable_change" in sec:
-        page.heading("Reliable change", anchor="sec-reliable-change")
-        reliable_change(rep)
-    if "counterfactual" in sec:
-        page.heading("Observed and expected without the programme", anchor="sec-counterfactual")
-        counterfactual(rep)
-    if "comparison_areas" in sec:  # issue 18: its own module, evalkit/report/place.py
-        from evalkit.report.place import comparison_areas
-
-        page.heading("Against comparison areas", anchor="sec-comparison-areas")
-        comparison_areas(rep, label)
-    if "event_study" in sec:
-        page.heading("Event study", anchor="sec-event-study")
-        event_study(rep)
-    if "group_time" in sec:
-        page.heading("Effects by cohort and period", anchor="sec-group-time")
-        group_time(rep)
+    _own_sections(rep, own, "after_results")
     page.heading("Robustness and sensitivity", anchor="sec-robustness")
     robustness(rep)
     unknown = [k for k in sec if k not in SECTION_HOMES]
@@ -322,11 +318,11 @@ def summary(rep: Report) -> None:
     primary = [(i, e) for i, e in main if e.primary] or main[:1]
     rest = [(i, e) for i, e in main if (i, e) not in primary and e.subgroup == "all"]
     page.heading("What was found", 3)
-    fs = sec_get(R, "feasibility")
+    fs = record(R, "feasibility")
     if fs:
-        if isinstance(fs.get("verdict"), str):
-            page.untrusted_para(f"Feasibility: {fs['verdict']}")
-        path = fs.get("pathway")
+        if isinstance(fs.verdict, str):
+            page.untrusted_para(f"Feasibility: {fs.verdict}")
+        path = fs.pathway
         if isinstance(path, Mapping) and path.get("verdict"):
             page.untrusted_para(f"Next step: {path['verdict']} (next stage: "
                                 f"{str(path.get('next_stage', '-')).replace('_', ' ')}).")
@@ -360,7 +356,7 @@ def summary(rep: Report) -> None:
             bullets.append(Phrase(template, values))
         page.add(Bullets(bullets))
     page.heading("How sure we are", 3)
-    sure = [w.design_caveat(R.design)]
+    sure = [facts(R).caveat]
     trend = _pre_trend_words(rep)
     if trend:
         sure.append(trend)
@@ -452,7 +448,7 @@ def _flow_stages(R: ResultSet, C: Mapping | None = None):
             keep = next((s for s in analysed if tp is not None and s.note.split(":", 1)[0] == tp), analysed[-1])
             per_ind = [s for s in per_ind if s.stage != "analysed" or s.group != group or s is keep]
     columns: dict[str, list] = {}
-    if R.design == "feasibility" and per_ind:
+    if facts(R).outcome_flow_column and per_ind:
         # delivery (referred >= eligible >= consented >= started >= completed), then the primary
         # outcome's measurements among those recruited, in a column of their own: people who did not
         # complete the programme can still be measured, so these are not a subset of "completed"
@@ -467,7 +463,7 @@ def _flow_stages(R: ResultSet, C: Mapping | None = None):
 
 
 def _area_months(R: ResultSet) -> bool:
-    return R.design == "interrupted_time_series" or any("area(s) x months" in s.note for s in R.flow)
+    return facts(R).area_months or any("area(s) x months" in s.note for s in R.flow)
 
 
 def flow_cells(rep: Report) -> None:
@@ -512,14 +508,14 @@ def flow_cells(rep: Report) -> None:
 
 
 def design_words(R: ResultSet) -> str:
-    if R.design == "matched_comparison" and _weighting(R):
-        return "weighted comparison group (inverse probability of taking part, from a propensity score)"
-    return DESIGN_WORDS.get(R.design, R.design.replace("_", " "))
+    f = facts(R)
+    if f.words_when_weighted and _weighting(R):
+        return f.words_when_weighted
+    return f.words
 
 
 def _weighting(R: ResultSet) -> bool:
-    mt = (R.sections or {}).get("matching")
-    return isinstance(mt, Mapping) and mt.get("method") == "ipw"
+    return sec_get(R, "matching") is not None and R.section("matching").method == "ipw"
 
 
 def _stage_title(rep: Report, group: str, stage: str) -> str:
@@ -527,7 +523,7 @@ def _stage_title(rep: Report, group: str, stage: str) -> str:
         return "Weighted (positive weight)"
     if _area_months(rep.R) and stage == "analysed":
         return "Area-months analysed"
-    if stage == "analysed" and (rep.R.design in ("pre_post", "feasibility") or group == OUTCOME_GROUP):
+    if stage == "analysed" and (facts(rep.R).analysed_has_both_measures or group == OUTCOME_GROUP):
         return "Analysed (baseline and follow-up)"
     return STAGE_WORDS.get(stage, stage.replace("_", " ").capitalize())
 
@@ -697,7 +693,7 @@ def conventions_in_words(R: ResultSet) -> list[str]:
 
 def methods(rep: Report) -> None:
     R, page = rep.R, rep.page
-    _p(page, f"Design: {design_words(R)}.", w.design_caveat(R.design).replace(
+    _p(page, f"Design: {design_words(R)}.", facts(R).caveat.replace(
         "chosen by matching", "weighted" if _weighting(R) else "chosen by matching"))
     by_method: dict[str, set] = {}
     for e in R.estimates:
@@ -721,14 +717,14 @@ def methods(rep: Report) -> None:
         first = next(iter(rc.values()))
         if isinstance(first, Mapping) and first.get("method"):
             _p(page, "Reliable change: " + str(first["method"]) + ".")
-    rct = sec_get(R, "rct")
+    rct = record(R, "rct")
     if rct:
         bits = ["Randomised controlled trial"]
-        if rct.get("intention_to_treat"):
+        if rct.intention_to_treat:
             bits.append("analysed by intention to treat (everyone in the arm they were randomised to)")
-        if rct.get("assignment_column"):
-            bits.append(f"assignment recorded in the column '{rct['assignment_column']}'")
-        bits.append(f"randomised by cluster ('{rct['cluster']}')" if rct.get("cluster")
+        if _given(rct, "assignment_column"):
+            bits.append(f"assignment recorded in the column '{rct.assignment_column}'")
+        bits.append(f"randomised by cluster ('{rct.cluster}')" if _given(rct, "cluster")
                     else "randomised individually")
         _p(page, "; ".join(bits) + ". The numbers randomised to each arm are in the participant flow.")
     rows = [[Col(_words(k)), Col(str(v))] for k, v in _flatten(R.manifest.options or {})]
@@ -783,7 +779,7 @@ def _results_rows(rep: Report, items, table_id: str) -> None:
     for i, e in items:
         v = w.verdict(e, rule)
         # a feasibility criterion is a proportion judged against its thresholds, not tested against zero
-        judged = rep.R.design != "feasibility" or e.estimand in MAIN_ESTIMANDS
+        judged = not facts(rep.R).criteria_not_tests or e.estimand in MAIN_ESTIMANDS
         marker, reading = (v.marker, v.outcome) if judged else ("-", "see thresholds")
         of = _stat_of(rep, i)
         es = e.effect_size
@@ -899,9 +895,15 @@ def _group_counts(rep: Report) -> list[Count]:
     return out
 
 
+def _given(record, name: str):
+    """A field of a typed section record, None where the design did not write it (as a missing key)."""
+    value = getattr(record, name)
+    return None if value is ABSENT else value
+
+
 def balance(rep: Report) -> None:
-    bal = sec_get(rep.R, "balance")
-    if not bal or not bal.get("rows"):
+    bal = record(rep.R, "balance")
+    if not bal or not bal.rows:
         return
     of = _group_counts(rep)
     rows, covs, before, after = [], [], [], []
@@ -909,7 +911,7 @@ def balance(rep: Report) -> None:
     def s(x):
         return Stat(x, of, lambda v: w.fmt(v))
 
-    for r in bal["rows"]:
+    for r in bal.rows:
         name = str(r.get("covariate") or r.get("name") or r.get("term") or "?")
         covs.append(name)
         before.append(s(r.get("smd_before")))
@@ -924,16 +926,16 @@ def balance(rep: Report) -> None:
                     "eCDF mean after", "eCDF max after", "WWC band after"], rows, table_id="ek-balance")
     flags = []
     done = "after weighting" if _weighting(rep.R) else "after matching"
-    if bal.get("flag_any_smd_ge_0_1") is not None:
-        flags.append(f"Some covariate still has |SMD| of 0.1 or more {done}." if bal["flag_any_smd_ge_0_1"]
+    if _given(bal, "flag_any_smd_ge_0_1") is not None:
+        flags.append(f"Some covariate still has |SMD| of 0.1 or more {done}." if bal.flag_any_smd_ge_0_1
                      else f"Every covariate has |SMD| under 0.1 {done}.")
-    if bal.get("flag_var_ratio_outside"):
+    if _given(bal, "flag_var_ratio_outside"):
         flags.append("Some variance ratio lies outside 0.5 to 2.")
-    if bal.get("wwc_pass") is not None:
-        flags.append("Baseline equivalence meets the WWC standard." if bal["wwc_pass"]
+    if _given(bal, "wwc_pass") is not None:
+        flags.append("Baseline equivalence meets the WWC standard." if bal.wwc_pass
                      else "Baseline equivalence does not meet the WWC standard.")
-    if bal.get("formula"):
-        flags.append(f"Standardised mean difference: {bal['formula']}.")
+    if _given(bal, "formula"):
+        flags.append(f"Standardised mean difference: {bal.formula}.")
     _p(rep.page, *flags)
     rep.page.figure(LoveSpec(covs, before, after), "Love plot: absolute standardised mean differences before and "
                     f"{done} (dashed line: 0.1).", "fig-love")
@@ -1000,10 +1002,10 @@ def matching(rep: Report) -> None:
     if opts:
         _p(rep.page, ("Weighting (inverse probability of taking part): " if _weighting(rep.R) else "Matching: ")
            + "; ".join(f"{k.replace('_', ' ')} = {v}" for k, v in opts.items()) + ".")
-    ps = sec_get(rep.R, "propensity")
-    if ps and ps.get("formula"):
-        link = f" ({ps['model']})" if ps.get("model") else ""
-        _p(rep.page, f"Propensity model{link}: {ps['formula']}.")
+    ps = record(rep.R, "propensity")
+    if ps and _given(ps, "formula"):
+        link = f" ({ps.model})" if _given(ps, "model") else ""
+        _p(rep.page, f"Propensity model{link}: {ps.formula}.")
 
 
 class ReliableChangeSpec:
@@ -1282,11 +1284,11 @@ def robustness(rep: Report) -> None:
 
 
 def feasibility(rep: Report) -> None:
-    fs = sec_get(rep.R, "feasibility")
+    fs = record(rep.R, "feasibility")
     if not fs:
         return
     rows = []
-    for r in fs.get("criteria") or []:
+    for r in _given(fs, "criteria") or []:
         if not isinstance(r, Mapping):
             continue
         key = r.get("key") or r.get("label")
@@ -1323,14 +1325,14 @@ def feasibility(rep: Report) -> None:
         rep.page.table(["criterion", "value", "CI", "count", "of", "thresholds", "RAG"], rows,
                        table_id="ek-feasibility")
     bits = []
-    if isinstance(fs.get("verdict"), str):
-        bits.append(fs["verdict"])
-    if isinstance(fs.get("thresholds_rule"), str):
-        bits.append(f"Thresholds: {fs['thresholds_rule']}.")
+    if isinstance(fs.verdict, str):
+        bits.append(fs.verdict)
+    if isinstance(fs.thresholds_rule, str):
+        bits.append(f"Thresholds: {fs.thresholds_rule}.")
     if bits:
         rep.page.untrusted_para(" ".join(bits))
-    if isinstance(fs.get("planning"), Mapping):
-        feasibility_planning(rep, fs["planning"])
+    if isinstance(fs.planning, Mapping):
+        feasibility_planning(rep, fs.planning)
 
 
 DESIGN_NAMES = {"two_arm_trial": "two-arm trial", "matched_comparison": "matched comparison",
@@ -1418,6 +1420,20 @@ class CounterfactualSpec:
                                   self.interruption, self.y_title)
 
 
+def declare_comparison_areas(rep: Report) -> None:
+    """The areas' monthly counts, before any estimate that reveals their total is shown."""
+    from evalkit.report.place import declare
+
+    declare(rep, estimate_counts)
+
+
+def comparison_areas(rep: Report) -> None:
+    """Against comparison areas (issue 18: its own module, evalkit/report/place.py)."""
+    from evalkit.report.place import comparison_areas as areas
+
+    areas(rep, label)
+
+
 def counterfactual(rep: Report) -> None:
     from evalkit.publish.values import Rate
 
@@ -1446,25 +1462,25 @@ def counterfactual(rep: Report) -> None:
 
 
 def external(rep: Report) -> None:
-    ex = (rep.R.sections or {}).get("external")
-    if not isinstance(ex, Mapping):
+    if not isinstance((rep.R.sections or {}).get("external"), Mapping):
         return
-    bits = [f"Source: {ex.get('citation') or 'not given'}."]
-    sample = ex.get("sample") or {}
+    ex = rep.R.section("external")  # the typed record: a field it does not declare fails in a test
+    bits = [f"Source: {_given(ex, 'citation') or 'not given'}."]
+    sample = _given(ex, "sample") or {}
     rows = []
     for key, name in (("treated", "took part"), ("comparison", "comparison"), ("clusters", "clusters")):
         v = sample.get(key)
         if isinstance(v, int):
             rows.append([Col(name), Col(rep.tie(rep.count(v, "headline", f"external sample {key}")), key)])
-    attr = ex.get("attrition") or {}
+    attr = _given(ex, "attrition") or {}
     if attr.get("overall") is not None:
         bits.append(f"Overall attrition {w.fmt_pct(attr['overall'])}, differential {w.fmt_pct(attr.get('differential'))}.")
-    if ex.get("baseline_equivalence") is not None:
-        bits.append("Baseline equivalence was " + ("shown." if ex["baseline_equivalence"] else "not shown."))
-    if ex.get("intention_to_treat") is not None:
-        bits.append("Analysis by intention to treat." if ex["intention_to_treat"] else "Not analysed by intention to treat.")
-    if ex.get("follow_up_months"):
-        bits.append(f"Follow-up: {ex['follow_up_months']} months.")
+    if _given(ex, "baseline_equivalence") is not None:
+        bits.append("Baseline equivalence was " + ("shown." if ex.baseline_equivalence else "not shown."))
+    if _given(ex, "intention_to_treat") is not None:
+        bits.append("Analysis by intention to treat." if ex.intention_to_treat else "Not analysed by intention to treat.")
+    if _given(ex, "follow_up_months"):
+        bits.append(f"Follow-up: {ex.follow_up_months} months.")
     rep.page.untrusted_para(" ".join(bits))
     if rows:
         rep.page.table(["sample", "count"], rows, table_id="ek-external-sample")

@@ -224,23 +224,6 @@ def _how_sure(e: Estimate, v: Verdict) -> str:
     return text
 
 
-def design_caveat(design: str) -> str:
-    return {
-        "pre_post": ("This is a before-and-after comparison without a comparison group, so changes cannot be "
-                     "attributed to the programme: they may reflect maturation, regression to the mean or other events."),
-        "matched_comparison": ("Participants were compared with similar non-participants chosen by matching on "
-                               "recorded characteristics; differences in unrecorded characteristics could still bias the results."),
-        "difference_in_differences": ("The effect is estimated by comparing changes over time against a comparison "
-                                      "group; it relies on both groups having followed parallel trends."),
-        "interrupted_time_series": ("The effect is estimated against the trend before the programme started; other "
-                                    "changes at the same time could explain a break in the series."),
-        "rct": "Participants were allocated at random, which supports a causal interpretation if the trial was well run.",
-        "comparison_areas": ("The effect is the gap between the area and a weighted average of comparison areas that "
-                             "tracked it before the start; anything else that changed only in this area at the same "
-                             "time could explain the gap."),
-    }.get(design, "")
-
-
 def summary_counts(estimates, rule: SignificanceRule | None = None) -> dict[str, int]:
     out = {"improved": 0, "worsened": 0, "no clear change": 0, "unknown": 0}
     for e in estimates:

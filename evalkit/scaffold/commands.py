@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# the designs a plan can have (spec/raw.py Design; listed here so `--help` imports no pydantic)
-DESIGNS = ("pre_post", "matched_comparison", "difference_in_differences", "interrupted_time_series", "rct",
-           "feasibility", "comparison_areas")
+from evalkit.spec.design_list import design_names
+
+# the designs a plan can have (the registry's list, which imports nothing, so `--help` imports no pydantic)
+DESIGNS = design_names()
 
 
 def register(subparsers, add_common) -> dict:

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from evalkit.spec import raw as r
+from evalkit.spec.designs import REGISTRY
 
 COMMENT_COLUMN = 39  # comments start here (as in the example project's files) when the line allows
 
@@ -263,7 +264,7 @@ DESIGN_STAGE = {
     r.Design.feasibility: r.Stage.test_feasibility,
     r.Design.comparison_areas: r.Stage.refine_and_monitor,
 }
-LONG_FORM = {r.Design.difference_in_differences, r.Design.interrupted_time_series, r.Design.comparison_areas}
+LONG_FORM = {d for d, e in REGISTRY.items() if e.long_form}  # one row per unit per period
 AREA_DESIGNS = {r.Design.interrupted_time_series, r.Design.comparison_areas}  # counts in areas, with populations
 # what the data file holds, in the user's words, per design
 DATA_WORDS = {

@@ -283,6 +283,9 @@ class Evaluation:
     follow_up_from: FollowUpFrom = FollowUpFrom.start
     comparison_areas: ComparisonAreas | None = None  # design: comparison_areas
     delivery: object = None  # evalkit.spec.raw.Delivery: session records for "How it was delivered"
+    # the options block of a design whose block is not a field above (one added by its registry module
+    # alone, evalkit.spec.designs.plan_model): section name -> the validated pydantic model
+    design_options: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def is_external(self) -> bool:

@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StringConstraints, model_validator
 
+from evalkit.spec.design_list import design_names
+
 LOGIC_MODEL_SCHEMA_ID = "https://evalkit.dev/schemas/logic_model.schema.json"
 EVALUATION_SCHEMA_ID = "https://evalkit.dev/schemas/evaluation.schema.json"
 
@@ -382,14 +384,9 @@ class Stage(str, Enum):
     take_to_scale = "take_to_scale"
 
 
-class Design(str, Enum):
-    pre_post = "pre_post"
-    matched_comparison = "matched_comparison"
-    difference_in_differences = "difference_in_differences"
-    interrupted_time_series = "interrupted_time_series"
-    rct = "rct"
-    feasibility = "feasibility"
-    comparison_areas = "comparison_areas"
+# the designs a plan can name: one per module of the design registry (evalkit/spec/design_list.py),
+# so that adding a design adds its choice here without an edit
+Design = Enum("Design", [(name, name) for name in design_names()], type=str, module=__name__, qualname="Design")
 
 
 class Evaluator(_Raw):

@@ -13,6 +13,7 @@ from pathlib import Path
 from evalkit.errors import Problem
 from evalkit.spec import model as m
 from evalkit.spec import raw as r
+from evalkit.spec.designs import REGISTRY
 from evalkit.spec.options import design_option_problems, matching_problems
 from evalkit.spec.yamlio import Document, format_path
 
@@ -230,15 +231,13 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
             "a data section (path, id, ...) or an 'external' record of a published study")
 
     if not is_external and raw.data is not None:
-        if design in (r.Design.difference_in_differences, r.Design.interrupted_time_series,
-                      r.Design.comparison_areas) and not long_form:
+        if REGISTRY[design].long_form and not long_form:
             err(("data",), f"design '{design.value}' needs data in long form", "no data.period",
                 "data.period: the time column (one row per unit per period)")
         two_files = raw.data.comparison is not None
         if two_files:
             _check_two_files(raw, design, err)
-        if design in (r.Design.matched_comparison, r.Design.difference_in_differences, r.Design.rct) \
-                and raw.data.treatment is None and not two_files:
+        if REGISTRY[design].comparative and raw.data.treatment is None and not two_files:
             err(("data",), f"design '{design.value}' compares treated and comparison units",
                 "no data.treatment", "data.treatment: a 0/1 column")
         if design is r.Design.pre_post and long_form:
@@ -277,6 +276,11 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
     if raw.comparison_areas is not None and design is not r.Design.comparison_areas and not is_external:
         warn(("comparison_areas",), f"ignored: design '{design.value}' does not compare areas",
              "a comparison_areas section", "comparison_areas only with design: comparison_areas")
+    for e in REGISTRY.values():  # the block of a design added by its module alone, set for another design
+        if e.options_section and e.options_section not in m.Evaluation.__dataclass_fields__ \
+                and getattr(raw, e.options_section, None) is not None and e.design is not design and not is_external:
+            warn((e.options_section,), f"ignored: design '{design.value}' does not read it",
+                 f"a {e.options_section} section", f"{e.options_section} only with design: {e.design.value}")
     if raw.time_series is not None and design is not r.Design.interrupted_time_series and not is_external:
         warn(("time_series",), f"ignored: design '{design.value}' is not a time series",
              "a time_series section", "time_series only with design: interrupted_time_series")
@@ -386,7 +390,10 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         did=raw.did if raw.did is not None or design is not r.Design.difference_in_differences
         else r.DifferenceInDifferences(),
         study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from, delivery=raw.delivery,
-        comparison_areas=raw.comparison_areas if design is r.Design.comparison_areas else None)
+        comparison_areas=raw.comparison_areas if design is r.Design.comparison_areas else None,
+        design_options=m.frozen_map({e.options_section: getattr(raw, e.options_section) for e in REGISTRY.values()
+                                     if e.options_section and e.options_section not in m.Evaluation.__dataclass_fields__
+                                     and getattr(raw, e.options_section, None) is not None}))
     return evaluation, problems
 
 

@@ -1,57 +1,139 @@
-"""The design registry: one module per design declares what evalkit knows about it.
+"""The design registry: one module per design declares everything evalkit knows about it.
 
-Each module in this package defines ``DESIGN``, a :class:`DesignEntry`: the plan options the
-design reads (its options section, a pydantic model in :mod:`evalkit.spec.raw`, and the top-level
-options), its analysis (the module under ``evalkit.estimate`` exposing ``analyse(evaluation,
-frame, seed)``), the results sections it writes (records in :mod:`evalkit.result_sections`),
-whether it compares groups, reads long-form data or gets the DoWhy robustness sections, and its
-evidence class. ``evalkit.run``, ``evalkit.estimate.causal``, ``evalkit.spec`` (validation) and
-``evalkit.evidence.assess`` ask :data:`REGISTRY` instead of keeping their own tables.
+Each module listed in :data:`evalkit.spec.design_list.MODULES` defines ``DESIGN``, a
+:class:`DesignEntry`: the plan options the design reads (its own options block, a pydantic model
+validated with the plan, and the top-level options), its analysis (a module exposing
+``analyse(evaluation, frame, seed)``), the results sections it writes and their typed records, its
+report sections (:class:`ReportSection`), what its report says about it (:class:`ReportFacts`),
+and how the evidence rating treats it (:class:`EvidenceFacts`). ``evalkit.run``,
+``evalkit.estimate.causal``, ``evalkit.spec`` (validation), ``evalkit.results``,
+``evalkit.evidence`` and ``evalkit.report`` ask :data:`REGISTRY` instead of keeping their own
+tables or branching on design names.
 
-The registry is data only (no estimator is imported until a design runs), so it lives in the
-spec layer, which imports nothing of evalkit but ``errors``: the analysis and the section
-records are named, not imported. Adding a design is one module here, its analysis module under
-``evalkit/estimate/``, its tests, and one line in :data:`MODULES` (see docs/architecture.md).
+The registry lives in the spec layer, which imports nothing of evalkit but ``errors`` (so
+``validate`` can use it without importing an estimator): whatever belongs to a layer above
+(the analysis, section records, report builders, evidence hooks) is *named* by a dotted string,
+``"package.module"`` or ``"package.module:attribute"``, and resolved by the layer that uses it
+(:func:`resolve`). Adding a design is one module and one line in ``MODULES`` (see
+docs/architecture.md).
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from evalkit.spec import design_list
 from evalkit.spec.raw import Design
 
-# one line per design, in the order they are listed to users
-MODULES = ("pre_post", "matched_comparison", "difference_in_differences", "interrupted_time_series", "rct",
-           "feasibility", "comparison_areas")
+ROBUSTNESS_SECTIONS = ("robustness", "sensitivity")
+# where a report section goes on the page (evalkit.report.sections.build_report)
+REPORT_PLACES = ("after_methods", "before_results", "after_results")
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A section of the report page, shown when the results hold section ``key``."""
+
+    key: str  # the results section that puts it on the page
+    heading: str
+    anchor: str  # the page anchor, e.g. "sec-feasibility"
+    builder: str  # "module:function", called with the report being built (evalkit.report.sections.Report)
+    place: str = "after_results"  # one of REPORT_PLACES: after methods, before or after the results table
+    also: tuple[str, ...] = ()  # other results sections this one shows (they have their home here)
+    prepare: str | None = None  # "module:function" called before the summary (to declare its counts first)
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What the report page says about the design and how it draws its flow and results."""
+
+    words: str  # the design in the report's "Design:" sentence
+    caveat: str = ""  # what the design can and cannot show, after that sentence
+    words_when_weighted: str | None = None  # the words when the matching section says the groups were weighted
+    balance_heading: str = "Baseline balance"  # "matching" in it reads "weighting" when the groups were weighted
+    analysed_has_both_measures: bool = False  # its flow's "analysed" is those with a baseline and a follow-up
+    outcome_flow_column: bool = False  # the primary outcome's measurements get a flow column of their own
+    area_months: bool = False  # its flow counts area-months, not people
+    criteria_not_tests: bool = False  # estimates other than the main ones are criteria judged against thresholds
+
+
+@dataclass(frozen=True)
+class EvidenceFacts:
+    """How the evidence rating (evalkit.evidence.assess) treats the design, where it is not the default."""
+
+    counts_participants: bool = True  # False: a population series or delivery records, no analysed arms
+    sample_size_not_applicable: str | None = None  # why the sample-size check does not apply
+    baseline_not_applicable: str | None = None  # why baseline equivalence does not apply (comparative designs)
+    balance_describes: str = "analysed"  # the sample a balance table without "sample" describes
+    pre_trend_check: bool = False  # the parallel pre-trends check applies
+    intention_to_treat_check: bool = False  # the intention-to-treat check applies
+    robustness_not_applicable: str | None = None  # why the DoWhy refutation check does not apply
+    effects_not_applicable: str | None = None  # why no effect is judged (a feasibility study)
+    pathway_section: str | None = None  # the results section holding the EIF pathway verdict
+    sms_variant: str | None = None  # "module:function(result) -> str": the Maryland SMS key, e.g. "<design>_with_baseline"
+    sms: int | None = None  # the Maryland SMS level when the rules file has none for the design
 
 
 @dataclass(frozen=True)
 class DesignEntry:
     design: Design
-    analysis: str  # module under evalkit.estimate exposing analyse(evaluation, frame, seed)
+    analysis: str  # the module exposing analyse(evaluation, frame, seed): under evalkit.estimate, or dotted
     options: frozenset[str]  # top-level plan options it reads: covariates, subgroups, cluster, weights
-    sections: tuple[str, ...]  # results sections it writes (keys of evalkit.result_sections.SECTION_TYPES);
+    sections: tuple[str, ...]  # results sections it writes (keys of evalkit.result_sections.section_types());
     # "delivery" is written for any design whose plan has a delivery block (evalkit.estimate.delivery_run)
     evidence_class: str  # the design class of the evidence rules (evalkit/evidence/rules.yml)
     words: str  # the design in an evaluator's words
-    options_section: str | None = None  # its own options block in the plan (a model in spec/raw.py)
+    options_section: str | None = None  # its own options block in the plan
+    options_model: Any = None  # the pydantic model of that block (a class of evalkit.spec.raw, or its own)
     comparative: bool = False  # compares treated and comparison units in the data
     long_form: bool = False  # one row per unit per period (data.period)
     robustness: bool = False  # DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
+    records: tuple[str, ...] = ()  # "module:Class" of section records evalkit.result_sections does not hold
+    report: ReportFacts | None = None
+    report_sections: tuple[ReportSection, ...] = ()  # the page sections of the results sections it owns
+    evidence: EvidenceFacts = field(default_factory=EvidenceFacts)
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def analysis_module(self) -> str:
+        """The analysis as an importable module name: ``analysis`` under ``evalkit.estimate`` when that
+        exists (``did``, ``place.design``), else ``analysis`` itself (a design kept outside evalkit)."""
+        import importlib.util
+
+        inside = f"evalkit.estimate.{self.analysis}"
+        first = f"evalkit.estimate.{self.analysis.partition('.')[0]}"
+        return inside if importlib.util.find_spec(first) is not None else self.analysis
+
+    @property
+    def report_facts(self) -> ReportFacts:
+        return self.report or ReportFacts(words=self.words)
+
+
+def resolve(name: str) -> Any:
+    """The object a dotted name points at: ``"package.module:attribute"``, or a module."""
+    module, _, attribute = name.partition(":")
+    found = importlib.import_module(module)
+    for part in attribute.split(".") if attribute else ():
+        found = getattr(found, part)
+    return found
+
+
+def _module_name(name: str) -> str:
+    return name if "." in name else f"{__name__}.{name}"
 
 
 def _load() -> dict[Design, DesignEntry]:
     out = {}
-    for name in MODULES:
-        entry = importlib.import_module(f"{__name__}.{name}").DESIGN
-        out[entry.design] = entry
+    for name in design_list.MODULES:
+        found = importlib.import_module(_module_name(name)).DESIGN
+        member = Design(found.design)  # a design outside evalkit names itself as text
+        out[member] = found if found.design is member else replace(found, design=member)
     return out
 
 
 REGISTRY: dict[Design, DesignEntry] = _load()
-ROBUSTNESS_SECTIONS = ("robustness", "sensitivity")
 
 
 def entry(design: Design | str) -> DesignEntry:
@@ -63,3 +145,29 @@ def entry(design: Design | str) -> DesignEntry:
     except (ValueError, KeyError):
         raise OptionError(f"design {design!r} is not known; expected one of "
                           f"{', '.join(d.value for d in REGISTRY)}") from None
+
+
+def report_sections() -> tuple[ReportSection, ...]:
+    """Every design's report sections, in registry order (a page shows those whose key it holds)."""
+    return tuple(s for e in REGISTRY.values() for s in e.report_sections)
+
+
+def plan_model():
+    """The pydantic model of an evaluation plan: :class:`evalkit.spec.raw.EvaluationFile`, with the options
+    block of any design whose block it does not already declare (a design added by its module alone)."""
+    from evalkit.spec.raw import EvaluationFile
+
+    extra = {e.options_section: (e.options_model | None, None) for e in REGISTRY.values()
+             if e.options_section and e.options_section not in EvaluationFile.model_fields}
+    if not extra:
+        return EvaluationFile
+    global _PLAN_MODEL
+    if _PLAN_MODEL is None:
+        from pydantic import create_model
+
+        _PLAN_MODEL = create_model("EvaluationFile", __base__=EvaluationFile, __module__=EvaluationFile.__module__,
+                                   **extra)
+    return _PLAN_MODEL
+
+
+_PLAN_MODEL = None

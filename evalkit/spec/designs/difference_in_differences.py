@@ -1,10 +1,21 @@
 """Difference-in-differences on a panel (evalkit.estimate.did), options in the plan's ``did``."""
 
-from evalkit.spec.designs import DesignEntry
-from evalkit.spec.raw import Design
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection
+from evalkit.spec.raw import Design, DifferenceInDifferences
 
 DESIGN = DesignEntry(
     design=Design.difference_in_differences, analysis="did", options_section="did",
+    options_model=DifferenceInDifferences,
     options=frozenset({"covariates", "cluster", "weights", "subgroups"}),
     sections=("event_study", "group_time", "subgroups", "delivery"),
-    evidence_class="DiD", words="difference-in-differences", comparative=True, long_form=True, robustness=True)
+    evidence_class="DiD", words="difference-in-differences", comparative=True, long_form=True, robustness=True,
+    report=ReportFacts(
+        words="difference-in-differences against a comparison group",
+        caveat=("The effect is estimated by comparing changes over time against a comparison "
+                "group; it relies on both groups having followed parallel trends.")),
+    report_sections=(
+        ReportSection("event_study", "Event study", "sec-event-study", "evalkit.report.sections:event_study",
+                      also=("honest_did",)),
+        ReportSection("group_time", "Effects by cohort and period", "sec-group-time",
+                      "evalkit.report.sections:group_time")),
+    evidence=EvidenceFacts(pre_trend_check=True))

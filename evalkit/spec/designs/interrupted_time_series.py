@@ -1,11 +1,22 @@
 """Interrupted time series of counts (evalkit.estimate.its), options in the plan's ``time_series``."""
 
-from evalkit.spec.designs import DesignEntry
-from evalkit.spec.raw import Design
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection
+from evalkit.spec.raw import Design, TimeSeries
 
 DESIGN = DesignEntry(
-    design=Design.interrupted_time_series, analysis="its", options_section="time_series",
+    design=Design.interrupted_time_series, analysis="its", options_section="time_series", options_model=TimeSeries,
     # counts against the population at risk, one series per area: no unit-level options
     options=frozenset(),
     sections=("counterfactual", "delivery"),
-    evidence_class="ITS", words="interrupted time series", long_form=True)
+    evidence_class="ITS", words="interrupted time series", long_form=True,
+    report=ReportFacts(
+        words="interrupted time series",
+        caveat=("The effect is estimated against the trend before the programme started; other "
+                "changes at the same time could explain a break in the series."),
+        area_months=True),
+    report_sections=(ReportSection("counterfactual", "Observed and expected without the programme",
+                                   "sec-counterfactual", "evalkit.report.sections:counterfactual"),),
+    evidence=EvidenceFacts(
+        counts_participants=False, sample_size_not_applicable="a population series: participants are not counted",
+        # level 3 on the Maryland scale with a control series
+        sms_variant="evalkit.evidence.assess:sms_with_control"))

@@ -1,11 +1,19 @@
 """Matched or weighted comparison (evalkit.estimate.matching), options in the plan's ``matching``."""
 
-from evalkit.spec.designs import DesignEntry
-from evalkit.spec.raw import Design
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts
+from evalkit.spec.raw import Design, Matching
 
 DESIGN = DesignEntry(
-    design=Design.matched_comparison, analysis="matching", options_section="matching",
+    design=Design.matched_comparison, analysis="matching", options_section="matching", options_model=Matching,
     # SEs are clustered by matched set; survey weights are not built yet
     options=frozenset({"covariates", "subgroups"}),
     sections=("attrition", "balance", "matching", "propensity", "subgroups", "delivery"),
-    evidence_class="matched_QED", words="matched comparison", comparative=True, robustness=True)
+    evidence_class="matched_QED", words="matched comparison", comparative=True, robustness=True,
+    report=ReportFacts(
+        words="matched comparison group (propensity score matching)",
+        words_when_weighted="weighted comparison group (inverse probability of taking part, from a propensity score)",
+        caveat=("Participants were compared with similar non-participants chosen by matching on "
+                "recorded characteristics; differences in unrecorded characteristics could still bias the results."),
+        balance_heading="Balance after matching"),
+    # level 3 on the Maryland scale when the outcome has a baseline (a before/after comparison)
+    evidence=EvidenceFacts(sms_variant="evalkit.evidence.assess:sms_with_baseline"))

@@ -259,6 +259,8 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
 
     broken: set[str] = set()
     unreadable: list[str] = []  # logic model files too broken to know their id
+    model_docs = []  # (document, logic model) of each valid logic model, for the checks across files
+    plan_ids: dict[str, str | None] = {}  # every plan's id -> its intervention (None: the plan is broken)
     for path, doc, raw in _read_files(root, LOGIC_MODELS, LogicModelFile, "logic model", "logic model",
                                      result.problems):
         if raw is None:
@@ -279,11 +281,15 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
             broken.add(raw.id)
         else:
             result.interventions[raw.id] = logic_model
+            model_docs.append((doc, logic_model))
 
     for path, doc, raw in _read_files(root, EVALUATIONS, EvaluationFile, "evaluation", "evaluation plan",
                                      result.problems):
         if raw is None:
+            if isinstance(doc.data, dict) and isinstance(doc.data.get("id"), str):
+                plan_ids[doc.data["id"]] = None
             continue
+        plan_ids[raw.id] = raw.intervention
         evaluation, problems = resolve_evaluation(doc, raw, path, result.interventions, broken,
                                                      tuple(unreadable), data_roots)
         result.problems += problems
@@ -299,7 +305,34 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
             if any(p.severity == "error" for p in problems):
                 continue
         result.evaluations[raw.id] = evaluation
+    result.problems += _counted_participants(model_docs, plan_ids, root)
     return result
+
+
+def _counted_participants(model_docs, plan_ids: dict, root: Path) -> list[Problem]:
+    """A cost period counted ``from: data`` names a plan of the project, of the same intervention.
+
+    Checked here, with every file read, so that `evalkit validate` says it rather than the first
+    report that counts (evalkit.vfm.participants makes the count)."""
+    out = []
+    for doc, logic_model in model_docs:
+        for i, period in enumerate(logic_model.costs.periods if logic_model.costs is not None else ()):
+            for which in ("started", "completed"):
+                spec = getattr(period, f"{which}_from")
+                if spec is None or spec.from_ != "data" or plan_ids.get(spec.evaluation, "") is None:
+                    continue  # a broken plan has its own error
+                key = ("costs", "periods", i, "participants", which, "evaluation")
+                where = dict(file=_shown(logic_model.source, root), line=doc.line_of(key),
+                             path=f"costs.periods[{i}].participants.{which}.evaluation")
+                if spec.evaluation not in plan_ids:
+                    out.append(Problem(**where, message="participants are counted from an evaluation plan the "
+                                       "project does not have", found=repr(spec.evaluation),
+                                       expected="one of " + (", ".join(sorted(plan_ids)) or "(no plans)")))
+                elif plan_ids[spec.evaluation] != logic_model.id:
+                    out.append(Problem(**where, message=f"evaluation '{spec.evaluation}' is of "
+                                       f"{plan_ids[spec.evaluation]}, not {logic_model.id}",
+                                       found=repr(spec.evaluation), expected=f"a plan of {logic_model.id}"))
+    return out
 
 
 def _private_data(evaluation: m.Evaluation, doc, root: Path) -> Problem | None:

@@ -145,11 +145,23 @@ def test_a_month_the_store_has_no_count_for_stops_the_count(tmp_path):
                                                                   "from: data"),
     ("'150'", "started: invalid value (found '150'; expected a whole number of 0 or more"),
     ("{from: data, evaluation: reach-2023-prepost, colour: red}", "unknown key 'colour'"),
+    # across files: `evalkit validate` says it, not the first report that counts
+    ("{from: data, evaluation: reach-2024-prepost}", "started.evaluation: participants are counted from an evaluation "
+                                                    "plan the project does not have (found 'reach-2024-prepost'; "
+                                                    "expected one of reach-2023-prepost)"),
+    ("{from: data, evaluation: mvp-2023-prepost}", "started.evaluation: evaluation 'mvp-2023-prepost' is of mvp, not "
+                                                  "reach"),
 ])
 def test_each_bad_counted_participant_is_one_line_at_validate(tmp_path, source, message):
     from conftest import run_cli
 
     root = _reach(tmp_path, source)
+    if "mvp-2023" in source:
+        shutil.copy(REPO / "logic_models" / "mvp.yml", root / "logic_models" / "mvp.yml")
+        (root / "evaluations" / "mvp.yml").write_text(
+            (REPO / "evaluations" / "reach-prepost.yml").read_text(encoding="utf-8")
+            .replace("id: reach-2023-prepost", "id: mvp-2023-prepost").replace("intervention: reach", "intervention: mvp"),
+            encoding="utf-8")
     proc = run_cli("validate", "--no-data", cwd=root)
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.splitlines() + proc.stdout.splitlines()
@@ -159,3 +171,20 @@ def test_each_bad_counted_participant_is_one_line_at_validate(tmp_path, source, 
                for ln in lines), lines
     # the mistake itself is said once (a missing count may add the "costs but no participants" line)
     assert sum(message in ln for ln in lines) == 1
+
+
+def test_a_date_that_is_not_a_date_stops_the_count_and_undated_rows_are_said(tmp_path):
+    """A referral date that cannot be read would leave its pupil out of the period silently."""
+    from evalkit.errors import EvalkitError
+
+    root = _reach(tmp_path, "{from: data, evaluation: reach-2023-prepost, date: referral_date}", "2")
+    cohort = root / "evaluations" / "data" / "reach_cohort.csv"
+    cohort.write_text(COHORT.replace("R2,2023-06-01", "R2,") + "R7,2023-13-45,1,15,10,70,75,1,1\n", encoding="utf-8")
+    with pytest.raises(EvalkitError) as exc:
+        _count(root)
+    assert "column 'referral_date' of data/reach_cohort.csv has 1 value(s) that are not dates (first at line 9)" \
+        in str(exc.value), str(exc.value)
+    cohort.write_text(COHORT.replace("R2,2023-06-01", "R2,"), encoding="utf-8")
+    _project, counted = _count(root)
+    assert counted.by_period["2023-24"][0] == 3  # R1, R3, R4: R2 has no date
+    assert any("1 row(s) with no 'referral_date' left out" in w for w in counted.words), counted.words

@@ -97,9 +97,19 @@ def _from_data(project, logic_model, period, spec, where_words: str) -> tuple[in
     keep = pd.Series(True, index=frame.index)
     bits = []
     if spec.date is not None:
-        dates = pd.to_datetime(frame[spec.date].astype(str), errors="coerce", format="mixed").dt.date
+        raw = frame[spec.date]
+        dates = pd.to_datetime(raw.astype(str), errors="coerce", format="mixed").dt.date
+        # a date that cannot be read would silently leave its participant out of the count: refuse it
+        bad = [i for i, (d, r) in enumerate(zip(dates, raw)) if pd.isna(d) and not pd.isna(r) and str(r).strip()]
+        if bad:
+            unit, first = ("line", bad[0] + 2) if spec_data.path.suffix.lower() in (".csv", ".xlsx") else ("row", bad[0] + 1)
+            raise EvalkitError(f"{where_words}: column '{spec.date}' of {source} has {len(bad):,} value(s) that are "
+                               f"not dates (first at {unit} {first}); expected dates such as 2023-09-14")
         keep &= dates.notna() & (dates >= period.start) & (dates <= period.end)
         bits.append(f"'{spec.date}' from {period.start} to {period.end}")
+        undated = int(dates.isna().sum())
+        if undated:  # said, not dropped silently: a row with no date cannot be placed in a period
+            bits.append(f"{undated:,} row(s) with no '{spec.date}' left out")
     for column, value in spec.where:
         col = frame[column]
         match = col.astype(str).str.strip() == str(value).strip()

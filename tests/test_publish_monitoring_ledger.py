@@ -180,3 +180,33 @@ def test_under_rounding_the_change_on_the_year_before_does_not_unround_the_count
     others = [pinned[k] for k in ("a", "b", "d")]
     recovered = total[0] - sum(p[0] for p in others) if total and all(others) else None
     assert recovered != now["c"], rows
+
+
+def test_a_record_of_older_data_and_a_broken_record(tmp_path):
+    """A count the other publication showed from older data (a revised extract) is another cell, not an
+    error; a record that cannot be read is one line naming it."""
+    from evalkit.errors import EvalkitError
+    from evalkit.publish.ledger import Ledger
+    from evalkit.publish.policy import Policy
+    from evalkit.publish.publication import Publication
+
+    old = Ledger(Policy())
+    t = old.count(20, key=("total", "2023-01", "2023-12"), role="headline")
+    a, b = old.count(17, key=("part", "a")), old.count(3, key=("part", "b"))
+    old.sum(t, [a, b])
+    old.solve()
+    assert b.cell.status.value == "small" and a.cell.status.value == "withheld"
+    new = Ledger(Policy())
+    new.adopt([old.record("old")])
+    t2 = new.count(21, key=("total", "2023-01", "2023-12"), role="headline")  # revised: 21 now
+    a2 = new.count(17, key=("part", "a"))
+    assert t2.cell.id != t.cell.id and not t2.cell.foreign and a2.cell.fixed.value == "withheld"
+    new.solve()
+    assert a2.hidden and new.check() == []  # still hidden: the old page relies on it
+    folder = tmp_path / ".evalkit" / "disclosure" / "monitoring"
+    folder.mkdir(parents=True)
+    (folder / "reports+monitoring+dashboard.json").write_text("{not json")
+    with pytest.raises(EvalkitError, match=r"reports\+monitoring\+dashboard\.json: cannot be read as a publication "
+                                           r"record"):
+        Publication(Policy(), project_root=tmp_path, out_root=tmp_path / "reports", setting="x", family="monitoring",
+                    name="reports/monitoring/sna-2023-01-to-2023-12")

@@ -101,3 +101,17 @@ def test_under_rounding_a_tiles_rag_band_does_not_unround_its_count(tmp_path):
     assert tile and tile.group(1) == "none" and "RED" not in text and "NO STATUS" in text and ">10<" in html
     # under suppression the count is exact anyway: its band is shown
     assert D._rag_told(Policy(), 8, "red", 9.0, 8.5) == "red"
+
+
+def test_a_change_on_the_year_before_is_exported_as_printed(tmp_path):
+    """The export held 62/50 - 1 to 16 digits while the page (and the audit) had +24%: beside rounded
+    counts the extra digits give both counts back."""
+    from evalkit.publish.ledger import Ledger
+    from evalkit.publish.values import Change
+
+    ledger = Ledger(Policy(kind="round", threshold=8))
+    now, before = ledger.count(62), ledger.count(49)
+    change = Change(now, before, digits=0)
+    ledger.solve()
+    assert change.text() == "+27%" and change.export() == 0.27
+    assert [(r.num, r.den, r.digits, r.change) for r in ledger.ratios] == [(now.cell.id, before.cell.id, 0, True)]

@@ -244,8 +244,13 @@ class Change(Derived):
     def __init__(self, now: Count, before: Count, digits: int = 1, fmt: Callable[[Any], str] | None = None):
         value = now.value / before.value - 1 if before.value else None
         super().__init__(value, [now, before], fmt or (lambda v: f"{v:+.{digits}%}"))
+        self.digits = digits
         if value is not None:
             now.ledger.change(now, before, digits)
+
+    def plot_value(self):
+        # a figure or an export carries the change as printed: the audit knows no more digits than that
+        return None if self.value is None else round(self.value, self.digits + 2)
 
 
 class Fixed(Value):

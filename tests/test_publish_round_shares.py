@@ -115,3 +115,15 @@ def test_a_change_on_the_year_before_is_exported_as_printed(tmp_path):
     ledger.solve()
     assert change.text() == "+27%" and change.export() == 0.27
     assert [(r.num, r.den, r.digits, r.change) for r in ledger.ratios] == [(now.cell.id, before.cell.id, 0, True)]
+
+
+def test_under_rounding_the_equity_index_is_exported_as_printed():
+    """The RRI of two shares of rounded counts was exported to 16 digits; under round it is as printed."""
+    from types import SimpleNamespace
+
+    from evalkit.monitor.equity_panel import _rri_value
+    from evalkit.publish.values import Fixed
+
+    r = SimpleNamespace(rri=37 / 112 / (50 / 101), rri_low=0.5, rri_high=0.9, is_reference=False)
+    assert _rri_value(r, [Fixed(1.0), Fixed(1.0)], rounding=True).export() == 0.67
+    assert _rri_value(r, [Fixed(1.0), Fixed(1.0)]).export() == r.rri  # suppress: its counts are exact anyway

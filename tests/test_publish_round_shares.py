@@ -127,3 +127,35 @@ def test_under_rounding_the_equity_index_is_exported_as_printed():
     r = SimpleNamespace(rri=37 / 112 / (50 / 101), rri_low=0.5, rri_high=0.9, is_reference=False)
     assert _rri_value(r, [Fixed(1.0), Fixed(1.0)], rounding=True).export() == 0.67
     assert _rri_value(r, [Fixed(1.0), Fixed(1.0)]).export() == r.rri  # suppress: its counts are exact anyway
+
+
+def test_under_rounding_counts_given_exactly_by_their_rates_do_not_make_the_scan_refuse_the_page(tmp_path):
+    """The example dashboard could not be published under round: referrals by area and by sex (each with
+    its rate, so each count is exact to a reader) were read by the scan as exactly their rounded values,
+    25 + 25 by area against 30 + 25 by sex for one total of 54; facts that contradict each other made the
+    audit call every hidden cell linked to them recoverable, and the page was refused."""
+    from evalkit.publish.document import Col
+    from evalkit.publish.publication import Publication
+    from evalkit.publish.scan import scan_html
+    from evalkit.publish.values import Rate
+
+    pol = Policy(kind="round", threshold=5)
+    pub = Publication(pol, project_root=tmp_path, out_root=tmp_path / "out", setting="--out")
+    page = pub.page("dashboard", "Outcomes monitoring", dashboard=True)
+    total = page.count(54, latent=True, label="referrals")
+    rows, groups = [], {}
+    for name, parts in (("area", {"A": 27, "B": 27}), ("sex", {"M": 28, "F": 26})):
+        cells = {g: page.count(n, role="normal", label=f"{name} {g}") for g, n in parts.items()}
+        groups.update(cells)
+        page.ledger.sum(total, list(cells.values()))
+        rows += [[Col(f"{name} {g}"), Col(c, "n", numeric=True), Col(Rate(c, c.value / 1000 * 1e5), "rate", numeric=True)]
+                 for g, c in cells.items()]
+    # those of area A who engaged, and the 3 who did not (a small count the engaged would give away)
+    engaged = page.count(24, role="detail", label="A engaged")
+    page.ledger.sum(groups["A"], [engaged, page.count(3, role="detail", label="A not engaged", latent=True)])
+    rows.append([Col("A engaged"), Col(engaged, "n", numeric=True), Col(Rate(engaged, 2.4), "rate", numeric=True)])
+    page.table(["group", "n", "rate"], rows, table_id="ek-groups")
+    out = pub.publish(log=lambda *_: None)
+    assert not out.failed, out.failed
+    html = out.pages["dashboard"]["html"].read_text()
+    assert engaged.hidden and scan_html(html, pol) == []

@@ -257,7 +257,10 @@ class Ledger:
         """What must stay unknown: the small counts (shown or latent), here or in the family's other
         publications; not one another publication already shows (nothing can protect it now)."""
         public = {c.id for c in self.cells if c.fixed is not None and not c.fixed.hidden}
-        return sorted((primary | {c.id for c in self.cells if c.latent and self.policy.small(c.value)}) - public)
+        # a count another publication withholds and this one shows as hidden too must stay unknown here as
+        # well (its page's scan asks that of every hidden cell, and that publication's protection rests on it)
+        kept = {c.id for c in self.cells if c.fixed is not None and c.fixed.hidden and not c.foreign and not c.latent}
+        return sorted((primary | kept | {c.id for c in self.cells if c.latent and self.policy.small(c.value)}) - public)
 
     def _free(self, cell_id: int) -> bool:
         """This publication may decide the cell (not fixed by another one of the family)."""

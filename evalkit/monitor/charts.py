@@ -21,9 +21,13 @@ def _layout(text: str) -> Markdown:
 
 def build_page(page, model: dict, policy) -> None:
     page.add(_layout("# Programmes\n\n## Row {height=20%}"))
+    from evalkit.publish.policy import PolicyKind
+
+    rounded = (", nor has a rounded count whose band the rounded number does not tell (it would tell more than the "
+               "rounding)" if policy.kind is PolicyKind.round else "")
     page.add(Para(phrase("Data up to {as_of}. Targets from the logic models; RAG: green on or better than target, "
                          "amber between target and the amber threshold, red beyond it; a suppressed value has no "
-                         "RAG colour.", as_of=Fixed(model["as_of"] or "no data yet")), "note"))
+                         "RAG colour" + rounded + ".", as_of=Fixed(model["as_of"] or "no data yet")), "note"))
     tiles(page, model)
     from evalkit.monitor import interactive
 

@@ -109,6 +109,25 @@ def _plan_interruption(project, intervention: str):
 # the typed model of what the dashboard shows
 
 
+def _rag_told(policy, n: int | None, rag: str | None, target: float | None, amber: float | None) -> str | None:
+    """A count's RAG band as the page may show it. Under rounding the band of the unrounded count could say
+    more than the rounded number (9 shown as 10 and red against a target of 9: exactly 8), so a band is
+    shown only where every count the rounded one can be has that band."""
+    from evalkit.publish.policy import PolicyKind
+
+    if policy.kind is not PolicyKind.round or rag is None or n is None or target is None or not n:
+        return rag
+    amber = target if amber is None else amber
+    higher = amber <= target  # the amber band lies below a target when higher is better
+
+    def band(v: float) -> str:
+        if higher:
+            return "green" if v >= target else "amber" if v >= amber else "red"
+        return "green" if v <= target else "amber" if v <= amber else "red"
+    lo, hi = policy.interval(policy.shown(n))
+    return rag if len({band(v) for v in range(int(lo), int(hi) + 1)}) == 1 else None
+
+
 def _indicator_model(page, rows: pd.DataFrame, key: str, *, latent: bool = False) -> dict:
     """Typed values per period for one indicator (whole area): counts, shares or statistics.
 
@@ -119,6 +138,10 @@ def _indicator_model(page, rows: pd.DataFrame, key: str, *, latent: bool = False
     out = {"period": [str(p) for p in rows["period"]], "value": [], "count": [], "rate": [],
            "rag": [r if isinstance(r, str) else None for r in rows["rag"]]}
     measure = rows["measure"].iat[0]
+    if measure == "count" and "target" in rows:
+        out["rag"] = [_rag_told(page.ledger.policy, _whole(n), r, _num(t), _num(a))
+                      for n, r, t, a in zip(rows["numerator"], out["rag"], rows["target"],
+                                            rows["amber"] if "amber" in rows else [None] * len(rows))]
     for period, r in zip(out["period"], rows.itertuples()):
         num, den = _whole(r.numerator), _whole(r.denominator)
         if measure == "count":
@@ -147,6 +170,26 @@ def _indicator_model(page, rows: pd.DataFrame, key: str, *, latent: bool = False
     return out
 
 
+FAMILY = "monitoring"
+
+
+def monitoring_publication(policy, project_root: Path, out_dir: Path, page: str):
+    """A publication of the monitoring family: the dashboard or a needs assessment.
+
+    Both are public and can cover the same months, so each is solved against what the others already
+    publish (one ledger across them, :class:`evalkit.publish.publication.Publication`'s ``family``):
+    a category, month or share one of them hides cannot be worked out from the other's cells."""
+    from evalkit.publish.publication import Publication
+
+    out_dir = Path(out_dir)
+    try:
+        where = out_dir.resolve().relative_to(Path(project_root).resolve()).as_posix()
+    except ValueError:
+        where = out_dir.resolve().as_posix()
+    return Publication(policy, project_root=project_root, out_root=out_dir, setting=f"--out {out_dir}",
+                       family=FAMILY, name=f"{where}/{page}")
+
+
 def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path, *, as_of=None, policy=None):
     """The dashboard as a publication (not yet published): its page, its data export, one ledger."""
     from evalkit.monitor import charts
@@ -154,12 +197,11 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
     from evalkit.monitor.profile import needs_profile
     from evalkit.monitor.status import status
     from evalkit.publish.policy import project_policy
-    from evalkit.publish.publication import Publication
 
     policy = policy or project_policy(project.root)
     values = compute_indicators(store, monitoring, project)
     st = status(store, monitoring, project, as_of=as_of, values=values)
-    pub = Publication(policy, project_root=project.root, out_root=Path(out_dir), setting=f"--out {out_dir}")
+    pub = monitoring_publication(policy, project.root, out_dir, "dashboard")
     page = pub.page("dashboard", "Outcomes monitoring", dashboard=True, source="the monitoring store")
     ledger = page.ledger
     model = {"as_of": st.as_of, "period_kind": monitoring.settings.period, "indicators": [], "breakdowns": {},
@@ -369,8 +411,8 @@ def _rolling_model(page, rows, series, key, *, annual_only: bool = False) -> dic
 def _same_fact(page, key, value: int, **kw):
     """The cell of ``key`` when it holds ``value`` (the same fact shown twice is one cell), else a new one."""
     held = page.ledger.get(key)
-    if held is not None and held.value == int(value):
-        return page.count(int(value), key=key, **kw)
+    if held is not None and (held.value == int(value) or held.cell.foreign):
+        return page.count(int(value), key=key, **kw)  # a foreign count of older data gives way (ledger.count)
     if held is not None:
         return page.count(int(value), **kw)
     return page.count(int(value), key=key, **kw)
@@ -446,8 +488,12 @@ def _measures_model(page, values: pd.DataFrame, its: dict, monitoring: Monitorin
             vkey = f"{key} {variant.value}"
             is_all = variant.value == ALL
             monthly = None
+            local = is_all and m.local_definition and m.source == mapping_source
             if is_all and counts and not any(policy.small(n) for n in counts):
-                cells = [page.count(n, role="normal", label=f"{vkey} {p[:7]}") for n, p in zip(counts, periods)]
+                # the local definition's months are the needs assessment's monthly trend: one cell each
+                cells = [_same_fact(page, (_local_fact(m), p[:7], p[:7]), n, role="normal", label=f"{vkey} {p[:7]}")
+                         if local else page.count(n, role="normal", label=f"{vkey} {p[:7]}")
+                         for n, p in zip(counts, periods)]
                 monthly = {"period": periods, "count": cells,
                            "rate": [Rate(c, _num(r), lambda v: f"{v:.2f}") if _num(r) is not None else None
                                     for c, r in zip(cells, whole["rate"])]}
@@ -458,8 +504,8 @@ def _measures_model(page, values: pd.DataFrame, its: dict, monitoring: Monitorin
                 span = (periods[a][:7], periods[b - 1][:7])
                 role = "headline" if j >= len(windows) - 2 else "normal"
                 fact = None
-                if is_all and m.local_definition and m.source == mapping_source:
-                    fact = ("police local serious violence" + (" knife" if m.where.get("knife") else ""), *span)
+                if local:
+                    fact = (_local_fact(m), *span)
                 elif is_all and m.source != mapping_source and m.where.get("cause_code") == {"prefix": "X99"}:
                     fact = (f"{m.source} X99", *span)
                 label = f"{vkey} year ending {span[1]}"
@@ -486,7 +532,12 @@ def _measures_model(page, values: pd.DataFrame, its: dict, monitoring: Monitorin
                 agg = latest.groupby("area", sort=True).agg(n=("count", "sum"), population=("population", "last"))
                 cells = []
                 for area, r in agg.iterrows():
-                    c = page.count(int(r["n"]), role="detail", label=f"{vkey} {area} year ending {yearly[-1]['to']}")
+                    label = f"{vkey} {area} year ending {yearly[-1]['to']}"
+                    # the local definition's year by area is the needs profile's (and an assessment's) areas
+                    # of those months: one cell each, or the two tables' complements could differ
+                    c = (_same_fact(page, police_fact("by_area", area, (yearly[-1]["from"], yearly[-1]["to"])),
+                                    int(r["n"]), role="detail", label=label) if local
+                         else page.count(int(r["n"]), role="detail", label=label))
                     cells.append(c)
                     if not is_all and area in base_areas:
                         _part_of(page, base_areas[area], c, f"{vkey} {area}")
@@ -502,9 +553,19 @@ def _measures_model(page, values: pd.DataFrame, its: dict, monitoring: Monitorin
     return out
 
 
+def _local_fact(m) -> str:
+    return "police local serious violence" + (" knife" if m.where.get("knife") else "")
+
+
+def police_fact(part: str, item: str, span) -> tuple:
+    """The key of a count of the police needs profile (a category, an hour, an area...) over ``span``
+    (first and last month): the same fact on the dashboard and in a needs assessment is one cell."""
+    return ("police", part, str(item), *span)
+
+
 def _profile_model(page, profile: dict) -> dict:
     """The needs-assessment profile (:func:`evalkit.monitor.profile.needs_profile`) as typed values."""
-    from evalkit.publish.values import Derived, Fixed, Rate, Share
+    from evalkit.publish.values import Change, Fixed, Rate, Share
 
     s = profile["summary"]
     span = (s["from"], s["to"])
@@ -514,14 +575,15 @@ def _profile_model(page, profile: dict) -> dict:
     out = {"summary": {k: s.get(k) for k in ("from", "to", "months", "previous_from", "peak_hour", "peak_day",
                                              "mapping_version")}, "total": total}
 
-    def parts(frame, name, label_col, whole, count_col="n", rate_col=None):
+    def parts(frame, name, label_col, whole, count_col="n", rate_col=None, fact=None):
         items = []
         if frame is None:
             return items
         for r in frame.itertuples():
             lab = getattr(r, label_col)
             lab = "not recorded" if lab is None or (isinstance(lab, float) and math.isnan(lab)) else lab
-            c = page.count(int(getattr(r, count_col)), role="detail", label=f"profile {name} {lab}")
+            key = fact(name, lab) if fact is not None else police_fact(name, lab, span)
+            c = _same_fact(page, key, int(getattr(r, count_col)), role="detail", label=f"profile {name} {lab}")
             value = _num(getattr(r, rate_col)) if rate_col and hasattr(r, rate_col) else None
             rate = Rate(c, value, _rate_fmt) if value is not None else None
             items.append((str(lab), c, rate))
@@ -544,10 +606,14 @@ def _profile_model(page, profile: dict) -> dict:
     latent = dict(role="detail", latent=True)
     knife = _same_fact(page, ("police local serious violence knife", *span), int(s["knife"]), label="profile knife",
                        **latent)
-    domestic = page.count(int(s["domestic"]), label="profile domestic", **latent)
-    known = page.count(int(s["location_known"]), label="profile location recorded", **latent)
-    public = page.count(int(s["public_place"]), label="profile public place", **latent)
-    public_nte = page.count(int(s["public_night_time_economy"]), label="profile public place, night-time economy",
+    domestic = _same_fact(page, police_fact("summary", "domestic", span), int(s["domestic"]),
+                          label="profile domestic", **latent)
+    known = _same_fact(page, police_fact("summary", "location recorded", span), int(s["location_known"]),
+                       label="profile location recorded", **latent)
+    public = _same_fact(page, police_fact("summary", "public place", span), int(s["public_place"]),
+                        label="profile public place", **latent)
+    public_nte = _same_fact(page, police_fact("summary", "public place, night-time economy", span),
+                            int(s["public_night_time_economy"]), label="profile public place, night-time economy",
                             **latent)
     _part_of(page, total, knife, "profile knife")
     _part_of(page, total, domestic, "profile domestic")
@@ -563,7 +629,8 @@ def _profile_model(page, profile: dict) -> dict:
         people = s.get(f"{who}_residents")
         if people is None:
             continue
-        residents = page.count(int(people), role="normal", label=f"profile residents who were a {who}")
+        residents = _same_fact(page, police_fact("residents", who, span), int(people), role="normal",
+                               label=f"profile residents who were a {who}")
         pop = s.get(f"{who}_resident_population")
         out[f"{who}_residents"] = residents
         out[f"share_residents_{who}"] = (Rate(residents, people / pop, lambda v: f"{v:.2%}") if pop else none)
@@ -586,22 +653,29 @@ def _profile_model(page, profile: dict) -> dict:
         rows = []
         for r in yoy.itertuples():
             cat = str(r.sv_category)
-            c = now.get(cat) or page.count(int(r.n), role="detail", label=f"profile year on year {cat}")
-            p = page.count(int(r.n_previous), role="detail", label=f"profile previous 12 months {cat}")
+            c = now.get(cat) or _same_fact(page, police_fact("by_category", cat, span), int(r.n), role="detail",
+                                           label=f"profile year on year {cat}")
+            # the same fact as a needs assessment's category of those months (its own, or its year before)
+            p = (_same_fact(page, police_fact("by_category", cat, prev_span), int(r.n_previous), role="detail",
+                            label=f"profile previous 12 months {cat}") if prev_span
+                 else page.count(int(r.n_previous), role="detail", label=f"profile previous 12 months {cat}"))
             prev_cells.append(p)
-            change = Derived(c.value / p.value - 1, [c, p], _change_fmt) if p.value else none
+            change = Change(c, p, digits=0, fmt=_change_fmt) if p.value else none
             rows.append({"category": cat, "count": c, "previous": p, "change": change})
         page.ledger.sum(prev_total, prev_cells)
         out["year_on_year"] = rows
     health = {}
     for sid, h in (profile.get("health") or {}).items():
-        h_total = page.count(int(h["n"]), role="headline", label=f"profile {sid} total")
+        h_span = (h["from"], h["to"])
+        h_total = _same_fact(page, (sid, "total", "all", *h_span), int(h["n"]), role="headline",
+                             label=f"profile {sid} total")
         entry = {"label": h["label"], "from": h["from"], "to": h["to"], "total": h_total}
         for name, col in (("by_category", "category"), ("by_cause", "cause"), ("by_weapon", "weapon"),
                           ("by_location", "location"), ("by_hour", "hour"), ("by_age", "age_band"),
                           ("by_sex", "sex"), ("by_area", "area")):
             if isinstance(h.get(name), pd.DataFrame):
-                entry[name] = parts(h[name], f"{sid} {name}", col, h_total)
+                entry[name] = parts(h[name], f"{sid} {name}", col, h_total,
+                                    fact=lambda part, lab, sid=sid, h_span=h_span: (sid, part, str(lab), *h_span))
         if isinstance(h.get("sharp_by_place"), pd.DataFrame):
             sharp = next((c for lab, c, _r in entry.get("by_cause", []) if lab == "sharp object"), None)
             if sharp is not None:
@@ -609,7 +683,8 @@ def _profile_model(page, profile: dict) -> dict:
                 held = page.ledger.get((f"{sid} X99", h["from"], h["to"]))
                 if held is not None and held.value == sharp.value:
                     page.ledger.same(held, sharp)
-            entry["sharp_by_place"] = parts(h["sharp_by_place"], f"{sid} sharp_by_place", "place", sharp)
+            entry["sharp_by_place"] = parts(h["sharp_by_place"], f"{sid} sharp_by_place", "place", sharp,
+                                            fact=lambda part, lab, sid=sid, h_span=h_span: (sid, part, str(lab), *h_span))
         health[sid] = entry
     out["health"] = health
     return out

@@ -237,6 +237,7 @@ def _table(page, rows: pd.DataFrame, breakdown: str, groups_shown: list, pop: di
     counts["group"] = counts["group"].astype(str)
     ref = max(known, key=lambda g: (int(by.loc[g, "referred"]), str(g)))
     k = led.policy.threshold
+    rounding = led.policy.kind.value == "round"
     out_rows = []
     rri = {}
     if pop is not None:
@@ -272,19 +273,20 @@ def _table(page, rows: pd.DataFrame, breakdown: str, groups_shown: list, pop: di
             row["rate"] = Rate(cells[(g, "referred")], PER * cells[(g, "referred")].value / pop[g],
                                lambda v: f"{v:.2f}")
             ref_rate = Rate(ref_cells["referred"], PER * ref_cells["referred"].value / pop[str(ref)])
-            row["rri_referred"] = _rri_value(r, [row["rate"], ref_rate])
+            row["rri_referred"] = _rri_value(r, [row["rate"], ref_rate], rounding)
             reach_r = _group_row(rri.get("reach"), g)
             row["reach"] = Rate(cells[(g, "engaged")], 100 * cells[(g, "engaged")].value / pop[g],
                                 lambda v: f"{v:.2f}%")
             ref_reach = Rate(ref_cells["engaged"], 100 * ref_cells["engaged"].value / pop[str(ref)])
-            row["rri_reach"] = _rri_value(reach_r, [row["reach"], ref_reach])
+            row["rri_reach"] = _rri_value(reach_r, [row["reach"], ref_reach], rounding)
         for stage in stages:
             row[stage] = cells[(g, stage)]
             prev = before.get(stage)
             if prev is not None and cells[(g, prev)].value > 0:
                 row[f"{stage}_share"] = Share(cells[(g, stage)], cells[(g, prev)])
                 ref_share = Share(ref_cells[stage], ref_cells[prev]) if ref_cells[prev].value > 0 else None
-                row[f"rri_{stage}"] = _rri_value(_group_row(rri.get(stage), g), [row[f"{stage}_share"], ref_share])
+                row[f"rri_{stage}"] = _rri_value(_group_row(rri.get(stage), g), [row[f"{stage}_share"], ref_share],
+                                                 rounding)
         out_rows.append(row)
     rest = {"group": "all", "referred": None, **{s: totals[s] for s in stages}}
     return {"breakdown": breakdown, "reference": str(ref), "stages": stages, "before": before, "rows": out_rows, "all": rest,
@@ -298,13 +300,17 @@ def _group_row(result, group: str):
     return next((r for r in result.rows if r.group == group), None)
 
 
-def _rri_value(r, depends):
-    """The RRI with its interval as one value, hidden with either rate it divides."""
+def _rri_value(r, depends, rounding: bool = False):
+    """The RRI with its interval as one value, hidden with either rate it divides. ``rounding`` (the
+    rounding policy): the export holds the index as printed, two decimals; to full precision a ratio of
+    two shares of rounded counts can give the counts back unrounded."""
     from evalkit.publish.values import Derived
 
     class RRI(Derived):
         def plot_value(self):  # the export's number: the index itself
-            return self.value[0] if isinstance(self.value, tuple) else None
+            if not isinstance(self.value, tuple):
+                return None
+            return round(self.value[0], 2) if rounding else self.value[0]
 
     if r is None or r.rri is None or any(d is None for d in depends):
         return None

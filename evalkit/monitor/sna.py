@@ -95,12 +95,11 @@ def _frames(store, monitoring, start, stop) -> dict:
 def sna_publication(store, monitoring, project, start: str, end: str, out_dir: Path, *, policy=None):
     """The needs assessment as a publication (not yet published) and its page path."""
     from evalkit.monitor import charts
-    from evalkit.monitor.dashboard import _profile_model
+    from evalkit.monitor.dashboard import _profile_model, _same_fact, monitoring_publication, police_fact
     from evalkit.monitor.profile import health_profile, profile_between
     from evalkit.publish.document import Col, Tile, Tiles
     from evalkit.publish.policy import project_policy
-    from evalkit.publish.publication import Publication
-    from evalkit.publish.values import Derived, Fixed, Rate, Share, phrase
+    from evalkit.publish.values import Change, Fixed, Rate, Share, phrase
 
     first, stop = window(store, monitoring, start, end)
     policy = policy or project_policy(project.root)
@@ -108,7 +107,7 @@ def sna_publication(store, monitoring, project, start: str, end: str, out_dir: P
     profile = profile_between(store, monitoring, first, stop)
     profile["health"] = health_profile(store, monitoring, between=(first, stop))
     path = f"sna-{start}-to-{end}"
-    pub = Publication(policy, project_root=project.root, out_root=Path(out_dir), setting=f"--out {out_dir}")
+    pub = monitoring_publication(policy, project.root, out_dir, path)
     page = pub.page(path, f"Strategic needs assessment: serious violence, {start} to {end}",
                     subtitle="Serious Violence Duty: the partnership's data, disclosure-controlled",
                     source="the monitoring store")
@@ -128,13 +127,17 @@ def sna_publication(store, monitoring, project, start: str, end: str, out_dir: P
     # ---- volumes and trend by category
     page.heading("Volumes and trend by category")
     before = dict(zip(frames["by_category_before"]["sv_category"].astype(str), frames["by_category_before"]["n"]))
-    prior_total = page.count(frames["before_total"], role="headline", label="serious violence, year before")
+    # the year before's total and categories are facts the dashboard may show too (its year on year, the
+    # local-definition measure's year): one cell each across the two publications
+    year_before = (f"{first - pd.DateOffset(years=1):%Y-%m}", f"{stop - pd.DateOffset(years=1, months=1):%Y-%m}")
+    prior_total = _same_fact(page, ("police local serious violence", *year_before), frames["before_total"],
+                             role="headline", label="serious violence, year before")
     rows, prior_cells = [], []
     for label, cell, _rate in prof["by_category"]:
-        prev = page.count(int(before.get(label, 0)), role="detail", label=f"category {label} year before")
+        prev = _same_fact(page, police_fact("by_category", label, year_before), int(before.get(label, 0)),
+                          role="detail", label=f"category {label} year before")
         prior_cells.append(prev)
-        change = Derived(cell.value / prev.value - 1 if prev.value else None, [cell, prev],
-                         lambda v: "-" if v is None else f"{v:+.1%}")
+        change = Change(cell, prev, digits=1) if prev.value else Fixed("-")
         rows.append([Col(label.replace("_", " ")), Col(cell, "offences", numeric=True),
                      Col(prev, "year before", numeric=True), Col(change, "change", numeric=True)])
     rest = prior_total.value - sum(c.value for c in prior_cells)
@@ -142,11 +145,12 @@ def sna_publication(store, monitoring, project, start: str, end: str, out_dir: P
     ledger.sum(prior_total, prior_cells + extra)
     rows.append([Col("all serious violence"), Col(total, "offences", numeric=True),
                  Col(prior_total, "year before", numeric=True),
-                 Col(Derived(total.value / prior_total.value - 1 if prior_total.value else None, [total, prior_total],
-                             lambda v: "-" if v is None else f"{v:+.1%}"), "change", numeric=True)])
+                 Col(Change(total, prior_total, digits=1) if prior_total.value else Fixed("-"), "change",
+                     numeric=True)])
     page.table(["category", f"{start} to {end}", "the same months a year before", "change"], rows,
                table_id="ek-sna-categories")
-    monthly = [page.count(int(n), role="normal", label=f"serious violence {m:%Y-%m}")
+    monthly = [_same_fact(page, ("police local serious violence", f"{m:%Y-%m}", f"{m:%Y-%m}"), int(n), role="normal",
+                          label=f"serious violence {m:%Y-%m}")
                for m, n in zip(pd.to_datetime(frames["monthly"]["month"]), frames["monthly"]["n"])]
     ledger.sum(total, monthly)
     page.figure(charts.BarSpec("Serious violence by month", [f"{m:%Y-%m}" for m in

@@ -76,6 +76,7 @@ def exposed(facts: Facts, targets: Iterable[int], truth: Mapping[int, float] | N
     targets = set(targets)
     if not targets:
         return {}
+    facts = _whole_pairs(facts)
     if groups is None:
         cells = set(targets) | set(facts.lo)
         for total, parts in facts.sums:
@@ -92,6 +93,41 @@ def exposed(facts: Facts, targets: Iterable[int], truth: Mapping[int, float] | N
                 continue
             out.update(_component(facts, list(comp), mine, truth, np))
     return out
+
+
+_PAIRS = 2500  # at most this many (numerator, denominator) pairs are tried per printed ratio
+
+
+def _whole_pairs(facts: Facts) -> Facts:
+    """Counts are whole numbers: a printed ratio of two counts each known to a short interval (rounded
+    counts, a percentage or a change printed to 0.1%) can leave one whole pair only, which the linear
+    programmes (over real numbers) would not see: 62 and 50 shown as 60 and 50 with +24.0% are exactly
+    62 and 50. Each such ratio's cells are narrowed to the whole pairs that fit (a reader can list them)."""
+    import math
+
+    if not facts.ratios:
+        return facts
+    lo, hi = dict(facts.lo), dict(facts.hi)
+    for _pass in range(3):
+        changed = False
+        for num, den, p_lo, p_hi in facts.ratios:
+            a0, a1 = lo.get(num, 0.0), hi.get(num, INF)
+            b0, b1 = lo.get(den, 0.0), hi.get(den, INF)
+            if INF in (a1, b1) or (a1 - a0 + 1) * (b1 - b0 + 1) > _PAIRS:
+                continue
+            fits = [(a, b) for b in range(math.ceil(b0 - _EPS), math.floor(b1 + _EPS) + 1)
+                    for a in range(max(math.ceil(a0 - _EPS), math.ceil(p_lo * b - 1e-9)),
+                                   min(math.floor(a1 + _EPS), math.floor(p_hi * b + 1e-9)) + 1)]
+            if not fits:
+                continue  # contradictory (a bound rounded differently): leave it to the programmes
+            na0, na1 = min(a for a, _b in fits), max(a for a, _b in fits)
+            nb0, nb1 = min(b for _a, b in fits), max(b for _a, b in fits)
+            if (na0, na1, nb0, nb1) != (a0, a1, b0, b1):
+                lo[num], hi[num], lo[den], hi[den] = float(na0), float(na1), float(nb0), float(nb1)
+                changed = True
+        if not changed:
+            break
+    return Facts(lo=lo, hi=hi, sums=facts.sums, ratios=facts.ratios)
 
 
 def _one_thread():

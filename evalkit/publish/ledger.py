@@ -52,6 +52,12 @@ class Cell:
     latent: bool = False
     status: Status | None = None
     exact: bool = False  # a shown rate reveals the exact count even under rounding
+    key: object = None
+    # another publication of the same family already shows (or hides) this count: its status is
+    # fixed here, and ``known`` is what that publication tells a reader of it
+    fixed: Status | None = None
+    known: tuple[float, float] | None = None
+    foreign: bool = False  # declared only by another publication: never rendered here
 
 
 @dataclass
@@ -59,6 +65,7 @@ class _Ratio:
     num: int
     den: int
     digits: int  # decimals of the percentage shown
+    change: bool = False  # a relative change num/den - 1 (shown whenever both counts are), not a share
 
 
 class Ledger:
@@ -72,6 +79,9 @@ class Ledger:
         self.rates: set[int] = set()
         self._by_key: dict[object, int] = {}
         self.solved = False
+        # what other publications of the same family publish (see ``adopt``): their links and shares
+        self.foreign_sums: list[tuple[int, tuple[int, ...]]] = []
+        self.foreign_ratios: list[tuple[int, int, float, float]] = []
 
     # ---------------------------------------------------------------- declaring
 
@@ -86,19 +96,27 @@ class Ledger:
             raise RuntimeError("the ledger is solved: declare every count before rendering")
         if key is not None and key in self._by_key:
             cell = self.cells[self._by_key[key]]
-            if int(value) != cell.value:
-                raise ValueError(f"count {key!r} declared as {cell.value} and {value}")
-            if not latent:
-                cell.latent = False
-            if ROLE_COST[role] > ROLE_COST[cell.role]:
-                cell.role = role
-            return Count(cell, self)
+            if cell.foreign and value is not None and int(value) != cell.value:
+                # another publication showed this fact from older data: a different count now (the
+                # record keeps the old one's links); this one is a new cell under the key
+                del self._by_key[key]
+            else:
+                if int(value) != cell.value:
+                    raise ValueError(f"count {key!r} declared as {cell.value} and {value}")
+                if cell.foreign:  # first declared here: rendered from now on (latent until said otherwise)
+                    cell.foreign, cell.latent = False, True
+                    cell.label = label or cell.label
+                if not latent:
+                    cell.latent = False
+                if ROLE_COST[role] > ROLE_COST[cell.role]:
+                    cell.role = role
+                return Count(cell, self)
         if value is None:
             raise ValueError("a count needs a value (use None outside the ledger for 'not recorded')")
         v = float(value)
         if v != int(v) or v < 0:
             raise ValueError(f"a count must be a whole number of at least 0, not {value!r}")
-        cell = Cell(len(self.cells), int(v), role, label or f"count {len(self.cells)}", latent)
+        cell = Cell(len(self.cells), int(v), role, label or f"count {len(self.cells)}", latent, key=key)
         self.cells.append(cell)
         if key is not None:
             self._by_key[key] = cell.id
@@ -136,43 +154,124 @@ class Ledger:
     def share(self, num, den, digits: int) -> None:
         self.ratios.append(_Ratio(num.cell.id, den.cell.id, digits))
 
+    def change(self, now, before, digits: int) -> None:
+        """``now / before - 1`` is printed with ``digits`` decimals of a percentage: beside rounded counts
+        it narrows both (62 shown as 60 and 50 with +24.0% can only be 62/50), so the audit knows it."""
+        self.ratios.append(_Ratio(now.cell.id, before.cell.id, digits, change=True))
+
     def rate(self, count) -> None:
         self.rates.add(count.cell.id)
 
     # ---------------------------------------------------------------- deciding
 
     def facts(self, hidden: set[int]) -> Facts:
-        """What a reader of the published page knows, given which cells are hidden."""
+        """What a reader of the published pages knows, given which cells are hidden (with what the
+        other publications of the family, ``adopt``, tell them)."""
         pol = self.policy
-        f = Facts(sums=list(self.sums))
+        f = Facts(sums=list(self.sums) + list(self.foreign_sums))
         for c in self.cells:
+            if c.foreign:
+                f.bound(c.id, *c.known)
+                continue
             if c.latent:
-                f.bound(c.id, 0.0, INF)
+                lo, hi = 0.0, INF
             elif c.id in hidden:
-                f.bound(c.id, 1.0, pol.threshold - 1.0) if pol.small(c.value) else f.bound(c.id, 0.0, INF)
+                lo, hi = (1.0, pol.threshold - 1.0) if pol.small(c.value) else (0.0, INF)
             elif pol.kind is PolicyKind.round and c.id not in self.rates:
-                f.bound(c.id, *pol.interval(pol.shown(c.value)))
+                lo, hi = pol.interval(pol.shown(c.value))
             else:
-                f.bound(c.id, c.value, c.value)
-        for r in self.ratios:
-            num, den = self.cells[r.num].value, self.cells[r.den].value
-            if r.num in hidden or r.den in hidden or den == 0 or pol.small(num) or pol.small(den) \
-                    or pol.small(den - num):
-                continue  # not shown (values.Share hides it)
-            p = self.cells[r.num].value / self.cells[r.den].value
-            half = 0.5 * 10 ** -(r.digits + 2)
-            shown = round(p, r.digits + 2)
-            f.ratios.append((r.num, r.den, max(0.0, shown - half), shown + half))
+                lo, hi = c.value, c.value
+            if c.known is not None:
+                lo, hi = max(lo, c.known[0]), min(hi, c.known[1])
+            f.bound(c.id, lo, hi)
+        f.ratios = self._ratio_facts(hidden) + list(self.foreign_ratios)
         return f
 
+    def _ratio_facts(self, hidden: set[int]) -> list[tuple[int, int, float, float]]:
+        """Each shown percentage as bounds on its numerator over its denominator (its printed digits)."""
+        pol = self.policy
+        out = []
+        for r in self.ratios:
+            num, den = self.cells[r.num].value, self.cells[r.den].value
+            if r.num in hidden or r.den in hidden or den == 0:
+                continue  # not shown
+            if not r.change and (pol.small(num) or pol.small(den) or pol.small(den - num)):
+                continue  # not shown (values.Share hides it)
+            p = num / den
+            half = 0.5 * 10 ** -(r.digits + 2)
+            shown = round(p, r.digits + 2)
+            out.append((r.num, r.den, max(0.0, shown - half), shown + half))
+        return out
+
+    # ---------------------------------------------------------------- a family of publications
+
+    def adopt(self, records: Iterable[dict]) -> None:
+        """Take in what other publications of the same family (the dashboard and each needs assessment)
+        already publish: their counts, links and shares, as records written by :meth:`record`.
+
+        A count with the same key and value is the same cell: its status there is fixed here (a count
+        shown there is known; one hidden there must stay hidden, or that page's protection is undone),
+        and the other publications' small counts are protected here as if they were this one's.
+        Called before anything is declared."""
+        if any(not c.foreign for c in self.cells):
+            raise RuntimeError("adopt the family's records before declaring any count")
+        for rec in records:
+            ids: dict[int, int] = {}
+            for c in rec["cells"]:
+                key = _thaw(c.get("key"))
+                status = Status(c["status"])
+                fixed = None if status is Status.latent else status
+                known = (float(c["lo"]), INF if c["hi"] is None else float(c["hi"]))
+                held = self.cells[self._by_key[key]] if key is not None and key in self._by_key else None
+                if held is not None and held.value == int(c["value"]):
+                    held.known = (max(held.known[0], known[0]), min(held.known[1], known[1]))
+                    held.fixed = _more_revealing(held.fixed, fixed)
+                    held.latent = held.latent and bool(c["latent"])
+                    cell = held
+                else:
+                    cell = Cell(len(self.cells), int(c["value"]), "normal", f"{rec['publication']}: {c['label']}",
+                                bool(c["latent"]), key=key, fixed=fixed, known=known, foreign=True)
+                    self.cells.append(cell)
+                    if key is not None and held is None:
+                        self._by_key[key] = cell.id
+                ids[int(c["id"])] = cell.id
+            for total, parts in rec["sums"]:
+                self.foreign_sums.append((ids[total], tuple(ids[p] for p in parts)))
+            for num, den, lo, hi in rec["shares"]:
+                self.foreign_ratios.append((ids[num], ids[den], float(lo), float(hi)))
+
+    def record(self, publication: str) -> dict:
+        """What this publication tells a reader, for the family's other publications to be solved against:
+        each count it declares (true value, status, key, what a reader knows of it), its links, its shares."""
+        hidden = {c.id for c in self.cells if c.status is not None and c.status.hidden}
+        f = self.facts(hidden)
+        own = [c for c in self.cells if not c.foreign]
+        cells = [{"id": c.id, "key": _freeze(c.key), "value": int(c.value), "status": c.status.value,
+                  "label": str(c.label), "latent": bool(c.latent), "lo": float(f.lo[c.id]),
+                  "hi": None if f.hi[c.id] == INF else float(f.hi[c.id])} for c in own]
+        return {"schema": "evalkit.disclosure-record/v1", "publication": publication, "policy": self.policy.to_json(),
+                "cells": cells, "sums": [[t, list(ps)] for t, ps in self.sums],
+                "shares": [[int(a), int(b), float(lo), float(hi)] for a, b, lo, hi in self._ratio_facts(hidden)]}
+
     def _targets(self, primary: set[int]) -> list[int]:
-        """What must stay unknown: the small counts (shown or latent)."""
-        return sorted(primary | {c.id for c in self.cells if c.latent and self.policy.small(c.value)})
+        """What must stay unknown: the small counts (shown or latent), here or in the family's other
+        publications; not one another publication already shows (nothing can protect it now)."""
+        public = {c.id for c in self.cells if c.fixed is not None and not c.fixed.hidden}
+        # a count another publication withholds and this one shows as hidden too must stay unknown here as
+        # well (its page's scan asks that of every hidden cell, and that publication's protection rests on it)
+        kept = {c.id for c in self.cells if c.fixed is not None and c.fixed.hidden and not c.foreign and not c.latent}
+        return sorted((primary | kept | {c.id for c in self.cells if c.latent and self.policy.small(c.value)}) - public)
+
+    def _free(self, cell_id: int) -> bool:
+        """This publication may decide the cell (not fixed by another one of the family)."""
+        c = self.cells[cell_id]
+        return not c.foreign and c.fixed is None
 
     def solve(self, max_rounds: int = 400) -> "Ledger":
         pol = self.policy
-        hidden = {c.id for c in self.cells if pol.small(c.value)}
-        primary = set(hidden)
+        fixed_hidden = {c.id for c in self.cells if c.fixed is not None and c.fixed.hidden}
+        hidden = {c.id for c in self.cells if pol.small(c.value)} | fixed_hidden
+        primary = {c.id for c in self.cells if pol.small(c.value) or c.fixed is Status.small}
         truth = {c.id: float(c.value) for c in self.cells}
         neighbours = self._neighbours()
         withheld_order: list[int] = []
@@ -200,13 +299,15 @@ class Ledger:
         else:
             raise DisclosureError("complementary suppression did not settle; the linked tables are too large")
         # a withheld cell the published facts give away anyway protects nothing: show it
-        withheld = hidden - primary
+        withheld = {c for c in hidden - primary if self._free(c)}
         if withheld:
             for cell_id in exposed(self.facts(hidden), sorted(withheld), truth):
                 hidden.discard(cell_id)
         self._cleanup(hidden, primary, withheld_order, truth)
         for c in self.cells:
-            if c.latent:
+            if c.foreign:  # never rendered here: as the other publication shows it
+                c.status = c.fixed or Status.latent
+            elif c.latent:
                 c.status = Status.latent
             elif c.id in primary:
                 c.status = Status.small
@@ -222,18 +323,19 @@ class Ledger:
     def _groups(self) -> list[list[int]]:
         from evalkit.publish.audit import components
 
-        f = Facts(sums=list(self.sums), ratios=[(r.num, r.den, 0.0, 1.0) for r in self.ratios])
+        f = Facts(sums=list(self.sums) + list(self.foreign_sums),
+                  ratios=[(r.num, r.den, 0.0, 1.0) for r in self.ratios] + list(self.foreign_ratios))
         return components(f, range(len(self.cells)))
 
     def _neighbours(self) -> dict[int, set[int]]:
         out: dict[int, set[int]] = {}
-        for total, parts in self.sums:
+        for total, parts in [*self.sums, *self.foreign_sums]:
             group = (total, *parts)
             for a in group:
                 out.setdefault(a, set()).update(group)
-        for r in self.ratios:
-            out.setdefault(r.num, set()).add(r.den)
-            out.setdefault(r.den, set()).add(r.num)
+        for num, den in [(r.num, r.den) for r in self.ratios] + [(n, d) for n, d, _a, _b in self.foreign_ratios]:
+            out.setdefault(num, set()).add(den)
+            out.setdefault(den, set()).add(num)
         return out
 
     def _pick(self, cell_id: int, hidden: set[int], neighbours) -> int | None:
@@ -249,7 +351,7 @@ class Ledger:
                         nxt.append(d)
             frontier = nxt
         candidates = {d for c in cluster for d in neighbours.get(c, ()) if d not in hidden and d not in cluster
-                      and not self.cells[d].latent}
+                      and not self.cells[d].latent and self._free(d)}
         if not candidates:
             return None
         return min(candidates, key=lambda c: (ROLE_COST[self.cells[c].role], self.cells[c].value, c))
@@ -259,7 +361,7 @@ class Ledger:
         if len(order) > 60:  # large linked tables (monthly series): keep the safe set as found
             return
         for cell_id in reversed(list(dict.fromkeys(order))):
-            if cell_id not in hidden or cell_id in primary:
+            if cell_id not in hidden or cell_id in primary or not self._free(cell_id):
                 continue
             trial = hidden - {cell_id}
             group = [g for g in self._groups() if cell_id in g]
@@ -288,3 +390,29 @@ class Ledger:
         ratios = [[r.num, r.den] for r in self.ratios if keep is None or r.num in keep or r.den in keep]
         return {"schema": "evalkit.disclosure/v1", "policy": self.policy.to_json(), "sums": sums,
                 "latent": sorted(latent), "shares": ratios}
+
+
+def _freeze(key):
+    """A ledger key as JSON (tuples as lists); a key JSON cannot hold is not recorded."""
+    if hasattr(key, "item") and not isinstance(key, (tuple, list)):  # a numpy scalar
+        key = key.item()
+    if key is None or isinstance(key, (str, int, float, bool)):
+        return str(key) if isinstance(key, str) else key
+    if isinstance(key, (tuple, list)):
+        parts = [_freeze(k) for k in key]
+        return None if any(p is None and k is not None for p, k in zip(parts, key)) else parts
+    return None
+
+
+def _thaw(key):
+    return tuple(_thaw(k) for k in key) if isinstance(key, list) else key
+
+
+_REVEALS = {Status.shown: 4, Status.rounded: 3, Status.small: 2, Status.withheld: 1}
+
+
+def _more_revealing(a: Status | None, b: Status | None) -> Status | None:
+    """One fact in two records: what a reader has of it is the more revealing of the two."""
+    if a is None or b is None:
+        return a or b
+    return a if _REVEALS[a] >= _REVEALS[b] else b

@@ -7,7 +7,9 @@ one of the dashboard's pages and its data export. See :mod:`evalkit.publish` for
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +63,21 @@ class PubPage(Page):
         self.pending.append(fill)
 
 
+RECORDS = "disclosure"  # .evalkit/disclosure/<family>/<publication>.json: what each published page tells
+
+
 class Publication:
-    def __init__(self, policy: Policy, *, project_root: Path, out_root: Path, setting: str):
+    """Pages and exports sharing one ledger.
+
+    ``family`` and ``name``: publications published at different times that a reader sees together
+    (the dashboard and each strategic needs assessment: ``family="monitoring"``) are solved against
+    one ledger: this one adopts what the others already publish (their records under
+    ``.evalkit/disclosure/<family>/``, owner-only, with true counts) and, once published, records its
+    own. So a count one hides cannot be worked out from the other's cells, in any order of publishing.
+    """
+
+    def __init__(self, policy: Policy, *, project_root: Path, out_root: Path, setting: str,
+                 family: str | None = None, name: str | None = None):
         self.policy = policy
         self.ledger = Ledger(policy)
         self.project_root = Path(project_root)
@@ -70,6 +85,14 @@ class Publication:
         self.setting = setting
         self.pages: list[PubPage] = []
         self.exports: list[tuple[str, Callable[[], bytes], tuple[str, ...]]] = []
+        self.family, self.name = family, name
+        if family is not None:
+            if not name:
+                raise ValueError("a publication of a family needs a name")
+            self.ledger.adopt(read_records(self.project_root, family, exclude=name))
+
+    def record_path(self) -> Path:
+        return self.project_root / ".evalkit" / RECORDS / self.family / (_record_file(self.name) + ".json")
 
     def page(self, path: str, title: str, **kw) -> PubPage:
         p = PubPage(path=path, title=title, **kw)
@@ -160,7 +183,15 @@ class Publication:
                 export_files.append(rel)
             plotly = [PLOTLY_JS] if (st.dir / PLOTLY_JS).exists() else []  # the .qmd files point at it
             rels = plotly + [f for files in staged.values() for f in files] + export_files
-            st.commit(rels)
+            # the record goes first: a run killed between the two leaves a record stricter than the pages
+            # (the next sibling protects more than it needs), never pages the siblings do not know of
+            restore = self._write_record() if self.family is not None and rels else None
+            try:
+                st.commit(rels)
+            except BaseException:
+                if restore is not None:
+                    restore()
+                raise
             for page_path, files in staged.items():
                 out.pages[page_path] = {Path(f).suffix.lstrip("."): self.out_root / f for f in files
                                         if f.endswith((".qmd", ".html", ".pdf"))}
@@ -175,6 +206,51 @@ class Publication:
 
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(get_plotlyjs(), encoding="utf-8")
+
+
+    def _write_record(self):
+        """Write this publication's record; returns what puts the previous one back."""
+        from evalkit.publish.atomic import private_dir, write_atomic
+
+        path = self.record_path()
+        private_dir(path.parent.parent.parent)
+        private_dir(path.parent.parent)
+        private_dir(path.parent)
+        before = path.read_bytes() if path.exists() else None
+        text = json.dumps(self.ledger.record(self.name), sort_keys=True, separators=(",", ":")) + "\n"
+        write_atomic(path, text, setting=f"{self.family} publication record", mode=0o600)
+
+        def restore():
+            if before is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_atomic(path, before, setting=f"{self.family} publication record", mode=0o600)
+        return restore
+
+
+def _record_file(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "+", name).strip(".") or "publication"
+
+
+def read_records(project_root: Path, family: str, *, exclude: str | None = None) -> list[dict]:
+    """The records of a family's published publications (oldest name first), less ``exclude``'s own."""
+    folder = Path(project_root) / ".evalkit" / RECORDS / family
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        if exclude is not None and path.name == _record_file(exclude) + ".json":
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EvalkitError(f"{path}: cannot be read as a publication record ({exc}); expected the JSON an "
+                               f"earlier publication wrote (delete it only if that page is no longer published)") \
+                from None
+        if data.get("schema") != "evalkit.disclosure-record/v1":
+            raise EvalkitError(f"{path}: schema {data.get('schema')!r}; expected 'evalkit.disclosure-record/v1'")
+        out.append(data)
+    return out
 
 
 def _md(text: str) -> str:

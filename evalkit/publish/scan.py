@@ -235,13 +235,17 @@ def facts_of(views: Sequence[PageView], policy: Policy) -> tuple[Facts, set[int]
     cells = set()
     for v in views:
         cells |= set(v.shown) | {c for c, s in v.status.items() if c >= 0}
-    rates = set().union(*(v.rates for v in views)) if views else set()
     for c in cells:
         texts = set().union(*(v.shown.get(c, set()) for v in views))
         statuses = set().union(*(v.status.get(c, set()) for v in views))
         if texts:
             value = int(next(iter(texts)))
-            if policy.kind is PolicyKind.round and c not in rates:
+            if policy.kind is PolicyKind.round:
+                # a rounded count: what the page shows of it. One a shown rate reveals is known exactly
+                # to a reader, but its exact value is not on the page: the scan knows it as rounded (taking
+                # the rounded number as exact made two breakdowns of one total contradict, and the
+                # audit then called every hidden cell of them recoverable); the solver, which knows the
+                # value, treats it as exact
                 f.bound(c, *policy.interval(value))
             else:
                 f.bound(c, value, value)

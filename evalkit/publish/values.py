@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evalkit.publish.ledger import Cell, Ledger, Status
+from evalkit.publish.policy import PolicyKind
 
 
 class Value:
@@ -136,8 +137,14 @@ class Share(Value):
 
     def __init__(self, num: Count, den: Count, digits: int = 1, complement: bool = False, plotted: bool = False):
         self.num, self.den, self.digits, self.complement = num, den, digits, complement
-        # a figure shows the fraction itself: the audit then assumes every digit is known
-        num.ledger.share(num, den, 8 if plotted else digits)
+        # a figure shows the fraction itself: the audit then assumes 8 decimals of the percentage are known.
+        # Under the rounding policy a figure shows it as printed instead (a share to 8 decimals beside a
+        # rounded denominator would give the unrounded counts back). Figures and exports never carry
+        # more digits than the audit assumes (``fraction_digits``).
+        policy = num.ledger.policy
+        audited = 8 if plotted and policy.kind is not PolicyKind.round else digits
+        self.fraction_digits = audited + 2
+        num.ledger.share(num, den, audited)
 
     @property
     def hidden(self) -> bool:
@@ -158,7 +165,7 @@ class Share(Value):
         return f"{self.fraction * 100:.{self.digits}f}%"
 
     def plot_value(self):
-        return self.fraction
+        return round(self.fraction, self.fraction_digits)
 
 
 class Rate(Value):
@@ -229,6 +236,23 @@ class Derived(Value):
         return self.value if isinstance(self.value, (int, float)) else None
 
 
+class Change(Derived):
+    """A relative change of two counts, ``now / before - 1``, printed with ``digits`` decimals of a
+    percentage (``fmt``, default ``+12.3%``): hidden when either is hidden; the audit knows it as a ratio
+    of the two (under rounding it would otherwise give the unrounded counts back)."""
+
+    def __init__(self, now: Count, before: Count, digits: int = 1, fmt: Callable[[Any], str] | None = None):
+        value = now.value / before.value - 1 if before.value else None
+        super().__init__(value, [now, before], fmt or (lambda v: f"{v:+.{digits}%}"))
+        self.digits = digits
+        if value is not None:
+            now.ledger.change(now, before, digits)
+
+    def plot_value(self):
+        # a figure or an export carries the change as printed: the audit knows no more digits than that
+        return None if self.value is None else round(self.value, self.digits + 2)
+
+
 class Fixed(Value):
     """A value that reveals no count (a model's fitted rate, a threshold): always shown."""
 
@@ -259,6 +283,18 @@ class Gated(Fixed):
     @property
     def hidden(self) -> bool:
         return not self.shown()
+
+
+class Chosen(Fixed):
+    """Words chosen after disclosure control (no count in either): ``yes`` when ``when()``, else ``no``.
+    E.g. a note that a fitted trend is not drawn, said only where it is not."""
+
+    def __init__(self, when: Callable[[], bool], yes: str, no: str):
+        super().__init__(None)
+        self.when, self.yes, self.no = when, yes, no
+
+    def shown_text(self) -> str:
+        return self.yes if self.when() else self.no
 
 
 @dataclass

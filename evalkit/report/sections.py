@@ -1409,15 +1409,16 @@ class CounterfactualSpec:
         from evalkit.plots.series import plotly_counterfactual
         from evalkit.publish.markup import plot_meta
 
-        return plotly_counterfactual(self.periods, [v.plot() for v in self.observed], self.fitted, self.counter,
-                                     self.interruption, html.escape(self.y_title, quote=False),
+        return plotly_counterfactual(self.periods, [v.plot() for v in self.observed], [v.plot() for v in self.fitted],
+                                     [v.plot() for v in self.counter], self.interruption,
+                                     html.escape(self.y_title, quote=False),
                                      observed_meta=plot_meta(self.observed, sink))
 
     def matplotlib(self):
         from evalkit.plots.series import mpl_counterfactual
 
-        return mpl_counterfactual(self.periods, [v.plot() for v in self.observed], self.fitted, self.counter,
-                                  self.interruption, self.y_title)
+        return mpl_counterfactual(self.periods, [v.plot() for v in self.observed], [v.plot() for v in self.fitted],
+                                  [v.plot() for v in self.counter], self.interruption, self.y_title)
 
 
 def declare_comparison_areas(rep: Report) -> None:
@@ -1435,7 +1436,7 @@ def comparison_areas(rep: Report) -> None:
 
 
 def counterfactual(rep: Report) -> None:
-    from evalkit.publish.values import Rate
+    from evalkit.publish.values import Chosen, Gated, Rate
 
     cf = sec_get(rep.R, "counterfactual")
     if not cf:
@@ -1451,14 +1452,29 @@ def counterfactual(rep: Report) -> None:
         observed = [Rate(rep.count(int(r["observed"]), "normal", f"{ind} {r.get('period')} observed"),
                          r.get("observed_rate")) if isinstance(r.get("observed"), (int, float)) else Fixed(None)
                     for r in rows]
-        fitted = [r.get("fitted_rate") for r in rows]
-        counter = [r.get("counterfactual_rate") for r in rows]
+        # the fit's fitted values with the shown months can pin a suppressed month (issue 12): asked after
+        # disclosure control, the same test as the dashboard's measures
+        drawn = trend_gate(rows, observed, [e for e in rep.R.estimates if e.indicator == ind])
+        fitted = [Gated(r.get("fitted_rate"), drawn) for r in rows]
+        counter = [Gated(r.get("counterfactual_rate"), drawn) for r in rows]
         rep.page.heading(label(rep.C, ind), 4)
         rep.page.figure(CounterfactualSpec(periods, observed, fitted, counter, entry.get("interruption"),
                                            f"rate {entry.get('rates_are') or ''}".strip()))
         k = rep.page.ledger.policy.threshold
         rep.page.add(Para(phrase("Observed rates of months with 1 to {k1} events, or that would let one be worked "
-                                 "out, are not shown (disclosure control).", k1=Fixed(k - 1)), "note"))
+                                 "out, are not shown (disclosure control).{trend}", k1=Fixed(k - 1),
+                                 trend=Chosen(drawn, "", " The fitted trend and the counterfactual are not drawn: "
+                                              "with the months shown they would let a suppressed month be worked "
+                                              "out.")), "note"))
+
+
+def trend_gate(rows, observed, estimates):
+    """Whether the fitted trend may be drawn, decided once, after disclosure control."""
+    from functools import cache
+
+    from evalkit.monitor.its_disclosure import fitted_series_published
+
+    return cache(lambda: fitted_series_published(rows, observed, estimates))
 
 
 def external(rep: Report) -> None:

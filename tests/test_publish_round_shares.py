@@ -159,3 +159,30 @@ def test_under_rounding_counts_given_exactly_by_their_rates_do_not_make_the_scan
     assert not out.failed, out.failed
     html = out.pages["dashboard"]["html"].read_text()
     assert engaged.hidden and scan_html(html, pol) == []
+
+
+def test_under_rounding_costs_per_participant_do_not_give_back_a_small_number_who_did_not_complete(tmp_path):
+    """The full cost is printed to the pound, so £cost / cost per participant gives the starters and the
+    completers back exactly, whatever their rounded cells say; 150 started and 147 completed would then
+    print the 3 who did not complete. The costs per participant are rates of their counts, so the audit
+    knows those counts exactly and protects the small complement (with Derived values, as before, this
+    failed)."""
+    from types import SimpleNamespace
+
+    from evalkit.publish.publication import Publication
+    from evalkit.report.value_for_money import _per, participant_cells
+
+    def costs(tmp, started, completed):
+        pub = Publication(Policy(kind="round", threshold=8), project_root=tmp, out_root=tmp / "out", setting="--out")
+        row = SimpleNamespace(period="all", started=started, completed=completed)
+        s, c = participant_cells(pub.page("reach", "Reach"),
+                                 SimpleNamespace(intervention="reach", periods=[row], overall=row))["all"]
+        per = _per(300_000 / started, s), _per(300_000 / completed, c)
+        pub.solve()
+        return per
+
+    per_started, per_completed = costs(tmp_path / "a", 150, 147)
+    # with both costs per participant shown, 150 - 147 = 3 could be read off: one of them goes
+    assert per_started.hidden or per_completed.hidden
+    # counts that are not small keep their costs per participant under the same policy
+    assert not any(v.hidden for v in costs(tmp_path / "b", 150, 120))

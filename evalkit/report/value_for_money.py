@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from evalkit.publish.document import Bullets, Callout, Col, Para
-from evalkit.publish.values import Count, Derived, Fixed, Phrase, Value
+from evalkit.publish.values import Count, Derived, Fixed, Phrase, Rate, Value
 
 ANCHOR = "sec-value-for-money"
 METHOD_DOC = "docs/value-for-money.md"
@@ -59,6 +59,15 @@ def has_section(C: Mapping) -> bool:
 
 def _key(intervention: str, period: str, what: str) -> tuple:
     return ("vfm", intervention, period, what)
+
+
+def _per(value, count):
+    """A cost per participant: the full cost (printed to the pound) divided by it gives the count back
+    exactly, so under the rounding policy the count is known exactly to the audit (a Rate of it), and
+    a small count linked to it (those who did not complete) is protected; hidden with the count."""
+    if isinstance(count, Count):
+        return Rate(count, value, _money)
+    return Derived(value, [count], _money)
 
 
 def participant_cells(page, summary, role_all: str = "headline"):
@@ -139,8 +148,8 @@ def value_for_money(rep) -> None:
             Col(Fixed(row.total, _money), "total", True),
             Col(started if started is not None else "-", "started", True),
             Col(completed if completed is not None else "-", "completed", True),
-            Col(Derived(row.per_started, [started], _money), "per_started", True),
-            Col(Derived(row.per_completed, [completed], _money), "per_completed", True),
+            Col(_per(row.per_started, started), "per_started", True),
+            Col(_per(row.per_completed, completed), "per_completed", True),
         ])
     page.table(["period", "dates", "price year", "cash", "in kind", "full cost", "started", "completed",
                 "cost per participant started", "cost per participant completed"], rows,
@@ -150,10 +159,9 @@ def value_for_money(rep) -> None:
     _para(page, "The full cost (cash and in kind, set-up and running) is {total}. Cost per participant who started: "
                 "{per_started}; per participant who completed: {per_completed}. Cash cost per participant who "
                 "started: {cash_per}; running cost alone (without set-up): {running_per}.",
-          total=Fixed(o.total, _money), per_started=Derived(o.per_started, [started], _money),
-          per_completed=Derived(o.per_completed, [completed], _money),
-          cash_per=Derived(o.per_started_cash, [started], _money),
-          running_per=Derived(o.per_started_running, [started], _money))
+          total=Fixed(o.total, _money), per_started=_per(o.per_started, started),
+          per_completed=_per(o.per_completed, completed), cash_per=_per(o.per_started_cash, started),
+          running_per=_per(o.per_started_running, started))
     lines = [ln for ln in s.lines if ln.funding == "in_kind"]
     if lines:
         page.add(Bullets([Phrase(_esc(f"In kind, {ln.period}: {ln.category} from {ln.provided_by or 'a partner'}, "

@@ -75,8 +75,11 @@ def _months(start: str, end: str) -> pd.DatetimeIndex:
 def _effect(month_starts: np.ndarray, measure: str) -> np.ndarray:
     """Multiplier of the measure's rate: 1 before the interruption; level x slope^(months since / 12) after."""
     change = TRUE_CHANGE[measure]
-    months = pd.DatetimeIndex(month_starts).to_period("M")
-    since = np.array([(m - INTERRUPTION.to_period("M")).n for m in months], dtype=float)
+    # months since the interruption, worked out once per distinct month (rows share a few dozen)
+    distinct, row_month = np.unique(np.asarray(month_starts, dtype="datetime64[ns]"), return_inverse=True)
+    months = pd.DatetimeIndex(distinct)
+    since = ((months.year - INTERRUPTION.year) * 12 + (months.month - INTERRUPTION.month)).to_numpy(float)
+    since = since[row_month.reshape(-1)]
     post = since >= 0
     return np.where(post, change["level_change"] * change["slope_change"] ** (np.maximum(since, 0) / 12), 1.0)
 
@@ -118,8 +121,11 @@ def _age_sex_area(rng, n: int, age_centre: float, male_share: float) -> dict:
 
 
 def _days_in(rng, month: pd.Timestamp, n: int) -> np.ndarray:
-    """``n`` dates spread over the days of ``month``."""
-    return (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date
+    """``n`` dates spread over the days of ``month`` (``datetime.date`` objects)."""
+    # numpy day arithmetic: called once per referral by the partners' extracts, where pandas'
+    # Timedelta machinery cost about a millisecond a call
+    days = rng.integers(0, month.days_in_month, n)
+    return (np.datetime64(month.normalize().date(), "D") + days.astype("timedelta64[D]")).astype(object)
 
 
 def _residence(rng, area: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ its first act when a chosen plan is refuted (:func:`start_early`, from ``evalkit
 has imported anything heavy; the worker imports DoWhy on the other core while the run's own process
 loads the project, reads and checks the data and runs the design, then answers the refutation jobs
 sent to it (:func:`evalkit.estimate.causal.dowhy_section`) and stays for the next evaluation.
+It imports nothing of evalkit itself: each job names its function.
 
 The work and its inputs are the same as in the run's process (the data frame is pickled exactly,
 one BLAS thread in both, the same seeds): the sections are byte-identical whichever process
@@ -108,22 +109,45 @@ def _refuted(path: Path, names: list[str] | None) -> bool:
         return False
     import yaml
 
-    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeError, yaml.YAMLError):  # reported by the project's checks, not here
+        return False
     if not isinstance(doc, dict) or doc.get("design") not in REFUTED_DESIGNS or doc.get("external") is not None:
         return False
     return not names or any(n == doc.get("id") or Path(n).resolve() == path.resolve() for n in names)
 
 
+def in_worker() -> bool:
+    """True in the worker process (its refutations are then shared with a forked helper)."""
+    return _in_worker
+
+
+_in_worker = False
+
+
+def quiet_dowhy() -> None:
+    """DoWhy's log lines and warnings are not the user's business (the section says what was run)."""
+    import logging
+    import warnings
+
+    logging.getLogger("dowhy").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="dowhy")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
 def _serve(conn, parent_end) -> None:
-    """The worker: import DoWhy at once, then answer jobs until told to stop (None) or orphaned."""
+    """The worker: import DoWhy at once, then answer jobs until told to stop (None) or orphaned.
+
+    A job is ``(function, arguments)``, the function pickled by reference
+    (:func:`evalkit.estimate.causal.dowhy_section`): this module knows nothing of what it runs."""
+    global _in_worker
     import warnings
 
     parent_end.close()
+    _in_worker = True
     streams_to_devnull()
-    from evalkit.estimate import causal
-
-    causal._split_refuters = True  # the refuters are shared with a forked helper (causal._in_two_processes)
-    causal._quiet()
+    quiet_dowhy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import dowhy  # noqa: F401
@@ -134,7 +158,8 @@ def _serve(conn, parent_end) -> None:
             return
         if job is None:
             return
-        conn.send(causal.dowhy_section(job))
+        fn, arguments = job
+        conn.send(fn(arguments))
 
 
 def streams_to_devnull() -> None:

@@ -159,7 +159,7 @@ def _refute_in_worker(job: tuple) -> dict:
     if conn is None or proc is None or not proc.is_alive():
         return dowhy_section(job)
     try:
-        conn.send(job)
+        conn.send((dowhy_section, job))
         if not conn.poll(WORKER_TIMEOUT):
             # a worker that never answers (a lock held across the fork, say) must not hang the run:
             # stopped, and the same checks run here with the same result
@@ -170,9 +170,6 @@ def _refute_in_worker(job: tuple) -> dict:
         # the worker is gone (killed, out of memory): the same checks here, with the same result
         stop_worker()
         return dowhy_section(job)
-
-
-_split_refuters = False  # True in the worker: the refuters are shared with a forked helper
 
 
 # the refuters a forked helper computes while the worker computes the others: the two halves of
@@ -335,9 +332,7 @@ def _matched_data(evaluation: m.Evaluation, analysis: Any, primary):
 
 
 def _quiet():
-    logging.getLogger("dowhy").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="dowhy")
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    _dowhy_worker.quiet_dowhy()
 
 
 def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, common: list[str],
@@ -400,7 +395,7 @@ def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, 
     names = tuple(REFUTERS)
     # each refuter is seeded on its own (random_state and numpy's global RNG), so none depends on
     # another having run: in the worker two processes share them, with the same results
-    news = _in_two_processes(new_effects, names) if _split_refuters else new_effects(names)
+    news = _in_two_processes(new_effects, names) if _dowhy_worker.in_worker() else new_effects(names)
     for name in names:
         new = news[name]
         rule, k = RULES[name]

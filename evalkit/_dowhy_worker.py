@@ -66,8 +66,13 @@ def start_worker(force: bool = False) -> bool:
 
 
 def stop_worker() -> None:
-    """Tell the worker to stop and wait for it (a no-op when none runs)."""
+    """Tell the worker to stop and wait for it (a no-op when none runs). A worker never sent a job
+    (the run stopped at a mistake in the project, or ran no refuted plan) is still importing DoWhy
+    and would answer only seconds later: it is terminated at once, having nothing to finish."""
     conn, proc = _worker.pop("conn", None), _worker.pop("process", None)
+    used = _worker.pop("used", False)
+    if proc is not None and not used:
+        proc.terminate()
     if conn is not None:
         with contextlib.suppress(OSError, ValueError):
             conn.send(None)
@@ -76,6 +81,7 @@ def stop_worker() -> None:
         proc.join(timeout=5)
         if proc.is_alive():
             proc.terminate()
+            proc.join(timeout=5)
 
 
 def start_early(project: str | Path | None, names: list[str] | None) -> bool:

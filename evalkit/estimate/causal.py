@@ -159,6 +159,7 @@ def _refute_in_worker(job: tuple) -> dict:
     if conn is None or proc is None or not proc.is_alive():
         return dowhy_section(job)
     try:
+        _worker["used"] = True  # stopped politely from now on (see _dowhy_worker.stop_worker)
         conn.send((dowhy_section, job))
         if not conn.poll(WORKER_TIMEOUT):
             # a worker that never answers (a lock held across the fork, say) must not hang the run:

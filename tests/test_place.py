@@ -257,6 +257,29 @@ def test_deterministic_across_processes_and_row_order():
     assert json.loads(runs[0])["synth"][0][0]  # a donor name came back
 
 
+@pytest.mark.parametrize("method", ["synth", "augmented"])
+def test_placebo_fits_shared_over_two_processes_give_the_serial_result(small, monkeypatch, method):
+    # issue 20: the placebo-in-space fits run in two forked processes (evalkit._parallel.fork_map);
+    # every number, bit for bit, as when one process fits them all
+    from evalkit import _parallel
+
+    frame, _ = small
+    calls = []
+    real = _parallel.fork_map
+    monkeypatch.setattr(_parallel, "fork_map",
+                        lambda fn, items, **kw: calls.append((len(items), _parallel.processes())) or real(fn, items, **kw))
+    two = synthetic_control(_panel(frame), "knife_sv_offences", method=method)
+    monkeypatch.setenv(_parallel.PROCESSES_ENV, "1")
+    one = synthetic_control(_panel(frame), "knife_sv_offences", method=method)
+    assert calls == [(19, 2), (19, 1)]  # the 19 donors' placebo fits: two processes, then one
+    assert two.months.to_csv() == one.months.to_csv()
+    assert two.placebo_gaps.tobytes() == one.placebo_gaps.tobytes()
+    assert [(r.area, r.pre_rmspe.hex(), r.post_rmspe.hex()) for r in two.placebos] == \
+        [(r.area, r.pre_rmspe.hex(), r.post_rmspe.hex()) for r in one.placebos]
+    assert (two.p_value, two.events_prevented, two.events_prevented_interval) == \
+        (one.p_value, one.events_prevented, one.events_prevented_interval)
+
+
 # ------------------------------------------------------------------------------ recovery of the planted effect
 
 

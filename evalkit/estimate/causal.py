@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evalkit import _dowhy_worker
 from evalkit.estimate import did as did_module
 from evalkit.estimate import sensitivity as sens
 from evalkit.spec import model as m
@@ -122,71 +123,35 @@ def dowhy_section(job: tuple) -> dict:
 # ------------------------------------------------------------------------------ the DoWhy worker
 #
 # Importing DoWhy costs seconds of CPU (sympy, scikit-learn, statsmodels, matplotlib): more than
-# reading, matching and writing a 110,000-row plan together. ``evalkit run`` therefore starts a
-# worker process when it begins a design that is refuted (:func:`start_worker`, from
-# ``evalkit.run``): forked from the running process (numpy, pandas and scipy already loaded), it
-# imports DoWhy while this process reads the data and runs the design, then runs the refutations
-# sent to it and stays for the next evaluation of the run. The work and its inputs are the same as
-# in this process (the data frame is pickled exactly, one BLAS thread in both, the same seeds):
-# the sections are byte-identical whichever process computed them (tests/test_causal.py). Where
-# fork is not available (macOS, Windows), when ``EVALKIT_DOWHY_WORKER=0``, or once DoWhy is loaded
-# here anyway, the checks run in this process. Direct calls of :func:`robustness` (notebooks,
-# tests) run in this process unless ``in_worker=True``.
+# reading, matching and writing a 110,000-row plan together. ``evalkit run`` therefore forks a
+# worker (:mod:`evalkit._dowhy_worker`) as its first act when a chosen plan is refuted, and again
+# here (:func:`start_worker`, from ``evalkit.run``) if none is running when it begins such a design;
+# the worker imports DoWhy while this process reads the data and runs the design, then runs the
+# refutations sent to it and stays for the next evaluation of the run. The work and its inputs are
+# the same as in this process (the data frame is pickled exactly, one BLAS thread in both, the same
+# seeds): the sections are byte-identical whichever process computed them (tests/test_causal.py).
+# Where fork is not available (macOS, Windows), when ``EVALKIT_DOWHY_WORKER=0``, or once DoWhy is
+# loaded here anyway, the checks run in this process. Direct calls of :func:`robustness`
+# (notebooks, tests) run in this process unless ``in_worker=True``.
 
-WORKER_ENV = "EVALKIT_DOWHY_WORKER"
+WORKER_ENV = _dowhy_worker.WORKER_ENV
 WORKER_TIMEOUT = 900.0  # seconds to wait for the worker's answer before running the checks here
-_worker: dict[str, Any] = {}
-
-
-def worker_wanted() -> bool:
-    import multiprocessing
-    import os
-    import sys
-
-    return (os.environ.get(WORKER_ENV, "1") != "0" and "dowhy" not in sys.modules
-            and "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux"))
+_worker = _dowhy_worker._worker
+worker_wanted = _dowhy_worker.worker_wanted
+stop_worker = _dowhy_worker.stop_worker
+sys_streams_to_devnull = _dowhy_worker.streams_to_devnull
 
 
 def start_worker(force: bool = False) -> bool:
     """Start the DoWhy worker if it helps (or ``force``, where fork exists) and is not running yet;
     True when one is running."""
-    import multiprocessing
-
-    proc = _worker.get("process")
-    if proc is not None and proc.is_alive():
-        return True
-    if not (worker_wanted() or (force and "fork" in multiprocessing.get_all_start_methods())):
-        return False
-    # what both processes load anyway (this one for the estimates' distributions and the logic
-    # model's paths, DoWhy for its own): loaded once, before the fork, instead of once in each
-    import networkx  # noqa: F401
-    import scipy.linalg  # noqa: F401
-    import scipy.stats  # noqa: F401
-
-    ctx = multiprocessing.get_context("fork")
-    mine, theirs = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(theirs, mine), name="evalkit-dowhy", daemon=True)
-    proc.start()
-    theirs.close()
-    if not _worker.get("atexit"):
-        import atexit
-
-        atexit.register(stop_worker)  # told to stop, not killed, when this process ends
-    _worker.update(process=proc, conn=mine, atexit=True)
-    return True
-
-
-def stop_worker() -> None:
-    """Tell the worker to stop and wait for it (a no-op when none runs)."""
-    conn, proc = _worker.pop("conn", None), _worker.pop("process", None)
-    if conn is not None:
-        with contextlib.suppress(OSError, ValueError):
-            conn.send(None)
-        conn.close()
-    if proc is not None:
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.terminate()
+    if not _dowhy_worker.running() and (force or worker_wanted()):
+        # what both processes load anyway (this one for the estimates' distributions and the logic
+        # model's paths, DoWhy for its own): loaded once, before the fork, instead of once in each
+        import networkx  # noqa: F401
+        import scipy.linalg  # noqa: F401
+        import scipy.stats  # noqa: F401
+    return _dowhy_worker.start_worker(force)
 
 
 def _refute_in_worker(job: tuple) -> dict:
@@ -194,7 +159,8 @@ def _refute_in_worker(job: tuple) -> dict:
     if conn is None or proc is None or not proc.is_alive():
         return dowhy_section(job)
     try:
-        conn.send(job)
+        _worker["used"] = True  # stopped politely from now on (see _dowhy_worker.stop_worker)
+        conn.send((dowhy_section, job))
         if not conn.poll(WORKER_TIMEOUT):
             # a worker that never answers (a lock held across the fork, say) must not hang the run:
             # stopped, and the same checks run here with the same result
@@ -207,13 +173,16 @@ def _refute_in_worker(job: tuple) -> dict:
         return dowhy_section(job)
 
 
-_split_refuters = False  # True in the worker: the refuters are shared with a forked helper
+# the refuters a forked helper computes while the worker computes the others: the two halves of
+# about equal cost (profiled on the 110,000-row bench plan, refuted on 10,000 rows: the dummy
+# outcome refuter is the dearest, about 35%; random common cause 26%, data subset 20%, placebo 18%)
+HELPER_REFUTERS = ("placebo_treatment", "dummy_outcome")
 
 
 def _in_two_processes(fn, names: tuple) -> dict:
-    """``fn(names)``, with every other name computed by a forked helper meanwhile. If either part
-    fails, everything is computed again here in order: the same result, or the same error, as
-    ``fn(names)`` in one process."""
+    """``fn(names)``, with the names in :data:`HELPER_REFUTERS` computed by a forked helper
+    meanwhile. If either part fails, everything is computed again here in order: the same result,
+    or the same error, as ``fn(names)`` in one process."""
     import os
     import pickle
 
@@ -224,7 +193,7 @@ def _in_two_processes(fn, names: tuple) -> dict:
             os.close(read)
             sys_streams_to_devnull()
             try:
-                payload = pickle.dumps(("ok", fn(names[::2])))
+                payload = pickle.dumps(("ok", fn(tuple(n for n in names if n in HELPER_REFUTERS))))
             except BaseException:  # noqa: BLE001 - the worker computes this part itself
                 payload = pickle.dumps(("failed",))
             with os.fdopen(write, "wb") as fh:
@@ -233,7 +202,7 @@ def _in_two_processes(fn, names: tuple) -> dict:
             os._exit(0)
     os.close(write)
     try:
-        out = fn(names[1::2])
+        out = fn(tuple(n for n in names if n not in HELPER_REFUTERS))
     except Exception:  # noqa: BLE001 - recomputed below, in order
         out = None
     with os.fdopen(read, "rb") as fh:
@@ -246,36 +215,6 @@ def _in_two_processes(fn, names: tuple) -> dict:
     if out is None or not (isinstance(got, tuple) and got[0] == "ok"):
         return fn(names)
     return {**got[1], **out}
-
-
-def sys_streams_to_devnull() -> None:
-    """Fresh output streams to /dev/null in a forked process: another thread of the parent may have
-    held the old streams' locks at fork time, and the process has nothing to say (results go back
-    through a pipe)."""
-    import os
-    import sys
-
-    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
-
-
-def _serve(conn, parent_end) -> None:
-    """The worker: import DoWhy at once, then answer jobs until told to stop (None) or orphaned."""
-    global _split_refuters
-    parent_end.close()
-    _split_refuters = True
-    sys_streams_to_devnull()
-    _quiet()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import dowhy  # noqa: F401
-    while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        if job is None:
-            return
-        conn.send(dowhy_section(job))
 
 
 class _NotApplicable(Exception):
@@ -394,9 +333,7 @@ def _matched_data(evaluation: m.Evaluation, analysis: Any, primary):
 
 
 def _quiet():
-    logging.getLogger("dowhy").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="dowhy")
-    warnings.filterwarnings("ignore", category=FutureWarning)
+    _dowhy_worker.quiet_dowhy()
 
 
 def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, common: list[str],
@@ -459,7 +396,7 @@ def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, 
     names = tuple(REFUTERS)
     # each refuter is seeded on its own (random_state and numpy's global RNG), so none depends on
     # another having run: in the worker two processes share them, with the same results
-    news = _in_two_processes(new_effects, names) if _split_refuters else new_effects(names)
+    news = _in_two_processes(new_effects, names) if _dowhy_worker.in_worker() else new_effects(names)
     for name in names:
         new = news[name]
         rule, k = RULES[name]

@@ -448,6 +448,11 @@ def subgroup_effects(frame: pd.DataFrame, model: EffectModel, subgroups: Sequenc
     exposure = exposure[order] if exposure is not None else None
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     unit = data[model.unit].to_numpy() if model.unit else None
+    unit_ids = None
+    if unit is not None:
+        # the units as integer codes in the order of their sorted ids (the counts below group by unit
+        # many times; grouping text ids sorts the text each time, grouping the codes does not)
+        unit, unit_ids = pd.factorize(unit, sort=True)
     cluster0 = data[model.clusters[0]].to_numpy() if model.clusters else None
     covariance = rb.Covariance(model.covariance) if model.covariance is not None else (
         rb.Covariance.cr1 if model.clusters else DEFAULT_COVARIANCE[model.design])
@@ -470,9 +475,10 @@ def subgroup_effects(frame: pd.DataFrame, model: EffectModel, subgroups: Sequenc
                                        "subgroup estimates", indicator))
             continue
         if unit is not None:
-            per_unit = pd.DataFrame({"u": unit, "s": labels}).groupby("u", sort=True)["s"].nunique(dropna=False)
+            codes = pd.factorize(labels, use_na_sentinel=False)[0]  # missing counts as a value of its own
+            per_unit = pd.DataFrame({"u": unit, "s": codes}).groupby("u", sort=True)["s"].nunique()
             if (per_unit > 1).any():
-                example = per_unit.index[per_unit.to_numpy() > 1][0]
+                example = unit_ids[per_unit.index[per_unit.to_numpy() > 1][0]]
                 example = example.item() if hasattr(example, "item") else example
                 raise DataError(f"subgroup column '{spec.column}' changes within a unit (e.g. {model.unit} "
                                 f"{example!r}); expected a characteristic fixed at baseline, one value per unit")

@@ -66,8 +66,11 @@ OUTSIDE = "Outside the partnership area"
 def _effect(month_starts: np.ndarray, measure: str) -> np.ndarray:
     """Multiplier of the measure's rate: 1 before the interruption; level x slope^(months since / 12) after."""
     change = TRUE_CHANGE[measure]
-    months = pd.DatetimeIndex(month_starts).to_period("M")
-    since = np.array([(m - INTERRUPTION.to_period("M")).n for m in months], dtype=float)
+    # months since the interruption, worked out once per distinct month (rows share a few dozen)
+    distinct, row_month = np.unique(np.asarray(month_starts, dtype="datetime64[ns]"), return_inverse=True)
+    months = pd.DatetimeIndex(distinct)
+    since = ((months.year - INTERRUPTION.year) * 12 + (months.month - INTERRUPTION.month)).to_numpy(float)
+    since = since[row_month.reshape(-1)]
     post = since >= 0
     return np.where(post, change["level_change"] * change["slope_change"] ** (np.maximum(since, 0) / 12), 1.0)
 

@@ -49,5 +49,8 @@ def _areas(rng, n: int, weights: dict) -> np.ndarray:
 
 
 def _days_in(rng, month: pd.Timestamp, n: int) -> np.ndarray:
-    """``n`` dates spread over the days of ``month``."""
-    return (month + pd.to_timedelta(rng.integers(0, month.days_in_month, n), unit="D")).date
+    """``n`` dates spread over the days of ``month`` (``datetime.date`` objects)."""
+    # numpy day arithmetic: called once per referral by the partners' extracts, where pandas'
+    # Timedelta machinery cost about a millisecond a call
+    days = rng.integers(0, month.days_in_month, n)
+    return (np.datetime64(month.normalize().date(), "D") + days.astype("timedelta64[D]")).astype(object)

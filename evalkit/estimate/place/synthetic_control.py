@@ -459,13 +459,18 @@ def synthetic_control(panel: ComparisonPanel, measure: str, area: str | None = N
     if pre_rmspe == 0:
         pre_rmspe = np.finfo(float).tiny  # an exact fit: the ratio is then infinite, as it should rank first
 
-    # placebo in space: each donor as if treated, the other donors as its donors
+    # placebo in space: each donor as if treated, the other donors as its donors; the fits are
+    # independent (most of a comparison-area run's time), so two processes share them out
+    def placebo_gap(j: int) -> np.ndarray:
+        others = np.delete(donors, j)
+        wj, _, _, _ = _fit_one(rate, donors[j], others, s, method, covs)
+        return rate[donors[j]] - _synthetic_path(rate, others, wj, method)
+
+    from evalkit._parallel import fork_map
+
     placebo_gaps = np.empty((J, rate.shape[1]))
     runs = []
-    for j, d in enumerate(donors):
-        others = np.delete(donors, j)
-        wj, _, _, _ = _fit_one(rate, d, others, s, method, covs)
-        gj = rate[d] - _synthetic_path(rate, others, wj, method)
+    for j, (d, gj) in enumerate(zip(donors, fork_map(placebo_gap, range(J), min_items=8))):
         placebo_gaps[j] = gj
         pre_j, post_j = _rmspe(gj[:s]), _rmspe(gj[s:])
         runs.append(PlaceboRun(area=panel.areas[d], pre_rmspe=pre_j, post_rmspe=post_j,

@@ -1,0 +1,175 @@
+"""The DoWhy worker process: started at once, light to import (the standard library only).
+
+Importing DoWhy costs about 3 s of CPU in a fresh process (numpy, pandas, scipy, statsmodels,
+scikit-learn, sympy, matplotlib, then DoWhy itself, one after another): longer than reading,
+checking and matching a 110,000-row plan together. ``evalkit run`` therefore forks this worker as
+its first act when a chosen plan is refuted (:func:`start_early`, from ``evalkit.cli``), before it
+has imported anything heavy; the worker imports DoWhy on the other core while the run's own process
+loads the project, reads and checks the data and runs the design, then answers the refutation jobs
+sent to it (:func:`evalkit.estimate.causal.dowhy_section`) and stays for the next evaluation.
+It imports nothing of evalkit itself: each job names its function.
+
+The work and its inputs are the same as in the run's process (the data frame is pickled exactly,
+one BLAS thread in both, the same seeds): the sections are byte-identical whichever process
+computed them (tests/test_causal.py, tests/test_determinism.py). Where fork is not available
+(macOS, Windows), when ``EVALKIT_DOWHY_WORKER=0``, or once DoWhy is loaded in this process anyway,
+the checks run in the run's process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+WORKER_ENV = "EVALKIT_DOWHY_WORKER"
+# the designs whose analysis is refuted (the design registry's ``robustness`` flag; a test keeps
+# the two the same): named here so that deciding to start the worker imports nothing heavy
+REFUTED_DESIGNS = ("difference_in_differences", "matched_comparison")
+_worker: dict[str, Any] = {}
+
+
+def worker_wanted() -> bool:
+    import multiprocessing
+
+    return (os.environ.get(WORKER_ENV, "1") != "0" and "dowhy" not in sys.modules
+            and "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux"))
+
+
+def running() -> bool:
+    proc = _worker.get("process")
+    return proc is not None and proc.is_alive()
+
+
+def start_worker(force: bool = False) -> bool:
+    """Start the worker if it helps (or ``force``, where fork exists) and is not running yet; True
+    when one is running. What is already imported here is inherited; the rest the worker imports."""
+    import multiprocessing
+
+    if running():
+        return True
+    if not (worker_wanted() or (force and "fork" in multiprocessing.get_all_start_methods())):
+        return False
+    ctx = multiprocessing.get_context("fork")
+    mine, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(theirs, mine), name="evalkit-dowhy", daemon=True)
+    proc.start()
+    theirs.close()
+    if not _worker.get("atexit"):
+        import atexit
+
+        atexit.register(stop_worker)  # told to stop, not killed, when this process ends
+    _worker.update(process=proc, conn=mine, atexit=True)
+    return True
+
+
+def stop_worker() -> None:
+    """Tell the worker to stop and wait for it (a no-op when none runs). A worker never sent a job
+    (the run stopped at a mistake in the project, or ran no refuted plan) is still importing DoWhy
+    and would answer only seconds later: it is terminated at once, having nothing to finish."""
+    conn, proc = _worker.pop("conn", None), _worker.pop("process", None)
+    used = _worker.pop("used", False)
+    if proc is not None and not used:
+        proc.terminate()
+    if conn is not None:
+        with contextlib.suppress(OSError, ValueError):
+            conn.send(None)
+        conn.close()
+    if proc is not None:
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=5)
+
+
+def start_early(project: str | Path | None, names: list[str] | None) -> bool:
+    """Fork the worker now if a plan that ``evalkit run`` will refute is among those chosen.
+
+    A cheap look at the plans' ``id``, ``design`` and ``external`` keys (plain YAML, no
+    validation): only a hint. When it is wrong either way nothing changes but the time: the run
+    starts the worker itself when it reaches a refuted design (``evalkit.run``), and an unused
+    worker is stopped when the process ends."""
+    if not worker_wanted():
+        return False
+    try:
+        root = _project_root(project)
+        if root is None or not any(_refuted(path, names) for path in sorted((root / "evaluations").iterdir())):
+            return False
+    except Exception:  # noqa: BLE001 - a hint; the project's own checks report what is wrong
+        return False
+    return start_worker()
+
+
+def _project_root(start: str | Path | None) -> Path | None:
+    here = Path(start if start is not None else os.getcwd()).resolve()
+    if here.is_file():
+        here = here.parent
+    return next((p for p in (here, *here.parents) if (p / "logic_models").is_dir() and (p / "evaluations").is_dir()),
+                None)
+
+
+def _refuted(path: Path, names: list[str] | None) -> bool:
+    if path.suffix not in (".yml", ".yaml") or not path.is_file():
+        return False
+    import yaml
+
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeError, yaml.YAMLError):  # reported by the project's checks, not here
+        return False
+    if not isinstance(doc, dict) or doc.get("design") not in REFUTED_DESIGNS or doc.get("external") is not None:
+        return False
+    return not names or any(n == doc.get("id") or Path(n).resolve() == path.resolve() for n in names)
+
+
+def in_worker() -> bool:
+    """True in the worker process (its refutations are then shared with a forked helper)."""
+    return _in_worker
+
+
+_in_worker = False
+
+
+def quiet_dowhy() -> None:
+    """DoWhy's log lines and warnings are not the user's business (the section says what was run)."""
+    import logging
+    import warnings
+
+    logging.getLogger("dowhy").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="dowhy")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _serve(conn, parent_end) -> None:
+    """The worker: import DoWhy at once, then answer jobs until told to stop (None) or orphaned.
+
+    A job is ``(function, arguments)``, the function pickled by reference
+    (:func:`evalkit.estimate.causal.dowhy_section`): this module knows nothing of what it runs."""
+    global _in_worker
+    import warnings
+
+    parent_end.close()
+    _in_worker = True
+    streams_to_devnull()
+    quiet_dowhy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import dowhy  # noqa: F401
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        fn, arguments = job
+        conn.send(fn(arguments))
+
+
+def streams_to_devnull() -> None:
+    """Fresh output streams to /dev/null in a forked process: another thread of the parent may have
+    held the old streams' locks at fork time, and the process has nothing to say (results go back
+    through a pipe)."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115

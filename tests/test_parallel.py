@@ -1,0 +1,96 @@
+"""Work shared out over two processes gives the serial answer (issue 20).
+
+evalkit._parallel.fork_map (the comparison-area placebo fits) and the early DoWhy worker of
+`evalkit run` (evalkit._dowhy_worker) must change nothing but the time.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from evalkit import _dowhy_worker, _parallel
+from evalkit.errors import DataError
+from evalkit.spec.designs import REGISTRY
+
+
+def _fit(i: int) -> np.ndarray:
+    # something with floating-point reductions whose last digits would show a different code path
+    rng = np.random.default_rng(i)
+    a = rng.normal(size=(30, 30))
+    return np.linalg.solve(a @ a.T + np.eye(30), rng.normal(size=30))
+
+
+def test_fork_map_gives_the_serial_list_byte_for_byte(monkeypatch):
+    items = list(range(11))
+    serial = [_fit(i) for i in items]
+    assert _parallel.processes() == 2  # Linux, fork: two processes share the items
+    parallel = _parallel.fork_map(_fit, items)
+    assert [a.tobytes() for a in parallel] == [a.tobytes() for a in serial]
+    assert [a.dtype for a in parallel] == [a.dtype for a in serial]
+    monkeypatch.setenv(_parallel.PROCESSES_ENV, "1")
+    assert _parallel.processes() == 1
+    assert [a.tobytes() for a in _parallel.fork_map(_fit, items)] == [a.tobytes() for a in serial]
+
+
+def test_fork_map_uses_a_second_process():
+    pids = _parallel.fork_map(lambda _i: os.getpid(), range(6))
+    assert pids[0::2] == [os.getpid()] * 3  # this process: the even items
+    assert len(set(pids[1::2])) == 1 and pids[1] != os.getpid()  # one helper: the odd items
+
+
+def _fails_at(bad: set[int]):
+    def fn(i: int) -> int:
+        if i in bad:
+            raise DataError(f"item {i} is wrong")
+        return i * i
+    return fn
+
+
+@pytest.mark.parametrize("bad", [{3}, {2}, {1, 2}, {4, 5}])
+def test_fork_map_raises_the_error_the_serial_loop_raises(bad):
+    # the first failing item in order, whichever process met it
+    with pytest.raises(DataError, match=f"item {min(bad)} is wrong"):
+        _parallel.fork_map(_fails_at(bad), range(8))
+
+
+def test_a_helper_that_dies_is_replaced_by_this_process():
+    parent = os.getpid()
+
+    def fn(i: int) -> int:
+        if os.getpid() != parent:
+            os._exit(3)  # the helper dies without answering
+        return i + 1
+
+    assert _parallel.fork_map(fn, range(7)) == list(range(1, 8))
+
+
+def test_few_items_stay_in_this_process():
+    assert set(_parallel.fork_map(lambda _i: os.getpid(), range(5), min_items=8)) == {os.getpid()}
+
+
+def test_the_worker_hint_knows_the_refuted_designs():
+    # the early start of the DoWhy worker looks at the plans' design names without importing the registry
+    assert set(_dowhy_worker.REFUTED_DESIGNS) == {d.value for d, e in REGISTRY.items() if e.robustness}
+
+
+def test_the_worker_hint_reads_the_chosen_plans(tmp_path, monkeypatch):
+    root = tmp_path / "p"
+    (root / "logic_models").mkdir(parents=True)
+    (root / "evaluations").mkdir()
+    (root / "evaluations" / "a.yml").write_text("id: a\ndesign: pre_post\n")
+    (root / "evaluations" / "b.yml").write_text("id: b\ndesign: matched_comparison\n")
+    (root / "evaluations" / "c.yml").write_text("id: c\ndesign: difference_in_differences\nexternal: {doi: x}\n")
+    (root / "evaluations" / "broken.yml").write_text("id: [\n")
+    started = []
+    monkeypatch.setattr(_dowhy_worker, "start_worker", lambda force=False: started.append(1) or True)
+    monkeypatch.delenv(_dowhy_worker.WORKER_ENV, raising=False)
+    monkeypatch.setattr(_dowhy_worker, "worker_wanted", lambda: True)
+    assert not _dowhy_worker.start_early(root, ["a"])  # a pre/post plan: no DoWhy
+    assert not _dowhy_worker.start_early(root, ["c"])  # an external study is not refuted
+    assert _dowhy_worker.start_early(root, ["b"])
+    assert _dowhy_worker.start_early(root / "evaluations", None)  # every plan, found from inside the project
+    assert not _dowhy_worker.start_early(tmp_path, None)  # not a project: nothing
+    assert len(started) == 2

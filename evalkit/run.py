@@ -59,17 +59,13 @@ def plan_options(evaluation: m.Evaluation) -> dict:
         "study": evaluation.study, "study_role": evaluation.study_role,
         "follow_up_from": evaluation.follow_up_from,
     }
-    if evaluation.matching is not None:
-        opts["matching"] = evaluation.matching.model_dump(mode="json")
-    if evaluation.time_series is not None:
-        opts["time_series"] = evaluation.time_series.model_dump(mode="json")
-    if evaluation.did is not None:
-        opts["did"] = evaluation.did.model_dump(mode="json")
-    if evaluation.comparison_areas is not None:
-        opts["comparison_areas"] = evaluation.comparison_areas.model_dump(mode="json")
-    if evaluation.feasibility is not None:
-        opts["feasibility"] = evaluation.feasibility.model_dump(mode="json")
-    for key, block in evaluation.design_options.items():  # the block of a design added by its module alone
+    # every design's own options block, as the registry names them (the built-in designs' blocks are
+    # fields of the resolved plan; a design added by its module alone keeps its block in design_options)
+    for key in sorted({e.options_section for e in REGISTRY.values() if e.options_section}):
+        block = getattr(evaluation, key, None)
+        if block is not None:
+            opts[key] = block.model_dump(mode="json")
+    for key, block in evaluation.design_options.items():
         opts[key] = block.model_dump(mode="json")
     if evaluation.data is not None:
         d = evaluation.data

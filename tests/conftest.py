@@ -1,4 +1,27 @@
-"""Shared fixtures: throw-away copies of the example project, with its synthetic data."""
+"""Shared fixtures: throw-away copies of the example project, with its synthetic data.
+
+The fixtures other test files use (computed once, shared, never modified):
+
+- ``example_project_ro``: the example project with its data (``evalkit synth``, the monitoring demo
+  extracts in the store, ``success_measures.csv``). Built once per test session *across xdist
+  workers* (``shared_build``); each worker reads its own copy. Do not modify it.
+- ``example_project``: a fresh copy of the plans and data (without the store) that a test may change.
+- ``example_analysis(id)`` / ``example_result(id)``: ``run_analysis`` of an example plan, once per
+  worker. Read-only; a test that changes a result must copy it.
+- ``shared_build(tmp_path_factory, name, build)``: call ``build(path)`` once per session across
+  the workers (a file lock on a folder all workers see) and return ``path``; for any costly,
+  read-only thing several test files need. Copy the folder before changing anything in it.
+- ``run_cli(*args, cwd=...)``: the real ``evalkit`` command in a subprocess.
+- ``copy_monitoring_project(root)`` / ``keyed_monitoring_project(root, monkeypatch, key)``: the
+  example plans (no data) with ``monitoring/``, the latter with the pseudonymisation key set.
+- ``monitor_fixtures.example_store`` / ``monitor_fixtures.example_dashboard``: the monitoring demo
+  store, and the dashboard written from it (see that module).
+
+What makes the suite slow (issue 20): one evaluation of the example's ``strategy-areas`` plan
+(synthetic control with placebos) costs about 30 CPU-s, building the example data about 15, and
+every ``evalkit`` subprocess pays its imports again; prefer the shared fixtures above to building
+or running again, unless running in another process is what the test is about.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +35,11 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLI
               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
+import fcntl
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,6 +67,17 @@ def copy_monitoring_project(root: Path) -> Path:
     for f in (REPO / "monitoring").glob("*.yml"):
         shutil.copy(f, root / "monitoring" / f.name)
     shutil.copytree(REPO / "monitoring" / "sources", root / "monitoring" / "sources")
+    return root
+
+
+def keyed_monitoring_project(root: Path, monkeypatch, key: str) -> Path:
+    """``copy_monitoring_project(root)`` with the pseudonymisation key set to ``key`` and no
+    ``EVALKIT_STORE`` for the test: the project the ingest, fault and integrity tests start from."""
+    from evalkit.monitor.keys import KEY_ENV
+
+    copy_monitoring_project(root)
+    monkeypatch.setenv(KEY_ENV, key)
+    monkeypatch.delenv("EVALKIT_STORE", raising=False)
     return root
 
 
@@ -86,18 +122,53 @@ def write_success_measures(root: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def example_project_ro(tmp_path_factory) -> Path:
-    """The example project with its data generated once per session. Do not modify it."""
+def shared_build(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """``build(folder)`` once per test session, however many xdist workers ask; returns the folder.
+
+    The workers of one session share the parent of their base temporary folders; the first to ask
+    builds under a file lock while the others wait, then all read the same finished folder (renamed
+    into place only when ``build`` returned, so a failed build is never read: the next asker tries
+    again and fails the same way). Treat the folder as read-only: copy it before changing it.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+    shared.mkdir(exist_ok=True)
+    done = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                partial = shared / f"{name}.partial-{os.getpid()}"
+                shutil.rmtree(partial, ignore_errors=True)
+                partial.mkdir()
+                build(partial)
+                partial.rename(done)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return done
+
+
+def _build_example_project(root: Path) -> None:
     from evalkit.synth import synthesise
 
-    root = tmp_path_factory.mktemp("example-ro")
     shutil.copytree(REPO / "logic_models", root / "logic_models")
     (root / "evaluations").mkdir()
     for plan in (REPO / "evaluations").glob("*.yml"):
         shutil.copy(plan, root / "evaluations" / plan.name)
     synthesise(root)
     write_success_measures(root)
+
+
+@pytest.fixture(scope="session")
+def example_project_ro(tmp_path_factory) -> Path:
+    """The example project with its data generated once per session. Do not modify it.
+
+    Generated once for all xdist workers (``shared_build``); each worker gets its own copy, so a
+    test that writes into it by mistake cannot disturb the other worker's tests.
+    """
+    built = shared_build(tmp_path_factory, "example-project", _build_example_project)
+    root = tmp_path_factory.mktemp("example-ro")
+    shutil.copytree(built, root, symlinks=True, dirs_exist_ok=True)
     return root
 
 
@@ -137,3 +208,22 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real ``evalkit`` command in a subprocess, as a user would."""
     return subprocess.run([sys.executable, "-m", "evalkit", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=600)
+
+
+# The test files that take longest, longest first (measured with `--durations`; issue 20). With
+# `--dist loadfile` (pyproject.toml) each file runs whole on one worker, so its module-scoped
+# fixtures are built once instead of once per worker; starting the longest files first keeps one
+# worker from being left with a long file at the end while the other sits idle. A file missing
+# from the list only runs later, in collection order.
+SLOWEST_FIRST = (
+    "test_report_examples.py", "test_publish_routes.py", "test_scaffold.py", "test_report.py",
+    "test_results_schema.py", "test_place_design.py", "test_monitor_dashboard.py", "test_sim_matching.py",
+    "test_docs_examples.py", "test_determinism.py", "test_subgroups_sim.py", "test_faults.py", "test_place.py",
+    "test_monitor_postgres.py", "test_cli_output.py", "test_place_reference.py", "test_two_files.py",
+    "test_evidence_project.py", "test_monitor_spc_example.py", "test_fuzz_inputs.py", "test_store_integrity.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a file's own order kept

@@ -7,33 +7,17 @@ import math
 
 import pytest
 
-from conftest import copy_monitoring_project
-
-from evalkit.monitor.dashboard import write_dashboard
-from evalkit.monitor.keys import KEY_ENV
+from monitor_fixtures import example_dashboard  # noqa: F401  (a fixture)
 
 Z = 1.959963984540054
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from evalkit.monitor.config import load_monitoring
-    from evalkit.monitor.synth import ingest_demo_extracts, write_demo_extracts
-    from evalkit.project import load_project
-    from evalkit.store import open_store
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(KEY_ENV, "e" * 40)
-        root = tmp_path_factory.mktemp("equity") / "project"
-        copy_monitoring_project(root)
-        report = write_demo_extracts(root)
-        mon = load_monitoring(root)
-        project = load_project(root, check_data=False)
-        with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
-            list(ingest_demo_extracts(store, mon, root, report))
-            written = write_dashboard(store, mon, project, root / "reports" / "monitoring")
-        data = json.loads(written["data"].read_text())
-        yield root, written, data
+def demo(example_dashboard):
+    """(root, written, the dashboard's data): the same built dashboard as test_monitor_dashboard's
+    (monitor_fixtures, built once per session; this module's own copy)."""
+    root, written = example_dashboard
+    return root, written, json.loads(written["data"].read_text())
 
 
 def _hand(root, entry, column):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import REPO, copy_monitoring_project, run_cli
+from conftest import REPO, copy_monitoring_project, keyed_monitoring_project, run_cli
 from test_monitor_ingest import KEY, _csv, _police, _wait_for
 
 from evalkit.monitor.ingest import HOLD_ENV
@@ -85,11 +85,7 @@ def _snapshot(store: Path) -> dict:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv(KEY_ENV, KEY)
-    monkeypatch.delenv("EVALKIT_STORE", raising=False)
-    root = tmp_path / "project"
-    copy_monitoring_project(root)
-    return root
+    return keyed_monitoring_project(tmp_path / "project", monkeypatch, KEY)
 
 
 def _ingest_one(root: Path) -> Path:

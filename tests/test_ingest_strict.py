@@ -14,24 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_monitoring_project
-from test_monitor_ingest import KEY, _csv, _police, snapshot
+from test_monitor_ingest import KEY, _csv, _police, project, snapshot  # noqa: F401  (project: a fixture)
 
 from evalkit.errors import DataError, SpecError
 from evalkit.monitor import synth
 from evalkit.monitor.config import load_monitoring
 from evalkit.monitor.ingest import ingest
-from evalkit.monitor.keys import KEY_ENV
 from evalkit.store import open_store
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    copy_monitoring_project(root)
-    monkeypatch.setenv(KEY_ENV, KEY)
-    monkeypatch.delenv("EVALKIT_STORE", raising=False)
-    return root
 
 
 @pytest.fixture

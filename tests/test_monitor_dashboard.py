@@ -12,30 +12,17 @@ import pandas as pd
 import pytest
 
 from conftest import copy_monitoring_project
+from monitor_fixtures import example_dashboard  # noqa: F401  (a fixture)
 
-from evalkit.monitor.dashboard import write_dashboard
 from evalkit.monitor.keys import KEY_ENV
 
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from evalkit.monitor.config import load_monitoring
-    from evalkit.monitor.synth import ingest_demo_extracts, write_demo_extracts
-    from evalkit.project import load_project
-    from evalkit.store import open_store
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(KEY_ENV, "d" * 40)
-        root = tmp_path_factory.mktemp("demo") / "project"
-        copy_monitoring_project(root)
-        report = write_demo_extracts(root)
-        mon = load_monitoring(root)
-        project = load_project(root, check_data=False)
-        with open_store(root / ".evalkit" / "evalkit.duckdb") as store:
-            list(ingest_demo_extracts(store, mon, root, report))
-            written = write_dashboard(store, mon, project, root / "reports" / "monitoring")
-        yield root, written
+def demo(example_dashboard):
+    """(root, written): the demo extracts ingested and the dashboard written (monitor_fixtures,
+    built once per session; this module's own copy)."""
+    return example_dashboard
 
 
 def test_dashboard_files(demo):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import copy_monitoring_project
+from conftest import keyed_monitoring_project
 
 from evalkit.errors import DataError, OptionError, SpecError
 from evalkit.monitor import synth
@@ -30,11 +30,7 @@ KEY = "k" * 40
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    copy_monitoring_project(root)
-    monkeypatch.setenv(KEY_ENV, KEY)
-    monkeypatch.delenv("EVALKIT_STORE", raising=False)
-    return root
+    return keyed_monitoring_project(tmp_path / "project", monkeypatch, KEY)
 
 
 def _police(month: str, n: int = 40, seed: int = 1, prefix: str = "C") -> pd.DataFrame:

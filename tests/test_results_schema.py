@@ -25,12 +25,13 @@ def test_the_published_schema_is_generated_from_the_types():
 
 
 @pytest.fixture(scope="module")
-def example_results(example_project_ro):
+def example_results(example_project_ro, example_result):
+    """``evalkit.run`` of every example plan (conftest's example_result: computed once per worker and
+    shared with the other modules that read the example's results; strategy-areas alone is ~30 CPU-s)."""
     from evalkit.project import load_project
-    from evalkit.run import run
 
     project = load_project(example_project_ro)
-    return {ev.id: run(ev) for ev in project.evaluations.values()}
+    return {ev.id: example_result(ev.id) for ev in project.evaluations.values()}
 
 
 def test_every_example_results_file_validates(example_results, tmp_path):

@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import copy_monitoring_project
+from conftest import keyed_monitoring_project
 
 from evalkit.monitor import synth
 from evalkit.monitor.config import ColumnType, load_monitoring
 from evalkit.monitor.ingest import ingest
-from evalkit.monitor.keys import KEY_ENV, pseudonym
+from evalkit.monitor.keys import pseudonym
 from evalkit.store import open_store
 
 KEY = "integrity-key-" + "q" * 30
@@ -29,11 +29,7 @@ KEY = "integrity-key-" + "q" * 30
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    copy_monitoring_project(root)
-    monkeypatch.setenv(KEY_ENV, KEY)
-    monkeypatch.delenv("EVALKIT_STORE", raising=False)
-    return root
+    return keyed_monitoring_project(tmp_path / "project", monkeypatch, KEY)
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:

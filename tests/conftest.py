@@ -26,6 +26,7 @@ or running again, unless running in another process is what the test is about.
 from __future__ import annotations
 
 import os
+import re
 
 # One BLAS/OpenMP thread per test process, set before anything imports numpy. `make test` runs two
 # xdist workers on two cores; each worker's BLAS (numpy's and scipy's OpenBLAS) would otherwise
@@ -46,6 +47,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = Path(__file__).resolve().parent / "contract"
+
+
+def copy_logic_models(src: Path, dest: Path, names: tuple[str, ...] | None = None) -> Path:
+    """The logic models of ``src`` (a folder; only ``names`` when given) copied to ``dest`` for a project that holds only some of
+    the example's plans: a cost period that counts its participants from a plan (``{from: data,
+    evaluation: ...}``) keeps its declared figure instead, since `evalkit validate` refuses a count
+    from a plan the project does not have."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in sorted(Path(src).glob("*.yml")):
+        if names is not None and path.name not in names:
+            continue
+        text = re.sub(r"\{from: data,.*?declared: (\d+)\}", r"\1", path.read_text(encoding="utf-8"), flags=re.S)
+        assert "from: data" not in text, f"{path.name}: a counted cost period without a declared figure"
+        (dest / path.name).write_text(text, encoding="utf-8")
+    return dest
 
 
 def _copy_project(src: Path, dest: Path) -> Path:

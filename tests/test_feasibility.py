@@ -3,12 +3,12 @@ boundaries, the pathway step, and the messages for bad input."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
+from conftest import copy_logic_models
 from evalkit.errors import DataError, EstimationError, SpecError
 from evalkit.estimate import feasibility as fz
 from evalkit.project import load_project
@@ -72,8 +72,7 @@ def make_project(root: Path, criteria: str = ALL_CRITERIA, extra: str = "", case
                  sessions: str = SESSIONS, rule: str = "any_red_stops", stage: str = "test_feasibility",
                  targets: str = "{referrals: 12, starts: 6, sessions: 4, contact_hours: 4, days_to_first_contact: 2}",
                  top: str = "") -> Path:
-    (root / "logic_models").mkdir(parents=True)
-    shutil.copy(REPO / "logic_models" / "reach.yml", root / "logic_models" / "reach.yml")
+    copy_logic_models(REPO / "logic_models", root / "logic_models", ("reach.yml",))
     data = root / "evaluations" / "data"
     data.mkdir(parents=True)
     (data / "cases.csv").write_text(cases)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from conftest import copy_logic_models
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
@@ -55,12 +56,7 @@ seed: 1
 
 def _project(root: Path, summary: str) -> Path:
     (root / "logic_models").mkdir(parents=True)
-    # the example's costs count Reach's 2023-24 participants from the pre/post plan, which this project
-    # does not have: the toy keeps the declared figures
-    text = re.sub(r"\{from: data,.*?declared: (\d+)\}", r"\1",
-                  (REPO / "logic_models" / "reach.yml").read_text(encoding="utf-8"), flags=re.S)
-    assert "from: data" not in text
-    (root / "logic_models" / "reach.yml").write_text(text, encoding="utf-8")
+    copy_logic_models(REPO / "logic_models", root / "logic_models", ("reach.yml",))
     (root / "evaluations" / "data").mkdir(parents=True)
     rng = np.random.default_rng(7)
     pre = rng.integers(8, 30, 60)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from conftest import copy_logic_models, run_cli
 
 import evalkit
 from evalkit.data.load import read_data_files
@@ -41,7 +41,7 @@ PLAN = textwrap.dedent("""\
 def two_files(example_project_ro, tmp_path) -> Path:
     """The example project with Reach's combined file split in two, and a plan reading both."""
     root = tmp_path / "p"
-    shutil.copytree(example_project_ro / "logic_models", root / "logic_models")
+    copy_logic_models(example_project_ro / "logic_models", root / "logic_models")
     (root / "evaluations" / "data").mkdir(parents=True)
     combined = pd.read_csv(example_project_ro / "evaluations" / "data" / "reach_with_comparison.csv")
     combined.to_csv(root / "evaluations" / "data" / "combined.csv", index=False)

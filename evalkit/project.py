@@ -312,8 +312,10 @@ def validate_project(root: Path | str | None = None, *, check_data: bool = True)
 def _counted_participants(model_docs, plan_ids: dict, root: Path) -> list[Problem]:
     """A cost period counted ``from: data`` names a plan of the project, of the same intervention.
 
-    Checked here, with every file read, so that `evalkit validate` says it rather than the first
-    report that counts (evalkit.vfm.participants makes the count)."""
+    Checked here, with every file read, so that `evalkit validate` says it before the first report
+    that counts (evalkit.vfm.participants makes the count, and stops that report with one line). A
+    warning, not an error: `evalkit run` does not use costs, so the plans still run; `--strict` (and
+    the demo) refuse it, and no report prints a figure without its count."""
     out = []
     for doc, logic_model in model_docs:
         for i, period in enumerate(logic_model.costs.periods if logic_model.costs is not None else ()):
@@ -323,14 +325,14 @@ def _counted_participants(model_docs, plan_ids: dict, root: Path) -> list[Proble
                     continue  # a broken plan has its own error
                 key = ("costs", "periods", i, "participants", which, "evaluation")
                 where = dict(file=_shown(logic_model.source, root), line=doc.line_of(key),
-                             path=f"costs.periods[{i}].participants.{which}.evaluation")
+                             path=f"costs.periods[{i}].participants.{which}.evaluation", severity="warning")
                 if spec.evaluation not in plan_ids:
                     out.append(Problem(**where, message="participants are counted from an evaluation plan the "
-                                       "project does not have", found=repr(spec.evaluation),
+                                       "project does not have (its reports will stop)", found=repr(spec.evaluation),
                                        expected="one of " + (", ".join(sorted(plan_ids)) or "(no plans)")))
                 elif plan_ids[spec.evaluation] != logic_model.id:
                     out.append(Problem(**where, message=f"evaluation '{spec.evaluation}' is of "
-                                       f"{plan_ids[spec.evaluation]}, not {logic_model.id}",
+                                       f"{plan_ids[spec.evaluation]}, not {logic_model.id} (its reports will stop)",
                                        found=repr(spec.evaluation), expected=f"a plan of {logic_model.id}"))
     return out
 

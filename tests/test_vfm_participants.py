@@ -145,23 +145,11 @@ def test_a_month_the_store_has_no_count_for_stops_the_count(tmp_path):
                                                                   "from: data"),
     ("'150'", "started: invalid value (found '150'; expected a whole number of 0 or more"),
     ("{from: data, evaluation: reach-2023-prepost, colour: red}", "unknown key 'colour'"),
-    # across files: `evalkit validate` says it, not the first report that counts
-    ("{from: data, evaluation: reach-2024-prepost}", "started.evaluation: participants are counted from an evaluation "
-                                                    "plan the project does not have (found 'reach-2024-prepost'; "
-                                                    "expected one of reach-2023-prepost)"),
-    ("{from: data, evaluation: mvp-2023-prepost}", "started.evaluation: evaluation 'mvp-2023-prepost' is of mvp, not "
-                                                  "reach"),
 ])
 def test_each_bad_counted_participant_is_one_line_at_validate(tmp_path, source, message):
     from conftest import run_cli
 
     root = _reach(tmp_path, source)
-    if "mvp-2023" in source:
-        shutil.copy(REPO / "logic_models" / "mvp.yml", root / "logic_models" / "mvp.yml")
-        (root / "evaluations" / "mvp.yml").write_text(
-            (REPO / "evaluations" / "reach-prepost.yml").read_text(encoding="utf-8")
-            .replace("id: reach-2023-prepost", "id: mvp-2023-prepost").replace("intervention: reach", "intervention: mvp"),
-            encoding="utf-8")
     proc = run_cli("validate", "--no-data", cwd=root)
     assert proc.returncode == 1
     lines = [ln for ln in proc.stderr.splitlines() + proc.stdout.splitlines()
@@ -188,3 +176,28 @@ def test_a_date_that_is_not_a_date_stops_the_count_and_undated_rows_are_said(tmp
     _project, counted = _count(root)
     assert counted.by_period["2023-24"][0] == 3  # R1, R3, R4: R2 has no date
     assert any("1 row(s) with no 'referral_date' left out" in w for w in counted.words), counted.words
+
+
+@pytest.mark.parametrize("source, message", [
+    ("{from: data, evaluation: reach-2024-prepost}", "started.evaluation: participants are counted from an evaluation "
+                                                    "plan the project does not have (its reports will stop) (found "
+                                                    "'reach-2024-prepost'; expected one of mvp-2023-prepost, "
+                                                    "reach-2023-prepost)"),
+    ("{from: data, evaluation: mvp-2023-prepost}", "started.evaluation: evaluation 'mvp-2023-prepost' is of mvp, not "
+                                                  "reach (its reports will stop)"),
+])
+def test_a_count_from_a_plan_the_project_lacks_is_said_at_validate(tmp_path, source, message):
+    """Across files: `evalkit validate` says it before the first report that counts stops on it. A warning
+    (the plans still run: `evalkit run` does not use costs); `--strict` refuses it."""
+    from conftest import run_cli
+
+    root = _reach(tmp_path, source)
+    shutil.copy(REPO / "logic_models" / "mvp.yml", root / "logic_models" / "mvp.yml")
+    shutil.copy(REPO / "evaluations" / "mvp-prepost.yml", root / "evaluations" / "mvp-prepost.yml")
+    line = (root / "logic_models" / "reach.yml").read_text().splitlines().index(f"        started: {source}") + 1
+    for strict, code in ((False, 0), (True, 1)):
+        proc = run_cli("validate", "--no-data", *(["--strict"] if strict else []), cwd=root)
+        lines = [ln for ln in proc.stderr.splitlines() + proc.stdout.splitlines() if message in ln]
+        assert proc.returncode == code, proc.stdout + proc.stderr
+        assert len(lines) == 1 and lines[0].startswith(f"logic_models/reach.yml:{line}: warning: costs.periods[1]."
+                                                       "participants."), lines

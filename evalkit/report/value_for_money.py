@@ -117,6 +117,19 @@ def disagreements(page, a, cells) -> None:
                    "date)."), {"declared": declared, "counted": counted}))]))
 
 
+def _preamble(page, a, what: str, tail: str) -> None:
+    """The illustrative-costs warning (when the costs are made up) and the prices sentence, which the
+    programme's and the strategy's sections share; ``tail`` ends the sentence's paragraph."""
+    s = a.summary
+    if a.illustrative:
+        page.add(Callout("warning", "Illustrative costs", [Para(Phrase(_esc(
+            "The costs in this section are made up to show how evalkit reports value for money. They are not the "
+            f"costs of any real {what} and must not be quoted.")))]))
+    up = "; ".join(f"{u.from_year} to {u.to_year} x {u.factor:.4f}" for u in s.uplifts if u.from_year != u.to_year)
+    _text(page, f"All amounts are in {s.analysis_year} prices (GDP deflator: {s.deflator}"
+                + (f"; {up}" if up else "") + f"). Source of the costs: {s.source or 'not stated'}. {tail}")
+
+
 def value_for_money(rep) -> None:
     """The section: costs, cost per participant, cost per outcome, crime costs avoided, sensitivity."""
     a = assessment_of(rep.C)
@@ -127,14 +140,7 @@ def value_for_money(rep) -> None:
     if o.started is None and (a.area_events or not a.outcomes):
         _area_value_for_money(rep, a)
         return
-    if a.illustrative:
-        page.add(Callout("warning", "Illustrative costs", [Para(Phrase(_esc(
-            "The costs in this section are made up to show how evalkit reports value for money. They are not the "
-            "costs of any real programme and must not be quoted.")))]))
-    up = "; ".join(f"{u.from_year} to {u.to_year} x {u.factor:.4f}" for u in s.uplifts if u.from_year != u.to_year)
-    _text(page, f"All amounts are in {s.analysis_year} prices (GDP deflator: {s.deflator}"
-                + (f"; {up}" if up else "") + f"). Source of the costs: {s.source or 'not stated'}. "
-                f"Participants: {a.participants_from}.")
+    _preamble(page, a, "programme", f"Participants: {a.participants_from}.")
     cells = participant_cells(page, s)
     disagreements(page, a, cells)
     rows = []
@@ -299,15 +305,9 @@ def _area_value_for_money(rep, a) -> None:
     (:func:`evalkit.report.place.declare` puts it in the ledger). A time series' events avoided are the
     model's counterfactual minus its fitted events: no recorded count enters them."""
     page, s = rep.page, a.summary
-    if a.illustrative:
-        page.add(Callout("warning", "Illustrative costs", [Para(Phrase(_esc(
-            "The costs in this section are made up to show how evalkit reports value for money. They are not the "
-            "costs of any real strategy and must not be quoted.")))]))
-    up = "; ".join(f"{u.from_year} to {u.to_year} x {u.factor:.4f}" for u in s.uplifts if u.from_year != u.to_year)
-    _text(page, f"All amounts are in {s.analysis_year} prices (GDP deflator: {s.deflator}"
-                + (f"; {up}" if up else "") + f"). Source of the costs: {s.source or 'not stated'}. A whole-area "
-                "strategy has no participants, so there is no cost per participant and no cost rating: its costs "
-                "are set against the events its evaluation counts in the whole area, over the same months.")
+    _preamble(page, a, "strategy", "A whole-area strategy has no participants, so there is no cost per participant "
+              "and no cost rating: its costs are set against the events its evaluation counts in the whole area, "
+              "over the same months.")
     rows = [[Col("all periods" if row.period == "all" else row.period, "period"),
              Col(f"{row.start} to {row.end}", "dates"), Col(row.price_year, "price_year"),
              Col(Fixed(row.cash, _money), "cash", True), Col(Fixed(row.in_kind, _money), "in_kind", True),

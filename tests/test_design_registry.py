@@ -73,6 +73,10 @@ def test_every_name_an_entry_gives_resolves():
             assert resolve(name).KEY in e.sections, (design, name)
         if e.options_section:  # the block's model is the one the plan validates it with
             assert e.options_model in typing.get_args(plan_fields[e.options_section].annotation), design
+        if e.checks is not None:  # a design's own validation rules: a function, or its dotted name
+            assert callable(resolve(e.checks) if isinstance(e.checks, str) else e.checks), design
+        if e.options_default is not None:  # the default block is a block of the design's own model
+            assert e.options_section and isinstance(e.options_default(), e.options_model), design
 
 
 def test_the_report_and_the_rating_read_the_entries():
@@ -83,3 +87,32 @@ def test_the_report_and_the_rating_read_the_entries():
     assert sections.SECTION_HOMES["honest_did"] == "sec-event-study"  # shown by the event study's section
     assert assess.FACTS["rct"].intention_to_treat_check and not assess.FACTS["pre_post"].intention_to_treat_check
     assert entry("matched_comparison").report_facts.balance_heading == "Balance after matching"
+
+
+def test_validation_names_no_design():
+    # a design's own rules are its entry's checks hook, its block's default and "ignored" warning are
+    # on the entry: resolve.py compares no design with a named one and names no design's block
+    import ast
+    from pathlib import Path
+
+    import evalkit.spec.resolve as resolve_module
+
+    tree = ast.parse(Path(resolve_module.__file__).read_text(encoding="utf-8"))
+    named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+             and isinstance(n.value, ast.Attribute) and n.value.attr == "Design"}
+    texts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    blocks = {e.options_section for e in REGISTRY.values() if e.options_section}
+    assert named == set(), named
+    assert {t for t in texts if t in {d.value for d in REGISTRY} | blocks} == set()
+    assert not {a for n in ast.walk(tree) if isinstance(n, ast.Attribute) for a in [n.attr] if a in blocks}
+
+
+def test_the_built_in_blocks_defaults_and_ignored_warnings_are_the_entries():
+    d = r.Design
+    assert REGISTRY[d.matched_comparison].options_default is r.Matching
+    assert REGISTRY[d.difference_in_differences].options_default is r.DifferenceInDifferences
+    assert REGISTRY[d.comparison_areas].options_only_for_design  # its columns are not asked of other designs' data
+    assert [e.options_ignored for e in REGISTRY.values() if e.options_section] == [
+        "does not match", "is not difference-in-differences", "is not a time series", "is not a feasibility study",
+        "does not compare areas"]
+    assert [e.design for e in REGISTRY.values() if e.two_files] == [d.matched_comparison]

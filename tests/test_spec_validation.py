@@ -554,6 +554,38 @@ def test_matching_on_pre_post_is_a_warning(tmp_path):
     assert "matching: ignored: design 'pre_post' does not match" in only(root, "warning")
 
 
+def test_every_design_block_on_an_external_study_is_a_warning(tmp_path):
+    # a published study is rated from what it reports: each design's block is named as ignored (the
+    # comparison_areas block was dropped without a word before the registry listed the blocks), and
+    # the feasibility criteria, which a published feasibility study keeps, are ignored for another design
+    text = textwrap.dedent("""\
+        id: ext
+        intervention: demo
+        title: A published trial
+        stage: test_for_efficacy
+        design: rct
+        evaluator: {name: University, independent: true}
+        external:
+          citation: A trial
+          sample: {treated: 100, comparison: 100}
+          results:
+            - {indicator: sdq_total, estimate: -2.0, ci: [-3.0, -1.0]}
+        primary_outcome: sdq_total
+        follow_up_months: 12
+        matching: {method: nearest}
+        comparison_areas: {treated_from: start}
+        feasibility: {cases: {referral_date: referred}, criteria: [{metric: retention_rate, green: 0.8, amber: 0.6}]}
+        """)
+    root = make_project(tmp_path, plans={"e.yml": text})
+    assert problems(root) == []
+    warned = problems(root, "warning")
+    assert [w.split(": warning: ")[1].split(" (found")[0] for w in warned] == [
+        "matching: ignored: an external study is rated from what it reports",
+        "comparison_areas: ignored: an external study is rated from what it reports",
+        "feasibility: ignored: design 'rct' is not a feasibility study"], warned
+    assert warned[1].startswith("evaluations/e.yml:15: warning: "), warned
+
+
 # ---------------------------------------------------------------- data
 
 

@@ -45,7 +45,7 @@ from evalkit.estimate._columns import file_lines as _lines
 from evalkit.results import Estimate, FlowStage, RunWarning
 from evalkit.spec import model as m
 from evalkit.spec.raw import Better, FeasibilityMetric, ProgressionRule, Stage
-from evalkit.spec.resolve import feasibility_better
+from evalkit.spec.designs.feasibility import feasibility_better
 
 M = FeasibilityMetric
 LEVEL = 0.95

@@ -2,7 +2,10 @@
 
 Every check here reports a :class:`~evalkit.errors.Problem` with the line of the key at fault;
 all problems of a file are collected before anything is returned, so one run of
-``evalkit validate`` shows everything there is to fix.
+``evalkit validate`` shows everything there is to fix. The checks here hold for every design; a
+design's own rules are its registry entry's ``checks`` hook (``evalkit/spec/designs/<design>.py``),
+and what differs between designs otherwise (long-form data, a treatment column, two data files,
+its options block and its default) is read from the entry, so no design is named here.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from pathlib import Path
 from evalkit.errors import Problem
 from evalkit.spec import model as m
 from evalkit.spec import raw as r
-from evalkit.spec.designs import REGISTRY
-from evalkit.spec.options import design_option_problems, matching_problems
+from evalkit.spec.designs import REGISTRY, PlanCheck
+from evalkit.spec.options import design_option_problems
 from evalkit.spec.yamlio import Document, format_path
 
 OLDEST_YOUNG_PERSON = 25  # EIF's remit is children and young people; an older population has no child outcomes
@@ -222,8 +225,10 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if raw.data is not None:
             err(("data",), "a plan records an external study or points at data, not both",
                 "both 'external' and 'data'", "remove 'data' (or 'external' if evalkit should run it)")
-        for key in ("timepoints", "outcomes", "covariates", "matching", "time_series", "did"):
-            if getattr(raw, key):
+        # every options block but those a published study of its design keeps (options_external)
+        ignored = tuple(e.options_section for e in REGISTRY.values() if e.options_section and not e.options_external)
+        for key in ("timepoints", "outcomes", "covariates", *ignored):
+            if getattr(raw, key, None):
                 warn((key,), "ignored: an external study is rated from what it reports", f"'{key}'",
                      "no analysis options on an external study")
     elif raw.data is None:
@@ -240,9 +245,6 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if REGISTRY[design].comparative and raw.data.treatment is None and not two_files:
             err(("data",), f"design '{design.value}' compares treated and comparison units",
                 "no data.treatment", "data.treatment: a 0/1 column")
-        if design is r.Design.pre_post and long_form:
-            err(("data", "period"), "pre_post reads each timepoint from its own column (wide form)",
-                f"period '{raw.data.period}'", "no data.period; list timepoints instead")
         if long_form:
             if raw.timepoints:
                 err(("timepoints",), "data in long form names outcomes, not timepoints",
@@ -256,34 +258,12 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
             if not raw.timepoints:
                 err(("timepoints",), "required key is missing", "nothing",
                     "timepoints: {indicator: {baseline: column, exit: column}}")
-        if design is r.Design.interrupted_time_series and long_form and raw.data.population is None:
-            err(("data",), "an interrupted time series models counts against the population at risk",
-                "no data.population", "data.population: the population column (the offset of every rate)")
-        if design is r.Design.interrupted_time_series and raw.time_series is None:
-            err(("time_series",), "required key is missing", "nothing",
-                "time_series: {interruption: YYYY-MM-DD, model: ...}")
-        if design is r.Design.comparison_areas:
-            _check_comparison_areas(raw, err)
-        if design is r.Design.matched_comparison and not raw.covariates:
-            err(("covariates",), "a matched comparison needs covariates to match on", "none",
-                "a list of baseline covariate columns")
-    if raw.matching is not None and design is not r.Design.matched_comparison and not is_external:
-        warn(("matching",), f"ignored: design '{design.value}' does not match", "a matching section",
-             "matching only with design: matched_comparison")
-    if raw.did is not None and design is not r.Design.difference_in_differences and not is_external:
-        warn(("did",), f"ignored: design '{design.value}' is not difference-in-differences", "a did section",
-             "did only with design: difference_in_differences")
-    if raw.comparison_areas is not None and design is not r.Design.comparison_areas and not is_external:
-        warn(("comparison_areas",), f"ignored: design '{design.value}' does not compare areas",
-             "a comparison_areas section", "comparison_areas only with design: comparison_areas")
-    for e in REGISTRY.values():  # the block of a design added by its module alone, set for another design
-        if e.options_section and e.options_section not in m.Evaluation.__dataclass_fields__ \
-                and getattr(raw, e.options_section, None) is not None and e.design is not design and not is_external:
-            warn((e.options_section,), f"ignored: design '{design.value}' does not read it",
-                 f"a {e.options_section} section", f"{e.options_section} only with design: {e.design.value}")
-    if raw.time_series is not None and design is not r.Design.interrupted_time_series and not is_external:
-        warn(("time_series",), f"ignored: design '{design.value}' is not a time series",
-             "a time_series section", "time_series only with design: interrupted_time_series")
+    for e in REGISTRY.values():  # each design's options block, set in a plan of another design
+        block = e.options_section
+        if block and getattr(raw, block, None) is not None and e.design is not design \
+                and (not is_external or e.options_external):  # (an external study's are warned of above)
+            warn((block,), f"ignored: design '{design.value}' {e.options_ignored}", f"a {block} section",
+                 f"{block} only with design: {e.design.value}")
 
     # -- indicators and their columns
     timepoints: dict[str, m.Timepoints] = {}
@@ -292,9 +272,6 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if ind is None:
             continue
         follow_ups = [k for k in columns if k != "baseline"]
-        if design is r.Design.pre_post and "baseline" not in columns:
-            err(("timepoints", ind_id), "pre/post change needs a baseline", ", ".join(columns) or "nothing",
-                "a 'baseline' timepoint")
         if not follow_ups:
             err(("timepoints", ind_id), "no timepoint after baseline", ", ".join(columns) or "nothing",
                 "at least one of exit, mid or follow_up_<months>m")
@@ -334,10 +311,8 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
                 if column is not None and cov == column:
                     err(("covariates", i), f"a covariate cannot be the {role} column", f"'{cov}'",
                         "a baseline characteristic")
-    # every option either shapes the analysis or is refused here (evalkit.spec.options)
-    if raw.matching is not None and design is r.Design.matched_comparison:
-        for problem in matching_problems(raw.matching, raw.covariates):
-            err(*problem)
+    # every option either shapes the analysis or is refused here (evalkit.spec.options) or by the
+    # design's own checks below
     if not is_external:
         for problem in design_option_problems(design, raw):
             err(*problem)
@@ -349,7 +324,7 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
              f"{raw.follow_up_months} here, {raw.external.follow_up_months} in external",
              "the same number of months")
 
-    _check_feasibility(raw, timepoints, err, warn)
+    REGISTRY[design].check(PlanCheck(plan=raw, err=err, warn=warn, timepoints=m.frozen_map(timepoints)))
     if raw.delivery is not None:
         for i, ind in enumerate(raw.delivery.dose_response):
             if ind not in raw.timepoints:
@@ -378,45 +353,21 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
                           roots=tuple(data_roots),
                           comparison=(source.parent / pool).resolve() if pool is not None else None,
                           comparison_as_written=pool)
+    blocks = {e.options_section: e.options_block(raw) for e in REGISTRY.values() if e.options_section}
     evaluation = m.Evaluation(
         id=raw.id, title=raw.title, intervention=logic_model, stage=raw.stage, design=design,
         evaluator=raw.evaluator, data=data, timepoints=m.frozen_map(timepoints),
         outcomes=m.frozen_map(outcomes), covariates=tuple(raw.covariates),
         subgroups=tuple(raw.subgroups),
-        matching=raw.matching if raw.matching is not None or design is not r.Design.matched_comparison else r.Matching(), time_series=raw.time_series,
         cluster=raw.cluster, weights=raw.weights, external=raw.external,
         primary_outcome=primary, follow_up_months=raw.follow_up_months, seed=raw.seed, source=source,
-        feasibility=raw.feasibility,
-        did=raw.did if raw.did is not None or design is not r.Design.difference_in_differences
-        else r.DifferenceInDifferences(),
         study=raw.study, study_role=raw.study_role, follow_up_from=raw.follow_up_from, delivery=raw.delivery,
-        comparison_areas=raw.comparison_areas if design is r.Design.comparison_areas else None,
-        design_options=m.frozen_map({e.options_section: getattr(raw, e.options_section) for e in REGISTRY.values()
-                                     if e.options_section and e.options_section not in m.Evaluation.__dataclass_fields__
-                                     and getattr(raw, e.options_section, None) is not None}))
+        # the built-in designs' blocks are fields of the resolved plan; a design added by its module
+        # alone keeps its block in design_options
+        **{key: block for key, block in blocks.items() if key in m.Evaluation.__dataclass_fields__},
+        design_options=m.frozen_map({key: block for key, block in blocks.items()
+                                     if key not in m.Evaluation.__dataclass_fields__ and block is not None}))
     return evaluation, problems
-
-
-def _check_comparison_areas(raw: r.EvaluationFile, err) -> None:
-    """What a comparison-area plan needs before any data is read (the panel's own rules run on the data)."""
-    ca = raw.comparison_areas
-    if raw.data.population is None:
-        err(("data",), "a comparison-area design compares rates per population", "no data.population",
-            "data.population: the residents column (ONS mid-year estimates by month)")
-    if ca is None:
-        err(("comparison_areas",), "required key is missing", "nothing",
-            "comparison_areas: {treated_from: <column of start months>, method: synth}")
-        return
-    if raw.data.treatment is not None:
-        err(("data", "treatment"), "areas are treated from a month, named by comparison_areas.treated_from",
-            f"'{raw.data.treatment}'", "no data.treatment with design: comparison_areas")
-    for ind, column in (ca.under_25.outcomes.items() if ca.under_25 is not None else ()):
-        if ind not in raw.outcomes:
-            err(("comparison_areas", "under_25", "outcomes", ind), "an under-25s' count needs its all-ages outcome",
-                f"'{ind}'", "one of the plan's outcomes: " + (", ".join(raw.outcomes) or "(none listed)"))
-        if column in raw.outcomes.values():
-            err(("comparison_areas", "under_25", "outcomes", ind), "the under-25s' count is an all-ages outcome column",
-                f"'{column}'", "the column of events among under-25s")
 
 
 def _check_data_options(data: r.DataSource, err) -> None:
@@ -439,143 +390,22 @@ def _check_data_options(data: r.DataSource, err) -> None:
 
 # ---------------------------------------------------------------------------- two data files
 
-# the 0/1 column made from a matched comparison's two files when data.treatment does not name one
+# the 0/1 column made from two data files (a design with two_files) when data.treatment does not name one
 TWO_FILE_TREATMENT = "treated"
 
 
 def _check_two_files(raw: r.EvaluationFile, design: r.Design, err) -> None:
     """data.comparison: participants in data.path and the comparison pool in their own file."""
     data = raw.data
-    if design is not r.Design.matched_comparison:
-        err(("data", "comparison"), "a separate comparison file is read for a matched comparison only",
-            f"design '{design.value}'", "design: matched_comparison, or one file with a 0/1 data.treatment column")
+    if not REGISTRY[design].two_files:
+        readers = [e for e in REGISTRY.values() if e.two_files]
+        err(("data", "comparison"),
+            f"a separate comparison file is read for {' or '.join('a ' + e.words for e in readers)} only",
+            f"design '{design.value}'",
+            f"design: {' or '.join(e.design.value for e in readers)}, or one file with a 0/1 data.treatment column")
     if data.period is not None:
         err(("data", "comparison"), "two files hold one row per unit (wide form)", f"period '{data.period}'",
             "no data.period with data.comparison")
     if Path(data.comparison) == Path(data.path):
         err(("data", "comparison"), "the comparison pool is the participants' file", f"'{data.comparison}'",
             "a different file for the comparison pool")
-
-
-# ---------------------------------------------------------------------------- feasibility criteria
-
-# metrics that are shares (thresholds between 0 and 1), and those where lower is better
-FEASIBILITY_SHARES = frozenset(r.FeasibilityMetric) - {
-    r.FeasibilityMetric.referrals_vs_target, r.FeasibilityMetric.starts_vs_target,
-    r.FeasibilityMetric.dose_hours, r.FeasibilityMetric.median_days_to_first_contact}
-FEASIBILITY_LOWER_IS_BETTER = frozenset({r.FeasibilityMetric.median_days_to_first_contact})
-
-
-def feasibility_better(criterion: r.ProgressionCriterion) -> r.Better:
-    """Which way is better for a criterion: as written, else the metric's own direction."""
-    if criterion.better is not None:
-        return criterion.better
-    return r.Better.lower if criterion.metric in FEASIBILITY_LOWER_IS_BETTER else r.Better.higher
-
-
-def _feasibility_needs(fz: r.Feasibility, metric: r.FeasibilityMetric) -> list[tuple[bool, str]]:
-    """(present?, what the plan must name) for each input a metric is computed from."""
-    M, cases, tg, ses = r.FeasibilityMetric, fz.cases, fz.targets, fz.sessions
-    contact = (cases.first_contact is not None or ses is not None,
-               "feasibility.cases.first_contact or feasibility.sessions")
-    return {
-        M.referrals_vs_target: [(tg.referrals is not None, "feasibility.targets.referrals")],
-        M.eligibility_rate: [(cases.eligible is not None, "feasibility.cases.eligible")],
-        M.consent_rate: [(cases.consented is not None, "feasibility.cases.consented")],
-        M.start_rate: [(cases.started is not None, "feasibility.cases.started")],
-        M.starts_vs_target: [(cases.started is not None, "feasibility.cases.started"),
-                             (tg.starts is not None, "feasibility.targets.starts")],
-        M.retention_rate: [],
-        M.completion_rate: [(cases.completed is not None, "feasibility.cases.completed")],
-        M.dose_sessions: [(ses is not None, "feasibility.sessions"),
-                          (tg.sessions is not None or cases.sessions_planned is not None,
-                           "feasibility.targets.sessions or feasibility.cases.sessions_planned")],
-        M.dose_hours: [(ses is not None and ses.hours is not None, "feasibility.sessions.hours"),
-                       (tg.contact_hours is not None, "feasibility.targets.contact_hours")],
-        M.fidelity: [(ses is not None and ses.fidelity is not None, "feasibility.sessions.fidelity")],
-        M.median_days_to_first_contact: [contact],
-        M.contact_within_target: [contact, (tg.days_to_first_contact is not None,
-                                            "feasibility.targets.days_to_first_contact")],
-        M.baseline_completeness: [],
-        M.follow_up_completeness: [],
-        M.acceptability: [(cases.acceptability is not None, "feasibility.cases.acceptability")],
-    }[metric]
-
-
-def _check_feasibility(raw: r.EvaluationFile, timepoints: dict[str, m.Timepoints], err, warn) -> None:
-    fz = raw.feasibility
-    if raw.design is r.Design.feasibility and fz is None and raw.external is None:
-        err(("feasibility",), "required key is missing", "nothing",
-            "feasibility: {cases: {referral_date: ...}, criteria: [...]}")
-    if fz is None:
-        return
-    if raw.design is not r.Design.feasibility:
-        warn(("feasibility",), f"ignored: design '{raw.design.value}' is not a feasibility study",
-             "a feasibility section", "feasibility only with design: feasibility")
-        return
-    if fz.recruitment is not None and fz.recruitment.end < fz.recruitment.start:
-        err(("feasibility", "recruitment"), "the recruitment window is reversed",
-            f"start {fz.recruitment.start}, end {fz.recruitment.end}", "start on or before end")
-    if fz.acceptable_from is not None and fz.cases.acceptability is None:
-        warn(("feasibility", "acceptable_from"), "ignored: no acceptability column",
-             "acceptable_from without feasibility.cases.acceptability", "the survey item's column")
-    M = r.FeasibilityMetric
-    completeness = (M.baseline_completeness, M.follow_up_completeness)
-    seen: set[tuple[str, str | None]] = set()
-    for i, c in enumerate(fz.criteria):
-        base = ("feasibility", "criteria", i)
-        name = c.metric.value
-        key = (name, c.indicator if c.metric in completeness else None)
-        if key in seen:
-            err(base + ("metric",), "the same criterion is listed twice",
-                f"'{name}'" + (f" for '{key[1]}'" if key[1] else ""), "each metric once (per indicator)")
-        seen.add(key)
-        better = feasibility_better(c)
-        natural = r.Better.lower if c.metric in FEASIBILITY_LOWER_IS_BETTER else r.Better.higher
-        if c.better is not None and c.better is not natural:
-            warn(base + ("better",), f"unusual direction for '{name}'", f"better: {c.better.value}",
-                 f"better: {natural.value} (or leave it out)")
-        if better is r.Better.higher and c.amber > c.green:
-            err(base + ("amber",), f"amber threshold is above green for '{name}', where higher is better",
-                f"amber {c.amber:g} > green {c.green:g}", "amber at or below green (red is below amber)")
-        elif better is r.Better.lower and c.amber < c.green:
-            err(base + ("amber",), f"amber threshold is below green for '{name}', where lower is better",
-                f"amber {c.amber:g} < green {c.green:g}", "amber at or above green (red is above amber)")
-        elif c.amber == c.green:
-            warn(base + ("amber",), f"no amber band for '{name}'", f"amber = green = {c.green:g}",
-                 "amber a little worse than green, so 'progress with changes' can happen")
-        for key_name in ("green", "amber"):
-            value = getattr(c, key_name)
-            if c.metric in FEASIBILITY_SHARES and not 0 <= value <= 1:
-                err(base + (key_name,), f"'{name}' is a share, so its thresholds are shares",
-                    f"{value:g}", "a value between 0 and 1 (e.g. 0.7 for 70%)")
-            elif value < 0:
-                err(base + (key_name,), f"a threshold for '{name}' cannot be negative", f"{value:g}", "0 or more")
-        for present, needed in _feasibility_needs(fz, c.metric):
-            if not present:
-                err(base + ("metric",), f"metric '{name}' has no data to be computed from",
-                    f"no {needed}", f"{needed} in the plan (or drop this criterion)")
-        if c.metric in completeness:
-            ind_id = c.indicator or raw.primary_outcome
-            tp = timepoints.get(ind_id)
-            if tp is None:
-                err(base + ("indicator",), "completeness is measured for an indicator in timepoints",
-                    f"'{ind_id}'", "one of " + (", ".join(timepoints) or "(no timepoints)"))
-            elif c.metric is M.baseline_completeness and tp.baseline is None:
-                err(base + ("indicator",), f"indicator '{ind_id}' has no baseline column",
-                    ", ".join(tp.columns), "timepoints.<indicator>.baseline")
-        elif c.indicator is not None:
-            warn(base + ("indicator",), f"ignored: '{name}' is not measured per indicator",
-                 f"indicator '{c.indicator}'", "indicator only with baseline/follow_up_completeness")
-    pl = fz.planning
-    if pl is not None:
-        if (pl.effect_size is None) == (pl.difference is None):
-            err(("feasibility", "planning"), "planning needs the effect to detect, in one form",
-                "both effect_size and difference" if pl.effect_size else "neither effect_size nor difference",
-                "effect_size (standardised) or difference (in the outcome's units)")
-        if pl.icc is not None and pl.cluster_size is None:
-            err(("feasibility", "planning", "cluster_size"), "an ICC needs the cluster size it applies to",
-                "no cluster_size", "recruits per school or area")
-        if pl.cluster_size is not None and pl.icc is None and raw.cluster is None:
-            err(("feasibility", "planning", "icc"), "no ICC to go with the cluster size", "no icc and no cluster column",
-                "planning.icc, or the plan's cluster column to estimate it from")

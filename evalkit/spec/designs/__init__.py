@@ -8,7 +8,8 @@ report sections (:class:`ReportSection`), what its report says about it (:class:
 and how the evidence rating treats it (:class:`EvidenceFacts`). ``evalkit.run``,
 ``evalkit.estimate.causal``, ``evalkit.spec`` (validation), ``evalkit.results``,
 ``evalkit.evidence`` and ``evalkit.report`` ask :data:`REGISTRY` instead of keeping their own
-tables or branching on design names.
+tables or branching on design names. A design's own validation rules are its entry's ``checks``
+hook (:class:`PlanCheck`), so ``evalkit.spec.resolve`` names no design either.
 
 The registry lives in the spec layer, which imports nothing of evalkit but ``errors`` (so
 ``validate`` can use it without importing an estimator): whatever belongs to a layer above
@@ -21,6 +22,7 @@ docs/architecture.md).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -77,6 +79,35 @@ class EvidenceFacts:
 
 
 @dataclass(frozen=True)
+class PlanCheck:
+    """What a design's ``checks`` hook is given: the plan as written and what resolve made of it.
+
+    The hook runs for every plan of its design (a published study's too: ``external``), after
+    resolve's own checks, and reports through ``err``/``warn``, which put the plan's file and the
+    line of the key path on the problem, like every other validate message.
+    """
+
+    plan: Any  # evalkit.spec.raw.EvaluationFile, as validated
+    err: Callable[[tuple, str, str, str], None]  # (key path, message, found, expected): an error at the key's line
+    warn: Callable[[tuple, str, str, str], None]  # the same, a warning
+    timepoints: Mapping[str, Any]  # indicator id -> evalkit.spec.model.Timepoints, of the indicators the model has
+
+    @property
+    def external(self) -> bool:
+        """The plan records a published study: evalkit reads no data for it."""
+        return self.plan.external is not None
+
+    @property
+    def has_data(self) -> bool:
+        """evalkit analyses the plan's data (not an external study, and a data block to read)."""
+        return self.plan.external is None and self.plan.data is not None
+
+    @property
+    def long_form(self) -> bool:
+        return self.plan.data is not None and self.plan.data.period is not None
+
+
+@dataclass(frozen=True)
 class DesignEntry:
     design: Design
     analysis: str  # the module exposing analyse(evaluation, frame, seed): under evalkit.estimate, or dotted
@@ -87,6 +118,18 @@ class DesignEntry:
     words: str  # the design in an evaluator's words
     options_section: str | None = None  # its own options block in the plan
     options_model: Any = None  # the pydantic model of that block (a class of evalkit.spec.raw, or its own)
+    options_default: Callable[[], Any] | None = None  # the block a plan of this design gets when it has none
+    # a block set under another design is dropped from the resolved plan (its columns would be asked
+    # of data that need not have them), not kept as written
+    options_only_for_design: bool = False
+    # the "ignored" warning for the block set under another design: "ignored: design 'rct' <this>"
+    options_ignored: str = "does not read it"
+    # a published study of this design keeps its block too (an external study ignores the other blocks)
+    options_external: bool = False
+    two_files: bool = False  # reads participants and the comparison pool from two files (data.comparison)
+    # its own validation rules: called with a PlanCheck for each plan of this design; a function, or
+    # its "module:function" (a hook in a layer the spec layer may not import)
+    checks: Callable[[PlanCheck], None] | str | None = None
     comparative: bool = False  # compares treated and comparison units in the data
     long_form: bool = False  # one row per unit per period (data.period)
     robustness: bool = False  # DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
@@ -109,6 +152,20 @@ class DesignEntry:
     @property
     def report_facts(self) -> ReportFacts:
         return self.report or ReportFacts(words=self.words)
+
+    def check(self, plan: PlanCheck) -> None:
+        """Run the design's own validation rules on a plan of this design (none declared: nothing to do)."""
+        hook = resolve(self.checks) if isinstance(self.checks, str) else self.checks
+        if hook is not None:
+            hook(plan)
+
+    def options_block(self, plan: Any) -> Any:
+        """The design's options block as the resolved plan keeps it: as written, the entry's default for a
+        plan of this design without one, nothing when set under another design that drops it."""
+        block = getattr(plan, self.options_section, None) if self.options_section else None
+        if plan.design is not self.design:
+            return None if self.options_only_for_design else block
+        return block if block is not None or self.options_default is None else self.options_default()
 
 
 def resolve(name: str) -> Any:

@@ -1,12 +1,39 @@
 """Comparison areas: synthetic control, with area difference-in-differences beside it
 (evalkit.estimate.place.design), options in the plan's ``comparison_areas``."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, ReportSection
 from evalkit.spec.raw import ComparisonAreas, Design
+
+
+def checks(plan: PlanCheck) -> None:
+    """What a comparison-area plan needs before any data is read (the panel's own rules run on the data)."""
+    raw = plan.plan
+    if not plan.has_data:
+        return
+    err, ca = plan.err, raw.comparison_areas
+    if raw.data.population is None:
+        err(("data",), "a comparison-area design compares rates per population", "no data.population",
+            "data.population: the residents column (ONS mid-year estimates by month)")
+    if ca is None:
+        err(("comparison_areas",), "required key is missing", "nothing",
+            "comparison_areas: {treated_from: <column of start months>, method: synth}")
+        return
+    if raw.data.treatment is not None:
+        err(("data", "treatment"), "areas are treated from a month, named by comparison_areas.treated_from",
+            f"'{raw.data.treatment}'", "no data.treatment with design: comparison_areas")
+    for ind, column in (ca.under_25.outcomes.items() if ca.under_25 is not None else ()):
+        if ind not in raw.outcomes:
+            err(("comparison_areas", "under_25", "outcomes", ind), "an under-25s' count needs its all-ages outcome",
+                f"'{ind}'", "one of the plan's outcomes: " + (", ".join(raw.outcomes) or "(none listed)"))
+        if column in raw.outcomes.values():
+            err(("comparison_areas", "under_25", "outcomes", ind), "the under-25s' count is an all-ages outcome column",
+                f"'{column}'", "the column of events among under-25s")
+
 
 DESIGN = DesignEntry(
     design=Design.comparison_areas, analysis="place.design", options_section="comparison_areas",
-    options_model=ComparisonAreas,
+    options_model=ComparisonAreas, options_only_for_design=True, options_ignored="does not compare areas",
+    checks=checks,
     # covariates are area characteristics used as extra predictors of the synthetic control; the
     # area DiD clusters by area itself, so no cluster or weights column
     options=frozenset({"covariates"}),

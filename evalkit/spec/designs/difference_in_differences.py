@@ -5,7 +5,8 @@ from evalkit.spec.raw import Design, DifferenceInDifferences
 
 DESIGN = DesignEntry(
     design=Design.difference_in_differences, analysis="did", options_section="did",
-    options_model=DifferenceInDifferences,
+    options_model=DifferenceInDifferences, options_default=DifferenceInDifferences,
+    options_ignored="is not difference-in-differences",
     options=frozenset({"covariates", "cluster", "weights", "subgroups"}),
     sections=("event_study", "group_time", "subgroups", "delivery"),
     evidence_class="DiD", words="difference-in-differences", comparative=True, long_form=True, robustness=True,

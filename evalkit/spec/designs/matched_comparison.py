@@ -1,10 +1,25 @@
 """Matched or weighted comparison (evalkit.estimate.matching), options in the plan's ``matching``."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts
 from evalkit.spec.raw import Design, Matching
+
+
+def checks(plan: PlanCheck) -> None:
+    """Covariates to match on, and matching options that work together (before any data is read)."""
+    from evalkit.spec.options import matching_problems  # it reads the registry, which is loading this module
+
+    raw = plan.plan
+    if plan.has_data and not raw.covariates:
+        plan.err(("covariates",), "a matched comparison needs covariates to match on", "none",
+                 "a list of baseline covariate columns")
+    if raw.matching is not None:
+        for problem in matching_problems(raw.matching, raw.covariates):
+            plan.err(*problem)
+
 
 DESIGN = DesignEntry(
     design=Design.matched_comparison, analysis="matching", options_section="matching", options_model=Matching,
+    options_default=Matching, options_ignored="does not match", two_files=True, checks=checks,
     # SEs are clustered by matched set; survey weights are not built yet
     options=frozenset({"covariates", "subgroups"}),
     sections=("attrition", "balance", "matching", "propensity", "subgroups", "delivery"),

@@ -1,10 +1,24 @@
 """Pre/post change in one group (evalkit.estimate.pre_post)."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, ReportSection
 from evalkit.spec.raw import Design
 
+
+def checks(plan: PlanCheck) -> None:
+    """Each indicator's change from its own baseline column: wide data, and a baseline for every indicator."""
+    raw = plan.plan
+    if plan.has_data and plan.long_form:
+        plan.err(("data", "period"), "pre_post reads each timepoint from its own column (wide form)",
+                 f"period '{raw.data.period}'", "no data.period; list timepoints instead")
+    for ind_id in plan.timepoints:
+        columns = raw.timepoints[ind_id]
+        if "baseline" not in columns:
+            plan.err(("timepoints", ind_id), "pre/post change needs a baseline", ", ".join(columns) or "nothing",
+                     "a 'baseline' timepoint")
+
+
 DESIGN = DesignEntry(
-    design=Design.pre_post, analysis="pre_post",
+    design=Design.pre_post, analysis="pre_post", checks=checks,
     # a single-group change: no comparison group to adjust or weight
     options=frozenset({"subgroups", "cluster"}),
     sections=("reliable_change", "attrition", "subgroups", "delivery"),

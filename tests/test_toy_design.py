@@ -1,7 +1,8 @@
 """Adding a design is one module and one registry line (issue 17, point 1; docs/architecture.md).
 
-The toy design of ``tests/toy_designs/gain_score.py`` declares its options model, analysis, section
-record, report section and evidence facts in its own module. Here it is added to evalkit by one line,
+The toy design of ``tests/toy_designs/gain_score.py`` declares its options model and their default, its
+own validation rule (its ``checks`` hook), analysis, section record, report section and evidence facts
+in its own module. Here it is added to evalkit by one line,
 the registry's ``MODULES`` plus its module name, in a fresh process (the registry is read at import),
 and a plan of that design goes through validate, run, rate and report with no other edit anywhere.
 """
@@ -45,16 +46,14 @@ data:
   path: data/toy.csv
   id: pupil_id
 timepoints:
-  sdq_total: {{baseline: sdq_pre, exit: sdq_post}}
-gain_score:
-  summary: {summary}
-primary_outcome: sdq_total
+  sdq_total: {timepoints}
+{options}primary_outcome: sdq_total
 follow_up_months: 6
 seed: 1
 """
 
 
-def _project(root: Path, summary: str) -> Path:
+def _project(root: Path, summary: str | None, timepoints: str = "{baseline: sdq_pre, exit: sdq_post}") -> Path:
     (root / "logic_models").mkdir(parents=True)
     copy_logic_models(REPO / "logic_models", root / "logic_models", ("reach.yml",))
     (root / "evaluations" / "data").mkdir(parents=True)
@@ -63,7 +62,9 @@ def _project(root: Path, summary: str) -> Path:
     post = np.clip(pre - 2 + rng.integers(-4, 4, 60), 0, 40)
     lines = ["pupil_id,sdq_pre,sdq_post"] + [f"P{i:03d},{a},{b}" for i, (a, b) in enumerate(zip(pre, post))]
     (root / "evaluations" / "data" / "toy.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (root / "evaluations" / "toy.yml").write_text(PLAN.format(summary=summary), encoding="utf-8")
+    options = f"gain_score:\n  summary: {summary}\n" if summary is not None else ""
+    (root / "evaluations" / "toy.yml").write_text(PLAN.format(timepoints=timepoints, options=options),
+                                                  encoding="utf-8")
     return root
 
 
@@ -103,3 +104,23 @@ def test_its_options_are_checked_at_validate_time_with_the_line_and_the_choices(
     said = done.stdout + done.stderr
     assert "toy.yml:13" in said and "mean" in said and "median" in said, said
     assert "Traceback" not in said
+
+
+@pytest.mark.slow
+def test_its_own_check_refuses_a_plan_without_a_baseline_and_its_default_block_runs(tmp_path):
+    # the rule is the toy module's checks hook (evalkit names no design in validation): file, line, expected
+    root = _project(tmp_path / "bare", None, timepoints="{exit: sdq_post}")
+    done = _drive(root, ["validate"])
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [1], done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert ("evaluations/toy.yml:11: error: timepoints.sdq_total: a gain score needs a baseline (found exit; "
+            "expected a 'baseline' timepoint (the gain is follow-up minus baseline))") in said, said
+    assert "Traceback" not in said
+
+    # with its baseline and no gain_score block, the plan runs with the entry's default block
+    root = _project(tmp_path / "default", None)
+    done = _drive(root, ["validate --strict", "run"])
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, 0], done.stdout + done.stderr
+    results = json.loads((root / ".evalkit" / "results" / "toy-gain" / "results.json").read_text(encoding="utf-8"))
+    assert results["manifest"]["options"]["gain_score"] == {"summary": "mean"}
+    assert results["estimates"][0]["method"] == "mean gain, normal approximation"

@@ -3,8 +3,9 @@
 ``design: gain_score``: each participant's gain (follow-up minus baseline) on the primary outcome,
 summarised by its mean or its median (the plan's ``gain_score: {summary: mean | median}``), with a
 normal-approximation interval. It exists to prove that a design needs nothing outside its own module:
-its options model, its analysis, its section record, its report section and its evidence facts are
-all here, and evalkit's readers find them through the registry. It is not a method anyone should use.
+its options model and their default, its own validation rule, its analysis, its section record, its
+report section and its evidence facts are all here, and evalkit's readers find them through the
+registry. It is not a method anyone should use.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import typing
 from enum import Enum
 
 from evalkit.result_sections import SectionRecord
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, ReportSection
 from evalkit.spec.raw import _Raw
 
 HERE = __name__
@@ -42,13 +43,21 @@ class GainSummary(SectionRecord):
     spread: float
 
 
+def checks(plan: PlanCheck) -> None:
+    """A gain is follow-up minus baseline: every indicator of the plan needs its baseline column."""
+    for ind_id, tp in plan.timepoints.items():
+        if tp.baseline is None:
+            plan.err(("timepoints", ind_id), "a gain score needs a baseline", ", ".join(tp.columns) or "nothing",
+                     "a 'baseline' timepoint (the gain is follow-up minus baseline)")
+
+
 def analyse(evaluation, frame, seed):
     import numpy as np
 
     from evalkit.estimate import Analysis
     from evalkit.results import Estimate, FlowStage
 
-    options = evaluation.design_options.get("gain_score") or GainScoreOptions()
+    options = evaluation.design_options["gain_score"]  # the plan's block, or the entry's default
     tp = evaluation.timepoints[evaluation.primary_outcome.id]
     follow_up, column = tp.follow_ups[-1]
     pre = frame[tp.baseline].to_numpy(dtype=float)
@@ -83,6 +92,7 @@ def report_section(rep) -> None:
 
 DESIGN = DesignEntry(
     design="gain_score", analysis=HERE, options_section="gain_score", options_model=GainScoreOptions,
+    options_default=GainScoreOptions, checks=checks,
     options=frozenset(), sections=("gain_score",), records=(f"{HERE}:GainSummary",),
     evidence_class="pre_post", words="gain score (toy)",
     report=ReportFacts(words="toy gain-score summary in one group", caveat="A toy design for a test.",

@@ -1212,12 +1212,11 @@ def honest_did_words(entry) -> str | None:
 
 
 def robustness(rep: Report) -> None:
-    sec = rep.R.sections or {}
     page, wrote = rep.page, False
-    rob = sec.get("robustness")
-    refs = rob.get("refutations") if isinstance(rob, Mapping) else rob
-    if isinstance(rob, Mapping) and rob.get("status") == "not run":
-        _p(page, f"Refutation checks were not run: {rob.get('reason') or 'no reason recorded'}.")
+    rob = record(rep.R, "robustness")  # the typed records (evalkit.result_sections.Robustness, Sensitivity)
+    refs = _given(rob, "refutations") if rob is not None else None
+    if rob is not None and _given(rob, "status") == "not run":
+        _p(page, f"Refutation checks were not run: {_given(rob, 'reason') or 'no reason recorded'}.")
         wrote = True
     if isinstance(refs, list) and refs:
         rows = []
@@ -1232,11 +1231,11 @@ def robustness(rep: Report) -> None:
                          Col(r.get("rule") or "-")])
         page.table(["refutation", "original effect", "new effect", "result", "rule"], rows, table_id="ek-robustness")
         wrote = True
-        if isinstance(rob, Mapping):
-            agree = rob.get("agreement")
+        if rob is not None:
+            agree = _given(rob, "agreement")
             bits = []
-            if rob.get("all_passed") is not None:
-                bits.append("Every refutation passed." if rob["all_passed"] else "At least one refutation failed: "
+            if _given(rob, "all_passed") is not None:
+                bits.append("Every refutation passed." if rob.all_passed else "At least one refutation failed: "
                             "treat the estimate with extra caution.")
             if isinstance(agree, Mapping) and agree.get("dowhy_estimate") is not None:
                 bits.append(f"DoWhy's own estimate was {w.fmt(agree['dowhy_estimate'])} against evalkit's "
@@ -1244,7 +1243,7 @@ def robustness(rep: Report) -> None:
                             + (f" ({w.fmt(agree['difference_in_standard_errors'], 2)} standard errors apart)"
                                if agree.get("difference_in_standard_errors") is not None else "") + ".")
             _p(page, *bits)
-            sample = rob.get("refutation_sample")
+            sample = _given(rob, "refutation_sample")
             if isinstance(sample, Mapping) and isinstance(sample.get("rows"), int) \
                     and isinstance(sample.get("of_rows"), int):
                 # what the refutations ran on (issue 20): the counts as typed cells, the seed as a seed
@@ -1254,10 +1253,10 @@ def robustness(rep: Report) -> None:
                           "used every row.",
                           m=rep.count(sample["rows"], "detail", "refutation sample rows"),
                           n=rep.count(sample["of_rows"], "detail", "rows analysed by the refutations"))
-    sens = sec.get("sensitivity")
-    if isinstance(sens, Mapping) and sens:
+    sens = record(rep.R, "sensitivity")
+    if sens is not None:
         bits = []
-        ev = sens.get("e_value")
+        ev = _given(sens, "e_value")
         if isinstance(ev, Mapping) and ev.get("point") is not None:
             bits.append(f"E-value {w.fmt(ev['point'], 2)} (confidence limit: {w.fmt(ev.get('ci_bound'), 2)}), from "
                         f"{ev.get('from') or 'the primary estimate'}: "
@@ -1266,8 +1265,8 @@ def robustness(rep: Report) -> None:
             bits.append(f"E-value not computed: {ev['reason']}.")
         elif isinstance(ev, (int, float)):
             bits.append(f"E-value: {w.fmt(ev, 2)}.")
-        rb = sens.get("rosenbaum")
-        gamma = rb.get("gamma_critical") if isinstance(rb, Mapping) else sens.get("rosenbaum_gamma", sens.get("gamma"))
+        rb = _given(sens, "rosenbaum")
+        gamma = rb.get("gamma_critical") if isinstance(rb, Mapping) else None
         p1 = rb.get("p_value_gamma_1") if isinstance(rb, Mapping) else None
         if gamma is not None and p1 is not None and not p1 < rb.get("alpha", 0.05):
             bits.append(f"Rosenbaum bounds: the effect is not significant even before any hidden bias (Gamma = 1, "

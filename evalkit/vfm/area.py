@@ -168,7 +168,10 @@ def _events(result) -> list[dict]:
                 interval=(f"{(e.ci_level or 0.95):.0%} placebo-permutation interval of the synthetic control (from "
                           "the comparison areas' own gaps)"), note=""))
     elif result.design == "interrupted_time_series":
-        section = result.section("counterfactual") if (result.sections or {}).get("counterfactual") else None
+        from evalkit.result_sections import section_record
+
+        data = (result.sections or {}).get("counterfactual")
+        section = section_record("counterfactual", data) if data else None
         entries = dict(section.typed_entries()) if section is not None else {}
         order = list(dict.fromkeys(e.indicator for e in result.estimates))  # the plan's order (results sort keys)
         for ind_id in sorted(section or (), key=lambda k: (order.index(k) if k in order else len(order), k)):

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from evalkit.result_sections import given
+from evalkit.result_sections import given, section_record
 from evalkit.vfm import results as res
 from evalkit.vfm.effects import Effect, EffectScale, GoodWhen, effect_from_reliable_change
 from evalkit.vfm.errors import VfmError
@@ -125,7 +125,7 @@ def _entry(result, key: str, indicator: str):
     data = (result.sections or {}).get(key)
     if not isinstance(data, Mapping) or not isinstance(data.get(indicator), Mapping):
         return None
-    return result.section(key).entry(indicator)
+    return section_record(key, data).entry(indicator)
 
 
 def _mean_post_periods(section) -> float | None:

@@ -465,7 +465,8 @@ class Subgroups(PerIndicator):
 
 SECTION_TYPES: dict[str, type[SectionRecord]] = {
     t.KEY: t for t in (Attrition, Balance, MatchingSummary, Propensity, Rct, Robustness, Sensitivity,
-                       FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, HonestDid, Counterfactual,
+                       FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, HonestDid,
+                       Counterfactual,
                        Subgroups, DeliverySummary, ComparisonAreasSection)
 }
 

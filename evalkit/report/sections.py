@@ -1150,8 +1150,8 @@ def group_time(rep: Report) -> None:
             rep.page.add(Details(f"Show all {len(rows)} group-time cells with their unit counts", [table]))
         few = entry.cells_with_few_units
         if isinstance(few, list) and few:
-            _p(rep.page, f"{len(few)} cell(s) rest on fewer than {_given(entry, 'few_units_threshold')} units on one side "
-                         "and are imprecise.", style="note")
+            _p(rep.page, f"{len(few)} cell(s) rest on fewer than {_given(entry, 'few_units_threshold')} units on one "
+                         "side and are imprecise.", style="note")
 
 
 def further_results(rep: Report, keys: Sequence[str]) -> None:

@@ -173,7 +173,8 @@ def _one_indicator(rep, ind: str, entry, s, w) -> None:
             attrs.append({"indicator": ind, "subgroup": str(e.get("label"))})
     page.table(headers, table_rows, table_id=f"ek-subgroups-{ind}", row_attrs=attrs)
     what = s.estimand_words(str(entry.estimand))
-    _p(page, f"Estimate: {what}" + (" (ratio)" if ratio else "") + f" in each subgroup, {w.pct(entry.ci_level or 0.95)} "
+    _p(page, f"Estimate: {what}" + (" (ratio)" if ratio else "")
+       + f" in each subgroup, {w.pct(entry.ci_level or 0.95)} "
        "confidence interval. p (Holm): adjusted across every subgroup estimate of this outcome; interaction p "
        "(Holm): the test that the effect is the same in every level of the subgroup, adjusted across the "
        f"subgroup columns. Standard errors: {_convention(entry.covariance)}. A level with fewer than "

@@ -12,9 +12,10 @@ using :func:`record_schema` here); ``python -m evalkit.results`` prints it and `
 file is up to date and that every example results file validates against it.
 
 What is typed: every section's top-level fields, and for the sections kept per indicator
-(``reliable_change``, ``event_study``, ``group_time``, ``counterfactual``) the map from indicator
-id to its entry. Deeper levels (table rows, per-group counts) are JSON objects, as written by the
-design; typing them is the next step of issue 17.
+(``reliable_change``, ``event_study``, ``group_time``, ``honest_did``, ``counterfactual``,
+``subgroups``) the top-level fields of each indicator's entry (:meth:`PerIndicator.entry`). Deeper
+levels (table rows, per-group counts) are JSON objects, as written by the design; typing them is
+the next step of issue 17.
 """
 
 from __future__ import annotations
@@ -243,8 +244,18 @@ class DeliverySummary(SectionRecord):
     dose_response: dict[str, JSON] = _opt()
 
 
+def given(record, name: str):
+    """Field ``name`` of a typed record, None where the design did not write it (as a missing key reads);
+    a name the record does not declare is an AttributeError."""
+    value = getattr(record, name)
+    return None if value is ABSENT else value
+
+
 class PerIndicator(SectionRecord):
-    """A section kept per indicator: indicator id -> that indicator's entry (a JSON object)."""
+    """A section kept per indicator: indicator id -> that indicator's entry (a JSON object), typed by
+    ``ENTRY`` where the section declares one."""
+
+    ENTRY: typing.ClassVar[type | None] = None
 
     def __init__(self, entries: Mapping[str, Mapping[str, Any]]):
         object.__setattr__(self, "entries", dict(entries))
@@ -265,29 +276,137 @@ class PerIndicator(SectionRecord):
     def __len__(self) -> int:
         return len(self.entries)
 
+    def entry(self, indicator: str):
+        """The typed entry of ``indicator`` (its ``ENTRY`` record; the JSON object where none is declared)."""
+        data = self.entries[indicator]
+        return self.ENTRY.from_mapping(data) if self.ENTRY is not None else data
+
+    def typed_entries(self) -> list[tuple[str, Any]]:
+        """(indicator, typed entry) in the file's order, for the entries that are JSON objects."""
+        return [(ind, self.entry(ind)) for ind, data in self.entries.items() if isinstance(data, Mapping)]
+
+
+@dataclasses.dataclass(frozen=True)
+class ReliableChangeEntry(SectionRecord):
+    """One indicator's reliable change (evalkit.estimate.pre_post): the method, threshold and reliability
+    with their sources, one row per follow-up and subgroup, and the first follow-up's counts for everyone."""
+
+    KEY: typing.ClassVar[str] = "reliable_change"
+    method: str = _opt()
+    threshold_points: JSON = _opt()
+    reliability: JSON = _opt()
+    reliability_source: JSON = _opt()
+    sd: JSON = _opt()
+    sd_source: JSON = _opt()
+    direction_good: JSON = _opt()
+    rows: list[dict[str, JSON]] = _opt()
+    timepoint: str = _opt()
+    n: JSON = _opt()
+    improved: JSON = _opt()
+    no_reliable_change: JSON = _opt()
+    deteriorated: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class EventStudyEntry(SectionRecord):
+    """One indicator's event study (evalkit.estimate.did.event_study): leads and lags, the pre-trend test."""
+
+    KEY: typing.ClassVar[str] = "event_study"
+    reference_period: JSON = _opt()
+    window: dict[str, JSON] = _opt()
+    left_out: JSON = _opt()
+    rows: list[dict[str, JSON]] = _opt()
+    pre_trend_test: JSON = _opt()
+    covariance: JSON = _opt()
+    convention: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupTimeEntry(SectionRecord):
+    """One indicator's group-time effects (evalkit.estimate.did.group_time): cells, aggregations, cohorts."""
+
+    KEY: typing.ClassVar[str] = "group_time"
+    comparison: JSON = _opt()
+    comparison_chosen_by: JSON = _opt()
+    base_period: JSON = _opt()
+    base_period_note: JSON = _opt()
+    base_period_source: JSON = _opt()
+    estimator: JSON = _opt()
+    cohorts: JSON = _opt()
+    never_treated_units: JSON = _opt()
+    units: JSON = _opt()
+    cells: list[dict[str, JSON]] = _opt()
+    overall: JSON = _opt()
+    aggregations: JSON = _opt()
+    by_event_time: JSON = _opt()
+    event_time_covariance: JSON = _opt()
+    by_cohort: list[dict[str, JSON]] = _opt()
+    few_units_threshold: JSON = _opt()
+    few_units_threshold_source: JSON = _opt()
+    cells_with_few_units: JSON = _opt()
+    convention: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class HonestDidEntry(SectionRecord):
+    """One indicator's Rambachan-Roth sensitivity (evalkit.estimate.honest_did), run when the pre-trend
+    test failed."""
+
+    KEY: typing.ClassVar[str] = "honest_did"
+    event_times: JSON = _opt()
+    num_pre_periods: JSON = _opt()
+    num_post_periods: JSON = _opt()
+    first_post_period: JSON = _opt()
+    average_post_effect: JSON = _opt()
+    relative_magnitudes: JSON = _opt()
+    source: JSON = _opt()
+
+
+@dataclasses.dataclass(frozen=True)
+class CounterfactualEntry(SectionRecord):
+    """One indicator's interrupted time series (evalkit.estimate.its): rows per area and month, events avoided."""
+
+    KEY: typing.ClassVar[str] = "counterfactual"
+    rate_per: JSON = _opt()
+    rates_are: JSON = _opt()
+    interruption: JSON = _opt()
+    rows: list[dict[str, JSON]] = _opt()
+    events_avoided: JSON = _opt()
+
 
 class ReliableChange(PerIndicator):
     """Per indicator: threshold, reliability and its source, improved / no reliable change / deteriorated."""
 
     KEY = "reliable_change"
+    ENTRY = ReliableChangeEntry
 
 
 class EventStudy(PerIndicator):
     """Per indicator: leads and lags with the pre-trend test."""
 
     KEY = "event_study"
+    ENTRY = EventStudyEntry
 
 
 class GroupTime(PerIndicator):
     """Per indicator: ATT(g, t) cells with their unit counts."""
 
     KEY = "group_time"
+    ENTRY = GroupTimeEntry
+
+
+class HonestDid(PerIndicator):
+    """Per indicator: Rambachan-Roth smoothness (and relative-magnitude) bounds of the event study."""
+
+    KEY = "honest_did"
+    ENTRY = HonestDidEntry
 
 
 class Counterfactual(PerIndicator):
     """Per indicator and area: period, observed, fitted, counterfactual, rates per population."""
 
     KEY = "counterfactual"
+    ENTRY = CounterfactualEntry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -346,7 +465,8 @@ class Subgroups(PerIndicator):
 
 SECTION_TYPES: dict[str, type[SectionRecord]] = {
     t.KEY: t for t in (Attrition, Balance, MatchingSummary, Propensity, Rct, Robustness, Sensitivity,
-                       FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, Counterfactual,
+                       FeasibilitySummary, ExternalStudy, ReliableChange, EventStudy, GroupTime, HonestDid,
+                       Counterfactual,
                        Subgroups, DeliverySummary, ComparisonAreasSection)
 }
 

@@ -78,6 +78,35 @@ def test_a_reader_asking_for_an_undeclared_field_fails_at_test_time(example_resu
         SECTION_TYPES["balance"].from_mapping({"rows": [], "smd": 1})
 
 
+def test_a_reader_asking_for_an_undeclared_entry_field_fails_at_test_time(example_results):
+    # the per-indicator sections type each indicator's entry too (issue 17): every example entry reads
+    from evalkit.result_sections import EventStudyEntry, PerIndicator, ReliableChangeEntry
+
+    kinds = set()
+    for result in example_results.values():
+        for key in result.sections:
+            section = result.section(key)
+            if isinstance(section, PerIndicator) and section.ENTRY is not None:
+                assert [ind for ind, _ in section.typed_entries()] == list(section)
+                kinds.add(key)
+    assert {"reliable_change", "event_study", "group_time", "counterfactual", "subgroups"} <= kinds
+    rc = example_results["reach-2023-prepost"].section("reliable_change").entry("sdq_total")
+    assert isinstance(rc, ReliableChangeEntry) and rc.improved + rc.no_reliable_change + rc.deteriorated == rc.n
+    with pytest.raises(AttributeError):
+        rc.n_improved  # noqa: B018 - a field the entry does not declare
+    es = example_results["phoenix-2023-did"].section("event_study")
+    entry = es.entry(next(iter(es)))
+    assert isinstance(entry, EventStudyEntry) and "p_value" in entry.pre_trend_test
+    with pytest.raises(AttributeError):
+        entry.pre_trend  # noqa: B018
+    with pytest.raises(EvalkitError, match=r"section 'event_study' has field\(s\) pretrend that evalkit.results/v2"):
+        EventStudyEntry.from_mapping({"rows": [], "pretrend": {}})
+    validator = jsonschema.Draft202012Validator(results_json_schema())
+    data = example_results["reach-2023-prepost"].to_dict()
+    data["sections"]["reliable_change"]["sdq_total"]["n_improved"] = 1  # a key no reader declares
+    assert any("'n_improved' was unexpected" in e.message for e in validator.iter_errors(data))
+
+
 def test_a_field_not_written_stays_out_of_the_file():
     b = Balance.from_mapping({"rows": [], "formula": "t ~ age"})
     assert b.wwc_pass is ABSENT and not b.wwc_pass

@@ -17,7 +17,7 @@ from typing import Any
 
 from evalkit.evidence.errors import EvidenceError
 from evalkit.evidence.rules import Rules, load_rules
-from evalkit.result_sections import ABSENT, SectionRecord
+from evalkit.result_sections import ABSENT, PerIndicator, SectionRecord
 from evalkit.spec.designs import REGISTRY, EvidenceFacts, resolve
 from evalkit.verdict import EVIDENCE_WORDS, SignificanceRule, judge
 
@@ -585,13 +585,12 @@ def _parallel_trends_check(result, context, rules) -> Check:
     rids = ("parallel_trends_alpha",)
     if not _facts(context).pre_trend_check:
         return _check("parallel_trends", NA, "not a difference-in-differences study", rids)
-    study = result.sections.get("event_study")
-    if isinstance(study, Mapping) and context.primary_outcome in study and isinstance(study[context.primary_outcome], Mapping):
-        study = study[context.primary_outcome]  # one event study per indicator: the primary outcome's
-    test = _get(study, "pre_trend_test", "pre_trend", "pretrend") if isinstance(study, Mapping) else None
+    study = _section(result, "event_study")
+    # one event study per indicator (evalkit.result_sections.EventStudyEntry): the primary outcome's
+    entry = study.entry(context.primary_outcome) if isinstance(study, PerIndicator) and isinstance(
+        study.entries.get(context.primary_outcome), Mapping) else None
+    test = _get(entry, "pre_trend_test") if entry is not None else None
     p = _get(test, "p_value", "p") if isinstance(test, Mapping) else None
-    if not isinstance(test, Mapping) and isinstance(study, Mapping):
-        p = _get(study, "pre_trend_p", "pre_trend_p_value")
     if not isinstance(p, (int, float)) or isinstance(p, bool):
         return _check("parallel_trends", UNKNOWN, "no pre-trend test in the results", rids)
     alpha = rules.value("parallel_trends_alpha")
@@ -625,8 +624,8 @@ def _itt_check(result, context, rules) -> Check:
         return _check("intention_to_treat", NA, "not a randomised trial", rids)
     ext = _section(result, "external")
     value = _get(ext, "intention_to_treat") if ext is not None else None
-    if value is None and isinstance(result.sections.get("rct"), Mapping):
-        value = result.section("rct").intention_to_treat
+    if value is None and isinstance(_section(result, "rct"), SectionRecord):
+        value = _section(result, "rct").intention_to_treat
     if value is True:
         return _check("intention_to_treat", PASSED, "analysed as randomised" + (" (as reported)" if ext else ""), rids)
     if value is False:
@@ -707,8 +706,8 @@ def assess_study(result, context: StudyContext | None = None, rules: Rules | Non
     if facts.effects_not_applicable:
         effect_check = _check("child_outcome_effect", NA, facts.effects_not_applicable, effect_check.rules)
         effect = "none"
-    if facts.pathway_section and isinstance(result.sections.get(facts.pathway_section), Mapping):
-        feasibility = result.section(facts.pathway_section).pathway  # ABSENT (not written) is not a verdict
+    if facts.pathway_section and isinstance(_section(result, facts.pathway_section), SectionRecord):
+        feasibility = _section(result, facts.pathway_section).pathway  # ABSENT (not written) is not a verdict
     primary_estimate = next((e for e in headline if e.primary or e.indicator == context.primary_outcome),
                             headline[0] if headline else None)
     arms = _arms(result, context, primary_estimate)

@@ -37,6 +37,7 @@ from evalkit.monitor.config import Monitoring
 from evalkit.monitor.definitions import UNDER_25, MeasureDef, Variant
 from evalkit.monitor.indicators import (_predicate, age_band_labels, classify_police, loaded_periods, refresh_mapping,
                                         rows_of, source_table)
+from evalkit.result_sections import Counterfactual
 
 TABLE = "success_measures"
 COLUMNS = ["measure", "variant", "area", "period", "count", "population", "rate", "rate_per", "source",
@@ -356,15 +357,16 @@ def its_estimates(store, monitoring: Monitoring, project, values: pd.DataFrame |
             if measure is None:
                 continue
             level, slope = by_estimand.get((ind, "level_change")), by_estimand.get((ind, "slope_change"))
-            cf = analysis.sections["counterfactual"][ind]
-            rows = [r for r in cf["rows"] if r["area"] == "all"]
+            # the typed entry (evalkit.result_sections.CounterfactualEntry): an undeclared field fails in a test
+            cf = Counterfactual.from_mapping(analysis.sections["counterfactual"]).entry(ind)
+            rows = [r for r in cf.rows if r["area"] == "all"]
             out["measures"][measure.id] = {
-                "indicator": ind, "method": level.method, "interruption": cf["interruption"],
+                "indicator": ind, "method": level.method, "interruption": cf.interruption,
                 "level_change": _ratio(level), "slope_change_per_year": _ratio(slope),
                 "period": [r["period"] for r in rows],
                 "fitted_rate": [r["fitted_rate"] for r in rows],
                 "counterfactual_rate": [r["counterfactual_rate"] for r in rows],
-                "rate_per": cf["rate_per"], "warnings": [w.message for w in analysis.warnings if w.indicator == ind]}
+                "rate_per": cf.rate_per, "warnings": [w.message for w in analysis.warnings if w.indicator == ind]}
         return out
     interruption = monitoring.settings.interruption
     if interruption is None:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from evalkit.publish.document import Bullets, Col, Para
 from evalkit.publish.values import Derived, Fixed, Phrase, phrase
 from evalkit.report import wording as w
+from evalkit.result_sections import given
 
 CAN_SAY = (
     "how the area's rates moved against what a weighted set of comparable areas implies, month by month;",
@@ -103,17 +104,23 @@ class _Withheld:
         return self.cell.status is not None and self.count.hidden
 
 
+def _section(R):
+    """The typed comparison_areas record (evalkit.result_sections.ComparisonAreasSection), None without one."""
+    value = (R.sections or {}).get("comparison_areas")
+    return R.section("comparison_areas") if isinstance(value, Mapping) else None
+
+
 def declare(rep, estimate_counts) -> None:
     """Every count of the section, declared before the summary and results table are written: each month's
     observed count, tied to the post-period total it sums to; the estimates that reveal a total (events
     prevented, rate gap: expected minus observed) are withheld with it wherever they are shown."""
     estimate_counts(rep)  # the estimates' own n first (it runs once per report)
-    sec = (rep.R.sections or {}).get("comparison_areas")
+    sec = _section(rep.R)
     cells = {}
-    if not isinstance(sec, Mapping):
+    if sec is None:
         rep.place_cells = cells
         return
-    for key, entry in (sec.get("measures") or {}).items():
+    for key, entry in (sec.measures or {}).items():
         sc = entry.get("synthetic_control") if isinstance(entry, Mapping) else None
         if not isinstance(sc, Mapping):
             continue
@@ -155,13 +162,13 @@ def comparison_areas(rep, label) -> None:
     """The section's body (``label(C, indicator)`` names an outcome in the report's words)."""
     from evalkit.publish.values import Rate
 
-    sec = (rep.R.sections or {}).get("comparison_areas")
-    if not isinstance(sec, Mapping):
+    sec = _section(rep.R)
+    if sec is None:
         return
     page = rep.page
-    area, start = str(sec.get("treated_area")), str(sec.get("start"))
-    J = int(sec.get("n_donors") or 0)
-    method = "augmented (ridge bias-corrected) synthetic control" if sec.get("method") == "augmented" else \
+    area, start = str(sec.treated_area), str(sec.start)
+    J = int(given(sec, "n_donors") or 0)
+    method = "augmented (ridge bias-corrected) synthetic control" if given(sec, "method") == "augmented" else \
         "synthetic control (Abadie, Diamond & Hainmueller 2010)"
     page.add(Para(phrase(
         f"{area} is compared with a {method}: a weighted average of {{J}} comparison areas that had no Violence "
@@ -169,8 +176,8 @@ def comparison_areas(rep, label) -> None:
         f"the strategy began in {start}. After the start, the gap between {area} and its synthetic control is the "
         "estimated effect. Each comparison area in turn is treated as if it had the strategy (placebo in space): the "
         "p-value is the rank of the treated area's post/pre fit ratio among all of them, exactly, and the intervals "
-        "come from the same placebos.", J=Fixed(J), pre=Fixed(sec.get("pre_months")))))
-    measures = {k: e for k, e in (sec.get("measures") or {}).items() if isinstance(e, Mapping)}
+        "come from the same placebos.", J=Fixed(J), pre=Fixed(given(sec, "pre_months")))))
+    measures = {k: e for k, e in (sec.measures or {}).items() if isinstance(e, Mapping)}
     # in the plan's order (the estimates'), all ages before under-25s; results.json sorts the keys
     order = list(dict.fromkeys((e.indicator, e.subgroup) for e in rep.R.estimates))
     rank = {k: order.index((e.get("indicator"), "all" if e.get("age_group") == "all ages" else e.get("age_group")))
@@ -189,7 +196,7 @@ def comparison_areas(rep, label) -> None:
 
 def _measure(rep, label, sec, key, entry, Rate) -> None:
     page = rep.page
-    area, start = str(sec.get("treated_area")), str(sec.get("start"))
+    area, start = str(sec.treated_area), str(sec.start)
     sc = entry.get("synthetic_control") or {}
     per = int(entry.get("rate_per") or 100_000)
     under_25 = entry.get("age_group") == "under 25"
@@ -219,7 +226,7 @@ def _measure(rep, label, sec, key, entry, Rate) -> None:
     pp = sc.get("prevented_per_population") or {}
     prevented = Derived(sc.get("events_prevented"), [total], _f(1))
     page.add(Para(phrase(
-        "From " + start + " to " + str(sec.get("last_month")) + ": {observed} events were recorded in " + area + who
+        "From " + start + " to " + str(given(sec, "last_month")) + ": {observed} events were recorded in " + area + who
         + ", against {expected} expected from the synthetic control. Events prevented (expected minus recorded; "
         "negative means more events than expected): {prevented} ({level} interval {lo} to {hi}), or {rate} "
         + _rate_words(per) + who + " over the period (interval {rlo} to {rhi}).",
@@ -256,7 +263,7 @@ def _measure(rep, label, sec, key, entry, Rate) -> None:
         page.table(["comparison area", "weight"], rows, table_id=f"ek-donor-weights-{key}")
         page.add(Para(phrase("Weights are non-negative and sum to 1; the other {rest} comparison areas have weight "
                              "below 0.001.", rest=Fixed(len(sc.get("weights") or []) - len(rows))), "note")
-                 if sec.get("method") != "augmented" else
+                 if given(sec, "method") != "augmented" else
                  Para(Phrase("Augmented weights sum to 1 and may be negative (the ridge correction extrapolates); "
                              "weights of size below 0.001 are not listed."), "note"))
     # placebo in time

@@ -35,7 +35,7 @@ from evalkit.publish.markup import svg_value
 from evalkit.publish.values import Count, Derived, Fixed, Phrase, Share, Stat, phrase
 from evalkit.report import value_for_money
 from evalkit.report import wording as w
-from evalkit.result_sections import ABSENT
+from evalkit.result_sections import ABSENT, given
 from evalkit.results import Estimate, ResultSet, fill_template
 from evalkit.spec.designs import REGISTRY, ReportFacts, report_sections, resolve
 
@@ -284,10 +284,11 @@ def _also_words(rep: Report, i: int, e: Estimate) -> Phrase:
 
 def _pre_trend_words(rep: Report) -> str | None:
     """The pre-trend test of the primary outcome, for "How sure we are" (not only Limitations)."""
-    es = sec_get(rep.R, "event_study") or {}
+    es = record(rep.R, "event_study")
     ind = _primary_indicator(rep.R, rep.C)
-    entry = es.get(ind) if ind in es else next(iter(es.values()), None) if es else None
-    test = (entry or {}).get("pre_trend_test") if isinstance(entry, Mapping) else None
+    key = ind if es and ind in es.entries else next(iter(es.entries), None) if es else None
+    entry = es.entry(key) if key is not None and isinstance(es[key], Mapping) else None
+    test = _given(entry, "pre_trend_test") if entry is not None else None
     if not isinstance(test, Mapping) or test.get("p_value") is None:
         return None
     alpha = w.pre_trend_alpha(rep.C)
@@ -579,11 +580,11 @@ def flow(rep: Report) -> None:
 
 def attrition(rep: Report) -> None:
     """Attrition as shares of counts (a percentage with its denominator reveals its numerator)."""
-    attr = (rep.R.sections or {}).get("attrition")
-    if not isinstance(attr, Mapping):
+    attr = record(rep.R, "attrition")
+    if attr is None:
         return
     page, bits = rep.page, []
-    groups = attr.get("groups") if isinstance(attr.get("groups"), Mapping) else None
+    groups = attr.groups if isinstance(attr.groups, Mapping) else None
     shares = {}
     if groups:
         for g in ("treated", "comparison"):
@@ -594,9 +595,9 @@ def attrition(rep: Report) -> None:
             den = rep.tie(rep.count(info["matched"], "normal", f"attrition {g} matched"))
             num = rep.count(lost, "detail", f"attrition {g} without the outcome")
             shares[g] = Share(num, den)
-    elif attr.get("overall") is not None:
-        ind = attr.get("overall_indicator") or rep.flow_indicator
-        by = ((attr.get("by_indicator") or {}).get(ind) or {}) if ind else {}
+    elif _given(attr, "overall") is not None:
+        ind = _given(attr, "overall_indicator") or rep.flow_indicator
+        by = ((_given(attr, "by_indicator") or {}).get(ind) or {}) if ind else {}
         entry = next((v for v in by.values() if isinstance(v, Mapping) and "in_data" in v), None)
         if entry and isinstance(entry.get("analysed"), int):
             den = rep.tie(rep.count(entry["in_data"], "headline", "attrition in the data"))
@@ -612,17 +613,17 @@ def attrition(rep: Report) -> None:
                 page.ledger.sum(first, [last[-1], num])
                 shares["all"] = Share(num, first)
     values = {}
-    if not shares and attr.get("overall") is not None and attr.get("by_indicator") is None \
+    if not shares and _given(attr, "overall") is not None and _given(attr, "by_indicator") is None \
             and any(k[1] == "randomised" for k in rep.flow if len(k) == 2):
         # a trial's attrition: shares of those randomised, a statistic of the arms (hidden with them)
         of = [c for k, c in rep.flow.items() if len(k) == 2]
 
         def share(key):  # one number, or one per indicator (evalkit's own trials): then the primary outcome's
-            value = attr.get(key)
-            return value.get(attr.get("primary_outcome")) if isinstance(value, Mapping) else value
+            value = _given(attr, key)
+            return value.get(_given(attr, "primary_outcome")) if isinstance(value, Mapping) else value
 
-        per = isinstance(attr.get("overall"), Mapping) and attr.get("primary_outcome")
-        whose = f" ({label(rep.C, attr['primary_outcome'])})".replace("{", "{{").replace("}", "}}") if per else ""
+        per = isinstance(_given(attr, "overall"), Mapping) and _given(attr, "primary_outcome")
+        whose = f" ({label(rep.C, attr.primary_outcome)})".replace("{", "{{").replace("}", "}}") if per else ""
         if share("overall") is not None:
             values["overall"] = Derived(share("overall"), of, w.fmt_pct)
             bits.append(f"Overall attrition{whose}: {{overall}}.")
@@ -641,8 +642,8 @@ def attrition(rep: Report) -> None:
         values["overall"] = Share(total_num, total_den)
         values["diff"] = Derived((t.fraction - c.fraction) * 100, [t, c], lambda v: f"{v:.1f}%")
         bits.append("Overall attrition: {overall}. Differential attrition (took part minus comparison): {diff} points.")
-    if attr.get("definition"):
-        bits.append(f"Attrition here is the {attr['definition']}.".replace("{", "{{").replace("}", "}}"))
+    if _given(attr, "definition"):
+        bits.append(f"Attrition here is the {attr.definition}.".replace("{", "{{").replace("}", "}}"))
     if bits:
         page.add(Para(Phrase(" ".join(bits), values)))
 
@@ -712,11 +713,11 @@ def methods(rep: Report) -> None:
     if levels:
         _p(page, f"Confidence intervals are {', '.join(w.pct(x) for x in levels)}; no difference is 0, or 1 for ratios.",
            w.rule_words(rep.rule))
-    rc = sec_get(R, "reliable_change")
+    rc = record(R, "reliable_change")
     if rc:
-        first = next(iter(rc.values()))
-        if isinstance(first, Mapping) and first.get("method"):
-            _p(page, "Reliable change: " + str(first["method"]) + ".")
+        first = next(iter(rc))
+        if isinstance(rc[first], Mapping) and _given(rc.entry(first), "method"):
+            _p(page, "Reliable change: " + str(rc.entry(first).method) + ".")
     rct = record(R, "rct")
     if rct:
         bits = ["Randomised controlled trial"]
@@ -895,10 +896,7 @@ def _group_counts(rep: Report) -> list[Count]:
     return out
 
 
-def _given(record, name: str):
-    """A field of a typed section record, None where the design did not write it (as a missing key)."""
-    value = getattr(record, name)
-    return None if value is ABSENT else value
+_given = given  # a field of a typed section record, None where the design did not write it
 
 
 def balance(rep: Report) -> None:
@@ -960,10 +958,10 @@ class LoveSpec:
 
 
 def matching(rep: Report) -> None:
-    mt = (rep.R.sections or {}).get("matching")
-    if not isinstance(mt, Mapping):
+    mt = record(rep.R, "matching")
+    if mt is None:
         return
-    sizes = mt.get("sizes") or {}
+    sizes = _given(mt, "sizes") or {}
     rows = []
     if isinstance(sizes, Mapping):
         for stage, v in sizes.items():
@@ -973,7 +971,7 @@ def matching(rep: Report) -> None:
                      else None for g in ("treated", "comparison")]
             rows.append([Col(stage.replace("_", " ")), *(Col(c if c is not None else "-", g, True)
                                                          for c, g in zip(cells, ("treated", "comparison")))])
-    ess = mt.get("ess_after")
+    ess = _given(mt, "ess_after")
     if isinstance(ess, Mapping):
         # Kish's effective sample size of the weights, (sum w)^2 / sum w^2: a statistic of the matched or
         # weighted group, hidden with its count (for 1:1 matching it equals that count)
@@ -992,9 +990,11 @@ def matching(rep: Report) -> None:
                          "equally weighted people the " + ("weighted" if _weighting(rep.R) else "matched")
                + " group is worth; far below the group's size, a few large weights carry the estimate.",
                style="note")
-    opts = {k: v for k, v in mt.items() if k in ("method", "distance", "estimand", "ratio", "replace", "order",
-                                                 "discard", "matched_sets") and not isinstance(v, (Mapping, list))}
-    cal = mt.get("caliper")
+    # in the order the file holds them (the sentence lists them so), read through the record
+    written = [k for k in rep.R.sections["matching"] if k in ("method", "distance", "estimand", "ratio", "replace",
+                                                              "order", "discard", "matched_sets")]
+    opts = {k: getattr(mt, k) for k in written if not isinstance(getattr(mt, k), (Mapping, list))}
+    cal = _given(mt, "caliper")
     if isinstance(cal, Mapping) and cal.get("sd_units") is not None:
         opts["caliper"] = (f"{cal['sd_units']} SD of the {cal.get('matched_on', 'score')} (width "
                            f"{w.fmt(cal.get('width_logit', cal.get('width')))} on the logit scale, "
@@ -1032,23 +1032,23 @@ class ReliableChangeSpec:
 
 
 def reliable_change(rep: Report) -> None:
-    rc = sec_get(rep.R, "reliable_change")
+    rc = record(rep.R, "reliable_change")
     if not rc:
         return
     keys = ("improved", "no_reliable_change", "deteriorated")
     rows, labels, counts = [], [], []
-    for ind, entry in rc.items():
-        if not isinstance(entry, Mapping) or entry.get("improved") is None:
+    for ind, entry in rc.typed_entries():
+        if _given(entry, "improved") is None:
             continue
-        n = rep.tie(rep.count(entry.get("n"), "headline", f"reliable change {ind} n"))
-        parts = [rep.count(entry.get(k), "detail", f"reliable change {ind} {k}") for k in keys]
+        n = rep.tie(rep.count(_given(entry, "n"), "headline", f"reliable change {ind} n"))
+        parts = [rep.count(_given(entry, k), "detail", f"reliable change {ind} {k}") for k in keys]
         rep.page.ledger.sum(n, parts)
         name = label(rep.C, ind)
         labels.append(name)
         counts.append(parts)
-        rows.append([Col(name), Col(Fixed(entry.get("threshold_points"), _fmt(2)), "threshold"),
-                     Col(Fixed(entry.get("reliability"), _fmt(2)), "reliability"),
-                     Col(entry.get("reliability_source") or "-"), Col(n, "n"),
+        rows.append([Col(name), Col(Fixed(_given(entry, "threshold_points"), _fmt(2)), "threshold"),
+                     Col(Fixed(_given(entry, "reliability"), _fmt(2)), "reliability"),
+                     Col(_given(entry, "reliability_source") or "-"), Col(n, "n"),
                      *(Col(c, k) for c, k in zip(parts, keys))])
     if not rows:
         return
@@ -1058,18 +1058,17 @@ def reliable_change(rep: Report) -> None:
 
 
 def event_study(rep: Report) -> None:
-    es = sec_get(rep.R, "event_study")
+    es = record(rep.R, "event_study")
     if not es:
         return
     from evalkit.plots.forest import ForestRow
 
-    for ind, entry in es.items():
-        if not isinstance(entry, Mapping):
-            continue
+    honest_did = record(rep.R, "honest_did")
+    for ind, entry in es.typed_entries():
         rows = [ForestRow(label=f"t = {r.get('event_time')}", estimate=r.get("estimate") or 0.0,
                           ci_low=r.get("ci_low"), ci_high=r.get("ci_high"), null=0.0, outcome="unknown")
-                for r in entry.get("rows") or []]
-        test = entry.get("pre_trend_test") or {}
+                for r in _given(entry, "rows") or []]
+        test = _given(entry, "pre_trend_test") or {}
         rep.page.heading(label(rep.C, ind), 4)
         if test.get("p_value") is not None:
             alpha = w.pre_trend_alpha(rep.C)
@@ -1079,25 +1078,23 @@ def event_study(rep: Report) -> None:
         if rows:
             rep.page.figure(ForestSpec([((r, r), Stat(r.estimate, [])) for r in rows],
                                        "effect relative to t = -1"))
-        honest = honest_did_words((sec_get(rep.R, "honest_did") or {}).get(ind))
+        honest = honest_did_words(honest_did.entries.get(ind) if honest_did else None)
         if honest:
             _p(rep.page, honest)
 
 
 def group_time(rep: Report) -> None:
     """Callaway-Sant'Anna group-time effects: by cohort, and every cell with the units behind it."""
-    gt = sec_get(rep.R, "group_time")
+    gt = record(rep.R, "group_time")
     if not gt:
         return
-    for ind, entry in gt.items():
-        if not isinstance(entry, Mapping):
-            continue
+    for ind, entry in gt.typed_entries():
         rep.page.heading(label(rep.C, ind), 4)
-        if entry.get("estimator") or entry.get("comparison"):
-            _p(rep.page, f"Estimator: {entry.get('estimator') or 'group-time ATT'}; comparison: "
-                         f"{str(entry.get('comparison') or '-').replace('_', ' ')} units; base period: "
-                         f"{entry.get('base_period') or '-'}.")
-        aggs = entry.get("aggregations") if isinstance(entry.get("aggregations"), Mapping) else {}
+        if _given(entry, "estimator") or _given(entry, "comparison"):
+            _p(rep.page, f"Estimator: {_given(entry, 'estimator') or 'group-time ATT'}; comparison: "
+                         f"{str(_given(entry, 'comparison') or '-').replace('_', ' ')} units; base period: "
+                         f"{_given(entry, 'base_period') or '-'}.")
+        aggs = entry.aggregations if isinstance(entry.aggregations, Mapping) else {}
         rows = []
         for name, a in aggs.items():
             if isinstance(a, Mapping):
@@ -1117,8 +1114,8 @@ def group_time(rep: Report) -> None:
                 cache[k] = rep.tie(rep.count(v, "detail", f"group-time {ind} {what} {key}"))
             return cache[k]
 
-        by_cohort = [c for c in entry.get("by_cohort") or [] if isinstance(c, Mapping)]
-        cells = [c for c in entry.get("cells") or [] if isinstance(c, Mapping)]
+        by_cohort = [c for c in _given(entry, "by_cohort") or [] if isinstance(c, Mapping)]
+        cells = [c for c in _given(entry, "cells") or [] if isinstance(c, Mapping)]
         treated_of = {}
         for c in cells:
             treated_of.setdefault(c.get("cohort"), c.get("n_treated"))
@@ -1151,10 +1148,10 @@ def group_time(rep: Report) -> None:
                                     "estimate", "CI low", "CI high"], rows, table_id=f"ek-gt-cells-{ind}")
             rep.page.blocks.pop()
             rep.page.add(Details(f"Show all {len(rows)} group-time cells with their unit counts", [table]))
-        few = entry.get("cells_with_few_units")
+        few = entry.cells_with_few_units
         if isinstance(few, list) and few:
-            _p(rep.page, f"{len(few)} cell(s) rest on fewer than {entry.get('few_units_threshold')} units on one side "
-                         "and are imprecise.", style="note")
+            _p(rep.page, f"{len(few)} cell(s) rest on fewer than {_given(entry, 'few_units_threshold')} units on one "
+                         "side and are imprecise.", style="note")
 
 
 def further_results(rep: Report, keys: Sequence[str]) -> None:
@@ -1170,10 +1167,15 @@ def further_results(rep: Report, keys: Sequence[str]) -> None:
 
 
 def honest_did_words(entry) -> str | None:
-    """Rambachan-Roth smoothness bounds in one paragraph (run when the pre-trend test failed)."""
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("first_post_period"), Mapping):
+    """Rambachan-Roth smoothness bounds in one paragraph (run when the pre-trend test failed); ``entry``
+    is the indicator's typed honest_did entry (evalkit.result_sections.HonestDidEntry) or its JSON object."""
+    from evalkit.result_sections import HonestDidEntry
+
+    if isinstance(entry, Mapping):
+        entry = HonestDidEntry.from_mapping(entry)
+    if not isinstance(entry, HonestDidEntry) or not isinstance(entry.first_post_period, Mapping):
         return None
-    sens = entry["first_post_period"]
+    sens = entry.first_post_period
     rows = [r for r in sens.get("rows") or [] if isinstance(r, Mapping)]
     if not rows:
         return None
@@ -1192,7 +1194,7 @@ def honest_did_words(entry) -> str | None:
     else:
         text += (f"The interval excludes zero while the trend bends by at most M = {w.fmt(top, 3)} per period "
                  "between consecutive periods; beyond that, the conclusion depends on how far trends diverge.")
-    rm = (entry.get("relative_magnitudes") or {}).get("first_post_period")
+    rm = (_given(entry, "relative_magnitudes") or {}).get("first_post_period")
     rm_rows = [r for r in (rm or {}).get("rows") or [] if isinstance(r, Mapping) and r.get("lb") is not None]
     if rm_rows:
         one = next((r for r in rm_rows if r.get("Mbar") == 1.0), rm_rows[0])
@@ -1210,12 +1212,11 @@ def honest_did_words(entry) -> str | None:
 
 
 def robustness(rep: Report) -> None:
-    sec = rep.R.sections or {}
     page, wrote = rep.page, False
-    rob = sec.get("robustness")
-    refs = rob.get("refutations") if isinstance(rob, Mapping) else rob
-    if isinstance(rob, Mapping) and rob.get("status") == "not run":
-        _p(page, f"Refutation checks were not run: {rob.get('reason') or 'no reason recorded'}.")
+    rob = record(rep.R, "robustness")  # the typed records (evalkit.result_sections.Robustness, Sensitivity)
+    refs = _given(rob, "refutations") if rob is not None else None
+    if rob is not None and _given(rob, "status") == "not run":
+        _p(page, f"Refutation checks were not run: {_given(rob, 'reason') or 'no reason recorded'}.")
         wrote = True
     if isinstance(refs, list) and refs:
         rows = []
@@ -1230,11 +1231,11 @@ def robustness(rep: Report) -> None:
                          Col(r.get("rule") or "-")])
         page.table(["refutation", "original effect", "new effect", "result", "rule"], rows, table_id="ek-robustness")
         wrote = True
-        if isinstance(rob, Mapping):
-            agree = rob.get("agreement")
+        if rob is not None:
+            agree = _given(rob, "agreement")
             bits = []
-            if rob.get("all_passed") is not None:
-                bits.append("Every refutation passed." if rob["all_passed"] else "At least one refutation failed: "
+            if _given(rob, "all_passed") is not None:
+                bits.append("Every refutation passed." if rob.all_passed else "At least one refutation failed: "
                             "treat the estimate with extra caution.")
             if isinstance(agree, Mapping) and agree.get("dowhy_estimate") is not None:
                 bits.append(f"DoWhy's own estimate was {w.fmt(agree['dowhy_estimate'])} against evalkit's "
@@ -1242,7 +1243,7 @@ def robustness(rep: Report) -> None:
                             + (f" ({w.fmt(agree['difference_in_standard_errors'], 2)} standard errors apart)"
                                if agree.get("difference_in_standard_errors") is not None else "") + ".")
             _p(page, *bits)
-            sample = rob.get("refutation_sample")
+            sample = _given(rob, "refutation_sample")
             if isinstance(sample, Mapping) and isinstance(sample.get("rows"), int) \
                     and isinstance(sample.get("of_rows"), int):
                 # what the refutations ran on (issue 20): the counts as typed cells, the seed as a seed
@@ -1252,10 +1253,10 @@ def robustness(rep: Report) -> None:
                           "used every row.",
                           m=rep.count(sample["rows"], "detail", "refutation sample rows"),
                           n=rep.count(sample["of_rows"], "detail", "rows analysed by the refutations"))
-    sens = sec.get("sensitivity")
-    if isinstance(sens, Mapping) and sens:
+    sens = record(rep.R, "sensitivity")
+    if sens is not None:
         bits = []
-        ev = sens.get("e_value")
+        ev = _given(sens, "e_value")
         if isinstance(ev, Mapping) and ev.get("point") is not None:
             bits.append(f"E-value {w.fmt(ev['point'], 2)} (confidence limit: {w.fmt(ev.get('ci_bound'), 2)}), from "
                         f"{ev.get('from') or 'the primary estimate'}: "
@@ -1264,8 +1265,8 @@ def robustness(rep: Report) -> None:
             bits.append(f"E-value not computed: {ev['reason']}.")
         elif isinstance(ev, (int, float)):
             bits.append(f"E-value: {w.fmt(ev, 2)}.")
-        rb = sens.get("rosenbaum")
-        gamma = rb.get("gamma_critical") if isinstance(rb, Mapping) else sens.get("rosenbaum_gamma", sens.get("gamma"))
+        rb = _given(sens, "rosenbaum")
+        gamma = rb.get("gamma_critical") if isinstance(rb, Mapping) else None
         p1 = rb.get("p_value_gamma_1") if isinstance(rb, Mapping) else None
         if gamma is not None and p1 is not None and not p1 < rb.get("alpha", 0.05):
             bits.append(f"Rosenbaum bounds: the effect is not significant even before any hidden bias (Gamma = 1, "
@@ -1438,13 +1439,11 @@ def comparison_areas(rep: Report) -> None:
 def counterfactual(rep: Report) -> None:
     from evalkit.publish.values import Chosen, Gated, Rate
 
-    cf = sec_get(rep.R, "counterfactual")
+    cf = record(rep.R, "counterfactual")
     if not cf:
         return
-    for ind, entry in cf.items():
-        if not isinstance(entry, Mapping):
-            continue
-        rows = [r for r in entry.get("rows") or [] if isinstance(r, Mapping) and r.get("area", "all") == "all"]
+    for ind, entry in cf.typed_entries():
+        rows = [r for r in _given(entry, "rows") or [] if isinstance(r, Mapping) and r.get("area", "all") == "all"]
         if not rows:
             continue
         periods = [str(r.get("period")) for r in rows]
@@ -1458,8 +1457,8 @@ def counterfactual(rep: Report) -> None:
         fitted = [Gated(r.get("fitted_rate"), drawn) for r in rows]
         counter = [Gated(r.get("counterfactual_rate"), drawn) for r in rows]
         rep.page.heading(label(rep.C, ind), 4)
-        rep.page.figure(CounterfactualSpec(periods, observed, fitted, counter, entry.get("interruption"),
-                                           f"rate {entry.get('rates_are') or ''}".strip()))
+        rep.page.figure(CounterfactualSpec(periods, observed, fitted, counter, _given(entry, "interruption"),
+                                           f"rate {_given(entry, 'rates_are') or ''}".strip()))
         k = rep.page.ledger.policy.threshold
         rep.page.add(Para(phrase("Observed rates of months with 1 to {k1} events, or that would let one be worked "
                                  "out, are not shown (disclosure control).{trend}", k1=Fixed(k - 1),

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from evalkit.publish.document import Col
 from evalkit.publish.values import Count, Fixed, Stat
+from evalkit.result_sections import given
 
 # the design's main estimand in the results table, for the everyone row's counts
 MAIN_OF = {"mean_change": ("mean_change", "change_in_proportion"), "att": ("att", "ate"), "ate": ("ate",),
@@ -31,9 +32,10 @@ DESIGN_CAVEATS = ("subgroup_balance", "subgroup_parallel_trends", "subgroup_base
 ALPHA = 0.05
 
 
-def _sec(R, key: str) -> Mapping | None:
+def _sec(R, key: str):
+    """The typed record of section ``key`` (evalkit.result_sections), None where the results hold none."""
     value = (R.sections or {}).get(key)
-    return value if isinstance(value, Mapping) and value else None
+    return R.section(key) if isinstance(value, Mapping) and value else None
 
 
 def _p(page, text: str, style: str = "") -> None:
@@ -58,21 +60,19 @@ def who_benefits(rep, s) -> None:
     if not section:
         return
     s.estimate_counts(rep)
-    first = next(iter(section.values()))
-    pre_registered = bool(first.get("pre_registered"))
+    first = section.entry(next(iter(section)))
+    pre_registered = bool(first.pre_registered)
     _p(rep.page, ("These subgroup analyses were pre-registered." if pre_registered else
                   "These subgroup analyses were not pre-registered: read them as exploratory, a question for the "
                   "next study rather than a finding.")
        + " The study was sized for the overall effect, not for subgroups: a difference between subgroups as "
        "large as the overall effect needs about four times the sample (Brookes et al. 2004), so 'no evidence of "
        "a difference' is not evidence of no difference.")
-    caveats = {c.get("code"): c.get("message") for c in first.get("caveats") or [] if isinstance(c, Mapping)}
+    caveats = {c.get("code"): c.get("message") for c in first.caveats or [] if isinstance(c, Mapping)}
     for code in DESIGN_CAVEATS:
         if caveats.get(code):
             _p(rep.page, str(caveats[code])[:1].upper() + str(caveats[code])[1:] + ".")
-    for ind, entry in section.items():
-        if not isinstance(entry, Mapping):
-            continue
+    for ind, entry in section.typed_entries():
         rep.page.heading(s.label(rep.C, ind), 4)
         _one_indicator(rep, ind, entry, s, w)
 
@@ -95,12 +95,13 @@ def _everyone(rep, ind: str, estimand: str):
     return None, None
 
 
-def _one_indicator(rep, ind: str, entry: Mapping, s, w) -> None:
+def _one_indicator(rep, ind: str, entry, s, w) -> None:
+    """``entry``: the indicator's evalkit.result_sections.SubgroupEntry."""
     page = rep.page
-    effects = [e for e in entry.get("effects") or [] if isinstance(e, Mapping)]
-    tests = {t.get("subgroup"): t for t in entry.get("tests") or [] if isinstance(t, Mapping)}
+    effects = [e for e in entry.effects or [] if isinstance(e, Mapping)]
+    tests = {t.get("subgroup"): t for t in entry.tests or [] if isinstance(t, Mapping)}
     comparative = any(e.get("n_treated") is not None for e in effects)
-    row, everyone = _everyone(rep, ind, str(entry.get("estimand")))
+    row, everyone = _everyone(rep, ind, str(entry.estimand))
     cells: dict[tuple, Count] = {}
 
     def count(level_row, key, what):
@@ -145,7 +146,7 @@ def _one_indicator(rep, ind: str, entry: Mapping, s, w) -> None:
                     page.ledger.sum(total, [*parts, rest])
 
     fmt = lambda v: w.fmt(v)  # noqa: E731
-    ratio = entry.get("scale") == "ratio"
+    ratio = entry.scale == "ratio"
     headers = ["subgroup", "level"] + (["n took part", "n comparison"] if comparative else ["n"]) + [
         "estimate", "CI low", "CI high", "p (Holm)", "difference from reference", "interaction p (Holm)"]
     table_rows, attrs = [], []
@@ -171,12 +172,13 @@ def _one_indicator(rep, ind: str, entry: Mapping, s, w) -> None:
                     e.get("reason") else "-"), "interaction")])
             attrs.append({"indicator": ind, "subgroup": str(e.get("label"))})
     page.table(headers, table_rows, table_id=f"ek-subgroups-{ind}", row_attrs=attrs)
-    what = s.estimand_words(str(entry.get("estimand")))
-    _p(page, f"Estimate: {what}" + (" (ratio)" if ratio else "") + f" in each subgroup, {w.pct(entry.get('ci_level') or 0.95)} "
+    what = s.estimand_words(str(entry.estimand))
+    _p(page, f"Estimate: {what}" + (" (ratio)" if ratio else "")
+       + f" in each subgroup, {w.pct(entry.ci_level or 0.95)} "
        "confidence interval. p (Holm): adjusted across every subgroup estimate of this outcome; interaction p "
        "(Holm): the test that the effect is the same in every level of the subgroup, adjusted across the "
-       f"subgroup columns. Standard errors: {_convention(entry.get('covariance'))}. A level with fewer than "
-       f"{entry.get('min_arm')} units in an arm gets no estimate ('too few'); an estimate for fewer than "
+       f"subgroup columns. Standard errors: {_convention(entry.covariance)}. A level with fewer than "
+       f"{entry.min_arm} units in an arm gets no estimate ('too few'); an estimate for fewer than "
        f"{page.ledger.policy.threshold} people is not shown.", style="note")
     # one sentence per subgroup column, from the interaction test
     for column, test in tests.items():
@@ -202,7 +204,7 @@ def _one_indicator(rep, ind: str, entry: Mapping, s, w) -> None:
                           + ("" if ratio else " in the outcome's units")
                           + (" (ratio of ratios)" if ratio else "") + " or more." if det else "."))
         _p(page, verdict)
-    problems = [c for c in entry.get("caveats") or [] if isinstance(c, Mapping)
+    problems = [c for c in entry.caveats or [] if isinstance(c, Mapping)
                 and c.get("code") not in ("subgroups_not_powered", "subgroups_exploratory", *DESIGN_CAVEATS)]
     for c in problems:
         page.untrusted_para(str(c.get("message")), style="note")
@@ -223,7 +225,7 @@ def how_delivered(rep, s) -> None:
     if not d:
         return
     page = rep.page
-    plan = d.get("plan") or {}
+    plan = d.plan or {}
     blueprint = f"The blueprint: {plan.get('planned_sessions')} sessions per participant"
     if plan.get("session_hours"):
         blueprint += f" of {w.fmt(plan['session_hours'], 2)} hour(s)"
@@ -231,15 +233,15 @@ def how_delivered(rep, s) -> None:
         blueprint += f" over {plan['weeks']} weeks"
     if plan.get("minimum_dose"):
         blueprint += f"; the programme counts {plan['minimum_dose']} sessions as its minimum dose"
-    _p(page, blueprint + ". Session records: " + str(d.get("sessions_file") or "-") + ".")
+    _p(page, blueprint + ". Session records: " + str(given(d, "sessions_file") or "-") + ".")
 
     def cnt(v, what, role="detail"):
         if not isinstance(v, (int, float)) or float(v) != int(v):
             return None
         return rep.tie(rep.count(int(v), role, f"delivery {what}"))
 
-    fid = d.get("fidelity") or {}
-    dos = d.get("dosage") or {}
+    fid = d.fidelity or {}
+    dos = d.dosage or {}
     people = cnt(dos.get("participants"), "participants", "normal")
     page.heading("Fidelity: delivered as designed", 4)
     rows = []
@@ -306,7 +308,7 @@ def how_delivered(rep, s) -> None:
 
         page.add(Details(f"Show the number of participants at each number of sessions ({len(dist)} rows)", [table]))
 
-    eng = d.get("engagement") or {}
+    eng = d.engagement or {}
     months = [m for m in eng.get("months") or [] if isinstance(m, Mapping)]
     if months:
         page.heading("Engagement over time", 4)
@@ -343,7 +345,7 @@ def how_delivered(rep, s) -> None:
         _p(page, "Retention counts in each month only participants the records cover for the whole of that month, "
            "so recent starters do not look like drop-outs.", style="note")
 
-    drs = d.get("dose_response") or {}
+    drs = given(d, "dose_response") or {}
     if drs:
         page.heading("Dose and response: an association, not an effect", 4)
     for ind, dr in drs.items():

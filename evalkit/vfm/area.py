@@ -168,11 +168,15 @@ def _events(result) -> list[dict]:
                 interval=(f"{(e.ci_level or 0.95):.0%} placebo-permutation interval of the synthetic control (from "
                           "the comparison areas' own gaps)"), note=""))
     elif result.design == "interrupted_time_series":
-        section = (result.sections or {}).get("counterfactual") or {}
+        from evalkit.result_sections import section_record
+
+        data = (result.sections or {}).get("counterfactual")
+        section = section_record("counterfactual", data) if data else None
+        entries = dict(section.typed_entries()) if section is not None else {}
         order = list(dict.fromkeys(e.indicator for e in result.estimates))  # the plan's order (results sort keys)
-        for ind_id in sorted(section, key=lambda k: (order.index(k) if k in order else len(order), k)):
-            entry = section[ind_id]
-            ev = entry.get("events_avoided") if isinstance(entry, dict) else None
+        for ind_id in sorted(section or (), key=lambda k: (order.index(k) if k in order else len(order), k)):
+            entry = entries.get(ind_id)  # the typed entry (evalkit.result_sections.CounterfactualEntry)
+            ev = entry.events_avoided if entry is not None else None
             if not isinstance(ev, dict):
                 continue
             if ev.get("low") is None or ev.get("high") is None:

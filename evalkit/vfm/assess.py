@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from evalkit.result_sections import given, section_record
 from evalkit.vfm import results as res
 from evalkit.vfm.effects import Effect, EffectScale, GoodWhen, effect_from_reliable_change
 from evalkit.vfm.errors import VfmError
@@ -118,12 +119,22 @@ def assess_costs(logic_model, project=None) -> Assessment | None:
                       participant_checks=counted.disagreements if counted else ())
 
 
-def _mean_post_periods(section: Mapping | None) -> float | None:
-    """Mean post-treatment periods per treated unit, from a group-time section (cohort sizes x cells)."""
-    if not isinstance(section, Mapping):
+def _entry(result, key: str, indicator: str):
+    """The typed entry of ``indicator`` in the per-indicator section ``key`` (evalkit.result_sections),
+    None where the results hold none."""
+    data = (result.sections or {}).get(key)
+    if not isinstance(data, Mapping) or not isinstance(data.get(indicator), Mapping):
         return None
-    sizes = section.get("cohorts") or {}
-    rows = section.get("by_cohort") or []
+    return section_record(key, data).entry(indicator)
+
+
+def _mean_post_periods(section) -> float | None:
+    """Mean post-treatment periods per treated unit, from an indicator's group-time entry (cohort sizes x
+    cells; evalkit.result_sections.GroupTimeEntry, None without one)."""
+    if section is None:
+        return None
+    sizes = given(section, "cohorts") or {}
+    rows = given(section, "by_cohort") or []
     total_units = total_cells = 0.0
     for row in rows:
         n = sizes.get(str(row.get("cohort_label"))) if isinstance(sizes, Mapping) else None
@@ -153,7 +164,7 @@ def _effect_for(result, indicator, started: int, outcome: str) -> tuple[Effect, 
         return "no difference in proportions with a confidence interval in the results"
     if kind in ("count", "rate") and "did_att" in rows and result.design == "difference_in_differences":
         e = rows["did_att"]
-        per_unit = _mean_post_periods((result.sections or {}).get("group_time", {}).get(indicator.id))
+        per_unit = _mean_post_periods(_entry(result, "group_time", indicator.id))
         if per_unit is None or e.ci_low is None:
             return "the results do not say how many periods each treated unit was followed after it started"
         effect = Effect(outcome, e.estimate * per_unit, e.ci_low * per_unit, e.ci_high * per_unit,
@@ -162,8 +173,8 @@ def _effect_for(result, indicator, started: int, outcome: str) -> tuple[Effect, 
         return effect, "did_att", (f"the DiD effect per person and period x {per_unit:g} periods of follow-up per "
                                    f"treated person (mean over cohorts)")
     if kind == "score":
-        rc = ((result.sections or {}).get("reliable_change") or {}).get(indicator.id)
-        if isinstance(rc, Mapping) and rc.get("n"):
+        rc = _entry(result, "reliable_change", indicator.id)
+        if rc is not None and given(rc, "n"):
             share = effect_from_reliable_change(rc, outcome=outcome, level=0.95, source=result.evaluation)
             effect = Effect(outcome, share.estimate, share.ci_low, share.ci_high, EffectScale.difference,
                             GoodWhen.increase, n=started, ci_level=share.ci_level, source=share.source)

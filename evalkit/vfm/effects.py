@@ -180,7 +180,7 @@ def effect_from_estimate(estimate, *, outcome: str, scale: EffectScale | str, go
                   f"{getattr(estimate, 'indicator', '?')}: {getattr(estimate, 'estimand', '')}".strip())
 
 
-def effect_from_reliable_change(section: dict, *, outcome: str = "reliable improvement", level: float = 0.95,
+def effect_from_reliable_change(section, *, outcome: str = "reliable improvement", level: float = 0.95,
                                 source: str = "") -> Effect:
     """An :class:`Effect` counting reliable improvements from a pre/post ``reliable_change`` entry
     (one indicator's mapping, with ``n`` and ``improved``): the share improved, with its Wilson
@@ -188,12 +188,15 @@ def effect_from_reliable_change(section: dict, *, outcome: str = "reliable impro
     cost per reliable improvement it gives is descriptive: it is not the cost of an improvement the
     programme caused. People not measured at follow-up are not counted as improved."""
     from evalkit.estimate._stats import wilson
+    from evalkit.result_sections import ReliableChangeEntry, given
 
-    n, improved = int(section["n"]), int(section["improved"])
+    # the typed entry (or its JSON object): a field it does not declare fails in a test
+    entry = section if isinstance(section, ReliableChangeEntry) else ReliableChangeEntry.from_mapping(section)
+    n, improved = int(entry.n), int(entry.improved)
     if n <= 0:
         raise VfmError(f"reliable change for '{outcome}': no one was measured at both timepoints")
     low, high = (float(v) for v in wilson(improved, n, level))
-    deteriorated = section.get("deteriorated")
+    deteriorated = given(entry, "deteriorated")
     detail = f"{improved} of {n} improved reliably" + (f", {deteriorated} deteriorated" if deteriorated is not None else "")
     return Effect(outcome=outcome, estimate=improved / n, ci_low=low, ci_high=high, scale=EffectScale.difference,
                   good_when=GoodWhen.increase, n=n, ci_level=level,

@@ -114,6 +114,9 @@ def checks(plan: PlanCheck) -> None:
             warn(base + ("indicator",), f"ignored: '{name}' is not measured per indicator",
                  f"indicator '{c.indicator}'", "indicator only with baseline/follow_up_completeness")
     pl = fz.planning
+    if pl is None and raw.cluster is not None and not plan.external:
+        err(("cluster",), "not used without feasibility.planning (the cluster column gives the ICC of the "
+            "efficacy study's sample size)", f"'{raw.cluster}'", "feasibility.planning, or no cluster")
     if pl is not None:
         if (pl.effect_size is None) == (pl.difference is None):
             err(("feasibility", "planning"), "planning needs the effect to detect, in one form",

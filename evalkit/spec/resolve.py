@@ -227,7 +227,8 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
                 "both 'external' and 'data'", "remove 'data' (or 'external' if evalkit should run it)")
         # every options block but those a published study of its design keeps (options_external)
         ignored = tuple(e.options_section for e in REGISTRY.values() if e.options_section and not e.options_external)
-        for key in ("timepoints", "outcomes", "covariates", *ignored):
+        # (the delivery section is built from the data's session records, which a published study has not)
+        for key in ("timepoints", "outcomes", "covariates", "subgroups", "cluster", "weights", "delivery", *ignored):
             if getattr(raw, key, None):
                 warn((key,), "ignored: an external study is rated from what it reports", f"'{key}'",
                      "no analysis options on an external study")
@@ -325,6 +326,8 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
              "the same number of months")
 
     REGISTRY[design].check(PlanCheck(plan=raw, err=err, warn=warn, timepoints=m.frozen_map(timepoints)))
+    if not is_external and raw.data is not None:
+        _check_data_columns(raw.data, REGISTRY[design], problems, warn)
     if raw.delivery is not None:
         for i, ind in enumerate(raw.delivery.dose_response):
             if ind not in raw.timepoints:
@@ -368,6 +371,20 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         design_options=m.frozen_map({key: block for key, block in blocks.items()
                                      if key not in m.Evaluation.__dataclass_fields__ and block is not None}))
     return evaluation, problems
+
+
+def _check_data_columns(data: r.DataSource, entry, problems: list[Problem], warn) -> None:
+    """The data block's role columns a design does not read: said, not dropped (after the design's own
+    checks, which may refuse one outright)."""
+    said = {p.path for p in problems}
+    if data.treatment is not None and not (entry.comparative or entry.two_files) and "data.treatment" not in said:
+        readers = [e.design.value for e in REGISTRY.values() if e.comparative or e.two_files]
+        warn(("data", "treatment"), f"ignored: design '{entry.design.value}' has no comparison group",
+             f"'{data.treatment}'", f"data.treatment only with design: {', '.join(readers)}")
+    if data.population is not None and not entry.population and "data.population" not in said:
+        readers = [e.design.value for e in REGISTRY.values() if e.population]
+        warn(("data", "population"), f"ignored: design '{entry.design.value}' does not rate counts by population",
+             f"'{data.population}'", f"data.population only with design: {', '.join(readers)}")
 
 
 def _check_data_options(data: r.DataSource, err) -> None:

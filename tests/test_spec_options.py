@@ -218,6 +218,37 @@ def test_a_cluster_column_on_a_feasibility_study_without_planning_is_refused(tmp
     assert list(validate_project(planned).errors) == []
 
 
+def _warnings_without_data(root) -> list[str]:
+    from evalkit.project import validate_project
+
+    found = validate_project(root, check_data=False).problems
+    assert [p for p in found if p.severity == "error"] == []
+    return [str(p) for p in found]
+
+
+def test_a_planned_session_length_without_recorded_hours_is_warned(tmp_path):
+    # delivery.session_hours is compared with each session's recorded hours, and with nothing else
+    text = PREPOST + "delivery: {sessions: {path: data/s.csv, id: pupil_id, date: d}, planned_sessions: 8, " \
+                     "session_hours: 1.5}\n"
+    root = make_project(tmp_path, plans={"p.yml": text})
+    assert _warnings_without_data(root) == [
+        f"evaluations/p.yml:{line_of(text, 'session_hours:')}: warning: delivery.session_hours: ignored: no hours "
+        "column in the session records (found session_hours: 1.5; expected delivery.sessions.hours: the sessions' "
+        "contact hours column, or no session_hours)"]
+    timed = text.replace("date: d}", "date: d, hours: h}")
+    assert _warnings_without_data(make_project(tmp_path / "b", plans={"p.yml": timed})) == []
+
+
+def test_a_worksheet_of_a_csv_file_is_warned(tmp_path):
+    text = PREPOST.replace("  id: pupil_id\n", "  id: pupil_id\n  sheet: Cohort\n")
+    root = make_project(tmp_path, plans={"p.yml": text})
+    assert _warnings_without_data(root) == [
+        f"evaluations/p.yml:{line_of(text, 'sheet:')}: warning: data.sheet: ignored: only an .xlsx workbook has "
+        "worksheets (found sheet 'Cohort' of 'data/cohort.csv'; expected no sheet, or an .xlsx file)"]
+    workbook = text.replace("data/cohort.csv", "data/cohort.xlsx")
+    assert _warnings_without_data(make_project(tmp_path / "b", plans={"p.yml": workbook})) == []
+
+
 # ---------------------------------------------------------------- the property, for every field
 
 

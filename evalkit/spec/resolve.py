@@ -328,6 +328,19 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
     REGISTRY[design].check(PlanCheck(plan=raw, err=err, warn=warn, timepoints=m.frozen_map(timepoints)))
     if not is_external and raw.data is not None:
         _check_data_columns(raw.data, REGISTRY[design], problems, warn)
+    if raw.delivery is not None and not is_external:
+        if raw.delivery.session_hours is not None and raw.delivery.sessions.hours is None:
+            # the planned length is compared with each session's recorded hours, and with nothing else
+            warn(("delivery", "session_hours"), "ignored: no hours column in the session records",
+                 f"session_hours: {raw.delivery.session_hours:g}", "delivery.sessions.hours: the sessions' "
+                 "contact hours column, or no session_hours")
+    files = [(("data",), raw.data if not is_external else None), (("delivery", "sessions"),
+             raw.delivery.sessions if raw.delivery is not None and not is_external else None),
+             (("feasibility", "sessions"), raw.feasibility.sessions if raw.feasibility is not None else None)]
+    for key, block in files:  # a worksheet name means nothing to a CSV or Parquet file
+        if block is not None and block.sheet is not None and Path(block.path).suffix.lower() != ".xlsx":
+            warn(key + ("sheet",), "ignored: only an .xlsx workbook has worksheets", f"sheet '{block.sheet}' of "
+                 f"'{block.path}'", "no sheet, or an .xlsx file")
     if raw.delivery is not None:
         for i, ind in enumerate(raw.delivery.dose_response):
             if ind not in raw.timepoints:

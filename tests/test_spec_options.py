@@ -203,6 +203,25 @@ def test_did_weighting_without_the_area_did_is_refused(tmp_path):
     assert [str(p) for p in validate_project(root, check_data=False).problems] == []
 
 
+def test_covariates_with_the_augmented_synthetic_control_are_refused(tmp_path):
+    import shutil
+
+    from evalkit.project import validate_project
+    from tests.test_place_design import PLAN, REPO
+
+    root = tmp_path / "p"
+    (root / "logic_models").mkdir(parents=True)
+    (root / "evaluations").mkdir()
+    shutil.copy(REPO / "logic_models" / "strategy.yml", root / "logic_models" / "strategy.yml")
+    text = PLAN.format(extra="  method: augmented\n").replace("primary_outcome:", "covariates: [imd]\nprimary_outcome:")
+    (root / "evaluations" / "areas.yml").write_text(text)
+    assert [str(p) for p in validate_project(root, check_data=False).problems] == [
+        f"evaluations/areas.yml:{line_of(text, 'covariates:')}: error: covariates: not used by method 'augmented' "
+        "(the ridge augmented synthetic control fits the pre-period outcomes only) (found imd; expected no "
+        "covariates with method: augmented, or method: synth (covariates are predictors of its fit))"]
+    (root / "evaluations" / "areas.yml").write_text(text.replace("  method: augmented\n", ""))
+    assert [str(p) for p in validate_project(root, check_data=False).problems] == []
+
 def test_a_cluster_column_on_a_feasibility_study_without_planning_is_refused(tmp_path):
     from evalkit.project import validate_project
     from tests.test_feasibility import make_project as feasibility_project

@@ -2,7 +2,7 @@
 (evalkit.estimate.place.design), options in the plan's ``comparison_areas``."""
 
 from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, ReportSection
-from evalkit.spec.raw import AreaEstimate, ComparisonAreas, Design
+from evalkit.spec.raw import AreaEstimate, ComparisonAreas, Design, SyntheticMethod
 
 
 def checks(plan: PlanCheck) -> None:
@@ -21,6 +21,11 @@ def checks(plan: PlanCheck) -> None:
     if raw.data.treatment is not None:
         err(("data", "treatment"), "areas are treated from a month, named by comparison_areas.treated_from",
             f"'{raw.data.treatment}'", "no data.treatment with design: comparison_areas")
+    if raw.covariates and ca.method is SyntheticMethod.augmented:
+        # the ridge augmented fit weights donors on the pre-period outcomes alone, and the area DiD has no covariates
+        err(("covariates",), "not used by method 'augmented' (the ridge augmented synthetic control fits the "
+            "pre-period outcomes only)", ", ".join(raw.covariates), "no covariates with method: augmented, or "
+            "method: synth (covariates are predictors of its fit)")
     if "did_weighting" in ca.model_fields_set and ca.second_estimate is not AreaEstimate.area_did:
         err(("comparison_areas", "did_weighting"), f"not used with second_estimate '{ca.second_estimate.value}' "
             "(it weights the area difference-in-differences)", f"did_weighting: {ca.did_weighting.value}",

@@ -268,6 +268,20 @@ def test_a_worksheet_of_a_csv_file_is_warned(tmp_path):
     assert _warnings_without_data(make_project(tmp_path / "b", plans={"p.yml": workbook})) == []
 
 
+def test_a_worksheet_of_a_feasibility_study_s_csv_session_records_is_warned(tmp_path):
+    from evalkit.project import validate_project
+    from tests.test_feasibility import make_project as feasibility_project
+
+    root = feasibility_project(tmp_path)
+    plan = root / "evaluations" / "tiny.yml"
+    text = plan.read_text().replace("fidelity: fidelity}", "fidelity: fidelity, sheet: Sessions}")
+    plan.write_text(text)
+    assert [str(p) for p in validate_project(root, check_data=False).problems] == [
+        f"evaluations/tiny.yml:{line_of(text, 'sheet:')}: warning: feasibility.sessions.sheet: ignored: only an "
+        ".xlsx workbook has worksheets (found sheet 'Sessions' of 'data/sessions.csv'; expected no sheet, or an "
+        ".xlsx file)"]
+
+
 # ---------------------------------------------------------------- the property, for every field
 
 

@@ -334,13 +334,11 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
             warn(("delivery", "session_hours"), "ignored: no hours column in the session records",
                  f"session_hours: {raw.delivery.session_hours:g}", "delivery.sessions.hours: the sessions' "
                  "contact hours column, or no session_hours")
+    # (a feasibility study's session records are its design's own check)
     files = [(("data",), raw.data if not is_external else None), (("delivery", "sessions"),
-             raw.delivery.sessions if raw.delivery is not None and not is_external else None),
-             (("feasibility", "sessions"), raw.feasibility.sessions if raw.feasibility is not None else None)]
-    for key, block in files:  # a worksheet name means nothing to a CSV or Parquet file
-        if block is not None and block.sheet is not None and Path(block.path).suffix.lower() != ".xlsx":
-            warn(key + ("sheet",), "ignored: only an .xlsx workbook has worksheets", f"sheet '{block.sheet}' of "
-                 f"'{block.path}'", "no sheet, or an .xlsx file")
+             raw.delivery.sessions if raw.delivery is not None and not is_external else None)]
+    for key, block in files:
+        check_sheet(key, block, warn)
     if raw.delivery is not None:
         for i, ind in enumerate(raw.delivery.dose_response):
             if ind not in raw.timepoints:
@@ -384,6 +382,13 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         design_options=m.frozen_map({key: block for key, block in blocks.items()
                                      if key not in m.Evaluation.__dataclass_fields__ and block is not None}))
     return evaluation, problems
+
+
+def check_sheet(key: tuple, block, warn) -> None:
+    """A worksheet name means nothing to a CSV or Parquet file: said, not dropped."""
+    if block is not None and block.sheet is not None and Path(block.path).suffix.lower() != ".xlsx":
+        warn(key + ("sheet",), "ignored: only an .xlsx workbook has worksheets", f"sheet '{block.sheet}' of "
+             f"'{block.path}'", "no sheet, or an .xlsx file")
 
 
 def _check_data_columns(data: r.DataSource, entry, problems: list[Problem], warn) -> None:

@@ -113,6 +113,9 @@ def checks(plan: PlanCheck) -> None:
         elif c.indicator is not None:
             warn(base + ("indicator",), f"ignored: '{name}' is not measured per indicator",
                  f"indicator '{c.indicator}'", "indicator only with baseline/follow_up_completeness")
+    from evalkit.spec.resolve import check_sheet  # resolve imports the registry, which is loading this module
+
+    check_sheet(("feasibility", "sessions"), fz.sessions, warn)
     pl = fz.planning
     if pl is None and raw.cluster is not None and not plan.external:
         err(("cluster",), "not used without feasibility.planning (the cluster column gives the ICC of the "

@@ -152,6 +152,22 @@ def test_a_population_column_on_a_design_that_rates_nothing_is_warned(tmp_path):
         "interrupted_time_series, comparison_areas)")
 
 
+@pytest.mark.parametrize("design", ["rct", "matched_comparison"])
+def test_a_period_column_on_a_wide_form_design_is_refused(tmp_path, design):
+    # it used to validate (as long form, with outcomes) and the design then read no timepoints
+    text = MATCHED.replace("design: matched_comparison", f"design: {design}").replace(
+        "  treatment: treated\n", "  treatment: treated\n  period: sdq_pre\n").replace(
+        "timepoints:\n  suspended: {baseline: susp_pre, follow_up_12m: susp_post}", "outcomes: {suspended: susp_post}")
+    root = make_project(tmp_path, plans={"m.yml": text})
+    from evalkit.project import validate_project
+
+    assert [str(p) for p in validate_project(root, check_data=False).errors] == [
+        f"evaluations/m.yml:{line_of(text, 'period:')}: error: data.period: design '{design}' reads one row per "
+        "unit (wide form) (found period 'sdq_pre'; expected no data.period, and timepoints: {indicator: {baseline: "
+        "column, exit: column}}; data in long form with design: difference_in_differences, interrupted_time_series, "
+        "comparison_areas)"]
+
+
 EXTERNAL = """\
 id: ext
 intervention: demo

@@ -327,7 +327,7 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
 
     REGISTRY[design].check(PlanCheck(plan=raw, err=err, warn=warn, timepoints=m.frozen_map(timepoints)))
     if not is_external and raw.data is not None:
-        _check_data_columns(raw.data, REGISTRY[design], problems, warn)
+        _check_data_columns(raw.data, REGISTRY[design], problems, err, warn)
     if raw.delivery is not None and not is_external:
         if raw.delivery.session_hours is not None and raw.delivery.sessions.hours is None:
             # the planned length is compared with each session's recorded hours, and with nothing else
@@ -391,10 +391,16 @@ def check_sheet(key: tuple, block, warn) -> None:
              f"'{block.path}'", "no sheet, or an .xlsx file")
 
 
-def _check_data_columns(data: r.DataSource, entry, problems: list[Problem], warn) -> None:
+def _check_data_columns(data: r.DataSource, entry, problems: list[Problem], err, warn) -> None:
     """The data block's role columns a design does not read: said, not dropped (after the design's own
     checks, which may refuse one outright)."""
     said = {p.path for p in problems}
+    if data.period is not None and not entry.long_form and "data.period" not in said:
+        # a wide-form design reads one row per unit: the period's rows would be taken for units
+        readers = [e.design.value for e in REGISTRY.values() if e.long_form]
+        err(("data", "period"), f"design '{entry.design.value}' reads one row per unit (wide form)",
+            f"period '{data.period}'", f"no data.period, and timepoints: {{indicator: {{baseline: column, "
+            f"exit: column}}}}; data in long form with design: {', '.join(readers)}")
     if data.treatment is not None and not (entry.comparative or entry.two_files) and "data.treatment" not in said:
         readers = [e.design.value for e in REGISTRY.values() if e.comparative or e.two_files]
         warn(("data", "treatment"), f"ignored: design '{entry.design.value}' has no comparison group",

@@ -198,6 +198,28 @@ def test_analysis_options_on_an_external_study_are_warned(tmp_path):
         for key in ("subgroups", "cluster", "weights", "delivery")]
 
 
+def test_what_the_rating_of_an_external_study_cannot_use_is_warned(tmp_path):
+    # the equivalence's sample without the equivalence, and intention to treat outside a trial, were
+    # accepted and never read by the evidence rating
+    text = EXTERNAL.replace("design: rct", "design: matched_comparison").replace(
+        "  sample: {treated: 100, comparison: 100}\n",
+        "  sample: {treated: 100, comparison: 100}\n  baseline_equivalence_sample: analysed\n"
+        "  intention_to_treat: true\n")
+    root = make_project(tmp_path, plans={"e.yml": text})
+    assert problems(root) == []
+    assert problems(root, "warning") == [
+        f"evaluations/e.yml:{line_of(text, 'baseline_equivalence_sample:')}: warning: "
+        "external.baseline_equivalence_sample: ignored: no baseline_equivalence to describe (found "
+        "baseline_equivalence_sample: analysed; expected external.baseline_equivalence: true or false beside it, "
+        "or no baseline_equivalence_sample)",
+        f"evaluations/e.yml:{line_of(text, 'intention_to_treat:')}: warning: external.intention_to_treat: ignored: "
+        "the evidence rating of design 'matched_comparison' has no intention-to-treat check (found "
+        "intention_to_treat: true; expected intention_to_treat only with design: rct)"]
+    trial = EXTERNAL.replace("  sample: {treated: 100, comparison: 100}\n", "  sample: {treated: 100, comparison: "
+                             "100}\n  baseline_equivalence: true\n  baseline_equivalence_sample: analysed\n"
+                             "  intention_to_treat: true\n")
+    assert problems(make_project(tmp_path / "b", plans={"e.yml": trial}), "warning") == []
+
 def test_did_weighting_without_the_area_did_is_refused(tmp_path):
     import shutil
 

@@ -286,6 +286,17 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if ind is not None:
             outcomes[ind_id] = (ind, column)
     if is_external:
+        ext = raw.external
+        if ext.baseline_equivalence_sample is not None and ext.baseline_equivalence is None:
+            # the sample says which sample the equivalence describes; alone it describes nothing
+            warn(("external", "baseline_equivalence_sample"), "ignored: no baseline_equivalence to describe",
+                 f"baseline_equivalence_sample: {ext.baseline_equivalence_sample.value}",
+                 "external.baseline_equivalence: true or false beside it, or no baseline_equivalence_sample")
+        if ext.intention_to_treat is not None and not REGISTRY[design].evidence.intention_to_treat_check:
+            readers = [e.design.value for e in REGISTRY.values() if e.evidence.intention_to_treat_check]
+            warn(("external", "intention_to_treat"), f"ignored: the evidence rating of design '{design.value}' has "
+                 "no intention-to-treat check", f"intention_to_treat: {str(ext.intention_to_treat).lower()}",
+                 f"intention_to_treat only with design: {', '.join(readers)}")
         for i, res in enumerate(raw.external.results):
             indicator(("external", "results", i, "indicator"), res.indicator)
             if res.ci is not None and not res.ci[0] <= res.estimate <= res.ci[1]:

@@ -83,6 +83,15 @@ def matching_problems(mt: r.Matching, covariates=()) -> list[Problem]:
     if mt.distance is r.Distance.column and mt.score_column is None:
         out.append((("matching", "score_column"), "distance: column needs the score column", "nothing",
                     "matching.score_column"))
+    # options that only act through another one: set without it, they would be dropped silently
+    if "score_column" in MATCHING_OPTIONS[method] and mt.score_column is not None \
+            and mt.distance is not r.Distance.column:
+        out.append((("matching", "score_column"), f"not used with distance '{mt.distance.value}' (the score is "
+                    "fitted from the covariates)", f"score_column: {mt.score_column}",
+                    "distance: column to match on this score, or no score_column"))
+    if "std_caliper" in MATCHING_OPTIONS[method] and mt.std_caliper and not mt.calipers:
+        out.append((("matching", "std_caliper"), "not used without covariate calipers (it says their unit)",
+                    "std_caliper: true", "matching.calipers: {column: width}, or no std_caliper"))
     if method is r.MatchingMethod.optimal and mt.replace:
         out.append((("matching", "replace"), "optimal pair matching is without replacement", "replace: true",
                     "replace: false"))

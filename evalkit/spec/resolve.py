@@ -227,7 +227,8 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
                 "both 'external' and 'data'", "remove 'data' (or 'external' if evalkit should run it)")
         # every options block but those a published study of its design keeps (options_external)
         ignored = tuple(e.options_section for e in REGISTRY.values() if e.options_section and not e.options_external)
-        for key in ("timepoints", "outcomes", "covariates", *ignored):
+        # (the delivery section is built from the data's session records, which a published study has not)
+        for key in ("timepoints", "outcomes", "covariates", "subgroups", "cluster", "weights", "delivery", *ignored):
             if getattr(raw, key, None):
                 warn((key,), "ignored: an external study is rated from what it reports", f"'{key}'",
                      "no analysis options on an external study")
@@ -285,6 +286,17 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         if ind is not None:
             outcomes[ind_id] = (ind, column)
     if is_external:
+        ext = raw.external
+        if ext.baseline_equivalence_sample is not None and ext.baseline_equivalence is None:
+            # the sample says which sample the equivalence describes; alone it describes nothing
+            warn(("external", "baseline_equivalence_sample"), "ignored: no baseline_equivalence to describe",
+                 f"baseline_equivalence_sample: {ext.baseline_equivalence_sample.value}",
+                 "external.baseline_equivalence: true or false beside it, or no baseline_equivalence_sample")
+        if ext.intention_to_treat is not None and not REGISTRY[design].evidence.intention_to_treat_check:
+            readers = [e.design.value for e in REGISTRY.values() if e.evidence.intention_to_treat_check]
+            warn(("external", "intention_to_treat"), f"ignored: the evidence rating of design '{design.value}' has "
+                 "no intention-to-treat check", f"intention_to_treat: {str(ext.intention_to_treat).lower()}",
+                 f"intention_to_treat only with design: {', '.join(readers)}")
         for i, res in enumerate(raw.external.results):
             indicator(("external", "results", i, "indicator"), res.indicator)
             if res.ci is not None and not res.ci[0] <= res.estimate <= res.ci[1]:
@@ -325,6 +337,19 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
              "the same number of months")
 
     REGISTRY[design].check(PlanCheck(plan=raw, err=err, warn=warn, timepoints=m.frozen_map(timepoints)))
+    if not is_external and raw.data is not None:
+        _check_data_columns(raw.data, REGISTRY[design], problems, err, warn)
+    if raw.delivery is not None and not is_external:
+        if raw.delivery.session_hours is not None and raw.delivery.sessions.hours is None:
+            # the planned length is compared with each session's recorded hours, and with nothing else
+            warn(("delivery", "session_hours"), "ignored: no hours column in the session records",
+                 f"session_hours: {raw.delivery.session_hours:g}", "delivery.sessions.hours: the sessions' "
+                 "contact hours column, or no session_hours")
+    # (a feasibility study's session records are its design's own check)
+    files = [(("data",), raw.data if not is_external else None), (("delivery", "sessions"),
+             raw.delivery.sessions if raw.delivery is not None and not is_external else None)]
+    for key, block in files:
+        check_sheet(key, block, warn)
     if raw.delivery is not None:
         for i, ind in enumerate(raw.delivery.dose_response):
             if ind not in raw.timepoints:
@@ -368,6 +393,33 @@ def resolve_evaluation(doc: Document, raw: r.EvaluationFile, source: Path,
         design_options=m.frozen_map({key: block for key, block in blocks.items()
                                      if key not in m.Evaluation.__dataclass_fields__ and block is not None}))
     return evaluation, problems
+
+
+def check_sheet(key: tuple, block, warn) -> None:
+    """A worksheet name means nothing to a CSV or Parquet file: said, not dropped."""
+    if block is not None and block.sheet is not None and Path(block.path).suffix.lower() != ".xlsx":
+        warn(key + ("sheet",), "ignored: only an .xlsx workbook has worksheets", f"sheet '{block.sheet}' of "
+             f"'{block.path}'", "no sheet, or an .xlsx file")
+
+
+def _check_data_columns(data: r.DataSource, entry, problems: list[Problem], err, warn) -> None:
+    """The data block's role columns a design does not read: said, not dropped (after the design's own
+    checks, which may refuse one outright)."""
+    said = {p.path for p in problems}
+    if data.period is not None and not entry.long_form and "data.period" not in said:
+        # a wide-form design reads one row per unit: the period's rows would be taken for units
+        readers = [e.design.value for e in REGISTRY.values() if e.long_form]
+        err(("data", "period"), f"design '{entry.design.value}' reads one row per unit (wide form)",
+            f"period '{data.period}'", f"no data.period, and timepoints: {{indicator: {{baseline: column, "
+            f"exit: column}}}}; data in long form with design: {', '.join(readers)}")
+    if data.treatment is not None and not (entry.comparative or entry.two_files) and "data.treatment" not in said:
+        readers = [e.design.value for e in REGISTRY.values() if e.comparative or e.two_files]
+        warn(("data", "treatment"), f"ignored: design '{entry.design.value}' has no comparison group",
+             f"'{data.treatment}'", f"data.treatment only with design: {', '.join(readers)}")
+    if data.population is not None and not entry.population and "data.population" not in said:
+        readers = [e.design.value for e in REGISTRY.values() if e.population]
+        warn(("data", "population"), f"ignored: design '{entry.design.value}' does not rate counts by population",
+             f"'{data.population}'", f"data.population only with design: {', '.join(readers)}")
 
 
 def _check_data_options(data: r.DataSource, err) -> None:

@@ -72,12 +72,17 @@ def match(frame: pd.DataFrame, *, treatment: str, covariates: list[str], options
     opt = options or Matching()
     method, estimand = opt.method.value, opt.estimand.value
     # the static checks are the spec layer's (validate refuses these in a plan); here for Python callers.
-    # An option the method does not use is a note, as a plan could never have carried it this far.
-    problems = [p for p in matching_problems(opt, list(covariates)) if not p[1].startswith("not used by method")]
+    # An option the method (or the options beside it) does not use is a note, as a plan could never
+    # have carried it this far.
+    found_problems = matching_problems(opt, list(covariates))
+    unused = [p for p in found_problems if p[1].startswith("not used")]
+    problems = [p for p in found_problems if p not in unused]
     if problems:
         path, message, found, expected = problems[0]
         raise OptionError(f"{format_path(path)}: {message} (found {found}; expected {expected})")
     notes: list[tuple[str, str]] = [("option_ignored", m) for m in _ignored_options(opt)]
+    notes += [("option_ignored", f"{format_path(path)} is ignored: {message}")
+              for path, message, *_ in unused if not message.startswith("not used by method")]
     treated_all = _treatment(frame, treatment)
     for col in opt.calipers:
         if ps.is_categorical(frame[col]):

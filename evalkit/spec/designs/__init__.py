@@ -130,7 +130,8 @@ class DesignEntry:
     # its own validation rules: called with a PlanCheck for each plan of this design; a function, or
     # its "module:function" (a hook in a layer the spec layer may not import)
     checks: Callable[[PlanCheck], None] | str | None = None
-    comparative: bool = False  # compares treated and comparison units in the data
+    comparative: bool = False  # compares treated and comparison units in the data (reads data.treatment)
+    population: bool = False  # reads data.population (the denominator of its rates); other designs ignore it
     long_form: bool = False  # one row per unit per period (data.period)
     robustness: bool = False  # DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
     records: tuple[str, ...] = ()  # "module:Class" of section records evalkit.result_sections does not hold

@@ -2,7 +2,7 @@
 (evalkit.estimate.place.design), options in the plan's ``comparison_areas``."""
 
 from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, ReportSection
-from evalkit.spec.raw import ComparisonAreas, Design
+from evalkit.spec.raw import AreaEstimate, ComparisonAreas, Design, SyntheticMethod
 
 
 def checks(plan: PlanCheck) -> None:
@@ -21,6 +21,15 @@ def checks(plan: PlanCheck) -> None:
     if raw.data.treatment is not None:
         err(("data", "treatment"), "areas are treated from a month, named by comparison_areas.treated_from",
             f"'{raw.data.treatment}'", "no data.treatment with design: comparison_areas")
+    if raw.covariates and ca.method is SyntheticMethod.augmented:
+        # the ridge augmented fit weights donors on the pre-period outcomes alone, and the area DiD has no covariates
+        err(("covariates",), "not used by method 'augmented' (the ridge augmented synthetic control fits the "
+            "pre-period outcomes only)", ", ".join(raw.covariates), "no covariates with method: augmented, or "
+            "method: synth (covariates are predictors of its fit)")
+    if "did_weighting" in ca.model_fields_set and ca.second_estimate is not AreaEstimate.area_did:
+        err(("comparison_areas", "did_weighting"), f"not used with second_estimate '{ca.second_estimate.value}' "
+            "(it weights the area difference-in-differences)", f"did_weighting: {ca.did_weighting.value}",
+            "no did_weighting, or second_estimate: area_did")
     for ind, column in (ca.under_25.outcomes.items() if ca.under_25 is not None else ()):
         if ind not in raw.outcomes:
             err(("comparison_areas", "under_25", "outcomes", ind), "an under-25s' count needs its all-ages outcome",
@@ -39,7 +48,7 @@ DESIGN = DesignEntry(
     options=frozenset({"covariates"}),
     sections=("comparison_areas",),
     # evidence about a strategy in one place (docs/place-based.md), not a programme rating
-    evidence_class="comparison_areas", words="comparison areas (synthetic control)", long_form=True,
+    evidence_class="comparison_areas", words="comparison areas (synthetic control)", long_form=True, population=True,
     report=ReportFacts(
         words="synthetic control against comparison areas, with area difference-in-differences",
         caveat=("The effect is the gap between the area and a weighted average of comparison areas that "

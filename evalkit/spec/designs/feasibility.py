@@ -113,7 +113,13 @@ def checks(plan: PlanCheck) -> None:
         elif c.indicator is not None:
             warn(base + ("indicator",), f"ignored: '{name}' is not measured per indicator",
                  f"indicator '{c.indicator}'", "indicator only with baseline/follow_up_completeness")
+    from evalkit.spec.resolve import check_sheet  # resolve imports the registry, which is loading this module
+
+    check_sheet(("feasibility", "sessions"), fz.sessions, warn)
     pl = fz.planning
+    if pl is None and raw.cluster is not None and not plan.external:
+        err(("cluster",), "not used without feasibility.planning (the cluster column gives the ICC of the "
+            "efficacy study's sample size)", f"'{raw.cluster}'", "feasibility.planning, or no cluster")
     if pl is not None:
         if (pl.effect_size is None) == (pl.difference is None):
             err(("feasibility", "planning"), "planning needs the effect to detect, in one form",

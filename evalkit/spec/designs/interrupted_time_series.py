@@ -23,7 +23,7 @@ DESIGN = DesignEntry(
     # counts against the population at risk, one series per area: no unit-level options
     options=frozenset(),
     sections=("counterfactual", "delivery"),
-    evidence_class="ITS", words="interrupted time series", long_form=True,
+    evidence_class="ITS", words="interrupted time series", long_form=True, population=True,
     report=ReportFacts(
         words="interrupted time series",
         caveat=("The effect is estimated against the trend before the programme started; other "

@@ -57,8 +57,12 @@ def recovery_rows(project_root: Path) -> list[dict]:
 def _subgroup_difference(result, truth: dict) -> dict:
     """A planted subgroup difference against the subgroup section's difference from the reference
     level (the effect in ``truth['subgroup']`` minus the effect in the reference level)."""
-    entry = ((result.sections or {}).get("subgroups") or {}).get(truth["indicator"]) or {}
-    row = next((e for e in entry.get("effects") or [] if e.get("label") == truth.get("subgroup")), None)
+    section = result.section("subgroups")
+    if section is None or truth["indicator"] not in section:
+        return {}
+    # the effect rows below each typed entry are rows of a tidy frame, kept as JSON
+    row = next((e for e in section.entry(truth["indicator"]).effects if e.get("label") == truth.get("subgroup")),
+               None)
     if row is None or row.get("difference_vs_reference") is None:
         return {}
     lo, hi = row.get("difference_ci_low"), row.get("difference_ci_high")

@@ -7,7 +7,10 @@ its first act when a chosen plan is refuted (:func:`start_early`, from ``evalkit
 has imported anything heavy; the worker imports DoWhy on the other core while the run's own process
 loads the project, reads and checks the data and runs the design, then answers the refutation jobs
 sent to it (:func:`evalkit.estimate.causal.dowhy_section`) and stays for the next evaluation.
-It imports nothing of evalkit itself: each job names its function.
+It imports nothing of evalkit itself before DoWhy: each job names its function, whose module
+(:data:`PRELOAD`) it loads once DoWhy is, while the run is still working. What DoWhy imports at
+load but its refuters never touch (pyplot, :data:`DEFERRED`) is bound there as a stand-in that
+loads the real module on first use (:func:`defer_imports`): about 0.2 s of CPU off the import.
 
 The work and its inputs are the same as in the run's process (the data frame is pickled exactly,
 one BLAS thread in both, the same seeds): the sections are byte-identical whichever process

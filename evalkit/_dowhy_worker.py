@@ -7,7 +7,10 @@ its first act when a chosen plan is refuted (:func:`start_early`, from ``evalkit
 has imported anything heavy; the worker imports DoWhy on the other core while the run's own process
 loads the project, reads and checks the data and runs the design, then answers the refutation jobs
 sent to it (:func:`evalkit.estimate.causal.dowhy_section`) and stays for the next evaluation.
-It imports nothing of evalkit itself: each job names its function.
+It imports nothing of evalkit itself before DoWhy: each job names its function, whose module
+(:data:`PRELOAD`) it loads once DoWhy is, while the run is still working. What DoWhy imports at
+load but its refuters never touch (pyplot, :data:`DEFERRED`) is bound there as a stand-in that
+loads the real module on first use (:func:`defer_imports`): about 0.2 s of CPU off the import.
 
 The work and its inputs are the same as in the run's process (the data frame is pickled exactly,
 one BLAS thread in both, the same seeds): the sections are byte-identical whichever process
@@ -19,8 +22,12 @@ the checks run in the run's process.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.abc
+import importlib.machinery
 import os
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,15 @@ WORKER_ENV = "EVALKIT_DOWHY_WORKER"
 # the two the same): named here so that deciding to start the worker imports nothing heavy
 REFUTED_DESIGNS = ("difference_in_differences", "matched_comparison")
 _worker: dict[str, Any] = {}
+# the module of the jobs' function (evalkit.estimate.causal.dowhy_section) with the evalkit modules
+# it imports: loaded by the worker once DoWhy is, while the run is still matching, rather than when
+# the first job is unpickled, with the run waiting
+PRELOAD = ("evalkit.estimate.causal",)
+# what DoWhy imports at its import but no refutation evalkit runs uses: pyplot and matplotlib's image
+# module (its plotting helpers, imported by its package at load: about 0.25 s of CPU; matplotlib
+# itself is used at import, for a colour list). In the worker they are loaded only if something
+# touches them (see defer_imports): nothing but the refuters runs there
+DEFERRED = ("matplotlib.pyplot", "matplotlib.image")
 
 
 def worker_wanted() -> bool:
@@ -43,9 +59,10 @@ def running() -> bool:
     return proc is not None and proc.is_alive()
 
 
-def start_worker(force: bool = False) -> bool:
+def start_worker(force: bool = False, preload: tuple[str, ...] = PRELOAD) -> bool:
     """Start the worker if it helps (or ``force``, where fork exists) and is not running yet; True
-    when one is running. What is already imported here is inherited; the rest the worker imports."""
+    when one is running. What is already imported here is inherited; the rest the worker imports,
+    DoWhy first, then the modules named in ``preload`` (those its jobs' functions live in)."""
     import multiprocessing
 
     if running():
@@ -54,7 +71,7 @@ def start_worker(force: bool = False) -> bool:
         return False
     ctx = multiprocessing.get_context("fork")
     mine, theirs = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(theirs, mine), name="evalkit-dowhy", daemon=True)
+    proc = ctx.Process(target=_serve, args=(theirs, mine, tuple(preload)), name="evalkit-dowhy", daemon=True)
     proc.start()
     theirs.close()
     if not _worker.get("atexit"):
@@ -142,7 +159,7 @@ def quiet_dowhy() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def _serve(conn, parent_end) -> None:
+def _serve(conn, parent_end, preload: tuple[str, ...] = ()) -> None:
     """The worker: import DoWhy at once, then answer jobs until told to stop (None) or orphaned.
 
     A job is ``(function, arguments)``, the function pickled by reference
@@ -154,9 +171,13 @@ def _serve(conn, parent_end) -> None:
     _in_worker = True
     streams_to_devnull()
     quiet_dowhy()
+    defer_imports(DEFERRED)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import dowhy  # noqa: F401
+    for name in preload:  # what unpickling the first job would import, loaded while the run works
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     while True:
         try:
             job = conn.recv()
@@ -166,6 +187,82 @@ def _serve(conn, parent_end) -> None:
             return
         fn, arguments = job
         conn.send(fn(arguments))
+
+
+class _Deferred(types.ModuleType):
+    """A stand-in for a module not loaded yet: binding it (``import matplotlib.pyplot as plt``,
+    ``from matplotlib import image``) costs nothing; the first use of anything else in it loads
+    the real package, and the stand-in answers from the real module from then on."""
+
+    def __getattr__(self, attr: str):
+        if attr.startswith("__") and attr.endswith("__"):
+            raise AttributeError(attr)
+        if _deferring and _is_submodule(self.__name__, attr):
+            raise AttributeError(attr)  # the import system then imports the submodule: a stand-in too
+        _load_real()
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+class _DeferringFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+
+    def find_spec(self, fullname, path=None, target=None):
+        if not _named(fullname, self.names) or _real_spec(fullname) is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        module = _Deferred(spec.name)
+        module.__path__ = []  # a package, so that its submodules are deferred too
+        return module
+
+    def exec_module(self, module):
+        pass
+
+
+_deferring: list[_DeferringFinder] = []
+
+
+def defer_imports(names: tuple[str, ...]) -> None:
+    """Import the modules ``names`` (and their submodules) as stand-ins until first used. For the
+    worker only, which runs nothing but DoWhy's refuters; skipped for a module already loaded."""
+    names = tuple(n for n in names if n not in sys.modules)
+    if names and not _deferring:
+        finder = _DeferringFinder(names)
+        _deferring.append(finder)
+        sys.meta_path.insert(0, finder)
+
+
+def _named(name: str, names) -> bool:
+    return any(name == n or name.startswith(n + ".") for n in names)
+
+
+def _real_spec(name: str):
+    """Where the real module ``name`` is (found, not loaded); None when there is none."""
+    parent, _, _child = name.rpartition(".")
+    if not parent:
+        return importlib.machinery.PathFinder.find_spec(name)
+    outer = _real_spec(parent)
+    if outer is None or not outer.submodule_search_locations:
+        return None
+    return importlib.machinery.PathFinder.find_spec(name, outer.submodule_search_locations)
+
+
+def _is_submodule(name: str, attr: str) -> bool:
+    return _real_spec(f"{name}.{attr}") is not None
+
+
+def _load_real() -> None:
+    """Stop deferring: drop the finder and every stand-in from ``sys.modules`` (the stand-ins
+    already bound answer from the real modules, imported on their first use)."""
+    names = tuple(n for f in _deferring for n in f.names)
+    for finder in _deferring:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(finder)
+    _deferring.clear()
+    for key in [k for k, v in sys.modules.items() if isinstance(v, _Deferred) and _named(k, names)]:
+        del sys.modules[key]
 
 
 def streams_to_devnull() -> None:

@@ -94,3 +94,28 @@ def test_the_worker_hint_reads_the_chosen_plans(tmp_path, monkeypatch):
     assert _dowhy_worker.start_early(root / "evaluations", None)  # every plan, found from inside the project
     assert not _dowhy_worker.start_early(tmp_path, None)  # not a project: nothing
     assert len(started) == 2
+
+
+def test_deferred_imports_bind_without_loading_and_load_on_first_use():
+    # issue 20: the DoWhy worker defers pyplot and matplotlib's image module, which DoWhy imports at
+    # load and no refutation uses; binding them must not load them, and a use must get the real
+    # thing. In a fresh interpreter: the finder is process-wide
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from evalkit import _dowhy_worker as w
+w.defer_imports(w.DEFERRED)
+import matplotlib.pyplot as plt
+from matplotlib import image
+assert type(sys.modules["matplotlib.pyplot"]).__name__ == "_Deferred", sys.modules["matplotlib.pyplot"]
+assert type(image).__name__ == "_Deferred" and "matplotlib" in sys.modules
+figure = plt.figure  # first use: the real pyplot, and every stand-in answers from the real modules
+assert type(sys.modules["matplotlib.pyplot"]).__name__ == "module" and not w._deferring
+assert figure is sys.modules["matplotlib.pyplot"].figure and image.imread is sys.modules["matplotlib.image"].imread
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "MPLBACKEND": "Agg"})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -226,19 +226,34 @@ class _NotApplicable(Exception):
 
 def logic_model_mediators(evaluation: m.Evaluation, columns: dict[str, str]) -> list[tuple[str, str]]:
     """(indicator, column) pairs whose theory-of-change node leads to the primary outcome's node."""
-    import networkx as nx
-
     lm = evaluation.intervention
-    g = nx.DiGraph(list(lm.links))
     target = evaluation.primary_outcome.measures.id
     out = []
     for ind_id, col in columns.items():
         if ind_id == evaluation.primary_outcome.id:
             continue
         node = lm.indicators[ind_id].measures.id if ind_id in lm.indicators else None
-        if node and node in g and target in g and node != target and nx.has_path(g, node, target):
+        if node and node != target and _reaches(lm.links, node, target):
             out.append((ind_id, col))
     return out
+
+
+def _reaches(links, source: str, target: str) -> bool:
+    """A path of links from ``source`` to ``target``: a search over a few dozen links, in the run's
+    own process, which would otherwise import networkx (about 0.1 s) for it; networkx is loaded
+    where DoWhy needs it, in the worker."""
+    successors: dict[str, list[str]] = {}
+    for a, b in links:
+        successors.setdefault(a, []).append(b)
+    seen, todo = {source}, [source]
+    while todo:
+        for nxt in successors.get(todo.pop(), ()):
+            if nxt == target:
+                return True
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
 
 
 def causal_graph(treatment: str, outcome: str, common_causes: list[str],

@@ -107,6 +107,33 @@ def test_validation_names_no_design():
     assert not {a for n in ast.walk(tree) if isinstance(n, ast.Attribute) for a in [n.attr] if a in blocks}
 
 
+
+def test_the_conventions_and_the_subgroup_engine_read_the_entries():
+    # the SE convention an estimate gets by default and the subgroup engine's estimand, covariance and
+    # caveat are the entries'; neither module names a design (matched_comparison's weighting variant included)
+    import ast
+    from pathlib import Path
+
+    from evalkit.estimate import conventions
+    from evalkit.estimate import subgroups as sg
+
+    assert [d.value for d in sg.Design] == ["pre_post", "matched_comparison", "weighting",
+                                            "difference_in_differences", "rct"]
+    weighted = entry("matched_comparison").subgroups.variants["weighting"]
+    assert sg.DIFFERENCE_ESTIMAND[sg.Design.weighting] == weighted.difference_estimand == "att"
+    assert sg.DEFAULT_COVARIANCE[sg.Design.rct].value == entry("rct").subgroups.covariance == "HC2"
+    caveat = sg._caveats(sg.EffectModel(design=sg.Design.weighting, outcome="y", treatment="t"), True, None)[-1]
+    assert (caveat.code, caveat.message) == (weighted.caveat_code, weighted.caveat)
+    assert entry("pre_post").conventions["rate_ratio"] == "gee_sandwich_z"
+    for e in REGISTRY.values():  # every convention an entry names is in the table
+        assert set(e.conventions.values()) <= set(conventions.BY_ID), e.design
+    designs = {d.value for d in REGISTRY} | {"weighting"}
+    for module in (conventions, sg):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        texts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in designs}
+        assert texts & designs == set() and named == set(), (module.__name__, texts & designs, named)
+
 def test_the_built_in_blocks_defaults_and_ignored_warnings_are_the_entries():
     d = r.Design
     assert REGISTRY[d.matched_comparison].options_default is r.Matching

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evalkit.spec.designs import REGISTRY
+
 
 @dataclass(frozen=True)
 class Convention:
@@ -108,15 +110,9 @@ CONVENTIONS = (
 )
 BY_ID = {c.id: c for c in CONVENTIONS}
 
-# what an estimate without an explicit convention gets, by (design, estimand)
-_DEFAULTS = {
-    ("matched_comparison", None): "hc1_pair_t",
-    ("pre_post", "mean_change"): "paired_t",
-    ("pre_post", "change_in_proportion"): "newcombe_mcnemar",
-    ("pre_post", "rate_ratio"): "gee_sandwich_z",
-    ("feasibility", None): "wilson_score",
-    ("external", None): "reported",
-}
+# what an estimate without an explicit convention gets: its design's registry entry says, by estimand
+# (evalkit.spec.designs.DesignEntry.conventions); an estimate a study reported is "reported" whatever its design
+_BY_DESIGN = {d.value: e for d, e in REGISTRY.items()}
 
 
 def tag(convention_id: str, distribution: str | None = None, se: str | None = None) -> dict:
@@ -128,17 +124,18 @@ def tag(convention_id: str, distribution: str | None = None, se: str | None = No
 
 
 def fill(estimate):
-    """The estimate with its convention recorded (from the table when its module did not)."""
+    """The estimate with its convention recorded (from its design's registry entry when its module did not)."""
     from dataclasses import replace
 
     if estimate.details and "convention_id" in estimate.details:
         return estimate
-    key = "reported" if estimate.estimand == "reported" else (
-        _DEFAULTS.get((estimate.design, estimate.estimand)) or _DEFAULTS.get((estimate.design, None)))
+    design = _BY_DESIGN.get(estimate.design)
+    key = "reported" if estimate.estimand == "reported" else design and (
+        design.conventions.get(estimate.estimand) or design.conventions.get(None))
     if key is None:
         return estimate
-    if estimate.design == "pre_post" and "cluster-robust (CR1)" in estimate.method:
-        key = "cr1_t"
+    if design is not None and design.clustered_convention and "cluster-robust (CR1)" in estimate.method:
+        key = design.clustered_convention
     details = dict(estimate.details or {})
     df = details.get("df")
     if key == "cr1_t" and details.get("clusters"):

@@ -43,6 +43,7 @@ from evalkit.errors import DataError, EstimationError, OptionError, check_choice
 from evalkit.estimate import _robust as rb
 from evalkit.estimate._stats import holm, z_crit
 from evalkit.results import Estimate, RunWarning
+from evalkit.spec.designs import REGISTRY
 
 # toolkit defaults, each configurable per call (and named in the results)
 MIN_ARM = 10  # fewer units than this in a level's smaller arm: no estimate, only "too few"
@@ -52,12 +53,11 @@ MAX_LEVELS = 12  # more levels than this is a continuous variable: band it first
 POWER = 0.80  # for the detectable difference between subgroups
 
 
-class Design(str, Enum):
-    pre_post = "pre_post"
-    matched_comparison = "matched_comparison"
-    weighting = "weighting"
-    difference_in_differences = "difference_in_differences"
-    rct = "rct"
+# what the engine knows of each design whose analysis hands it a frame, and of the variants a design
+# declares (matched_comparison's "weighting"), from the design registry, in its order
+_FACTS = {name: facts for e in REGISTRY.values() if e.subgroups is not None
+          for name, facts in ((e.design.value, e.subgroups), *e.subgroups.variants.items())}
+Design = Enum("Design", [(name, name) for name in _FACTS], type=str, module=__name__)
 
 
 class Scale(str, Enum):
@@ -76,12 +76,9 @@ class Target(str, Enum):  # where covariates are centred when they are interacte
 
 
 # the estimand each design reports on the difference scale (its Estimate.estimand)
-DIFFERENCE_ESTIMAND = {Design.pre_post: "mean_change", Design.matched_comparison: "att", Design.weighting: "att",
-                       Design.difference_in_differences: "did_att", Design.rct: "itt"}
+DIFFERENCE_ESTIMAND = {Design(name): f.difference_estimand for name, f in _FACTS.items()}
 # the design's own default covariance when no cluster is given
-DEFAULT_COVARIANCE = {Design.pre_post: rb.Covariance.hc2, Design.rct: rb.Covariance.hc2,
-                      Design.matched_comparison: rb.Covariance.hc1, Design.weighting: rb.Covariance.hc1,
-                      Design.difference_in_differences: rb.Covariance.hc1}
+DEFAULT_COVARIANCE = {Design(name): rb.Covariance(f.covariance) for name, f in _FACTS.items()}
 # the standard subgroups of a VRU evaluation, in the evaluator's words (the column names are the
 # plan's; these are the labels evalkit uses when a plan declares a column by one of these names)
 STANDARD_LABELS = {"sex": "sex", "ethnicity": "ethnic group", "deprivation_quintile": "deprivation quintile (IMD)",
@@ -744,22 +741,8 @@ def _caveats(model: EffectModel, pre_registered: bool, indicator) -> list[RunWar
                               "these subgroup analyses were not pre-registered: read them as exploratory "
                               "(hypothesis-generating), and an apparent difference as a question for the next study, "
                               "not a finding", indicator))
-    design = {
-        Design.matched_comparison: ("subgroup_balance", "matching balanced the groups as a whole, not within each "
-                                    "subgroup: a subgroup's comparison may be less alike than the whole sample's "
-                                    "(matching within subgroups, e.g. as an exact column, would ensure it)"),
-        Design.weighting: ("subgroup_balance", "the weights balanced the groups as a whole, not within each "
-                           "subgroup: a subgroup's comparison may be less alike than the whole sample's"),
-        Design.difference_in_differences: ("subgroup_parallel_trends", "each subgroup's estimate assumes parallel "
-                                           "trends within that subgroup, which the overall pre-trend test does not "
-                                           "check"),
-        Design.rct: ("subgroup_baseline", "randomisation holds within subgroups only when they are defined by "
-                     "characteristics measured before randomisation"),
-        Design.pre_post: ("no_causal_claim", "pre/post change in a subgroup is not an effect: without a comparison "
-                          "group, differences between subgroups may reflect regression to the mean or different "
-                          "trajectories"),
-    }[model.design]
-    out.append(RunWarning(design[0], design[1], indicator))
+    facts = _FACTS[model.design.value]
+    out.append(RunWarning(facts.caveat_code, facts.caveat, indicator))
     if model.scale is Scale.ratio:
         out.append(RunWarning("subgroup_scale", "the interaction is tested on the ratio scale: effects can differ "
                               "between subgroups on one scale (ratio or difference) and not on the other", indicator))

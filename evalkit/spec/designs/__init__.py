@@ -5,8 +5,10 @@ Each module listed in :data:`evalkit.spec.design_list.MODULES` defines ``DESIGN`
 validated with the plan, and the top-level options), its analysis (a module exposing
 ``analyse(evaluation, frame, seed)``), the results sections it writes and their typed records, its
 report sections (:class:`ReportSection`), what its report says about it (:class:`ReportFacts`),
-and how the evidence rating treats it (:class:`EvidenceFacts`). ``evalkit.run``,
-``evalkit.estimate.causal``, ``evalkit.spec`` (validation), ``evalkit.results``,
+how the evidence rating treats it (:class:`EvidenceFacts`), the SE conventions of its estimates and
+how the subgroup engine treats it (:class:`SubgroupFacts`). ``evalkit.run``,
+``evalkit.estimate.causal``, ``evalkit.estimate.conventions``, ``evalkit.estimate.subgroups``,
+``evalkit.spec`` (validation), ``evalkit.results``,
 ``evalkit.evidence`` and ``evalkit.report`` ask :data:`REGISTRY` instead of keeping their own
 tables or branching on design names. A design's own validation rules are its entry's ``checks``
 hook (:class:`PlanCheck`), so ``evalkit.spec.resolve`` names no design either.
@@ -79,6 +81,19 @@ class EvidenceFacts:
 
 
 @dataclass(frozen=True)
+class SubgroupFacts:
+    """How the subgroup engine (evalkit.estimate.subgroups) treats an analysis frame of the design."""
+
+    difference_estimand: str  # the estimand its subgroup effects report on the difference scale
+    covariance: str  # the default covariance without clusters, "HC1" or "HC2" (evalkit.estimate._robust.Covariance)
+    caveat_code: str  # the warning that says what a subgroup estimate of this design cannot show
+    caveat: str
+    # frames of other kinds the design's analysis hands over, by name (matched_comparison's
+    # "weighting": the groups weighted instead of matched); each is a design to the subgroup engine
+    variants: Mapping[str, SubgroupFacts] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
 class PlanCheck:
     """What a design's ``checks`` hook is given: the plan as written and what resolve made of it.
 
@@ -138,6 +153,11 @@ class DesignEntry:
     report: ReportFacts | None = None
     report_sections: tuple[ReportSection, ...] = ()  # the page sections of the results sections it owns
     evidence: EvidenceFacts = field(default_factory=EvidenceFacts)
+    # the SE convention (an id of evalkit.estimate.conventions) of an estimate whose module records none,
+    # by estimand; the key None: any other estimand of the design
+    conventions: Mapping[str | None, str] = field(default_factory=dict, hash=False)
+    clustered_convention: str | None = None  # the convention instead, when the estimate's method is CR1
+    subgroups: SubgroupFacts | None = None  # its analysis hands subgroup effects to evalkit.estimate.subgroups
     notes: tuple[str, ...] = field(default=())
 
     @property

@@ -1,9 +1,13 @@
 """Difference-in-differences on a panel (evalkit.estimate.did), options in the plan's ``did``."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection, SubgroupFacts
 from evalkit.spec.raw import Design, DifferenceInDifferences
 
 DESIGN = DesignEntry(
+    subgroups=SubgroupFacts(
+        "did_att", "HC1", "subgroup_parallel_trends",
+        "each subgroup's estimate assumes parallel trends within that subgroup, which the overall pre-trend test "
+        "does not check"),
     design=Design.difference_in_differences, analysis="did", options_section="did",
     options_model=DifferenceInDifferences, options_default=DifferenceInDifferences,
     options_ignored="is not difference-in-differences",

@@ -134,6 +134,7 @@ def checks(plan: PlanCheck) -> None:
 
 
 DESIGN = DesignEntry(
+    conventions={None: "wilson_score"},
     design=Design.feasibility, analysis="feasibility", options_section="feasibility", options_model=Feasibility,
     options_ignored="is not a feasibility study", options_external=True, checks=checks,
     # the cluster column gives the ICC of the sample-size planning

@@ -1,6 +1,6 @@
 """Matched or weighted comparison (evalkit.estimate.matching), options in the plan's ``matching``."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, SubgroupFacts
 from evalkit.spec.raw import Design, Matching
 
 
@@ -18,6 +18,16 @@ def checks(plan: PlanCheck) -> None:
 
 
 DESIGN = DesignEntry(
+    conventions={None: "hc1_pair_t"},
+    subgroups=SubgroupFacts(
+        "att", "HC1", "subgroup_balance",
+        "matching balanced the groups as a whole, not within each subgroup: a subgroup's comparison may be less "
+        "alike than the whole sample's (matching within subgroups, e.g. as an exact column, would ensure it)",
+        # matching.method: ipw weights the groups instead of matching them
+        variants={"weighting": SubgroupFacts(
+            "att", "HC1", "subgroup_balance",
+            "the weights balanced the groups as a whole, not within each subgroup: a subgroup's comparison may be "
+            "less alike than the whole sample's")}),
     design=Design.matched_comparison, analysis="matching", options_section="matching", options_model=Matching,
     options_default=Matching, options_ignored="does not match", two_files=True, checks=checks,
     # SEs are clustered by matched set; survey weights are not built yet

@@ -1,6 +1,6 @@
 """Pre/post change in one group (evalkit.estimate.pre_post)."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, ReportSection
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, ReportSection, SubgroupFacts
 from evalkit.spec.raw import Design
 
 
@@ -18,6 +18,12 @@ def checks(plan: PlanCheck) -> None:
 
 
 DESIGN = DesignEntry(
+    conventions={"mean_change": "paired_t", "change_in_proportion": "newcombe_mcnemar", "rate_ratio": "gee_sandwich_z"},
+    clustered_convention="cr1_t",
+    subgroups=SubgroupFacts(
+        "mean_change", "HC2", "no_causal_claim",
+        "pre/post change in a subgroup is not an effect: without a comparison group, differences between "
+        "subgroups may reflect regression to the mean or different trajectories"),
     design=Design.pre_post, analysis="pre_post", checks=checks,
     # a single-group change: no comparison group to adjust or weight
     options=frozenset({"subgroups", "cluster"}),

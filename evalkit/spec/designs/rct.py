@@ -1,9 +1,13 @@
 """Randomised trial: run by evalkit as ITT (evalkit.estimate.rct), or a published one (``external``)."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection, SubgroupFacts
 from evalkit.spec.raw import Design
 
 DESIGN = DesignEntry(
+    subgroups=SubgroupFacts(
+        "itt", "HC2", "subgroup_baseline",
+        "randomisation holds within subgroups only when they are defined by characteristics measured before "
+        "randomisation"),
     design=Design.rct, analysis="rct",
     options=frozenset({"covariates", "subgroups", "cluster"}),
     sections=("attrition", "balance", "rct", "external", "subgroups", "delivery"),

@@ -7,8 +7,10 @@ its first act when a chosen plan is refuted (:func:`start_early`, from ``evalkit
 has imported anything heavy; the worker imports DoWhy on the other core while the run's own process
 loads the project, reads and checks the data and runs the design, then answers the refutation jobs
 sent to it (:func:`evalkit.estimate.causal.dowhy_section`) and stays for the next evaluation.
-It imports nothing of evalkit itself before DoWhy: each job names its function, whose module
-(:data:`PRELOAD`) it loads once DoWhy is, while the run is still working. What DoWhy imports at
+Which designs are refuted is the design registry's (``DesignEntry.robustness``): the run's process
+imports the registry to decide, and the worker inherits it; the worker imports nothing else of
+evalkit before DoWhy: each job names its function, whose module (:data:`PRELOAD`) it loads once
+DoWhy is, while the run is still working. What DoWhy imports at
 load but its refuters never touch (pyplot, :data:`DEFERRED`) is bound there as a stand-in that
 loads the real module on first use (:func:`defer_imports`): about 0.2 s of CPU off the import.
 
@@ -32,9 +34,6 @@ from pathlib import Path
 from typing import Any
 
 WORKER_ENV = "EVALKIT_DOWHY_WORKER"
-# the designs whose analysis is refuted (the design registry's ``robustness`` flag; a test keeps
-# the two the same): named here so that deciding to start the worker imports nothing heavy
-REFUTED_DESIGNS = ("difference_in_differences", "matched_comparison")
 _worker: dict[str, Any] = {}
 # the module of the jobs' function (evalkit.estimate.causal.dowhy_section) with the evalkit modules
 # it imports: loaded by the worker once DoWhy is, while the run is still matching, rather than when
@@ -112,7 +111,12 @@ def start_early(project: str | Path | None, names: list[str] | None) -> bool:
         return False
     try:
         root = _project_root(project)
-        if root is None or not any(_refuted(path, names) for path in sorted((root / "evaluations").iterdir())):
+        if root is None:
+            return False
+        designs = {_chosen_design(path, names) for path in sorted((root / "evaluations").iterdir())} - {None}
+        # the registry (about 0.14 s to import, pydantic's) only when a chosen plan analyses data: the
+        # run imports it next anyway, and the worker forked after it inherits it rather than loading it
+        if not designs or not designs & refuted_designs():
             return False
     except Exception:  # noqa: BLE001 - a hint; the project's own checks report what is wrong
         return False
@@ -127,18 +131,28 @@ def _project_root(start: str | Path | None) -> Path | None:
                 None)
 
 
-def _refuted(path: Path, names: list[str] | None) -> bool:
+def refuted_designs() -> set[str]:
+    """The designs whose analysis is refuted: those whose registry entry has ``robustness``."""
+    from evalkit.spec.designs import REGISTRY
+
+    return {d.value for d, e in REGISTRY.items() if e.robustness is not None}
+
+
+def _chosen_design(path: Path, names: list[str] | None) -> str | None:
+    """The design of the plan at ``path`` if it is chosen and analyses data (not a published study)."""
     if path.suffix not in (".yml", ".yaml") or not path.is_file():
-        return False
+        return None
     import yaml
 
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeError, yaml.YAMLError):  # reported by the project's checks, not here
-        return False
-    if not isinstance(doc, dict) or doc.get("design") not in REFUTED_DESIGNS or doc.get("external") is not None:
-        return False
-    return not names or any(n == doc.get("id") or Path(n).resolve() == path.resolve() for n in names)
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("design"), str) or doc.get("external") is not None:
+        return None
+    if names and not any(n == doc.get("id") or Path(n).resolve() == path.resolve() for n in names):
+        return None
+    return doc["design"]
 
 
 def in_worker() -> bool:

@@ -80,7 +80,7 @@ def needed_columns(evaluation: m.Evaluation) -> list[str]:
 
 
 # designs whose analysis gets DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
-ROBUSTNESS_DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness)
+ROBUSTNESS_DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness is not None)
 
 
 def add_robustness(evaluation: m.Evaluation, frame, analysis):

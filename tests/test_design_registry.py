@@ -134,6 +134,32 @@ def test_the_conventions_and_the_subgroup_engine_read_the_entries():
         named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in designs}
         assert texts & designs == set() and named == set(), (module.__name__, texts & designs, named)
 
+def test_the_dowhy_step_reads_the_entries():
+    # how a design is refuted (DoWhy's data, the primary estimand's order, Rosenbaum bounds) is its entry's;
+    # neither the causal module nor its worker names a design
+    import ast
+    from pathlib import Path
+
+    from evalkit import _dowhy_worker
+    from evalkit.estimate import causal
+    from evalkit.spec.designs import resolve
+
+    did, matched = entry("difference_in_differences").robustness, entry("matched_comparison").robustness
+    assert resolve(did.data) is causal.did_data and resolve(matched.data) is causal.matched_data
+    assert did.estimands[0] == "did_att" and matched.estimands[0] == "att"
+    assert matched.rosenbaum and not did.rosenbaum
+    assert entry("rct").robustness is None
+    for e in REGISTRY.values():
+        if e.robustness is not None:
+            assert callable(resolve(e.robustness.data)), e.design
+    designs = {d.value for d in REGISTRY}
+    for module in (causal, _dowhy_worker):
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        texts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in designs}
+        assert texts & designs == set() and named == set(), (module.__name__, texts & designs, named)
+
+
 def test_the_built_in_blocks_defaults_and_ignored_warnings_are_the_entries():
     d = r.Design
     assert REGISTRY[d.matched_comparison].options_default is r.Matching

@@ -72,8 +72,9 @@ def test_few_items_stay_in_this_process():
 
 
 def test_the_worker_hint_knows_the_refuted_designs():
-    # the early start of the DoWhy worker looks at the plans' design names without importing the registry
-    assert set(_dowhy_worker.REFUTED_DESIGNS) == {d.value for d, e in REGISTRY.items() if e.robustness}
+    # the early start of the DoWhy worker asks the registry which of the chosen plans' designs are refuted
+    assert _dowhy_worker.refuted_designs() == {d.value for d, e in REGISTRY.items() if e.robustness is not None} \
+        == {"matched_comparison", "difference_in_differences"}
 
 
 def test_the_worker_hint_reads_the_chosen_plans(tmp_path, monkeypatch):

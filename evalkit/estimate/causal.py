@@ -1,6 +1,7 @@
 """Causal robustness checks with DoWhy, and sensitivity to unmeasured confounding.
 
-For matched-comparison and difference-in-differences designs, after the design's own analysis:
+For the designs whose registry entry says how to refute them (``DesignEntry.robustness``: matched
+comparison and difference-in-differences), after the design's own analysis:
 
 1. **model**: a causal graph from the plan: every covariate -> treatment and -> outcome, and
    treatment -> outcome. The logic model adds information where another measured indicator
@@ -45,7 +46,7 @@ from evalkit import _dowhy_worker
 from evalkit.estimate import did as did_module
 from evalkit.estimate import sensitivity as sens
 from evalkit.spec import model as m
-from evalkit.spec.designs import REGISTRY
+from evalkit.spec.designs import PRIMARY_ESTIMANDS, REGISTRY, entry, resolve
 
 # refutation draws: enough for a stable mean, few enough that a run stays quick (DoWhy refits
 # the model once per draw)
@@ -66,7 +67,7 @@ RULES = {
     "dummy_outcome": ("|effect on a pure-noise outcome| <= 2 x its own standard error: a made-up outcome "
                       "should show no effect", 2.0),
 }
-DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness)  # the design registry's
+DESIGNS = tuple(d.value for d, e in REGISTRY.items() if e.robustness is not None)  # the design registry's
 # DoWhy's refuter behind each check, with its options (in the order the section lists them)
 REFUTERS = {
     "placebo_treatment": ("placebo_treatment_refuter", {"placebo_type": "permute"}),
@@ -81,17 +82,14 @@ def robustness(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, see
     """``{'robustness': ..., 'sensitivity': ...}`` for a matched or DiD analysis (never raises on
     a design it cannot handle: the section then says why it was not run). ``in_worker``: the
     DoWhy checks go to the worker process when one was started (:func:`start_worker`)."""
-    design = evaluation.design.value
+    facts = entry(evaluation.design).robustness  # how the design's registry entry says it is refuted
     primary = _primary_estimate(evaluation, analysis)
     out: dict[str, Any] = {"sensitivity": _sensitivity(evaluation, analysis, primary)}
+    if facts is None:
+        return {"robustness": {"status": "not run",
+                               "reason": f"no DoWhy checks for design '{evaluation.design.value}'"}, **out}
     try:
-        if design == "difference_in_differences":
-            data, treatment, outcome, common, mediators, same = _did_data(evaluation, frame)
-        elif design == "matched_comparison":
-            data, treatment, outcome, common, mediators, same = _matched_data(evaluation, analysis, primary)
-        else:
-            return {"robustness": {"status": "not run", "reason": f"no DoWhy checks for design '{design}'"},
-                    **out}
+        data, treatment, outcome, common, mediators, same = resolve(facts.data)(evaluation, frame, analysis, primary)
     except _NotApplicable as exc:
         out["robustness"] = {"status": "not run", "reason": str(exc)}
         return out
@@ -271,7 +269,8 @@ def causal_graph(treatment: str, outcome: str, common_causes: list[str],
 # ------------------------------------------------------------------------------ data per design
 
 
-def _did_data(evaluation: m.Evaluation, frame: pd.DataFrame):
+def did_data(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, primary):
+    """DoWhy's data for a DiD analysis: the panel's outcome and treatment, two-way demeaned."""
     ind_id = evaluation.primary_outcome.id
     if ind_id not in evaluation.outcomes:
         raise _NotApplicable(f"primary outcome '{ind_id}' has no column in the plan's outcomes")
@@ -306,7 +305,8 @@ def _frequency_weights(w: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def _matched_data(evaluation: m.Evaluation, analysis: Any, primary):
+def matched_data(evaluation: m.Evaluation, frame: pd.DataFrame, analysis: Any, primary):
+    """DoWhy's data for a matched analysis: its matched rows (frequency-expanded for k:1 weights)."""
     data = getattr(analysis, "analysed_data", None)
     if data is None or not isinstance(data, pd.DataFrame):
         raise _NotApplicable("the matching analysis did not return its matched rows (analysed_data)")
@@ -481,8 +481,8 @@ def _wide_outcome_columns(evaluation: m.Evaluation) -> dict[str, str]:
 def _primary_estimate(evaluation: m.Evaluation, analysis: Any):
     estimates = [e for e in getattr(analysis, "estimates", ()) if e.indicator == evaluation.primary_outcome.id
                  and e.subgroup == "all"]
-    order = ("did_att", "att", "ate", "group_time") if evaluation.design.value == "difference_in_differences" \
-        else ("att", "ate", "did_att")
+    facts = entry(evaluation.design).robustness
+    order = facts.estimands if facts is not None else PRIMARY_ESTIMANDS
     for name in order:
         found = [e for e in estimates if e.estimand == name]
         if found:
@@ -528,7 +528,8 @@ def _e_value(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
 
 
 def _rosenbaum(evaluation: m.Evaluation, analysis: Any, primary) -> dict:
-    if evaluation.design.value != "matched_comparison":
+    facts = entry(evaluation.design).robustness
+    if facts is None or not facts.rosenbaum:
         return {"status": "not applicable",
                 "reason": "Rosenbaum bounds are for matched designs (pairs or matched sets)"}
     data = getattr(analysis, "analysed_data", None)

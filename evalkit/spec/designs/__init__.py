@@ -6,8 +6,9 @@ validated with the plan, and the top-level options), its analysis (a module expo
 ``analyse(evaluation, frame, seed)``), the results sections it writes and their typed records, its
 report sections (:class:`ReportSection`), what its report says about it (:class:`ReportFacts`),
 how the evidence rating treats it (:class:`EvidenceFacts`), the SE conventions of its estimates and
-how the subgroup engine treats it (:class:`SubgroupFacts`). ``evalkit.run``,
-``evalkit.estimate.causal``, ``evalkit.estimate.conventions``, ``evalkit.estimate.subgroups``,
+how the subgroup engine treats it (:class:`SubgroupFacts`) and how its analysis is refuted with DoWhy
+(:class:`RobustnessFacts`). ``evalkit.run``,
+``evalkit.estimate.causal`` (and its DoWhy worker), ``evalkit.estimate.conventions``, ``evalkit.estimate.subgroups``,
 ``evalkit.spec`` (validation), ``evalkit.results``,
 ``evalkit.evidence`` and ``evalkit.report`` ask :data:`REGISTRY` instead of keeping their own
 tables or branching on design names. A design's own validation rules are its entry's ``checks``
@@ -93,6 +94,22 @@ class SubgroupFacts:
     variants: Mapping[str, SubgroupFacts] = field(default_factory=dict, hash=False)
 
 
+# the estimand of the primary estimate the sensitivity section reads: the first one found, in this order
+PRIMARY_ESTIMANDS = ("att", "ate", "did_att")
+
+
+@dataclass(frozen=True)
+class RobustnessFacts:
+    """How evalkit.estimate.causal refutes the design's analysis with DoWhy (its ``robustness`` and
+    ``sensitivity`` sections)."""
+
+    # "module:function(evaluation, frame, analysis, primary)": the data DoWhy's regression is given and
+    # their roles in its graph, (data, treatment, outcome, common causes, mediators, (same method, why))
+    data: str
+    estimands: tuple[str, ...] = PRIMARY_ESTIMANDS  # the primary estimate: the first estimand found, in this order
+    rosenbaum: bool = False  # Rosenbaum bounds apply: the analysis hands over matched sets (analysed_data)
+
+
 @dataclass(frozen=True)
 class PlanCheck:
     """What a design's ``checks`` hook is given: the plan as written and what resolve made of it.
@@ -148,7 +165,7 @@ class DesignEntry:
     comparative: bool = False  # compares treated and comparison units in the data (reads data.treatment)
     population: bool = False  # reads data.population (the denominator of its rates); other designs ignore it
     long_form: bool = False  # one row per unit per period (data.period)
-    robustness: bool = False  # DoWhy refutations and sensitivity sections (evalkit.estimate.causal)
+    robustness: RobustnessFacts | None = None  # DoWhy refutations and sensitivity sections; None: not refuted
     records: tuple[str, ...] = ()  # "module:Class" of section records evalkit.result_sections does not hold
     report: ReportFacts | None = None
     report_sections: tuple[ReportSection, ...] = ()  # the page sections of the results sections it owns

@@ -1,6 +1,6 @@
 """Difference-in-differences on a panel (evalkit.estimate.did), options in the plan's ``did``."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection, SubgroupFacts
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, ReportFacts, ReportSection, RobustnessFacts, SubgroupFacts
 from evalkit.spec.raw import Design, DifferenceInDifferences
 
 DESIGN = DesignEntry(
@@ -13,7 +13,9 @@ DESIGN = DesignEntry(
     options_ignored="is not difference-in-differences",
     options=frozenset({"covariates", "cluster", "weights", "subgroups"}),
     sections=("event_study", "group_time", "subgroups", "delivery"),
-    evidence_class="DiD", words="difference-in-differences", comparative=True, long_form=True, robustness=True,
+    evidence_class="DiD", words="difference-in-differences", comparative=True, long_form=True,
+    # DoWhy's regression on the two-way demeaned panel; its primary estimate is the DiD ATT
+    robustness=RobustnessFacts("evalkit.estimate.causal:did_data", estimands=("did_att", "att", "ate", "group_time")),
     report=ReportFacts(
         words="difference-in-differences against a comparison group",
         caveat=("The effect is estimated by comparing changes over time against a comparison "

@@ -1,6 +1,6 @@
 """Matched or weighted comparison (evalkit.estimate.matching), options in the plan's ``matching``."""
 
-from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, SubgroupFacts
+from evalkit.spec.designs import DesignEntry, EvidenceFacts, PlanCheck, ReportFacts, RobustnessFacts, SubgroupFacts
 from evalkit.spec.raw import Design, Matching
 
 
@@ -33,7 +33,9 @@ DESIGN = DesignEntry(
     # SEs are clustered by matched set; survey weights are not built yet
     options=frozenset({"covariates", "subgroups"}),
     sections=("attrition", "balance", "matching", "propensity", "subgroups", "delivery"),
-    evidence_class="matched_QED", words="matched comparison", comparative=True, robustness=True,
+    evidence_class="matched_QED", words="matched comparison", comparative=True,
+    # DoWhy's regression on the matched rows; the sensitivity section adds Rosenbaum bounds for its matched sets
+    robustness=RobustnessFacts("evalkit.estimate.causal:matched_data", rosenbaum=True),
     report=ReportFacts(
         words="matched comparison group (propensity score matching)",
         words_when_weighted="weighted comparison group (inverse probability of taking part, from a propensity score)",

@@ -22,42 +22,13 @@ Cells are numbered in the order they are declared, so the same inputs give the s
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 
 from evalkit.publish.audit import INF, Facts, exposed
+from evalkit.publish.cells import Cell, Status
 from evalkit.publish.policy import DisclosureError, Policy, PolicyKind
 
 ROLE_COST = {"detail": 1, "normal": 10, "headline": 100}
-
-
-class Status(str, Enum):
-    shown = "shown"  # exact
-    rounded = "rounded"  # round policy: shown to the nearest round_to
-    small = "small"  # primary suppression: 1 .. threshold-1
-    withheld = "withheld"  # complementary suppression
-    latent = "latent"  # never displayed: a total or part that only links displayed cells
-
-    @property
-    def hidden(self) -> bool:
-        return self in (Status.small, Status.withheld)
-
-
-@dataclass(eq=False)
-class Cell:
-    id: int
-    value: int
-    role: str = "normal"
-    label: str = ""
-    latent: bool = False
-    status: Status | None = None
-    exact: bool = False  # a shown rate reveals the exact count even under rounding
-    key: object = None
-    # another publication of the same family already shows (or hides) this count: its status is
-    # fixed here, and ``known`` is what that publication tells a reader of it
-    fixed: Status | None = None
-    known: tuple[float, float] | None = None
-    foreign: bool = False  # declared only by another publication: never rendered here
 
 
 @dataclass

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.publish.ledger import Cell, Ledger, Status
+from evalkit.publish.cells import Cell, Status
 from evalkit.publish.policy import PolicyKind
 
 
@@ -74,7 +74,7 @@ class Value:
 class Count(Value):
     kind = "count"
 
-    def __init__(self, cell: Cell, ledger: Ledger):
+    def __init__(self, cell: Cell, ledger):  # ledger: the evalkit.publish.ledger.Ledger the cell is in
         self.cell, self.ledger = cell, ledger
 
     def __repr__(self) -> str:

@@ -304,15 +304,6 @@ class DemoReport:
     corrections: list[tuple[str, Path]] = field(default_factory=list)  # (source, file) to ingest with --replace
 
 
-def _write(frame: pd.DataFrame, path: Path, report: DemoReport) -> None:
-    """Write once: an extract already there is kept (re-running gives the same files, same hashes)."""
-    report.written.append(path)
-    if path.exists():
-        return
-    report.new.append(path)
-    _to_file(frame, path)
-
-
 def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None) -> None:
     """Parquet, XLSX or CSV by suffix; CSV with Unix line ends and seconds-precision times."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -209,7 +209,7 @@ def _execute_each(backend, exprs: dict) -> dict:
         return {name: backend.execute(expr) for name, expr in exprs.items()}
     names = list(exprs)
     tables = [exprs[name].as_table() for name in names]
-    made = dict(zip(map(id, tables), fork_map(backend.compile, tables)))
+    made = dict(zip(map(id, tables), fork_map(backend.compile, tables, queue=True)))
     compile_sql = backend.compile
 
     def compiled(expr, /, *, limit=None, params=None, **kw):

@@ -350,7 +350,7 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
     # wrote comes back in the serial order, as the report the serial loop would make
     jobs = _demo_jobs(out, seed)
     report = DemoReport()
-    for events in fork_map(lambda job: job(), jobs):
+    for events in fork_map(lambda job: job(), jobs, queue=True):
         for kind, path, new in events:
             if new:
                 report.new.append(path)

@@ -135,10 +135,10 @@ class Publication:
 
             # each page is written, rendered and scanned on its own (the ledger is solved): rendering
             # (Pandoc, Typst, figures) and the PDF scan are most of a publication's time, so the pages
-            # are shared over both cores; fork_map gives the serial outcomes, in page order
+            # are shared over both cores (taken in turn: pages differ in cost); the serial outcomes, in page order
             from evalkit._parallel import fork_map
 
-            outcomes = fork_map(stage, self.pages) if render else [stage(page) for page in self.pages]
+            outcomes = fork_map(stage, self.pages, queue=True) if render else [stage(page) for page in self.pages]
             for page, outcome in zip(self.pages, outcomes):
                 if outcome[0] == "failed":
                     out.failed[page.path] = outcome[1]

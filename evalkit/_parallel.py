@@ -7,6 +7,11 @@ exactly), so the list is the same, byte for byte, as the serial one (tests/test_
 the helper fails or dies, its items are computed here in order: the same result, or the same error
 (a user's mistake is then one line, raised here, as without the helper).
 
+``queue=True``: the items are not split odd/even in advance but taken one at a time, in order, by
+whichever process is free (a pipe holds their numbers; Linux reads a few bytes from a pipe whole),
+for items of unequal cost such as a publication's pages. Each item is still computed once from the
+same inputs, so the list is the same.
+
 Serial when fork is not available (macOS, Windows), when ``EVALKIT_PROCESSES=1``, for fewer than
 ``min_items`` items, or inside a helper (no helpers of helpers: two cores are what is aimed at).
 """
@@ -31,11 +36,14 @@ def processes() -> int:
     return 2 if hasattr(os, "fork") and sys.platform.startswith("linux") else 1
 
 
-def fork_map(fn: Callable[[Any], T], items: Sequence[Any], *, min_items: int = 2) -> list[T]:
-    """``[fn(x) for x in items]``, the odd-numbered items computed by a forked helper meanwhile."""
+def fork_map(fn: Callable[[Any], T], items: Sequence[Any], *, min_items: int = 2, queue: bool = False) -> list[T]:
+    """``[fn(x) for x in items]``, the odd-numbered items (or, with ``queue``, those it takes first)
+    computed by a forked helper meanwhile."""
     items = list(items)
     if processes() < 2 or len(items) < max(2, min_items):
         return [fn(x) for x in items]
+    if queue:
+        return _queued(fn, items)
     theirs = list(range(1, len(items), 2))
     read, write = os.pipe()
     pid = os.fork()
@@ -76,4 +84,68 @@ def fork_map(fn: Callable[[Any], T], items: Sequence[Any], *, min_items: int = 2
         out.update(zip(theirs, got[1]))
     else:  # only the helper's items can fail now, so the first error is the serial one
         out.update((i, fn(items[i])) for i in theirs)
+    return [out[i] for i in range(len(items))]
+
+
+_NUMBER = 4  # bytes of an item's number in the queue pipe (under PIPE_BUF: each read takes one whole)
+
+
+def _queued(fn: Callable[[Any], T], items: list) -> list[T]:
+    """:func:`fork_map` with ``queue=True``: both processes take the next item's number from one pipe."""
+    numbers_r, numbers_w = os.pipe()
+    with os.fdopen(numbers_w, "wb") as fh:  # every number in, then closed: an empty pipe is the end
+        fh.write(b"".join(i.to_bytes(_NUMBER, "little") for i in range(len(items))))
+
+    def take():
+        while True:
+            got = os.read(numbers_r, _NUMBER)
+            if len(got) < _NUMBER:
+                return
+            yield int.from_bytes(got, "little")
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the helper: as in fork_map, its answers keyed by item number
+        global _in_helper
+        _in_helper = True
+        try:
+            os.close(read)
+            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing to say; see causal.py
+            done = {}
+            try:
+                for i in take():
+                    done[i] = fn(items[i])
+                payload = pickle.dumps(("ok", done), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:  # noqa: BLE001 - the parent computes these items itself
+                payload = pickle.dumps(("failed",))
+            with os.fdopen(write, "wb") as fh:
+                fh.write(payload)
+        finally:
+            os._exit(0)
+    os.close(write)
+    out: dict[int, Any] = {}
+    failed = False
+    try:
+        for i in take():
+            out[i] = fn(items[i])
+    except Exception:  # noqa: BLE001 - everything again below, in order: the serial error
+        failed = True
+    finally:
+        os.close(numbers_r)
+        with os.fdopen(read, "rb") as fh:
+            data = fh.read()
+        os.waitpid(pid, 0)
+    if failed:
+        return [fn(x) for x in items]
+    try:
+        got = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a helper that died mid-write
+        got = None
+    if isinstance(got, tuple) and got[0] == "ok" and isinstance(got[1], dict):
+        out.update(got[1])
+    # what the helper took but did not answer (it failed or died) is computed here, in order: only
+    # the helper's items can fail now, so the first error is the serial one
+    for i in range(len(items)):
+        if i not in out:
+            out[i] = fn(items[i])
     return [out[i] for i in range(len(items))]

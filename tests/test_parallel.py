@@ -120,3 +120,36 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "MPLBACKEND": "Agg"})
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_queued_fork_map_gives_the_serial_list_and_shares_the_items():
+    # queue=True: each process takes the next item when free (items of unequal cost)
+    items = list(range(13))
+    serial = [_fit(i) for i in items]
+    assert [a.tobytes() for a in _parallel.fork_map(_fit, items, queue=True)] == [a.tobytes() for a in serial]
+    import time
+
+    def slow_first(i: int) -> int:
+        if i == 0:
+            time.sleep(1.5)  # whoever takes it is busy: the other process takes the rest meanwhile
+        return os.getpid()
+
+    pids = _parallel.fork_map(slow_first, range(8), queue=True)
+    assert len(set(pids)) == 2 and pids.count(pids[0]) == 1
+
+
+@pytest.mark.parametrize("bad", [{3}, {0}, {1, 2}, {6, 7}])
+def test_queued_fork_map_raises_the_error_the_serial_loop_raises(bad):
+    with pytest.raises(DataError, match=f"item {min(bad)} is wrong"):
+        _parallel.fork_map(_fails_at(bad), range(8), queue=True)
+
+
+def test_queued_fork_map_replaces_a_helper_that_dies():
+    parent = os.getpid()
+
+    def fn(i: int) -> int:
+        if os.getpid() != parent:
+            os._exit(3)
+        return i + 1
+
+    assert _parallel.fork_map(fn, range(7), queue=True) == list(range(1, 8))

@@ -239,13 +239,24 @@ def dashboard_publication(store, monitoring: Monitoring, project, out_dir: Path,
             model["success"][indicator] = {"its": _its(values, indicator, interruption),
                                            "rolling": _rolling_model(page, rows, series, key,
                                                                      annual_only=monthly_hidden)}
-    if monitoring.measures is not None:
-        from evalkit.monitor.measures import compute_success_measures, its_estimates
+    from evalkit._parallel import fork_map
+    from evalkit.monitor.measures import compute_success_measures, its_estimates
 
-        measures = compute_success_measures(store, monitoring)
-        model["measures"] = _measures_model(page, measures, its_estimates(store, monitoring, project, measures),
-                                            monitoring)
-    profile = needs_profile(store, monitoring, save=not getattr(store, "read_only", False))
+    measures = compute_success_measures(store, monitoring) if monitoring.measures is not None else None
+
+    # the profile's queries (this process: the store is its) and the strategy time series' model
+    # fits (pure computation on the measures read above) do not depend on each other: the fits are
+    # made by fork_map's helper meanwhile, with the same answers as one after the other
+    def part(name: str):
+        if name == "profile":
+            return needs_profile(store, monitoring, save=not getattr(store, "read_only", False))
+        return its_estimates(store, monitoring, project, measures)
+
+    names = ["profile", "its"] if measures is not None else ["profile"]
+    done = dict(zip(names, fork_map(part, names)))
+    if measures is not None:
+        model["measures"] = _measures_model(page, measures, done["its"], monitoring)
+    profile = done["profile"]
     if profile:
         model["profile"] = _profile_model(page, profile)
     model["quality"] = {"sources": [asdict(s) for s in st.sources],

@@ -304,15 +304,6 @@ class DemoReport:
     corrections: list[tuple[str, Path]] = field(default_factory=list)  # (source, file) to ingest with --replace
 
 
-def _write(frame: pd.DataFrame, path: Path, report: DemoReport) -> None:
-    """Write once: an extract already there is kept (re-running gives the same files, same hashes)."""
-    report.written.append(path)
-    if path.exists():
-        return
-    report.new.append(path)
-    _to_file(frame, path)
-
-
 def _to_file(frame: pd.DataFrame, path: Path, row_group_size: int | None = None) -> None:
     """Parquet, XLSX or CSV by suffix; CSV with Unix line ends and seconds-precision times."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -349,51 +340,100 @@ def write_demo_extracts(root: Path | str, seed: int = DEFAULT_SEED) -> DemoRepor
     change in the success measures at the interruption (:data:`TRUE_CHANGE`, recorded in
     ``monitoring/extracts/true_effects.json`` for ``evalkit synth --check``).
     """
+    from evalkit._parallel import fork_map
+
     root = Path(root)
     out = root / EXTRACTS
-    report = DemoReport()
-    recent = _months("2023-10-01", "2024-03-01")
-    _write(populations(2016, 2024), out / "populations" / "populations_2016-2024.csv", report)
     write_true_effects(out)
-    _write(police_records(_stream(seed, "police history"), "2016-04-01", "2023-09-01", prefix="H"), out / "police" /
-           "police_2016-04_to_2023-09.parquet", report)
+    # each extract is drawn from its own stream, so the extracts are independent: each is a job
+    # (drawn and written only when missing), the jobs shared over both cores by fork_map; what each
+    # wrote comes back in the serial order, as the report the serial loop would make
+    jobs = _demo_jobs(out, seed)
+    report = DemoReport()
+    for events in fork_map(lambda job: job(), jobs, queue=True):
+        for kind, path, new in events:
+            if new:
+                report.new.append(path)
+            if kind == "correction":
+                report.corrections.append(("police", path))
+            else:
+                report.written.append(path)
+    return report
+
+
+def _job(build, path: Path, then=None):
+    """A job writing ``build()`` to ``path`` if missing (then ``then(frame)`` for the files made from it)."""
+    def job() -> list[tuple[str, Path, bool]]:
+        new = not path.exists()
+        frame = build() if new or then is not None else None
+        if new:
+            _to_file(frame, path)
+        return [("written", path, new)] + (then(frame) if then is not None else [])
+    return job
+
+
+def _write_events(frame: pd.DataFrame, path: Path, kind: str = "written") -> list[tuple[str, Path, bool]]:
+    new = not path.exists()
+    if new:
+        _to_file(frame, path)
+    return [(kind, path, new)]
+
+
+def _demo_jobs(out: Path, seed: int) -> list:
+    recent = _months("2023-10-01", "2024-03-01")
+    jobs = [_job(lambda: populations(2016, 2024), out / "populations" / "populations_2016-2024.csv"),
+            _job(lambda: police_records(_stream(seed, "police history"), "2016-04-01", "2023-09-01", prefix="H"),
+                 out / "police" / "police_2016-04_to_2023-09.parquet")]
+
+    def correction(frame: pd.DataFrame):
+        corrected = frame.copy()
+        corrected.loc[corrected.index[:25], "knife_flag"] = True  # late-flagged knife crimes
+        return _write_events(corrected, out / "police" / "corrections" / "police_2024-01_corrected.csv", "correction")
+
     for m in recent:
-        frame = police_records(_stream(seed, f"police {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"M{m:%y%m}-")
-        _write(frame, out / "police" / f"police_{m:%Y-%m}.csv", report)
-        if m == pd.Timestamp("2024-01-01"):
-            corrected = frame.copy()
-            corrected.loc[corrected.index[:25], "knife_flag"] = True  # late-flagged knife crimes
-            path = out / "police" / "corrections" / f"police_{m:%Y-%m}_corrected.csv"
-            _write(corrected, path, report)
-            report.written.pop()
-            report.corrections.append(("police", path))
-    _write(hospital_admissions(_stream(seed, "hospital history"), "2016-04-01", "2023-09-01", prefix="HH"), out / "hospital_admissions" /
-           "admissions_2016-04_to_2023-09.parquet", report)
+        jobs.append(_job(lambda m=m: police_records(_stream(seed, f"police {m:%Y-%m}"), m.strftime("%Y-%m-%d"),
+                                                    m.strftime("%Y-%m-%d"), prefix=f"M{m:%y%m}-"),
+                         out / "police" / f"police_{m:%Y-%m}.csv",
+                         correction if m == pd.Timestamp("2024-01-01") else None))
+    jobs.append(_job(lambda: hospital_admissions(_stream(seed, "hospital history"), "2016-04-01", "2023-09-01",
+                                                 prefix="HH"),
+                     out / "hospital_admissions" / "admissions_2016-04_to_2023-09.parquet"))
     for m in recent[:-1]:  # the March 2024 extract is late
-        _write(hospital_admissions(_stream(seed, f"hospital {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"H{m:%y%m}-"),
-               out / "hospital_admissions" / f"admissions_{m:%Y-%m}.csv", report)
-    _write(ae_attendances(_stream(seed, "ae history"), "2022-04-01", "2023-09-01", prefix="AH"), out / "ae_attendances" /
-           "ae_2022-04_to_2023-09.xlsx", report)
+        jobs.append(_job(lambda m=m: hospital_admissions(_stream(seed, f"hospital {m:%Y-%m}"), m.strftime("%Y-%m-%d"),
+                                                         m.strftime("%Y-%m-%d"), prefix=f"H{m:%y%m}-"),
+                         out / "hospital_admissions" / f"admissions_{m:%Y-%m}.csv"))
+    jobs.append(_job(lambda: ae_attendances(_stream(seed, "ae history"), "2022-04-01", "2023-09-01", prefix="AH"),
+                     out / "ae_attendances" / "ae_2022-04_to_2023-09.xlsx"))
     for m in recent:
-        _write(ae_attendances(_stream(seed, f"ae {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
-               out / "ae_attendances" / f"ae_{m:%Y-%m}.csv", report)
+        jobs.append(_job(lambda m=m: ae_attendances(_stream(seed, f"ae {m:%Y-%m}"), m.strftime("%Y-%m-%d"),
+                                                    m.strftime("%Y-%m-%d"), prefix=f"A{m:%y%m}-"),
+                         out / "ae_attendances" / f"ae_{m:%Y-%m}.csv"))
     # two years of monthly files: every indicator has at least 20 points for its XmR chart
-    _write(ambulance_callouts(_stream(seed, "ambulance history"), "2022-04-01", "2023-03-01", prefix="AMH"),
-           out / "ambulance_callouts" / "ambulance_2022-04_to_2023-03.csv", report)
+    jobs.append(_job(lambda: ambulance_callouts(_stream(seed, "ambulance history"), "2022-04-01", "2023-03-01",
+                                                prefix="AMH"),
+                     out / "ambulance_callouts" / "ambulance_2022-04_to_2023-03.csv"))
     for m in _months("2022-04-01", "2024-03-01"):
         if m >= pd.Timestamp("2023-04-01") and m != pd.Timestamp("2023-12-01"):  # 2023-12 never sent
-            _write(ambulance_callouts(_stream(seed, f"ambulance {m:%Y-%m}"), m.strftime("%Y-%m-%d"), m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
-                   out / "ambulance_callouts" / f"ambulance_{m:%Y-%m}.csv", report)
-        _write(programme_referrals(_stream(seed, f"referrals {m:%Y-%m}"), m, f"REF{m:%y%m}"), out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv",
-               report)
-        _write(programme_sessions(_stream(seed, f"sessions {m:%Y-%m}"), m, f"SES{m:%y%m}"), out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv",
-               report)
-        _write(programme_exits(_stream(seed, f"exits {m:%Y-%m}"), m, f"EXT{m:%y%m}"), out / "programme_exits" / f"exits_{m:%Y-%m}.csv", report)
-    from evalkit.monitor.synth_partners import write_partner_extracts
+            jobs.append(_job(lambda m=m: ambulance_callouts(_stream(seed, f"ambulance {m:%Y-%m}"), m.strftime("%Y-%m-%d"),
+                                                            m.strftime("%Y-%m-%d"), prefix=f"AM{m:%y%m}-"),
+                             out / "ambulance_callouts" / f"ambulance_{m:%Y-%m}.csv"))
+        jobs.append(_job(lambda m=m: programme_referrals(_stream(seed, f"referrals {m:%Y-%m}"), m, f"REF{m:%y%m}"),
+                         out / "programme_referrals" / f"referrals_{m:%Y-%m}.csv"))
+        jobs.append(_job(lambda m=m: programme_sessions(_stream(seed, f"sessions {m:%Y-%m}"), m, f"SES{m:%y%m}"),
+                         out / "programme_sessions" / f"sessions_{m:%Y-%m}.csv"))
+        jobs.append(_job(lambda m=m: programme_exits(_stream(seed, f"exits {m:%Y-%m}"), m, f"EXT{m:%y%m}"),
+                         out / "programme_exits" / f"exits_{m:%Y-%m}.csv"))
 
-    # the partnership's other sources, from a stream of their own (the files above do not change)
-    write_partner_extracts(_stream(seed, "partners"), out, lambda frame, path: _write(frame, path, report))
-    return report
+    def partners() -> list[tuple[str, Path, bool]]:
+        from evalkit.monitor.synth_partners import write_partner_extracts
+
+        # the partnership's other sources, from one stream of their own (the files above do not change)
+        events: list[tuple[str, Path, bool]] = []
+        write_partner_extracts(_stream(seed, "partners"), out, lambda frame, path: events.extend(
+            _write_events(frame, path)))
+        return events
+    jobs.append(partners)
+    return jobs
 
 
 TRUE_EFFECTS = "true_effects.json"

@@ -117,10 +117,8 @@ class Publication:
     def publish(self, *, render: bool = True, pdf_pages: set[str] | None = None, log=print,
                 commit_rendered: bool = True) -> Published:
         """Solve, write each page's ``.qmd``, render, scan, and move what passed into place."""
-        from evalkit.publish.atomic import PublishError, Staging
-        from evalkit.publish.render import RenderSettings
-        from evalkit.publish.render import render as render_doc
-        from evalkit.publish.scan import check, scan_asset, scan_export, scan_html, scan_pdf, scan_publication
+        from evalkit.publish.atomic import Staging
+        from evalkit.publish.scan import check, scan_export, scan_publication
 
         self.solve()
         out = Published()
@@ -130,47 +128,27 @@ class Publication:
             html_texts: dict[str, str] = {}
             for page in self.pages:
                 page.add(Markdown(f"\n::: {{.ek-policy}}\n{_md(pol.describe())}\n:::\n"))
-                rel_qmd = page.path + ".qmd"
-                folder = Path(page.path).parent
-                assets_rel = page.path + "-assets"
-                depth = len(folder.parts)
-                plotly_src = "../" * depth + PLOTLY_JS
-                try:
-                    qmd_path = st.path(rel_qmd)
-                    text = page.qmd(pol, assets=st.dir / assets_rel, asset_ref=Path(assets_rel).name,
-                                    plotly_src=plotly_src, manifest=lambda cells: self.ledger.manifest(cells))
-                    qmd_path.write_text(text, encoding="utf-8")
-                    files = [rel_qmd]
-                    if (st.dir / assets_rel).exists():
-                        files += [str(p.relative_to(st.dir)) for p in sorted((st.dir / assets_rel).rglob("*"))
-                                  if p.is_file()]
-                    for rel in files:  # the source and figure files are published too: each is read back
-                        check(scan_asset(st.dir / rel, pol), rel, pol)
-                    if render:
-                        if 'src="' + plotly_src + '"' in text:
-                            self._plotly(st)
-                        html = render_doc(qmd_path, qmd_path.with_suffix(".html"), RenderSettings("html"))
-                        html_text = html.read_text(encoding="utf-8")
-                        check(scan_html(html_text, pol, page.path), f"{page.path}.html", pol)
-                        html_texts[page.path] = html_text
-                        if commit_rendered:
-                            files.append(page.path + ".html")
-                        if pdf_pages is not None and page.path in pdf_pages and "typst" in page.formats:
-                            pdf = render_doc(qmd_path, qmd_path.with_suffix(".pdf"), RenderSettings("pdf"))
-                            check(scan_pdf(pdf, pol, html_text), f"{page.path}.pdf", pol)
-                            if commit_rendered:
-                                files.append(page.path + ".pdf")
-                    staged[page.path] = files
-                except PublishError:
-                    raise
-                except OSError as exc:
-                    from evalkit.publish.atomic import _why
 
-                    raise PublishError(f"{self.setting}: could not write {page.path} ({_why(exc)}); nothing "
-                                       "was published, the previous pages are unchanged") from None
-                except EvalkitError as exc:
-                    out.failed[page.path] = str(exc)
-                    log(f"{page.path}: FAILED: {exc}")
+            def stage(page: PubPage):
+                return self._stage_page(st, page, render=render, pdf_pages=pdf_pages,
+                                        commit_rendered=commit_rendered)
+
+            # each page is written, rendered and scanned on its own (the ledger is solved): rendering
+            # (Pandoc, Typst, figures) and the PDF scan are most of a publication's time, so the pages
+            # are shared over both cores (taken in turn: pages differ in cost); the serial outcomes, in page order
+            from evalkit._parallel import fork_map
+
+            outcomes = fork_map(stage, self.pages, queue=True) if render else [stage(page) for page in self.pages]
+            for page, outcome in zip(self.pages, outcomes):
+                if outcome[0] == "failed":
+                    out.failed[page.path] = outcome[1]
+                    log(f"{page.path}: FAILED: {outcome[1]}")
+                    continue
+                _, files, html_text, cells = outcome
+                page.sink.cells = cells  # what the page shows, as if it had been written here
+                staged[page.path] = files
+                if html_text is not None:
+                    html_texts[page.path] = html_text
             if len(html_texts) > 1:  # one page was checked on its own already
                 found = scan_publication(html_texts, pol)
                 if found:
@@ -199,13 +177,71 @@ class Publication:
             out.exports = [self.out_root / r for r in export_files]
         return out
 
+    def _stage_page(self, st, page: PubPage, *, render: bool, pdf_pages: set[str] | None,
+                    commit_rendered: bool):
+        """Write, render and scan one page into the staging folder.
+
+        ("ok", files to commit, its HTML text or None, the cells it shows), or ("failed", why) for a
+        page that cannot be published (the others still are); a folder that cannot be written raises.
+        """
+        from evalkit.publish.atomic import PublishError
+        from evalkit.publish.render import RenderSettings
+        from evalkit.publish.render import render as render_doc
+        from evalkit.publish.scan import check, scan_asset, scan_html, scan_pdf
+
+        pol = self.policy
+        rel_qmd = page.path + ".qmd"
+        folder = Path(page.path).parent
+        assets_rel = page.path + "-assets"
+        depth = len(folder.parts)
+        plotly_src = "../" * depth + PLOTLY_JS
+        html_text = None
+        try:
+            qmd_path = st.path(rel_qmd)
+            text = page.qmd(pol, assets=st.dir / assets_rel, asset_ref=Path(assets_rel).name,
+                            plotly_src=plotly_src, manifest=lambda cells: self.ledger.manifest(cells))
+            qmd_path.write_text(text, encoding="utf-8")
+            files = [rel_qmd]
+            if (st.dir / assets_rel).exists():
+                files += [str(p.relative_to(st.dir)) for p in sorted((st.dir / assets_rel).rglob("*"))
+                          if p.is_file()]
+            for rel in files:  # the source and figure files are published too: each is read back
+                check(scan_asset(st.dir / rel, pol), rel, pol)
+            if render:
+                if 'src="' + plotly_src + '"' in text:
+                    self._plotly(st)
+                html = render_doc(qmd_path, qmd_path.with_suffix(".html"), RenderSettings("html"))
+                html_text = html.read_text(encoding="utf-8")
+                check(scan_html(html_text, pol, page.path), f"{page.path}.html", pol)
+                if commit_rendered:
+                    files.append(page.path + ".html")
+                if pdf_pages is not None and page.path in pdf_pages and "typst" in page.formats:
+                    pdf = render_doc(qmd_path, qmd_path.with_suffix(".pdf"), RenderSettings("pdf"))
+                    check(scan_pdf(pdf, pol, html_text), f"{page.path}.pdf", pol)
+                    if commit_rendered:
+                        files.append(page.path + ".pdf")
+            return "ok", files, html_text, set(page.sink.cells)
+        except PublishError:
+            raise
+        except OSError as exc:
+            from evalkit.publish.atomic import _why
+
+            raise PublishError(f"{self.setting}: could not write {page.path} ({_why(exc)}); nothing "
+                               "was published, the previous pages are unchanged") from None
+        except EvalkitError as exc:
+            return "failed", str(exc)
+
     def _plotly(self, st) -> None:
         target = st.dir / PLOTLY_JS
         if not target.exists():
             from plotly.offline import get_plotlyjs
 
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(get_plotlyjs(), encoding="utf-8")
+            # written whole, then renamed: the pages are rendered in two processes, and either may
+            # be the first to need it while the other's Pandoc reads it
+            part = target.with_name(f".{target.name}.{os.getpid()}.part")
+            part.write_text(get_plotlyjs(), encoding="utf-8")
+            os.replace(part, target)
 
 
     def _write_record(self):

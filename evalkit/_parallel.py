@@ -29,6 +29,12 @@ PROCESSES_ENV = "EVALKIT_PROCESSES"
 _in_helper = False
 
 
+def in_helper() -> bool:
+    """Whether this process is a helper forked by :func:`fork_map` (libraries that keep threads may
+    need a fresh process there: threads do not survive a fork)."""
+    return _in_helper
+
+
 def processes() -> int:
     """How many processes :func:`fork_map` uses: 2 where fork exists, unless ``EVALKIT_PROCESSES=1``."""
     if os.environ.get(PROCESSES_ENV, "2").strip() == "1" or _in_helper:

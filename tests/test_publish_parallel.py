@@ -53,3 +53,33 @@ def test_pages_published_in_two_processes_are_the_serial_ones(tmp_path, monkeypa
     assert sorted(out2.pages) == sorted(out1.pages) == ["a/index", "c/index", "index"]
     assert files2.keys() == files1.keys() and "c/index.html" in files2 and "_evalkit/plotly.min.js" in files2
     assert files2 == files1  # byte for byte
+
+
+def test_pdf_pages_rendered_by_a_helper_after_this_process_has_rendered_a_pdf(tmp_path):
+    # typst's compiler keeps a thread pool; a helper forked after this process compiled once
+    # inherited a pool without threads and waited forever (it hung the suite). In a fresh
+    # interpreter with a time limit, so a hang fails the test instead of the run
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from pathlib import Path
+from evalkit import _parallel
+from evalkit.publish.render import render_pdf
+d = Path(sys.argv[1])
+for i in range(4):
+    (d / f"p{i}.qmd").write_text(f"---\\ntitle: Page {i}\\n---\\n\\nText {i}.\\n")
+render_pdf(d / "p0.qmd", d / "first.pdf")
+made = _parallel.fork_map(lambda i: render_pdf(d / f"p{i}.qmd", d / f"p{i}.pdf").read_bytes()[:5], range(4),
+                          queue=True)
+print(made)
+"""
+    try:
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "EVALKIT_PROCESSES": "2"})
+    except subprocess.TimeoutExpired:
+        raise AssertionError("rendering PDFs in a helper hung") from None
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str([b"%PDF-"] * 4)

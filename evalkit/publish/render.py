@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,15 +61,33 @@ def render(qmd: Path, out: Path, settings: RenderSettings = RenderSettings()) ->
     typ = qmd.with_name(f".{qmd.stem}.evalkit.typ")
     try:
         _pandoc(qmd, typ, "typst")
-        import typst
-
-        try:
-            typst.compile(str(typ), output=str(out), root=str(qmd.parent))
-        except Exception as exc:  # typst raises its own error type with the message
-            raise RenderError(f"{qmd.name}: Typst could not build the PDF: {str(exc).strip()[:500]}") from exc
+        _typst_compile(qmd, typ, out)
     finally:
         typ.unlink(missing_ok=True)
     return out
+
+
+def _typst_compile(qmd: Path, typ: Path, out: Path) -> None:
+    from evalkit import _parallel
+
+    if _parallel.in_helper():
+        # typst's compiler keeps a pool of threads: in a process forked from one that has compiled
+        # before, the pool's threads are gone and the compile waits for them forever (seen in the
+        # suite, where one process renders many reports). A fresh interpreter has its own pool.
+        code = ("import sys, typst\n"
+                "try:\n    typst.compile(sys.argv[1], output=sys.argv[2], root=sys.argv[3])\n"
+                "except Exception as exc:\n    sys.stderr.write(str(exc)); sys.exit(3)\n")
+        done = subprocess.run([sys.executable, "-c", code, str(typ), str(out), str(qmd.parent)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RenderError(f"{qmd.name}: Typst could not build the PDF: {done.stderr.strip()[:500]}")
+        return
+    import typst
+
+    try:
+        typst.compile(str(typ), output=str(out), root=str(qmd.parent))
+    except Exception as exc:  # typst raises its own error type with the message
+        raise RenderError(f"{qmd.name}: Typst could not build the PDF: {str(exc).strip()[:500]}") from exc
 
 
 def render_html(qmd: Path, out: Path) -> Path:

@@ -48,26 +48,10 @@ def fork_map(fn: Callable[[Any], T], items: Sequence[Any], *, min_items: int = 2
     items = list(items)
     if processes() < 2 or len(items) < max(2, min_items):
         return [fn(x) for x in items]
-    if queue:
+    if queue and len(items) <= _QUEUE_MAX:
         return _queued(fn, items)
     theirs = list(range(1, len(items), 2))
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the helper: compute, send, leave without running the parent's exit handlers
-        global _in_helper
-        _in_helper = True
-        try:
-            os.close(read)
-            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing to say; see causal.py
-            try:
-                payload = pickle.dumps(("ok", [fn(items[i]) for i in theirs]), protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException:  # noqa: BLE001 - the parent computes these items itself
-                payload = pickle.dumps(("failed",))
-            with os.fdopen(write, "wb") as fh:
-                fh.write(payload)
-        finally:
-            os._exit(0)
-    os.close(write)
+    pid, read = _start_helper(lambda: [fn(items[i]) for i in theirs])
     out: dict[int, Any] = {}
     failed = False
     try:
@@ -76,16 +60,9 @@ def fork_map(fn: Callable[[Any], T], items: Sequence[Any], *, min_items: int = 2
     except Exception:  # noqa: BLE001 - everything again below, in order: the serial error
         failed = True
     finally:
-        # read the helper's answer (and reap it) whatever happened here
-        with os.fdopen(read, "rb") as fh:
-            data = fh.read()
-        os.waitpid(pid, 0)
+        got = _answer(pid, read)  # read (and reap) the helper whatever happened here
     if failed:
         return [fn(x) for x in items]
-    try:
-        got = pickle.loads(data)
-    except Exception:  # noqa: BLE001 - a helper that died mid-write
-        got = None
     if isinstance(got, tuple) and got[0] == "ok" and len(got[1]) == len(theirs):
         out.update(zip(theirs, got[1]))
     else:  # only the helper's items can fail now, so the first error is the serial one
@@ -94,6 +71,9 @@ def fork_map(fn: Callable[[Any], T], items: Sequence[Any], *, min_items: int = 2
 
 
 _NUMBER = 4  # bytes of an item's number in the queue pipe (under PIPE_BUF: each read takes one whole)
+# every number is written before anyone reads, so they must fit in the pipe: one page (4096 bytes) is
+# what Linux gives a pipe at the least; more items are split odd/even instead (the same list)
+_QUEUE_MAX = 4096 // _NUMBER
 
 
 def _queued(fn: Callable[[Any], T], items: list) -> list[T]:
@@ -109,26 +89,13 @@ def _queued(fn: Callable[[Any], T], items: list) -> list[T]:
                 return
             yield int.from_bytes(got, "little")
 
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the helper: as in fork_map, its answers keyed by item number
-        global _in_helper
-        _in_helper = True
-        try:
-            os.close(read)
-            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing to say; see causal.py
-            done = {}
-            try:
-                for i in take():
-                    done[i] = fn(items[i])
-                payload = pickle.dumps(("ok", done), protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException:  # noqa: BLE001 - the parent computes these items itself
-                payload = pickle.dumps(("failed",))
-            with os.fdopen(write, "wb") as fh:
-                fh.write(payload)
-        finally:
-            os._exit(0)
-    os.close(write)
+    def helper_items() -> dict[int, Any]:  # the helper's answers, keyed by item number
+        done = {}
+        for i in take():
+            done[i] = fn(items[i])
+        return done
+
+    pid, read = _start_helper(helper_items)
     out: dict[int, Any] = {}
     failed = False
     try:
@@ -138,15 +105,9 @@ def _queued(fn: Callable[[Any], T], items: list) -> list[T]:
         failed = True
     finally:
         os.close(numbers_r)
-        with os.fdopen(read, "rb") as fh:
-            data = fh.read()
-        os.waitpid(pid, 0)
+        got = _answer(pid, read)
     if failed:
         return [fn(x) for x in items]
-    try:
-        got = pickle.loads(data)
-    except Exception:  # noqa: BLE001 - a helper that died mid-write
-        got = None
     if isinstance(got, tuple) and got[0] == "ok" and isinstance(got[1], dict):
         out.update(got[1])
     # what the helper took but did not answer (it failed or died) is computed here, in order: only
@@ -155,3 +116,37 @@ def _queued(fn: Callable[[Any], T], items: list) -> list[T]:
         if i not in out:
             out[i] = fn(items[i])
     return [out[i] for i in range(len(items))]
+
+
+def _start_helper(compute: Callable[[], Any]) -> tuple[int, int]:
+    """Fork a helper that sends ``("ok", compute())`` pickled down a pipe, or ``("failed",)``; the
+    helper's pid and the pipe's end to read :func:`_answer` from."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the helper: compute, send, leave without running the parent's exit handlers
+        global _in_helper
+        _in_helper = True
+        try:
+            os.close(read)
+            sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - nothing to say; see causal.py
+            try:
+                payload = pickle.dumps(("ok", compute()), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:  # noqa: BLE001 - the parent computes these items itself
+                payload = pickle.dumps(("failed",))
+            with os.fdopen(write, "wb") as fh:
+                fh.write(payload)
+        finally:
+            os._exit(0)
+    os.close(write)
+    return pid, read
+
+
+def _answer(pid: int, read: int):
+    """What the helper sent (None if it died before or while writing), once it has been reaped."""
+    with os.fdopen(read, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    try:
+        return pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a helper that died mid-write
+        return None

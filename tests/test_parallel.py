@@ -153,3 +153,22 @@ def test_queued_fork_map_replaces_a_helper_that_dies():
         return i + 1
 
     assert _parallel.fork_map(fn, range(7), queue=True) == list(range(1, 8))
+
+
+def test_more_items_than_the_queue_pipe_holds_are_split_instead():
+    # every item's number goes into the pipe before either process reads: past the pipe's capacity
+    # (64 KiB by default: 16,384 numbers) the write would wait for a reader that never comes. In a
+    # fresh interpreter with a time limit, so a hang fails the test instead of the run
+    import subprocess
+    import sys
+
+    code = ("from evalkit import _parallel\n"
+            "items = list(range(20_000))\n"
+            "assert _parallel.fork_map(lambda i: i * 3, items, queue=True) == [i * 3 for i in items]\n"
+            "print('ok')\n")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "EVALKIT_PROCESSES": "2"})
+    except subprocess.TimeoutExpired:
+        raise AssertionError("fork_map(queue=True) hung on 20,000 items") from None
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

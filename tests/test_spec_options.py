@@ -11,7 +11,7 @@ import pytest
 from evalkit.errors import OptionError
 from evalkit.spec import raw as r
 from evalkit.spec.options import DESIGN_OPTIONS, MATCHING_OPTIONS
-from tests.test_spec_validation import MATCHED, PREPOST, line_of, make_project, only, problems
+from tests.test_spec_validation import EXTERNAL, MATCHED, PREPOST, line_of, make_project, only, problems
 
 
 def test_ate_for_a_method_that_cannot_estimate_it_is_refused_with_file_line_and_choices(tmp_path):
@@ -166,23 +166,6 @@ def test_a_period_column_on_a_wide_form_design_is_refused(tmp_path, design):
         "unit (wide form) (found period 'sdq_pre'; expected no data.period, and timepoints: {indicator: {baseline: "
         "column, exit: column}}; data in long form with design: difference_in_differences, interrupted_time_series, "
         "comparison_areas)"]
-
-
-EXTERNAL = """\
-id: ext
-intervention: demo
-title: A published trial
-stage: test_for_efficacy
-design: rct
-evaluator: {name: University, independent: true}
-external:
-  citation: A trial
-  sample: {treated: 100, comparison: 100}
-  results:
-    - {indicator: sdq_total, estimate: -2.0, ci: [-3.0, -1.0]}
-primary_outcome: sdq_total
-follow_up_months: 12
-"""
 
 
 def test_analysis_options_on_an_external_study_are_warned(tmp_path):

@@ -110,6 +110,22 @@ MATCHED = textwrap.dedent("""\
     follow_up_months: 12
     """)
 
+EXTERNAL = textwrap.dedent("""\
+    id: ext
+    intervention: demo
+    title: A published trial
+    stage: test_for_efficacy
+    design: rct
+    evaluator: {name: University, independent: true}
+    external:
+      citation: A trial
+      sample: {treated: 100, comparison: 100}
+      results:
+        - {indicator: sdq_total, estimate: -2.0, ci: [-3.0, -1.0]}
+    primary_outcome: sdq_total
+    follow_up_months: 12
+    """)
+
 CSV = textwrap.dedent("""\
     pupil_id,treated,age,female,sdq_pre,sdq_post,susp_pre,susp_post,off_pre,off_post
     a1,1,12,0,20,15,1,0,2,1
@@ -558,20 +574,7 @@ def test_every_design_block_on_an_external_study_is_a_warning(tmp_path):
     # a published study is rated from what it reports: each design's block is named as ignored (the
     # comparison_areas block was dropped without a word before the registry listed the blocks), and
     # the feasibility criteria, which a published feasibility study keeps, are ignored for another design
-    text = textwrap.dedent("""\
-        id: ext
-        intervention: demo
-        title: A published trial
-        stage: test_for_efficacy
-        design: rct
-        evaluator: {name: University, independent: true}
-        external:
-          citation: A trial
-          sample: {treated: 100, comparison: 100}
-          results:
-            - {indicator: sdq_total, estimate: -2.0, ci: [-3.0, -1.0]}
-        primary_outcome: sdq_total
-        follow_up_months: 12
+    text = EXTERNAL + textwrap.dedent("""\
         matching: {method: nearest}
         comparison_areas: {treated_from: start}
         feasibility: {cases: {referral_date: referred}, criteria: [{metric: retention_rate, green: 0.8, amber: 0.6}]}

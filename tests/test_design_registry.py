@@ -10,6 +10,18 @@ from evalkit.spec.design_list import MODULES
 from evalkit.spec.designs import REGISTRY, ROBUSTNESS_SECTIONS, entry
 
 
+def _named_in(module, words: set[str]) -> set[str]:
+    """Which of ``words`` ``module``'s source names, as a string or an attribute (``Design.pre_post``,
+    ``raw.matching``), read with ast."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    texts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    attributes = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    return (texts | attributes) & words
+
+
 def test_every_design_has_one_entry_in_its_own_module():
     assert set(REGISTRY) == set(r.Design)
     assert [e.design.value for e in REGISTRY.values()] == list(MODULES)  # the module is named as the design
@@ -92,28 +104,15 @@ def test_the_report_and_the_rating_read_the_entries():
 def test_validation_names_no_design():
     # a design's own rules are its entry's checks hook, its block's default and "ignored" warning are
     # on the entry: resolve.py compares no design with a named one and names no design's block
-    import ast
-    from pathlib import Path
-
     import evalkit.spec.resolve as resolve_module
 
-    tree = ast.parse(Path(resolve_module.__file__).read_text(encoding="utf-8"))
-    named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
-             and isinstance(n.value, ast.Attribute) and n.value.attr == "Design"}
-    texts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     blocks = {e.options_section for e in REGISTRY.values() if e.options_section}
-    assert named == set(), named
-    assert {t for t in texts if t in {d.value for d in REGISTRY} | blocks} == set()
-    assert not {a for n in ast.walk(tree) if isinstance(n, ast.Attribute) for a in [n.attr] if a in blocks}
-
+    assert _named_in(resolve_module, {d.value for d in REGISTRY} | blocks) == set()
 
 
 def test_the_conventions_and_the_subgroup_engine_read_the_entries():
     # the SE convention an estimate gets by default and the subgroup engine's estimand, covariance and
     # caveat are the entries'; neither module names a design (matched_comparison's weighting variant included)
-    import ast
-    from pathlib import Path
-
     from evalkit.estimate import conventions
     from evalkit.estimate import subgroups as sg
 
@@ -129,17 +128,12 @@ def test_the_conventions_and_the_subgroup_engine_read_the_entries():
         assert set(e.conventions.values()) <= set(conventions.BY_ID), e.design
     designs = {d.value for d in REGISTRY} | {"weighting"}
     for module in (conventions, sg):
-        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        texts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-        named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in designs}
-        assert texts & designs == set() and named == set(), (module.__name__, texts & designs, named)
+        assert _named_in(module, designs) == set(), module.__name__
+
 
 def test_the_dowhy_step_reads_the_entries():
     # how a design is refuted (DoWhy's data, the primary estimand's order, Rosenbaum bounds) is its entry's;
     # neither the causal module nor its worker names a design
-    import ast
-    from pathlib import Path
-
     from evalkit import _dowhy_worker
     from evalkit.estimate import causal
     from evalkit.spec.designs import resolve
@@ -154,10 +148,7 @@ def test_the_dowhy_step_reads_the_entries():
             assert callable(resolve(e.robustness.data)), e.design
     designs = {d.value for d in REGISTRY}
     for module in (causal, _dowhy_worker):
-        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-        texts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-        named = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in designs}
-        assert texts & designs == set() and named == set(), (module.__name__, texts & designs, named)
+        assert _named_in(module, designs) == set(), module.__name__
 
 
 def test_the_built_in_blocks_defaults_and_ignored_warnings_are_the_entries():

@@ -38,6 +38,7 @@ Wuethrich & Zhu (2021, JASA 116:1849) are an alternative not built here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -68,45 +69,82 @@ class SynthError(EstimationError):
 # ------------------------------------------------------------------------------ the core
 
 
+try:
+    # the gufunc behind np.linalg.solve, called without its checks and wrapping (they cost four times
+    # the solve itself on these tiny systems); the same LAPACK routine on the same matrix, so the
+    # same bits. A singular matrix gives NaNs instead of LinAlgError, caught the same way below.
+    from numpy.linalg._umath_linalg import solve1 as _lapack_solve
+except ImportError:  # pragma: no cover - a numpy without it
+    _lapack_solve = None
+
+_RHS: dict[int, np.ndarray] = {}  # (0, ..., 0, 1) of each size, read-only
+_BORDER: dict[int, np.ndarray] = {}  # [[0, 1], [1', 0]] of each size, read-only
+
+
+def _bordered(n: int) -> np.ndarray:
+    """A new (n + 1) x (n + 1) matrix with ones in the last row and column, zeros elsewhere."""
+    border = _BORDER.get(n)
+    if border is None:
+        border = np.zeros((n + 1, n + 1))
+        border[:n, n] = border[n, :n] = 1.0
+        border.flags.writeable = False
+        _BORDER[n] = border
+        rhs = np.zeros(n + 1)
+        rhs[n] = 1.0
+        rhs.flags.writeable = False
+        _RHS[n] = rhs
+    return border.copy()
+
+
 def _affine_minimiser(Q: np.ndarray) -> np.ndarray:
     """Coefficients a, summing to 1, of the point of the affine hull of Q's columns nearest 0."""
     n = Q.shape[1]
-    M = np.zeros((n + 1, n + 1))
+    M = _bordered(n)
     M[:n, :n] = Q.T @ Q
-    M[:n, n] = M[n, :n] = 1.0
-    rhs = np.zeros(n + 1)
-    rhs[n] = 1.0
-    try:
-        sol = np.linalg.solve(M, rhs)
-        if np.all(np.isfinite(sol)):
+    rhs = _RHS[n]
+    if _lapack_solve is not None:
+        with np.errstate(invalid="ignore"):
+            sol = _lapack_solve(M, rhs, signature="dd->d")
+        if all(map(math.isfinite, sol.tolist())):
             return sol[:n]
-    except np.linalg.LinAlgError:
-        pass
+    else:
+        try:
+            sol = np.linalg.solve(M, rhs)
+            if np.all(np.isfinite(sol)):
+                return sol[:n]
+        except np.linalg.LinAlgError:
+            pass
     return np.linalg.lstsq(M, rhs, rcond=None)[0][:n]  # affinely dependent corral: least-norm answer
 
 
 def _wolfe(P: np.ndarray, start: list[int] | None, tol: float, max_iter: int) -> tuple[list[int], np.ndarray]:
+    # The arithmetic (which numpy/BLAS call makes each number, on which memory layout) is kept as
+    # it is: Synth's outer optimisation is so flat that a last-bit change in W moves V and even which
+    # start wins, so only the Python around it is made lean (P[:, list] is Fortran-ordered, and
+    # ``Q.T @ Q`` and ``Q @ lam`` on it are the calls the answers were first computed with).
     norms = np.einsum("ij,ij->j", P, P)
     scale = max(float(norms.max()), 1e-300)
-    corral, lam = None, None
+    corral, lam, Q = None, None, None
     if start:
         # warm start from a previous corral when its affine minimiser lies inside it (Wolfe's invariant)
-        alpha = _affine_minimiser(P[:, start])
-        if np.all(alpha > tol):
+        Q = P[:, start]
+        alpha = _affine_minimiser(Q)
+        if all(a > tol for a in alpha.tolist()):  # np.all(alpha > tol), NaN too
             corral, lam = list(start), alpha
     if corral is None:
-        corral, lam = [int(np.argmin(norms))], np.ones(1)
-    x = P[:, corral] @ lam
+        corral, lam = [int(norms.argmin())], np.ones(1)
+        Q = P[:, corral]
+    x = Q @ lam
     for _ in range(max_iter):
         dots = P.T @ x
-        j = int(np.argmin(dots))
+        j = int(dots.argmin())
         if x @ x - dots[j] <= tol * scale or j in corral:
             break
         corral.append(j)
         lam = np.append(lam, 0.0)
         for _minor in range(max_iter):
             alpha = _affine_minimiser(P[:, corral])
-            if np.all(alpha > tol):
+            if all(a > tol for a in alpha.tolist()):  # np.all(alpha > tol), NaN too
                 lam = alpha
                 break
             # walk from lam towards alpha until the first weight reaches zero, and drop it
@@ -168,11 +206,65 @@ def _scaled(X1: np.ndarray, X0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _w_given_v(v: np.ndarray, X1s: np.ndarray, X0s: np.ndarray, memory: list | None = None) -> np.ndarray:
     a = np.abs(v)
-    root = np.sqrt(a / a.sum())
+    return _w_given_root(np.sqrt(a / a.sum()), X1s, X0s, memory)
+
+
+def _w_given_root(root: np.ndarray, X1s: np.ndarray, X0s: np.ndarray, memory: list | None) -> np.ndarray:
+    """Donor weights with the predictors scaled by ``root`` (the square root of V's diagonal).
+
+    ``memory`` holds the donors of the last solution (sorted, as ``np.flatnonzero`` gives them):
+    the solution starts from them, and they are replaced by this solution's donors. Call it with
+    'invalid' floating-point warnings off (a singular corral gives NaNs, handled here).
+    """
     start = memory[0] if memory else None
+    if start and X0s.shape[1] > 1 and _lapack_solve is not None:
+        w = _still_optimal(X0s, X1s, root, start)
+        if w is not None:
+            return w  # the same donors: memory stays as it is
     w = simplex_weights(X0s * root[:, None], X1s * root, start=start)
     if memory is not None:
-        memory[:] = [list(np.flatnonzero(w > 0))]
+        memory[:] = [np.flatnonzero(w > 0).tolist()]
+    return w
+
+
+def _still_optimal(X0s: np.ndarray, X1s: np.ndarray, root: np.ndarray, start: list[int],
+                   tol: float = 1e-12) -> np.ndarray | None:
+    """:func:`simplex_weights` when the warm start's corral is the answer at once, else None.
+
+    It is, for nearly every evaluation of the outer loss (V moves a little, the donors stay), and
+    then Wolfe's algorithm does exactly this: the corral's affine minimiser, found inside it, and
+    no donor that would improve on it. Every number is computed by the same call on the same
+    operands as there (see :func:`_wolfe`), so the weights are the same to the last bit; what is
+    saved is the Python between them. Anything else (the minimiser outside the corral, a better
+    donor, a singular system) returns None, and the whole algorithm runs from the start.
+    """
+    P = X0s * root[:, None]
+    P -= (X1s * root)[:, None]
+    Q = P[:, start]
+    n = len(start)
+    M = _bordered(n)
+    M[:n, :n] = Q.T @ Q
+    sol = _lapack_solve(M, _RHS[n], signature="dd->d")  # the caller keeps a singular matrix's NaNs quiet
+    values = sol.tolist()
+    if not (math.isfinite(values[n]) and all(a > tol for a in values[:n])):  # NaN fails both
+        return None
+    lam = sol[:n]
+    x = Q @ lam
+    dots = P.T @ x
+    j = int(dots.argmin())
+    if j not in start:
+        # Wolfe's test, x'x - min(P'x) <= tol * scale with scale the largest squared column norm,
+        # first against a lower bound of that scale (x is a convex combination of columns, so x'x is
+        # at most their largest squared norm): passing it passes the test itself
+        xx = x @ x
+        gap = xx - dots[j]
+        if not gap <= tol * (xx * (1 - 1e-9)):
+            norms = np.einsum("ij,ij->j", P, P)
+            if not gap <= tol * max(float(norms.max()), 1e-300):
+                return None
+    w = np.zeros(P.shape[1])
+    w[start] = lam  # np.clip(lam, 0, None) is lam: every weight is above tol
+    w /= np.add.reduce(w)  # w.sum() without its Python wrapper
     return w
 
 
@@ -191,11 +283,11 @@ def _nelder_mead(f, x0: np.ndarray) -> np.ndarray:
 def _bfgs(f, x0: np.ndarray) -> np.ndarray:
     from scipy.optimize import minimize
 
+    steps = np.eye(len(x0)) * BFGS_STEP  # row i: BFGS_STEP in coordinate i
+
     def grad(x):
         g = np.empty_like(x)
-        for i in range(len(x)):
-            e = np.zeros_like(x)
-            e[i] = BFGS_STEP
+        for i, e in enumerate(steps):
             g[i] = (f(x + e) - f(x - e)) / (2 * BFGS_STEP)
         return g
 
@@ -216,13 +308,27 @@ def fit_synth(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray,
     k = X0.shape[0]
 
     memory: list = []  # the last solution's donors: the next inner problem starts from them
+    # The inner solution depends on v and on the donors it starts from (the last bits of W do), so
+    # a value is reused only for the same v from the same start: one evaluation in 14 here (the
+    # optimisers and their line searches come back to points they have seen).
+    seen: dict[tuple[bytes, tuple[int, ...]], tuple[float, list[int]]] = {}
 
     def loss(v: np.ndarray) -> float:
-        if not np.all(np.isfinite(v)) or np.abs(v).sum() == 0:
+        if not all(map(math.isfinite, v.tolist())):
             return np.inf
-        w = _w_given_v(v, X1s, X0s, memory)
-        r = Z1 - Z0 @ w
-        return float(r @ r / len(Z1))
+        a = np.abs(v)
+        total = np.add.reduce(a)  # a.sum() without its Python wrapper
+        if total == 0:
+            return np.inf
+        key = (v.tobytes(), tuple(memory[0]) if memory else ())
+        known = seen.get(key)
+        if known is None:
+            w = _w_given_root(np.sqrt(a / total), X1s, X0s, memory)
+            r = Z1 - Z0 @ w
+            known = seen[key] = (float(r @ r / len(Z1)), memory[0])
+        else:
+            memory[:] = [known[1]]
+        return known[0]
 
     if custom_v is not None or k == 1:
         best_v = np.ones(1) if k == 1 else np.abs(np.asarray(custom_v, dtype=float))
@@ -240,12 +346,13 @@ def fit_synth(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray,
         except np.linalg.LinAlgError:
             pass  # collinear predictors: Synth keeps the equal-weights start only
         best = None
-        for name, x0 in starts:
-            for opt, run in (("Nelder-Mead", _nelder_mead), ("BFGS", _bfgs)):
-                v = run(loss, x0)
-                value = loss(v)
-                if best is None or value < best[0]:
-                    best = (value, v, f"{name}, {opt}")
+        with np.errstate(invalid="ignore"):  # for the inner solver: see _w_given_root
+            for name, x0 in starts:
+                for opt, run in (("Nelder-Mead", _nelder_mead), ("BFGS", _bfgs)):
+                    v = run(loss, x0)
+                    value = loss(v)
+                    if best is None or value < best[0]:
+                        best = (value, v, f"{name}, {opt}")
         best_v, start = best[1], best[2]
     v = np.abs(best_v) / np.abs(best_v).sum()
     w = _w_given_v(v, X1s, X0s)

@@ -238,11 +238,13 @@ def _still_optimal(X0s: np.ndarray, X1s: np.ndarray, root: np.ndarray, start: li
     saved is the Python between them. Anything else (the minimiser outside the corral, a better
     donor, a singular system) returns None, and the whole algorithm runs from the start.
     """
-    P = X0s * root[:, None]
-    P -= (X1s * root)[:, None]
+    col = root[:, None]
+    P = X0s * col
+    P -= X1s[:, None] * col  # the same products as (X1s * root)[:, None]
     Q = P[:, start]
     n = len(start)
-    M = _bordered(n)
+    border = _BORDER.get(n)
+    M = border.copy() if border is not None else _bordered(n)
     M[:n, :n] = Q.T @ Q
     sol = _lapack_solve(M, _RHS[n], signature="dd->d")  # the caller keeps a singular matrix's NaNs quiet
     values = sol.tolist()
@@ -312,6 +314,7 @@ def fit_synth(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray,
     # a value is reused only for the same v from the same start: one evaluation in 14 here (the
     # optimisers and their line searches come back to points they have seen).
     seen: dict[tuple[bytes, tuple[int, ...]], tuple[float, list[int]]] = {}
+    n_pre = len(Z1)
 
     def loss(v: np.ndarray) -> float:
         if not all(map(math.isfinite, v.tolist())):
@@ -325,7 +328,7 @@ def fit_synth(X1: np.ndarray, X0: np.ndarray, Z1: np.ndarray, Z0: np.ndarray,
         if known is None:
             w = _w_given_root(np.sqrt(a / total), X1s, X0s, memory)
             r = Z1 - Z0 @ w
-            known = seen[key] = (float(r @ r / len(Z1)), memory[0])
+            known = seen[key] = (float(r @ r / n_pre), memory[0])
         else:
             memory[:] = [known[1]]
         return known[0]

@@ -85,14 +85,14 @@ def _bordered(n: int) -> np.ndarray:
     """A new (n + 1) x (n + 1) matrix with ones in the last row and column, zeros elsewhere."""
     border = _BORDER.get(n)
     if border is None:
+        rhs = np.zeros(n + 1)
+        rhs[n] = 1.0
+        rhs.flags.writeable = False
+        _RHS[n] = rhs  # before the border: whoever finds the border finds its right-hand side
         border = np.zeros((n + 1, n + 1))
         border[:n, n] = border[n, :n] = 1.0
         border.flags.writeable = False
         _BORDER[n] = border
-        rhs = np.zeros(n + 1)
-        rhs[n] = 1.0
-        rhs.flags.writeable = False
-        _RHS[n] = rhs
     return border.copy()
 
 

@@ -367,16 +367,16 @@ def contrast(fit: Fit, vector) -> tuple[float, float]:
 
 def interval(fit: Fit, estimate: float, se: float, level: float) -> tuple[float, float, float]:
     """(low, high, two-sided p) from the fit's reference distribution; NaN where se is not positive."""
-    from scipy import stats
+    from evalkit.estimate import _dist
 
     if not (math.isfinite(se) and se > 0):
         return math.nan, math.nan, math.nan
     if fit.df is None:
-        q = float(stats.norm.ppf(0.5 + level / 2))
-        p = float(2 * stats.norm.sf(abs(estimate / se)))
+        q = float(_dist.norm_ppf(0.5 + level / 2))
+        p = float(2 * _dist.norm_sf(abs(estimate / se)))
     else:
-        q = float(stats.t.ppf(0.5 + level / 2, fit.df))
-        p = float(2 * stats.t.sf(abs(estimate / se), fit.df))
+        q = float(_dist.t_ppf(0.5 + level / 2, fit.df))
+        p = float(2 * _dist.t_sf(abs(estimate / se), fit.df))
     return estimate - q * se, estimate + q * se, p
 
 
@@ -384,7 +384,7 @@ def wald(fit: Fit, R) -> Wald:
     """Joint Wald test of R b = 0: F(q, df) = W/q when the fit uses a t reference, chi-square(q)
     otherwise. The pseudo-inverse and rank keep it defined when clusters are few (a cluster-robust
     covariance has rank at most G - 1)."""
-    from scipy import stats
+    from evalkit.estimate import _dist
 
     R = np.atleast_2d(np.asarray(R, dtype=float))
     rb = R @ fit.params
@@ -394,5 +394,5 @@ def wald(fit: Fit, R) -> Wald:
         return Wald(math.nan, 0, fit.df, math.nan, "not testable (no variation in the contrasts)")
     W = float(rb @ np.linalg.pinv(middle) @ rb)
     if fit.df is None:
-        return Wald(W, q, None, float(stats.chi2.sf(W, q)), f"chi-square({q})")
-    return Wald(W, q, fit.df, float(stats.f.sf(W / q, q, fit.df)), f"F({q}, {fit.df})")
+        return Wald(W, q, None, float(_dist.chi2_sf(W, q)), f"chi-square({q})")
+    return Wald(W, q, fit.df, float(_dist.f_sf(W / q, q, fit.df)), f"F({q}, {fit.df})")

@@ -27,15 +27,15 @@ Z95 = 1.959963984540054
 
 
 def z_crit(level: float) -> float:
-    from scipy import stats
+    from evalkit.estimate._dist import norm_ppf
 
-    return float(stats.norm.ppf(0.5 + level / 2))
+    return float(norm_ppf(0.5 + level / 2))
 
 
 def t_crit(df, level: float):
-    from scipy import stats
+    from evalkit.estimate._dist import t_ppf
 
-    return stats.t.ppf(0.5 + level / 2, df)
+    return t_ppf(0.5 + level / 2, df)
 
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:

@@ -107,7 +107,7 @@ def evalue(estimate: float, ci_low: float | None = None, ci_high: float | None =
 
 
 def _signed_rank(diffs: np.ndarray) -> tuple[float, np.ndarray]:
-    from scipy.stats import rankdata
+    from evalkit.estimate._dist import rankdata
 
     d = diffs[diffs != 0]  # zero differences carry no sign (Wilcoxon's convention)
     ranks = rankdata(np.abs(d))
@@ -116,7 +116,7 @@ def _signed_rank(diffs: np.ndarray) -> tuple[float, np.ndarray]:
 
 def rosenbaum_p(diffs, gamma: float) -> dict:
     """Upper and lower bounds on the one-sided signed-rank p-value (treated > control) at Γ."""
-    from scipy.stats import norm
+    from evalkit.estimate._dist import norm_sf
 
     d = np.asarray(diffs, dtype=float)
     t, ranks = _signed_rank(d)
@@ -124,7 +124,7 @@ def rosenbaum_p(diffs, gamma: float) -> dict:
     for side, p_plus in (("upper", gamma / (1 + gamma)), ("lower", 1 / (1 + gamma))):
         mean = p_plus * ranks.sum()
         var = p_plus * (1 - p_plus) * np.sum(ranks ** 2)
-        out[side] = float(norm.sf((t - mean) / math.sqrt(var))) if var > 0 else float("nan")
+        out[side] = float(norm_sf((t - mean) / math.sqrt(var))) if var > 0 else float("nan")
     return {"gamma": gamma, "statistic": t, "p_upper": out["upper"], "p_lower": out["lower"]}
 
 
@@ -247,7 +247,7 @@ def _bernoulli_sum_sf(p: np.ndarray, t: int) -> float:
 
 def set_scores(ys: list[np.ndarray], binary: bool) -> list[np.ndarray]:
     """Sign scores (the 0/1 outcome itself) or aligned ranks (response minus set mean, ranked overall)."""
-    from scipy.stats import rankdata
+    from evalkit.estimate._dist import rankdata
 
     if binary:
         return [y.astype(float) for y in ys]
@@ -258,7 +258,7 @@ def set_scores(ys: list[np.ndarray], binary: bool) -> list[np.ndarray]:
 
 def rosenbaum_sets_p(scores: list[np.ndarray], treated_at: list[int], gamma: float, binary: bool) -> dict:
     """Upper and lower bounds on the one-sided p-value (treated scores high) at Γ."""
-    from scipy.stats import norm
+    from evalkit.estimate._dist import norm_sf
 
     t = float(sum(q[i] for q, i in zip(scores, treated_at)))
     if binary:
@@ -276,7 +276,7 @@ def rosenbaum_sets_p(scores: list[np.ndarray], treated_at: list[int], gamma: flo
     mean_u, var_u = separable_moments(scores, gamma)
     mean_l, var_l = separable_moments([-q for q in scores], gamma)
     mean_l = -mean_l
-    sf = (lambda mu, v: float(norm.sf((t - mu) / math.sqrt(v))) if v > 0 else float("nan"))  # noqa: E731
+    sf = (lambda mu, v: float(norm_sf((t - mu) / math.sqrt(v))) if v > 0 else float("nan"))  # noqa: E731
     return {"gamma": gamma, "statistic": t, "p_upper": sf(mean_u, var_u), "p_lower": sf(mean_l, var_l),
             "expectation_upper": mean_u}
 

@@ -686,9 +686,9 @@ def _interaction(fit: rb.Fit, coef: dict, ok: list[_Level], reference: str | Non
 
 
 def _norm_ppf(p: float) -> float:
-    from scipy import stats
+    from evalkit.estimate._dist import norm_ppf
 
-    return float(stats.norm.ppf(p))
+    return float(norm_ppf(p))
 
 
 def _f(x) -> float | None:

@@ -59,14 +59,13 @@ def wls_cluster(y: np.ndarray, X: np.ndarray, w: np.ndarray, clusters: list | No
 
 
 def t_interval(est: float, se: float, df: int, level: float = 0.95) -> tuple[float, float, float]:
-    from scipy import stats
-
+    from evalkit.estimate._dist import t_sf
     from evalkit.estimate._stats import t_crit
 
     if not np.isfinite(se) or se <= 0:
         return float("nan"), float("nan"), float("nan")
     q = t_crit(df, level)
-    p = 2 * stats.t.sf(abs(est / se), df)
+    p = 2 * t_sf(abs(est / se), df)
     return est - q * se, est + q * se, float(p)
 
 

@@ -3,16 +3,17 @@
 Importing DoWhy costs about 3 s of CPU in a fresh process (numpy, pandas, scipy, statsmodels,
 scikit-learn, sympy, matplotlib, then DoWhy itself, one after another): longer than reading,
 checking and matching a 110,000-row plan together. ``evalkit run`` therefore forks this worker as
-its first act when a chosen plan is refuted (:func:`start_early`, from ``evalkit.cli``), before it
+its first act when a chosen plan analyses data (:func:`start_early`, from ``evalkit.cli``), before it
 has imported anything heavy; the worker imports DoWhy on the other core while the run's own process
-loads the project, reads and checks the data and runs the design, then answers the refutation jobs
-sent to it (:func:`evalkit.estimate.causal.dowhy_section`) and stays for the next evaluation.
-Which designs are refuted is the design registry's (``DesignEntry.robustness``): the run's process
-imports the registry to decide, and the worker inherits it; the worker imports nothing else of
-evalkit before DoWhy: each job names its function, whose module (:data:`PRELOAD`) it loads once
-DoWhy is, while the run is still working. What DoWhy imports at
-load but its refuters never touch (pyplot, :data:`DEFERRED`) is bound there as a stand-in that
-loads the real module on first use (:func:`defer_imports`): about 0.2 s of CPU off the import.
+loads the project, reads and checks the data and runs the design, then answers the jobs sent to it
+(:func:`evalkit.estimate.causal.numbers_or_failure`: DoWhy's numbers, sent as soon as the design has
+its analysed rows) and stays for the next evaluation. Which designs are refuted is the design
+registry's (``DesignEntry.robustness``): the run's process imports the registry to decide only once
+the worker is forked (pydantic's 0.14 s would otherwise delay DoWhy's import), and stops a worker no
+chosen plan needs. The worker imports nothing of evalkit before DoWhy: each job names its function,
+whose module (:data:`PRELOAD`) it loads once DoWhy is, while the run is still working. What DoWhy
+imports at load but its refuters never touch (pyplot, :data:`DEFERRED`) is bound there as a stand-in
+that loads the real module on first use (:func:`defer_imports`): about 0.2 s of CPU off the import.
 
 The work and its inputs are the same as in the run's process (the data frame is pickled exactly,
 one BLAS thread in both, the same seeds): the sections are byte-identical whichever process
@@ -35,7 +36,7 @@ from typing import Any
 
 WORKER_ENV = "EVALKIT_DOWHY_WORKER"
 _worker: dict[str, Any] = {}
-# the module of the jobs' function (evalkit.estimate.causal.dowhy_section) with the evalkit modules
+# the module of the jobs' function (evalkit.estimate.causal.numbers_or_failure) with the evalkit modules
 # it imports: loaded by the worker once DoWhy is, while the run is still matching, rather than when
 # the first job is unpickled, with the run waiting
 PRELOAD = ("evalkit.estimate.causal",)
@@ -114,13 +115,20 @@ def start_early(project: str | Path | None, names: list[str] | None) -> bool:
         if root is None:
             return False
         designs = {_chosen_design(path, names) for path in sorted((root / "evaluations").iterdir())} - {None}
-        # the registry (about 0.14 s to import, pydantic's) only when a chosen plan analyses data: the
-        # run imports it next anyway, and the worker forked after it inherits it rather than loading it
-        if not designs or not designs & refuted_designs():
-            return False
     except Exception:  # noqa: BLE001 - a hint; the project's own checks report what is wrong
         return False
-    return start_worker()
+    if not designs or not start_worker():
+        return False
+    # which designs are refuted is the registry's (about 0.14 s to import, pydantic's, which the run
+    # needs next anyway): asked only once the worker is forked, so that DoWhy's import does not wait
+    # for it; a worker no chosen plan needs is stopped at once (it has only begun importing)
+    try:
+        wanted = bool(designs & refuted_designs())
+    except Exception:  # noqa: BLE001 - the project's own checks report what is wrong
+        wanted = False
+    if not wanted:
+        stop_worker()
+    return wanted
 
 
 def _project_root(start: str | Path | None) -> Path | None:
@@ -177,7 +185,7 @@ def _serve(conn, parent_end, preload: tuple[str, ...] = ()) -> None:
     """The worker: import DoWhy at once, then answer jobs until told to stop (None) or orphaned.
 
     A job is ``(function, arguments)``, the function pickled by reference
-    (:func:`evalkit.estimate.causal.dowhy_section`): this module knows nothing of what it runs."""
+    (:func:`evalkit.estimate.causal.numbers_or_failure`): this module knows nothing of what it runs."""
     global _in_worker
     import warnings
 

@@ -8,6 +8,8 @@ allowed to hold the time of the run) into ``.evalkit/results/<evaluation>/`` (ow
 
 from __future__ import annotations
 
+import contextlib
+
 import importlib
 import json
 import platform
@@ -93,6 +95,26 @@ def add_robustness(evaluation: m.Evaluation, frame, analysis):
 
     extra = causal.robustness(evaluation, frame, analysis, evaluation.seed, in_worker=True)
     return dataclasses.replace(analysis, sections={**analysis.sections, **extra})
+
+
+@contextlib.contextmanager
+def _rows_to_worker(evaluation: m.Evaluation, frame):
+    """While a refuted design runs, its analysed rows go to the DoWhy worker as soon as the design hands
+    them over (:func:`evalkit.estimate.analysed_rows_ready`), so that the refutations run beside the
+    design's estimates rather than after them; whatever was sent and not used is dropped at the end."""
+    if evaluation.design.value not in ROBUSTNESS_DESIGNS:
+        yield
+        return
+    from evalkit.estimate import causal, listening_for_rows
+
+    def listener(rows, outcome_column):
+        causal.send_rows(evaluation, frame, rows, outcome_column)
+
+    try:
+        with listening_for_rows(listener):
+            yield
+    finally:
+        causal.forget_rows()
 
 
 def units_sha256(evaluation: m.Evaluation, frame) -> str | None:
@@ -217,7 +239,7 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
                            "content_sha256": content_sha256(sessions), "rows": int(len(sessions))})
         from evalkit._threads import one_blas_thread
 
-        with one_blas_thread():  # every design: see evalkit._threads
+        with one_blas_thread(), _rows_to_worker(evaluation, frame):  # every design: see evalkit._threads
             analysis = module.analyse(evaluation, frame, evaluation.seed)
             analysis = add_robustness(evaluation, frame, analysis)
             if evaluation.delivery is not None:  # "How it was delivered", for any design

@@ -240,3 +240,110 @@ def test_a_worker_that_never_answers_does_not_hang_the_run(project, monkeypatch)
         causal.stop_worker()
     assert "process" not in causal._worker and not proc.is_alive()
     assert json.dumps(there, sort_keys=True, default=str) == json.dumps(here, sort_keys=True, default=str)
+
+
+def test_the_refits_without_dowhys_summary_table_give_dowhys_numbers(project, monkeypatch):
+    # issue 20: the refuters' refits skip the statsmodels summary DoWhy builds for a debug log line
+    # and the copies of what each refit replaces; every number must be what unchanged DoWhy gives
+    frame = _panel(np.random.default_rng(4))
+    plan = _did_plan(project)
+    analysis = did.analyse(plan, frame, 1)
+    primary = causal._primary_estimate(plan, analysis)
+    data, treatment, outcome, common, mediators, _same = causal.did_data(plan, frame, analysis, primary)
+    inputs = (data, treatment, outcome, common, mediators, 3, 6)
+    lean = causal.dowhy_numbers(*inputs)
+    monkeypatch.setattr(causal, "_without_summaries", lambda estimate: None)
+    plain = causal.dowhy_numbers(*inputs)
+    assert json.dumps(lean, sort_keys=True, default=str) == json.dumps(plain, sort_keys=True, default=str)
+    assert len(lean["new_effects"]) == len(causal.REFUTERS)
+
+
+def _matched_example(example_project_ro):
+    from evalkit.project import load_project
+
+    return load_project(example_project_ro).evaluation("reach-2023-matched")
+
+
+def test_matched_rows_go_to_the_worker_before_the_estimates_and_are_used_once(example_project_ro, monkeypatch):
+    # issue 20: the matched design hands its rows over as soon as it has them; the worker refutes
+    # while this process computes the estimates, and the section is the one computed here
+    from evalkit.run import run_analysis
+
+    evaluation = _matched_example(example_project_ro)
+    monkeypatch.setenv(causal.WORKER_ENV, "0")
+    here, _ = run_analysis(evaluation)
+    monkeypatch.delenv(causal.WORKER_ENV)
+    asked = []
+    real_ask = causal._ask
+    monkeypatch.setattr(causal, "_ask", lambda inputs: asked.append(inputs) or real_ask(inputs))
+    from evalkit.estimate import matching
+
+    real_analyse = matching.analyse
+    seen = {}
+
+    def analyse(*args, **kwargs):
+        result = real_analyse(*args, **kwargs)
+        seen["pending_after_design"] = "pending" in causal._worker  # sent early, not yet collected
+        return result
+
+    monkeypatch.setattr(matching, "analyse", analyse)
+    assert causal.start_worker(force=True)
+    try:
+        there, _ = run_analysis(evaluation)
+    finally:
+        causal.stop_worker()
+    assert seen["pending_after_design"] and len(asked) == 1 and "pending" not in causal._worker
+    assert there.to_json() == here.to_json()
+
+
+def test_rows_that_are_not_the_analysis_rows_are_refuted_again(example_project_ro, monkeypatch):
+    # a design handing over the wrong rows (or the wrong column) costs time, never the section
+    from evalkit.estimate import matching
+    from evalkit.run import run_analysis
+
+    evaluation = _matched_example(example_project_ro)
+    monkeypatch.setenv(causal.WORKER_ENV, "0")
+    here, _ = run_analysis(evaluation)
+    monkeypatch.delenv(causal.WORKER_ENV)
+    real_ready = matching.analysed_rows_ready
+    monkeypatch.setattr(matching, "analysed_rows_ready",
+                        lambda rows, outcome_column: real_ready(rows.iloc[: len(rows) // 2], outcome_column))
+    asked = []
+    real_ask = causal._ask
+    monkeypatch.setattr(causal, "_ask", lambda inputs: asked.append(inputs) or real_ask(inputs))
+    assert causal.start_worker(force=True)
+    try:
+        there, _ = run_analysis(evaluation)
+    finally:
+        causal.stop_worker()
+    assert len(asked) == 2 and len(asked[0][0]) < len(asked[1][0])
+    assert there.to_json() == here.to_json()
+
+
+def test_rows_sent_for_an_analysis_that_fails_are_not_answered_into_the_next(example_project_ro, monkeypatch):
+    from evalkit.errors import EvalkitError
+    from evalkit.estimate import matching
+    from evalkit.run import run_analysis
+
+    evaluation = _matched_example(example_project_ro)
+    monkeypatch.setenv(causal.WORKER_ENV, "0")
+    here, _ = run_analysis(evaluation)
+    monkeypatch.delenv(causal.WORKER_ENV)
+    real_analyse = matching.analyse
+
+    def failing(*args, **kwargs):
+        real_analyse(*args, **kwargs)  # the rows are handed over inside
+        raise EvalkitError("the design failed after handing over its rows")
+
+    monkeypatch.setattr(matching, "analyse", failing)
+    assert causal.start_worker(force=True)
+    try:
+        with pytest.raises(EvalkitError):
+            run_analysis(evaluation)
+        assert "pending" not in causal._worker and not causal._dowhy_worker.running()
+        monkeypatch.setattr(matching, "analyse", real_analyse)
+        assert causal.start_worker(force=True)
+        there, _ = run_analysis(evaluation)
+    finally:
+        causal.stop_worker()
+    assert there.to_json() == here.to_json()

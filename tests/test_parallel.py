@@ -85,16 +85,20 @@ def test_the_worker_hint_reads_the_chosen_plans(tmp_path, monkeypatch):
     (root / "evaluations" / "b.yml").write_text("id: b\ndesign: matched_comparison\n")
     (root / "evaluations" / "c.yml").write_text("id: c\ndesign: difference_in_differences\nexternal: {doi: x}\n")
     (root / "evaluations" / "broken.yml").write_text("id: [\n")
-    started = []
+    started, stopped = [], []
     monkeypatch.setattr(_dowhy_worker, "start_worker", lambda force=False: started.append(1) or True)
+    monkeypatch.setattr(_dowhy_worker, "stop_worker", lambda: stopped.append(1))
     monkeypatch.delenv(_dowhy_worker.WORKER_ENV, raising=False)
     monkeypatch.setattr(_dowhy_worker, "worker_wanted", lambda: True)
+    # the worker is forked before the registry is imported (DoWhy's import then does not wait for it),
+    # and stopped at once when the registry says no chosen plan is refuted
     assert not _dowhy_worker.start_early(root, ["a"])  # a pre/post plan: no DoWhy
-    assert not _dowhy_worker.start_early(root, ["c"])  # an external study is not refuted
+    assert (len(started), len(stopped)) == (1, 1)
+    assert not _dowhy_worker.start_early(root, ["c"])  # an external study analyses no data: not even forked
     assert _dowhy_worker.start_early(root, ["b"])
     assert _dowhy_worker.start_early(root / "evaluations", None)  # every plan, found from inside the project
     assert not _dowhy_worker.start_early(tmp_path, None)  # not a project: nothing
-    assert len(started) == 2
+    assert (len(started), len(stopped)) == (3, 1)
 
 
 def test_deferred_imports_bind_without_loading_and_load_on_first_use():

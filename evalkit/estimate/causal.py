@@ -34,6 +34,8 @@ Nothing here changes an estimate; it adds the ``robustness`` and ``sensitivity``
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import logging
 import math
 import warnings
@@ -125,7 +127,10 @@ def dowhy_section(job: tuple) -> dict:
 # worker (:mod:`evalkit._dowhy_worker`) as its first act when a chosen plan is refuted, and again
 # here (:func:`start_worker`, from ``evalkit.run``) if none is running when it begins such a design;
 # the worker imports DoWhy while this process reads the data and runs the design, then runs the
-# refutations sent to it and stays for the next evaluation of the run. The work and its inputs are
+# refutations sent to it and stays for the next evaluation of the run. The worker computes only what
+# DoWhy says of the data (:func:`dowhy_numbers`), so a design that hands its analysed rows over before
+# computing its estimates (:func:`send_rows`) has them refuted on the other core meanwhile; the
+# section is judged here against the finished estimate (:func:`judged`). The work and its inputs are
 # the same as in this process (the data frame is pickled exactly, one BLAS thread in both, the same
 # seeds): the sections are byte-identical whichever process computed them (tests/test_causal.py).
 # Where fork is not available (macOS, Windows), when ``EVALKIT_DOWHY_WORKER=0``, or once DoWhy is
@@ -153,22 +158,113 @@ def start_worker(force: bool = False) -> bool:
 
 
 def _refute_in_worker(job: tuple) -> dict:
+    """The section for ``job`` with DoWhy's numbers from the worker: those it is already computing when
+    the design handed its rows over early (:func:`send_rows`) and they are these, else asked for now.
+    Without a worker, or when it fails or never answers, the same checks run here."""
+    indicator, data, treatment, outcome, common, mediators, primary, seed, num_simulations, same = job
+    inputs = (data, treatment, outcome, common, mediators, seed, num_simulations)
+    pending = _worker.pop("pending", None)
+    answer = None
+    if pending is not None and _same_inputs(pending, inputs):
+        answer = _answer()
+    else:
+        if pending is not None:  # rows that are not the analysis' after all: that answer is not wanted
+            _answer()
+        if _ask(inputs):
+            answer = _answer()
+    if answer is None:
+        return dowhy_section(job)
+    if answer.get("status") == "failed":
+        return answer
+    try:
+        return judged(indicator, answer, primary, seed, num_simulations, same)
+    except Exception as exc:  # noqa: BLE001
+        return _failed(exc)
+
+
+def numbers_or_failure(inputs: tuple) -> dict:
+    """The worker's job: :func:`dowhy_numbers` with one BLAS thread, or the section saying why it failed."""
+    try:
+        with did_module.one_blas_thread():
+            return dowhy_numbers(*inputs)
+    except Exception as exc:  # noqa: BLE001
+        return _failed(exc)
+
+
+def _ask(inputs: tuple) -> bool:
+    """Send a job to the worker without waiting for it to be read (a worker still importing DoWhy
+    reads it only then, and the data are larger than a pipe holds); False when none is running."""
+    import threading
+
     conn, proc = _worker.get("conn"), _worker.get("process")
     if conn is None or proc is None or not proc.is_alive():
-        return dowhy_section(job)
+        return False
+    _worker["used"] = True  # stopped politely from now on (see _dowhy_worker.stop_worker)
+    sender = threading.Thread(target=_send_quietly, args=(conn, (numbers_or_failure, inputs)), daemon=True)
+    sender.start()
+    _worker["sender"] = sender
+    return True
+
+
+def _send_quietly(conn, job) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        conn.send(job)
+
+
+def _answer() -> dict | None:
+    """The worker's answer to the job sent last; None (and the worker stopped) when it is gone or does
+    not answer within :data:`WORKER_TIMEOUT` (a lock held across the fork, say): the caller then runs
+    the same checks here, with the same result."""
+    conn, sender = _worker.get("conn"), _worker.pop("sender", None)
     try:
-        _worker["used"] = True  # stopped politely from now on (see _dowhy_worker.stop_worker)
-        conn.send((dowhy_section, job))
-        if not conn.poll(WORKER_TIMEOUT):
-            # a worker that never answers (a lock held across the fork, say) must not hang the run:
-            # stopped, and the same checks run here with the same result
+        if conn is None or not conn.poll(WORKER_TIMEOUT):
             stop_worker()
-            return dowhy_section(job)
-        return conn.recv()
-    except (OSError, EOFError):
-        # the worker is gone (killed, out of memory): the same checks here, with the same result
+            return None
+        answer = conn.recv()
+    except (OSError, EOFError):  # the worker is gone (killed, out of memory)
         stop_worker()
-        return dowhy_section(job)
+        return None
+    if sender is not None:
+        sender.join()
+    return answer
+
+
+def _same_inputs(a: tuple, b: tuple) -> bool:
+    (da, *ra), (db, *rb) = a, b
+    return (ra == rb and da.shape == db.shape and da.columns.equals(db.columns) and da.index.equals(db.index)
+            and da.dtypes.equals(db.dtypes) and da.equals(db))
+
+
+def send_rows(evaluation: m.Evaluation, frame: pd.DataFrame, rows: pd.DataFrame, outcome_column: str | None) -> None:
+    """Hand a refuted design's analysed rows to the worker as soon as the design has them
+    (:func:`evalkit.estimate.analysed_rows_ready`, listened for by ``evalkit.run``): DoWhy's numbers
+    need only the data, so the worker refutes while this process computes the estimates. Nothing is
+    sent without a running worker, for a design that is not refuted, or while a job is pending; the
+    section is still built from the finished analysis (:func:`_refute_in_worker` checks that the data
+    are the same, and asks again if not)."""
+    import types
+
+    facts = entry(evaluation.design).robustness
+    if facts is None or not _dowhy_worker.running() or "pending" in _worker:
+        return
+    analysis = types.SimpleNamespace(analysed_data=rows)
+    primary = types.SimpleNamespace(details={"outcome_column": outcome_column}, method="")
+    data, treatment, outcome, common, mediators, _same = resolve(facts.data)(evaluation, frame, analysis, primary)
+    inputs = (data, treatment, outcome, common, mediators, evaluation.seed, NUM_SIMULATIONS)
+    if _ask(inputs):
+        _worker["pending"] = inputs
+
+
+def forget_rows() -> None:
+    """After a design has run: a job sent early and never collected (the analysis failed, or was not
+    refuted after all) is not answered into the next evaluation's checks: the worker, busy with it, is
+    stopped (the next refuted design starts another)."""
+    if _worker.pop("pending", None) is not None:
+        _worker.pop("sender", None)
+        proc = _worker.get("process")
+        if proc is not None:
+            proc.terminate()
+        stop_worker()
 
 
 # the refuters a forked helper computes while the worker computes the others: the two halves of
@@ -354,6 +450,17 @@ def _quiet():
 def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, common: list[str],
               mediators: list[tuple[str, str]], primary, seed: int, num_simulations: int,
               same: tuple[bool, str]) -> dict:
+    """The robustness section: DoWhy's numbers (:func:`dowhy_numbers`), judged against evalkit's
+    estimate (:func:`judged`)."""
+    numbers = dowhy_numbers(data, treatment, outcome, common, mediators, seed, num_simulations)
+    return judged(indicator, numbers, primary, seed, num_simulations, same)
+
+
+def dowhy_numbers(data: pd.DataFrame, treatment: str, outcome: str, common: list[str],
+                  mediators: list[tuple[str, str]], seed: int, num_simulations: int) -> dict:
+    """What DoWhy says about the data alone: the graph, the adjustment set, its estimate on every row
+    and, on the refutation sample, each refuter's new effect. Needs nothing of evalkit's estimate, so
+    the worker can start on it as soon as the design has its rows (:func:`send_rows`)."""
     from dowhy import CausalModel
 
     _quiet()
@@ -368,7 +475,6 @@ def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, 
             estimand.backdoor_variables[name] = sorted(variables)
         estimate = model.estimate_effect(estimand, method_name="backdoor.linear_regression")
     original = float(estimate.value)
-    se = float(primary.std_error) if primary is not None and primary.std_error else None
     n_all = int(len(data))
     sample = None
     if n_all > REFUTE_MAX_ROWS:
@@ -386,15 +492,7 @@ def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, 
                   "standard_error_scale": scale, "original_effect_on_sample": float(estimate.value),
                   "reason": f"the analysed data have {n_all} rows, more than {REFUTE_MAX_ROWS}: DoWhy refits its "
                             "regression once per refutation draw"}
-    refute_se = None if se is None else se * (1.0 if sample is None else sample["standard_error_scale"])
-    refute_original = float(estimate.value)
-    evalkit_value = float(primary.estimate) if primary is not None else None
-    agreement = {"evalkit_estimate": evalkit_value, "dowhy_estimate": original,
-                 "absolute_difference": None if evalkit_value is None else abs(original - evalkit_value),
-                 "difference_in_standard_errors": (abs(original - evalkit_value) / se) if se and evalkit_value is not None
-                 else None, "same_method": same[0], "note": same[1]}
-    refutations = []
-    sd_t = float(np.std(_residual(data, treatment, common)))
+    _without_summaries(estimate)
 
     def new_effects(names: tuple[str, ...]) -> dict[str, float]:
         out = {}
@@ -412,15 +510,35 @@ def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, 
     # each refuter is seeded on its own (random_state and numpy's global RNG), so none depends on
     # another having run: in the worker two processes share them, with the same results
     news = _in_two_processes(new_effects, names) if _dowhy_worker.in_worker() else new_effects(names)
-    for name in names:
-        new = news[name]
+    return {"graph": {"nodes": sorted(graph.nodes), "edges": edges},
+            "adjustment_set": sorted(estimand.get_backdoor_variables()), "original": original, "rows": n_all,
+            "refuted_rows": int(len(data)), "refute_original": float(estimate.value), "sample": sample,
+            "new_effects": {name: news[name] for name in names},
+            "treatment_residual_sd": float(np.std(_residual(data, treatment, common)))}
+
+
+def judged(indicator: str, numbers: dict, primary, seed: int, num_simulations: int, same: tuple[bool, str]) -> dict:
+    """The robustness section from DoWhy's numbers and evalkit's primary estimate: the agreement of
+    the two estimates, and each refutation passed or failed by its rule in evalkit's standard errors."""
+    original, sample, n_refuted = numbers["original"], numbers["sample"], numbers["refuted_rows"]
+    se = float(primary.std_error) if primary is not None and primary.std_error else None
+    refute_se = None if se is None else se * (1.0 if sample is None else sample["standard_error_scale"])
+    refute_original = numbers["refute_original"]
+    evalkit_value = float(primary.estimate) if primary is not None else None
+    agreement = {"evalkit_estimate": evalkit_value, "dowhy_estimate": original,
+                 "absolute_difference": None if evalkit_value is None else abs(original - evalkit_value),
+                 "difference_in_standard_errors": (abs(original - evalkit_value) / se) if se and evalkit_value is not None
+                 else None, "same_method": same[0], "note": same[1]}
+    refutations = []
+    sd_t = numbers["treatment_residual_sd"]
+    for name, new in numbers["new_effects"].items():
         rule, k = RULES[name]
         row = {"name": name, "original_effect": refute_original, "new_effect": new, "rule": rule,
-               "simulations": num_simulations, "rows": int(len(data))}
+               "simulations": num_simulations, "rows": n_refuted}
         if name == "dummy_outcome":
             # the dummy outcome is N(0, 1) noise: its regression SE is 1 / (SD of the treatment's
             # residual on the common causes x sqrt(n))
-            own_se = 1.0 / (sd_t * math.sqrt(len(data))) if sd_t > 0 else None
+            own_se = 1.0 / (sd_t * math.sqrt(n_refuted)) if sd_t > 0 else None
             row.update(original_effect=0.0, dummy_outcome_se=own_se,
                        passed=bool(own_se is not None and abs(new) <= k * own_se))
         elif refute_se is None:
@@ -433,15 +551,60 @@ def run_dowhy(indicator: str, data: pd.DataFrame, treatment: str, outcome: str, 
         if sample is not None and name != "dummy_outcome":
             row["rule"] += " (SE scaled to the refutation sample)"
         refutations.append(row)
-    out = {"status": "run", "library": "dowhy", "seed": seed, "indicator": indicator,
-           "graph": {"nodes": sorted(graph.nodes), "edges": edges},
-           "identification": {"estimand": "backdoor", "adjustment_set": sorted(estimand.get_backdoor_variables())},
+    out = {"status": "run", "library": "dowhy", "seed": seed, "indicator": indicator, "graph": numbers["graph"],
+           "identification": {"estimand": "backdoor", "adjustment_set": numbers["adjustment_set"]},
            "estimate_method": "backdoor.linear_regression", "agreement": agreement,
-           "standard_error_used": refute_se, "rows": n_all, "refuted_rows": int(len(data)),
+           "standard_error_used": refute_se, "rows": numbers["rows"], "refuted_rows": n_refuted,
            "refutations": refutations, "all_passed": all(r["passed"] is not False for r in refutations)}
     if sample is not None:
         out["refutation_sample"] = sample
     return out
+
+
+def _without_summaries(estimate) -> None:
+    """Let the refuters' refits skip the statsmodels summary table DoWhy builds for a debug log line.
+
+    DoWhy 0.14's regression estimator ends every fit with ``logger.debug(model.summary())``, whose
+    argument is built even though the line is never logged: a fifth of the refutations' time (a
+    summary runs normality and other tests on the residuals). The refuters copy the estimate's
+    estimator for each draw, so giving that one estimator a class whose fitted models answer
+    ``summary()`` with an empty string reaches every refit; the regressions themselves, and so
+    every number, are DoWhy's own (tests/test_causal.py compares with unchanged DoWhy)."""
+    from dowhy.causal_estimators.linear_regression_estimator import LinearRegressionEstimator
+
+    if type(estimate.estimator) is LinearRegressionEstimator:
+        estimate.estimator.__class__ = _linear_regression_without_summary()
+
+
+@functools.cache
+def _linear_regression_without_summary():
+    from dowhy.causal_estimators.linear_regression_estimator import LinearRegressionEstimator
+
+    class LinearRegressionWithoutSummary(LinearRegressionEstimator):
+        def _build_model(self, data):
+            features, model = super()._build_model(data)
+            model.summary = _no_summary  # the results wrapper's own attribute, read before its results'
+            return features, model
+
+        def __deepcopy__(self, memo):
+            # a refuter copies the estimator (get_new_estimator_object), sets its estimand and refits
+            # it at once: the fitted model, its data and the estimand are replaced before any use, so
+            # they are not copied (a tenth of the refutations' time)
+            new = object.__new__(type(self))
+            memo[id(self)] = new
+            for key, value in self.__dict__.items():
+                new.__dict__[key] = None if key in _REPLACED_ON_REFIT else copy.deepcopy(value, memo)
+            return new
+
+    return LinearRegressionWithoutSummary
+
+
+# what DoWhy 0.14's get_new_estimator_object and fit set anew on a copied estimator before reading it
+_REPLACED_ON_REFIT = frozenset({"model", "_observed_common_causes", "_target_estimand"})
+
+
+def _no_summary(*_args, **_kwargs) -> str:
+    return ""
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evalkit.estimate import Analysis
+from evalkit.estimate import Analysis, analysed_rows_ready
 from evalkit.estimate._stats import hedges_correction
 from evalkit.estimate.matching.core import MatchResult, match
 from evalkit.estimate.matching.effects import adjusted_design, t_interval, wls_cluster
@@ -104,6 +104,11 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
     outcomes = _outcomes(evaluation)
     res = match(frame, treatment=d.treatment, covariates=list(evaluation.covariates), options=opt,
                 id_column=d.id, seed=seed)
+    analysed = _analysed_frame(res, evaluation, outcomes)
+    # the matched rows exist now: a refutation of this analysis (evalkit.run) can start on them while
+    # the estimates below are computed; the column is the primary estimate's (the loop's first of it)
+    analysed_rows_ready(analysed, outcome_column=next(
+        (col for ind, _tp, col, _base in outcomes if ind.id == evaluation.primary_outcome.id), None))
     estimand = opt.estimand.value
     estimates: list[Estimate] = []
     warnings = [RunWarning(code, msg) for code, msg in res.notes]
@@ -211,7 +216,7 @@ def analyse(evaluation, frame: pd.DataFrame, seed: int) -> Analysis:
     if res.propensity is not None:
         sections["propensity"] = res.propensity
     return Analysis(estimates=tuple(estimates), flow=tuple(flow), warnings=tuple(warnings), sections=sections,
-                    analysed_data=_analysed_frame(res, evaluation, outcomes))
+                    analysed_data=analysed)
 
 
 def subgroup_frame(res: MatchResult, evaluation, indicator: str, timepoint: str, y: np.ndarray):

@@ -149,11 +149,10 @@ def start_worker(force: bool = False) -> bool:
     """Start the DoWhy worker if it helps (or ``force``, where fork exists) and is not running yet;
     True when one is running."""
     if not _dowhy_worker.running() and (force or worker_wanted()):
-        # what both processes load anyway (this one for the estimates' distributions and the logic
-        # model's paths, DoWhy for its own): loaded once, before the fork, instead of once in each
-        import networkx  # noqa: F401
+        # what both processes load anyway (this one for its estimates, DoWhy for its own): loaded
+        # once, before the fork, instead of once in each (scipy.stats and networkx no longer: this
+        # process does without them, evalkit.estimate._dist, and the worker loads them)
         import scipy.linalg  # noqa: F401
-        import scipy.stats  # noqa: F401
     return _dowhy_worker.start_worker(force)
 
 

@@ -1,5 +1,3 @@
-import sys
+from evalkit.cli import entry
 
-from evalkit.cli import main
-
-sys.exit(main())
+entry()

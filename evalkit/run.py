@@ -182,8 +182,12 @@ def run(evaluation: m.Evaluation, frame=None) -> ResultSet:
     return run_analysis(evaluation, frame)[0]
 
 
-def run_analysis(evaluation: m.Evaluation, frame=None):
-    """The ResultSet and the design's Analysis (which also holds the analysed, person-level rows)."""
+def run_analysis(evaluation: m.Evaluation, frame=None, meanwhile=None):
+    """The ResultSet and the design's Analysis (which also holds the analysed, person-level rows).
+
+    ``meanwhile(analysis)``, when given, is called with the design's analysis before its DoWhy
+    refutations are collected: work that needs the analysis but not the refutations (writing the
+    analysed rows) then runs while the worker refutes."""
     from evalkit.data.checks import prepared_frame
     from evalkit.data.load import content_sha256, sha256
 
@@ -241,6 +245,8 @@ def run_analysis(evaluation: m.Evaluation, frame=None):
 
         with one_blas_thread(), _rows_to_worker(evaluation, frame):  # every design: see evalkit._threads
             analysis = module.analyse(evaluation, frame, evaluation.seed)
+            if meanwhile is not None:
+                meanwhile(analysis)
             analysis = add_robustness(evaluation, frame, analysis)
             if evaluation.delivery is not None:  # "How it was delivered", for any design
                 import dataclasses
@@ -334,19 +340,32 @@ def run_and_write(evaluation: m.Evaluation, out: Path) -> ResultSet:
 
     from evalkit.publish.atomic import private_dir as owner_only
 
-    result, analysis = run_analysis(evaluation)
-    owner_only(out)  # unsuppressed aggregates: owner-only (folder 0700, files 0600), like the private rows
-    os.chmod(result.write(out / "results.json"), 0o600)
-    analysed = analysis.analysed_data
-    if analysed is not None:
-        root = _project_root(evaluation)
-        folder = private_dir(root, evaluation.id)
-        tmp = folder / "analysed_data.csv.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            analysed.to_csv(fh, index=False)
-        os.chmod(tmp, 0o600)
-        tmp.replace(folder / "analysed_data.csv")
+    written: dict[str, Path] = {}
+
+    def write_rows(analysis) -> None:
+        # the analysed (person-level) rows, to a temporary file while the DoWhy worker refutes; put in
+        # place only once results.json is written, as before
+        if analysis.analysed_data is not None:
+            folder = private_dir(_project_root(evaluation), evaluation.id)
+            tmp = folder / "analysed_data.csv.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                analysis.analysed_data.to_csv(fh, index=False)
+            os.chmod(tmp, 0o600)
+            written["rows"] = tmp
+
+    try:
+        result, analysis = run_analysis(evaluation, meanwhile=write_rows)
+        if analysis.analysed_data is not None and "rows" not in written:  # a design run with no meanwhile
+            write_rows(analysis)
+        owner_only(out)  # unsuppressed aggregates: owner-only (folder 0700, files 0600), like the private rows
+        os.chmod(result.write(out / "results.json"), 0o600)
+    except BaseException:
+        if "rows" in written:
+            written["rows"].unlink(missing_ok=True)
+        raise
+    if "rows" in written:
+        written["rows"].replace(written["rows"].with_name("analysed_data.csv"))
     info = {"evaluation": evaluation.id, "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     if evaluation.data is not None and not evaluation.is_external:
         # the file's bytes (results.json records the data by content, whatever the order of its rows)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalkit.data.files import (EXPECTED_SUFFIXES, NUMBER, SUFFIXES, check_csv_shape, check_regular, file_kind,
-                                looks_like_data, read_reason, xlsx_frame)
+from evalkit.data.files import (EXPECTED_SUFFIXES, NUMBER, NUMBER_RE, SUFFIXES, check_csv_shape, check_regular,
+                                file_kind, looks_like_data, read_reason, xlsx_frame)
 from evalkit.errors import DataError
 
 __all__ = ["SUFFIXES", "EXPECTED_SUFFIXES", "file_kind", "read_columns", "read_table", "read_data_files", "sha256",
@@ -104,7 +104,9 @@ def _tidy(frame, missing: list[str]):
         values[np.flatnonzero(is_text)] = np.where(gone, None, text.to_numpy(object))
         s = pd.Series(values, index=s.index, name=col, dtype=object)
         seen = s.dropna()
-        if len(seen) and (is_text | s.isna().to_numpy()).all() and seen.str.fullmatch(NUMBER).all():
+        # the first value decides most columns (an id, a category) without matching every row
+        if (len(seen) and (is_text | s.isna().to_numpy()).all() and NUMBER_RE.fullmatch(seen.iloc[0])
+                and seen.str.fullmatch(NUMBER).all()):
             s = pd.to_numeric(s)
         frame[col] = s
     return frame

@@ -14,7 +14,7 @@ carries MatchIt#163 (score differences truncated to integers: calipers on the pr
 scale ignored, the lower-score control always taken); the bench runs a caliper self-test
 first, and a MatchIt that fails it is timed but never used to compare matched sets. A correct
 MatchIt is upstream >= 4.5.4, or 4.5.1 with the fix (``abs`` -> ``std::abs`` in
-``src/nn_matchC_vec.cpp``); neither is built or shipped by this repository.
+``src/nn_matchC_vec.cpp``); ``bench/r/install-matchit.sh`` builds upstream 4.7.2 into /tmp/Rlib.
 
     .venv/bin/python bench/bench_matching.py [--treated 10000] [--controls 1000000] [--no-r]
                                              [--matchit-lib /path/to/Rlib]

@@ -12,8 +12,13 @@ same selection and outcome models), with exactly 10,000 referred. Timed in the s
 - **MatchIt's whole script** (when ``Rscript`` and a correct MatchIt are installed; see
   ``bench_matching.py`` for which MatchIt): read the CSV, ``matchit()`` with the same options,
   ``summary()`` for balance, then the effect on each outcome by ``lm`` on the matched data with
-  ``sandwich::vcovCL`` clustered on the pair (MatchIt's vignette). Without a correct MatchIt the
-  figure recorded on a 2-core machine (10.8 s, issue 20) is printed and marked as recorded.
+  ``sandwich::vcovCL`` clustered on the pair (MatchIt's vignette), timed as the whole ``Rscript``
+  process (R's start and library loading included, as evalkit's figure includes Python's), with the
+  time inside R's ``system.time`` beside it. Without a correct MatchIt the figure recorded in issue 20
+  (10.8 s on a 2-core machine) is printed and marked as recorded. A correct MatchIt (4.7.2, built
+  from source into a private library by ``bench/r/install-matchit.sh``) takes about 2.5 s here: the
+  recorded figure looks like Debian's MatchIt 4.5.1, whose caliper bug (MatchIt#163) also changes
+  what it does, and the target is judged on the measured figure whenever there is one.
 - **propensity fit + balance** for the 110,000 rows in this process (evalkit's functions), with
   statsmodels' ``GLM(Binomial)`` fit on the same design as the reference.
 
@@ -123,15 +128,24 @@ cat(sprintf("%.3f %d\n", t, sum(md$reach)))
 """
 
 
-def matchit_script(csv: Path, workdir: Path, env: dict) -> tuple[float, int] | None:
+def matchit_script(csv: Path, workdir: Path, env: dict, repeat: int = 1) -> tuple[float, int, float] | None:
+    """(seconds inside R's ``system.time``, matched treated, seconds of the whole ``Rscript`` process,
+    R's start and library loading included), best of ``repeat``. evalkit's figure is its whole
+    process, so the process figure is the like-for-like one."""
     script = workdir / "whole.R"
     script.write_text(R_SCRIPT)
-    done = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True, text=True, env=env)
-    if done.returncode:
-        print("  MatchIt script failed:", done.stderr[-500:])
-        return None
-    t, n = done.stdout.split()[-2:]
-    return float(t), int(n)
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        done = subprocess.run(["Rscript", str(script), str(csv)], capture_output=True, text=True, env=env)
+        process = time.perf_counter() - t0
+        if done.returncode:
+            print("  MatchIt script failed:", done.stderr[-500:])
+            return None
+        t, n = done.stdout.split()[-2:]
+        if best is None or process < best[2]:
+            best = (float(t), int(n), process)
+    return best
 
 
 def score_and_balance(frame: pd.DataFrame, repeat: int) -> dict:
@@ -192,11 +206,16 @@ def main(argv=None) -> int:
         probe = None if args.no_r else probe_matchit(env)
         mi = None
         if probe is not None and probe["correct"]:
-            mi = matchit_script(root / "evaluations" / "data" / "reach_with_comparison.csv", Path(tmp), env)
+            mi = matchit_script(root / "evaluations" / "data" / "reach_with_comparison.csv", Path(tmp), env,
+                                args.repeat)
         if mi is not None:
-            print(f"MatchIt {probe['version']} whole script (matchit + summary + lm/vcovCL per outcome): {mi[0]:.2f} s "
-                  f"wall ({mi[1]:,} matched treated)")
-            ratio, how = mi[0] / wall, "measured in this run"
+            print(f"MatchIt {probe['version']} whole script (matchit + summary + lm/vcovCL per outcome, best of "
+                  f"{args.repeat}): {mi[2]:.2f} s wall as a process, R's start and library loading included "
+                  f"({mi[0]:.2f} s inside system.time; {mi[1]:,} matched treated)")
+            ratio, how = mi[2] / wall, "MatchIt measured in this run, process against process"
+            print(f"       against the figure recorded in issue 20 ({RECORDED_MATCHIT_S} s) the whole run would be "
+                  f"{RECORDED_MATCHIT_S / wall:.1f}x; a correct MatchIt does not take that long here (the recorded "
+                  "figure is not used for the target while a correct MatchIt is measured)")
         else:
             why = "not installed" if probe is None else "fails its caliper self-test (MatchIt#163)"
             print(f"MatchIt: {why}{' or --no-r' if args.no_r else ''}; using the figure recorded in issue 20 "

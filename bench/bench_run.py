@@ -219,7 +219,9 @@ def main(argv=None) -> int:
         else:
             why = "not installed" if probe is None else "fails its caliper self-test (MatchIt#163)"
             print(f"MatchIt: {why}{' or --no-r' if args.no_r else ''}; using the figure recorded in issue 20 "
-                  f"({RECORDED_MATCHIT_S} s on a 2-core machine), NOT measured in this run")
+                  f"({RECORDED_MATCHIT_S} s on a 2-core machine), NOT measured in this run; a correct MatchIt "
+                  "took 1.9 s on such a machine (bench/measured/2026-12-02-matchit-in-run.txt; "
+                  "sh bench/r/install-matchit.sh builds one)")
             ratio, how = RECORDED_MATCHIT_S / wall, "against the recorded figure"
         sb = score_and_balance(frame, args.repeat)
         # the floor of a run that imports DoWhy: its import alone, in a fresh process (single-threaded

@@ -264,20 +264,41 @@ def _matched_example(example_project_ro):
     return load_project(example_project_ro).evaluation("reach-2023-matched")
 
 
-def test_matched_rows_go_to_the_worker_before_the_estimates_and_are_used_once(example_project_ro, monkeypatch):
-    # issue 20: the matched design hands its rows over as soon as it has them; the worker refutes
-    # while this process computes the estimates, and the section is the one computed here
+def _in_this_process(evaluation, monkeypatch):
+    """The example's ResultSet with every check run in this process: what the worker must equal."""
     from evalkit.run import run_analysis
 
-    evaluation = _matched_example(example_project_ro)
     monkeypatch.setenv(causal.WORKER_ENV, "0")
     here, _ = run_analysis(evaluation)
     monkeypatch.delenv(causal.WORKER_ENV)
-    asked = []
-    real_ask = causal._ask
+    return here
+
+
+def _jobs_asked(monkeypatch) -> list:
+    """The inputs of every job sent to the worker from now on."""
+    asked, real_ask = [], causal._ask
     monkeypatch.setattr(causal, "_ask", lambda inputs: asked.append(inputs) or real_ask(inputs))
+    return asked
+
+
+def _with_worker(evaluation):
+    from evalkit.run import run_analysis
+
+    assert causal.start_worker(force=True)
+    try:
+        return run_analysis(evaluation)[0]
+    finally:
+        causal.stop_worker()
+
+
+def test_matched_rows_go_to_the_worker_before_the_estimates_and_are_used_once(example_project_ro, monkeypatch):
+    # issue 20: the matched design hands its rows over as soon as it has them; the worker refutes
+    # while this process computes the estimates, and the section is the one computed here
     from evalkit.estimate import matching
 
+    evaluation = _matched_example(example_project_ro)
+    here = _in_this_process(evaluation, monkeypatch)
+    asked = _jobs_asked(monkeypatch)
     real_analyse = matching.analyse
     seen = {}
 
@@ -287,11 +308,7 @@ def test_matched_rows_go_to_the_worker_before_the_estimates_and_are_used_once(ex
         return result
 
     monkeypatch.setattr(matching, "analyse", analyse)
-    assert causal.start_worker(force=True)
-    try:
-        there, _ = run_analysis(evaluation)
-    finally:
-        causal.stop_worker()
+    there = _with_worker(evaluation)
     assert seen["pending_after_design"] and len(asked) == 1 and "pending" not in causal._worker
     assert there.to_json() == here.to_json()
 
@@ -299,23 +316,14 @@ def test_matched_rows_go_to_the_worker_before_the_estimates_and_are_used_once(ex
 def test_rows_that_are_not_the_analysis_rows_are_refuted_again(example_project_ro, monkeypatch):
     # a design handing over the wrong rows (or the wrong column) costs time, never the section
     from evalkit.estimate import matching
-    from evalkit.run import run_analysis
 
     evaluation = _matched_example(example_project_ro)
-    monkeypatch.setenv(causal.WORKER_ENV, "0")
-    here, _ = run_analysis(evaluation)
-    monkeypatch.delenv(causal.WORKER_ENV)
+    here = _in_this_process(evaluation, monkeypatch)
     real_ready = matching.analysed_rows_ready
     monkeypatch.setattr(matching, "analysed_rows_ready",
                         lambda rows, outcome_column: real_ready(rows.iloc[: len(rows) // 2], outcome_column))
-    asked = []
-    real_ask = causal._ask
-    monkeypatch.setattr(causal, "_ask", lambda inputs: asked.append(inputs) or real_ask(inputs))
-    assert causal.start_worker(force=True)
-    try:
-        there, _ = run_analysis(evaluation)
-    finally:
-        causal.stop_worker()
+    asked = _jobs_asked(monkeypatch)
+    there = _with_worker(evaluation)
     assert len(asked) == 2 and len(asked[0][0]) < len(asked[1][0])
     assert there.to_json() == here.to_json()
 
@@ -326,9 +334,7 @@ def test_rows_sent_for_an_analysis_that_fails_are_not_answered_into_the_next(exa
     from evalkit.run import run_analysis
 
     evaluation = _matched_example(example_project_ro)
-    monkeypatch.setenv(causal.WORKER_ENV, "0")
-    here, _ = run_analysis(evaluation)
-    monkeypatch.delenv(causal.WORKER_ENV)
+    here = _in_this_process(evaluation, monkeypatch)
     real_analyse = matching.analyse
 
     def failing(*args, **kwargs):
@@ -341,9 +347,7 @@ def test_rows_sent_for_an_analysis_that_fails_are_not_answered_into_the_next(exa
         with pytest.raises(EvalkitError):
             run_analysis(evaluation)
         assert "pending" not in causal._worker and not causal._dowhy_worker.running()
-        monkeypatch.setattr(matching, "analyse", real_analyse)
-        assert causal.start_worker(force=True)
-        there, _ = run_analysis(evaluation)
     finally:
         causal.stop_worker()
-    assert there.to_json() == here.to_json()
+    monkeypatch.setattr(matching, "analyse", real_analyse)
+    assert _with_worker(evaluation).to_json() == here.to_json()

@@ -7,7 +7,9 @@ The fixtures other test files use (computed once, shared, never modified):
   workers* (``shared_build``); each worker reads its own copy. Do not modify it.
 - ``example_project``: a fresh copy of the plans and data (without the store) that a test may change.
 - ``example_analysis(id)`` / ``example_result(id)``: ``run_analysis`` of an example plan, once per
-  worker. Read-only; a test that changes a result must copy it.
+  session across the workers (pickled). Read-only; a test that changes a result must copy it.
+- ``example_run``: the example project after a real ``evalkit run --no-store`` (its results files),
+  once per session across the workers. Copy it before changing it.
 - ``shared_build(tmp_path_factory, name, build)``: call ``build(path)`` once per session across
   the workers (a file lock on a folder all workers see) and return ``path``; for any costly,
   read-only thing several test files need. Copy the folder before changing anything in it.
@@ -188,21 +190,54 @@ def example_project_ro(tmp_path_factory) -> Path:
     return root
 
 
+EXAMPLE_RUN_HASH_SEED = "1"  # the PYTHONHASHSEED of example_run's `evalkit run` (test_determinism runs others)
+
+
+def _run_example(built: Path, root: Path) -> None:
+    _copy_project(built, root)  # the plans, their data and monitoring/ (no store, no extracts, no reports)
+    env = dict(os.environ, PYTHONHASHSEED=EXAMPLE_RUN_HASH_SEED)
+    env.pop("EVALKIT_STORE", None)
+    done = subprocess.run([sys.executable, "-m", "evalkit", "run", "--no-store", "--project", str(root)], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 @pytest.fixture(scope="session")
-def example_analysis(example_project_ro):
+def example_run(tmp_path_factory) -> Path:
+    """The example project after a real ``evalkit run --no-store`` of every plan (a process of its
+    own, PYTHONHASHSEED=1): ``.evalkit/results/<id>/`` and ``.evalkit/private/<id>/`` as the command
+    writes them, with the plans, data and ``monitoring/`` beside them (no store, no reports). Run
+    once per session for all xdist workers (``shared_build``); the folder is shared: copy it
+    before changing anything."""
+    built = shared_build(tmp_path_factory, "example-project", _build_example_project)
+    return shared_build(tmp_path_factory, "example-run", lambda folder: _run_example(built, folder / "project")) \
+        / "project"
+
+
+@pytest.fixture(scope="session")
+def example_analysis(example_project_ro, tmp_path_factory):
     """``example_analysis(evaluation_id)``: ``run_analysis`` of an example plan (its ResultSet and
-    the design's Analysis), computed once per test process and shared by every test that reads
-    it (the same example evaluations were recomputed by many modules). Read-only, like
-    ``example_project_ro``: a test that changes a result must copy it."""
+    the design's Analysis), computed once per test session *across xdist workers* (the worker that
+    asks first runs it in process and pickles the pair, ``shared_build``; the other unpickles the
+    same objects) and shared by every test that reads it: strategy-areas alone is about 20 CPU-s.
+    Read-only, like ``example_project_ro``: a test that changes a result must copy it."""
+    import pickle
+
     from evalkit.project import load_project
     from evalkit.run import run_analysis
 
     project = load_project(example_project_ro)
     cache: dict[str, tuple] = {}
 
+    def build(evaluation_id: str, folder: Path) -> None:
+        (folder / "analysis.pickle").write_bytes(pickle.dumps(run_analysis(project.evaluation(evaluation_id))))
+
     def get(evaluation_id: str) -> tuple:
         if evaluation_id not in cache:
-            cache[evaluation_id] = run_analysis(project.evaluation(evaluation_id))
+            project.evaluation(evaluation_id)  # an unknown id fails here, not inside the build
+            built = shared_build(tmp_path_factory, f"example-analysis-{evaluation_id}",
+                                 lambda folder: build(evaluation_id, folder))
+            cache[evaluation_id] = pickle.loads((built / "analysis.pickle").read_bytes())
         return cache[evaluation_id]
 
     return get

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import _copy_project
+from conftest import EXAMPLE_RUN_HASH_SEED, _copy_project
 
 
 def _shuffle_rows(root: Path, seed: int) -> list[str]:
@@ -49,20 +49,19 @@ def _finish(proc: subprocess.Popen) -> str:
     return out
 
 
-def _pipeline(roots_and_seeds: list[tuple[Path, str]]) -> list[str]:
-    """`evalkit run` then `evalkit rate`, for each project at once (separate processes)."""
-    for proc in [_start(root, seed, "run", "--no-store") for root, seed in roots_and_seeds]:
-        _finish(proc)
-    return [_finish(p) for p in [_start(root, seed, "rate") for root, seed in roots_and_seeds]]
-
-
 @pytest.fixture(scope="module")
-def runs(example_project_ro, tmp_path_factory):
+def runs(example_project_ro, example_run, tmp_path_factory):
+    """plain: conftest's example_run (`evalkit run --no-store` in a process of its own, hash seed 1,
+    shared with the other modules that read the example's results files); shuffled: the same
+    project with every data file's rows reordered, run here under hash seed 2."""
+    assert EXAMPLE_RUN_HASH_SEED != "2"  # the two runs differ in hash seed as in row order
     base = tmp_path_factory.mktemp("determinism")
-    plain = _copy_project(example_project_ro, base / "plain")
+    plain = shutil.copytree(example_run, base / "plain", symlinks=True)
     shuffled = _copy_project(example_project_ro, base / "shuffled")
     assert len(_shuffle_rows(shuffled, 11)) >= 7
-    ratings = _pipeline([(plain, "1"), (shuffled, "2")])
+    _finish(_start(shuffled, "2", "run", "--no-store"))
+    # `evalkit rate` of each at once (separate processes)
+    ratings = [_finish(p) for p in [_start(root, seed, "rate") for root, seed in ((plain, EXAMPLE_RUN_HASH_SEED), (shuffled, "2"))]]
     return plain, shuffled, ratings
 
 

@@ -106,6 +106,17 @@ def docs_project(example_project_ro, tmp_path, monkeypatch) -> Path:
     return root
 
 
+@pytest.fixture
+def docs_project_run(docs_project, example_run) -> Path:
+    """``docs_project`` after `evalkit run` (the README's order: run, then rate): the results files of
+    conftest's example_run (`evalkit run --no-store` of every plan, shared with other modules) in
+    ``.evalkit/``. The Python examples rate the project, which reads these files (and would run a
+    missing or stale plan itself: `rate_project` running every design is test_evidence_project's)."""
+    for folder in ("results", "private"):
+        shutil.copytree(example_run / ".evalkit" / folder, docs_project / ".evalkit" / folder)
+    return docs_project
+
+
 def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, capture_output=True, text=True,
                           timeout=900)
@@ -209,11 +220,11 @@ def test_console_example_prints_what_it_shows(block, docs_project):
 
 
 @pytest.mark.parametrize("block", _of("python"), ids=lambda b: b.id)
-def test_python_example_runs(block, docs_project):
+def test_python_example_runs(block, docs_project_run):
     code = textwrap.dedent(block.text)
     compile(code, block.id, "exec")
     if block.not_run:
         pytest.skip(f"compiled only: {block.not_run}")
-    result = subprocess.run([sys.executable, "-c", code], cwd=docs_project, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code], cwd=docs_project_run, capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, f"{block.id} failed:\n{result.stderr[-3000:]}"

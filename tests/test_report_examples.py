@@ -16,13 +16,17 @@ from conftest import run_cli
 
 
 @pytest.fixture(scope="module")
-def published(example_project_ro, tmp_path_factory) -> Path:
-    """The example project run, rated and published (HTML and PDF) once for this module."""
+def published(example_project_ro, example_run, tmp_path_factory) -> Path:
+    """The example project run, rated and published (HTML and PDF) once for this module. The run is
+    conftest's example_run (`evalkit run --no-store` of every plan, shared with other modules; the
+    store is not read by what follows): its results files are put into a copy of the project."""
     root = tmp_path_factory.mktemp("examples-published") / "project"
     shutil.copytree(example_project_ro, root)
-    for args in (("run", "--quiet"), ("compare", "--quiet")):
-        proc = run_cli(*args, cwd=root)
-        assert proc.returncode == 0, (args, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert not (root / ".evalkit" / "results").exists()
+    for folder in ("results", "private"):
+        shutil.copytree(example_run / ".evalkit" / folder, root / ".evalkit" / folder)
+    proc = run_cli("compare", "--quiet", cwd=root)
+    assert proc.returncode == 0, (proc.stdout[-2000:], proc.stderr[-2000:])
     # the index links the dashboard when there is one (building a real one is the monitoring tests' job)
     (root / "reports" / "monitoring").mkdir(parents=True)
     (root / "reports" / "monitoring" / "dashboard.html").write_text("<html></html>", encoding="utf-8")

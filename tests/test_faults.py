@@ -24,7 +24,7 @@ import pytest
 from conftest import REPO, copy_monitoring_project, keyed_monitoring_project, run_cli
 from test_monitor_ingest import KEY, _csv, _police, _wait_for
 
-from evalkit.monitor.ingest import HOLD_ENV
+from evalkit.monitor.ingest import HOLD_ENV, RELEASE_ENV
 from evalkit.monitor.keys import KEY_ENV
 
 PY = sys.executable
@@ -217,7 +217,7 @@ def test_a_concurrent_ingest_and_status_wait_their_turn(project, tmp_path):
     second = _csv(_police("2024-03-01", prefix="M"), tmp_path / "police_2024-03.csv")
     proc = subprocess.Popen([PY, "-m", "evalkit", "monitor", "ingest", "police", str(first), "--project", str(project)],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=_env(**{HOLD_ENV: "20"}))
+                            env=_env(**{HOLD_ENV: "120", RELEASE_ENV: str(tmp_path / "release")}))
     try:
         _wait_for(proc, "holding the transaction open")
         for args in (("monitor", "ingest", "police", str(second)), ("monitor", "status"), ("monitor", "indicators")):
@@ -225,6 +225,8 @@ def test_a_concurrent_ingest_and_status_wait_their_turn(project, tmp_path):
             assert done.returncode == 1, (args, done.stderr)
             line = _one_line(done.stderr)
             assert "in use by another evalkit process" in line and "try again" in line.lower()
+        assert proc.poll() is None  # still holding: the three were refused while it held the store
+        (tmp_path / "release").touch()
         proc.wait(timeout=120)
     finally:
         if proc.poll() is None:

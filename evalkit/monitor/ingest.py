@@ -30,6 +30,9 @@ FALSE_WORDS = ("false", "f", "no", "n", "0")
 # test hook: seconds to wait after writing the rows and before COMMIT, so a test can kill the
 # process while the transaction is open (tests/test_monitor_ingest.py)
 HOLD_ENV = "EVALKIT_INGEST_HOLD_SECONDS"
+# ... or until this file exists, whichever is first (a test that has done its work while the
+# transaction is open lets the ingest finish instead of sleeping out the hold)
+RELEASE_ENV = "EVALKIT_INGEST_HOLD_RELEASE"
 
 
 @dataclass
@@ -621,7 +624,10 @@ def _ingest(store: Store, monitoring: Monitoring, source_id: str, path: Path | s
             hold = float(os.environ.get(HOLD_ENV) or 0)
             if hold:
                 say("holding the transaction open")
-                time.sleep(hold)
+                release = os.environ.get(RELEASE_ENV)
+                deadline = time.monotonic() + hold
+                while time.monotonic() < deadline and not (release and os.path.exists(release)):
+                    time.sleep(0.05)
     finally:
         _drop_temp(con, pid_tables)
     fmt = "%Y" if src.period == "year" else "%Y-%m"

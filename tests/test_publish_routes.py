@@ -6,15 +6,10 @@ old outputs leaked; the published pages must pass the scan and hold none of the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
 import re
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -394,42 +389,6 @@ def test_an_unwritable_publication_folder_is_one_line(tmp_path, monkeypatch):
         check_writable(tmp_path / "x", "--out")
 
 
-def _published_files(reports: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(reports)): p.read_bytes() for p in reports.rglob("*")
-            if p.is_file() and p.suffix in (".html", ".pdf", ".qmd")}
-
-
-@pytest.mark.slow
-def test_killing_evalkit_report_never_leaves_an_unscanned_page(example_project):
-    root = example_project
-    for e in ("mvp-external-trial", "strategy-its"):
-        assert run_cli("run", e, "--project", str(root), "--no-store").returncode == 0
-    first = run_cli("report", "--pdf", "--project", str(root))
-    assert first.returncode == 0, first.stderr
-    reports = root / "reports"
-    random.seed(12)
-    for delay in [random.uniform(0.5, 9.0) for _ in range(5)]:
-        before = _published_files(reports)
-        # a different threshold, so every page changes: a half-written new page would differ from both
-        proc = subprocess.Popen([sys.executable, "-m", "evalkit", "report", "--pdf", "--min-count",
-                                 str(random.choice([6, 7, 8])), "--project", str(root)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(delay)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        receipts = json.loads((root / ".evalkit" / "published.json").read_text())
-        for rel, data in _published_files(reports).items():
-            if before.get(rel) == data:
-                continue  # the previous good page
-            assert receipts.get(f"reports/{rel}") == hashlib.sha256(data).hexdigest(), rel  # scanned, then moved
-            if rel.endswith(".html"):
-                assert scan_html(data.decode("utf-8"), Policy(threshold=5)) == []
-        assert not [p for p in reports.rglob("*") if p.name.endswith((".partial", ".tmp"))]
-    # the next run cleans what the killed ones left in the private staging folder
-    assert run_cli("report", "--project", str(root)).returncode == 0
-    assert not list((root / ".evalkit" / "tmp").glob("publish-*"))
-
-
 # ------------------------------------------------------------------------------- settings, stale, private
 
 
@@ -581,60 +540,3 @@ def test_an_older_projects_results_in_reports_are_moved_and_said_in_one_line(exa
 
 
 # what may sit in reports/ after the example project has run end to end: each pattern, and how it was checked
-PUBLISHED_FILES = {
-    r"index\.(html|qmd)": "portfolio page",
-    r"[a-z0-9-]+/index\.(html|pdf|qmd)": "evaluation report",
-    r"[a-z0-9-]+/index-assets/(flow|logic-model)\.svg": "report diagram (PDF)",
-    r"[a-z0-9-]+/index-assets/figure-\d+\.png": "report figure (PDF)",
-    r"monitoring/dashboard\.(html|qmd)": "dashboard",
-    r"monitoring/dashboard_data\.json": "dashboard export",
-    r"monitoring/sna-\d{4}-\d{2}-to-\d{4}-\d{2}\.(html|qmd)": "needs assessment",
-    r"(monitoring/)?_evalkit/plotly\.min\.js": "plotly's library",
-}
-
-
-@pytest.mark.slow
-def test_after_the_demo_reports_holds_only_scanned_publications(example_project, monkeypatch):
-    """Every file under reports/ after `evalkit demo` is a scanned publication or the static README."""
-    from plotly.offline import get_plotlyjs
-
-    from evalkit.monitor.keys import KEY_ENV
-    from evalkit.project import REPORTS_README
-    from evalkit.publish.scan import scan_asset, scan_export, scan_pdf
-
-    root = example_project
-    (root / "reports").mkdir()
-    (root / "reports" / "README.md").write_text(REPORTS_README)
-    monkeypatch.setenv(KEY_ENV, "k" * 40)
-    done = run_cli("demo", "--project", str(root))
-    assert done.returncode == 0, done.stderr[-3000:]
-    receipts = json.loads((root / ".evalkit" / "published.json").read_text())
-    pol = Policy(threshold=5)
-    kinds: dict[str, int] = {}
-    for path in sorted(p for p in (root / "reports").rglob("*") if not p.is_dir()):
-        rel = str(path.relative_to(root / "reports"))
-        if rel == "README.md":
-            assert path.read_text() == REPORTS_README
-            continue
-        kind = next((k for pattern, k in PUBLISHED_FILES.items() if re.fullmatch(pattern, rel)), None)
-        assert kind is not None, f"reports/{rel}: not a file type the publishing layer scans"
-        kinds[kind] = kinds.get(kind, 0) + 1
-        data = path.read_bytes()
-        assert receipts.get(f"reports/{rel}") == hashlib.sha256(data).hexdigest(), f"reports/{rel}: not as scanned"
-        if path.suffix == ".html":
-            assert scan_html(data.decode(), pol) == [], rel
-        elif path.suffix == ".pdf":
-            assert scan_pdf(path, pol, path.with_suffix(".html").read_text()) == [], rel
-        elif path.suffix == ".json":
-            assert scan_export(path, pol) == [], rel
-        elif path.suffix == ".js":
-            assert data.decode() == get_plotlyjs(), rel
-        else:
-            assert scan_asset(path, pol) == [], rel
-    assert set(kinds) == set(PUBLISHED_FILES.values()), kinds  # the demo made every kind of output
-    assert kinds["evaluation report"] >= 3 * 8  # each evaluation's HTML, PDF and .qmd
-    # the analyst's files are where results_path says, not in the upload
-    assert len(list((root / ".evalkit" / "results").glob("*/results.json"))) >= 8
-    assert (root / ".evalkit" / "results" / "portfolio.json").is_file()
-    assert not [p for p in (root / "reports").rglob("*") if p.name in ("results.json", "run-info.json",
-                                                                      "portfolio.json", "analysed_data.csv")]

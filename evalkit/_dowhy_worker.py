@@ -12,8 +12,9 @@ registry's (``DesignEntry.robustness``): the run's process imports the registry 
 the worker is forked (pydantic's 0.14 s would otherwise delay DoWhy's import), and stops a worker no
 chosen plan needs. The worker imports nothing of evalkit before DoWhy: each job names its function,
 whose module (:data:`PRELOAD`) it loads once DoWhy is, while the run is still working. What DoWhy
-imports at load but its refuters never touch (pyplot, :data:`DEFERRED`) is bound there as a stand-in
-that loads the real module on first use (:func:`defer_imports`): about 0.2 s of CPU off the import.
+imports at load but its refuters never touch (matplotlib and dowhy.gcm, :data:`DEFERRED`) is bound
+there as a stand-in that loads the real module on first use (:func:`defer_imports`): about 0.4 s of
+CPU off the import.
 
 The work and its inputs are the same as in the run's process (the data frame is pickled exactly,
 one BLAS thread in both, the same seeds): the sections are byte-identical whichever process

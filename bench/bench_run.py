@@ -15,10 +15,11 @@ same selection and outcome models), with exactly 10,000 referred. Timed in the s
   ``sandwich::vcovCL`` clustered on the pair (MatchIt's vignette), timed as the whole ``Rscript``
   process (R's start and library loading included, as evalkit's figure includes Python's), with the
   time inside R's ``system.time`` beside it. Without a correct MatchIt the figure recorded in issue 20
-  (10.8 s on a 2-core machine) is printed and marked as recorded. A correct MatchIt (4.7.2, built
-  from source into a private library by ``bench/r/install-matchit.sh``) takes about 2.5 s here: the
-  recorded figure looks like Debian's MatchIt 4.5.1, whose caliper bug (MatchIt#163) also changes
-  what it does, and the target is judged on the measured figure whenever there is one.
+  (10.8 s on a 2-core machine) is printed and marked as recorded. Neither a correct MatchIt (4.7.2,
+  built from source into a private library by ``bench/r/install-matchit.sh``: about 1.9 s here) nor
+  Debian's 4.5.1 with its caliper bug (MatchIt#163: about 3.5 s) comes near the recorded figure
+  (bench/measured/2026-12-02-matchit-in-run.txt), so the target is judged on the measured figure
+  whenever there is one.
 - **propensity fit + balance** for the 110,000 rows in this process (evalkit's functions), with
   statsmodels' ``GLM(Binomial)`` fit on the same design as the reference.
 

@@ -267,7 +267,8 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 # worker from being left with a long file at the end while the other sits idle. A file missing
 # from the list only runs later, in collection order.
 SLOWEST_FIRST = (
-    "test_publish_demo.py", "test_report_examples.py", "test_publish_killed.py", "test_publish_routes.py", "test_scaffold.py", "test_report.py",
+    "test_publish_demo.py", "test_report_examples.py", "test_publish_killed.py", "test_publish_routes.py",
+    "test_scaffold.py", "test_report.py",
     "test_results_schema.py", "test_place_design.py", "test_monitor_dashboard.py", "test_sim_matching.py",
     "test_docs_examples.py", "test_determinism.py", "test_subgroups_sim.py", "test_faults.py", "test_place.py",
     "test_monitor_postgres.py", "test_cli_output.py", "test_place_reference.py", "test_two_files.py",

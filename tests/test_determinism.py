@@ -61,7 +61,8 @@ def runs(example_project_ro, example_run, tmp_path_factory):
     assert len(_shuffle_rows(shuffled, 11)) >= 7
     _finish(_start(shuffled, "2", "run", "--no-store"))
     # `evalkit rate` of each at once (separate processes)
-    ratings = [_finish(p) for p in [_start(root, seed, "rate") for root, seed in ((plain, EXAMPLE_RUN_HASH_SEED), (shuffled, "2"))]]
+    ratings = [_finish(p) for p in [_start(root, seed, "rate")
+                                    for root, seed in ((plain, EXAMPLE_RUN_HASH_SEED), (shuffled, "2"))]]
     return plain, shuffled, ratings
 
 
